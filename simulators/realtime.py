@@ -1,0 +1,292 @@
+"""Public API of the real-time serving simulation: checks inputs, runs the kernel, wraps results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from planner.errors import SimulationError
+from simulators.arrivals import (
+    DAY_S,
+    Arrivals,
+    DiurnalArrivals,
+    PoissonArrivals,
+    TraceArrivals,
+    check_arrivals,
+)
+from simulators.kernels import realtime as rk
+from simulators.kernels.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.service import ServiceTime
+
+_SERVICE_KINDS = {
+    "constant": rk.SERVICE_CONSTANT,
+    "exponential": rk.SERVICE_EXPONENTIAL,
+    "lognormal": rk.SERVICE_LOGNORMAL,
+}
+
+
+@dataclass(frozen=True)
+class RealtimeSimResult:
+    """Raw output of :func:`simulate_realtime`, one row per replication.
+
+    Attributes
+    ----------
+    latency_hist, wait_hist : int64[R, N_BUCKETS]
+        Log-bucket histograms (seconds) of requests that arrived in ``[warmup_s, horizon_s)``.
+    stats : float64[R, N_STATS]
+        Counters and sums, indexed by ``simulators.kernels.realtime.S_*``.
+    timeline : float64[R, n_bins, N_TIMELINE]
+        Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
+    """
+
+    n_workers: int
+    max_batch: int
+    max_wait_s: float
+    horizon_s: float
+    warmup_s: float
+    slo_latency_s: float | None
+    seed: int
+    timeline_bin_s: float
+    latency_hist: np.ndarray = field(repr=False)
+    wait_hist: np.ndarray = field(repr=False)
+    stats: np.ndarray = field(repr=False)
+    timeline: np.ndarray = field(repr=False)
+
+    @property
+    def n_replications(self) -> int:
+        """Return the number of replications."""
+        return int(self.stats.shape[0])
+
+    @property
+    def window_s(self) -> float:
+        """Return the measured window length ``horizon_s - warmup_s`` (s)."""
+        return self.horizon_s - self.warmup_s
+
+    def stat(self, index: int) -> np.ndarray:
+        """Return float64[R]: one ``S_*`` statistic per replication."""
+        return self.stats[:, index].copy()
+
+    def n_requests(self) -> np.ndarray:
+        """Return float64[R]: requests that arrived in the window (all are served)."""
+        return self.stat(rk.S_N_WINDOW)
+
+    def latency_percentiles_s(self, quantiles: np.ndarray) -> np.ndarray:
+        """Return float64[R, k] nearest-rank latency quantiles (s) per replication."""
+        return percentiles_from_counts(self.latency_hist, np.asarray(quantiles))
+
+    def wait_percentiles_s(self, quantiles: np.ndarray) -> np.ndarray:
+        """Return float64[R, k] nearest-rank wait quantiles (s) per replication."""
+        return percentiles_from_counts(self.wait_hist, np.asarray(quantiles))
+
+    def mean_latency_s(self) -> np.ndarray:
+        """Return float64[R]: exact mean latency (s) per replication."""
+        return self._ratio(rk.S_SUM_LATENCY_S, rk.S_N_WINDOW)
+
+    def mean_wait_s(self) -> np.ndarray:
+        """Return float64[R]: exact mean wait (s) per replication."""
+        return self._ratio(rk.S_SUM_WAIT_S, rk.S_N_WINDOW)
+
+    def mean_service_s(self) -> np.ndarray:
+        """Return float64[R]: mean service time (s) seen by requests, per replication."""
+        return self._ratio(rk.S_SUM_SERVICE_S, rk.S_N_WINDOW)
+
+    def throughput_rps(self) -> np.ndarray:
+        """Return float64[R]: requests completed inside the window per second."""
+        return self.stats[:, rk.S_N_COMPLETED_IN_WINDOW] / self.window_s
+
+    def arrival_rate_rps(self) -> np.ndarray:
+        """Return float64[R]: requests that arrived in the window per second."""
+        return self.stats[:, rk.S_N_WINDOW] / self.window_s
+
+    def utilization(self) -> np.ndarray:
+        """Return float64[R]: busy worker-seconds over worker-seconds in the window."""
+        return self.stats[:, rk.S_BUSY_WORKER_S] / (self.n_workers * self.window_s)
+
+    def busy_worker_s(self) -> np.ndarray:
+        """Return float64[R]: busy worker-seconds (= busy GPU-seconds) in the window."""
+        return self.stat(rk.S_BUSY_WORKER_S)
+
+    def slo_attainment(self) -> np.ndarray | None:
+        """Return float64[R]: share of requests with latency <= the SLO, or None without SLO."""
+        if self.slo_latency_s is None:
+            return None
+        return self._ratio(rk.S_N_SLO_MET, rk.S_N_WINDOW)
+
+    def mean_batch_size(self) -> np.ndarray:
+        """Return float64[R]: mean size of batches dispatched in the window."""
+        return self._ratio(rk.S_SUM_BATCH_SIZE, rk.S_N_BATCHES)
+
+    def mean_queue_length(self) -> np.ndarray:
+        """Return float64[R]: time-average number of queued requests in the window."""
+        return self.stats[:, rk.S_QUEUE_AREA] / self.window_s
+
+    def timeline_mean(self) -> dict[str, np.ndarray]:
+        """Return the replication-mean timeline: per-bin arrivals, mean queue, mean busy workers."""
+        tl = self.timeline.mean(axis=0)
+        b = self.timeline_bin_s
+        n_bins = tl.shape[0]
+        widths = np.minimum(b, self.horizon_s - b * np.arange(n_bins))
+        return {
+            "start_s": b * np.arange(n_bins),
+            "arrivals": tl[:, rk.T_ARRIVALS],
+            "completions": tl[:, rk.T_COMPLETIONS],
+            "batches": tl[:, rk.T_BATCHES],
+            "mean_queue": tl[:, rk.T_QUEUE_AREA] / widths,
+            "mean_busy_workers": tl[:, rk.T_BUSY_WORKER_S] / widths,
+        }
+
+    def _ratio(self, num: int, den: int) -> np.ndarray:
+        d = self.stats[:, den]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(d > 0, self.stats[:, num] / np.where(d > 0, d, 1.0), np.nan)
+
+
+def _arrival_arrays(arrivals: Arrivals) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    params = np.zeros(rk.N_ARRIVAL_PARAMS)
+    hourly = np.zeros(24)
+    trace = np.zeros(0)
+    params[rk.P_PERIOD_S] = DAY_S
+    if isinstance(arrivals, PoissonArrivals):
+        params[rk.P_RATE] = arrivals.rate_rps
+        return rk.ARRIVAL_POISSON, params, hourly, trace
+    if isinstance(arrivals, DiurnalArrivals):
+        params[rk.P_MEAN_RATE] = arrivals.mean_rate_rps
+        if arrivals.hourly_weights is not None:
+            hourly = arrivals.hourly_rates_rps()
+            params[rk.P_RATE] = hourly.max()
+            return rk.ARRIVAL_PIECEWISE, params, hourly, trace
+        params[rk.P_AMPLITUDE] = arrivals.amplitude
+        params[rk.P_PEAK_S] = 3600.0 * arrivals.peak_hour
+        params[rk.P_RATE] = arrivals.mean_rate_rps * (1.0 + arrivals.amplitude)
+        return rk.ARRIVAL_SMOOTH, params, hourly, trace
+    trace = np.ascontiguousarray(arrivals.times_s, dtype=np.float64)
+    params[rk.P_REPEAT] = 1.0 if arrivals.repeat else 0.0
+    params[rk.P_PERIOD_S] = arrivals.period_s()
+    return rk.ARRIVAL_TRACE, params, hourly, trace
+
+
+def simulate_realtime(
+    *,
+    arrivals: Arrivals,
+    service: ServiceTime,
+    n_workers: int,
+    max_batch: int,
+    max_wait_s: float,
+    horizon_s: float,
+    warmup_s: float,
+    n_replications: int,
+    seed: int,
+    slo_latency_s: float | None = None,
+    timeline_bin_s: float = 60.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> RealtimeSimResult:
+    """Simulate a real-time serving fleet with dynamic batching, ``n_replications`` times.
+
+    Parameters
+    ----------
+    arrivals : PoissonArrivals | DiurnalArrivals | TraceArrivals
+        The request stream.
+    service : ServiceTime
+        Per-batch-size service time of one worker; must cover ``max_batch``.
+    n_workers : int
+        Identical workers (GPUs), >= 1.
+    max_batch : int
+        Largest batch, >= 1.
+    max_wait_s : float
+        Longest time the oldest queued request waits for a batch to fill (s), >= 0.
+    horizon_s, warmup_s : float
+        Arrivals stop at ``horizon_s``; statistics cover arrivals in ``[warmup_s, horizon_s)``.
+    n_replications : int
+        Independent replications (run in parallel; replication ``k`` is seeded from
+        ``(seed, k)``, so results do not depend on the number of threads).
+    seed : int
+        Scenario seed, >= 0.
+    slo_latency_s : float, optional
+        Latency threshold (s) for SLO attainment.
+    timeline_bin_s : float
+        Width of the timeline bins (s).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each chunk of replications.
+
+    Returns
+    -------
+    RealtimeSimResult
+    """
+    check_arrivals(arrivals)
+    if n_workers < 1:
+        raise SimulationError(f"n_workers must be >= 1 (got {n_workers})")
+    if max_batch < 1:
+        raise SimulationError(f"max_batch must be >= 1 (got {max_batch})")
+    if service.max_batch < max_batch:
+        raise SimulationError(
+            f"service time covers batches up to {service.max_batch}, below max_batch {max_batch}"
+        )
+    if not max_wait_s >= 0:
+        raise SimulationError(f"max_wait_s must be >= 0 (got {max_wait_s})")
+    if not (0 <= warmup_s < horizon_s) or not math.isfinite(horizon_s):
+        raise SimulationError(
+            f"need 0 <= warmup_s < horizon_s (got warmup {warmup_s}, horizon {horizon_s})"
+        )
+    if n_replications < 1 or seed < 0:
+        raise SimulationError("n_replications must be >= 1 and seed >= 0")
+    if not timeline_bin_s > 0:
+        raise SimulationError(f"timeline_bin_s must be > 0 (got {timeline_bin_s})")
+
+    kind, params, hourly, trace = _arrival_arrays(arrivals)
+    n_bins = int(math.ceil(horizon_s / timeline_bin_s))
+    lat_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
+    wait_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
+    stats = np.zeros((n_replications, rk.N_STATS))
+    timeline = np.zeros((n_replications, n_bins, rk.N_TIMELINE))
+    slo = math.inf if slo_latency_s is None else float(slo_latency_s)
+    mean_s = np.ascontiguousarray(service.mean_s[: max_batch + 1])
+    mu = np.ascontiguousarray(service.log_mu[: max_batch + 1])
+    sigma = np.ascontiguousarray(service.log_sigma[: max_batch + 1])
+
+    chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
+    for start in range(0, n_replications, chunk):
+        stop = min(start + chunk, n_replications)
+        rk._realtime_kernel(
+            int(seed),
+            start,
+            kind,
+            params,
+            hourly,
+            trace,
+            _SERVICE_KINDS[service.distribution],
+            mean_s,
+            mu,
+            sigma,
+            int(n_workers),
+            int(max_batch),
+            float(max_wait_s),
+            float(horizon_s),
+            float(warmup_s),
+            slo,
+            float(timeline_bin_s),
+            lat_hist[start:stop],
+            wait_hist[start:stop],
+            stats[start:stop],
+            timeline[start:stop],
+        )
+        if progress is not None:
+            progress(stop, n_replications)
+
+    return RealtimeSimResult(
+        n_workers=int(n_workers),
+        max_batch=int(max_batch),
+        max_wait_s=float(max_wait_s),
+        horizon_s=float(horizon_s),
+        warmup_s=float(warmup_s),
+        slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
+        seed=int(seed),
+        timeline_bin_s=float(timeline_bin_s),
+        latency_hist=lat_hist,
+        wait_hist=wait_hist,
+        stats=stats,
+        timeline=timeline,
+    )
