@@ -29,13 +29,15 @@ class DiurnalArrivals:
 
     Smooth shape: ``rate(t) = mean * (1 + a cos(2 pi (t - peak) / 86400))`` with
     ``a = (r - 1) / (r + 1)`` so that peak / trough = ``r``.  Piecewise shape: ``rate(t) = mean *
-    w[hour(t)]`` with the 24 hourly weights ``w`` normalised to mean 1.  ``t = 0`` is midnight.
+    w[hour(t)]`` with the 24 hourly weights ``w`` normalised to mean 1.  Simulation time 0 is the
+    clock hour ``start_hour``; ``t`` above is clock time.
     """
 
     mean_rate_rps: float
     peak_to_trough: float = 3.0
     peak_hour: float = 14.0
     hourly_weights: tuple[float, ...] | None = None
+    start_hour: float = 0.0
 
     @property
     def amplitude(self) -> float:
@@ -51,8 +53,8 @@ class DiurnalArrivals:
         return self.mean_rate_rps * w / w.mean()
 
     def rate_at(self, t_s: np.ndarray) -> np.ndarray:
-        """Return the instantaneous rate (1/s) at times ``t_s`` (s after midnight)."""
-        t = np.asarray(t_s, dtype=np.float64)
+        """Return the instantaneous rate (1/s) at simulation times ``t_s`` (s)."""
+        t = np.asarray(t_s, dtype=np.float64) + 3600.0 * self.start_hour
         if self.hourly_weights is not None:
             hour = (np.fmod(t, DAY_S) // 3600).astype(np.int64) % 24
             return self.hourly_rates_rps()[hour]

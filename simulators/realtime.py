@@ -124,20 +124,44 @@ class RealtimeSimResult:
         """Return float64[R]: time-average number of queued requests in the window."""
         return self.stats[:, rk.S_QUEUE_AREA] / self.window_s
 
-    def timeline_mean(self) -> dict[str, np.ndarray]:
-        """Return the replication-mean timeline: per-bin arrivals, mean queue, mean busy workers."""
-        tl = self.timeline.mean(axis=0)
+    def timeline_per_replication(self) -> dict[str, np.ndarray]:
+        """Return per-bin series, float64[R, n_bins] each, over ``[0, horizon_s)``.
+
+        Keys: ``start_s`` (float64[n_bins]), ``width_s`` (float64[n_bins]), ``arrivals``,
+        ``completions``, ``batches`` (counts in the bin), ``mean_queue`` (time-average queued
+        requests) and ``mean_busy_workers`` (time-average busy workers).  The averages are exact:
+        the kernel keeps, per bin, event counts and the sums of their offsets from the bin's
+        start, from which the area under the queue-length and busy-worker curves follows.
+        """
+        tl = self.timeline
         b = self.timeline_bin_s
-        n_bins = tl.shape[0]
-        widths = np.minimum(b, self.horizon_s - b * np.arange(n_bins))
+        n_bins = tl.shape[1]
+        start = b * np.arange(n_bins)
+        width = np.minimum(b, self.horizon_s - start)
+        queue = self._areas(tl[:, :, rk.T_ARRIVALS], tl[:, :, rk.T_ARRIVAL_OFFSET_S],
+                            tl[:, :, rk.T_DISPATCHED], tl[:, :, rk.T_DISPATCHED_OFFSET_S], width)
+        busy = self._areas(tl[:, :, rk.T_BATCHES], tl[:, :, rk.T_BATCH_OFFSET_S],
+                           tl[:, :, rk.T_BATCHES_DONE], tl[:, :, rk.T_BATCH_DONE_OFFSET_S], width)
         return {
-            "start_s": b * np.arange(n_bins),
-            "arrivals": tl[:, rk.T_ARRIVALS],
-            "completions": tl[:, rk.T_COMPLETIONS],
-            "batches": tl[:, rk.T_BATCHES],
-            "mean_queue": tl[:, rk.T_QUEUE_AREA] / widths,
-            "mean_busy_workers": tl[:, rk.T_BUSY_WORKER_S] / widths,
+            "start_s": start,
+            "width_s": width,
+            "arrivals": tl[:, :, rk.T_ARRIVALS].copy(),
+            "completions": tl[:, :, rk.T_COMPLETIONS].copy(),
+            "batches": tl[:, :, rk.T_BATCHES].copy(),
+            "mean_queue": queue / width,
+            "mean_busy_workers": busy / width,
         }
+
+    def timeline_mean(self) -> dict[str, np.ndarray]:
+        """Return the replication-mean of :meth:`timeline_per_replication` (float64[n_bins])."""
+        per_rep = self.timeline_per_replication()
+        return {k: (v if v.ndim == 1 else v.mean(axis=0)) for k, v in per_rep.items()}
+
+    @staticmethod
+    def _areas(n_in, offset_in, n_out, offset_out, width):
+        """Area under a count that rises at 'in' events and falls at 'out' events, per bin."""
+        level_at_start = np.cumsum(n_in - n_out, axis=-1) - (n_in - n_out)
+        return level_at_start * width + (n_in * width - offset_in) - (n_out * width - offset_out)
 
     def _ratio(self, num: int, den: int) -> np.ndarray:
         d = self.stats[:, den]
@@ -155,6 +179,7 @@ def _arrival_arrays(arrivals: Arrivals) -> tuple[int, np.ndarray, np.ndarray, np
         return rk.ARRIVAL_POISSON, params, hourly, trace
     if isinstance(arrivals, DiurnalArrivals):
         params[rk.P_MEAN_RATE] = arrivals.mean_rate_rps
+        params[rk.P_START_S] = 3600.0 * arrivals.start_hour
         if arrivals.hourly_weights is not None:
             hourly = arrivals.hourly_rates_rps()
             params[rk.P_RATE] = hourly.max()

@@ -51,7 +51,8 @@ P_PEAK_S = 2  # time of the daily peak, s after midnight
 P_PERIOD_S = 3  # diurnal period (86,400 s), or the trace's repeat period
 P_REPEAT = 4  # 1.0 = loop the trace, 0.0 = stop at its end
 P_MEAN_RATE = 5  # smooth diurnal mean rate, 1/s
-N_ARRIVAL_PARAMS = 6
+P_START_S = 6  # clock time of day at simulation time 0, s after midnight
+N_ARRIVAL_PARAMS = 7
 
 # stats layout (per replication)
 S_N_ARRIVALS_TOTAL = 0
@@ -107,7 +108,7 @@ def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
             t = t + exponential(rng) / envelope
             if t >= horizon_s:
                 return math.inf, pos
-            phase = _TWO_PI * (t - params[P_PEAK_S]) / params[P_PERIOD_S]
+            phase = _TWO_PI * (t + params[P_START_S] - params[P_PEAK_S]) / params[P_PERIOD_S]
             rate = params[P_MEAN_RATE] * (1.0 + amplitude * math.cos(phase))
             if uniform(rng) * envelope <= rate:
                 break
@@ -117,7 +118,7 @@ def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
             t = t + exponential(rng) / envelope
             if t >= horizon_s:
                 return math.inf, pos
-            hour = int(t / 3600.0) % 24
+            hour = int((t + params[P_START_S]) / 3600.0) % 24
             if uniform(rng) * envelope <= hourly_rates[hour]:
                 break
     else:
@@ -142,10 +143,10 @@ def _service_time(kind, n, mean_s, mu, sigma, rng):
 
 
 @jit(inline="always")
-def _count_event(timeline, count_field, offset_field, t_s, weight, bin_s, inv_bin):
-    """Add ``weight`` events at ``t_s`` to their bin's count and offset sum (if in range)."""
+def _count_event(timeline, count_field, offset_field, t_s, weight, bin_s, inv_bin, horizon_s):
+    """Add ``weight`` events at ``t_s`` to their bin's count and offset sum (if before horizon)."""
     b = int(t_s * inv_bin)
-    if b < timeline.shape[0]:
+    if t_s < horizon_s:
         timeline[b, count_field] += weight
         timeline[b, offset_field] += weight * (t_s - b * bin_s)
 
@@ -207,7 +208,6 @@ def _simulate_one(
     rng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication, rng)
     inv_bin = 1.0 / bin_s
-    n_bins = timeline.shape[0]
 
     cap = 1024
     ring = np.empty(cap, dtype=np.float64)
@@ -253,7 +253,7 @@ def _simulate_one(
             ring[(head + count) & mask] = t_arr
             count += 1
             n_total += 1
-            _count_event(timeline, T_ARRIVALS, T_ARRIVAL_OFFSET_S, t_arr, 1.0, bin_s, inv_bin)
+            _count_event(timeline, T_ARRIVALS, T_ARRIVAL_OFFSET_S, t_arr, 1.0, bin_s, inv_bin, horizon_s)
             t_arr, pos = _next_arrival(
                 arrival_kind, t_arr, pos, rng, arrival_params, hourly_rates, trace, horizon_s
             )
@@ -292,7 +292,7 @@ def _simulate_one(
                 ring[(head + count) & mask] = t_arr
                 count += 1
                 n_total += 1
-                _count_event(timeline, T_ARRIVALS, T_ARRIVAL_OFFSET_S, t_arr, 1.0, bin_s, inv_bin)
+                _count_event(timeline, T_ARRIVALS, T_ARRIVAL_OFFSET_S, t_arr, 1.0, bin_s, inv_bin, horizon_s)
                 t_arr, pos = _next_arrival(
                     arrival_kind, t_arr, pos, rng, arrival_params, hourly_rates, trace, horizon_s
                 )
@@ -336,10 +336,10 @@ def _simulate_one(
                 n_done_in_window += n
         else:
             n_in_system_h += n
-        _count_event(timeline, T_DISPATCHED, T_DISPATCHED_OFFSET_S, dispatch, n, bin_s, inv_bin)
-        _count_event(timeline, T_BATCHES, T_BATCH_OFFSET_S, dispatch, 1.0, bin_s, inv_bin)
+        _count_event(timeline, T_DISPATCHED, T_DISPATCHED_OFFSET_S, dispatch, n, bin_s, inv_bin, horizon_s)
+        _count_event(timeline, T_BATCHES, T_BATCH_OFFSET_S, dispatch, 1.0, bin_s, inv_bin, horizon_s)
         b = int(completion * inv_bin)
-        if b < n_bins:
+        if completion < horizon_s:
             timeline[b, T_COMPLETIONS] += n
             timeline[b, T_BATCHES_DONE] += 1.0
             timeline[b, T_BATCH_DONE_OFFSET_S] += completion - b * bin_s

@@ -1,0 +1,30 @@
+"""The ``planner`` command: a thin Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from planner.cli import simulate
+
+app = typer.Typer(
+    name="planner",
+    help="FinOps capacity planner and architecture simulator for ML platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+simulate.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Simulate GPU serving designs and price them from dated catalogs."""
+
+
+def main() -> None:
+    """Entry point of the ``planner`` console script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
