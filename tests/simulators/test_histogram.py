@@ -1,0 +1,70 @@
+"""The log-bucket histogram: percentile error bound and bucketing edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulators.kernels.histogram import (
+    MAX_EXP,
+    MIN_EXP,
+    N_BUCKETS,
+    RELATIVE_ERROR_BOUND,
+    bucket_bounds,
+    histogram_of,
+    percentiles_from_counts,
+)
+
+
+def test_error_bound_is_below_one_percent() -> None:
+    assert RELATIVE_ERROR_BOUND <= 0.01
+
+
+def test_bucket_edges_are_contiguous_and_bound_their_values() -> None:
+    lower, upper = bucket_bounds()
+    np.testing.assert_array_equal(lower[1:], upper[:-1])
+    rng = np.random.default_rng(0)
+    values = np.exp(rng.uniform(np.log(2.0**MIN_EXP), np.log(2.0**MAX_EXP), 100_000))
+    counts = histogram_of(values)
+    for v in values[:2000]:
+        idx = int(np.flatnonzero(histogram_of(np.array([v])))[0])
+        assert lower[idx] <= v < upper[idx]
+        assert (upper[idx] - lower[idx]) / lower[idx] <= RELATIVE_ERROR_BOUND + 1e-15
+    assert counts.sum() == values.size
+
+
+def test_zero_tiny_and_huge_values_land_in_the_end_buckets() -> None:
+    counts = histogram_of(np.array([0.0, 1e-9, 2.0**MIN_EXP * 0.99, 1e9, np.inf]))
+    assert counts[0] == 3
+    assert counts[N_BUCKETS - 1] == 2
+    assert percentiles_from_counts(counts, np.array([0.5]))[0] == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 5000),
+    sigma=st.floats(0.01, 3.0),
+    median_s=st.floats(1e-4, 100.0),
+    q=st.lists(st.floats(0.001, 1.0), min_size=1, max_size=6),
+)
+def test_percentile_error_is_bounded(seed, n, sigma, median_s, q) -> None:
+    """Any percentile is within RELATIVE_ERROR_BOUND of the exact nearest-rank value."""
+    rng = np.random.default_rng(seed)
+    values = median_s * rng.lognormal(0.0, sigma, n)
+    qs = np.array(q)
+    est = percentiles_from_counts(histogram_of(values), qs)
+    exact = np.quantile(values, qs, method="inverted_cdf")
+    resolved = exact >= 2.0**MIN_EXP  # below about 1 microsecond values are reported as 0
+    assert np.all(np.abs(est - exact)[resolved] <= RELATIVE_ERROR_BOUND * exact[resolved])
+    assert np.all(est[~resolved] == 0.0)
+
+
+def test_percentiles_are_per_row_and_nan_when_empty() -> None:
+    rows = np.stack([histogram_of(np.array([0.001, 0.002, 0.003])),
+                     np.zeros(N_BUCKETS, dtype=np.int64)])
+    out = percentiles_from_counts(rows, np.array([0.5, 1.0]))
+    assert out.shape == (2, 2)
+    assert abs(out[0, 0] - 0.002) <= RELATIVE_ERROR_BOUND * 0.002
+    assert np.isnan(out[1]).all()
