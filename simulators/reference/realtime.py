@@ -32,13 +32,15 @@ Semantics
   ``warmup_s`` are served but left out of the per-request statistics.  Every request arriving
   before ``horizon_s`` is served: arrivals stop at the horizon and the queue drains after it.
 
-Simulated times are kept exact: every event that must happen at a time computed from the inputs
-(an arrival ``A[k]``, a max-wait deadline ``A[i] + max_wait_s``) is scheduled with a delay chosen
-so that SimPy's ``now + delay`` equals that time in float64, so ties in the inputs stay ties.
+Simulated times are exact float64 values: an arrival happens at ``A[k]``, a max-wait deadline
+at ``A[i] + max_wait_s`` and a completion at ``D + service`` (events are scheduled at absolute
+times, not as delays added to ``now``), so ties in the inputs stay ties and a kernel doing the
+same float arithmetic gets bit-identical times.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Generator
@@ -167,37 +169,34 @@ def simulate_realtime_reference(
     )
 
 
-class _UrgentTimeout(simpy.events.Event):
-    """A timeout scheduled with priority ``URGENT``.
+class _Environment(simpy.Environment):
+    """A SimPy environment that can also schedule an event at an absolute time.
 
-    It mirrors ``simpy.events.Timeout`` (an event that is already successful and is scheduled
-    ``delay`` seconds ahead) except for the priority, so that at equal simulated times it is
-    processed before every ``NORMAL`` event, i.e. before the dispatcher's decisions.
+    ``Environment.schedule`` puts an event at ``now + delay``, and ``now + (t - now)`` is not
+    always ``t`` in float64 (``0.001 + (0.014 - 0.001) == 0.013999999999999999``), which would
+    turn a tie in the inputs into an ordering.  ``schedule_at`` pushes the same
+    ``(time, priority, sequence number, event)`` entry as ``Environment.schedule`` (SimPy 4),
+    with the time given exactly.
     """
 
-    def __init__(self, env: simpy.Environment, delay: float) -> None:
-        if delay < 0:
-            raise ValueError(f"negative delay {delay}")
+    def schedule_at(self, event: simpy.events.Event, time_s: float, priority: int) -> None:
+        if not time_s >= self.now:
+            raise ValueError(f"cannot schedule at {time_s!r}, before now={self.now!r}")
+        heapq.heappush(self._queue, (time_s, priority, next(self._eid), event))
+
+
+class _At(simpy.events.Event):
+    """An event that succeeds at the absolute time ``time_s`` with the given priority.
+
+    Like ``simpy.events.Timeout`` (an event that is already successful and only waits for its
+    time), but placed at an absolute time and with a chosen priority.
+    """
+
+    def __init__(self, env: _Environment, time_s: float, priority: int) -> None:
         super().__init__(env)
         self._ok = True
         self._value = None
-        env.schedule(self, priority=URGENT, delay=delay)
-
-
-def _exact_delay(now_s: float, time_s: float) -> float:
-    """Return the delay ``d >= 0`` for which ``now_s + d == time_s`` in float64.
-
-    SimPy schedules an event at ``now + delay``; ``time_s - now_s`` alone may miss ``time_s`` by
-    one unit in the last place, which would turn an exact tie in the inputs into an ordering.
-    For ``0 <= now_s <= time_s`` such a ``d`` always exists and ``now_s + d`` is monotone in
-    ``d``, so stepping to the neighbouring floats terminates after a step or two.
-    """
-    delay = time_s - now_s
-    while now_s + delay < time_s:
-        delay = float(np.nextafter(delay, math.inf))
-    while delay > 0.0 and now_s + delay > time_s:
-        delay = float(np.nextafter(delay, -math.inf))
-    return max(delay, 0.0)
+        env.schedule_at(self, time_s, priority)
 
 
 class _RealtimeModel:
@@ -212,7 +211,7 @@ class _RealtimeModel:
         max_batch: int,
         max_wait_s: float,
     ) -> None:
-        self.env = simpy.Environment()
+        self.env = _Environment()
         self.arrivals_s = arrivals_s
         self.service_s = service_s
         self.max_batch = max_batch
@@ -248,7 +247,7 @@ class _RealtimeModel:
         """Put each request in the queue at its arrival time (priority URGENT)."""
         env = self.env
         for index, arrival_s in enumerate(self.arrivals_s):
-            yield _UrgentTimeout(env, _exact_delay(env.now, float(arrival_s)))
+            yield _At(env, float(arrival_s), URGENT)
             self.queue.append(index)
             self._notify()
 
@@ -267,7 +266,7 @@ class _RealtimeModel:
                 worker = min(idle, key=lambda w: (self.worker_free_since_s[w], w))
                 self._dispatch(worker)
                 continue  # another idle worker may take the rest of the queue now
-            timer = env.timeout(_exact_delay(env.now, deadline_s))  # NORMAL priority
+            timer = _At(env, deadline_s, NORMAL)
             yield self.wake | timer
             if self.wake.triggered:
                 self.wake = env.event()
@@ -295,7 +294,7 @@ class _RealtimeModel:
         self, worker: int, members: list[int], service_s: float, batch_index: int
     ) -> Generator[simpy.events.Event, None, None]:
         """Hold ``worker`` for ``service_s`` seconds, then free it (priority URGENT)."""
-        yield _UrgentTimeout(self.env, service_s)
+        yield _At(self.env, self.env.now + service_s, URGENT)
         now = self.env.now
         self.completion_s[members] = now
         self.batch_end_s[batch_index] = now
