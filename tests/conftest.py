@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 
 @pytest.fixture
@@ -18,3 +20,10 @@ def shared_data() -> Path:
         pytest.skip(f"shared data folder {folder} is absent; tests that need the real "
                     "traces and profiles run only beside ../shared/data")
     return folder
+
+
+# Property tests draw examples from a fixed seed in CI, so a run's outcome never depends on luck;
+# locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

@@ -21,7 +21,7 @@ from simulators._jit import jit
 
 SUB_BITS = 7
 MIN_EXP = -20  # 2**-20 s ~ 0.95 microseconds
-MAX_EXP = 21  # 2**21 s ~ 24 days
+MAX_EXP = 24  # 2**24 s ~ 194 days
 N_OCTAVES = MAX_EXP - MIN_EXP
 N_BUCKETS = 2 + N_OCTAVES * (1 << SUB_BITS)  # zero bucket + octaves + overflow bucket
 RELATIVE_ERROR_BOUND = 2.0**-SUB_BITS
