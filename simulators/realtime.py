@@ -18,8 +18,11 @@ from simulators.arrivals import (
     TraceArrivals,
     check_arrivals,
 )
+from simulators.fleet import FleetSpec
+from simulators.kernels import fleet as fk
 from simulators.kernels import realtime as rk
 from simulators.kernels.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.kernels.realtime_loop import realtime_kernel
 from simulators.service import ServiceTime
 
 _SERVICE_KINDS = {
@@ -41,6 +44,9 @@ class RealtimeSimResult:
         Counters and sums, indexed by ``simulators.kernels.realtime.S_*``.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
+    fleet_acc : float64[R, 2, N_CLASSES, N_STATES + 1]
+        Node-seconds by class and state, and busy worker-seconds by class (last index);
+        ``[:, 0]`` inside ``[0, horizon_s]``, ``[:, 1]`` inside ``[warmup_s, horizon_s]``.
     """
 
     n_workers: int
@@ -55,6 +61,8 @@ class RealtimeSimResult:
     wait_hist: np.ndarray = field(repr=False)
     stats: np.ndarray = field(repr=False)
     timeline: np.ndarray = field(repr=False)
+    fleet_acc: np.ndarray = field(repr=False)
+    fleet: FleetSpec | None = None
 
     @property
     def n_replications(self) -> int:
@@ -103,8 +111,15 @@ class RealtimeSimResult:
         return self.stats[:, rk.S_N_WINDOW] / self.window_s
 
     def utilization(self) -> np.ndarray:
-        """Return float64[R]: busy worker-seconds over worker-seconds in the window."""
-        return self.stats[:, rk.S_BUSY_WORKER_S] / (self.n_workers * self.window_s)
+        """Return float64[R]: busy worker-seconds over serving worker-seconds in the window.
+
+        Serving = nodes READY, under notice or draining (provisioning nodes serve nothing).  For
+        a fixed fleet this is busy / (workers x window).
+        """
+        serving = self.fleet_acc[:, 1, :, fk.ST_READY:fk.ST_DRAINING + 1].sum(axis=(1, 2))
+        w = 1 if self.fleet is None else self.fleet.workers_per_node
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.stats[:, rk.S_BUSY_WORKER_S] / (serving * w)
 
     def busy_worker_s(self) -> np.ndarray:
         """Return float64[R]: busy worker-seconds (= busy GPU-seconds) in the window."""
@@ -138,10 +153,21 @@ class RealtimeSimResult:
         n_bins = tl.shape[1]
         start = b * np.arange(n_bins)
         width = np.minimum(b, self.horizon_s - start)
-        queue = self._areas(tl[:, :, rk.T_ARRIVALS], tl[:, :, rk.T_ARRIVAL_OFFSET_S],
-                            tl[:, :, rk.T_DISPATCHED], tl[:, :, rk.T_DISPATCHED_OFFSET_S], width)
+        queue = self._areas(tl[:, :, rk.T_ARRIVALS] + tl[:, :, rk.T_REQUEUED],
+                            tl[:, :, rk.T_ARRIVAL_OFFSET_S] + tl[:, :, rk.T_REQUEUED_OFFSET_S],
+                            tl[:, :, rk.T_DISPATCHED] + tl[:, :, rk.T_DROPPED],
+                            tl[:, :, rk.T_DISPATCHED_OFFSET_S] + tl[:, :, rk.T_DROPPED_OFFSET_S],
+                            width)
         busy = self._areas(tl[:, :, rk.T_BATCHES], tl[:, :, rk.T_BATCH_OFFSET_S],
                            tl[:, :, rk.T_BATCHES_DONE], tl[:, :, rk.T_BATCH_DONE_OFFSET_S], width)
+        nodes = {}
+        for prefix, names, first in (("nodes_", fk_class_names(), fk.NODE_SERIES_CLASS),
+                                     ("nodes_", fk_state_names(), fk.NODE_SERIES_STATE)):
+            for k, name in enumerate(names):
+                f = rk.T_NODE_BASE + 4 * (first + k)
+                area = self._areas(tl[:, :, f], tl[:, :, f + 1], tl[:, :, f + 2], tl[:, :, f + 3],
+                                   width)
+                nodes[prefix + name] = area / width
         return {
             "start_s": start,
             "width_s": width,
@@ -150,12 +176,27 @@ class RealtimeSimResult:
             "batches": tl[:, :, rk.T_BATCHES].copy(),
             "mean_queue": queue / width,
             "mean_busy_workers": busy / width,
+            "requeued": tl[:, :, rk.T_REQUEUED].copy(),
+            "dropped": tl[:, :, rk.T_DROPPED].copy(),
+            **nodes,
         }
 
     def timeline_mean(self) -> dict[str, np.ndarray]:
         """Return the replication-mean of :meth:`timeline_per_replication` (float64[n_bins])."""
         per_rep = self.timeline_per_replication()
         return {k: (v if v.ndim == 1 else v.mean(axis=0)) for k, v in per_rep.items()}
+
+    def node_seconds(self, basis: str = "horizon") -> np.ndarray:
+        """Return float64[R, N_CLASSES, N_STATES] node-seconds by class and state.
+
+        ``basis="horizon"`` counts ``[0, horizon_s]`` (what the fleet costs for the horizon);
+        ``"window"`` counts ``[warmup_s, horizon_s]`` (what the measured requests cost).
+        """
+        return self.fleet_acc[:, 0 if basis == "horizon" else 1, :, : fk.N_STATES].copy()
+
+    def busy_worker_s_by_class(self, basis: str = "window") -> np.ndarray:
+        """Return float64[R, N_CLASSES] busy worker-seconds by node class."""
+        return self.fleet_acc[:, 0 if basis == "horizon" else 1, :, fk.ACC_BUSY].copy()
 
     @staticmethod
     def _areas(n_in, offset_in, n_out, offset_out, width):
@@ -167,6 +208,64 @@ class RealtimeSimResult:
         d = self.stats[:, den]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(d > 0, self.stats[:, num] / np.where(d > 0, d, 1.0), np.nan)
+
+
+def fk_class_names() -> tuple[str, ...]:
+    """Return the node class names in kernel order."""
+    from simulators.fleet import CLASS_NAMES
+
+    return CLASS_NAMES
+
+
+def fk_state_names() -> tuple[str, ...]:
+    """Return the node state names in kernel order."""
+    from simulators.fleet import STATE_NAMES
+
+    return STATE_NAMES
+
+
+def _fleet_arrays(fleet: FleetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                              np.ndarray]:
+    fp = np.zeros(fk.N_FLEET_PARAMS)
+    fp[fk.FP_W] = fleet.workers_per_node
+    fp[fk.FP_INITIAL] = fleet.initial_nodes
+    fp[fk.FP_MAX_NODES] = fleet.max_nodes
+    fp[fk.FP_BASE] = fleet.on_demand_base
+    fp[fk.FP_EXTRA_SPOT] = 1.0 if fleet.extra_is_spot else 0.0
+    fp[fk.FP_START_S] = 3600.0 * fleet.start_hour
+    fp[fk.FP_DEADLINE_S] = math.inf if fleet.deadline_s is None else fleet.deadline_s
+    fp[fk.FP_FALLBACK_S] = math.inf
+    fp[fk.FP_INTERVAL_S] = 1.0
+    fp[fk.FP_WINDOW_S] = 1.0
+    schedule = np.zeros((0, 3))
+    a = fleet.autoscaling
+    if a is not None:
+        fp[fk.FP_AUTOSCALE] = 1.0
+        fp[fk.FP_METRIC] = 0.0 if a.metric == "utilization" else 1.0
+        fp[fk.FP_TARGET] = a.target
+        fp[fk.FP_MIN_NODES] = a.min_nodes
+        fp[fk.FP_AS_MAX_NODES] = a.max_nodes
+        fp[fk.FP_INTERVAL_S] = a.interval_s
+        fp[fk.FP_WINDOW_S] = a.window_s
+        fp[fk.FP_COOLDOWN_S] = a.scale_in_cooldown_s
+        if a.schedule:
+            schedule = np.array(a.schedule, dtype=np.float64).reshape(-1, 3)
+    trace_t = np.zeros(1)
+    trace_k = np.zeros(1, dtype=np.int64)
+    sp = fleet.spot
+    if sp is not None:
+        fp[fk.FP_INTERRUPT_RATE] = sp.interruptions_per_hour / 3600.0
+        fp[fk.FP_NOTICE_S] = sp.notice_s
+        fp[fk.FP_REPLACE_DELAY_S] = sp.replacement_delay_s
+        if sp.fallback_to_on_demand_after_s is not None:
+            fp[fk.FP_FALLBACK_S] = sp.fallback_to_on_demand_after_s
+        if sp.replays_trace:
+            fp[fk.FP_TRACE] = 1.0
+            trace_t = np.ascontiguousarray(sp.trace_times_s, dtype=np.float64)
+            trace_k = np.ascontiguousarray(sp.trace_capacity, dtype=np.int64)
+    prov = np.array([[c.median_s, c.sigma] for c in fleet.provisioning],
+                    dtype=np.float64).reshape(-1, 2)
+    return fp, schedule, prov, trace_t, trace_k
 
 
 def _arrival_arrays(arrivals: Arrivals) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -198,7 +297,7 @@ def simulate_realtime(
     *,
     arrivals: Arrivals,
     service: ServiceTime,
-    n_workers: int,
+    n_workers: int | None = None,
     max_batch: int,
     max_wait_s: float,
     horizon_s: float,
@@ -208,6 +307,7 @@ def simulate_realtime(
     slo_latency_s: float | None = None,
     timeline_bin_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
+    fleet: FleetSpec | None = None,
 ) -> RealtimeSimResult:
     """Simulate a real-time serving fleet with dynamic batching, ``n_replications`` times.
 
@@ -217,8 +317,9 @@ def simulate_realtime(
         The request stream.
     service : ServiceTime
         Per-batch-size service time of one worker; must cover ``max_batch``.
-    n_workers : int
-        Identical workers (GPUs), >= 1.
+    n_workers : int, optional
+        Identical workers (GPUs), >= 1, for a fixed fleet of one-worker nodes; give ``fleet``
+        instead for anything else.
     max_batch : int
         Largest batch, >= 1.
     max_wait_s : float
@@ -236,14 +337,20 @@ def simulate_realtime(
         Width of the timeline bins (s).
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk of replications.
+    fleet : FleetSpec, optional
+        Nodes, autoscaling and spot interruptions (``docs/fleet-dynamics.md``).
 
     Returns
     -------
     RealtimeSimResult
     """
     check_arrivals(arrivals)
-    if n_workers < 1:
-        raise SimulationError(f"n_workers must be >= 1 (got {n_workers})")
+    if fleet is None:
+        if n_workers is None or n_workers < 1:
+            raise SimulationError(f"n_workers must be >= 1 (got {n_workers})")
+        fleet = FleetSpec.fixed(int(n_workers))
+    fleet.check()
+    n_workers = fleet.initial_nodes * fleet.workers_per_node
     if max_batch < 1:
         raise SimulationError(f"max_batch must be >= 1 (got {max_batch})")
     if service.max_batch < max_batch:
@@ -267,6 +374,8 @@ def simulate_realtime(
     wait_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
     stats = np.zeros((n_replications, rk.N_STATS))
     timeline = np.zeros((n_replications, n_bins, rk.N_TIMELINE))
+    acc = np.zeros((n_replications, 2, fk.N_CLASSES, fk.N_STATES + 1))
+    fp, schedule, prov, spot_t, spot_k = _fleet_arrays(fleet)
     slo = math.inf if slo_latency_s is None else float(slo_latency_s)
     mean_s = np.ascontiguousarray(service.mean_s[: max_batch + 1])
     mu = np.ascontiguousarray(service.log_mu[: max_batch + 1])
@@ -275,28 +384,13 @@ def simulate_realtime(
     chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
     for start in range(0, n_replications, chunk):
         stop = min(start + chunk, n_replications)
-        rk._realtime_kernel(
-            int(seed),
-            start,
-            kind,
-            params,
-            hourly,
-            trace,
-            _SERVICE_KINDS[service.distribution],
-            mean_s,
-            mu,
-            sigma,
-            int(n_workers),
-            int(max_batch),
-            float(max_wait_s),
-            float(horizon_s),
-            float(warmup_s),
-            slo,
-            float(timeline_bin_s),
-            lat_hist[start:stop],
-            wait_hist[start:stop],
-            stats[start:stop],
-            timeline[start:stop],
+        realtime_kernel(
+            int(seed), start, kind, params, hourly, trace,
+            _SERVICE_KINDS[service.distribution], mean_s, mu, sigma, int(max_batch),
+            float(max_wait_s), float(horizon_s), float(warmup_s), slo, float(timeline_bin_s),
+            fp, schedule, prov, spot_t, spot_k,
+            lat_hist[start:stop], wait_hist[start:stop], stats[start:stop],
+            timeline[start:stop], acc[start:stop],
         )
         if progress is not None:
             progress(stop, n_replications)
@@ -314,4 +408,6 @@ def simulate_realtime(
         wait_hist=wait_hist,
         stats=stats,
         timeline=timeline,
+        fleet_acc=acc,
+        fleet=fleet,
     )
