@@ -367,9 +367,6 @@ def desired_nodes(busy_ws, outstanding_rs, window_len, fp, t, schedule):
     return desired
 
 
-_REMOVAL_CLASS_ORDER = (CL_SPOT, CL_FALLBACK, CL_BASE)
-
-
 @jit
 def _node_idle(slot, t, w_per_node, w_free):
     for w in range(slot * w_per_node, (slot + 1) * w_per_node):
@@ -408,29 +405,42 @@ def apply_autoscale(t, desired, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, 
     while removed < remove and fi[FI_PEND_N] > 0:  # newest pending request first
         fi[FI_PEND_N] -= 1
         removed += 1
-    for state in (ST_PROVISIONING, ST_READY):
-        for cls in _REMOVAL_CLASS_ORDER:
-            while removed < remove:
-                slot = -1
-                best_seq = -1
-                for k in range(nd_state.shape[0]):
-                    if (nd_state[k] == state and nd_class[k] == cls and nd_base[k] == 0
-                            and nd_seq[k] > best_seq
-                            and (state == ST_PROVISIONING or _node_idle(k, t, w_per_node,
-                                                                         w_free))):
-                        slot = k
-                        best_seq = nd_seq[k]
-                if slot < 0:
-                    break
+    # PROVISIONING nodes, newest first whatever their class; then idle READY nodes, spot first,
+    # newest first; then busy READY nodes (spot first, newest first) drain
+    for phase in range(4):
+        while removed < remove:
+            slot = -1
+            best_seq = -1
+            for k in range(nd_state.shape[0]):
+                if nd_base[k] != 0 or nd_seq[k] <= best_seq:
+                    continue
+                st = nd_state[k]
+                if phase == 0:
+                    ok = st == ST_PROVISIONING
+                elif phase == 1:
+                    ok = (st == ST_READY and nd_class[k] == CL_SPOT
+                          and _node_idle(k, t, w_per_node, w_free))
+                elif phase == 2:
+                    ok = (st == ST_READY and nd_class[k] != CL_SPOT
+                          and _node_idle(k, t, w_per_node, w_free))
+                else:
+                    ok = st == ST_READY
+                if ok:
+                    slot = k
+                    best_seq = nd_seq[k]
+            if slot < 0:
+                break
+            if phase < 3:
                 node_gone(t, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
                           timeline, tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t,
                           hk, hw, pos)
                 removed += 1
-    for cls in _REMOVAL_CLASS_ORDER:  # busy READY nodes drain
-        while removed < remove:
-            slot = newest(nd_state, nd_class, nd_seq, nd_base, ST_READY, cls)
-            if slot < 0:
-                break
+                continue
+            # busy: drain (spot first among the busy ones)
+            spot_slot = newest(nd_state, nd_class, nd_seq, nd_base, ST_READY, CL_SPOT)
+            if spot_slot >= 0:
+                slot = spot_slot
+            cls = nd_class[slot]
             fi[FI_N_READY] -= 1
             if cls == CL_SPOT:
                 fi[FI_HELD_SPOT] -= 1

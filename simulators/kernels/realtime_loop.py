@@ -353,7 +353,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             elif kind == fk.EV_INTERRUPT:
                 state = nd_state[slot]
                 if t_e <= horizon_s and (state == fk.ST_READY or state == fk.ST_DRAINING):
-                    fk.node_notice(t_e, slot, state == fk.ST_READY, fp, fi, nd_state, nd_class,
+                    fk.node_notice(t_e, slot, True, fp, fi, nd_state, nd_class,
                                    nd_gen, nd_since, acc, timeline, tl_node, bin_s, horizon_s,
                                    warmup_s, use_heap, av_t, hk, hw, pos, pend_t, ev_t, ev_key,
                                    ev_kind, ev_slot, ev_gen, ev_meta)
