@@ -268,24 +268,58 @@ def _fleet_arrays(fleet: FleetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return fp, schedule, prov, trace_t, trace_k
 
 
-def _arrival_arrays(arrivals: Arrivals) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _diurnal_envelopes(arrivals: DiurnalArrivals, horizon_s: float) -> np.ndarray:
+    """Return float64[2, n_hours]: upper and lower bounds of the rate over each clock hour.
+
+    Hour ``k`` is the ``k``-th clock hour from midnight before simulation time 0, for every
+    hour up to the horizon.  Exact for the smooth curve: the extremes of a cosine over an
+    interval are at its ends or at the peak / trough inside it.  For piecewise rates both rows
+    are the hourly rates.
+    """
+    n_hours = int(math.ceil((horizon_s + 3600.0 * arrivals.start_hour) / 3600.0)) + 2
+    days = n_hours // 24 + 1
+    if arrivals.hourly_weights is not None:
+        rates = arrivals.hourly_rates_rps()
+        bounds = np.stack([rates, rates])
+        return _with_inverse(np.tile(bounds, days)[:, :n_hours])
+    bounds = np.zeros((2, 24))
+    shift = 3600.0 * arrivals.start_hour  # rate_at takes simulation time
+    for h in range(24):
+        points = [3600.0 * h, 3600.0 * (h + 1)]
+        for crit in (arrivals.peak_hour, (arrivals.peak_hour + 12.0) % 24.0):
+            if h <= crit <= h + 1:
+                points.append(3600.0 * crit)
+        values = arrivals.rate_at(np.array(points) - shift)
+        bounds[0, h] = values.max() * (1.0 + 1e-12)
+        bounds[1, h] = values.min() * (1.0 - 1e-12)
+    return _with_inverse(np.tile(bounds, days)[:, :n_hours])
+
+
+def _with_inverse(bounds: np.ndarray) -> np.ndarray:
+    """Append the row ``1 / upper`` (inf where the upper bound is 0) for the kernel."""
+    with np.errstate(divide="ignore"):
+        inverse = np.where(bounds[0] > 0, 1.0 / np.where(bounds[0] > 0, bounds[0], 1.0), np.inf)
+    return np.ascontiguousarray(np.vstack([bounds, inverse[None, :]]))
+
+
+def _arrival_arrays(arrivals: Arrivals, horizon_s: float
+                    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     params = np.zeros(rk.N_ARRIVAL_PARAMS)
-    hourly = np.zeros(24)
+    hourly = np.zeros((3, 1))
     trace = np.zeros(0)
     params[rk.P_PERIOD_S] = DAY_S
     if isinstance(arrivals, PoissonArrivals):
         params[rk.P_RATE] = arrivals.rate_rps
+        params[rk.P_MEAN_GAP_S] = 1.0 / arrivals.rate_rps
         return rk.ARRIVAL_POISSON, params, hourly, trace
     if isinstance(arrivals, DiurnalArrivals):
         params[rk.P_MEAN_RATE] = arrivals.mean_rate_rps
         params[rk.P_START_S] = 3600.0 * arrivals.start_hour
-        if arrivals.hourly_weights is not None:
-            hourly = arrivals.hourly_rates_rps()
-            params[rk.P_RATE] = hourly.max()
-            return rk.ARRIVAL_PIECEWISE, params, hourly, trace
         params[rk.P_AMPLITUDE] = arrivals.amplitude
         params[rk.P_PEAK_S] = 3600.0 * arrivals.peak_hour
-        params[rk.P_RATE] = arrivals.mean_rate_rps * (1.0 + arrivals.amplitude)
+        hourly = _diurnal_envelopes(arrivals, horizon_s)
+        if arrivals.hourly_weights is not None:
+            return rk.ARRIVAL_PIECEWISE, params, hourly, trace
         return rk.ARRIVAL_SMOOTH, params, hourly, trace
     trace = np.ascontiguousarray(arrivals.times_s, dtype=np.float64)
     params[rk.P_REPEAT] = 1.0 if arrivals.repeat else 0.0
@@ -368,7 +402,7 @@ def simulate_realtime(
     if not timeline_bin_s > 0:
         raise SimulationError(f"timeline_bin_s must be > 0 (got {timeline_bin_s})")
 
-    kind, params, hourly, trace = _arrival_arrays(arrivals)
+    kind, params, hourly, trace = _arrival_arrays(arrivals, horizon_s)
     n_bins = int(math.ceil(horizon_s / timeline_bin_s))
     lat_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
     wait_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)

@@ -51,7 +51,8 @@ P_PERIOD_S = 3  # diurnal period (86,400 s), or the trace's repeat period
 P_REPEAT = 4  # 1.0 = loop the trace, 0.0 = stop at its end
 P_MEAN_RATE = 5  # smooth diurnal mean rate, 1/s
 P_START_S = 6  # clock time of day at simulation time 0, s after midnight
-N_ARRIVAL_PARAMS = 7
+P_MEAN_GAP_S = 7  # 1 / Poisson rate (a multiplication is cheaper than a division)
+N_ARRIVAL_PARAMS = 8
 
 # stats layout (per replication)
 S_N_ARRIVALS_TOTAL = 0
@@ -111,28 +112,48 @@ _TWO_PI = 2.0 * math.pi
 
 @jit(inline="always")
 def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
-    """Return the next arrival time after ``t`` (inf past the horizon) and the trace position."""
+    """Return the next arrival time after ``t`` (inf past the horizon) and the new position.
+
+    Diurnal arrivals are a non-homogeneous Poisson process generated exactly by thinning
+    against a piecewise-constant envelope: ``hourly_rates[0, k]`` bounds the rate from above
+    over the ``k``-th clock hour counted from midnight before simulation time 0, and
+    ``hourly_rates[1, k]`` from below (the 24-hour pattern repeated over the horizon, so the
+    kernel indexes it directly, without a modulo); ``hourly_rates[2, k]`` is ``1 / upper``.  Candidate gaps are drawn by
+    inverting the envelope's integral across hour boundaries; a candidate is accepted at once
+    when ``u * upper <= lower`` (the squeeze, almost always), otherwise by comparing with the
+    exact rate.  For piecewise shapes upper = lower, so every candidate is accepted and the
+    method is plain inversion.  ``pos`` carries the absolute clock-hour index of ``t`` (or the
+    trace position for trace replay; -1 before the first arrival).
+    """
     if kind == ARRIVAL_POISSON:
-        t = t + exponential(rng) / params[P_RATE]
-    elif kind == ARRIVAL_SMOOTH:
-        envelope = params[P_RATE]
-        amplitude = params[P_AMPLITUDE]
+        t = t + exponential(rng) * params[P_MEAN_GAP_S]
+    elif kind == ARRIVAL_SMOOTH or kind == ARRIVAL_PIECEWISE:
+        start_s = params[P_START_S]
+        if pos < 0:
+            pos = int(math.floor((t + start_s) / 3600.0))
         while True:
-            t = t + exponential(rng) / envelope
+            e = exponential(rng)
+            while True:
+                h = pos
+                upper = hourly_rates[0, h]
+                hour_end = (pos + 1) * 3600.0 - start_s
+                t_next = t + e * hourly_rates[2, h]  # row 2 = 1 / upper (inf when 0)
+                if t_next < hour_end:
+                    t = t_next
+                    break
+                e -= (hour_end - t) * upper
+                t = hour_end
+                pos += 1
+                if t >= horizon_s:
+                    return math.inf, pos
             if t >= horizon_s:
                 return math.inf, pos
-            phase = _TWO_PI * (t + params[P_START_S] - params[P_PEAK_S]) / params[P_PERIOD_S]
-            rate = params[P_MEAN_RATE] * (1.0 + amplitude * math.cos(phase))
-            if uniform(rng) * envelope <= rate:
+            u = uniform(rng) * upper
+            if u <= hourly_rates[1, h]:
                 break
-    elif kind == ARRIVAL_PIECEWISE:
-        envelope = params[P_RATE]
-        while True:
-            t = t + exponential(rng) / envelope
-            if t >= horizon_s:
-                return math.inf, pos
-            hour = int((t + params[P_START_S]) / 3600.0) % 24
-            if uniform(rng) * envelope <= hourly_rates[hour]:
+            phase = _TWO_PI * (t + start_s - params[P_PEAK_S]) / params[P_PERIOD_S]
+            rate = params[P_MEAN_RATE] * (1.0 + params[P_AMPLITUDE] * math.cos(phase))
+            if u <= rate:
                 break
     else:
         pos += 1

@@ -192,8 +192,11 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
         d_cand = math.inf
         if count == 0:
             if t_arr == math.inf:
-                # nothing left to serve, unless a node death puts a lost batch back
-                if not (ev_meta[0] > 0 and event_next_time(ev_t, ev_meta) < last_completion):
+                # nothing left to serve: run the remaining fleet events up to the horizon (they
+                # are billed and counted) and any later one that may still lose a batch
+                t_next_ev = event_next_time(ev_t, ev_meta)
+                if not (ev_meta[0] > 0 and (t_next_ev <= horizon_s
+                                            or t_next_ev < last_completion)):
                     break
             else:
                 ring[(head + count) & mask] = t_arr
