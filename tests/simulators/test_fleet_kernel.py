@@ -99,8 +99,8 @@ def test_autoscaler_settles_near_the_smallest_fleet_meeting_its_target(metric, t
     assert np.all(np.abs(settled - oracle) <= 1.5)
 
 
-def _load_trace(shared_data, name):
-    path = shared_data / "traces" / "skypilot_spot_traces" / "preemption" / "1-node" / name
+def _load_trace(shared_data, name, folder="1-node"):
+    path = shared_data / "traces" / "skypilot_spot_traces" / "preemption" / folder / name
     doc = json.loads(path.read_text())
     data = np.asarray(doc["data"], dtype=np.int64)
     gap = float(doc["metadata"]["gap_seconds"])
@@ -109,7 +109,7 @@ def _load_trace(shared_data, name):
 
 @pytest.mark.parametrize("name", ["aws-04-22-2023/us-east-1f_v100_1.json",
                                   "aws-04-22-2023/us-west-2b_v100_1.json",
-                                  "gcp-04-30-2023/us-central1-a_c3-highcpu-88_1.json"])
+                                  "gcp-04-30-2023/us-central1-b_c3-88.json"])
 @pytest.mark.parametrize("notice_s", [0.0, 20.0])
 def test_spot_trace_replay_reproduces_the_drops_exactly(shared_data, name, notice_s):
     trace_path = (shared_data / "traces" / "skypilot_spot_traces" / "preemption" / "1-node"
@@ -132,6 +132,27 @@ def test_spot_trace_replay_reproduces_the_drops_exactly(shared_data, name, notic
     # a node still pending at the horizon launches then (the capacity limit ends there)
     rises = int(np.sum(np.diff(capacity) > 0)) + int(capacity[-1] == 0)
     assert (sim.stats[:, rk.S_N_LAUNCH_SPOT] == rises).all()
+
+
+@pytest.mark.parametrize("name", ["aws-08-03-2023/us-east-1f_v100_1.json",
+                                  "aws-08-03-2023/us-west-2c_v100_1.json"])
+def test_four_node_trace_replay_preempts_every_lost_node(shared_data, name):
+    """4-node traces: a drop of k nodes preempts k nodes (one preemption event per tick)."""
+    times, capacity, drop_ticks = _load_trace(shared_data, name, folder="4-node")
+    lost_nodes = int(np.sum(np.maximum(-np.diff(capacity), 0)))
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=4, max_nodes=8, on_demand_base=0,
+                      extra_is_spot=True,
+                      spot=SpotModel(notice_s=30.0, trace_times_s=times,
+                                     trace_capacity=capacity))
+    sim = simulate_realtime(
+        arrivals=PoissonArrivals(0.05), service=exponential_service(50.0, 1), fleet=fleet,
+        max_batch=1, max_wait_s=0.0, horizon_s=float(times[-1]) + 1.0, warmup_s=0.0,
+        n_replications=2, seed=1)
+    assert (sim.stats[:, rk.S_N_PREEMPTION_EVENTS] == drop_ticks).all()
+    assert (sim.stats[:, rk.S_N_PREEMPTIONS] == lost_nodes).all()
+    # the fleet holds exactly the available capacity: mean spot nodes = mean of the trace
+    held = sim.node_seconds("horizon")[:, CLASS_SPOT, :2].sum(axis=1) / (times[-1] + 1.0)
+    np.testing.assert_allclose(held, np.minimum(capacity, 4).mean(), rtol=0.01)
 
 
 def test_poisson_interruptions_match_the_configured_rate() -> None:
