@@ -41,6 +41,34 @@ def _grow(ring, head, count):
 
 
 @jit(inline="always")
+def _tally(timeline, count_field, t, weight, cur_bin, bin_start, bin_end, n_acc, off_acc,
+           bin_s, inv_bin):
+    """Add ``weight`` events at ``t`` (non-decreasing across calls) to a running bin.
+
+    Events of one series arrive in time order, so their bin changes rarely: the counts and
+    offset sums stay in registers and are written to the timeline when the bin changes (and by
+    the final flush).  Returns the updated running state.
+    """
+    if t >= bin_end:
+        if cur_bin >= 0 and cur_bin < timeline.shape[0]:
+            timeline[cur_bin, count_field] += n_acc
+            timeline[cur_bin, count_field + 1] += off_acc
+        cur_bin = int(t * inv_bin)
+        bin_start = cur_bin * bin_s
+        bin_end = bin_start + bin_s
+        n_acc = 0.0
+        off_acc = 0.0
+    return cur_bin, bin_start, bin_end, n_acc + weight, off_acc + weight * (t - bin_start)
+
+
+@jit(inline="always")
+def _flush(timeline, count_field, cur_bin, n_acc, off_acc):
+    if cur_bin >= 0 and cur_bin < timeline.shape[0]:
+        timeline[cur_bin, count_field] += n_acc
+        timeline[cur_bin, count_field + 1] += off_acc
+
+
+@jit(inline="always")
 def _overlap(start, end, lo, hi):
     a = start if start > lo else lo
     b = end if end < hi else hi
@@ -184,6 +212,11 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     s_exit = 0.0  # sum over requests that left of (exit - arrival)
     s_busy = 0.0  # sum over batches of (end - start)
 
+    # running bins of the time-ordered series (arrivals, dispatched requests, batch starts)
+    a_bin, a_start, a_end, a_n, a_off = -1, 0.0, -math.inf, 0.0, 0.0
+    d_bin, d_start, d_end, d_n, d_off = -1, 0.0, -math.inf, 0.0, 0.0
+    b_bin, b_start, b_end, b_n, b_off = -1, 0.0, -math.inf, 0.0, 0.0
+
     pos_arr = -1
     t_arr, pos_arr = rt._next_arrival(arrival_kind, 0.0, pos_arr, rng, arrival_params,
                                       hourly_rates, trace, horizon_s)
@@ -204,8 +237,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 if track_outstanding:
                     ring_sum += t_arr
                 n_total += 1
-                rt._count_event(timeline, rt.T_ARRIVALS, rt.T_ARRIVAL_OFFSET_S, t_arr, 1.0,
-                                bin_s, inv_bin, horizon_s)
+                a_bin, a_start, a_end, a_n, a_off = _tally(
+                    timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
+                    inv_bin)
                 t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
                                                   arrival_params, hourly_rates, trace, horizon_s)
 
@@ -243,8 +277,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     if track_outstanding:
                         ring_sum += t_arr
                     n_total += 1
-                    rt._count_event(timeline, rt.T_ARRIVALS, rt.T_ARRIVAL_OFFSET_S, t_arr, 1.0,
-                                    bin_s, inv_bin, horizon_s)
+                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
+                        inv_bin)
                     t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
                                                       arrival_params, hourly_rates, trace,
                                                       horizon_s)
@@ -376,8 +411,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     if track_outstanding:
                         ring_sum += t_arr
                     n_total += 1
-                    rt._count_event(timeline, rt.T_ARRIVALS, rt.T_ARRIVAL_OFFSET_S, t_arr, 1.0,
-                                    bin_s, inv_bin, horizon_s)
+                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
+                        inv_bin)
                     t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
                                                       arrival_params, hourly_rates, trace,
                                                       horizon_s)
@@ -492,10 +528,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 n_done_in_window += n
         else:
             n_in_system_h += n
-        rt._count_event(timeline, rt.T_DISPATCHED, rt.T_DISPATCHED_OFFSET_S, dispatch, n,
-                        bin_s, inv_bin, horizon_s)
-        rt._count_event(timeline, rt.T_BATCHES, rt.T_BATCH_OFFSET_S, dispatch, 1.0, bin_s,
-                        inv_bin, horizon_s)
+        if dispatch < horizon_s:
+            d_bin, d_start, d_end, d_n, d_off = _tally(
+                timeline, rt.T_DISPATCHED, dispatch, float(n), d_bin, d_start, d_end, d_n, d_off,
+                bin_s, inv_bin)
+            b_bin, b_start, b_end, b_n, b_off = _tally(
+                timeline, rt.T_BATCHES, dispatch, 1.0, b_bin, b_start, b_end, b_n, b_off, bin_s,
+                inv_bin)
         if completion < horizon_s:
             b = int(completion * inv_bin)
             timeline[b, rt.T_COMPLETIONS] += n
@@ -514,6 +553,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
         if completion > last_completion:
             last_completion = completion
 
+    _flush(timeline, rt.T_ARRIVALS, a_bin, a_n, a_off)
+    _flush(timeline, rt.T_DISPATCHED, d_bin, d_n, d_off)
+    _flush(timeline, rt.T_BATCHES, b_bin, b_n, b_off)
     fk.close_accounts(nd_state, nd_class, nd_since, acc, horizon_s, warmup_s)
     stats[rt.S_N_ARRIVALS_TOTAL] = n_total
     stats[rt.S_N_WINDOW] = n_window
