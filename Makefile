@@ -22,6 +22,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/planner compare scenarios/bert-serving.yaml
+	$(BIN)/planner compare scenarios/fleet-mix.yaml
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -1,32 +1,45 @@
-"""Read the data files a scenario points to: service-time tables and arrival traces.
+"""Read the data files a scenario points to: service-time tables, arrival and spot traces.
 
 :mod:`planner.schema` validates a scenario without touching the filesystem; this module is where
-the files named by its ``path`` fields are opened (with polars), checked and turned into numpy
-arrays for the simulators. Every problem raises :class:`~planner.errors.ScenarioError` naming the
-scenario field path, the file, the bad value (with its line number) and the fix.
+the files named by its ``path`` fields are opened (CSV with polars, spot traces as JSON), checked
+and turned into numpy arrays for the simulators, and where Spot Advisor bands are looked up in
+the bundled table. Every problem raises :class:`~planner.errors.ScenarioError` naming the
+scenario field path, the file, the bad value (with its line number or index) and the fix.
 
 Line numbers count the CSV header as line 1, so the first data row is line 2.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from planner.errors import ScenarioError
-from planner.schema import Scenario, TableServiceTime, TraceArrivals
+from costmodels.spot_advisor import DEFAULT_REGION, SpotAdvice, lookup_band
+from planner.errors import CatalogError, ScenarioError
+from planner.schema import (
+    AdvisorInterruptions,
+    Scenario,
+    TableServiceTime,
+    TraceArrivals,
+    TraceInterruptions,
+)
 
 __all__ = [
     "ScenarioInputs",
     "ServiceTable",
+    "SpotTraceData",
     "TraceArrivalsData",
     "load_scenario_inputs",
     "load_service_table",
+    "load_spot_trace",
     "load_trace",
 ]
 
@@ -143,6 +156,53 @@ class TraceArrivalsData:
 
 
 @dataclass(frozen=True, eq=False)
+class SpotTraceData:
+    """Spot capacity replayed from a SkyPilot spot trace (``docs/fleet-dynamics.md``).
+
+    Attributes
+    ----------
+    times_s : float64[n]
+        Tick times (s): tick ``i`` at ``i * gap_s``.
+    capacity : int64[n]
+        Spot nodes available (or alive) at each tick: the file's values times
+        ``capacity_scale``.
+    gap_s : float
+        Time between ticks (s), the file's ``metadata.gap_seconds``.
+    n_drops : int
+        Ticks at which the value decreased (preemption events).
+    source_path : str
+        The JSON file read.
+    capacity_scale : int
+        The factor applied to the file's values.
+    notes : tuple of str
+        Things the user should know: a trace shorter than the horizon, a capacity below what
+        the fleet could hold.
+    """
+
+    times_s: np.ndarray
+    capacity: np.ndarray
+    gap_s: float
+    n_drops: int
+    source_path: str
+    capacity_scale: int = 1
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_ticks(self) -> int:
+        """Number of ticks in the trace."""
+        return int(self.times_s.size)
+
+    @property
+    def span_s(self) -> float:
+        """Time of the last tick (s)."""
+        return float(self.times_s[-1])
+
+
+def _no_entries() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, eq=False)
 class ScenarioInputs:
     """Every file-backed input of a scenario, loaded and checked.
 
@@ -152,10 +212,18 @@ class ScenarioInputs:
         By design name, for designs whose service time is a table.
     traces : mapping of str to TraceArrivalsData
         By workload name, for workloads whose arrivals come from a trace.
+    spot_traces : mapping of str to SpotTraceData
+        By design name, for designs whose spot interruptions replay a capacity trace.
+    spot_advice : mapping of str to SpotAdvice
+        By design name, for designs whose spot interruptions use the Spot Advisor band of
+        their instance and region (``kind: advisor`` without ``band``; a fleet without a
+        region is looked up in :data:`costmodels.spot_advisor.DEFAULT_REGION`).
     """
 
     service_tables: Mapping[str, ServiceTable]
     traces: Mapping[str, TraceArrivalsData]
+    spot_traces: Mapping[str, SpotTraceData] = field(default_factory=_no_entries)
+    spot_advice: Mapping[str, SpotAdvice] = field(default_factory=_no_entries)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,11 +470,124 @@ def _parse_times(text: pl.Series, spec: TraceArrivals, *, field_path: str) -> np
 
 
 # ---------------------------------------------------------------------------------------------
+# Spot capacity traces
+
+_SKYPILOT_FORMAT = ('{"metadata": {"gap_seconds": G}, "data": [n0, n1, ...]} (the SkyPilot '
+                    'spot-traces format)')
+
+
+def load_spot_trace(
+    spec: TraceInterruptions,
+    *,
+    field_path: str,
+    horizon_s: float | None = None,
+    max_spot_nodes: int | None = None,
+) -> SpotTraceData:
+    """Read a spot capacity trace in the SkyPilot JSON format.
+
+    Parameters
+    ----------
+    spec : TraceInterruptions
+        The scenario's trace spec (``path`` already resolved by the schema).
+    field_path : str
+        Where the spec sits in the scenario, e.g. ``designs[0].fleet.spot.interruptions``;
+        starts messages.
+    horizon_s : float, optional
+        The scenario horizon (s); a note says when the trace ends before it.
+    max_spot_nodes : int, optional
+        The most spot nodes the fleet can hold; a note says when the trace never allows that
+        many.
+
+    Returns
+    -------
+    SpotTraceData
+
+    Notes
+    -----
+    The file is ``{"metadata": {"gap_seconds": G}, "data": [n0, n1, ...], "prices": [...]}``:
+    ``data[i]`` spot nodes available (or alive) at ``i * G`` seconds. ``prices`` is optional and
+    not read. Values must be whole numbers >= 0 (``3`` or ``3.0``).
+
+    Raises
+    ------
+    ScenarioError
+        Missing or unreadable file, not JSON (with line and column), not the SkyPilot layout
+        (missing ``metadata.gap_seconds`` or ``data``), ``gap_seconds`` not a number > 0, no
+        ticks, or a value that is negative or not a whole number (with its index).
+    """
+    path, where = spec.path, f"{field_path}.path"
+    document = _read_json(path, field_path=where)
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(metadata, dict) or \
+            "gap_seconds" not in metadata or "data" not in document:
+        got = (f"keys: {', '.join(map(str, document))}" if isinstance(document, dict) else
+               f"a JSON {type(document).__name__}")
+        if isinstance(metadata, dict):
+            got += f"; metadata keys: {', '.join(map(str, metadata)) or 'none'}"
+        raise ScenarioError(f"{where}: {path} is not a spot capacity trace (got {got}); expected "
+                            f"{_SKYPILOT_FORMAT}")
+    gap = metadata["gap_seconds"]
+    if isinstance(gap, bool) or not isinstance(gap, (int, float)) or \
+            not math.isfinite(gap) or gap <= 0:
+        raise ScenarioError(f"{where}: metadata.gap_seconds in {path} must be a number of "
+                            f"seconds > 0 (got {gap!r}); fix the file's gap_seconds")
+    data = document["data"]
+    if not isinstance(data, list) or not data:
+        got = "[]" if isinstance(data, list) else f"a JSON {type(data).__name__}"
+        raise ScenarioError(f"{where}: data in {path} must be a non-empty list of spot node "
+                            f"counts, one per tick (got {got}); point to a trace with ticks")
+    for i, value in enumerate(data):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not float(value).is_integer() or value < 0 or value > 2**31:
+            raise ScenarioError(f"{where}: data[{i}] of {path} must be a whole number of spot "
+                                f"nodes >= 0 (got {value!r}); fix or remove that tick")
+    raw = np.asarray(data, dtype=np.float64).astype(np.int64)
+    capacity = raw * spec.capacity_scale
+    times_s = np.arange(raw.size, dtype=np.float64) * float(gap)
+    notes: list[str] = []
+    if horizon_s is not None and times_s[-1] < horizon_s:
+        notes.append(f"{field_path}: {path} covers {times_s[-1]:.0f} s of the {horizon_s:g} s "
+                     f"horizon; after its last tick spot capacity stays at {capacity[-1]}")
+    if max_spot_nodes is not None and capacity.max() < max_spot_nodes:
+        notes.append(f"{field_path}: {path} never allows more than {capacity.max()} spot "
+                     f"node(s) (values up to {raw.max()} x capacity_scale {spec.capacity_scale})"
+                     f" while the fleet can hold {max_spot_nodes}; raise capacity_scale if the "
+                     "trace stands for a larger pool")
+    return SpotTraceData(times_s=_readonly(times_s), capacity=_readonly(capacity),
+                         gap_s=float(gap), n_drops=int(np.count_nonzero(np.diff(raw) < 0)),
+                         source_path=path, capacity_scale=spec.capacity_scale,
+                         notes=tuple(notes))
+
+
+def _read_json(path: str, *, field_path: str) -> Any:
+    """Read and parse a JSON file, naming the line and column of a syntax error."""
+    file = Path(path)
+    if not file.is_file():
+        where = "is a folder" if file.is_dir() else "not found"
+        raise ScenarioError(f"{field_path}: file {where} (got {path}); check the path (a "
+                            "relative path is resolved against the scenario file's folder)")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{field_path}: cannot read {path} ({exc}); pass a readable UTF-8 "
+                            "JSON file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{field_path}: {path} is not valid JSON (line {exc.lineno}, column "
+                            f"{exc.colno}: {exc.msg}); fix the file near that line, expected "
+                            f"{_SKYPILOT_FORMAT}") from None
+
+
+# ---------------------------------------------------------------------------------------------
 # Whole scenario and shared helpers
 
 
 def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
     """Load every table and trace a scenario points to, reporting all problems at once.
+
+    Also looks up the Spot Advisor band of each design with ``spot.interruptions: {kind:
+    advisor}`` and no ``band``, in the bundled snapshot (:mod:`costmodels.spot_advisor`).
 
     Raises
     ------
@@ -415,6 +596,8 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
     """
     tables: dict[str, ServiceTable] = {}
     traces: dict[str, TraceArrivalsData] = {}
+    spot_traces: dict[str, SpotTraceData] = {}
+    spot_advice: dict[str, SpotAdvice] = {}
     problems: list[str] = []
     for i, workload in enumerate(scenario.workloads):
         if isinstance(workload.arrivals, TraceArrivals):
@@ -432,6 +615,22 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
                     max_batch=design.batching.max_batch)
             except ScenarioError as exc:
                 problems.append(str(exc))
+        fleet = design.fleet
+        interruptions = None if fleet.spot is None else fleet.spot.interruptions
+        where = f"designs[{i}].fleet.spot.interruptions"
+        if isinstance(interruptions, TraceInterruptions):
+            try:
+                spot_traces[design.name] = load_spot_trace(
+                    interruptions, field_path=where, horizon_s=scenario.horizon_s,
+                    max_spot_nodes=fleet.n_node_slots - fleet.on_demand_base)
+            except ScenarioError as exc:
+                problems.append(str(exc))
+        elif isinstance(interruptions, AdvisorInterruptions) and interruptions.band is None:
+            try:
+                spot_advice[design.name] = lookup_band(fleet.instance_type,
+                                                        fleet.region or DEFAULT_REGION)
+            except CatalogError as exc:
+                problems.append(f"{where}: {exc}")
     if problems:
         label = scenario.source_path or scenario.name
         noun = "problem" if len(problems) == 1 else "problems"
@@ -439,7 +638,9 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
         raise ScenarioError(f"{label}: {len(problems)} {noun} in the files this scenario "
                             f"points to:\n{body}")
     return ScenarioInputs(service_tables=MappingProxyType(tables),
-                          traces=MappingProxyType(traces))
+                          traces=MappingProxyType(traces),
+                          spot_traces=MappingProxyType(spot_traces),
+                          spot_advice=MappingProxyType(spot_advice))
 
 
 def _read_csv(

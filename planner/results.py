@@ -33,6 +33,8 @@ class CostResult:
     price_as_of: str | None
     catalog: str
     note: str | None
+    by_purchase: dict[str, float | None] = field(default_factory=dict)
+    sources: tuple[tuple[str, str | None, str | None], ...] = ()
 
     @property
     def known(self) -> bool:
@@ -131,6 +133,9 @@ class DesignResult:
                 "price_as_of": cost.price_as_of,
                 "catalog": cost.catalog,
                 "note": cost.note,
+                "usd_by_purchase": cost.by_purchase,
+                "price_sources": [{"purchase": p, "source": src, "as_of": d}
+                                  for p, src, d in cost.sources],
             },
             "timeline": self.timeline,
             "warnings": list(self.warnings),

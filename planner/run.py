@@ -14,14 +14,21 @@ from importlib import metadata
 import numpy as np
 
 from costmodels.catalog import InstanceQuote, PriceCatalog, load_snapshot, quote_instance
-from costmodels.unit_costs import price_fixed_fleet
+from costmodels.fleet_costs import PurchaseUsage, price_fleet_usage
 from planner import schema
+from planner.build import (
+    SpotSource,
+    build_arrivals,
+    build_fleet,
+    build_service,
+    describe_arrivals,
+)
 from planner.errors import ScenarioError
 from planner.inputs import ScenarioInputs, load_scenario_inputs
 from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, SloResult
 from planner.stats import estimate
-from simulators import arrivals as sim_arrivals
-from simulators import service as sim_service
+from simulators.fleet import CLASS_BASE, CLASS_FALLBACK, CLASS_SPOT, STATE_NAMES
+from simulators.kernels import realtime as rk
 from simulators.realtime import RealtimeSimResult, simulate_realtime
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -64,17 +71,18 @@ def run_scenario(
     results = []
     for index, design in enumerate(scenario.designs):
         workload = scenario.workload(design.workload)
-        quote = quote_instance(catalog, design.fleet.instance, purchase=design.fleet.purchase,
-                               region=design.fleet.region)
-        _check_fleet(design, quote, index)
+        quotes = _quotes(catalog, design)
+        _check_fleet(design, quotes[design.fleet.purchase], index)
+        fleet, spot_source = build_fleet(design, workload, inputs,
+                                         hours_per_month=hours_per_month)
         callback = None
         if progress is not None:
             def callback(done: int, total: int, _name: str = design.name) -> None:
                 progress(_name, done, total)
         sim = simulate_realtime(
-            arrivals=_arrivals(workload, inputs),
-            service=_service(design, inputs),
-            n_workers=design.fleet.n_workers,
+            arrivals=build_arrivals(workload, inputs),
+            service=build_service(design, inputs),
+            fleet=fleet,
             max_batch=design.batching.max_batch,
             max_wait_s=design.batching.max_wait_ms / 1000.0,
             horizon_s=scenario.horizon_s,
@@ -84,8 +92,8 @@ def run_scenario(
             slo_latency_s=None if workload.slo is None else workload.slo.latency_ms / 1000.0,
             progress=callback,
         )
-        results.append(_summarise(scenario, design, workload, inputs, sim, quote, catalog,
-                                  hours_per_month))
+        results.append(_summarise(scenario, design, workload, inputs, sim, quotes, catalog,
+                                  hours_per_month, spot_source))
     return RunResult(
         scenario={
             "name": scenario.name,
@@ -104,9 +112,13 @@ def run_scenario(
             "discounts": "none (list prices of the chosen purchase option)",
             "cost_basis": "allocated: every node-hour of the fleet is paid for; busy: only the "
                           "GPU-seconds spent serving batches, at the node price / GPUs per node",
-            "unit_cost_basis": "$ per 1,000 requests = fleet cost per second / measured "
-                               "throughput in the window after warm-up",
-            "utilization_basis": "busy worker-seconds / (workers x window); one worker per GPU",
+            "unit_cost_basis": "$ per 1,000 requests = cost of the nodes during the window after "
+                               "warm-up / requests completed in it",
+            "monthly_projection": "cost of the simulated horizon scaled to hours_per_month",
+            "utilization_basis": "busy worker-seconds / serving worker-seconds (nodes ready, "
+                                 "under notice or draining); one worker per GPU",
+            "fleet": "provisioning nodes are paid; a spot node under notice runs beside its "
+                     "replacement until it dies; its batch in service is lost and re-queued",
             "statistics": f"mean of {scenario.replications} replications with a Student-t 95% "
                           "confidence interval; requests arriving in the warm-up excluded",
             "percentiles": "nearest-rank, from log-bucket histograms (relative error <= 0.78%)",
@@ -126,52 +138,65 @@ def _check_fleet(design: schema.RealtimeDesign, quote: InstanceQuote, index: int
         )
 
 
-def _arrivals(workload: schema.InferenceWorkload, inputs: ScenarioInputs):
-    spec = workload.arrivals
-    if isinstance(spec, schema.PoissonArrivals):
-        return sim_arrivals.PoissonArrivals(rate_rps=spec.rate_rps)
-    if isinstance(spec, schema.DiurnalArrivals):
-        weights = None
-        if spec.shape == "piecewise":
-            weights = tuple(float(x) for x in spec.hourly_rates_rps())
-        return sim_arrivals.DiurnalArrivals(
-            mean_rate_rps=spec.mean_rate_rps,
-            peak_to_trough=spec.peak_to_trough,
-            peak_hour=spec.peak_hour,
-            hourly_weights=weights,
-            start_hour=spec.start_hour,
-        )
-    trace = inputs.traces[workload.name]
-    return sim_arrivals.TraceArrivals(times_s=trace.times_s, repeat=spec.repeat)
+def _quotes(catalog: PriceCatalog, design: schema.RealtimeDesign) -> dict[str, InstanceQuote]:
+    """Return the quotes of every purchase option the design's nodes can have."""
+    f = design.fleet
+    options = {f.purchase}
+    if f.purchase == "spot":
+        options.add("on_demand")  # the on-demand base and fallback nodes
+    return {p: quote_instance(catalog, f.instance, purchase=p, region=f.region)
+            for p in sorted(options)}
 
 
-def _service(design: schema.RealtimeDesign, inputs: ScenarioInputs) -> sim_service.ServiceTime:
-    spec = design.service_time
-    max_batch = design.batching.max_batch
-    if isinstance(spec, schema.ExponentialServiceTime):
-        return sim_service.exponential_service(spec.mean_ms, max_batch)
-    if isinstance(spec, schema.ConstantServiceTime):
-        return sim_service.constant_service(spec.ms, max_batch)
-    if isinstance(spec, schema.LinearServiceTime):
-        return sim_service.linear_service(spec.base_ms, spec.per_item_ms, max_batch)
-    table = inputs.service_tables[design.name]
-    label = f"table {table.model or ''} {table.column}".replace("  ", " ").strip()
-    if spec.jitter == "lognormal":
-        label += " with lognormal jitter"
-    return sim_service.table_service(
-        table.batch_sizes, table.mean_ms, max_batch, p50_ms=table.p50_ms, p99_ms=table.p99_ms,
-        jitter=spec.jitter, description=label,
-    )
+def _class_purchase(design: schema.RealtimeDesign) -> dict[int, str]:
+    """Map kernel node classes to purchase options."""
+    base = design.fleet.purchase if design.fleet.purchase != "spot" else "on_demand"
+    return {CLASS_BASE: base, CLASS_SPOT: "spot", CLASS_FALLBACK: "on_demand"}
 
 
-def _describe_arrivals(spec: object) -> str:
-    if isinstance(spec, schema.PoissonArrivals):
-        return f"Poisson {spec.rate_rps:g} req/s"
-    if isinstance(spec, schema.DiurnalArrivals):
-        return (f"diurnal ({spec.shape}) mean {spec.mean_rate_rps:g} req/s, "
-                f"peak/trough {spec.peak_to_trough:g} at {spec.peak_hour:g}h")
-    assert isinstance(spec, schema.TraceArrivals)
-    return f"trace {spec.path} (time scale {spec.time_scale:g})"
+def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult, quotes, gpus
+                 ) -> tuple[dict, list[PurchaseUsage]]:
+    """Return the JSON ``fleet`` usage block and the usage to price, per purchase option."""
+    node_h = sim.node_seconds("horizon").mean(axis=0)  # [class, state]
+    node_w = sim.node_seconds("window").mean(axis=0)
+    busy_w = sim.busy_worker_s_by_class("window").mean(axis=0)
+    purchase_of = _class_purchase(design)
+    by_purchase: dict[str, list[float]] = {}
+    for cls, purchase in purchase_of.items():
+        acc = by_purchase.setdefault(purchase, [0.0, 0.0, 0.0])
+        acc[0] += float(node_h[cls].sum())
+        acc[1] += float(node_w[cls].sum())
+        acc[2] += float(busy_w[cls])
+    usages = [PurchaseUsage(quotes[p], *vals) for p, vals in by_purchase.items() if p in quotes]
+    horizon_s = sim.horizon_s
+    stat = sim.stats.mean(axis=0)
+    state_hours = node_h.sum(axis=0) / 3600.0
+    busy_node_h = float(busy_w.sum()) / design.fleet.workers_per_node / 3600.0
+    serving_h = float(node_w[:, 1:].sum()) / 3600.0
+    usage = {
+        "node_hours": {p: v[0] / 3600.0 for p, v in by_purchase.items() if v[0] > 0
+                       or p == design.fleet.purchase},
+        "node_hours_by_state": {name: float(state_hours[k])
+                                for k, name in enumerate(STATE_NAMES)},
+        "provisioning_hours": float(state_hours[0]),
+        "busy_node_hours_window": busy_node_h,
+        "idle_node_hours_window": max(serving_h - busy_node_h, 0.0),
+        "preemptions": float(stat[rk.S_N_PREEMPTIONS]),
+        "preemption_events": float(stat[rk.S_N_PREEMPTION_EVENTS]),
+        "requeued_requests": float(stat[rk.S_N_REQUEUED]),
+        "dropped_requests": float(stat[rk.S_N_DROPPED]),
+        "stranded_requests": float(stat[rk.S_N_STRANDED]),
+        "launches": {"base": float(stat[rk.S_N_LAUNCH_BASE]),
+                     "spot": float(stat[rk.S_N_LAUNCH_SPOT]),
+                     "on_demand_fallback": float(stat[rk.S_N_LAUNCH_FALLBACK])},
+        "scale_out_actions": float(stat[rk.S_N_SCALE_OUT]),
+        "scale_in_actions": float(stat[rk.S_N_SCALE_IN]),
+        "mean_nodes": float(node_h.sum()) / horizon_s,
+        "max_nodes": float(sim.stats[:, rk.S_MAX_NODES].max()),
+        "gpu_busy_hours_window": float(busy_w.sum()) / 3600.0,
+        "per_replication_means": True,
+    }
+    return usage, usages
 
 
 def _summarise(
@@ -180,9 +205,10 @@ def _summarise(
     workload: schema.InferenceWorkload,
     inputs: ScenarioInputs,
     sim: RealtimeSimResult,
-    quote: InstanceQuote,
+    quotes: dict[str, InstanceQuote],
     catalog: PriceCatalog,
     hours_per_month: float,
+    spot_source: SpotSource | None,
 ) -> DesignResult:
     q = np.array(list(_QUANTILES.values()))
     lat_p = sim.latency_percentiles_s(q) * 1000.0
@@ -207,40 +233,46 @@ def _summarise(
             met=achieved.mean is not None and achieved.mean <= workload.slo.latency_ms,
         )
 
+    quote = quotes[design.fleet.purchase]
     throughput = estimate(sim.throughput_rps())
     arrival_rate = estimate(sim.arrival_rate_rps())
     utilization = estimate(sim.utilization())
     busy_s = sim.busy_worker_s()
     window_s = sim.window_s
-    n_nodes = design.fleet.nodes
     mean_queue = sim.mean_queue_length()
     lam_w = sim.arrival_rate_rps() * sim.mean_wait_s()
     with np.errstate(invalid="ignore", divide="ignore"):
         little = float(np.nanmean(np.abs(mean_queue - lam_w) / np.maximum(lam_w, 1e-12)))
 
-    # Unit costs use steady-state rates measured in the window, applied to the whole horizon.
-    served = float(np.nanmean(sim.throughput_rps())) * scenario.horizon_s
-    busy_horizon = float(np.mean(busy_s)) / window_s * scenario.horizon_s
-    fleet_cost = price_fixed_fleet(quote, n_nodes=n_nodes, window_s=scenario.horizon_s,
-                                   hours_per_month=hours_per_month, served_requests=served,
-                                   busy_gpu_seconds=busy_horizon)
+    gpus = quote.gpus
+    usage, usages = _fleet_usage(design, sim, quotes, gpus)
+    served = float(np.mean(sim.stat(rk.S_N_COMPLETED_IN_WINDOW)))
+    fc = price_fleet_usage(usages, horizon_s=scenario.horizon_s, window_s=window_s,
+                           served_requests_window=served, hours_per_month=hours_per_month)
+    main_source = next((src for p, src, _ in fc.sources if p == design.fleet.purchase), None)
+    main_as_of = next((d for p, _, d in fc.sources if p == design.fleet.purchase), None)
     cost = CostResult(
-        usd_per_hour=fleet_cost.usd_per_hour,
-        total_usd=fleet_cost.total_usd,
-        usd_per_month=fleet_cost.usd_per_month,
-        usd_per_1k_requests=fleet_cost.usd_per_1k_requests,
-        busy_usd=fleet_cost.busy_usd,
-        usd_per_1k_requests_busy=fleet_cost.usd_per_1k_requests_busy,
+        usd_per_hour=fc.usd_per_hour,
+        total_usd=fc.total_usd,
+        usd_per_month=fc.usd_per_month,
+        usd_per_1k_requests=fc.usd_per_1k_requests,
+        busy_usd=fc.busy_usd,
+        usd_per_1k_requests_busy=fc.usd_per_1k_requests_busy,
         purchase=design.fleet.purchase,
-        price_source=quote.source if quote.usd_per_hour is not None else None,
-        price_as_of=quote.as_of if quote.usd_per_hour is not None else None,
+        price_source=main_source if fc.total_usd is not None else None,
+        price_as_of=main_as_of if fc.total_usd is not None else None,
         catalog=f"{catalog.label} ({catalog.as_of})",
-        note=fleet_cost.note,
+        note=fc.note,
+        by_purchase=fc.by_purchase,
+        sources=fc.sources,
     )
 
     warnings = list(_warnings(design, quote, sim, throughput.mean, arrival_rate.mean))
     if workload.name in inputs.traces:
         warnings.extend(inputs.traces[workload.name].notes)
+    if usage["stranded_requests"] > 0:
+        warnings.append(f"{usage['stranded_requests']:.0f} requests per replication were "
+                        "stranded: no node was left to serve them")
 
     tl = sim.timeline_mean()
     width = tl["width_s"]
@@ -250,27 +282,43 @@ def _summarise(
         "arrivals_per_s": (tl["arrivals"] / width).tolist(),
         "mean_queue": tl["mean_queue"].tolist(),
         "mean_busy_workers": tl["mean_busy_workers"].tolist(),
-        "utilization": (tl["mean_busy_workers"] / sim.n_workers).tolist(),
+        "requeued": tl["requeued"].tolist(),
+        "dropped": tl["dropped"].tolist(),
     }
-    gpus = quote.gpus
+    for key in tl:
+        if key.startswith("nodes_"):
+            timeline[key] = tl[key].tolist()
+    serving_nodes = tl["nodes_ready"] + tl["nodes_notice"] + tl["nodes_draining"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        timeline["utilization"] = np.where(
+            serving_nodes > 0,
+            tl["mean_busy_workers"] / (serving_nodes * design.fleet.workers_per_node),
+            np.nan).tolist()
+    fleet_info = {
+        "instance": design.fleet.instance,
+        "region": quote.region,
+        "purchase": design.fleet.purchase,
+        "nodes": design.fleet.nodes,
+        "workers_per_node": design.fleet.workers_per_node,
+        "workers": design.fleet.n_workers,
+        "gpus_per_node": gpus,
+        "gpu_model": quote.gpu_model,
+        "autoscaling": None if design.fleet.autoscaling is None
+        else design.fleet.autoscaling.model_dump(),
+        "spot_interruptions": None if spot_source is None else {
+            "kind": spot_source.kind, "per_node_hour": spot_source.per_node_hour,
+            "band": spot_source.band, "detail": spot_source.detail},
+        **usage,
+    }
     return DesignResult(
         name=design.name,
         workload=workload.name,
         pattern=design.pattern,
-        fleet={
-            "instance": design.fleet.instance,
-            "region": quote.region,
-            "purchase": design.fleet.purchase,
-            "nodes": n_nodes,
-            "workers_per_node": design.fleet.workers_per_node,
-            "workers": design.fleet.n_workers,
-            "gpus_per_node": gpus,
-            "gpu_model": quote.gpu_model,
-        },
+        fleet=fleet_info,
         batching={"max_batch": design.batching.max_batch,
                   "max_wait_ms": design.batching.max_wait_ms},
-        service_time=_service(design, inputs).description,
-        arrivals=_describe_arrivals(workload.arrivals),
+        service_time=build_service(design, inputs).description,
+        arrivals=describe_arrivals(workload.arrivals),
         latency_ms=latency,
         wait_ms=wait,
         throughput_rps=throughput,
@@ -282,11 +330,15 @@ def _summarise(
         slo=slo,
         requests={
             "in_window_per_replication": float(np.mean(sim.n_requests())),
-            "completed_by_horizon_per_replication": float(np.mean(sim.stat(2))),
-            "in_system_at_horizon_per_replication": float(np.mean(sim.stat(3))),
+            "completed_by_horizon_per_replication": float(np.mean(
+                sim.stat(rk.S_N_COMPLETED_BY_HORIZON))),
+            "in_system_at_horizon_per_replication": float(np.mean(
+                sim.stat(rk.S_N_IN_SYSTEM_AT_HORIZON))),
+            "dropped_per_replication": float(np.mean(sim.stat(rk.S_N_DROPPED))),
         },
-        node_hours=n_nodes * scenario.horizon_s / 3600.0,
-        gpu_hours=None if gpus is None else n_nodes * gpus * scenario.horizon_s / 3600.0,
+        node_hours=float(sim.node_seconds("horizon").sum(axis=(1, 2)).mean()) / 3600.0,
+        gpu_hours=None if gpus is None else float(
+            sim.node_seconds("horizon").sum(axis=(1, 2)).mean()) * gpus / 3600.0,
         busy_gpu_hours=estimate(busy_s / window_s * scenario.horizon_s / 3600.0),
         cost=cost,
         timeline=timeline,

@@ -1,9 +1,11 @@
 """The scenario schema: one typed, frozen model of a what-if scenario, validated once.
 
-A scenario names workloads (what arrives) and candidate designs (how each workload is served).
-Polymorphic parts are chosen by a discriminator field: ``kind`` for arrival processes, workloads
-and service-time models, ``pattern`` for designs. Units are field-name suffixes (``_s``, ``_ms``,
-``_rps``).
+A scenario names workloads (what arrives) and candidate designs (how each workload is served,
+including fleet dynamics: autoscaling, spot nodes, provisioning delays and request deadlines,
+whose semantics are ``docs/fleet-dynamics.md``). Polymorphic parts are chosen by a
+discriminator field: ``kind`` for arrival processes, workloads, service-time models and spot
+interruptions, ``pattern`` for designs. Units are field-name suffixes (``_s``, ``_ms``,
+``_rps``). Every fleet-dynamics field is optional; the defaults give a fixed fleet.
 
 Building a scenario never touches the filesystem: relative ``path`` fields (a service-time
 table, an arrival trace) are resolved against the scenario file's folder by string arithmetic,
@@ -12,7 +14,7 @@ using a pydantic validation context that carries ``base_dir``. Reading those fil
 
 Every problem a user can cause surfaces as one :class:`~planner.errors.ScenarioError` whose
 message starts with the file name and lists each problem as
-``<field path>: <what is wrong> (got <value>); <fix>``.
+``<field path>: <what is wrong> (got <value>); <fix>`` (rendered by :mod:`planner.schema_errors`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args
 
 import numpy as np
 import yaml
@@ -37,32 +38,24 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
 
 from planner.errors import ScenarioError
+from planner.schema_errors import format_errors, problem
 
 __all__ = [
-    "Arrivals", "Batching", "ConstantServiceTime", "Design", "DiurnalArrivals",
-    "ExponentialServiceTime", "Fleet", "InferenceWorkload", "LatencySLO", "LinearServiceTime",
-    "PoissonArrivals", "Pricing", "RealtimeDesign", "Scenario", "ServiceTime", "TableServiceTime",
-    "TraceArrivals", "Workload", "load_scenario", "parse_scenario",
+    "AdvisorInterruptions", "Arrivals", "Autoscaling", "Batching", "ConstantServiceTime",
+    "Design", "DiurnalArrivals", "ExponentialServiceTime", "Fleet", "InferenceWorkload",
+    "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
+    "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
+    "ServiceTime", "Spot", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
+    "TraceInterruptions", "Workload", "load_scenario", "parse_scenario",
 ]
 
 PROVIDERS = ("aws", "gcp")
-_PROBLEM = "scenario_problem"  # error type of our own validators; ctx["problems"] holds them
+SPOT_NOTICE_S = {"aws": 120.0, "gcp": 30.0}  # provider's warning before a spot node dies (s)
+SpotBand = Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"]  # AWS Spot Advisor bands
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-def _problem(*problems: tuple[str, str]) -> PydanticCustomError:
-    """Build a validation error carrying ``(relative field path, text)`` pairs.
-
-    The relative path is appended to pydantic's location of the validator ("" for none), and the
-    text follows the house form ``<what is wrong> (got <value>); <fix>``.
-    """
-    summary = "; ".join(f"{field or '<here>'}: {text}" for field, text in problems)
-    return PydanticCustomError(_PROBLEM, "{summary}", {"summary": summary, "problems": problems})
 
 
 def _resolve_path(value: str, info: ValidationInfo) -> str:
@@ -86,10 +79,16 @@ class _Frozen(BaseModel):
             for name, value in data.items():
                 field = cls.model_fields.get(name) if isinstance(name, str) else None
                 if isinstance(value, bool) and field is not None and \
-                        field.annotation in (int, float):
-                    raise _problem((name, f"must be a number (got {value}; YAML reads yes, no, "
-                                          "on, off, true and false as booleans); write a number"))
+                        _numeric(field.annotation):
+                    raise problem((name, f"must be a number (got {value}; YAML reads yes, no, "
+                                         "on, off, true and false as booleans); write a number"))
         return data
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds a number (``int``, ``float``, or one of them or None)."""
+    members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    return members in ([int], [float])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,15 +127,15 @@ class DiurnalArrivals(_Frozen):
         if weights is None:
             return weights
         if len(weights) != 24:
-            raise _problem(("", f"needs 24 values, one per hour 0..23 (got {len(weights)} "
-                                "values); add or remove values"))
+            raise problem(("", f"needs 24 values, one per hour 0..23 (got {len(weights)} "
+                               "values); add or remove values"))
         bad = [(i, w) for i, w in enumerate(weights) if w < 0]
         if bad:
             i, w = bad[0]
-            raise _problem((f"[{i}]", f"must be >= 0 (got {w}); use a non-negative weight"))
+            raise problem((f"[{i}]", f"must be >= 0 (got {w}); use a non-negative weight"))
         if sum(weights) <= 0:
-            raise _problem(("", "must have a positive sum (got all zeros); give at least one "
-                                "hour a positive weight"))
+            raise problem(("", "must have a positive sum (got all zeros); give at least one "
+                               "hour a positive weight"))
         return weights
 
     @model_validator(mode="after")
@@ -144,15 +143,15 @@ class DiurnalArrivals(_Frozen):
         if self.hourly_weights is None:
             return self
         if self.shape != "piecewise":
-            raise _problem(("hourly_weights", f"is only used with shape: piecewise (got shape: "
-                                              f"{self.shape}); set shape: piecewise or remove "
-                                              "hourly_weights"))
+            raise problem(("hourly_weights", f"is only used with shape: piecewise (got shape: "
+                                             f"{self.shape}); set shape: piecewise or remove "
+                                             "hourly_weights"))
         fields = type(self).model_fields
         ignored = [name for name in ("peak_to_trough", "peak_hour")
                    if getattr(self, name) != fields[name].default]  # defaults: a dump reloads
         if ignored:
-            raise _problem((ignored[0], "has no effect when hourly_weights is given (got "
-                                        f"{getattr(self, ignored[0])}); remove it"))
+            raise problem((ignored[0], "has no effect when hourly_weights is given (got "
+                                       f"{getattr(self, ignored[0])}); remove it"))
         return self
 
     def hourly_rates_rps(self) -> np.ndarray:
@@ -228,24 +227,224 @@ Workload = Annotated[Union[InferenceWorkload], Field(discriminator="kind")]
 # Designs
 
 
+# Fleet dynamics: autoscaling, spot, provisioning delays (semantics: docs/fleet-dynamics.md)
+
+
+class ScheduledMinimum(_Frozen):
+    """A floor of ``min_nodes`` for the autoscaler during the clock hours ``[start_hour,
+    end_hour)``; a range with ``end_hour < start_hour`` wraps midnight."""
+
+    start_hour: float = Field(ge=0, lt=24)
+    end_hour: float = Field(ge=0, le=24)
+    min_nodes: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _check_range(self) -> ScheduledMinimum:
+        if self.start_hour == self.end_hour:
+            raise problem(("end_hour", f"equals start_hour (got {self.end_hour:g}), an empty "
+                                       "range; use start_hour: 0, end_hour: 24 for all day"))
+        return self
+
+
+class Autoscaling(_Frozen):
+    """Target tracking: every ``interval_s`` the node count needed to hold ``metric`` at
+    ``target`` over the trailing ``window_s`` (s), clipped to ``[min_nodes, max_nodes]``.
+
+    ``utilization``: busy fraction of the workers (0 < target <= 1); ``queue_per_worker``:
+    requests in the system per worker (Knative's concurrency target). Scale-in waits
+    ``scale_in_cooldown_s`` (s) after the last scale action; ``schedule`` raises the floor by
+    clock hour.
+    """
+
+    metric: Literal["utilization", "queue_per_worker"]
+    target: float = Field(gt=0)
+    min_nodes: int = Field(default=1, ge=0)
+    max_nodes: int = Field(ge=1)
+    interval_s: float = Field(default=60.0, gt=0)
+    window_s: float = Field(default=300.0, gt=0)
+    scale_in_cooldown_s: float = Field(default=300.0, ge=0)
+    schedule: tuple[ScheduledMinimum, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Autoscaling:
+        problems: list[tuple[str, str]] = []
+        if self.metric == "utilization" and self.target > 1:
+            problems.append(("target", f"is a utilization, at most 1 (got {self.target:g}); "
+                                       "use a fraction such as 0.6, or metric: queue_per_worker"))
+        if self.min_nodes > self.max_nodes:
+            problems.append(("max_nodes", f"must be >= min_nodes (got {self.max_nodes} < "
+                                          f"{self.min_nodes}); raise max_nodes or lower "
+                                          "min_nodes"))
+        ratio = self.window_s / self.interval_s
+        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:  # the simulator's own test
+            problems.append(("window_s", f"must be a multiple of interval_s (got "
+                                         f"{self.window_s:g} with interval_s "
+                                         f"{self.interval_s:g}); use e.g. window_s: "
+                                         f"{max(1, round(ratio)) * self.interval_s:g}"))
+        for i, entry in enumerate(self.schedule):
+            if entry.min_nodes > self.max_nodes:
+                problems.append((f"schedule[{i}].min_nodes", f"must be <= max_nodes (got "
+                                 f"{entry.min_nodes} > {self.max_nodes}); lower it or raise "
+                                 "max_nodes"))
+        if problems:
+            raise problem(*problems)
+        return self
+
+
+class ProvisioningDelay(_Frozen):
+    """One part of the delay from a node's launch to serving (cold start, image pull, model
+    load...): ``median_s`` (s), constant, or lognormal with that median and ``p95_s`` (s)."""
+
+    name: Name
+    median_s: float = Field(ge=0)
+    p95_s: float | None = None
+
+    @model_validator(mode="after")
+    def _check_spread(self) -> ProvisioningDelay:
+        if self.p95_s is not None and self.p95_s <= self.median_s:
+            raise problem(("p95_s", f"must be > median_s (got {self.p95_s:g} <= "
+                                    f"{self.median_s:g}); raise p95_s, or remove it for a "
+                                    "constant delay"))
+        if self.p95_s is not None and self.median_s == 0:
+            raise problem(("median_s", "must be > 0 when p95_s is given, for a lognormal (got "
+                                       "0); raise median_s or remove p95_s"))
+        return self
+
+
+class RateInterruptions(_Frozen):
+    """Poisson interruptions: each spot node is interrupted at ``per_node_hour`` (1/h)."""
+
+    kind: Literal["rate"]
+    per_node_hour: float = Field(ge=0)
+
+
+class AdvisorInterruptions(_Frozen):
+    """A Poisson rate from an AWS Spot Advisor interruption band (see
+    :mod:`costmodels.spot_advisor`); no ``band`` = look up the fleet's instance and region
+    (``us-east-1``, the built-in price snapshot's AWS region, when the fleet names none)."""
+
+    kind: Literal["advisor"]
+    band: SpotBand | None = None
+
+
+class TraceInterruptions(_Frozen):
+    """Spot capacity replayed from a SkyPilot JSON trace (values times ``capacity_scale``); a
+    relative ``path`` is resolved against the scenario file's folder."""
+
+    kind: Literal["trace"]
+    path: str = Field(min_length=1)
+    capacity_scale: int = Field(default=1, ge=1)
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_path(value, info)
+
+
+SpotInterruptions = Annotated[
+    Union[RateInterruptions, AdvisorInterruptions, TraceInterruptions],
+    Field(discriminator="kind"),
+]
+
+
+class Spot(_Frozen):
+    """How a fleet's spot nodes are interrupted and replaced (times in s).
+
+    ``notice_s`` None is the provider's warning (:data:`SPOT_NOTICE_S`). Each notice requests a
+    replacement ``replacement_delay_s`` later; it needs a free node slot (``Fleet.max_nodes``)
+    while the noticed node still holds its own. ``fallback_to_on_demand_after_s``: a spot launch
+    that waited that long for trace capacity launches on-demand instead.
+    """
+
+    interruptions: SpotInterruptions
+    notice_s: float | None = Field(default=None, ge=0)
+    replacement_delay_s: float = Field(default=0.0, ge=0)
+    fallback_to_on_demand_after_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check_fallback(self) -> Spot:
+        kind = self.interruptions.kind
+        if self.fallback_to_on_demand_after_s is not None and kind != "trace":
+            raise problem(("fallback_to_on_demand_after_s", "has no effect without a capacity "
+                           f"trace: spot launches never wait (got interruptions kind: {kind}); "
+                           "remove it or use interruptions: {kind: trace, ...}"))
+        return self
+
+
 class Fleet(_Frozen):
-    """The nodes that serve a design: a catalog instance key such as ``aws:p5.48xlarge``."""
+    """The nodes that serve a design: a catalog instance key such as ``aws:p5.48xlarge``.
+
+    ``nodes`` start serving at t = 0. ``max_nodes`` is the number of node slots (default:
+    ``autoscaling.max_nodes``, else ``nodes``; see :attr:`n_node_slots`). With ``purchase:
+    spot`` the first ``on_demand_base`` nodes are on-demand and never scaled in, the others spot,
+    and ``spot`` says how they are interrupted. No autoscaling and no spot: a fixed fleet.
+    """
 
     instance: str
     region: str | None = None
     nodes: int = Field(ge=1)
     workers_per_node: int = Field(default=1, ge=1)
     purchase: Literal["on_demand", "spot", "reserved_1yr", "reserved_3yr"] = "on_demand"
+    on_demand_base: int = Field(default=0, ge=0)
+    max_nodes: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    provisioning: tuple[ProvisioningDelay, ...] = ()
+    spot: Spot | None = None
 
     @field_validator("instance")
     @classmethod
     def _check_instance(cls, value: str) -> str:
         provider, sep, instance_type = value.strip().partition(":")
         if not sep or provider not in PROVIDERS or not instance_type or " " in instance_type:
-            raise _problem(("", f"must be '<provider>:<instance_type>' with provider "
-                                f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
-                                "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
+            raise problem(("", f"must be '<provider>:<instance_type>' with provider "
+                               f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
+                               "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
         return f"{provider}:{instance_type}"
+
+    @model_validator(mode="after")
+    def _check_dynamics(self) -> Fleet:
+        problems: list[tuple[str, str]] = []
+        nodes, auto, spot = self.nodes, self.autoscaling, self.spot
+        if self.max_nodes is not None and self.max_nodes < nodes:
+            problems.append(("max_nodes", f"must be >= nodes (got {self.max_nodes} < {nodes}); "
+                                          "raise max_nodes or lower nodes"))
+        if auto is not None:
+            if not auto.min_nodes <= nodes <= auto.max_nodes:
+                problems.append(("nodes", f"must be within autoscaling.min_nodes.."
+                                 f"autoscaling.max_nodes (got {nodes}, not in {auto.min_nodes}.."
+                                 f"{auto.max_nodes}); start the fleet inside that range"))
+            if self.max_nodes is not None and self.max_nodes < auto.max_nodes:
+                problems.append(("max_nodes", f"must be >= autoscaling.max_nodes (got "
+                                 f"{self.max_nodes} < {auto.max_nodes}); raise max_nodes, or "
+                                 "remove it to default to autoscaling.max_nodes"))
+        if self.on_demand_base and self.purchase != "spot":
+            problems.append(("on_demand_base", f"only applies with purchase: spot (got "
+                             f"{self.on_demand_base} with purchase: {self.purchase}); remove it "
+                             "or set purchase: spot"))
+        elif self.on_demand_base > nodes:
+            problems.append(("on_demand_base", f"must be <= nodes (got {self.on_demand_base} > "
+                             f"{nodes}); lower on_demand_base or raise nodes"))
+        if self.purchase == "spot" and spot is None:
+            example = "advisor" if self.provider == "aws" else "rate, per_node_hour: 0.01"
+            problems.append(("spot", f"is required with purchase: spot (got none); add spot: "
+                                     f"{{interruptions: {{kind: {example}}}}}"))
+        elif self.purchase != "spot" and spot is not None:
+            problems.append(("spot", f"only applies with purchase: spot (got spot: with "
+                                     f"purchase: {self.purchase}); remove spot or set purchase: "
+                                     "spot"))
+        elif spot is not None and isinstance(spot.interruptions, AdvisorInterruptions) and \
+                self.provider != "aws":
+            problems.append(("spot.interruptions.kind", f"advisor bands cover AWS only (got "
+                             f"advisor for {self.instance}); use kind: rate or kind: trace"))
+        seen: set[str] = set()
+        for i, delay in enumerate(self.provisioning):
+            if delay.name in seen:
+                problems.append((f"provisioning[{i}].name", f"{delay.name!r} is already used; "
+                                 "give each delay component a unique name"))
+            seen.add(delay.name)
+        if problems:
+            raise problem(*problems)
+        return self
 
     @property
     def provider(self) -> str:
@@ -259,8 +458,28 @@ class Fleet(_Frozen):
 
     @property
     def n_workers(self) -> int:
-        """Total workers in the fleet (``nodes * workers_per_node``)."""
+        """Workers at t = 0 (``nodes * workers_per_node``)."""
         return self.nodes * self.workers_per_node
+
+    @property
+    def n_node_slots(self) -> int:
+        """Node slots: ``max_nodes``, else ``autoscaling.max_nodes``, else ``nodes``."""
+        if self.max_nodes is not None:
+            return self.max_nodes
+        return self.autoscaling.max_nodes if self.autoscaling is not None else self.nodes
+
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the fleet never changes (no autoscaling, no spot nodes)."""
+        return self.autoscaling is None and self.purchase != "spot"
+
+    @property
+    def spot_notice_s(self) -> float | None:
+        """Warning before a spot node dies (s): ``spot.notice_s`` or the provider's default."""
+        if self.spot is None:
+            return None
+        return self.spot.notice_s if self.spot.notice_s is not None else \
+            SPOT_NOTICE_S[self.provider]
 
 
 class Batching(_Frozen):
@@ -269,6 +488,13 @@ class Batching(_Frozen):
 
     max_batch: int = Field(default=1, ge=1, le=4096)
     max_wait_ms: float = Field(default=0.0, ge=0)
+
+
+class QueueLimits(_Frozen):
+    """A request still queued ``deadline_ms`` (ms) after its arrival is dropped when a batch is
+    formed; None (the default) keeps every request."""
+
+    deadline_ms: float | None = Field(default=None, gt=0)
 
 
 class TableServiceTime(_Frozen):
@@ -317,8 +543,8 @@ class LinearServiceTime(_Frozen):
     @model_validator(mode="after")
     def _check_positive(self) -> LinearServiceTime:
         if self.base_ms + self.per_item_ms <= 0:
-            raise _problem(("per_item_ms", "base_ms + per_item_ms must be > 0 (got 0 + 0); "
-                                           "give at least one of them a positive value"))
+            raise problem(("per_item_ms", "base_ms + per_item_ms must be > 0 (got 0 + 0); "
+                                          "give at least one of them a positive value"))
         return self
 
 
@@ -336,6 +562,7 @@ class RealtimeDesign(_Frozen):
     pattern: Literal["realtime"]
     fleet: Fleet
     batching: Batching = Batching()
+    queue: QueueLimits = QueueLimits()
     service_time: ServiceTime
 
 
@@ -378,8 +605,8 @@ class Scenario(_Frozen):
         # Not Field(min_length=1): pydantic reports a spurious too_short for a tuple whose
         # items failed validation.
         if not items:
-            raise _problem(("", f"needs at least one entry (got []); add one under "
-                                f"{info.field_name}:"))
+            raise problem(("", f"needs at least one entry (got []); add one under "
+                               f"{info.field_name}:"))
         return items
 
     @model_validator(mode="after")
@@ -405,7 +632,7 @@ class Scenario(_Frozen):
                                  f"workload of this scenario (workloads: {', '.join(names)}); "
                                  f"use one of those names{hint}"))
         if problems:
-            raise _problem(*problems)
+            raise problem(*problems)
         return self
 
     def workload(self, name: str) -> InferenceWorkload:
@@ -507,156 +734,7 @@ def _validate(data: Any, *, base_dir: Any, label: str, source_path: str | None) 
     try:
         return Scenario.model_validate(data, context=context)
     except ValidationError as exc:
-        lines = [line for err in exc.errors() for line in _format_error(err)]
+        lines = format_errors(exc, Scenario)
     noun = "problem" if len(lines) == 1 else "problems"
     body = "\n".join(f"  - {line}" for line in lines)
     raise ScenarioError(f"{label}: invalid scenario, {len(lines)} {noun}:\n{body}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Turning pydantic errors into path: what (got value); fix
-
-
-def _unwrap(annotation: Any, discriminator: str | None = None) -> tuple[Any, str | None]:
-    """Strip Annotated and Optional layers, noting a discriminator found on the way."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation, *meta = get_args(annotation)
-            for item in meta:
-                if isinstance(item, FieldInfo) and isinstance(item.discriminator, str):
-                    discriminator = item.discriminator
-        elif origin in (Union, types.UnionType):
-            members = [a for a in get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation, discriminator
-            annotation = members[0]
-        else:
-            return annotation, discriminator
-
-
-def _members(annotation: Any) -> list[Any]:
-    origin = get_origin(annotation)
-    return list(get_args(annotation)) if origin in (Union, types.UnionType) else [annotation]
-
-
-def _tags(annotation: Any, discriminator: str) -> list[str]:
-    tags: list[str] = []
-    for member in _members(annotation):
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            tags += list(get_args(member.model_fields[discriminator].annotation))
-    return tags
-
-
-def _walk(loc: tuple[Any, ...]) -> tuple[str, Any, Any, str | None]:
-    """Follow ``loc`` through the schema.
-
-    Returns the readable path (``designs[0].batching.max_batch``, discriminator tags dropped),
-    the annotation reached, the model class holding the last entry, and the discriminator of a
-    union reached at the end (or None).
-    """
-    path = ""
-    annotation: Any = Scenario
-    parent: Any = None
-    discriminator: str | None = None
-    for item in loc:
-        if discriminator is not None and isinstance(item, str):
-            chosen = [m for m in _members(annotation) if item in _tags(m, discriminator)]
-            annotation, discriminator = (chosen[0] if chosen else None), None
-            continue
-        if isinstance(item, int):
-            path += f"[{item}]"
-            origin = get_origin(annotation)
-            if origin in (list, tuple) and get_args(annotation):
-                annotation, discriminator = _unwrap(get_args(annotation)[0])
-            else:
-                annotation = None
-            continue
-        path += f".{item}" if path else str(item)
-        parent = annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and \
-                item in annotation.model_fields:
-            info = annotation.model_fields[item]
-            found = info.discriminator if isinstance(info.discriminator, str) else None
-            annotation, discriminator = _unwrap(info.annotation, found)
-        else:
-            annotation = None
-    return path, annotation, parent, discriminator
-
-
-def _got(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _join(path: str, field: str) -> str:
-    if not field:
-        return path or "<top level>"
-    if not path:
-        return field.lstrip(".")
-    return path + field if field.startswith("[") else f"{path}.{field}"
-
-
-def _format_error(err: Mapping[str, Any]) -> list[str]:
-    """Turn one pydantic error dict into ``path: what (got value); fix`` lines."""
-    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
-    path, annotation, parent, discriminator = _walk(tuple(err["loc"]))
-    if kind == _PROBLEM:
-        return [f"{_join(path, field)}: {text}" for field, text in ctx["problems"]]
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        disc = str(ctx.get("discriminator", discriminator or "kind")).strip("'")
-        tags = ", ".join(repr(t) for t in _tags(annotation, disc)) if annotation else ""
-        tags = tags or str(ctx.get("expected_tags", ""))
-        if kind == "union_tag_not_found":
-            return [f"{_join(path, disc)}: is missing; add {disc}: one of {tags}"]
-        return [f"{_join(path, disc)}: unknown {disc} (got {ctx.get('tag')!r}); use one of "
-                f"{tags}"]
-    if kind == "missing":
-        return [f"{path}: is required but missing; add it"]
-    if kind == "extra_forbidden":
-        allowed = list(parent.model_fields) if isinstance(parent, type) else []
-        allowed = [a for a in allowed if a != "source_path"]
-        name = path.rsplit(".", 1)[-1]
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return [f"{path}: unknown field (got {name}: {_got(value)}); {hint}remove it; allowed "
-                f"fields: {', '.join(allowed)}"]
-    if kind in _EXPLAIN:
-        what, fix = _EXPLAIN[kind]
-        safe = {key: _fmt(val) for key, val in ctx.items()}
-        return [f"{path}: {what.format(**safe)} (got {_got(value)}); {fix.format(**safe)}"]
-    message = str(err.get("msg", kind)).removeprefix("Value error, ")
-    return [f"{path or '<top level>'}: {message} (got {_got(value)}); see the scenario schema in "
-            "planner/schema.py"]
-
-
-_NUMBER = ("must be a number", "write a number such as 1.5")
-_INTEGER = ("must be a whole number", "write an integer such as 8")
-_BOOL = ("must be true or false", "write true or false")
-_LIST = ("must be a list", "write a YAML list (lines starting with '- ')")
-_MAPPING = ("must be a mapping of fields", "write 'field: value' lines under it")
-_EXPLAIN = {  # pydantic error type -> (what is wrong, fix), formatted with the error's ctx
-    "greater_than": ("must be > {gt}", "use a value above {gt}"),
-    "greater_than_equal": ("must be >= {ge}", "use {ge} or more"),
-    "less_than": ("must be < {lt}", "use a value below {lt}"),
-    "less_than_equal": ("must be <= {le}", "use {le} or less"),
-    "literal_error": ("must be one of {expected}", "use one of {expected}"),
-    "too_short": ("needs at least {min_length} item(s)", "add items"),
-    "too_long": ("allows at most {max_length} item(s)", "remove items"),
-    "string_too_short": ("must not be empty", "write a value"),
-    "string_too_long": ("is too long", "use at most {max_length} characters"),
-    "int_from_float": ("must be a whole number", "drop the fractional part"),
-    "int_parsing": _INTEGER, "int_type": _INTEGER,
-    "float_parsing": _NUMBER, "float_type": _NUMBER,
-    "finite_number": ("must be a finite number", "write a finite number"),
-    "bool_parsing": _BOOL, "bool_type": _BOOL,
-    "string_type": ("must be a string", "quote the value"),
-    "list_type": _LIST, "tuple_type": _LIST,
-    "model_type": _MAPPING, "model_attributes_type": _MAPPING, "dict_type": _MAPPING,
-}
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

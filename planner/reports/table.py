@@ -16,7 +16,7 @@ NA = "n/a"
 
 
 def _console(buffer: io.StringIO) -> Console:
-    width = max(shutil.get_terminal_size((160, 40)).columns, 140)
+    width = max(shutil.get_terminal_size((180, 40)).columns, 180)
     return Console(file=buffer, width=width, color_system=None, highlight=False,
                    emoji=False, soft_wrap=False, markup=False)
 
@@ -26,7 +26,7 @@ def _ms(e: Estimate, ci: bool = False) -> str:
         return NA
     text = f"{e.mean:,.2f}"
     if ci and e.half_width is not None:
-        text += f" ±{e.half_width:.2f}"
+        text += f"\n±{e.half_width:.2f}"
     return text
 
 
@@ -48,8 +48,8 @@ def _slo(d: DesignResult) -> str:
         return "-"
     mark = "met" if d.slo.met else "MISSED"
     att = d.slo.attainment.mean
-    return f"{mark}\np{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms\n{att * 100:.2f}% ≤ SLO" \
-        if att is not None else mark
+    head = f"{mark}: p{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms"
+    return f"{head}\n{att * 100:.2f}% within" if att is not None else head
 
 
 def render_comparison(result: RunResult) -> str:
@@ -64,29 +64,35 @@ def render_comparison(result: RunResult) -> str:
     )
     best = result.cheapest_meeting_slo()
     for header, justify in [
-        ("design", "left"), ("fleet", "left"), ("p50 ms", "right"), ("p95 ms", "right"),
-        ("p99 ms ±95% CI", "right"), ("SLO", "left"), ("throughput/s", "right"),
-        ("GPU util", "right"), ("node-h", "right"), ("cost (horizon)", "right"),
+        ("design", "left"), ("fleet", "left"), ("p50 ms", "right"), ("p99 ms", "right"),
+        ("SLO", "left"), ("req/s", "right"), ("util", "right"), ("node-h", "right"),
+        ("nodes", "right"), ("preempt", "right"), ("horizon $", "right"),
         ("$/month", "right"), ("$/1k req", "right"), ("$/1k busy", "right"),
     ]:
         table.add_column(header, justify=justify, overflow="fold",
-                         no_wrap=header in ("design", "fleet"))
+                         no_wrap=justify == "right" or header == "design")
     for d in result.designs:
         f = d.fleet
         star = " *" if best is not None and d.name == best.name else ""
-        fleet = (f"{f['nodes']}x {f['instance']}\n{f['purchase']}, {f['workers']} worker(s)\n"
+        scaling = "fixed"
+        if f.get("autoscaling"):
+            a = f["autoscaling"]
+            scaling = f"autoscaled {a['min_nodes']}-{a['max_nodes']} ({a['metric']} {a['target']:g})"
+        fleet = (f"{f['nodes']}x {f['instance']} ({f['workers_per_node']} worker/node)\n"
+                 f"{f['purchase']}, {scaling}\n"
                  f"batch ≤{d.batching['max_batch']}, wait ≤{d.batching['max_wait_ms']:g} ms")
         util = d.utilization.mean
         table.add_row(
             d.name + star,
             fleet,
             _ms(d.latency_ms["p50"]),
-            _ms(d.latency_ms["p95"]),
             _ms(d.latency_ms["p99"], ci=True),
             _slo(d),
-            f"{d.throughput_rps.mean:,.1f}" if d.throughput_rps.mean is not None else NA,
+            f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else NA,
             f"{util * 100:.1f}%" if util is not None else NA,
-            f"{d.node_hours:,.2f}",
+            _node_hours(d),
+            f"{d.fleet['mean_nodes']:.1f}\nmax {d.fleet['max_nodes']:.0f}",
+            f"{d.fleet['preemptions']:.1f}",
             money(d.cost.total_usd),
             money(d.cost.usd_per_month, 0),
             _unit(d.cost.usd_per_1k_requests),
@@ -107,24 +113,44 @@ def render_comparison(result: RunResult) -> str:
     return buffer.getvalue()
 
 
+def _node_hours(d: DesignResult) -> str:
+    by = d.fleet.get("node_hours", {})
+    if len(by) <= 1:
+        return f"{d.node_hours:,.2f}"
+    return "\n".join(f"{v:,.2f} {k}" for k, v in by.items())
+
+
 def _prices_line(result: RunResult) -> str:
-    seen: dict[tuple[str | None, str | None], list[str]] = {}
+    seen: dict[tuple[str, str | None, str | None], list[str]] = {}
     for d in result.designs:
-        seen.setdefault((d.cost.price_source, d.cost.price_as_of), []).append(d.name)
+        if not d.cost.sources or d.cost.total_usd is None:
+            seen.setdefault((d.cost.purchase, None, None), []).append(d.name)
+        for purchase, source, as_of in d.cost.sources:
+            seen.setdefault((purchase, source, as_of), []).append(d.name)
     parts = []
-    for (source, as_of), names in seen.items():
+    for (purchase, source, as_of), names in seen.items():
         if source is None:
-            parts.append(f"{', '.join(names)}: n/a (no price in the catalog)")
+            parts.append(f"{', '.join(names)}: {purchase} n/a (no price in the catalog)")
         else:
-            parts.append(f"{', '.join(names)}: as of {as_of}, {_short_source(source)}")
+            parts.append(f"{', '.join(names)}: {purchase} as of {as_of}, "
+                         f"{_short_source(source, purchase)}")
     catalog = result.assumptions.get("price_catalog")
     return f"Prices ({catalog}): " + "; ".join(parts)
 
 
-def _short_source(source: str) -> str:
-    """Return the first clause of a price source with commit hashes cut to 7 characters."""
-    first = source.split(";")[0].strip()
-    return re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", first)
+def _short_source(source: str, purchase: str = "on_demand") -> str:
+    """Return the clause of a price source that covers ``purchase``, commit hashes shortened.
+
+    Catalog rows name one source for on-demand and reserved prices and, after ``spot:``, one
+    for spot prices.
+    """
+    clauses = [c.strip() for c in source.split(";")]
+    chosen = clauses[0]
+    if purchase == "spot":
+        for c in clauses[1:]:
+            if c.startswith("spot:"):
+                chosen = c[len("spot:"):].strip()
+    return re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", chosen)
 
 
 def render_assumptions(result: RunResult) -> str:
@@ -134,7 +160,8 @@ def render_assumptions(result: RunResult) -> str:
         "Assumptions:",
         f"  hours per month: {a['hours_per_month']:g}; discounts: {a['discounts']}",
         f"  cost basis: {a['cost_basis']}",
-        f"  unit cost: {a['unit_cost_basis']}",
+        f"  unit cost: {a['unit_cost_basis']}; monthly: {a['monthly_projection']}",
+        f"  fleet: {a['fleet']}",
         f"  utilisation: {a['utilization_basis']}",
         f"  statistics: {a['statistics']}; percentiles {a['percentiles']}",
         f"  planner {result.planner_version}",
@@ -165,10 +192,23 @@ def render_details(result: RunResult) -> str:
             f"{d.requests['in_window_per_replication']:,.0f}, in system at horizon "
             f"{d.requests['in_system_at_horizon_per_replication']:,.1f}"
         )
+        f = d.fleet
+        console.print(
+            f"  fleet: mean {f['mean_nodes']:.2f} nodes (max {f['max_nodes']:.0f}); node-hours "
+            + ", ".join(f"{k} {v:,.2f}" for k, v in f["node_hours"].items())
+            + f"; provisioning {f['provisioning_hours']:,.2f} h; preemptions "
+            f"{f['preemptions']:.1f}; requeued {f['requeued_requests']:,.0f}; dropped "
+            f"{f['dropped_requests']:,.0f}; scale-out/in {f['scale_out_actions']:.0f}/"
+            f"{f['scale_in_actions']:.0f}"
+        )
+        if f.get("spot_interruptions"):
+            console.print(f"  spot interruptions: {f['spot_interruptions']['detail']}")
+        if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
+            console.print("  cost by purchase option: " + ", ".join(
+                f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
         console.print(
             f"  busy GPU-hours {d.busy_gpu_hours.mean or 0:,.3f} of "
             f"{d.gpu_hours if d.gpu_hours is not None else NA} allocated; busy cost "
-            f"{money(d.cost.busy_usd)}; price {money(d.cost.usd_per_hour)}/node-hour "
-            f"({d.cost.purchase})"
+            f"(window) {money(d.cost.busy_usd)}; mean fleet cost {money(d.cost.usd_per_hour)}/h"
         )
     return buffer.getvalue()

@@ -165,38 +165,203 @@ def test_notice_node_takes_no_batch_and_finishes_one_ending_at_death():
     0: r0 -> worker 0 (both idle since 0, lowest index) for 20 s.  5: r1 -> worker 1 for 10 s,
     ending at 15, exactly at the death.  10: r2 arrives, then the tick gives slot 1 its notice
     before the dispatcher runs, so r2 waits.  15: r1 completes before the death (not lost);
-    worker 1 is idle but its node is in NOTICE.  20: worker 0 frees and takes r2.
+    worker 1 is idle but its node is in NOTICE.  20: worker 0 frees and takes r2.  30: the
+    replacement, still waiting for spot capacity, starts at the horizon whatever the capacity.
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=3, on_demand_base=1,
                       extra_is_spot=True, spot=trace_spot([0, 10], [1, 0], notice_s=5.0))
     result = run([0.0, 5.0, 10.0], [20.0, 10.0, 1.0], fleet, horizon_s=30.0)
-    assert fleet_log(result) == [(10, "notice", 1), (15, "death", 1)]
+    assert fleet_log(result) == [(10, "notice", 1), (15, "death", 1), (30, "launch", 1),
+                                 (30, "ready", 1)]
     np.testing.assert_array_equal(result.batch_worker, [0, 1, 0])
     np.testing.assert_array_equal(result.batch_start_s, [0.0, 5.0, 20.0])
     np.testing.assert_array_equal(result.wait_s, [0.0, 0.0, 10.0])
-    assert result.n_requeued == 0 and result.n_launches.sum() == 0  # replacement still waits
+    assert result.n_requeued == 0
+    np.testing.assert_array_equal(result.n_launches, [0, 1, 0])  # at the horizon
     assert result.node_s[CLASS_SPOT, STATE_READY] == 10.0
     assert result.node_s[CLASS_SPOT, STATE_NOTICE] == 5.0
     np.testing.assert_array_equal(result.busy_worker_s_window, [21.0, 10.0, 0.0])
 
 
-def test_requeued_batches_go_to_the_head_in_dispatch_order():
+def test_requeued_batches_go_to_the_head_of_the_queue():
     """Base node (workers 0, 1) and spot node (workers 2, 3); trace [1, 0] at 0, 10; notice 5.
 
     0: r0, r1 -> w0, w1 (100 s, 101 s).  1: r2 -> w2 for 1 s (w2 idle since 2).  3: r3 -> w3
     (idle since 0, longer than w2).  4: r4 -> w2.  10: notice.  15: the death loses {r3} and
-    {r4}; they go back to the head in dispatch order, ahead of r5 (arrived at 20).
-    100: r3 -> w0.  101: r4 -> w1.  105: r5 -> w0.
+    {r4}; they go back to the head, ahead of r5 (arrived at 20).  30: the replacement starts at
+    the horizon (no spot capacity is needed from then on) and is READY at once: r3 -> w2 and
+    r4 -> w3; r5 waits for w0 at 100.
     """
     fleet = FleetSpec(workers_per_node=2, initial_nodes=2, max_nodes=2, on_demand_base=1,
                       extra_is_spot=True, spot=trace_spot([0, 10], [1, 0], notice_s=5.0))
-    result = run([0, 0, 1, 3, 4, 20], [100, 101, 1, 50, 50, 5, 5, 5], fleet, horizon_s=30.0)
-    assert fleet_log(result) == [(10, "notice", 1), (15, "requeue", 1), (15, "death", 1)]
-    np.testing.assert_array_equal(result.batch_start_s, [0, 0, 1, 100, 101, 105])
-    np.testing.assert_array_equal(result.batch_worker, [0, 1, 2, 0, 1, 0])
-    np.testing.assert_array_equal(result.wait_s, [0, 0, 0, 97, 97, 85])
+    result = run([0, 0, 1, 3, 4, 20], [100, 101, 1, 50, 50, 100, 100, 5], fleet,
+                 horizon_s=30.0)
+    assert fleet_log(result) == [(10, "notice", 1), (15, "requeue", 1), (15, "death", 1),
+                                 (30, "launch", 1), (30, "ready", 1)]
+    np.testing.assert_array_equal(result.batch_start_s, [0, 0, 1, 30, 30, 100])
+    np.testing.assert_array_equal(result.batch_worker, [0, 1, 2, 2, 3, 0])
+    np.testing.assert_array_equal(result.wait_s, [0, 0, 0, 27, 26, 80])
     assert result.n_requeued == 2
     assert result.busy_worker_s_window[CLASS_SPOT] == 1 + 12 + 11  # lost batches up to 15
+
+
+def test_requeued_requests_keep_their_arrival_order():
+    """The lost requests of one death go back in arrival order, not in the order of dispatch.
+
+    Base node (w0, w1), spot nodes S (slot 1: w2, w3) and A (slot 2: w4, w5, the newest);
+    trace K = 2, 1, 0 at 0, 10, 20 s; notice 5 s; max_batch 1.
+
+    ====  ======================================================================================
+    s     event
+    ====  ======================================================================================
+    0     r0, r1 -> w0, w1 (100 s each)
+    1, 2  r2 -> w2, r3 -> w3 (3 s each; w2 free since 4, w3 since 5)
+    3     r4 -> w4 (100 s); 3.5: r5 -> w5 (100 s)
+    6     r6 -> w2 (idle since 4, the longest), 100 s
+    10    K = 1: A (newest) gets its notice; 15: A dies, {r4}, {r5} go back to the head; w3
+          (idle since 5) takes r4 at once; r5 waits
+    20    K = 0: S gets its notice; 25: S dies, losing r6 (dispatched at 6) and r4 (dispatched
+          at 15); they go back as [r4, r6], ahead of r5
+    30    horizon: both replacements start whatever the capacity (slots 1 and 2, READY at once);
+          r4 -> w2, r6 -> w3, r5 -> w4 (services 1, 2, 3 s)
+    ====  ======================================================================================
+    """
+    fleet = FleetSpec(workers_per_node=2, initial_nodes=3, max_nodes=3, on_demand_base=1,
+                      extra_is_spot=True,
+                      spot=trace_spot([0, 10, 20], [2, 1, 0], notice_s=5.0))
+    services = [100, 100, 3, 3, 100, 100, 100, 100, 1, 2, 3]
+    result = run([0, 0, 1, 2, 3, 3.5, 6], services, fleet, horizon_s=30.0)
+    assert fleet_log(result) == [
+        (10, "notice", 2), (15, "requeue", 2), (15, "death", 2), (20, "notice", 1),
+        (25, "requeue", 1), (25, "death", 1), (30, "launch", 1), (30, "launch", 2),
+        (30, "ready", 1), (30, "ready", 2)]
+    assert result.n_requeued == 4
+    np.testing.assert_array_equal(result.lost_batch_start_s, [3.0, 3.5, 6.0, 15.0])
+    np.testing.assert_array_equal(result.wait_s, [0, 0, 0, 0, 27, 26.5, 24])
+    np.testing.assert_array_equal(result.latency_s, [100, 100, 3, 3, 28, 29.5, 26])
+
+
+def test_after_the_horizon_deaths_readies_and_launches_still_run():
+    """Base node (slot 0) and spot node (slot 1); trace K = 1, 0, 0 at 0, 10, 24 s; horizon 20.
+
+    0: r0 -> w0 for 100 s.  5: r1 -> w1 (spot) for 50 s.  10: notice (15 s: death at 25, after
+    the horizon); the replacement waits for capacity.  20: at the horizon it starts whatever the
+    capacity, in slot 2, READY at 23 (provisioning 3 s).  24: the tick after the horizon is
+    ignored (it would notice the replacement).  25: the death loses r1's batch; r1 goes to w2.
+    """
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=3, on_demand_base=1,
+                      extra_is_spot=True,
+                      spot=trace_spot([0, 10, 24], [1, 0, 0], notice_s=15.0),
+                      provisioning=(DelayComponent("boot", 3.0),))
+    result = run([0.0, 5.0], [100.0, 50.0, 2.0], fleet, horizon_s=20.0)
+    assert fleet_log(result) == [(10, "notice", 1), (20, "launch", 2), (23, "ready", 2),
+                                 (25, "requeue", 1), (25, "death", 1)]
+    np.testing.assert_array_equal(result.latency_s, [100.0, 22.0])
+    assert (result.n_preemptions, result.n_preemption_events, result.n_requeued) == (1, 1, 1)
+    assert result.n_in_system_at_horizon == 2 and result.n_stranded == 0
+    assert result.node_s[CLASS_SPOT, STATE_NOTICE] == 10.0  # 10-20, inside the horizon
+    assert result.node_s[CLASS_SPOT, STATE_PROVISIONING] == 0.0  # launched at the horizon
+
+
+def test_autoscaler_does_not_evaluate_after_the_horizon():
+    """A scheduled minimum of 2 from clock second 27 on: evaluations at 10 and 20 only.
+
+    Horizon 25, interval 10 s; r0 keeps the only node busy until 100, so requests remain in the
+    system after the horizon, but no evaluation runs at 30 (it would scale out).
+    """
+    policy = AutoscalingPolicy("utilization", 1.0, min_nodes=1, max_nodes=2, interval_s=10.0,
+                               window_s=10.0, schedule=((27 / 3600, 1.0, 2),))
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=2, on_demand_base=1,
+                      autoscaling=policy)
+    result = run([0.0], [100.0], fleet, horizon_s=25.0)
+    assert result.events == [] and result.n_scale_out == 0
+    np.testing.assert_array_equal(result.latency_s, [100.0])
+
+
+def test_autoscaler_rounding_allowance():
+    """desired = ceil(x - 1e-9): a load at an exact multiple does not add a node.
+
+    Three base nodes, each busy over the whole first window: busy 21 worker-s over 10 s at
+    target 0.7 gives x = 21 / 10 / 0.7 = 3.0000000000000004 in float64, so desired = 3.
+    """
+    assert 21 / 10 / 0.7 > 3.0
+    policy = AutoscalingPolicy("utilization", 0.7, min_nodes=1, max_nodes=4, interval_s=10.0,
+                               window_s=10.0)
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=3, max_nodes=4, on_demand_base=3,
+                      autoscaling=policy)
+    result = run([0.0, 0.0, 0.0], [7.0, 7.0, 7.0], fleet, horizon_s=15.0)
+    assert result.events == [] and result.n_scale_out == 0
+
+
+def test_requests_that_can_never_be_served_are_stranded():
+    """One spot slot; trace K = 1, 0, 1 at 0, 10, 12 s; notice 5 s; horizon 20.
+
+    5: r0 -> the node for 100 s.  10: notice; the replacement waits.  12: K = 1 gives it room,
+    but the dying node still holds the only slot: the launch is dropped.  15: the death requeues
+    r0, and no node is left or pending: r0 and r1 (arrived at 16) are stranded.
+    """
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=1, extra_is_spot=True,
+                      spot=trace_spot([0, 10, 12], [1, 0, 1], notice_s=5.0))
+    result = run([5.0, 16.0], [100.0], fleet, horizon_s=20.0)
+    assert fleet_log(result) == [(10, "notice", 0), (12, "launch_dropped", -1),
+                                 (15, "requeue", 0), (15, "death", 0)]
+    assert result.n_stranded == 2 and result.n_in_system_at_horizon == 2
+    assert np.isnan(result.latency_s).all() and result.n_dropped == 0
+
+
+def test_a_tick_tries_at_most_its_room_even_when_launches_find_no_slot():
+    """Two spot slots; trace K = 2, 0, 1, 1 at 0, 10, 12, 20 s; notice 5 s.
+
+    10: both nodes get their notice (newest first); two replacements wait.  12: K = 1 leaves
+    room for one launch: the oldest is tried and dropped (both slots are held by dying nodes);
+    the other keeps waiting.  15: both die.  20: K = 1: the remaining launch starts in slot 0.
+    """
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=2, extra_is_spot=True,
+                      spot=trace_spot([0, 10, 12, 20], [2, 0, 1, 1], notice_s=5.0))
+    result = run([21.0], [1.0], fleet, horizon_s=30.0)
+    assert fleet_log(result) == [(10, "notice", 1), (10, "notice", 0),
+                                 (12, "launch_dropped", -1), (15, "death", 1),
+                                 (15, "death", 0), (20, "launch", 0), (20, "ready", 0)]
+    np.testing.assert_array_equal(result.latency_s, [1.0])
+
+
+def test_scale_in_cancels_the_latest_requested_launch_first():
+    """A replacement requested for 40 s is cancelled before an autoscaler launch requested at 20.
+
+    One spot node, trace K = 1, 0, 2 at 0, 10, 35 s; notice 5 s; replacement delay 30 s.
+    Autoscaler every 10 s, minimum 1, and a scheduled minimum of 2 in clock seconds [20, 30).
+    10: notice; the replacement is requested for 40 (pending).  20: desired 2 > 1 current (the
+    pending replacement): scale out, a spot launch requested at 20 waits for capacity.  30:
+    desired 1 < 2: the latest *requested* launch (the replacement, for 40) is cancelled,
+    although it was asked for first.  35: K = 2: the launch of 20 starts.
+    """
+    policy = AutoscalingPolicy("queue_per_worker", 100.0, min_nodes=1, max_nodes=3,
+                               interval_s=10.0, window_s=10.0, scale_in_cooldown_s=0.0,
+                               schedule=((20 / 3600, 30 / 3600, 2),))
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=3, extra_is_spot=True,
+                      autoscaling=policy,
+                      spot=trace_spot([0, 10, 35], [1, 0, 2], notice_s=5.0,
+                                      replacement_delay_s=30.0))
+    result = run([], [], fleet, horizon_s=45.0)
+    assert fleet_log(result) == [(10, "notice", 0), (15, "death", 0), (20, "scale_out", -1),
+                                 (30, "scale_in", -1), (30, "cancel", -1), (35, "launch", 0),
+                                 (35, "ready", 0)]
+
+
+def test_poisson_notices_stop_at_the_horizon():
+    """Spot nodes interrupted every second on average get no notice after the horizon.
+
+    r0 needs 60 s of service; its batch is lost and requeued at every death before the horizon,
+    then finishes during the drain, since no notice comes after the horizon.
+    """
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=4, extra_is_spot=True,
+                      spot=SpotModel(interruptions_per_hour=3600.0, notice_s=0.5))
+    result = simulate_fleet_reference(np.array([0.0]), lambda b: 60.0, fleet, max_batch=1,
+                                      max_wait_s=0.0, warmup_s=0.0, horizon_s=10.0,
+                                      rng=np.random.default_rng(5))
+    notices = [t for t, kind, _ in result.events if kind == "notice"]
+    assert len(notices) > 2 and max(notices) <= 10.0
+    assert result.n_requeued > 0 and np.isfinite(result.latency_s).all()
 
 
 def test_poisson_interruption_and_replacement():
@@ -295,21 +460,45 @@ def test_deadline_drops_stale_requests_when_a_batch_is_formed():
     np.testing.assert_array_equal(result.latency_s, [10.0, np.nan, np.nan, 7.0, 6.0])
 
 
-def test_deadline_batch_is_formed_again_from_the_new_head_at_once():
+def test_deadline_batch_is_formed_again_from_the_new_head_by_the_usual_rule():
     """max_batch 3, max_wait 2 s, deadline 5 s; a full batch of three holds the worker 0-10.
 
-    At 10 r3 (arrived at 1) is past its max-wait, so a dispatch happens; r3 is dropped and the
-    batch is formed from the new head r4 (arrived at 9) and sent at 10, without waiting for r4's
-    own max-wait (11).
+    At 10 r3 (arrived at 1) is past its max-wait, so a dispatch is due; r3 is dropped and the
+    batch is formed again from the new head r4 (arrived at 9): the idle worker waits for r4's
+    own max-wait, so r4 and r5 (arrived at 10.5) leave together at 11.  A second run with
+    r5 at 12 instead sends r4 alone at 11.
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=1, on_demand_base=1,
                       deadline_s=5.0)
-    result = run([0.0, 0.0, 0.0, 1.0, 9.0], [10.0, 1.0], fleet, max_batch=3, max_wait_s=2.0,
-                 horizon_s=20.0)
+    result = run([0.0, 0.0, 0.0, 1.0, 9.0, 10.5], [10.0, 1.0], fleet, max_batch=3,
+                 max_wait_s=2.0, horizon_s=20.0)
     assert result.n_dropped == 1
-    np.testing.assert_array_equal(result.batch_start_s, [0.0, 10.0])
-    np.testing.assert_array_equal(result.batch_size, [3, 1])
-    np.testing.assert_array_equal(result.wait_s, [0.0, 0.0, 0.0, np.nan, 1.0])
+    np.testing.assert_array_equal(result.batch_start_s, [0.0, 11.0])
+    np.testing.assert_array_equal(result.batch_size, [3, 2])
+    np.testing.assert_array_equal(result.wait_s, [0.0, 0.0, 0.0, np.nan, 2.0, 0.5])
+
+    result = run([0.0, 0.0, 0.0, 1.0, 9.0, 12.0], [10.0, 1.0, 1.0], fleet, max_batch=3,
+                 max_wait_s=2.0, horizon_s=20.0)
+    np.testing.assert_array_equal(result.batch_start_s, [0.0, 11.0, 14.0])
+    np.testing.assert_array_equal(result.wait_s, [0.0, 0.0, 0.0, np.nan, 2.0, 2.0])
+
+
+def test_deadline_drops_again_when_the_new_head_expires_while_the_batch_forms():
+    """max_batch 2, max_wait 4 s, deadline 3 s; {r0, r1} hold the only worker from 0 to 10.
+
+    At 10 a dispatch is due (r2, arrived at 1, is past its max-wait): r2 is dropped; the new
+    head r3 (arrived at 7.5) has not waited 4 s, so the batch forms again.  At 11 r4 arrives and
+    the batch is full, but r3 has waited 3.5 s: dropped.  The new head r4 waits for its own
+    max-wait, 15, and is dropped then (waited 4 s).
+    """
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=1, on_demand_base=1,
+                      deadline_s=3.0)
+    result = run([0.0, 0.0, 1.0, 7.5, 11.0], [10.0], fleet, max_batch=2, max_wait_s=4.0,
+                 horizon_s=20.0)
+    assert result.n_dropped == 3
+    np.testing.assert_array_equal(result.batch_size, [2])
+    np.testing.assert_array_equal(result.wait_s, [0.0, 0.0, np.nan, np.nan, np.nan])
+    assert result.n_in_system_at_horizon == 0 and result.n_stranded == 0
 
 
 # --- autoscaling ------------------------------------------------------------------------------
@@ -417,9 +606,10 @@ def test_trace_replay_reproduces_the_trace_drops(path: Path):
     assert result.n_preemptions == n_drops
     n_notices = sum(kind == "notice" for _, kind, _ in result.events)
     assert n_notices == n_drops
-    # every launch follows a rise of the capacity (or the start from K = 0)
+    # every launch follows a rise of the capacity (or the start from K = 0), and a replacement
+    # still waiting at the horizon (the trace ends at K = 0) starts then
     n_rises = int(np.count_nonzero(np.diff(capacity) > 0))
-    assert result.n_launches[CLASS_SPOT] == n_rises
+    assert result.n_launches[CLASS_SPOT] == n_rises + int(capacity[-1] == 0)
     served = result.batch_size.sum()
     assert served == result.n_arrivals_total - int(np.isnan(result.latency_s).sum())
 
