@@ -7,6 +7,7 @@ prices the simulated usage and summarises everything with confidence intervals.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -75,10 +76,7 @@ def run_scenario(
         _check_fleet(design, quotes[design.fleet.purchase], index)
         fleet, spot_source = build_fleet(design, workload, inputs,
                                          hours_per_month=hours_per_month)
-        callback = None
-        if progress is not None:
-            def callback(done: int, total: int, _name: str = design.name) -> None:
-                progress(_name, done, total)
+        callback = None if progress is None else functools.partial(progress, design.name)
         sim = simulate_realtime(
             arrivals=build_arrivals(workload, inputs),
             service=build_service(design, inputs),

@@ -24,15 +24,12 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -48,47 +45,29 @@ __all__ = [
     "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
     "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
     "ServiceTime", "Spot", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
-    "TraceInterruptions", "Workload", "load_scenario", "parse_scenario",
+    "TraceInterruptions", "Workload", "load_scenario", "parse_scenario", "PROVIDERS",
+    "SPOT_NOTICE_S", "SpotBand",
 ]
 
-PROVIDERS = ("aws", "gcp")
-SPOT_NOTICE_S = {"aws": 120.0, "gcp": 30.0}  # provider's warning before a spot node dies (s)
-SpotBand = Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"]  # AWS Spot Advisor bands
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-def _resolve_path(value: str, info: ValidationInfo) -> str:
-    """Join a relative ``path`` to the context's ``base_dir`` (string math, no filesystem)."""
-    base_dir = (info.context or {}).get("base_dir")
-    if base_dir is None or os.path.isabs(value):
-        return value
-    return os.path.normpath(os.path.join(os.fspath(base_dir), value))
-
-
-class _Frozen(BaseModel):
-    """Base of every scenario model: immutable, no unknown fields, no NaN or infinity."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_bools_as_numbers(cls, data: Any) -> Any:
-        # pydantic's lax mode reads true as 1, and YAML 1.1 reads yes/no/on/off as booleans.
-        if isinstance(data, Mapping):
-            for name, value in data.items():
-                field = cls.model_fields.get(name) if isinstance(name, str) else None
-                if isinstance(value, bool) and field is not None and \
-                        _numeric(field.annotation):
-                    raise problem((name, f"must be a number (got {value}; YAML reads yes, no, "
-                                         "on, off, true and false as booleans); write a number"))
-        return data
-
-
-def _numeric(annotation: Any) -> bool:
-    """Whether a field holds a number (``int``, ``float``, or one of them or None)."""
-    members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-    return members in ([int], [float])
+from planner.schema_base import (  # PROVIDERS, SPOT_NOTICE_S, SpotBand are re-exported
+    PROVIDERS,
+    SPOT_NOTICE_S,
+    Name,
+    SpotBand,
+    _Frozen,
+    _resolve_path,
+)
+from planner.schema_fleet import (  # re-exported
+    AdvisorInterruptions,
+    Autoscaling,
+    Fleet,
+    ProvisioningDelay,
+    RateInterruptions,
+    ScheduledMinimum,
+    Spot,
+    SpotInterruptions,
+    TraceInterruptions,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,261 +204,6 @@ Workload = Annotated[Union[InferenceWorkload], Field(discriminator="kind")]
 
 # ---------------------------------------------------------------------------------------------
 # Designs
-
-
-# Fleet dynamics: autoscaling, spot, provisioning delays (semantics: docs/fleet-dynamics.md)
-
-
-class ScheduledMinimum(_Frozen):
-    """A floor of ``min_nodes`` for the autoscaler during the clock hours ``[start_hour,
-    end_hour)``; a range with ``end_hour < start_hour`` wraps midnight."""
-
-    start_hour: float = Field(ge=0, lt=24)
-    end_hour: float = Field(ge=0, le=24)
-    min_nodes: int = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _check_range(self) -> ScheduledMinimum:
-        if self.start_hour == self.end_hour:
-            raise problem(("end_hour", f"equals start_hour (got {self.end_hour:g}), an empty "
-                                       "range; use start_hour: 0, end_hour: 24 for all day"))
-        return self
-
-
-class Autoscaling(_Frozen):
-    """Target tracking: every ``interval_s`` the node count needed to hold ``metric`` at
-    ``target`` over the trailing ``window_s`` (s), clipped to ``[min_nodes, max_nodes]``.
-
-    ``utilization``: busy fraction of the workers (0 < target <= 1); ``queue_per_worker``:
-    requests in the system per worker (Knative's concurrency target). Scale-in waits
-    ``scale_in_cooldown_s`` (s) after the last scale action; ``schedule`` raises the floor by
-    clock hour.
-    """
-
-    metric: Literal["utilization", "queue_per_worker"]
-    target: float = Field(gt=0)
-    min_nodes: int = Field(default=1, ge=0)
-    max_nodes: int = Field(ge=1)
-    interval_s: float = Field(default=60.0, gt=0)
-    window_s: float = Field(default=300.0, gt=0)
-    scale_in_cooldown_s: float = Field(default=300.0, ge=0)
-    schedule: tuple[ScheduledMinimum, ...] = ()
-
-    @model_validator(mode="after")
-    def _check_limits(self) -> Autoscaling:
-        problems: list[tuple[str, str]] = []
-        if self.metric == "utilization" and self.target > 1:
-            problems.append(("target", f"is a utilization, at most 1 (got {self.target:g}); "
-                                       "use a fraction such as 0.6, or metric: queue_per_worker"))
-        if self.min_nodes > self.max_nodes:
-            problems.append(("max_nodes", f"must be >= min_nodes (got {self.max_nodes} < "
-                                          f"{self.min_nodes}); raise max_nodes or lower "
-                                          "min_nodes"))
-        ratio = self.window_s / self.interval_s
-        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:  # the simulator's own test
-            problems.append(("window_s", f"must be a multiple of interval_s (got "
-                                         f"{self.window_s:g} with interval_s "
-                                         f"{self.interval_s:g}); use e.g. window_s: "
-                                         f"{max(1, round(ratio)) * self.interval_s:g}"))
-        for i, entry in enumerate(self.schedule):
-            if entry.min_nodes > self.max_nodes:
-                problems.append((f"schedule[{i}].min_nodes", f"must be <= max_nodes (got "
-                                 f"{entry.min_nodes} > {self.max_nodes}); lower it or raise "
-                                 "max_nodes"))
-        if problems:
-            raise problem(*problems)
-        return self
-
-
-class ProvisioningDelay(_Frozen):
-    """One part of the delay from a node's launch to serving (cold start, image pull, model
-    load...): ``median_s`` (s), constant, or lognormal with that median and ``p95_s`` (s)."""
-
-    name: Name
-    median_s: float = Field(ge=0)
-    p95_s: float | None = None
-
-    @model_validator(mode="after")
-    def _check_spread(self) -> ProvisioningDelay:
-        if self.p95_s is not None and self.p95_s <= self.median_s:
-            raise problem(("p95_s", f"must be > median_s (got {self.p95_s:g} <= "
-                                    f"{self.median_s:g}); raise p95_s, or remove it for a "
-                                    "constant delay"))
-        if self.p95_s is not None and self.median_s == 0:
-            raise problem(("median_s", "must be > 0 when p95_s is given, for a lognormal (got "
-                                       "0); raise median_s or remove p95_s"))
-        return self
-
-
-class RateInterruptions(_Frozen):
-    """Poisson interruptions: each spot node is interrupted at ``per_node_hour`` (1/h)."""
-
-    kind: Literal["rate"]
-    per_node_hour: float = Field(ge=0)
-
-
-class AdvisorInterruptions(_Frozen):
-    """A Poisson rate from an AWS Spot Advisor interruption band (see
-    :mod:`costmodels.spot_advisor`); no ``band`` = look up the fleet's instance and region
-    (``us-east-1``, the built-in price snapshot's AWS region, when the fleet names none)."""
-
-    kind: Literal["advisor"]
-    band: SpotBand | None = None
-
-
-class TraceInterruptions(_Frozen):
-    """Spot capacity replayed from a SkyPilot JSON trace (values times ``capacity_scale``); a
-    relative ``path`` is resolved against the scenario file's folder."""
-
-    kind: Literal["trace"]
-    path: str = Field(min_length=1)
-    capacity_scale: int = Field(default=1, ge=1)
-
-    @field_validator("path")
-    @classmethod
-    def _resolve(cls, value: str, info: ValidationInfo) -> str:
-        return _resolve_path(value, info)
-
-
-SpotInterruptions = Annotated[
-    Union[RateInterruptions, AdvisorInterruptions, TraceInterruptions],
-    Field(discriminator="kind"),
-]
-
-
-class Spot(_Frozen):
-    """How a fleet's spot nodes are interrupted and replaced (times in s).
-
-    ``notice_s`` None is the provider's warning (:data:`SPOT_NOTICE_S`). Each notice requests a
-    replacement ``replacement_delay_s`` later; it needs a free node slot (``Fleet.max_nodes``)
-    while the noticed node still holds its own. ``fallback_to_on_demand_after_s``: a spot launch
-    that waited that long for trace capacity launches on-demand instead.
-    """
-
-    interruptions: SpotInterruptions
-    notice_s: float | None = Field(default=None, ge=0)
-    replacement_delay_s: float = Field(default=0.0, ge=0)
-    fallback_to_on_demand_after_s: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _check_fallback(self) -> Spot:
-        kind = self.interruptions.kind
-        if self.fallback_to_on_demand_after_s is not None and kind != "trace":
-            raise problem(("fallback_to_on_demand_after_s", "has no effect without a capacity "
-                           f"trace: spot launches never wait (got interruptions kind: {kind}); "
-                           "remove it or use interruptions: {kind: trace, ...}"))
-        return self
-
-
-class Fleet(_Frozen):
-    """The nodes that serve a design: a catalog instance key such as ``aws:p5.48xlarge``.
-
-    ``nodes`` start serving at t = 0. ``max_nodes`` is the number of node slots (default:
-    ``autoscaling.max_nodes``, else ``nodes``; see :attr:`n_node_slots`). With ``purchase:
-    spot`` the first ``on_demand_base`` nodes are on-demand and never scaled in, the others spot,
-    and ``spot`` says how they are interrupted. No autoscaling and no spot: a fixed fleet.
-    """
-
-    instance: str
-    region: str | None = None
-    nodes: int = Field(ge=1)
-    workers_per_node: int = Field(default=1, ge=1)
-    purchase: Literal["on_demand", "spot", "reserved_1yr", "reserved_3yr"] = "on_demand"
-    on_demand_base: int = Field(default=0, ge=0)
-    max_nodes: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    provisioning: tuple[ProvisioningDelay, ...] = ()
-    spot: Spot | None = None
-
-    @field_validator("instance")
-    @classmethod
-    def _check_instance(cls, value: str) -> str:
-        provider, sep, instance_type = value.strip().partition(":")
-        if not sep or provider not in PROVIDERS or not instance_type or " " in instance_type:
-            raise problem(("", f"must be '<provider>:<instance_type>' with provider "
-                               f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
-                               "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
-        return f"{provider}:{instance_type}"
-
-    @model_validator(mode="after")
-    def _check_dynamics(self) -> Fleet:
-        problems: list[tuple[str, str]] = []
-        nodes, auto, spot = self.nodes, self.autoscaling, self.spot
-        if self.max_nodes is not None and self.max_nodes < nodes:
-            problems.append(("max_nodes", f"must be >= nodes (got {self.max_nodes} < {nodes}); "
-                                          "raise max_nodes or lower nodes"))
-        if auto is not None:
-            if not auto.min_nodes <= nodes <= auto.max_nodes:
-                problems.append(("nodes", f"must be within autoscaling.min_nodes.."
-                                 f"autoscaling.max_nodes (got {nodes}, not in {auto.min_nodes}.."
-                                 f"{auto.max_nodes}); start the fleet inside that range"))
-            if self.max_nodes is not None and self.max_nodes < auto.max_nodes:
-                problems.append(("max_nodes", f"must be >= autoscaling.max_nodes (got "
-                                 f"{self.max_nodes} < {auto.max_nodes}); raise max_nodes, or "
-                                 "remove it to default to autoscaling.max_nodes"))
-        if self.on_demand_base and self.purchase != "spot":
-            problems.append(("on_demand_base", f"only applies with purchase: spot (got "
-                             f"{self.on_demand_base} with purchase: {self.purchase}); remove it "
-                             "or set purchase: spot"))
-        elif self.on_demand_base > nodes:
-            problems.append(("on_demand_base", f"must be <= nodes (got {self.on_demand_base} > "
-                             f"{nodes}); lower on_demand_base or raise nodes"))
-        if self.purchase == "spot" and spot is None:
-            example = "advisor" if self.provider == "aws" else "rate, per_node_hour: 0.01"
-            problems.append(("spot", f"is required with purchase: spot (got none); add spot: "
-                                     f"{{interruptions: {{kind: {example}}}}}"))
-        elif self.purchase != "spot" and spot is not None:
-            problems.append(("spot", f"only applies with purchase: spot (got spot: with "
-                                     f"purchase: {self.purchase}); remove spot or set purchase: "
-                                     "spot"))
-        elif spot is not None and isinstance(spot.interruptions, AdvisorInterruptions) and \
-                self.provider != "aws":
-            problems.append(("spot.interruptions.kind", f"advisor bands cover AWS only (got "
-                             f"advisor for {self.instance}); use kind: rate or kind: trace"))
-        seen: set[str] = set()
-        for i, delay in enumerate(self.provisioning):
-            if delay.name in seen:
-                problems.append((f"provisioning[{i}].name", f"{delay.name!r} is already used; "
-                                 "give each delay component a unique name"))
-            seen.add(delay.name)
-        if problems:
-            raise problem(*problems)
-        return self
-
-    @property
-    def provider(self) -> str:
-        """The cloud provider part of ``instance`` (``aws`` or ``gcp``)."""
-        return self.instance.partition(":")[0]
-
-    @property
-    def instance_type(self) -> str:
-        """The instance type part of ``instance``, e.g. ``p5.48xlarge``."""
-        return self.instance.partition(":")[2]
-
-    @property
-    def n_workers(self) -> int:
-        """Workers at t = 0 (``nodes * workers_per_node``)."""
-        return self.nodes * self.workers_per_node
-
-    @property
-    def n_node_slots(self) -> int:
-        """Node slots: ``max_nodes``, else ``autoscaling.max_nodes``, else ``nodes``."""
-        if self.max_nodes is not None:
-            return self.max_nodes
-        return self.autoscaling.max_nodes if self.autoscaling is not None else self.nodes
-
-    @property
-    def is_fixed(self) -> bool:
-        """Whether the fleet never changes (no autoscaling, no spot nodes)."""
-        return self.autoscaling is None and self.purchase != "spot"
-
-    @property
-    def spot_notice_s(self) -> float | None:
-        """Warning before a spot node dies (s): ``spot.notice_s`` or the provider's default."""
-        if self.spot is None:
-            return None
-        return self.spot.notice_s if self.spot.notice_s is not None else \
-            SPOT_NOTICE_S[self.provider]
 
 
 class Batching(_Frozen):

@@ -15,7 +15,6 @@ from simulators.arrivals import (
     Arrivals,
     DiurnalArrivals,
     PoissonArrivals,
-    TraceArrivals,
     check_arrivals,
 )
 from simulators.fleet import FleetSpec

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from simulators._jit import jit
 from simulators.kernels.rng import exponential, standard_normal

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from simulators._jit import jit
 from simulators.kernels.fleet import N_CLASSES, N_STATES

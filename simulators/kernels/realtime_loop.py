@@ -84,7 +84,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     rng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication, rng)
     inv_bin = 1.0 / bin_s
-    n_bins = timeline.shape[0]
+    timeline.shape[0]
     tl_node = rt.T_NODE_BASE
     w_per_node = int(fp[fk.FP_W])
     max_nodes = int(fp[fk.FP_MAX_NODES])

@@ -15,48 +15,68 @@ every arrival, completion and fleet event at ``<= D``.  An event created while a
 the same time (a zero provisioning delay, a zero notice) still runs before the dispatcher.
 Fleet events are scheduled at exact absolute times, as in the fixed-fleet model.
 
-Readings of the contract (where it leaves a choice, the simplest one)
----------------------------------------------------------------------
+Readings of the contract
+------------------------
+Where the contract leaves a choice, the reference follows the kernel
+(``simulators/kernels/fleet.py``, ``simulators/kernels/realtime_loop.py``); each such reading is
+marked *(kernel)*.
+
 * **Deadline drops.**  When the dispatcher decides to dispatch at ``D``, it first drops every
-  queued request with ``D - arrival > deadline_s`` (anywhere in the queue); if requests remain,
-  the batch is dispatched at ``D`` from the new head (the max-wait rule is not re-applied).
-  Dropped requests have NaN wait and latency.
-* **Requeue order.**  The lost batches of one dying node go back to the head of the queue
-  ordered by dispatch (the earliest-dispatched batch first), each in its original order.  Deaths
-  at the same time run in sequence, so the last one processed ends up at the head.
-* **Pending launches** are every launch requested but not yet given a slot: replacements
-  scheduled for ``notice + replacement_delay_s`` and spot launches waiting for trace capacity.
-  They count in the autoscaler's ``current``; scale-in cancels them newest first.
-* **Spot launch attempt.**  Under a trace a spot launch starts if ``H < K`` at that moment,
-  otherwise it waits; a tick with ``H < K`` starts the ``K - H`` oldest waiting launches.  With
-  ``fallback_to_on_demand_after_s`` a ``LAUNCH`` event at ``first attempt + fallback`` launches
-  it as class 2 if it still waits (without checking spot capacity again).
-* **Autoscaler signals** are computed over the window directly: busy worker-time of every batch
-  (in service, completed, or lost up to the death) and the step function of requests in the
-  system, both integrated over ``[max(0, T - window_s), T]``.
+  queued request with ``D - arrival > deadline_s`` (anywhere in the queue).  If it dropped any,
+  the batch is formed again from the new head by the usual rule: the dispatcher dispatches at
+  once only if the queue holds ``max_batch`` requests or the new head's max-wait has run out,
+  otherwise it waits (so the dispatch can come after ``D``, and the new head can be dropped in
+  turn).  Dropped requests have NaN wait and latency.
+* **Requeue order.**  The lost batches of one dying node go back to the head of the queue in the
+  requests' arrival order (ties: arrival index) *(kernel)*.  Deaths at the same time run in
+  sequence, so the last one processed ends up at the head.
+* **Pending launches** are spot launches requested but not yet given a slot: a replacement is
+  requested *for* ``notice + replacement_delay_s`` (its request time), an autoscaler launch for
+  the evaluation time, an initial spot node above ``K(t_0)`` for 0.  They count in the
+  autoscaler's ``current`` from the moment they are requested.  They are kept in order of request
+  time (ties: order of request) *(kernel)*: launches take the oldest first, and scale-in cancels
+  the latest first.
+* **Launch attempts** *(kernel)*.  At a launch's request time, at every trace tick (after its
+  notices), at every autoscaler scale-out, at every fallback time and at ``horizon_s``, the due
+  pending launches (request time ``<= now``) are tried oldest first: while spot room remains
+  (always under the Poisson model and from ``horizon_s`` on; ``K - H`` under a trace, one used
+  per attempt, even one dropped for want of a slot) the launch starts as spot; otherwise, if
+  ``fallback_to_on_demand_after_s`` is set and ``now >= request time + fallback``, it starts as
+  class 2; otherwise it and every later one wait.
+* **Autoscaler.**  ``desired = ceil(x - 1e-9)``; the signals are computed over the window
+  directly: busy worker-time of every batch (in service, completed, or lost up to the death)
+  and the step function of requests in the system, both integrated over
+  ``[max(0, T - window_s), T]``.  Evaluations run at ``k * interval_s <= horizon_s``.
 * **No free slot.**  A launch that gets capacity but finds every slot taken is dropped
   (``launch_dropped``).  A ``NOTICE`` node keeps its slot until it dies, so in a fleet at
   ``max_nodes`` a replacement launched before the death is dropped.
-* **Scale-in order** among ``READY`` nodes: spot (class 1) first, then the other classes, newest
-  (latest launch) first within each group.
-* **Poisson notices** reach ``READY`` and ``DRAINING`` nodes (a draining spot node can still be
-  interrupted; it then follows the ``NOTICE`` rules).  Under a trace, ``H`` counts only
-  ``PROVISIONING`` and ``READY`` spot nodes, as the contract says.  Every notice schedules a
-  replacement.
+* **Scale-in order**: pending launches (latest request first), then ``PROVISIONING`` nodes
+  (newest first, any class), then idle ``READY`` nodes, spot (class 1) first, then the other
+  classes, newest (latest launch) first within each group; then busy ``READY`` nodes drain in the
+  same order.  Base nodes are never removed.
+* **Trace ticks.**  A tick at ``t_i <= horizon_s`` sets ``K``; if ``H > K`` the ``H - K`` newest
+  held spot nodes (``PROVISIONING`` or ``READY``) get their notice.  Initial spot nodes above
+  ``K(t_0)`` are pending launches requested at 0.
+* **Poisson notices** are drawn when a spot node becomes ``READY`` and reach ``READY`` and
+  ``DRAINING`` nodes (a draining spot node can still be interrupted; it then follows the
+  ``NOTICE`` rules).  Every notice schedules a replacement.
 * **Cooldown.**  Before the first scale action no cooldown applies.
-* **Provisioning draws.**  Only components with ``sigma > 0`` consume a normal draw.
-* **After the horizon** no request arrives; a fleet event at ``t > horizon_s`` runs only while
-  requests remain in the system (queued or in service), so once the system is empty after the
-  horizon nothing more happens.  The autoscaler also stops after an evaluation past the horizon
-  that finds no node alive (otherwise a fleet scaled to zero would evaluate forever).  Requests
-  that can never be served (no node and nothing pending) stay unserved: NaN latency, counted in
-  ``n_in_system_at_horizon``.
+* **Provisioning draws.**  Drawn at launch; only components with ``sigma > 0`` consume a normal
+  draw.
+* **After the horizon** no request arrives, and no autoscaler evaluation, trace tick or Poisson
+  notice runs at ``t > horizon_s``; notices already given still end in a death, launched nodes
+  still become ``READY``, and pending spot launches start at ``horizon_s`` (or at their request
+  time, if later) whatever the capacity.  The run ends when the system is empty: a fleet event at
+  ``t > horizon_s`` runs only while requests remain (queued or in service) *(kernel: it stops
+  once the queue has drained)*.  Requests that can never be served (no node, nothing pending)
+  are *stranded*: NaN latency, counted in ``n_stranded`` and ``n_in_system_at_horizon``.
 * Fleet counters count events whenever they run (during the drain too); node-seconds and
   ``max_nodes_seen`` stop at ``horizon_s``.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable, Generator
@@ -91,6 +111,7 @@ PRIORITY_LAUNCH = 5
 PRIORITY_AUTOSCALE = 6
 PRIORITY_DISPATCH = 7
 _GONE = -1
+_ROUNDING_S = 1e-9  # the autoscaler's allowance for float rounding (docs/fleet-dynamics.md)
 
 
 @dataclass(frozen=True)
@@ -104,8 +125,11 @@ class FleetReferenceResult:
         never served) requests.  Wait and latency count from the original arrival.
     batch_size, batch_start_s, batch_worker : int64[m], float64[m], int64[m]
         Every batch that completed (lost batches excluded), in dispatch order.
-    n_arrivals_total, n_dropped, n_requeued : int
-        Requests simulated; deadline drops (all); requests put back by node deaths.
+    lost_batch_start_s, lost_batch_end_s : float64[k]
+        Dispatch time and planned completion time of every batch lost to a node death.
+    n_arrivals_total, n_dropped, n_requeued, n_stranded : int
+        Requests simulated; deadline drops (all); requests put back by node deaths; requests
+        never served nor dropped (no node could ever serve them).
     n_preemptions, n_preemption_events : int
         Nodes that got a spot notice; trace ticks with at least one notice.
     n_launches : int64[N_CLASSES]
@@ -114,12 +138,13 @@ class FleetReferenceResult:
         Autoscaler evaluations that launched or removed nodes.
     node_s, node_s_window : float64[N_CLASSES, N_STATES]
         Node-seconds by class and state inside ``[0, horizon_s]`` and ``[warmup_s, horizon_s]``.
-    busy_worker_s_window : float64[N_CLASSES]
-        Busy worker-seconds inside ``[warmup_s, horizon_s]`` (lost batches up to the death).
+    busy_worker_s, busy_worker_s_window : float64[N_CLASSES]
+        Busy worker-seconds by node class inside ``[0, horizon_s]`` and ``[warmup_s,
+        horizon_s]`` (lost batches up to the death).
     max_nodes_seen : int
         Most nodes alive at once in ``[0, horizon_s]``.
     n_in_system_at_horizon : int
-        Requests queued or in service at ``horizon_s``.
+        Requests queued or in service at ``horizon_s`` (stranded ones included).
     events : list of (float, str, int)
         Fleet log ``(time_s, kind, slot)``; slot is -1 for events without a node.  Kinds:
         launch, launch_dropped, ready, notice, death, requeue, drain, leave, remove, cancel,
@@ -132,9 +157,12 @@ class FleetReferenceResult:
     batch_size: np.ndarray
     batch_start_s: np.ndarray
     batch_worker: np.ndarray
+    lost_batch_start_s: np.ndarray
+    lost_batch_end_s: np.ndarray
     n_arrivals_total: int
     n_dropped: int
     n_requeued: int
+    n_stranded: int
     n_preemptions: int
     n_preemption_events: int
     n_launches: np.ndarray
@@ -142,6 +170,7 @@ class FleetReferenceResult:
     n_scale_in: int
     node_s: np.ndarray
     node_s_window: np.ndarray
+    busy_worker_s: np.ndarray
     busy_worker_s_window: np.ndarray
     max_nodes_seen: int
     n_in_system_at_horizon: int
@@ -195,6 +224,7 @@ def simulate_fleet_reference(
     model.run()
 
     done = [b for b in model.batches if not b.lost]
+    lost = [b for b in model.batches if b.lost]
     post = arrivals >= warmup_s
     gone_s = np.fmin(model.completion_s, model.dropped_s)  # NaN only if never served
     return FleetReferenceResult(
@@ -204,9 +234,12 @@ def simulate_fleet_reference(
         batch_size=np.array([len(b.members) for b in done], dtype=np.int64),
         batch_start_s=np.array([b.start_s for b in done], dtype=np.float64),
         batch_worker=np.array([b.worker for b in done], dtype=np.int64),
+        lost_batch_start_s=np.array([b.start_s for b in lost], dtype=np.float64),
+        lost_batch_end_s=np.array([b.planned_end_s for b in lost], dtype=np.float64),
         n_arrivals_total=int(arrivals.size),
         n_dropped=model.n_dropped,
         n_requeued=model.n_requeued,
+        n_stranded=int(np.count_nonzero(np.isnan(gone_s))),
         n_preemptions=model.n_preemptions,
         n_preemption_events=model.n_preemption_events,
         n_launches=model.n_launches,
@@ -214,6 +247,7 @@ def simulate_fleet_reference(
         n_scale_in=model.n_scale_in,
         node_s=model.node_s,
         node_s_window=model.node_s_window,
+        busy_worker_s=model.busy_worker_s,
         busy_worker_s_window=model.busy_worker_s_window,
         max_nodes_seen=model.max_nodes_seen,
         n_in_system_at_horizon=int(np.count_nonzero(~(gone_s <= horizon_s))),
@@ -243,10 +277,13 @@ class _Node:
 
 @dataclass(eq=False)
 class _Launch:
-    seq: int  # request order
-    node_class: int  # requested class (spot or base)
-    waiting: bool = False  # attempted, waiting for trace capacity
-    done: bool = False  # launched, dropped or cancelled
+    """A pending spot launch, requested for ``request_s`` (order: request time, then seq)."""
+
+    request_s: float
+    seq: int
+
+    def key(self) -> tuple[float, int]:
+        return (self.request_s, self.seq)
 
 
 @dataclass(eq=False)
@@ -256,6 +293,7 @@ class _Batch:
     worker: int
     node: _Node
     start_s: float
+    planned_end_s: float
     end_s: float | None = None  # completion or death
     lost: bool = False
 
@@ -284,7 +322,7 @@ class _FleetModel:
         self.slots: list[_Node | None] = [None] * fleet.max_nodes
         self.worker_batch: list[_Batch | None] = [None] * fleet.max_workers
         self.worker_free_since_s = [0.0] * fleet.max_workers
-        self.pending: list[_Launch] = []  # pending launches, request order
+        self.pending: list[_Launch] = []  # pending spot launches, by (request time, seq)
         self.wake = _Signal(self.env)
         self.n_node_seq = 0
         self.n_launch_seq = 0
@@ -305,6 +343,7 @@ class _FleetModel:
         self.n_launches = np.zeros(N_CLASSES, dtype=np.int64)
         self.node_s = np.zeros((N_CLASSES, N_STATES))
         self.node_s_window = np.zeros((N_CLASSES, N_STATES))
+        self.busy_worker_s = np.zeros(N_CLASSES)
         self.busy_worker_s_window = np.zeros(N_CLASSES)
         self.n_alive = 0
         self.max_nodes_seen = 0
@@ -315,21 +354,25 @@ class _FleetModel:
     def run(self) -> None:
         """Start the fleet and the processes, run until no event is left, close the books."""
         fleet = self.fleet
+        spot_started = 0
         for i in range(fleet.initial_nodes):
             is_base = i < fleet.on_demand_base
             node_class = CLASS_SPOT if fleet.extra_is_spot and not is_base else CLASS_BASE
-            if node_class == CLASS_SPOT and not self._spot_room():
-                self._attempt(self._request_launch(CLASS_SPOT))  # waits for a tick
+            if node_class == CLASS_SPOT and self.trace and spot_started >= self.spot_capacity:
+                self._request_launch(0.0)  # above K(t_0): waits for room (or falls back)
                 continue
+            spot_started += node_class == CLASS_SPOT
             node = self._new_node(node_class, is_base, STATE_READY)
             self._on_ready_state(node)
         self.env.process(self._arrival_process())
         self.env.process(self._dispatcher())
-        if self.trace:
-            self._schedule(float(self.spot.trace_times_s[0]), PRIORITY_TRACE_TICK,
+        if self.trace and float(self.spot.trace_times_s[0]) <= self.horizon_s:
+            self._schedule(max(float(self.spot.trace_times_s[0]), 0.0), PRIORITY_TRACE_TICK,
                            self._on_tick, 0)
-        if self.policy is not None:
+        if self.policy is not None and self.policy.interval_s <= self.horizon_s:
             self._schedule(self.policy.interval_s, PRIORITY_AUTOSCALE, self._on_autoscale, 1)
+        if fleet.extra_is_spot:  # from the horizon on, pending launches go ahead
+            self._schedule(self.horizon_s, PRIORITY_LAUNCH, self._try_launches)
         self.env.run()
         for node in self.slots:
             if node is not None:
@@ -374,11 +417,10 @@ class _FleetModel:
             if idle and self.queue:
                 timer_s = float(self.arrivals_s[self.queue[0]]) + self.max_wait_s
                 if len(self.queue) >= self.max_batch or env.now >= timer_s:
-                    self._drop_stale()
-                    if self.queue:
+                    if not self._drop_stale():
                         worker = min(idle, key=lambda w: (self.worker_free_since_s[w], w))
                         self._dispatch(worker)
-                    continue
+                    continue  # after drops: the batch is formed again from the new head
             self.wake = _Signal(env)
             if timer_s is not None:
                 timer = _At(env, timer_s, PRIORITY_DISPATCH)
@@ -389,18 +431,20 @@ class _FleetModel:
         return [k for node in self.slots if node is not None and node.state == STATE_READY
                 for k in self._workers(node) if self.worker_batch[k] is None]
 
-    def _drop_stale(self) -> None:
-        """Drop every queued request older than the deadline (before a dispatch now)."""
+    def _drop_stale(self) -> bool:
+        """Drop every queued request older than the deadline now; return whether any was."""
         deadline_s = self.fleet.deadline_s
         if deadline_s is None:
-            return
+            return False
         now = self.env.now
         stale = [i for i in self.queue if now - self.arrivals_s[i] > deadline_s]
-        if stale:
-            self.queue = deque(i for i in self.queue if not now - self.arrivals_s[i] > deadline_s)
-            self.dropped_s[stale] = now
-            self.n_dropped += len(stale)
-            self._count_in_system(-len(stale))
+        if not stale:
+            return False
+        self.queue = deque(i for i in self.queue if not now - self.arrivals_s[i] > deadline_s)
+        self.dropped_s[stale] = now
+        self.n_dropped += len(stale)
+        self._count_in_system(-len(stale))
+        return True
 
     def _dispatch(self, worker: int) -> None:
         """Start a batch of the oldest queued requests (at most ``max_batch``) on ``worker``."""
@@ -414,12 +458,12 @@ class _FleetModel:
                 f"(got {service_s!r}); fix the service-time sampler")
         self.dispatch_s[members] = env.now
         batch = _Batch(len(self.batches), members, worker, self.slots[worker // self.width],
-                       env.now)
+                       env.now, env.now + service_s)
         self.worker_batch[worker] = batch
         self.batches.append(batch)
         if self.policy is not None:
             self.window_batches.append(batch)
-        done = _At(env, env.now + service_s, URGENT)
+        done = _At(env, batch.planned_end_s, URGENT)
         done.callbacks.append(lambda _event: self._complete(batch))
 
     def _complete(self, batch: _Batch) -> None:
@@ -439,8 +483,9 @@ class _FleetModel:
     def _end_batch(self, batch: _Batch) -> None:
         batch.end_s = self.env.now
         self.worker_batch[batch.worker] = None
-        busy_s = min(batch.end_s, self.horizon_s) - max(batch.start_s, self.warmup_s)
-        self.busy_worker_s_window[batch.node.node_class] += max(busy_s, 0.0)
+        for table, lo in ((self.busy_worker_s, 0.0), (self.busy_worker_s_window, self.warmup_s)):
+            busy_s = min(batch.end_s, self.horizon_s) - max(batch.start_s, lo)
+            table[batch.node.node_class] += max(busy_s, 0.0)
 
     # --- nodes -------------------------------------------------------------------------------
 
@@ -501,28 +546,27 @@ class _FleetModel:
         self._notify()
 
     def _on_interrupt(self, node: _Node) -> None:
-        if node.state in (STATE_READY, STATE_DRAINING):
+        if self.env.now <= self.horizon_s and node.state in (STATE_READY, STATE_DRAINING):
             self._give_notice(node)
 
     def _give_notice(self, node: _Node) -> None:
-        """Spot notice: no new batch, death after ``notice_s``, replacement launch scheduled."""
+        """Spot notice: no new batch, death after ``notice_s``, replacement launch requested."""
         now = self.env.now
         self._set_state(node, STATE_NOTICE)
         self.n_preemptions += 1
         self._log("notice", node.slot)
         self._schedule(now + self.spot.notice_s, PRIORITY_DEATH, self._on_death, node)
-        launch = self._request_launch(CLASS_SPOT)
-        self._schedule(now + self.spot.replacement_delay_s, PRIORITY_LAUNCH, self._attempt, launch)
+        self._request_launch(now + self.spot.replacement_delay_s)
 
     def _on_death(self, node: _Node) -> None:
         """End of notice: batches in service are lost and requeued at the head."""
         lost = [self.worker_batch[k] for k in self._workers(node)
                 if self.worker_batch[k] is not None]
-        lost.sort(key=lambda b: b.index)  # dispatch order
         for batch in lost:
             batch.lost = True
             self._end_batch(batch)
-        members = [i for batch in lost for i in batch.members]
+        members = sorted(i for batch in lost for i in batch.members)  # arrival order
+        self.dispatch_s[members] = np.nan  # dispatched again later (or dropped)
         self.queue.extendleft(reversed(members))
         self.n_requeued += len(members)
         if lost:
@@ -532,41 +576,43 @@ class _FleetModel:
 
     # --- launches ----------------------------------------------------------------------------
 
-    def _spot_room(self) -> bool:
-        """Return whether a spot launch may start now (always under the Poisson model)."""
-        return not self.trace or len(self._held_spot()) < self.spot_capacity
-
     def _held_spot(self) -> list[_Node]:
         return [node for node in self.slots if node is not None and node.node_class == CLASS_SPOT
                 and node.state in (STATE_PROVISIONING, STATE_READY)]
 
-    def _request_launch(self, node_class: int) -> _Launch:
-        launch = _Launch(self.n_launch_seq, node_class)
+    def _request_launch(self, request_s: float) -> None:
+        """Add a pending spot launch requested for ``request_s`` and look at it then."""
+        launch = _Launch(request_s, self.n_launch_seq)
         self.n_launch_seq += 1
-        self.pending.append(launch)
-        return launch
+        bisect.insort(self.pending, launch, key=_Launch.key)
+        self._schedule(request_s, PRIORITY_LAUNCH, self._try_launches)
+        fallback_s = self.spot.fallback_to_on_demand_after_s
+        if self.trace and fallback_s is not None:
+            self._schedule(request_s + fallback_s, PRIORITY_LAUNCH, self._try_launches)
 
-    def _attempt(self, launch: _Launch) -> None:
-        """Try a pending launch now: spot waits for trace capacity, the rest start at once."""
-        if launch.done:
-            return  # cancelled by scale-in
-        if launch.node_class == CLASS_SPOT and not self._spot_room():
-            launch.waiting = True
-            fallback_s = self.spot.fallback_to_on_demand_after_s
-            if fallback_s is not None:
-                self._schedule(self.env.now + fallback_s, PRIORITY_LAUNCH, self._fallback, launch)
-            return
-        self._start(launch, launch.node_class)
+    def _try_launches(self) -> None:
+        """Start the due pending launches, oldest first, as spot room or fallback allows."""
+        now = self.env.now
+        if not self.trace or now >= self.horizon_s:
+            room = math.inf
+        else:
+            room = self.spot_capacity - len(self._held_spot())
+        fallback_s = self.spot.fallback_to_on_demand_after_s
+        while self.pending and self.pending[0].request_s <= now:
+            launch = self.pending[0]
+            if room > 0:
+                room -= 1
+                self._start(launch, CLASS_SPOT)
+            elif fallback_s is not None and now >= launch.request_s + fallback_s:
+                self._log("fallback")
+                self._start(launch, CLASS_FALLBACK)
+            else:
+                break  # every later launch was requested later: it waits too
 
-    def _fallback(self, launch: _Launch) -> None:
-        if not launch.done:
-            self._log("fallback")
-            self._start(launch, CLASS_FALLBACK)
-
-    def _start(self, launch: _Launch, node_class: int) -> None:
-        """Give the launch a slot in PROVISIONING now (it is dropped if no slot is free)."""
-        launch.done = True
-        self.pending.remove(launch)
+    def _start(self, launch: _Launch | None, node_class: int) -> None:
+        """Give a launch a slot in PROVISIONING now (it is dropped if no slot is free)."""
+        if launch is not None:
+            self.pending.remove(launch)
         node = self._new_node(node_class, False, STATE_PROVISIONING)
         if node is None:
             return
@@ -581,14 +627,18 @@ class _FleetModel:
         self._schedule(self.env.now + delay_s, PRIORITY_READY, self._on_ready, node)
 
     def _launch_new(self, n: int) -> None:
-        node_class = CLASS_SPOT if self.fleet.extra_is_spot else CLASS_BASE
+        if not self.fleet.extra_is_spot:
+            for _ in range(n):
+                self._start(None, CLASS_BASE)
+            return
         for _ in range(n):
-            self._attempt(self._request_launch(node_class))
+            self._request_launch(self.env.now)
+        self._try_launches()
 
     # --- trace and autoscaler ----------------------------------------------------------------
 
     def _on_tick(self, index: int) -> None:
-        """Capacity sample: notice the newest held spot nodes above it, or launch waiters."""
+        """Capacity sample: notice the newest held spot nodes above it, then try launches."""
         spot = self.spot
         self.spot_capacity = int(spot.trace_capacity[index])
         held = self._held_spot()
@@ -597,13 +647,11 @@ class _FleetModel:
             held.sort(key=lambda node: node.seq, reverse=True)
             for node in held[: len(held) - self.spot_capacity]:
                 self._give_notice(node)
-        else:
-            room = self.spot_capacity - len(held)
-            for launch in [x for x in self.pending if x.waiting][:room]:
-                self._start(launch, CLASS_SPOT)  # oldest first; dropped if no slot is free
+        self._try_launches()
         if index + 1 < spot.trace_times_s.size:
-            self._schedule(float(spot.trace_times_s[index + 1]), PRIORITY_TRACE_TICK,
-                           self._on_tick, index + 1)
+            next_s = float(spot.trace_times_s[index + 1])
+            if next_s <= self.horizon_s:
+                self._schedule(next_s, PRIORITY_TRACE_TICK, self._on_tick, index + 1)
 
     def _on_autoscale(self, k: int) -> None:
         """Evaluation ``k`` at ``k * interval_s``: scale out or in towards the desired size."""
@@ -615,7 +663,7 @@ class _FleetModel:
             load = self._busy_worker_s(start_s, now) / window_s
         else:
             load = self._outstanding_area(start_s, now) / window_s
-        desired = math.ceil(load / (self.width * policy.target))
+        desired = math.ceil(load / (self.width * policy.target) - _ROUNDING_S)
         clock_hour = (self.fleet.start_hour + now / 3600.0) % 24.0
         low = max(policy.min_nodes, policy.scheduled_min(clock_hour), self.fleet.on_demand_base)
         desired = min(max(desired, low), policy.max_nodes)
@@ -632,17 +680,14 @@ class _FleetModel:
             self.last_scale_s = now
             self._log("scale_in")
             self._scale_in(current - desired, live)
-        if now > self.horizon_s and self.n_alive == 0:
-            return  # nothing left that this autoscaler's load signal could ever see
-        self._schedule((k + 1) * policy.interval_s, PRIORITY_AUTOSCALE, self._on_autoscale, k + 1)
+        next_s = (k + 1) * policy.interval_s
+        if next_s <= self.horizon_s:
+            self._schedule(next_s, PRIORITY_AUTOSCALE, self._on_autoscale, k + 1)
 
     def _scale_in(self, n: int, live: list[_Node]) -> None:
         """Remove ``n`` nodes: pending launches, PROVISIONING, idle READY, then drain busy."""
-        for launch in reversed(list(self.pending)):
-            if n == 0:
-                return
-            launch.done = True
-            self.pending.remove(launch)
+        while n > 0 and self.pending:
+            self.pending.pop()  # the latest requested
             self._log("cancel")
             n -= 1
         removable = [node for node in live if not node.is_base]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from planner.stats import estimate
-from simulators.arrivals import PoissonArrivals, TraceArrivals
+from simulators.arrivals import PoissonArrivals
 from simulators.fleet import (
     CLASS_SPOT,
     STATE_DRAINING,
