@@ -171,9 +171,21 @@ def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult, quotes, 
     state_hours = node_h.sum(axis=0) / 3600.0
     busy_node_h = float(busy_w.sum()) / design.fleet.workers_per_node / 3600.0
     serving_h = float(node_w[:, 1:].sum()) / 3600.0
+    busy_h_cls = sim.busy_worker_s_by_class("horizon").mean(axis=0) / \
+        design.fleet.workers_per_node / 3600.0
+    detail: dict[str, dict[str, float]] = {}
+    for cls, purchase in purchase_of.items():
+        hours = node_h[cls] / 3600.0
+        if hours.sum() <= 0 and purchase != design.fleet.purchase:
+            continue
+        d = detail.setdefault(purchase, {"provisioning": 0.0, "busy": 0.0, "idle": 0.0})
+        d["provisioning"] += float(hours[0])
+        d["busy"] += float(busy_h_cls[cls])
+        d["idle"] += max(float(hours[1:].sum() - busy_h_cls[cls]), 0.0)
     usage = {
         "node_hours": {p: v[0] / 3600.0 for p, v in by_purchase.items() if v[0] > 0
                        or p == design.fleet.purchase},
+        "node_hours_split": detail,
         "node_hours_by_state": {name: float(state_hours[k])
                                 for k, name in enumerate(STATE_NAMES)},
         "provisioning_hours": float(state_hours[0]),
