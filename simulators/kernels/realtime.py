@@ -136,7 +136,7 @@ def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
                 h = pos
                 upper = hourly_rates[0, h]
                 hour_end = (pos + 1) * 3600.0 - start_s
-                t_next = t + e * hourly_rates[2, h]  # row 2 = 1 / upper (inf when 0)
+                t_next = t + e * hourly_rates[2, h] if upper > 0.0 else math.inf  # 1 / upper
                 if t_next < hour_end:
                     t = t_next
                     break

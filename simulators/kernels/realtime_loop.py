@@ -19,6 +19,7 @@ from numba import prange
 from simulators._jit import jit
 from simulators.kernels import fleet as fk
 from simulators.kernels import realtime as rt
+from simulators.kernels.arrival_blocks import fill_arrivals
 from simulators.kernels.histogram import bucket_index
 from simulators.kernels.rng import seed_stream
 from simulators.kernels.structures import (
@@ -38,6 +39,9 @@ def _grow(ring, head, count):
     for k in range(count):
         bigger[k] = ring[(head + k) & mask]
     return bigger
+
+
+ARRIVAL_BLOCK = 256
 
 
 @jit(inline="always")
@@ -218,8 +222,12 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     b_bin, b_start, b_end, b_n, b_off = -1, 0.0, -math.inf, 0.0, 0.0
 
     pos_arr = -1
-    t_arr, pos_arr = rt._next_arrival(arrival_kind, 0.0, pos_arr, rng, arrival_params,
-                                      hourly_rates, trace, horizon_s)
+    ablock = np.empty(ARRIVAL_BLOCK)
+    t_gen = 0.0
+    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng, arrival_params,
+                                    hourly_rates, trace, horizon_s, ablock)
+    a_idx = 0
+    t_arr = ablock[0]
 
     while True:
         d_cand = math.inf
@@ -240,8 +248,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 a_bin, a_start, a_end, a_n, a_off = _tally(
                     timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
                     inv_bin)
-                t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
-                                                  arrival_params, hourly_rates, trace, horizon_s)
+                a_idx += 1
+                if a_idx == ARRIVAL_BLOCK:
+                    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
+                                                    arrival_params, hourly_rates, trace,
+                                                    horizon_s, ablock)
+                    a_idx = 0
+                t_arr = ablock[a_idx]
 
         n = 0
         worker = 0
@@ -280,9 +293,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     a_bin, a_start, a_end, a_n, a_off = _tally(
                         timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
                         inv_bin)
-                    t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
-                                                      arrival_params, hourly_rates, trace,
-                                                      horizon_s)
+                    a_idx += 1
+                    if a_idx == ARRIVAL_BLOCK:
+                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
+                                                        arrival_params, hourly_rates, trace,
+                                                        horizon_s, ablock)
+                        a_idx = 0
+                    t_arr = ablock[a_idx]
                 if count >= max_batch:
                     a_last = ring[(head + max_batch - 1) & mask]
                     d_cand = t_w if t_w > a_last else a_last
@@ -414,9 +431,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     a_bin, a_start, a_end, a_n, a_off = _tally(
                         timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
                         inv_bin)
-                    t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
-                                                      arrival_params, hourly_rates, trace,
-                                                      horizon_s)
+                    a_idx += 1
+                    if a_idx == ARRIVAL_BLOCK:
+                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
+                                                        arrival_params, hourly_rates, trace,
+                                                        horizon_s, ablock)
+                        a_idx = 0
+                    t_arr = ablock[a_idx]
                 busy_area = s_busy
                 sys_area = s_exit + count * t_e - ring_sum
                 for w in range(max_workers):
@@ -458,8 +479,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             while t_arr != math.inf:
                 n_stranded += 1
                 n_total += 1
-                t_arr, pos_arr = rt._next_arrival(arrival_kind, t_arr, pos_arr, rng,
-                                                  arrival_params, hourly_rates, trace, horizon_s)
+                a_idx += 1
+                if a_idx == ARRIVAL_BLOCK:
+                    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
+                                                    arrival_params, hourly_rates, trace,
+                                                    horizon_s, ablock)
+                    a_idx = 0
+                t_arr = ablock[a_idx]
             n_in_system_h += n_stranded
             break
 

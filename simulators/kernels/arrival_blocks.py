@@ -1,0 +1,135 @@
+"""Block generation of arrival times: the random-number work in tight, specialised loops.
+
+The serving loop consumes arrivals one at a time; generating them 256 at a time, with the
+xoshiro256+ state held in registers (loaded once per block, stored back at the end) and the
+arrival kind chosen once per block, removes the store-to-load round trip through the state
+array on every draw.  The streams are the same as :mod:`simulators.kernels.rng` draws: the
+same 64-bit outputs, the same ziggurat, so results do not depend on which path drew them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulators._jit import jit
+from simulators.kernels import realtime as rt
+from simulators.kernels.rng import (
+    _MASK_8,
+    _TWO_POW_M53,
+    _ZIG_KE,
+    _ZIG_WE,
+    _exponential_slow,
+)
+
+_S17 = np.uint64(17)
+_S45 = np.uint64(45)
+_S19 = np.uint64(19)
+_S11 = np.uint64(11)
+_TWO_PI = 2.0 * math.pi
+
+
+@jit(inline="always")
+def _step(s0, s1, s2, s3):
+    """One xoshiro256+ step on register state: returns (output, s0, s1, s2, s3)."""
+    result = s0 + s3
+    t = s1 << _S17
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = (s3 << _S45) | (s3 >> _S19)
+    return result, s0, s1, s2, s3
+
+
+@jit(inline="always")
+def _exp_draw(rng, s0, s1, s2, s3):
+    """Exp(1) by the ziggurat on register state; the rare slow path goes through ``rng``."""
+    bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
+    iz = bits & _MASK_8
+    jz = bits >> _S11
+    if jz < _ZIG_KE[iz]:
+        return float(jz) * _ZIG_WE[iz], s0, s1, s2, s3
+    rng[0] = s0
+    rng[1] = s1
+    rng[2] = s2
+    rng[3] = s3
+    x = _exponential_slow(rng, iz, jz)
+    return x, rng[0], rng[1], rng[2], rng[3]
+
+
+@jit
+def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s, block):
+    """Write the next ``block.shape[0]`` arrival times after ``t_gen`` into ``block``.
+
+    Times at or past the horizon are written as +inf.  Returns the last time generated and
+    the position state (clock-hour index for diurnal arrivals, row for traces), exactly as
+    repeated calls of ``simulators.kernels.realtime._next_arrival`` would.
+    """
+    n = block.shape[0]
+    if kind == rt.ARRIVAL_TRACE or t_gen == math.inf:
+        for k in range(n):
+            if t_gen != math.inf:
+                t_gen, pos = rt._next_arrival(kind, t_gen, pos, rng, params, hourly_rates,
+                                              trace, horizon_s)
+            block[k] = t_gen
+        return t_gen, pos
+    s0 = rng[0]
+    s1 = rng[1]
+    s2 = rng[2]
+    s3 = rng[3]
+    k = 0
+    if kind == rt.ARRIVAL_POISSON:
+        gap = params[rt.P_MEAN_GAP_S]
+        while k < n:
+            e, s0, s1, s2, s3 = _exp_draw(rng, s0, s1, s2, s3)
+            t_gen = t_gen + e * gap
+            if t_gen >= horizon_s:
+                t_gen = math.inf
+                break
+            block[k] = t_gen
+            k += 1
+    else:
+        start_s = params[rt.P_START_S]
+        if pos < 0:
+            pos = int(math.floor((t_gen + start_s) / 3600.0))
+        upper = hourly_rates[0, pos]
+        lower = hourly_rates[1, pos]
+        inv_upper = hourly_rates[2, pos]
+        hour_end = (pos + 1) * 3600.0 - start_s
+        while k < n:
+            e, s0, s1, s2, s3 = _exp_draw(rng, s0, s1, s2, s3)
+            t_next = t_gen + e * inv_upper if upper > 0.0 else math.inf
+            while t_next >= hour_end:  # cross into the next clock hour(s)
+                e -= (hour_end - t_gen) * upper
+                t_gen = hour_end
+                pos += 1
+                if t_gen >= horizon_s:
+                    break
+                upper = hourly_rates[0, pos]
+                lower = hourly_rates[1, pos]
+                inv_upper = hourly_rates[2, pos]
+                hour_end = (pos + 1) * 3600.0 - start_s
+                t_next = t_gen + e * inv_upper if upper > 0.0 else math.inf
+            if t_gen >= horizon_s or t_next >= horizon_s:
+                t_gen = math.inf
+                break
+            t_gen = t_next
+            bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
+            u = (float(bits >> _S11) + 1.0) * _TWO_POW_M53 * upper
+            if u > lower:  # outside the squeeze: compare with the exact rate
+                phase = _TWO_PI * (t_gen + start_s - params[rt.P_PEAK_S]) / params[rt.P_PERIOD_S]
+                rate = params[rt.P_MEAN_RATE] * (1.0 + params[rt.P_AMPLITUDE] * math.cos(phase))
+                if u > rate:
+                    continue
+            block[k] = t_gen
+            k += 1
+    for j in range(k, n):
+        block[j] = math.inf
+    rng[0] = s0
+    rng[1] = s1
+    rng[2] = s2
+    rng[3] = s3
+    return t_gen, pos
