@@ -69,7 +69,8 @@ N_FLEET_INTS = 18
 
 # fleet float state
 FF_LAST_SCALE_S = 0
-N_FLEET_FLOATS = 1
+FF_FALLBACK_CHECK_S = 1  # time of the scheduled fallback check (-1: none)
+N_FLEET_FLOATS = 2
 
 # node arrays: nd_state (-1 = empty slot), nd_class, nd_gen, nd_seq, nd_base; nd_since (float)
 ST_PROVISIONING = 0
@@ -280,20 +281,26 @@ def add_pending(when, fi, pend_t):
 
 
 @jit
-def try_launches(t, force, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
+def try_launches(t, force, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
                  nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
                  ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
     """Launch pending spot requests that are due and have capacity (or fall back).
 
-    ``force`` launches every due request as spot whatever the capacity (after the horizon the
-    fleet only drains).
+    Under a capacity trace at most ``K - H`` due requests are tried (oldest first; one that
+    finds no free slot is dropped and still uses its turn).  A request that has waited
+    ``fallback_to_on_demand_after_s`` launches on-demand.  ``force`` (after the horizon, when
+    the capacity limit ends) launches every due request as spot.
     """
     fallback = fp[FP_FALLBACK_S]
+    is_trace = fp[FP_TRACE] != 0.0
+    room = fi[FI_CAPACITY] - fi[FI_HELD_SPOT]
     while fi[FI_PEND_N] > 0 and pend_t[0] <= t:
-        has_room = fp[FP_TRACE] == 0.0 or fi[FI_HELD_SPOT] < fi[FI_CAPACITY] or force
-        if has_room:
+        if force or not is_trace:
             cls = CL_SPOT
-        elif t - pend_t[0] >= fallback:
+        elif room > 0:
+            cls = CL_SPOT
+            room -= 1
+        elif t >= pend_t[0] + fallback:
             cls = CL_FALLBACK
         else:
             break
@@ -304,10 +311,13 @@ def try_launches(t, force, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, n
         launch_node(t, cls, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since,
                     acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
                     ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-    # a waiting spot request will fall back at its deadline: make sure someone looks then
+    # a waiting request falls back at its deadline: make sure someone looks then (once)
     if fi[FI_PEND_N] > 0 and math.isfinite(fallback) and pend_t[0] <= t:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, pend_t[0] + fallback,
-                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
+        when = pend_t[0] + fallback
+        if ff[FF_FALLBACK_CHECK_S] != when:
+            ff[FF_FALLBACK_CHECK_S] = when
+            event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, when,
+                       EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
 
 
 @jit
@@ -391,7 +401,7 @@ def apply_autoscale(t, desired, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, 
                             nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s,
                             prov, rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
         if fp[FP_EXTRA_SPOT] != 0.0:
-            try_launches(t, False, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
+            try_launches(t, t >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
                          nd_base, nd_since, acc, timeline, tl_node_base, bin_s, horizon_s,
                          warmup_s, prov, rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
         fi[FI_SCALE_OUT] += 1
@@ -459,7 +469,7 @@ def apply_autoscale(t, desired, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, 
 
 
 @jit
-def trace_tick(t, trace_k, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
+def trace_tick(t, trace_k, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
                nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
                use_heap, av_t, hk, hw, pos, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
                trace_t):
@@ -482,10 +492,10 @@ def trace_tick(t, trace_k, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, n
             node_notice(t, slot, True, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
                         timeline, tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t, hk,
                         hw, pos, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-    try_launches(t, False, fp, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
-                 nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
-                 ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+    try_launches(t, t >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
+                 nd_base, nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov,
+                 rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
     fi[FI_TRACE_POS] = i + 1
-    if i + 1 < trace_t.shape[0] and trace_t[i + 1] < horizon_s:
+    if i + 1 < trace_t.shape[0] and trace_t[i + 1] <= horizon_s:
         event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, trace_t[i + 1],
                    EV_PRIORITY[EV_TRACE], EV_TRACE, -1, 0)

@@ -125,6 +125,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     fi = np.zeros(fk.N_FLEET_INTS, dtype=np.int64)
     ff = np.zeros(fk.N_FLEET_FLOATS)
     ff[fk.FF_LAST_SCALE_S] = -math.inf
+    ff[fk.FF_FALLBACK_CHECK_S] = -1.0
     pend_t = np.empty(4 * max_nodes + 16)
     ev_cap = 8 * max_nodes + 64
     ev_t = np.empty(ev_cap)
@@ -183,7 +184,10 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             timeline[0, tl_node + 4 * (fk.NODE_SERIES_STATE + fk.ST_READY)] += 1.0
             timeline[0, tl_node + 4 * (fk.NODE_SERIES_CLASS + nd_class[slot])] += 1.0
     fi[fk.FI_MAX_ALIVE] = fi[fk.FI_N_ALIVE]
-    if is_trace and spot_trace_t[0] < horizon_s:
+    if fi[fk.FI_PEND_N] > 0:  # initial spot nodes waiting for capacity
+        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, 0.0,
+                   fk.EV_PRIORITY[fk.EV_LAUNCH], fk.EV_LAUNCH, -1, 0)
+    if is_trace and spot_trace_t[0] <= horizon_s:
         event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, max(spot_trace_t[0], 0.0),
                    fk.EV_PRIORITY[fk.EV_TRACE], fk.EV_TRACE, -1, 0)
     if autoscale and fp[fk.FP_INTERVAL_S] <= horizon_s:
@@ -214,6 +218,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     queue_area = 0.0
     last_completion = 0.0
     s_exit = 0.0  # sum over requests that left of (exit - arrival)
+    t_now = 0.0  # time of the latest fleet event run (no dispatch may come before it)
     s_busy = 0.0  # sum over batches of (end - start)
 
     # running bins of the time-ordered series (arrivals, dispatched requests, batch starts)
@@ -236,9 +241,18 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 # nothing left to serve: run the remaining fleet events up to the horizon (they
                 # are billed and counted) and any later one that may still lose a batch
                 t_next_ev = event_next_time(ev_t, ev_meta)
-                if not (ev_meta[0] > 0 and (t_next_ev <= horizon_s
-                                            or t_next_ev < last_completion)):
+                if ev_meta[0] == 0:
                     break
+                if t_next_ev > horizon_s:
+                    # after the horizon, fleet events run only while a batch is in service
+                    # (a death could still put it back in the queue)
+                    in_service = False
+                    for w in range(max_workers):
+                        if w_last_n[w] > 0 and w_free[w] > t_next_ev:
+                            in_service = True
+                            break
+                    if not in_service:
+                        break
             else:
                 ring[(head + count) & mask] = t_arr
                 count += 1
@@ -272,15 +286,14 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     t_free = f if earlier else t_free
                     worker = k if earlier else worker
             t_w = t_free if t_free > a_first else a_first
-            if count >= max_batch:
-                a_last = ring[(head + max_batch - 1) & mask]
-                d_cand = t_w if t_w > a_last else a_last
-                n = max_batch
-            else:
-                limit = a_first + max_wait_s
-                if t_w > limit:
-                    limit = t_w
-                while count < max_batch and t_arr <= limit:
+            if t_w < t_now:  # never dispatch before the last fleet event that ran
+                t_w = t_now
+            # D = max(t_w, min(A_i + max_wait, A_{i+B-1})): pull arrivals while they can still
+            # be part of this batch or trigger it
+            trigger = a_first + max_wait_s
+            if count < max_batch:
+                limit = trigger if trigger > t_w else t_w
+                while count < max_batch and t_arr <= limit and t_arr < math.inf:
                     if count == ring.shape[0]:
                         ring = _grow(ring, head, count)
                         mask = ring.shape[0] - 1
@@ -291,8 +304,8 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                         ring_sum += t_arr
                     n_total += 1
                     a_bin, a_start, a_end, a_n, a_off = _tally(
-                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
-                        inv_bin)
+                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off,
+                        bin_s, inv_bin)
                     a_idx += 1
                     if a_idx == ARRIVAL_BLOCK:
                         t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
@@ -300,17 +313,24 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                                                         horizon_s, ablock)
                         a_idx = 0
                     t_arr = ablock[a_idx]
-                if count >= max_batch:
-                    a_last = ring[(head + max_batch - 1) & mask]
-                    d_cand = t_w if t_w > a_last else a_last
-                    n = max_batch
-                else:
-                    d_cand = limit
-                    n = count
+            if count >= max_batch:
+                a_last = ring[(head + max_batch - 1) & mask]
+                if a_last < trigger:
+                    trigger = a_last
+            d_cand = trigger if trigger > t_w else t_w
+            # the batch: queued requests that arrived by the dispatch, at most max_batch (after
+            # a fleet event the queue can hold requests that arrive later than the dispatch)
+            n = count if count < max_batch else max_batch
+            if ring[(head + n - 1) & mask] > d_cand:
+                n = 0
+                while n < count and n < max_batch and ring[(head + n) & mask] <= d_cand:
+                    n += 1
 
         # ---- fleet events at or before the next dispatch run first
         if ev_meta[0] > 0 and ev_t[0] <= d_cand:
             t_e, kind, slot, gen = event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+            if t_e > t_now:
+                t_now = t_e
             if slot >= 0 and nd_gen[slot] != gen:
                 continue  # the node this event was for is gone
             if kind == fk.EV_DEATH:
@@ -401,7 +421,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                                   ev_gen, ev_meta)
             elif kind == fk.EV_TRACE:
                 if t_e <= horizon_s:
-                    fk.trace_tick(t_e, spot_trace_k, fp, fi, pend_t, nd_state, nd_class, nd_gen,
+                    fk.trace_tick(t_e, spot_trace_k, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen,
                                   nd_seq, nd_base, nd_since, acc, timeline, tl_node, bin_s,
                                   horizon_s, warmup_s, prov, rng, use_heap, av_t, hk, hw, pos,
                                   ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, spot_trace_t)
@@ -413,7 +433,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                                    warmup_s, use_heap, av_t, hk, hw, pos, pend_t, ev_t, ev_key,
                                    ev_kind, ev_slot, ev_gen, ev_meta)
             elif kind == fk.EV_LAUNCH:
-                fk.try_launches(t_e, t_e >= horizon_s, fp, fi, pend_t, nd_state, nd_class,
+                fk.try_launches(t_e, t_e >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class,
                                 nd_gen, nd_seq, nd_base, nd_since, acc, timeline, tl_node,
                                 bin_s, horizon_s, warmup_s, prov, rng, ev_t, ev_key, ev_kind,
                                 ev_slot, ev_gen, ev_meta)
@@ -491,21 +511,42 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
 
         dispatch = d_cand
         if has_deadline and dispatch - ring[head] > deadline_s:
-            # drop every queued request that has waited past its deadline, then re-form
-            while count > 0 and dispatch - ring[head] > deadline_s:
-                a = ring[head]
-                head = (head + 1) & mask
-                count -= 1
-                ring_sum -= a
-                n_dropped += 1
+            # drop every queued request that has waited past its deadline (those already in
+            # the ring, then later arrivals that are stale too), then re-form the batch
+            n_drop = 0
+            while True:
+                if count > 0:
+                    a = ring[head]
+                    if not dispatch - a > deadline_s:
+                        break
+                    head = (head + 1) & mask
+                    count -= 1
+                    ring_sum -= a
+                elif t_arr < math.inf and dispatch - t_arr > deadline_s:
+                    a = t_arr  # arrives, waits and is dropped without entering the ring
+                    n_total += 1
+                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                        timeline, rt.T_ARRIVALS, a, 1.0, a_bin, a_start, a_end, a_n, a_off,
+                        bin_s, inv_bin)
+                    a_idx += 1
+                    if a_idx == ARRIVAL_BLOCK:
+                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
+                                                        arrival_params, hourly_rates, trace,
+                                                        horizon_s, ablock)
+                        a_idx = 0
+                    t_arr = ablock[a_idx]
+                else:
+                    break
+                n_drop += 1
                 if a >= warmup_s:
                     n_dropped_window += 1
                 queue_area += _overlap(a, dispatch, warmup_s, horizon_s)
                 s_exit += dispatch - a
                 if dispatch > horizon_s:
                     n_in_system_h += 1
-                rt._count_event(timeline, rt.T_DROPPED, rt.T_DROPPED_OFFSET_S, dispatch, 1.0,
-                                bin_s, inv_bin, horizon_s)
+            n_dropped += n_drop
+            rt._count_event(timeline, rt.T_DROPPED, rt.T_DROPPED_OFFSET_S, dispatch,
+                            float(n_drop), bin_s, inv_bin, horizon_s)
             if count == 0:
                 ring_sum = 0.0
             continue

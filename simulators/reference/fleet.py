@@ -26,7 +26,8 @@ marked *(kernel)*.
   the batch is formed again from the new head by the usual rule: the dispatcher dispatches at
   once only if the queue holds ``max_batch`` requests or the new head's max-wait has run out,
   otherwise it waits (so the dispatch can come after ``D``, and the new head can be dropped in
-  turn).  Dropped requests have NaN wait and latency.
+  turn).  Dropped requests have NaN wait and latency (a requeued request forgets its lost
+  dispatch).
 * **Requeue order.**  The lost batches of one dying node go back to the head of the queue in the
   requests' arrival order (ties: arrival index) *(kernel)*.  Deaths at the same time run in
   sequence, so the last one processed ends up at the head.
@@ -39,10 +40,11 @@ marked *(kernel)*.
 * **Launch attempts** *(kernel)*.  At a launch's request time, at every trace tick (after its
   notices), at every autoscaler scale-out, at every fallback time and at ``horizon_s``, the due
   pending launches (request time ``<= now``) are tried oldest first: while spot room remains
-  (always under the Poisson model and from ``horizon_s`` on; ``K - H`` under a trace, one used
-  per attempt, even one dropped for want of a slot) the launch starts as spot; otherwise, if
-  ``fallback_to_on_demand_after_s`` is set and ``now >= request time + fallback``, it starts as
-  class 2; otherwise it and every later one wait.
+  (always under the Poisson model and from ``horizon_s`` on; ``K - H`` under a trace) the
+  launch starts as spot; otherwise, if ``fallback_to_on_demand_after_s`` is set and
+  ``now >= request time + fallback``, it starts as class 2; otherwise it and every later one
+  wait.  Each spot attempt uses one unit of room, even one dropped for want of a slot: "up to
+  ``K - H`` of them launch" (the kernel keeps trying while ``H < K``, dropping them all).
 * **Autoscaler.**  ``desired = ceil(x - 1e-9)``; the signals are computed over the window
   directly: busy worker-time of every batch (in service, completed, or lost up to the death)
   and the step function of requests in the system, both integrated over
@@ -123,10 +125,14 @@ class FleetReferenceResult:
     arrival_s, wait_s, latency_s : float64[n]
         Post-warm-up requests in arrival order, s; wait and latency are NaN for dropped (and
         never served) requests.  Wait and latency count from the original arrival.
+    dropped_s : float64[n]
+        Time each of those requests was dropped at its deadline, s (NaN if it was not).
     batch_size, batch_start_s, batch_worker : int64[m], float64[m], int64[m]
         Every batch that completed (lost batches excluded), in dispatch order.
     lost_batch_start_s, lost_batch_end_s : float64[k]
         Dispatch time and planned completion time of every batch lost to a node death.
+    drop_times_s : float64[j]
+        Time of every deadline drop (pre-warm-up requests included), sorted.
     n_arrivals_total, n_dropped, n_requeued, n_stranded : int
         Requests simulated; deadline drops (all); requests put back by node deaths; requests
         never served nor dropped (no node could ever serve them).
@@ -154,11 +160,13 @@ class FleetReferenceResult:
     arrival_s: np.ndarray
     wait_s: np.ndarray
     latency_s: np.ndarray
+    dropped_s: np.ndarray
     batch_size: np.ndarray
     batch_start_s: np.ndarray
     batch_worker: np.ndarray
     lost_batch_start_s: np.ndarray
     lost_batch_end_s: np.ndarray
+    drop_times_s: np.ndarray
     n_arrivals_total: int
     n_dropped: int
     n_requeued: int
@@ -231,11 +239,13 @@ def simulate_fleet_reference(
         arrival_s=arrivals[post].copy(),
         wait_s=(model.dispatch_s - arrivals)[post],
         latency_s=(model.completion_s - arrivals)[post],
+        dropped_s=model.dropped_s[post].copy(),
         batch_size=np.array([len(b.members) for b in done], dtype=np.int64),
         batch_start_s=np.array([b.start_s for b in done], dtype=np.float64),
         batch_worker=np.array([b.worker for b in done], dtype=np.int64),
         lost_batch_start_s=np.array([b.start_s for b in lost], dtype=np.float64),
         lost_batch_end_s=np.array([b.planned_end_s for b in lost], dtype=np.float64),
+        drop_times_s=np.sort(model.dropped_s[~np.isnan(model.dropped_s)]),
         n_arrivals_total=int(arrivals.size),
         n_dropped=model.n_dropped,
         n_requeued=model.n_requeued,

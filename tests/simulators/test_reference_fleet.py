@@ -112,8 +112,8 @@ def test_static_fleet_equals_fixed_fleet_model(seed, n_nodes, width, max_batch, 
     def service(b: int) -> float:
         return 2e-3 + 0.5e-3 * b
 
-    kwargs = dict(max_batch=max_batch, max_wait_s=wait_ms * 1e-3, warmup_s=0.05,
-                  horizon_s=horizon_s)
+    kwargs = {"max_batch": max_batch, "max_wait_s": wait_ms * 1e-3, "warmup_s": 0.05,
+              "horizon_s": horizon_s}
     fixed = simulate_realtime_reference(arrivals, service, n_workers=n_nodes * width, **kwargs)
     fleet = simulate_fleet_reference(arrivals, service, FleetSpec.fixed(n_nodes, width),
                                      rng=np.random.default_rng(0), **kwargs)
