@@ -232,6 +232,7 @@ def _fleet_arrays(fleet: FleetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     fp[fk.FP_BASE] = fleet.on_demand_base
     fp[fk.FP_EXTRA_SPOT] = 1.0 if fleet.extra_is_spot else 0.0
     fp[fk.FP_START_S] = 3600.0 * fleet.start_hour
+    fp[fk.FP_START_HOUR] = fleet.start_hour
     fp[fk.FP_DEADLINE_S] = math.inf if fleet.deadline_s is None else fleet.deadline_s
     fp[fk.FP_FALLBACK_S] = math.inf
     fp[fk.FP_INTERVAL_S] = 1.0

@@ -46,7 +46,8 @@ FP_FALLBACK_S = 16  # inf = never
 FP_START_S = 17  # clock time of day at t = 0, s
 FP_DEADLINE_S = 18  # inf = none
 FP_TRACE = 19  # 1 = spot capacity trace replay
-N_FLEET_PARAMS = 20
+FP_START_HOUR = 20  # clock hour at t = 0 (the same as FP_START_S, in hours)
+N_FLEET_PARAMS = 21
 
 # fleet integer state (int64 array)
 FI_N_PROV = 0
@@ -336,7 +337,7 @@ def newest(nd_state, nd_class, nd_seq, nd_base, state, want_class):
 @jit
 def clock_minimum(t, fp, schedule):
     """Return the scheduled minimum node count at simulation time ``t``."""
-    hours = (t + fp[FP_START_S]) / 3600.0
+    hours = fp[FP_START_HOUR] + t / 3600.0
     hour = hours - 24.0 * math.floor(hours / 24.0)
     best = 0
     for k in range(schedule.shape[0]):

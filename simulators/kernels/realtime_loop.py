@@ -484,7 +484,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                                        tl_node, bin_s, horizon_s, warmup_s, prov, rng, use_heap,
                                        av_t, hk, hw, pos, w_free, ev_t, ev_key, ev_kind,
                                        ev_slot, ev_gen, ev_meta)
-                t_next = t_e + fp[fk.FP_INTERVAL_S]
+                t_next = (e + 1) * fp[fk.FP_INTERVAL_S]  # k * interval, as the contract says
                 if t_next <= horizon_s:
                     event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, t_next,
                                fk.EV_PRIORITY[fk.EV_AUTOSCALE], fk.EV_AUTOSCALE, -1, 0)

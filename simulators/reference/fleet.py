@@ -43,8 +43,8 @@ marked *(kernel)*.
   (always under the Poisson model and from ``horizon_s`` on; ``K - H`` under a trace) the
   launch starts as spot; otherwise, if ``fallback_to_on_demand_after_s`` is set and
   ``now >= request time + fallback``, it starts as class 2; otherwise it and every later one
-  wait.  Each spot attempt uses one unit of room, even one dropped for want of a slot: "up to
-  ``K - H`` of them launch" (the kernel keeps trying while ``H < K``, dropping them all).
+  wait.  Each spot attempt uses one unit of room, even one dropped for want of a slot ("up to
+  ``K - H`` of them launch").
 * **Autoscaler.**  ``desired = ceil(x - 1e-9)``; the signals are computed over the window
   directly: busy worker-time of every batch (in service, completed, or lost up to the death)
   and the step function of requests in the system, both integrated over
@@ -69,9 +69,9 @@ marked *(kernel)*.
   notice runs at ``t > horizon_s``; notices already given still end in a death, launched nodes
   still become ``READY``, and pending spot launches start at ``horizon_s`` (or at their request
   time, if later) whatever the capacity.  The run ends when the system is empty: a fleet event at
-  ``t > horizon_s`` runs only while requests remain (queued or in service) *(kernel: it stops
-  once the queue has drained)*.  Requests that can never be served (no node, nothing pending)
-  are *stranded*: NaN latency, counted in ``n_stranded`` and ``n_in_system_at_horizon``.
+  ``t > horizon_s`` runs only while requests remain (queued or in service) *(kernel)*.
+  Requests that can never be served (no node, nothing pending) are *stranded*: NaN latency,
+  counted in ``n_stranded`` and ``n_in_system_at_horizon``.
 * Fleet counters count events whenever they run (during the drain too); node-seconds and
   ``max_nodes_seen`` stop at ``horizon_s``.
 """

@@ -492,8 +492,8 @@ def test_bug_deadline_drop_before_a_dispatch_takes_every_stale_request():
 
     At 10 the queue {r2 (9 s), r3 (9.5 s), r4 (9.75 s)} is full, a dispatch is due, and all
     three have waited past the deadline: all are dropped at 10, none is in the system at the
-    horizon (11 s).  The kernel drops r2 and r3 only (the two it holds), and r4 at its own
-    max-wait, 11.75 s.
+    horizon (11 s).  (The kernel used to drop r2 and r3 only, the two it held, and r4 at its own
+    max-wait, 11.75 s.)
     """
     fleet = replace(FleetSpec.fixed(1), deadline_s=0.2)
     kernel, ref = run_both(Case(np.array([0.0, 0.0, 9.0, 9.5, 9.75]), fleet, 11.0,
@@ -508,8 +508,8 @@ def test_bug_tick_tries_at_most_its_room():
     """Two spot slots; trace K = 2, 0, 1, 1 at 0, 10, 12, 20 s; notice 5 s.
 
     12: K = 1 leaves room for one launch: it is tried and dropped (dying nodes hold both
-    slots); the other waits and starts at 20, in time for r0 (21 s).  The kernel drops both at
-    12, so r0 finds no node and is stranded.
+    slots); the other waits and starts at 20, in time for r0 (21 s).  (The kernel used to drop
+    both at 12, stranding r0.)
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=2, extra_is_spot=True,
                       spot=trace_spot([0, 10, 12, 20], [2, 0, 1, 1], notice_s=5.0))
@@ -523,9 +523,10 @@ def test_bug_fallback_at_a_rounded_time():
     """A replacement requested for 0.7 s falls back at 0.7 + 0.1 = 0.7999999999999999 s.
 
     The reference does so (trace K = 1, 0 at 0, 0.5 s; notice 0.05 s; replacement delay 0.2 s;
-    fallback 0.1 s).  The kernel would loop forever on this scenario, so its launch helper is
-    called directly at that time: it must launch the waiting request as class 2, not push the
-    same LAUNCH event again.
+    fallback 0.1 s).  The kernel used to loop forever on this scenario (``t - pend_t[0] >=
+    fallback`` is false there), so its launch helper is called directly at that time, and a
+    regression fails instead of hanging: it must launch the waiting request as class 2, not push
+    the same LAUNCH event again.
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=2, extra_is_spot=True,
                       spot=trace_spot([0.0, 0.5], [1, 0], notice_s=0.05,
@@ -570,7 +571,8 @@ def test_bug_trace_tick_at_the_horizon_runs():
     """One spot node; trace K = 1, 0 at 0 and 20 s = the horizon: the tick at 20 runs.
 
     It gives the node its notice (one preemption, one preemption event), and the replacement,
-    requested for 20, starts at once (the capacity no longer binds).  The kernel skips the tick.
+    requested for 20, starts at once (the capacity no longer binds).  (The kernel used to skip
+    the tick.)
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=2, extra_is_spot=True,
                       spot=trace_spot([0.0, 20.0], [1, 0], notice_s=5.0))
@@ -586,7 +588,8 @@ def test_bug_spot_scale_out_at_the_horizon_starts():
 
     One spot node; trace K = 1, 0 at 0, 10 s; notice 5 s; a scheduled minimum of 2 from clock
     second 20.  20: the waiting replacement starts (LAUNCH at the horizon), then the autoscaler
-    wants 2 nodes and launches one more spot node at once.  The kernel leaves it pending.
+    wants 2 nodes and launches one more spot node at once.  (The kernel used to leave it
+    pending.)
     """
     policy = AutoscalingPolicy("utilization", 1.0, min_nodes=1, max_nodes=2, interval_s=10.0,
                                window_s=10.0, schedule=((20 / 3600, 1.0, 2),))
@@ -603,7 +606,8 @@ def test_bug_initial_spot_node_above_capacity_falls_back_on_time():
     """One spot node, first trace tick at 30 s with K = 0, fallback after 10 s.
 
     The initial node is a pending launch requested at 0 (K(t_0) = 0); it falls back to
-    on-demand at 10 and serves r0 (1 s) at 10.  The kernel falls back at the first tick, 30.
+    on-demand at 10 and serves r0 (1 s) at 10.  (The kernel used to fall back at the first
+    tick, 30.)
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=1, extra_is_spot=True,
                       spot=trace_spot([30.0], [0], fallback_to_on_demand_after_s=10.0))
@@ -617,8 +621,9 @@ def test_bug_initial_spot_node_above_capacity_falls_back_on_time():
 def test_bug_launch_waiting_through_many_ticks():
     """One spot node; capacity 0 from 10 s on, a tick every 10 s; fallback after 2000 s.
 
-    The replacement waits through a hundred ticks (the horizon comes first).  The kernel pushes
-    a fallback LAUNCH event at every tick and overflows its event heap ('event heap full').
+    The replacement waits through a hundred ticks (the horizon comes first).  (The kernel used
+    to push a fallback LAUNCH event at every tick and overflow its event heap: 'event heap
+    full'.)
     """
     ticks_s = np.arange(0.0, 1000.0, 10.0)
     fleet = FleetSpec(workers_per_node=1, initial_nodes=1, max_nodes=1, extra_is_spot=True,
@@ -635,8 +640,8 @@ def test_bug_no_launch_after_the_drain():
 
     r0 (0 s) -> w0 until 10; r1 (1 s) -> w1, planned until 11.  4: notice (4 s) and a
     replacement requested for 10.5; 8: the death loses r1's batch; 10: w0 frees, r1 has waited
-    past its 5 s deadline and is dropped: the system is empty and the run ends.  The kernel
-    still runs the launch at 10.5 (before the lost batch's planned end, 11) and counts it.
+    past its 5 s deadline and is dropped: the system is empty and the run ends.  (The kernel
+    used to run the launch at 10.5, before the lost batch's planned end, 11, and count it.)
     """
     fleet = FleetSpec(workers_per_node=1, initial_nodes=2, max_nodes=2, on_demand_base=1,
                       extra_is_spot=True, deadline_s=5.0,
