@@ -37,11 +37,11 @@ def month_fleet() -> FleetSpec:
     return FleetSpec(
         workers_per_node=1,
         initial_nodes=4,
-        max_nodes=24,
+        max_nodes=30,  # 24 + headroom for replacements during notices (as planner.build)
         on_demand_base=2,
         extra_is_spot=True,
         autoscaling=AutoscalingPolicy(metric="utilization", target=0.6, min_nodes=2,
-                                      max_nodes=24, interval_s=60.0, window_s=300.0,
+                                      max_nodes=30,  # 24 + headroom for replacements during notices (as planner.build) interval_s=60.0, window_s=300.0,
                                       scale_in_cooldown_s=300.0),
         # g5-class spot in a ">20 %" Spot Advisor band would see about 0.0004/node-hour; use a
         # harsher 0.01/node-hour so that interruptions, requeues and replacements really happen

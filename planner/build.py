@@ -7,6 +7,7 @@ translation needs; files were read earlier by :mod:`planner.inputs`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,13 +86,16 @@ def build_fleet(design: schema.RealtimeDesign, workload: schema.InferenceWorkloa
                 ) -> tuple[FleetSpec, SpotSource | None]:
     """Return the simulator fleet of ``design`` and where its spot model came from.
 
-    A spot node under notice keeps its slot until it dies, so spot fleets get twice the node
-    slots: the replacement can start beside the dying node (the autoscaler's bounds still
-    count only provisioning and serving nodes).
+    A spot node under notice keeps its slot until it dies, so spot fleets get extra node slots
+    (a quarter more, at least two) for replacements that start beside dying nodes; the
+    autoscaler's bounds still count only provisioning and serving nodes.  A replacement that
+    finds no slot is dropped and counted (``launches_without_slot``).
     """
     f = design.fleet
     a = f.autoscaling
-    max_nodes = f.n_node_slots * (2 if f.purchase == "spot" else 1)
+    max_nodes = f.n_node_slots
+    if f.purchase == "spot":
+        max_nodes += max(2, math.ceil(f.n_node_slots / 4))
     policy = None
     if a is not None:
         policy = AutoscalingPolicy(

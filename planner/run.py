@@ -199,6 +199,7 @@ def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult, quotes, 
         "launches": {"base": float(stat[rk.S_N_LAUNCH_BASE]),
                      "spot": float(stat[rk.S_N_LAUNCH_SPOT]),
                      "on_demand_fallback": float(stat[rk.S_N_LAUNCH_FALLBACK])},
+        "launches_without_slot": float(stat[rk.S_N_LAUNCH_NO_SLOT]),
         "scale_out_actions": float(stat[rk.S_N_SCALE_OUT]),
         "scale_in_actions": float(stat[rk.S_N_SCALE_IN]),
         "mean_nodes": float(node_h.sum()) / horizon_s,
@@ -280,6 +281,10 @@ def _summarise(
     warnings = list(_warnings(design, quote, sim, throughput.mean, arrival_rate.mean))
     if workload.name in inputs.traces:
         warnings.extend(inputs.traces[workload.name].notes)
+    if usage["launches_without_slot"] > 0:
+        warnings.append(f"{usage['launches_without_slot']:.1f} launches per replication found "
+                        "every node slot taken (nodes under notice hold theirs); raise "
+                        "fleet.max_nodes to leave room for replacements")
     if usage["stranded_requests"] > 0:
         warnings.append(f"{usage['stranded_requests']:.0f} requests per replication were "
                         "stranded: no node was left to serve them")

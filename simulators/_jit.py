@@ -8,9 +8,34 @@ the tests compare them with closed forms, so reassociation is not worth its surp
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
 import numba
+
+_KERNEL_SOURCES = (Path(__file__).with_name("_jit.py"),
+                   *sorted(Path(__file__).with_name("kernels").glob("*.py")))
+
+
+def _cache_dir() -> str:
+    """Return the on-disk cache folder of the compiled kernels, keyed by their sources.
+
+    Numba invalidates a cached function when its own file changes, but not when a kernel it
+    inlines from another module does; keying the folder by a hash of every kernel source makes
+    a stale cache impossible.  ``NUMBA_CACHE_DIR`` still wins when the user sets it.
+    """
+    digest = hashlib.sha256()
+    for path in _KERNEL_SOURCES:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "gpu-planner", "numba", digest.hexdigest()[:16])
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    numba.config.CACHE_DIR = _cache_dir()
 
 
 def jit(*args: Any, **kwargs: Any) -> Any:

@@ -93,16 +93,17 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
             k += 1
     else:
         start_s = params[rt.P_START_S]
+        seg_s = params[rt.P_SEGMENT_S]
         if pos < 0:
-            pos = int(math.floor((t_gen + start_s) / 3600.0))
+            pos = int(math.floor((t_gen + start_s) / seg_s))
         upper = hourly_rates[0, pos]
         lower = hourly_rates[1, pos]
         inv_upper = hourly_rates[2, pos]
-        hour_end = (pos + 1) * 3600.0 - start_s
+        hour_end = (pos + 1) * seg_s - start_s
         while k < n:
             e, s0, s1, s2, s3 = _exp_draw(rng, s0, s1, s2, s3)
             t_next = t_gen + e * inv_upper if upper > 0.0 else math.inf
-            while t_next >= hour_end:  # cross into the next clock hour(s)
+            while t_next >= hour_end:  # cross into the next envelope segment(s)
                 e -= (hour_end - t_gen) * upper
                 t_gen = hour_end
                 pos += 1
@@ -111,7 +112,7 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
                 upper = hourly_rates[0, pos]
                 lower = hourly_rates[1, pos]
                 inv_upper = hourly_rates[2, pos]
-                hour_end = (pos + 1) * 3600.0 - start_s
+                hour_end = (pos + 1) * seg_s - start_s
                 t_next = t_gen + e * inv_upper if upper > 0.0 else math.inf
             if t_gen >= horizon_s or t_next >= horizon_s:
                 t_gen = math.inf

@@ -66,7 +66,8 @@ FI_LAUNCH_BASE = 12  # launches by class: +0 base, +1 spot, +2 fallback
 FI_MAX_ALIVE = 15
 FI_LAUNCH_NO_SLOT = 16
 FI_EVALS = 17
-N_FLEET_INTS = 18
+FI_SLOT_HI = 18  # 1 + the highest slot a node has ever used (workers above it never serve)
+N_FLEET_INTS = 19
 
 # fleet float state
 FF_LAST_SCALE_S = 0
@@ -178,6 +179,8 @@ def launch_node(t, cls, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_
         return -1
     nd_class[slot] = cls
     nd_gen[slot] += 1
+    if slot + 1 > fi[FI_SLOT_HI]:
+        fi[FI_SLOT_HI] = slot + 1
     nd_seq[slot] = fi[FI_NEXT_SEQ]
     fi[FI_NEXT_SEQ] += 1
     nd_base[slot] = 0

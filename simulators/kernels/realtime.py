@@ -51,7 +51,8 @@ P_REPEAT = 4  # 1.0 = loop the trace, 0.0 = stop at its end
 P_MEAN_RATE = 5  # smooth diurnal mean rate, 1/s
 P_START_S = 6  # clock time of day at simulation time 0, s after midnight
 P_MEAN_GAP_S = 7  # 1 / Poisson rate (a multiplication is cheaper than a division)
-N_ARRIVAL_PARAMS = 8
+P_SEGMENT_S = 8  # diurnal thinning-envelope segment length, s (divides an hour)
+N_ARRIVAL_PARAMS = 9
 
 # stats layout (per replication)
 S_N_ARRIVALS_TOTAL = 0
@@ -115,13 +116,14 @@ def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
 
     Diurnal arrivals are a non-homogeneous Poisson process generated exactly by thinning
     against a piecewise-constant envelope: ``hourly_rates[0, k]`` bounds the rate from above
-    over the ``k``-th clock hour counted from midnight before simulation time 0, and
+    over the ``k``-th clock segment (``P_SEGMENT_S`` long, 10 minutes) counted from midnight
+    before simulation time 0, and
     ``hourly_rates[1, k]`` from below (the 24-hour pattern repeated over the horizon, so the
     kernel indexes it directly, without a modulo); ``hourly_rates[2, k]`` is ``1 / upper``.  Candidate gaps are drawn by
     inverting the envelope's integral across hour boundaries; a candidate is accepted at once
     when ``u * upper <= lower`` (the squeeze, almost always), otherwise by comparing with the
     exact rate.  For piecewise shapes upper = lower, so every candidate is accepted and the
-    method is plain inversion.  ``pos`` carries the absolute clock-hour index of ``t`` (or the
+    method is plain inversion.  ``pos`` carries the absolute clock-segment index of ``t`` (or the
     trace position for trace replay; -1 before the first arrival).
     """
     if kind == ARRIVAL_POISSON:
@@ -129,13 +131,13 @@ def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
     elif kind == ARRIVAL_SMOOTH or kind == ARRIVAL_PIECEWISE:
         start_s = params[P_START_S]
         if pos < 0:
-            pos = int(math.floor((t + start_s) / 3600.0))
+            pos = int(math.floor((t + start_s) / params[P_SEGMENT_S]))
         while True:
             e = exponential(rng)
             while True:
                 h = pos
                 upper = hourly_rates[0, h]
-                hour_end = (pos + 1) * 3600.0 - start_s
+                hour_end = (pos + 1) * params[P_SEGMENT_S] - start_s
                 t_next = t + e * hourly_rates[2, h] if upper > 0.0 else math.inf  # 1 / upper
                 if t_next < hour_end:
                     t = t_next

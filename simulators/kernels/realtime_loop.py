@@ -158,6 +158,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             fk.add_pending(0.0, fi, pend_t)
             continue
         slot = fi[fk.FI_N_ALIVE]
+        fi[fk.FI_SLOT_HI] = slot + 1
         nd_class[slot] = cls
         nd_gen[slot] = 1
         nd_seq[slot] = fi[fk.FI_NEXT_SEQ]
@@ -277,10 +278,11 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             if use_heap:
                 t_free = hk[0]
                 worker = hw[0]
-            else:  # branch-free scan for the longest-idle worker (ties: lowest index)
+            else:  # branch-free scan for the longest-idle worker (ties: lowest index), over
+                # the slots nodes have used so far (new nodes take the lowest free slot)
                 t_free = av_t[0]
                 worker = 0
-                for k in range(1, max_workers):
+                for k in range(1, fi[fk.FI_SLOT_HI] * w_per_node):
                     f = av_t[k]
                     earlier = f < t_free
                     t_free = f if earlier else t_free
