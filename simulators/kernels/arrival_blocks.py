@@ -23,6 +23,8 @@ from simulators.kernels.rng import (
     _exponential_slow,
 )
 
+ARRIVAL_BLOCK = 256  # arrivals generated per block
+
 _S17 = np.uint64(17)
 _S45 = np.uint64(45)
 _S19 = np.uint64(19)

@@ -503,3 +503,65 @@ def trace_tick(t, trace_k, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_se
     if i + 1 < trace_t.shape[0] and trace_t[i + 1] <= horizon_s:
         event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, trace_t[i + 1],
                    EV_PRIORITY[EV_TRACE], EV_TRACE, -1, 0)
+
+
+@jit
+def start_fleet(fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since, w_class, acc,
+                timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos,
+                w_free, rng, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
+                spot_trace_t, spot_trace_k):
+    """Start the warm fleet at t = 0 (READY nodes) and schedule the first fleet events."""
+    w_per_node = int(fp[FP_W])
+    max_nodes = nd_state.shape[0]
+    is_trace = fp[FP_TRACE] != 0.0
+    extra_spot = fp[FP_EXTRA_SPOT] != 0.0
+    autoscale = fp[FP_AUTOSCALE] != 0.0
+    n_base = int(fp[FP_BASE])
+    if is_trace:
+        fi[FI_CAPACITY] = spot_trace_k[0]
+    spot_started = 0
+    for k in range(int(fp[FP_INITIAL])):
+        cls = CL_SPOT if (k >= n_base and extra_spot) else CL_BASE
+        if cls == CL_SPOT and is_trace and spot_started >= fi[FI_CAPACITY]:
+            add_pending(0.0, fi, pend_t)
+            continue
+        slot = fi[FI_N_ALIVE]
+        fi[FI_SLOT_HI] = slot + 1
+        nd_class[slot] = cls
+        nd_gen[slot] = 1
+        nd_seq[slot] = fi[FI_NEXT_SEQ]
+        fi[FI_NEXT_SEQ] += 1
+        nd_base[slot] = 1 if k < n_base else 0
+        fi[FI_N_ALIVE] += 1
+        fi[FI_N_PROV] += 1  # node_ready moves it to READY
+        if cls == CL_SPOT:
+            fi[FI_HELD_SPOT] += 1
+            spot_started += 1
+        nd_state[slot] = ST_PROVISIONING
+        for w in range(slot * w_per_node, (slot + 1) * w_per_node):
+            w_class[w] = cls
+        node_ready(0.0, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
+                      tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos, w_free,
+                      rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+    # node_ready counted a transition out of PROVISIONING at t = 0 (zero time); undo its
+    # timeline in/out pair so the node series start at the initial fleet
+    for k in range(N_STATES):
+        for f in range(4):
+            timeline[0, tl_node + 4 * (NODE_SERIES_STATE + k) + f] = 0.0
+    for slot in range(max_nodes):
+        if nd_state[slot] >= 0:
+            timeline[0, tl_node + 4 * (NODE_SERIES_STATE + ST_READY)] += 1.0
+            timeline[0, tl_node + 4 * (NODE_SERIES_CLASS + nd_class[slot])] += 1.0
+    fi[FI_MAX_ALIVE] = fi[FI_N_ALIVE]
+    if fi[FI_PEND_N] > 0:  # initial spot nodes waiting for capacity
+        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, 0.0,
+                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
+    if is_trace and spot_trace_t[0] <= horizon_s:
+        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, max(spot_trace_t[0], 0.0),
+                   EV_PRIORITY[EV_TRACE], EV_TRACE, -1, 0)
+    if autoscale and fp[FP_INTERVAL_S] <= horizon_s:
+        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, fp[FP_INTERVAL_S],
+                   EV_PRIORITY[EV_AUTOSCALE], EV_AUTOSCALE, -1, 0)
+    if extra_spot:  # after the horizon pending launches go ahead whatever the capacity
+        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, horizon_s,
+                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)

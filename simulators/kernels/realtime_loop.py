@@ -19,7 +19,7 @@ from numba import prange
 from simulators._jit import jit
 from simulators.kernels import fleet as fk
 from simulators.kernels import realtime as rt
-from simulators.kernels.arrival_blocks import fill_arrivals
+from simulators.kernels.arrival_blocks import ARRIVAL_BLOCK, fill_arrivals
 from simulators.kernels.histogram import bucket_index
 from simulators.kernels.rng import seed_stream
 from simulators.kernels.structures import (
@@ -27,56 +27,12 @@ from simulators.kernels.structures import (
     event_next_time,
     event_pop,
     event_push,
+    flush_bin,
+    grow_ring,
     heap_replace_root,
+    overlap,
+    tally_bin,
 )
-
-
-@jit
-def _grow(ring, head, count):
-    """Return a ring twice as large holding the same ``count`` entries from index 0."""
-    mask = ring.shape[0] - 1
-    bigger = np.empty(2 * ring.shape[0], dtype=np.float64)
-    for k in range(count):
-        bigger[k] = ring[(head + k) & mask]
-    return bigger
-
-
-ARRIVAL_BLOCK = 256
-
-
-@jit(inline="always")
-def _tally(timeline, count_field, t, weight, cur_bin, bin_start, bin_end, n_acc, off_acc,
-           bin_s, inv_bin):
-    """Add ``weight`` events at ``t`` (non-decreasing across calls) to a running bin.
-
-    Events of one series arrive in time order, so their bin changes rarely: the counts and
-    offset sums stay in registers and are written to the timeline when the bin changes (and by
-    the final flush).  Returns the updated running state.
-    """
-    if t >= bin_end:
-        if cur_bin >= 0 and cur_bin < timeline.shape[0]:
-            timeline[cur_bin, count_field] += n_acc
-            timeline[cur_bin, count_field + 1] += off_acc
-        cur_bin = int(t * inv_bin)
-        bin_start = cur_bin * bin_s
-        bin_end = bin_start + bin_s
-        n_acc = 0.0
-        off_acc = 0.0
-    return cur_bin, bin_start, bin_end, n_acc + weight, off_acc + weight * (t - bin_start)
-
-
-@jit(inline="always")
-def _flush(timeline, count_field, cur_bin, n_acc, off_acc):
-    if cur_bin >= 0 and cur_bin < timeline.shape[0]:
-        timeline[cur_bin, count_field] += n_acc
-        timeline[cur_bin, count_field + 1] += off_acc
-
-
-@jit(inline="always")
-def _overlap(start, end, lo, hi):
-    a = start if start > lo else lo
-    b = end if end < hi else hi
-    return b - a if b > a else 0.0
 
 
 @jit
@@ -134,7 +90,6 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     ev_slot = np.empty(ev_cap, dtype=np.int64)
     ev_gen = np.empty(ev_cap, dtype=np.int64)
     ev_meta = np.zeros(2, dtype=np.int64)
-    is_trace = fp[fk.FP_TRACE] != 0.0
     extra_spot = fp[fk.FP_EXTRA_SPOT] != 0.0
     autoscale = fp[fk.FP_AUTOSCALE] != 0.0
     n_win = int(round(fp[fk.FP_WINDOW_S] / fp[fk.FP_INTERVAL_S])) if autoscale else 1
@@ -147,56 +102,11 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     win_busy = np.zeros(n_win + 1)
     win_sys = np.zeros(n_win + 1)
 
-    # the warm fleet at t = 0
-    n_base = int(fp[fk.FP_BASE])
-    if is_trace:
-        fi[fk.FI_CAPACITY] = spot_trace_k[0]
-    spot_started = 0
-    for k in range(int(fp[fk.FP_INITIAL])):
-        cls = fk.CL_SPOT if (k >= n_base and extra_spot) else fk.CL_BASE
-        if cls == fk.CL_SPOT and is_trace and spot_started >= fi[fk.FI_CAPACITY]:
-            fk.add_pending(0.0, fi, pend_t)
-            continue
-        slot = fi[fk.FI_N_ALIVE]
-        fi[fk.FI_SLOT_HI] = slot + 1
-        nd_class[slot] = cls
-        nd_gen[slot] = 1
-        nd_seq[slot] = fi[fk.FI_NEXT_SEQ]
-        fi[fk.FI_NEXT_SEQ] += 1
-        nd_base[slot] = 1 if k < n_base else 0
-        fi[fk.FI_N_ALIVE] += 1
-        fi[fk.FI_N_PROV] += 1  # node_ready moves it to READY
-        if cls == fk.CL_SPOT:
-            fi[fk.FI_HELD_SPOT] += 1
-            spot_started += 1
-        nd_state[slot] = fk.ST_PROVISIONING
-        for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-            w_class[w] = cls
-        fk.node_ready(0.0, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
-                      tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos, w_free,
-                      rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-    # node_ready counted a transition out of PROVISIONING at t = 0 (zero time); undo its
-    # timeline in/out pair so the node series start at the initial fleet
-    for k in range(fk.N_STATES):
-        for f in range(4):
-            timeline[0, tl_node + 4 * (fk.NODE_SERIES_STATE + k) + f] = 0.0
-    for slot in range(max_nodes):
-        if nd_state[slot] >= 0:
-            timeline[0, tl_node + 4 * (fk.NODE_SERIES_STATE + fk.ST_READY)] += 1.0
-            timeline[0, tl_node + 4 * (fk.NODE_SERIES_CLASS + nd_class[slot])] += 1.0
-    fi[fk.FI_MAX_ALIVE] = fi[fk.FI_N_ALIVE]
-    if fi[fk.FI_PEND_N] > 0:  # initial spot nodes waiting for capacity
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, 0.0,
-                   fk.EV_PRIORITY[fk.EV_LAUNCH], fk.EV_LAUNCH, -1, 0)
-    if is_trace and spot_trace_t[0] <= horizon_s:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, max(spot_trace_t[0], 0.0),
-                   fk.EV_PRIORITY[fk.EV_TRACE], fk.EV_TRACE, -1, 0)
-    if autoscale and fp[fk.FP_INTERVAL_S] <= horizon_s:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, fp[fk.FP_INTERVAL_S],
-                   fk.EV_PRIORITY[fk.EV_AUTOSCALE], fk.EV_AUTOSCALE, -1, 0)
-    if extra_spot:  # after the horizon pending launches go ahead whatever the capacity
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, horizon_s,
-                   fk.EV_PRIORITY[fk.EV_LAUNCH], fk.EV_LAUNCH, -1, 0)
+    # the warm fleet at t = 0 and the first fleet events
+    fk.start_fleet(fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since, w_class, acc,
+                   timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos,
+                   w_free, rng, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
+                   spot_trace_t, spot_trace_k)
 
     n_total = 0
     n_window = 0
@@ -260,7 +170,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 if track_outstanding:
                     ring_sum += t_arr
                 n_total += 1
-                a_bin, a_start, a_end, a_n, a_off = _tally(
+                a_bin, a_start, a_end, a_n, a_off = tally_bin(
                     timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
                     inv_bin)
                 a_idx += 1
@@ -297,7 +207,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 limit = trigger if trigger > t_w else t_w
                 while count < max_batch and t_arr <= limit and t_arr < math.inf:
                     if count == ring.shape[0]:
-                        ring = _grow(ring, head, count)
+                        ring = grow_ring(ring, head, count)
                         mask = ring.shape[0] - 1
                         head = 0
                     ring[(head + count) & mask] = t_arr
@@ -305,7 +215,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     if track_outstanding:
                         ring_sum += t_arr
                     n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
                         timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off,
                         bin_s, inv_bin)
                     a_idx += 1
@@ -356,7 +266,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                             lat_hist[bucket_index(latency)] -= 1
                             wait_hist[bucket_index(wait)] -= 1
                             n_slo -= latency <= slo_s
-                        queue_area -= _overlap(d_w, t_e, warmup_s, horizon_s)
+                        queue_area -= overlap(d_w, t_e, warmup_s, horizon_s)
                         s_exit -= c_w - a
                     n_window -= counted
                     sum_service -= counted * service
@@ -367,9 +277,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     else:
                         n_in_system_h -= nb
                     cls = nd_class[slot]
-                    lost_busy_w = _overlap(t_e, c_w, warmup_s, horizon_s)
+                    lost_busy_w = overlap(t_e, c_w, warmup_s, horizon_s)
                     busy -= lost_busy_w
-                    acc[0, cls, fk.ACC_BUSY] -= _overlap(t_e, c_w, 0.0, horizon_s)
+                    acc[0, cls, fk.ACC_BUSY] -= overlap(t_e, c_w, 0.0, horizon_s)
                     acc[1, cls, fk.ACC_BUSY] -= lost_busy_w
                     s_busy -= c_w - t_e
                     if c_w < horizon_s:
@@ -392,7 +302,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 if lost_n > 0:
                     lost = np.sort(lost_buf[:lost_n])
                     while count + lost_n > ring.shape[0]:
-                        ring = _grow(ring, head, count)
+                        ring = grow_ring(ring, head, count)
                         mask = ring.shape[0] - 1
                         head = 0
                     for k in range(lost_n - 1, -1, -1):
@@ -442,7 +352,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             else:  # EV_AUTOSCALE
                 while t_arr <= t_e:
                     if count == ring.shape[0]:
-                        ring = _grow(ring, head, count)
+                        ring = grow_ring(ring, head, count)
                         mask = ring.shape[0] - 1
                         head = 0
                     ring[(head + count) & mask] = t_arr
@@ -450,7 +360,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     if track_outstanding:
                         ring_sum += t_arr
                     n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
                         timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
                         inv_bin)
                     a_idx += 1
@@ -527,7 +437,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 elif t_arr < math.inf and dispatch - t_arr > deadline_s:
                     a = t_arr  # arrives, waits and is dropped without entering the ring
                     n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = _tally(
+                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
                         timeline, rt.T_ARRIVALS, a, 1.0, a_bin, a_start, a_end, a_n, a_off,
                         bin_s, inv_bin)
                     a_idx += 1
@@ -542,7 +452,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 n_drop += 1
                 if a >= warmup_s:
                     n_dropped_window += 1
-                queue_area += _overlap(a, dispatch, warmup_s, horizon_s)
+                queue_area += overlap(a, dispatch, warmup_s, horizon_s)
                 s_exit += dispatch - a
                 if dispatch > horizon_s:
                     n_in_system_h += 1
@@ -598,10 +508,10 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
         else:
             n_in_system_h += n
         if dispatch < horizon_s:
-            d_bin, d_start, d_end, d_n, d_off = _tally(
+            d_bin, d_start, d_end, d_n, d_off = tally_bin(
                 timeline, rt.T_DISPATCHED, dispatch, float(n), d_bin, d_start, d_end, d_n, d_off,
                 bin_s, inv_bin)
-            b_bin, b_start, b_end, b_n, b_off = _tally(
+            b_bin, b_start, b_end, b_n, b_off = tally_bin(
                 timeline, rt.T_BATCHES, dispatch, 1.0, b_bin, b_start, b_end, b_n, b_off, bin_s,
                 inv_bin)
         if completion < horizon_s:
@@ -609,10 +519,10 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             timeline[b, rt.T_COMPLETIONS] += n
             timeline[b, rt.T_BATCHES_DONE] += 1.0
             timeline[b, rt.T_BATCH_DONE_OFFSET_S] += completion - b * bin_s
-        busy_w = _overlap(dispatch, completion, warmup_s, horizon_s)
+        busy_w = overlap(dispatch, completion, warmup_s, horizon_s)
         busy += busy_w
         cls = w_class[worker]
-        acc[0, cls, fk.ACC_BUSY] += _overlap(dispatch, completion, 0.0, horizon_s)
+        acc[0, cls, fk.ACC_BUSY] += overlap(dispatch, completion, 0.0, horizon_s)
         acc[1, cls, fk.ACC_BUSY] += busy_w
         if dispatch >= warmup_s and dispatch < horizon_s:
             n_batches += 1
@@ -622,9 +532,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
         if completion > last_completion:
             last_completion = completion
 
-    _flush(timeline, rt.T_ARRIVALS, a_bin, a_n, a_off)
-    _flush(timeline, rt.T_DISPATCHED, d_bin, d_n, d_off)
-    _flush(timeline, rt.T_BATCHES, b_bin, b_n, b_off)
+    flush_bin(timeline, rt.T_ARRIVALS, a_bin, a_n, a_off)
+    flush_bin(timeline, rt.T_DISPATCHED, d_bin, d_n, d_off)
+    flush_bin(timeline, rt.T_BATCHES, b_bin, b_n, b_off)
     fk.close_accounts(nd_state, nd_class, nd_since, acc, horizon_s, warmup_s)
     stats[rt.S_N_ARRIVALS_TOTAL] = n_total
     stats[rt.S_N_WINDOW] = n_window

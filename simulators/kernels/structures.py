@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 
 from simulators._jit import jit
 
@@ -175,3 +176,52 @@ def heap_replace_root(hk, hw, pos, t_new):
     hk[i] = t_new
     hw[i] = w_new
     pos[w_new] = i
+
+
+# ----------------------------------------------------------------------------------------------
+# Queue ring, running timeline bins, interval overlap
+
+
+@jit
+def grow_ring(ring, head, count):
+    """Return a ring twice as large holding the same ``count`` entries from index 0."""
+    mask = ring.shape[0] - 1
+    bigger = np.empty(2 * ring.shape[0], dtype=np.float64)
+    for k in range(count):
+        bigger[k] = ring[(head + k) & mask]
+    return bigger
+
+
+@jit(inline="always")
+def tally_bin(timeline, count_field, t, weight, cur_bin, bin_start, bin_end, n_acc, off_acc,
+           bin_s, inv_bin):
+    """Add ``weight`` events at ``t`` (non-decreasing across calls) to a running bin.
+
+    Events of one series arrive in time order, so their bin changes rarely: the counts and
+    offset sums stay in registers and are written to the timeline when the bin changes (and by
+    the final flush).  Returns the updated running state.
+    """
+    if t >= bin_end:
+        if cur_bin >= 0 and cur_bin < timeline.shape[0]:
+            timeline[cur_bin, count_field] += n_acc
+            timeline[cur_bin, count_field + 1] += off_acc
+        cur_bin = int(t * inv_bin)
+        bin_start = cur_bin * bin_s
+        bin_end = bin_start + bin_s
+        n_acc = 0.0
+        off_acc = 0.0
+    return cur_bin, bin_start, bin_end, n_acc + weight, off_acc + weight * (t - bin_start)
+
+
+@jit(inline="always")
+def flush_bin(timeline, count_field, cur_bin, n_acc, off_acc):
+    if cur_bin >= 0 and cur_bin < timeline.shape[0]:
+        timeline[cur_bin, count_field] += n_acc
+        timeline[cur_bin, count_field + 1] += off_acc
+
+
+@jit(inline="always")
+def overlap(start, end, lo, hi):
+    a = start if start > lo else lo
+    b = end if end < hi else hi
+    return b - a if b > a else 0.0
