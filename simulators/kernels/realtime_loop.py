@@ -165,6 +165,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     if not in_service:
                         break
             else:
+                # An arrival enters the queue here, in the pull loop below and at an autoscaler
+                # evaluation.  The three copies are deliberate: a shared inline helper returning
+                # the 15-value queue state measured 12 % slower on the month benchmark.
                 ring[(head + count) & mask] = t_arr
                 count += 1
                 if track_outstanding:
