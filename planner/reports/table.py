@@ -208,7 +208,7 @@ def render_details(result: RunResult) -> str:
                 f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
         console.print(
             f"  busy GPU-hours {d.busy_gpu_hours.mean or 0:,.3f} of "
-            f"{d.gpu_hours if d.gpu_hours is not None else NA} allocated; busy cost "
+            f"{'n/a' if d.gpu_hours is None else format(d.gpu_hours, ',.2f')} allocated; busy cost "
             f"(window) {money(d.cost.busy_usd)}; mean fleet cost {money(d.cost.usd_per_hour)}/h"
         )
     return buffer.getvalue()
