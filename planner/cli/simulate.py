@@ -43,34 +43,28 @@ def _render(result: RunResult, fmt: options.OutputFormat, *, details: bool) -> s
     return text
 
 
-def run(
-    scenario: Path = options.SCENARIO,
-    fmt: options.OutputFormat = options.FORMAT,
-    output: Path | None = options.OUTPUT,
-    replications: int | None = options.REPLICATIONS,
-    seed: int | None = options.SEED,
-    quiet: bool = options.QUIET,
-    debug: bool = options.DEBUG,
-) -> None:
-    """Simulate every design of SCENARIO and report each in detail."""
-    with user_errors(debug):
-        result = _simulate(scenario, replications, seed, quiet)
-        emit(_render(result, fmt, details=True), output)
+def _command(details: bool, doc: str):
+    """Return a command that simulates a scenario and renders it (with per-design details)."""
+
+    def command(
+        scenario: Path = options.SCENARIO,
+        fmt: options.OutputFormat = options.FORMAT,
+        output: Path | None = options.OUTPUT,
+        replications: int | None = options.REPLICATIONS,
+        seed: int | None = options.SEED,
+        quiet: bool = options.QUIET,
+        debug: bool = options.DEBUG,
+    ) -> None:
+        with user_errors(debug):
+            result = _simulate(scenario, replications, seed, quiet)
+            emit(_render(result, fmt, details=details), output)
+
+    command.__doc__ = doc
+    return command
 
 
-def compare(
-    scenario: Path = options.SCENARIO,
-    fmt: options.OutputFormat = options.FORMAT,
-    output: Path | None = options.OUTPUT,
-    replications: int | None = options.REPLICATIONS,
-    seed: int | None = options.SEED,
-    quiet: bool = options.QUIET,
-    debug: bool = options.DEBUG,
-) -> None:
-    """Simulate every design of SCENARIO and compare them side by side."""
-    with user_errors(debug):
-        result = _simulate(scenario, replications, seed, quiet)
-        emit(_render(result, fmt, details=False), output)
+run = _command(True, "Simulate every design of SCENARIO and report each in detail.")
+compare = _command(False, "Simulate every design of SCENARIO and compare them side by side.")
 
 
 def register(app: typer.Typer) -> None:
