@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from planner.cli import simulate
+from planner.cli import prices, simulate
 
 app = typer.Typer(
     name="planner",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 simulate.register(app)
+app.add_typer(prices.app, name="prices", help="Browse the built-in dated GPU price catalog.")
 
 
 @app.callback()
