@@ -1,0 +1,1 @@
+"""Loopback fakes of cloud pricing APIs for offline tests."""
