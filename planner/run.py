@@ -14,8 +14,9 @@ from importlib import metadata
 
 import numpy as np
 
-from costmodels.catalog import InstanceQuote, PriceCatalog, load_snapshot, quote_instance
+from costmodels.catalog import InstanceQuote, PriceCatalog, quote_instance
 from costmodels.fleet_costs import PurchaseUsage, price_fleet_usage
+from costmodels.price_cache import default_catalog
 from planner import schema
 from planner.build import (
     SpotSource,
@@ -57,7 +58,8 @@ def run_scenario(
     scenario : Scenario
         A validated scenario (see :func:`planner.schema.load_scenario`).
     catalog : PriceCatalog, optional
-        Prices to use; the built-in dated snapshot by default.
+        Prices to use; by default the newest local price cache merged with the built-in
+        snapshot, else the snapshot (:func:`costmodels.price_cache.default_catalog`).
     progress : callable, optional
         ``progress(design_name, replications_done, replications_total)``.
 
@@ -66,7 +68,7 @@ def run_scenario(
     RunResult
     """
     started = time.perf_counter()
-    catalog = catalog if catalog is not None else load_snapshot()
+    catalog = catalog if catalog is not None else default_catalog()
     inputs = load_scenario_inputs(scenario)
     hours_per_month = scenario.pricing.hours_per_month
     results = []

@@ -27,3 +27,11 @@ def shared_data() -> Path:
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_price_cache(tmp_path_factory):
+    """Point the price cache at an empty folder so no test reads a developer's real cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLANNER_PRICE_CACHE", str(tmp_path_factory.mktemp("empty-price-cache")))
+        yield

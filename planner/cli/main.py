@@ -14,7 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 simulate.register(app)
-app.add_typer(prices.app, name="prices", help="Browse the built-in dated GPU price catalog.")
+app.add_typer(prices.app, name="prices",
+              help="Browse the dated GPU price catalog (the newest refreshed cache, else the "
+                   "built-in snapshot) and refresh it from the AWS Pricing API.")
 
 
 @app.callback()

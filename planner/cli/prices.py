@@ -1,4 +1,8 @@
-"""``planner prices``: browse the built-in dated GPU price catalog."""
+"""``planner prices``: browse GPU list prices and refresh the local price cache.
+
+``prices list`` shows the newest local cache merged with the built-in dated snapshot (or the
+snapshot alone with ``--snapshot``); ``prices refresh`` fetches a provider's prices and writes a
+cache file (see :mod:`costmodels.price_cache`)."""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from pathlib import Path
 import typer
 
 from costmodels.catalog import PROVIDERS, load_snapshot
+from costmodels.price_cache import default_catalog, write_cache
 from planner.cli import options
-from planner.cli.common import emit, user_errors
+from planner.cli.common import emit, stderr_console, user_errors
+from planner.errors import CatalogError
 from planner.reports.prices import render_csv, render_json, render_table, select_prices
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -44,6 +50,11 @@ FORMAT = typer.Option(PricesFormat.table, "--format", "-f", case_sensitive=False
 SORT = typer.Option(None, "--sort", case_sensitive=False, help="Sort cheapest first by on-demand, "
                     "spot or on-demand per GPU-hour; unknown prices last.")
 
+SNAPSHOT = typer.Option(False, "--snapshot", help="Use the built-in snapshot even when a local "
+                        "price cache exists.")
+CACHE_DIR = typer.Option(None, "--cache-dir", help="Price cache folder (default "
+                         "$PLANNER_PRICE_CACHE, else $XDG_CACHE_HOME/gpu-planner/prices).")
+
 
 @app.command("list")
 def list_prices(
@@ -54,11 +65,17 @@ def list_prices(
     fmt: PricesFormat = FORMAT,
     output: Path | None = options.OUTPUT,
     sort: SortKey | None = SORT,
+    snapshot: bool = SNAPSHOT,
+    cache_dir: Path | None = CACHE_DIR,
     debug: bool = options.DEBUG,
 ) -> None:
-    """List the built-in catalog's GPU instance list prices (USD per hour), filtered."""
+    """List GPU instance list prices (USD per hour), filtered.
+
+    Uses the newest local price cache (``planner prices refresh``) merged with the built-in
+    snapshot, or the built-in snapshot alone when there is no cache or with --snapshot.
+    """
     with user_errors(debug):
-        catalog = load_snapshot()
+        catalog = load_snapshot() if snapshot else default_catalog(cache_dir)
         frame = select_prices(
             catalog,
             provider=provider.value if provider is not None else None,
@@ -74,3 +91,53 @@ def list_prices(
         else:
             text = render_table(frame, catalog)
         emit(text, output)
+
+
+REFRESH_PROVIDER = typer.Option(..., "--provider", case_sensitive=False,
+                                help="Provider to fetch (only aws is available yet).")
+INSTANCES = typer.Option(None, "--instances", help="Comma-separated instance types, e.g. "
+                         "p5.48xlarge,g5.xlarge (default: the provider's instance types in the "
+                         "built-in snapshot).")
+REFRESH_REGION = typer.Option("us-east-1", "--region", help="Region to price.")
+ENDPOINT_PRICING = typer.Option(None, "--endpoint-url-pricing",
+                                help="Override the AWS Pricing API endpoint.")
+ENDPOINT_EC2 = typer.Option(None, "--endpoint-url-ec2", help="Override the EC2 endpoint.")
+
+
+@app.command("refresh")
+def refresh_prices(
+    provider: Provider = REFRESH_PROVIDER,
+    instances: str | None = INSTANCES,
+    region: str = REFRESH_REGION,
+    endpoint_url_pricing: str | None = ENDPOINT_PRICING,
+    endpoint_url_ec2: str | None = ENDPOINT_EC2,
+    cache_dir: Path | None = CACHE_DIR,
+    debug: bool = options.DEBUG,
+) -> None:
+    """Fetch current list prices from a provider's API into the local price cache."""
+    with user_errors(debug):
+        name = provider.value
+        if name != "aws":
+            raise CatalogError(
+                f"refreshing {name} prices is not available yet; use the built-in snapshot "
+                f"(planner prices list --provider {name} --snapshot)"
+            )
+        if instances is not None:
+            types = [t.strip() for t in instances.split(",") if t.strip()]
+            if not types:
+                raise CatalogError("--instances lists no instance type; write e.g. "
+                                   "--instances p5.48xlarge,g5.xlarge or leave it out")
+        else:
+            frame = load_snapshot().frame
+            types = sorted(set(frame.filter(frame["provider"] == name)["instance_type"]))
+        from costmodels.providers.aws import fetch_aws_catalog  # boto3 only when refreshing
+
+        endpoints = {key: url for key, url in
+                     (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2)) if url}
+        catalog = fetch_aws_catalog(types, region=region, endpoint_urls=endpoints or None)
+        path = write_cache(catalog, name, cache_dir=cache_dir)
+        rows = catalog.frame.height
+        priced = catalog.frame["on_demand_usd_per_hour"].drop_nulls().len()
+        stderr_console().print(f"wrote {rows} rows to {path}", markup=False, soft_wrap=True)
+        emit(f"refreshed {name} prices in {region}: {rows} instance types, {priced} with an "
+             f"on-demand price, as of {catalog.as_of} ({catalog.label}); cache {path}", None)
