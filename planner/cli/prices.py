@@ -94,34 +94,38 @@ def list_prices(
 
 
 REFRESH_PROVIDER = typer.Option(..., "--provider", case_sensitive=False,
-                                help="Provider to fetch (only aws is available yet).")
+                                help="Provider to fetch (aws or gcp).")
 INSTANCES = typer.Option(None, "--instances", help="Comma-separated instance types, e.g. "
                          "p5.48xlarge,g5.xlarge (default: the provider's instance types in the "
                          "built-in snapshot).")
-REFRESH_REGION = typer.Option("us-east-1", "--region", help="Region to price.")
+REFRESH_REGION = typer.Option(None, "--region", help="Region to price (default us-east-1 for "
+                              "aws, us-central1 for gcp).")
+DEFAULT_REFRESH_REGIONS = {"aws": "us-east-1", "gcp": "us-central1"}
 ENDPOINT_PRICING = typer.Option(None, "--endpoint-url-pricing",
                                 help="Override the AWS Pricing API endpoint.")
 ENDPOINT_EC2 = typer.Option(None, "--endpoint-url-ec2", help="Override the EC2 endpoint.")
+ENDPOINT_GCP = typer.Option(None, "--endpoint", help="gcp only: host:port of a plaintext gRPC "
+                            "Cloud Billing Catalog endpoint (for tests; no credentials used).")
 
 
 @app.command("refresh")
 def refresh_prices(
     provider: Provider = REFRESH_PROVIDER,
     instances: str | None = INSTANCES,
-    region: str = REFRESH_REGION,
+    region: str | None = REFRESH_REGION,
     endpoint_url_pricing: str | None = ENDPOINT_PRICING,
     endpoint_url_ec2: str | None = ENDPOINT_EC2,
+    endpoint: str | None = ENDPOINT_GCP,
     cache_dir: Path | None = CACHE_DIR,
     debug: bool = options.DEBUG,
 ) -> None:
     """Fetch current list prices from a provider's API into the local price cache."""
     with user_errors(debug):
         name = provider.value
-        if name != "aws":
-            raise CatalogError(
-                f"refreshing {name} prices is not available yet; use the built-in snapshot "
-                f"(planner prices list --provider {name} --snapshot)"
-            )
+        region = region or DEFAULT_REFRESH_REGIONS[name]
+        if name == "aws" and endpoint:
+            raise CatalogError("--endpoint is for --provider gcp; for aws use "
+                               "--endpoint-url-pricing and --endpoint-url-ec2")
         if instances is not None:
             types = [t.strip() for t in instances.split(",") if t.strip()]
             if not types:
@@ -129,12 +133,20 @@ def refresh_prices(
                                    "--instances p5.48xlarge,g5.xlarge or leave it out")
         else:
             frame = load_snapshot().frame
-            types = sorted(set(frame.filter(frame["provider"] == name)["instance_type"]))
-        from costmodels.providers.aws import fetch_aws_catalog  # boto3 only when refreshing
+            frame = frame.filter(frame["provider"] == name)
+            if name == "gcp" and (frame["region"] == region).any():
+                frame = frame.filter(frame["region"] == region)  # e.g. a3-megagpu is us-east4 only
+            types = sorted(set(frame["instance_type"]))
+        if name == "gcp":
+            from costmodels.providers.gcp import fetch_gcp_catalog  # google-cloud-billing only here
 
-        endpoints = {key: url for key, url in
-                     (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2)) if url}
-        catalog = fetch_aws_catalog(types, region=region, endpoint_urls=endpoints or None)
+            catalog = fetch_gcp_catalog(types, region=region, endpoint=endpoint)
+        else:
+            from costmodels.providers.aws import fetch_aws_catalog  # boto3 only when refreshing
+
+            endpoints = {key: url for key, url in
+                         (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2)) if url}
+            catalog = fetch_aws_catalog(types, region=region, endpoint_urls=endpoints or None)
         path = write_cache(catalog, name, cache_dir=cache_dir)
         rows = catalog.frame.height
         priced = catalog.frame["on_demand_usd_per_hour"].drop_nulls().len()

@@ -134,11 +134,17 @@ def test_scenario_reports_the_snapshot_then_the_cache(cache, pricing_fake, moto_
     assert after.design("d").cost.usd_per_hour == pytest.approx(G5_PRICE)
 
 
-def test_gcp_refresh_is_not_available_yet(cache):
+def test_gcp_refresh_without_credentials_is_a_clear_error(cache, tmp_path, monkeypatch):
+    """No Application Default Credentials: exit 1 with the fix, no cache, no network probe."""
+    monkeypatch.setenv("NO_GCE_CHECK", "true")  # no metadata-server probe
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud user credentials either
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     result = runner.invoke(app, ["prices", "refresh", "--provider", "gcp"])
     assert result.exit_code == 1
-    assert "not available yet" in result.stderr and "built-in snapshot" in result.stderr
-    assert not cache.exists() or not any(cache.iterdir())
+    assert "credentials" in result.stderr.lower()
+    assert "built-in snapshot" in result.stderr
+    assert not cache.exists() or not any(cache.glob("*.parquet"))
 
 
 def test_refresh_error_exits_1_with_the_message(cache, pricing_fake, moto_url):
