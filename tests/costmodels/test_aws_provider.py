@@ -10,7 +10,6 @@ boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
 from botocore.retries import standard as botocore_standard
-from moto.server import ThreadedMotoServer
 
 from costmodels.catalog import CATALOG_SCHEMA
 from costmodels.providers.aws import (
@@ -28,13 +27,8 @@ MOTO_SPOT_PRICE = 0.00001  # moto's constant spot price for every (instance type
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with fake.moto_server() as url:
+        yield url
 
 
 @pytest.fixture()

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
-from moto.server import ThreadedMotoServer
 
 from costmodels.catalog import SNAPSHOT_LABEL
 from planner.cli.main import app
@@ -28,13 +27,8 @@ G5_PRICE = 1.25  # differs from the snapshot's 1.006
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with fake.moto_server() as url:
+        yield url
 
 
 def _set_on_demand(items, instance_type, usd):

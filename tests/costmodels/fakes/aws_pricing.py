@@ -12,6 +12,7 @@ Items are realistic aws_v1 offer-format products for p5.48xlarge and g5.xlarge i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -304,3 +305,17 @@ class FakePricingServer:
 
     def get_products_calls(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["target"] == "AWSPriceListService.GetProducts"]
+
+
+@contextlib.contextmanager
+def moto_server():
+    """Run moto's EC2-capable server on a free loopback port; yield its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
