@@ -16,6 +16,11 @@ from planner.stats import Estimate
 SCHEMA_VERSION = 1
 LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99")
 WAIT_KEYS = ("mean", "p50", "p99")
+METRIC_LABELS = {"latency": "latency", "freshness": "freshness",
+                 "completion_time": "completion time"}
+"""What a design's ``latency_ms`` distribution measures, by pattern: request latency
+(real-time, streaming), freshness (batch: arrival to completion of the job that processed the
+record), completion time (training runs)."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +40,46 @@ class CostResult:
     note: str | None
     by_purchase: dict[str, float | None] = field(default_factory=dict)
     sources: tuple[tuple[str, str | None, str | None], ...] = ()
+    usd_per_1m_tokens: float | None = None
+    usd_per_1m_tokens_busy: float | None = None
+    usd_per_run: float | None = None
+    usd_per_run_busy: float | None = None
+    layers: tuple[tuple[str, float | None], ...] = ()
+    discounts: tuple[str, ...] = ()
+    commitment: dict[str, Any] | None = None
+    incomplete: bool = False
 
     @property
     def known(self) -> bool:
         """Return whether the price is known."""
         return self.usd_per_hour is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form of this cost."""
+        return {
+            "total_usd": self.total_usd,
+            "usd_per_month": self.usd_per_month,
+            "usd_per_hour": self.usd_per_hour,
+            "usd_per_1k_requests": self.usd_per_1k_requests,
+            "busy_usd": self.busy_usd,
+            "usd_per_1k_requests_busy": self.usd_per_1k_requests_busy,
+            "usd_per_1m_tokens": self.usd_per_1m_tokens,
+            "usd_per_1m_tokens_busy": self.usd_per_1m_tokens_busy,
+            "usd_per_run": self.usd_per_run,
+            "usd_per_run_busy": self.usd_per_run_busy,
+            "incomplete": self.incomplete,
+            "purchase": self.purchase,
+            "price_source": self.price_source,
+            "price_as_of": self.price_as_of,
+            "catalog": self.catalog,
+            "note": self.note,
+            "usd_by_purchase": self.by_purchase,
+            "price_sources": [{"purchase": p, "source": src, "as_of": d}
+                              for p, src, d in self.sources],
+            "discounts": list(self.discounts),
+            "layers": [{"layer": name, "total_usd": usd} for name, usd in self.layers],
+            "commitment": self.commitment,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,43 @@ class DesignResult:
     cost: CostResult
     timeline: dict[str, list[float]] = field(repr=False)
     warnings: tuple[str, ...] = ()
+    metric: str = "latency"
+    pattern_metrics: dict[str, Any] = field(default_factory=dict)
+    distribution_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    """``{"quantiles": [...], "values": [...]}``: the metric's distribution (mean over
+    replications of each quantile), for charts."""
+
+    @property
+    def metric_label(self) -> str:
+        """Return what ``latency_ms`` measures, for people: latency, freshness, completion time."""
+        return METRIC_LABELS.get(self.metric, self.metric)
+
+    def flat_metrics(self) -> dict[str, float | None]:
+        """Return the scalar metrics a CI guardrail may test, by name (None = unknown).
+
+        Names: ``mean_ms``, ``p50_ms`` ... ``p99_ms`` (latency, freshness or completion time,
+        per :attr:`metric`), ``slo_attainment``, ``utilization``, ``throughput_rps``,
+        ``node_hours``, ``total_usd``, ``usd_per_month``, ``usd_per_hour``,
+        ``usd_per_1k_requests`` (and ``_busy``), ``usd_per_1m_tokens`` (and ``_busy``),
+        ``usd_per_run`` (and ``_busy``), ``preemptions``, ``dropped_requests``, plus the
+        numeric entries of :attr:`pattern_metrics`.
+        """
+        out: dict[str, float | None] = {f"{k}_ms": self.latency_ms[k].mean for k in LATENCY_KEYS}
+        out["slo_attainment"] = None if self.slo is None else self.slo.attainment.mean
+        out["utilization"] = self.utilization.mean
+        out["throughput_rps"] = self.throughput_rps.mean
+        out["node_hours"] = self.node_hours
+        c = self.cost
+        for key in ("total_usd", "usd_per_month", "usd_per_hour", "usd_per_1k_requests",
+                    "usd_per_1k_requests_busy", "usd_per_1m_tokens", "usd_per_1m_tokens_busy",
+                    "usd_per_run", "usd_per_run_busy"):
+            out[key] = getattr(c, key)
+        out["preemptions"] = self.fleet.get("preemptions")
+        out["dropped_requests"] = self.fleet.get("dropped_requests")
+        for key, value in self.pattern_metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = float(value)
+        return out
 
     @property
     def meets_slo(self) -> bool | None:
@@ -93,6 +170,7 @@ class DesignResult:
             "name": self.name,
             "workload": self.workload,
             "pattern": self.pattern,
+            "metric": self.metric,
             "fleet": self.fleet,
             "batching": self.batching,
             "service_time": self.service_time,
@@ -121,22 +199,9 @@ class DesignResult:
             "node_hours": self.node_hours,
             "gpu_hours": self.gpu_hours,
             "busy_gpu_hours": self.busy_gpu_hours.mean,
-            "cost": {
-                "total_usd": cost.total_usd,
-                "usd_per_month": cost.usd_per_month,
-                "usd_per_hour": cost.usd_per_hour,
-                "usd_per_1k_requests": cost.usd_per_1k_requests,
-                "busy_usd": cost.busy_usd,
-                "usd_per_1k_requests_busy": cost.usd_per_1k_requests_busy,
-                "purchase": cost.purchase,
-                "price_source": cost.price_source,
-                "price_as_of": cost.price_as_of,
-                "catalog": cost.catalog,
-                "note": cost.note,
-                "usd_by_purchase": cost.by_purchase,
-                "price_sources": [{"purchase": p, "source": src, "as_of": d}
-                                  for p, src, d in cost.sources],
-            },
+            "cost": cost.to_dict(),
+            "pattern_metrics": self.pattern_metrics,
+            "distribution_ms": self.distribution_ms,
             "timeline": self.timeline,
             "warnings": list(self.warnings),
         }
@@ -162,11 +227,12 @@ class RunResult:
     def cheapest_meeting_slo(self) -> DesignResult | None:
         """Return the design with the lowest known monthly cost that meets its SLO, if any.
 
-        Designs without an SLO count as meeting it; designs with an unknown price are skipped
-        (an unknown price is not cheap).
+        Designs without an SLO count as meeting it; designs with an unknown or incomplete price
+        are skipped (an unknown price is not cheap).
         """
         ok = [d for d in self.designs
-              if d.meets_slo is not False and d.cost.usd_per_month is not None]
+              if d.meets_slo is not False and d.cost.usd_per_month is not None
+              and not d.cost.incomplete]
         if not ok:
             return None
         return min(ok, key=lambda d: (d.cost.usd_per_month, d.name))

@@ -35,6 +35,9 @@ from simulators.realtime import RealtimeSimResult, simulate_realtime
 
 ProgressCallback = Callable[[str, int, int], None]
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+DISTRIBUTION_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98,
+                          0.99, 0.995, 0.999)
+"""Quantiles of each design's ``distribution_ms`` (for charts)."""
 
 
 def planner_version() -> str:
@@ -360,7 +363,17 @@ def _summarise(
         cost=cost,
         timeline=timeline,
         warnings=tuple(warnings),
+        distribution_ms=_distribution(sim.latency_percentiles_s),
     )
+
+
+def _distribution(percentiles_s: Callable[[np.ndarray], np.ndarray]) -> dict[str, list[float]]:
+    """Return the mean over replications of each of :data:`DISTRIBUTION_QUANTILES`, in ms."""
+    q = np.array(DISTRIBUTION_QUANTILES)
+    with np.errstate(invalid="ignore"):
+        values = np.nanmean(percentiles_s(q), axis=0) * 1000.0
+    return {"quantiles": list(DISTRIBUTION_QUANTILES),
+            "values": [float(v) if np.isfinite(v) else None for v in values]}
 
 
 def _warnings(design: schema.RealtimeDesign, quote: InstanceQuote, sim: RealtimeSimResult,
