@@ -23,8 +23,14 @@ import polars as pl
 
 from planner.errors import CatalogError
 
-PURCHASE_OPTIONS: tuple[str, ...] = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
-"""Purchase options a catalog can price; each has a ``<option>_usd_per_hour`` column."""
+PURCHASE_OPTIONS: tuple[str, ...] = (
+    "on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr", "savings_plan_3yr",
+)
+"""Purchase options a catalog can price; each has a ``<option>_usd_per_hour`` column.
+
+``reserved_*`` are AWS standard reserved instances (No Upfront, upfront amortised) or GCP
+resource-based committed-use discounts; ``savings_plan_*`` are AWS Compute Savings Plans rates
+(No Upfront) for the instance type."""
 
 PROVIDERS: tuple[str, ...] = ("aws", "gcp")
 """Providers an instance key may name."""
@@ -42,6 +48,8 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
     "spot_usd_per_hour": pl.Float64(),
     "reserved_1yr_usd_per_hour": pl.Float64(),
     "reserved_3yr_usd_per_hour": pl.Float64(),
+    "savings_plan_1yr_usd_per_hour": pl.Float64(),
+    "savings_plan_3yr_usd_per_hour": pl.Float64(),
     "source": pl.String(),
     "as_of": pl.String(),
 }
@@ -52,6 +60,11 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
 """
 
 PRICE_COLUMNS: dict[str, str] = {option: f"{option}_usd_per_hour" for option in PURCHASE_OPTIONS}
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("savings_plan_1yr_usd_per_hour",
+                                     "savings_plan_3yr_usd_per_hour")
+"""Columns a catalog frame may lack (catalogs and caches written before they existed, GCP);
+:meth:`PriceCatalog.from_frame` fills them with nulls (unknown)."""
 
 SNAPSHOT_LABEL = "built-in snapshot"
 _SNAPSHOT_PACKAGE = "costmodels"
@@ -87,7 +100,8 @@ class PriceCatalog:
         Parameters
         ----------
         frame : polars.DataFrame
-            Must hold every column of :data:`CATALOG_SCHEMA` (extra columns are dropped).
+            Must hold every column of :data:`CATALOG_SCHEMA` except :data:`OPTIONAL_COLUMNS`
+            (filled with nulls when absent); extra columns are dropped.
         label : str
             Human-readable name of the catalog, e.g. ``"built-in snapshot"``.
 
@@ -101,6 +115,9 @@ class PriceCatalog:
             If a column is missing or uncastable, a key or ``as_of`` is empty, a
             (provider, region, instance_type) repeats, or a price or GPU count is not positive.
         """
+        absent = [name for name in OPTIONAL_COLUMNS if name not in frame.columns]
+        if absent:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64()).alias(n) for n in absent)
         missing = [name for name in CATALOG_SCHEMA if name not in frame.columns]
         if missing:
             raise CatalogError(
@@ -195,7 +212,7 @@ def load_snapshot() -> PriceCatalog:
             f"cannot read the built-in price snapshot {'/'.join(_SNAPSHOT_PATH)} ({exc}); "
             "reinstall the package or rebuild it with costmodels/data/build_snapshot.py"
         ) from exc
-    frame = pl.read_csv(io.BytesIO(raw), schema=CATALOG_SCHEMA)
+    frame = pl.read_csv(io.BytesIO(raw), schema_overrides=CATALOG_SCHEMA)
     return PriceCatalog.from_frame(frame, label=SNAPSHOT_LABEL)
 
 

@@ -32,6 +32,7 @@ import polars as pl
 
 from costmodels.catalog import (
     CATALOG_SCHEMA,
+    OPTIONAL_COLUMNS,
     PROVIDERS,
     SNAPSHOT_LABEL,
     PriceCatalog,
@@ -175,7 +176,8 @@ def read_cache_file(path: str | os.PathLike[str]) -> CacheEntry:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several exception types for a damaged file
         raise CatalogError(f"price cache file {path} is unreadable ({exc}); {fix}") from exc
-    missing = [c for c in (*CATALOG_SCHEMA, *_META_COLUMNS) if c not in frame.columns]
+    missing = [c for c in (*CATALOG_SCHEMA, *_META_COLUMNS)
+               if c not in frame.columns and c not in OPTIONAL_COLUMNS]
     if missing or frame.height == 0:
         what = f"lacks columns {missing}" if missing else "has no rows"
         raise CatalogError(f"price cache file {path} {what}; {fix}")

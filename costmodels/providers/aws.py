@@ -9,7 +9,11 @@
 * GPU model, count and per-GPU memory, vCPUs and host memory from
   ``ec2.describe_instance_types`` (``GpuInfo``, or ``NeuronInfo`` for Trainium/Inferentia);
 * spot $/h as the median over availability zones of each AZ's latest
-  ``describe_spot_price_history`` price, ignoring AZs priced at or above on-demand.
+  ``describe_spot_price_history`` price, ignoring AZs priced at or above on-demand;
+* 1-yr and 3-yr Compute Savings Plans rates (No Upfront, Linux, shared tenancy) from
+  ``savingsplans.describe_savings_plans_offering_rates``.  Many roles may read prices but not
+  Savings Plans; access denied there leaves the two columns null and says so in the row's
+  ``source`` instead of failing the whole refresh.
 
 A price that cannot be found is ``None`` (a null cell), never 0.  Missing credentials, access
 denied and throttling (after botocore's standard retries) raise
@@ -64,7 +68,12 @@ _ACCESS_CODES = frozenset(
 _PERMISSIONS = {
     "pricing": "pricing:GetProducts",
     "ec2": "ec2:DescribeInstanceTypes and ec2:DescribeSpotPriceHistory",
+    "savingsplans": "savingsplans:DescribeSavingsPlansOfferingRates",
 }
+SAVINGS_PLAN_TYPE = "Compute"
+SAVINGS_PLAN_PAYMENT = "No Upfront"
+_SP_YEARS = {31_536_000: 1, 94_608_000: 3}
+"""``durationSeconds`` of a Savings Plans offering -> term in years."""
 
 
 def pricing_filters(instance_type: str, region: str) -> list[dict[str, str]]:
@@ -118,7 +127,7 @@ def fetch_aws_catalog(
     if not types:
         raise CatalogError("fetch_aws_catalog needs at least one instance type, e.g. 'p5.48xlarge'")
     as_of = (today or dt.datetime.now(dt.UTC).date()).isoformat()
-    pricing, ec2 = _clients(region, session, endpoint_urls or {})
+    pricing, ec2, savingsplans = _clients(region, session, endpoint_urls or {})
 
     rows = []
     for instance_type in types:
@@ -129,9 +138,19 @@ def fetch_aws_catalog(
         on_demand = prices["on_demand"]
         history = _call("ec2", functools.partial(_spot_history, ec2, instance_type, as_of))
         spot, spot_note = summarize_spot(history, on_demand)
+        try:
+            sp = _call("savingsplans", functools.partial(
+                _savings_plan_rates, savingsplans, instance_type, region))
+            sp_note = (f"Savings Plans describe_savings_plans_offering_rates ({SAVINGS_PLAN_TYPE}, "
+                       f"{SAVINGS_PLAN_PAYMENT})")
+        except CatalogError as exc:
+            if "denied" not in str(exc):
+                raise
+            sp = {1: None, 3: None}
+            sp_note = f"Savings Plans n/a ({exc})"
         source = (
             f"AWS Pricing API get_products ({region}, Linux, Shared, OnDemand + Reserved "
-            f"standard No Upfront); EC2 describe_instance_types; spot: {spot_note}"
+            f"standard No Upfront); EC2 describe_instance_types; {sp_note}; spot: {spot_note}"
         )
         rows.append(
             {
@@ -143,6 +162,8 @@ def fetch_aws_catalog(
                 "spot_usd_per_hour": spot,
                 "reserved_1yr_usd_per_hour": prices["reserved_1yr"],
                 "reserved_3yr_usd_per_hour": prices["reserved_3yr"],
+                "savings_plan_1yr_usd_per_hour": sp[1],
+                "savings_plan_3yr_usd_per_hour": sp[3],
                 "source": source,
                 "as_of": as_of,
             }
@@ -155,7 +176,8 @@ def fetch_aws_catalog(
 # clients and errors
 
 
-def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]) -> tuple[Any, Any]:
+def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]
+             ) -> tuple[Any, Any, Any]:
     try:
         import boto3
         from botocore.config import Config
@@ -163,10 +185,11 @@ def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]) -> tup
         raise CatalogError(
             "fetching AWS prices needs boto3; install it with `pip install 'boto3>=1.34,<2'`"
         ) from exc
-    unknown = set(endpoint_urls) - {"pricing", "ec2"}
+    unknown = set(endpoint_urls) - {"pricing", "ec2", "savingsplans"}
     if unknown:
         raise CatalogError(
-            f"endpoint_urls has unknown services {sorted(unknown)}; use the keys 'pricing' and 'ec2'"
+            f"endpoint_urls has unknown services {sorted(unknown)}; use the keys 'pricing', "
+            "'ec2' and 'savingsplans'"
         )
     session = session if session is not None else boto3.session.Session()
     config = Config(**RETRY_CONFIG_KWARGS)
@@ -179,7 +202,13 @@ def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]) -> tup
     ec2 = session.client(
         "ec2", region_name=region, endpoint_url=endpoint_urls.get("ec2"), config=config
     )
-    return pricing, ec2
+    savingsplans = session.client(  # a global service, signed for us-east-1
+        "savingsplans",
+        region_name=PRICING_REGION,
+        endpoint_url=endpoint_urls.get("savingsplans"),
+        config=config,
+    )
+    return pricing, ec2, savingsplans
 
 
 def _call(service: str, fn: Any) -> Any:
@@ -299,6 +328,76 @@ def _dimension_total(term: Mapping[str, Any], unit: str) -> float | None:
             continue
         total = value if total is None else total + value
     return total
+
+
+# --------------------------------------------------------------------------------------------
+# Savings Plans
+
+
+def _savings_plan_rates(sp: Any, instance_type: str, region: str) -> dict[int, float | None]:
+    """Page through ``describe_savings_plans_offering_rates`` for one instance type."""
+    results: list[dict[str, Any]] = []
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "savingsPlanTypes": [SAVINGS_PLAN_TYPE],
+            "savingsPlanPaymentOptions": [SAVINGS_PLAN_PAYMENT],
+            "products": ["EC2"],
+            "serviceCodes": ["AmazonEC2"],
+            "filters": [
+                {"name": "region", "values": [region]},
+                {"name": "instanceType", "values": [instance_type]},
+                {"name": "productDescription", "values": ["Linux/UNIX"]},
+                {"name": "tenancy", "values": ["shared"]},
+            ],
+            "maxResults": 1000,
+        }
+        if token:
+            kwargs["nextToken"] = token
+        page = sp.describe_savings_plans_offering_rates(**kwargs)
+        results.extend(page.get("searchResults", []))
+        token = page.get("nextToken")
+        if not token:
+            break
+    return parse_savings_plan_rates(results, instance_type, region)
+
+
+def parse_savings_plan_rates(
+    results: Iterable[Mapping[str, Any]], instance_type: str, region: str
+) -> dict[int, float | None]:
+    """Extract the 1-yr and 3-yr $/h of ``instance_type`` from Savings Plans ``searchResults``.
+
+    Keeps results whose ``unit`` is ``Hrs``, whose usage type is a ``BoxUsage`` of the
+    instance type, whose operation is ``RunInstances`` (Linux/UNIX), and whose ``properties``
+    (when present) name the same instance type and region; the lowest positive rate per term
+    wins (the same offering can be listed once per usage-type variant).
+
+    Returns
+    -------
+    dict
+        ``{1: usd_per_hour or None, 3: usd_per_hour or None}``.
+    """
+    rates: dict[int, float | None] = {1: None, 3: None}
+    for r in results:
+        offering = r.get("savingsPlanOffering", {})
+        years = _SP_YEARS.get(int(offering.get("durationSeconds") or 0))
+        if years is None or r.get("unit") != "Hrs" or r.get("operation") != "RunInstances":
+            continue
+        usage = str(r.get("usageType", ""))
+        if not usage.endswith(f"BoxUsage:{instance_type}"):
+            continue
+        props = {p.get("name"): p.get("value") for p in r.get("properties", [])}
+        if props.get("instanceType", instance_type) != instance_type:
+            continue
+        if props.get("region", region) != region:
+            continue
+        try:
+            rate = float(r.get("rate"))
+        except (TypeError, ValueError):
+            continue
+        if rate > 0 and (rates[years] is None or rate < rates[years]):
+            rates[years] = rate
+    return rates
 
 
 # --------------------------------------------------------------------------------------------

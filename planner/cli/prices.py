@@ -104,6 +104,8 @@ DEFAULT_REFRESH_REGIONS = {"aws": "us-east-1", "gcp": "us-central1"}
 ENDPOINT_PRICING = typer.Option(None, "--endpoint-url-pricing",
                                 help="Override the AWS Pricing API endpoint.")
 ENDPOINT_EC2 = typer.Option(None, "--endpoint-url-ec2", help="Override the EC2 endpoint.")
+ENDPOINT_SP = typer.Option(None, "--endpoint-url-savingsplans",
+                           help="Override the Savings Plans endpoint.")
 ENDPOINT_GCP = typer.Option(None, "--endpoint", help="gcp only: host:port of a plaintext gRPC "
                             "Cloud Billing Catalog endpoint (for tests; no credentials used).")
 
@@ -115,6 +117,7 @@ def refresh_prices(
     region: str | None = REFRESH_REGION,
     endpoint_url_pricing: str | None = ENDPOINT_PRICING,
     endpoint_url_ec2: str | None = ENDPOINT_EC2,
+    endpoint_url_savingsplans: str | None = ENDPOINT_SP,
     endpoint: str | None = ENDPOINT_GCP,
     cache_dir: Path | None = CACHE_DIR,
     debug: bool = options.DEBUG,
@@ -125,7 +128,8 @@ def refresh_prices(
         region = region or DEFAULT_REFRESH_REGIONS[name]
         if name == "aws" and endpoint:
             raise CatalogError("--endpoint is for --provider gcp; for aws use "
-                               "--endpoint-url-pricing and --endpoint-url-ec2")
+                               "--endpoint-url-pricing, --endpoint-url-ec2 and "
+                              "--endpoint-url-savingsplans")
         if instances is not None:
             types = [t.strip() for t in instances.split(",") if t.strip()]
             if not types:
@@ -145,7 +149,8 @@ def refresh_prices(
             from costmodels.providers.aws import fetch_aws_catalog  # boto3 only when refreshing
 
             endpoints = {key: url for key, url in
-                         (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2)) if url}
+                         (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2),
+                          ("savingsplans", endpoint_url_savingsplans)) if url}
             catalog = fetch_aws_catalog(types, region=region, endpoint_urls=endpoints or None)
         path = write_cache(catalog, name, cache_dir=cache_dir)
         rows = catalog.frame.height

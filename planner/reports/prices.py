@@ -170,7 +170,7 @@ def render_table(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
         ("provider", "left"), ("region", "left"), ("instance", "left"), ("GPUs", "left"),
         ("vCPU", "right"), ("RAM", "right"), ("on-demand $/h", "right"),
         ("spot $/h", "right"), ("1-yr $/h", "right"), ("3-yr $/h", "right"),
-        ("$/GPU-h", "right"),
+        ("SP 1-yr $/h", "right"), ("SP 3-yr $/h", "right"), ("$/GPU-h", "right"),
     ]:
         table.add_column(header, justify=justify, no_wrap=True)
     for row in frame.iter_rows(named=True):
@@ -189,6 +189,8 @@ def render_table(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
             spot,
             _price(row["reserved_1yr_usd_per_hour"]),
             _price(row["reserved_3yr_usd_per_hour"]),
+            _price(row["savings_plan_1yr_usd_per_hour"]),
+            _price(row["savings_plan_3yr_usd_per_hour"]),
             _price(row["usd_per_gpu_hour"]),
         )
     console.print(table)

@@ -77,7 +77,8 @@ def _fetch(pricing_fake, moto_url, types, **kwargs):
     return fetch_aws_catalog(
         types,
         region="us-east-1",
-        endpoint_urls={"pricing": pricing_fake.url, "ec2": moto_url},
+        endpoint_urls={"pricing": pricing_fake.url, "ec2": moto_url,
+                       "savingsplans": pricing_fake.url},
         today=TODAY,
         **kwargs,
     )
@@ -155,7 +156,7 @@ def test_pricing_client_signs_for_us_east_1_while_ec2_uses_region(aws_env, prici
     catalog = fetch_aws_catalog(
         ["g5.xlarge"],
         region="eu-west-1",
-        endpoint_urls={"pricing": pricing_fake.url, "ec2": moto_url},
+        endpoint_urls={"pricing": pricing_fake.url, "ec2": moto_url, "savingsplans": pricing_fake.url},
         today=TODAY,
     )
     auth = pricing_fake.get_products_calls()[0]["authorization"]
@@ -287,3 +288,54 @@ def test_reserved_effective_rate_adds_amortised_upfront():
     prices = parse_price_items([item])
     assert prices["reserved_3yr"] == pytest.approx(2.0 + 2628 / (8760 * 3))  # 2.1
     assert prices["on_demand"] is None and prices["reserved_1yr"] is None
+
+
+def test_savings_plans_rates_paged_and_filtered(aws_env, pricing_fake, moto_url):
+    catalog = _fetch(pricing_fake, moto_url, ["p5.48xlarge", "g5.xlarge"])
+    p5 = _row(catalog, "p5.48xlarge")
+    g5 = _row(catalog, "g5.xlarge")
+    # Compute, No Upfront, Linux, us-east-1 only: the EC2 Instance, All Upfront, Windows and
+    # us-west-2 distractors are not taken
+    assert p5["savings_plan_1yr_usd_per_hour"] == pytest.approx(fake.P5_SP_1YR)
+    assert p5["savings_plan_3yr_usd_per_hour"] == pytest.approx(fake.P5_SP_3YR)
+    assert g5["savings_plan_1yr_usd_per_hour"] == pytest.approx(fake.G5_SP_1YR)
+    assert g5["savings_plan_3yr_usd_per_hour"] == pytest.approx(fake.G5_SP_3YR)
+    assert "Savings Plans describe_savings_plans_offering_rates (Compute, No Upfront)" in p5["source"]
+    calls = pricing_fake.savings_plans_calls()
+    # page size 1: the p5 has two matching rates (1 and 3 years) -> two pages, and the request
+    # carries the filters that select the right offerings
+    p5_calls = [c for c in calls if {"name": "instanceType", "values": ["p5.48xlarge"]}
+                in c["body"]["filters"]]
+    assert len(p5_calls) == 2 and p5_calls[1]["body"]["nextToken"] == "1"
+    body = p5_calls[0]["body"]
+    assert body["savingsPlanTypes"] == ["Compute"]
+    assert body["savingsPlanPaymentOptions"] == ["No Upfront"]
+    assert {"name": "region", "values": ["us-east-1"]} in body["filters"]
+
+
+def test_savings_plans_access_denied_leaves_rates_unknown(aws_env, pricing_fake, moto_url):
+    pricing_fake.savings_plans_error = "access_denied"
+    catalog = _fetch(pricing_fake, moto_url, ["g5.xlarge"])
+    g5 = _row(catalog, "g5.xlarge")
+    assert g5["savings_plan_1yr_usd_per_hour"] is None
+    assert g5["savings_plan_3yr_usd_per_hour"] is None
+    assert g5["on_demand_usd_per_hour"] == pytest.approx(fake.G5_ON_DEMAND)  # the rest still works
+    assert "Savings Plans n/a" in g5["source"]
+    assert "savingsplans:DescribeSavingsPlansOfferingRates" in g5["source"]
+
+
+def test_savings_plans_other_errors_fail_clearly(aws_env, pricing_fake, moto_url):
+    pricing_fake.savings_plans_error = "validation"
+    with pytest.raises(CatalogError, match="savingsplans"):
+        _fetch(pricing_fake, moto_url, ["g5.xlarge"])
+
+
+def test_parse_savings_plan_rates_takes_the_lowest_matching_rate():
+    from costmodels.providers.aws import parse_savings_plan_rates
+
+    results = [fake._sp_rate("g5.xlarge", 1, 0.80), fake._sp_rate("g5.xlarge", 1, 0.75),
+               fake._sp_rate("g5.2xlarge", 1, 0.10),
+               fake._sp_rate("g5.xlarge", 1, 0.01, region="eu-west-1", usage_prefix="EU-"),
+               fake._sp_rate("g5.xlarge", 3, 0.52)]
+    assert parse_savings_plan_rates(results, "g5.xlarge", "us-east-1") == {1: 0.75, 3: 0.52}
+    assert parse_savings_plan_rates([], "g5.xlarge", "us-east-1") == {1: None, 3: None}

@@ -65,11 +65,12 @@ def test_json_equals_the_catalog_row_for_row():
 def test_unknown_prices_are_null_in_json_and_na_in_the_table():
     (row,) = _json("--instance", "p5e.48xlarge")["rows"]
     for key in ("on_demand_usd_per_hour", "spot_usd_per_hour", "reserved_1yr_usd_per_hour",
-                "reserved_3yr_usd_per_hour", "usd_per_gpu_hour", "spot_discount_pct"):
+                "reserved_3yr_usd_per_hour", "savings_plan_1yr_usd_per_hour",
+                "savings_plan_3yr_usd_per_hour", "usd_per_gpu_hour", "spot_discount_pct"):
         assert row[key] is None
     table = _run("--instance", "p5e.48xlarge").stdout
     line = next(li for li in table.splitlines() if "p5e.48xlarge" in li)
-    assert line.count("n/a") == 5
+    assert line.count("n/a") == 7
     assert "$0" not in line
 
 

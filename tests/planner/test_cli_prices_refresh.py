@@ -71,7 +71,8 @@ def cache(monkeypatch, tmp_path):
 def _refresh(pricing_fake, moto_url, *extra):
     return runner.invoke(app, [
         "prices", "refresh", "--provider", "aws", "--instances", "p5.48xlarge,g5.xlarge",
-        "--endpoint-url-pricing", pricing_fake.url, "--endpoint-url-ec2", moto_url, *extra])
+        "--endpoint-url-pricing", pricing_fake.url, "--endpoint-url-ec2", moto_url,
+        "--endpoint-url-savingsplans", pricing_fake.url, *extra])
 
 
 def _scenario():

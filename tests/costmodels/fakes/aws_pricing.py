@@ -6,6 +6,11 @@ with a ``NextToken`` while more remain.  ``error_mode`` makes it answer ``"acces
 (HTTP 400 AccessDeniedException) or ``"throttle"`` (HTTP 400 ThrottlingException) to every
 request, and ``throttle_first`` throttles only that many requests before answering normally.
 
+It also serves the Savings Plans REST-JSON operation ``POST /DescribeSavingsPlansOfferingRates``
+(botocore's ``savingsplans`` client): it applies ``savingsPlanTypes``,
+``savingsPlanPaymentOptions`` and ``filters`` (region, instanceType, productDescription,
+tenancy) to its rate records and pages them ``page_size`` at a time with ``nextToken``.
+
 Items are realistic aws_v1 offer-format products for p5.48xlarge and g5.xlarge in us-east-1
 (prices are illustrative constants exported below, so tests can hand-compute expectations).
 """
@@ -27,6 +32,12 @@ P5_RI_1YR_CONVERTIBLE_HOURLY = 44.0320  # distractor: convertible, must be ignor
 G5_ON_DEMAND = 1.006
 G5_RI_1YR_NO_UPFRONT_HOURLY = 0.6340
 G5_RI_3YR_NO_UPFRONT_HOURLY = 0.4360
+# Compute Savings Plans, No Upfront, Linux/UNIX shared (illustrative constants)
+P5_SP_1YR = 41.2800
+P5_SP_3YR = 30.2720
+G5_SP_1YR = 0.7343
+G5_SP_3YR = 0.5030
+_SP_YEAR_S = 31_536_000
 
 _ON_DEMAND_CODE = "JRTCKXETXF"
 _HOURLY_RATE_CODE = "6YS6EN2CT7"
@@ -195,11 +206,57 @@ def default_items() -> list[dict[str, Any]]:
     ]
 
 
+def _sp_rate(instance_type: str, years: int, rate: float, *, plan: str = "Compute",
+             payment: str = "No Upfront", region: str = "us-east-1",
+             operation: str = "RunInstances", product: str = "Linux/UNIX",
+             usage_prefix: str = "") -> dict[str, Any]:
+    return {
+        "savingsPlanOffering": {
+            "offeringId": f"{plan}-{payment}-{years}y".replace(" ", ""),
+            "paymentOption": payment,
+            "planType": plan,
+            "durationSeconds": _SP_YEAR_S * years,
+            "currency": "USD",
+            "planDescription": f"{years} year {payment} {plan} Savings Plan",
+        },
+        "rate": f"{rate:.6f}",
+        "unit": "Hrs",
+        "productType": "EC2",
+        "serviceCode": "AmazonEC2",
+        "usageType": f"{usage_prefix}BoxUsage:{instance_type}",
+        "operation": operation,
+        "properties": [
+            {"name": "region", "value": region},
+            {"name": "instanceType", "value": instance_type},
+            {"name": "instanceFamily", "value": instance_type.split(".")[0]},
+            {"name": "productDescription", "value": product},
+            {"name": "tenancy", "value": "shared"},
+        ],
+    }
+
+
+def default_savings_plan_rates() -> list[dict[str, Any]]:
+    """Compute SP No Upfront rates of p5.48xlarge and g5.xlarge in us-east-1, with distractors
+    (EC2 Instance plans, All Upfront, Windows, another region) the request filters must drop."""
+    return [
+        _sp_rate("p5.48xlarge", 1, P5_SP_1YR),
+        _sp_rate("p5.48xlarge", 1, 35.0, plan="EC2Instance"),
+        _sp_rate("p5.48xlarge", 1, 38.0, payment="All Upfront"),
+        _sp_rate("p5.48xlarge", 1, 60.0, operation="RunInstances:0002", product="Windows"),
+        _sp_rate("p5.48xlarge", 1, 42.5, region="us-west-2", usage_prefix="USW2-"),
+        _sp_rate("p5.48xlarge", 3, P5_SP_3YR),
+        _sp_rate("g5.xlarge", 1, G5_SP_1YR),
+        _sp_rate("g5.xlarge", 3, G5_SP_3YR),
+    ]
+
+
 @dataclass
 class FakePricingServer:
     """Threaded loopback Pricing API fake; use as a context manager or start()/stop()."""
 
     items: list[dict[str, Any]] = field(default_factory=default_items)
+    savings_plan_rates: list[dict[str, Any]] = field(default_factory=default_savings_plan_rates)
+    savings_plans_error: str | None = None
     page_size: int = 1
     error_mode: str | None = None
     throttle_first: int = 0
@@ -224,7 +281,10 @@ class FakePricingServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 target = self.headers.get("X-Amz-Target", "")
-                status, payload = fake._handle(target, body, dict(self.headers))
+                if self.path.rstrip("/") == "/DescribeSavingsPlansOfferingRates":
+                    status, payload = fake._handle_savings_plans(body)
+                else:
+                    status, payload = fake._handle(target, body, dict(self.headers))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -286,6 +346,40 @@ class FakePricingServer:
         if start + size < len(matched):
             payload["NextToken"] = str(start + size)
         return 200, payload
+
+    def _handle_savings_plans(self, body: dict) -> tuple[int, dict]:
+        with self._lock:
+            self.requests.append({"target": "savingsplans.DescribeSavingsPlansOfferingRates",
+                                  "body": body, "authorization": ""})
+        if self.savings_plans_error == "access_denied":
+            return 403, {"__type": "AccessDeniedException",
+                         "message": "User is not authorized to perform: "
+                                    "savingsplans:DescribeSavingsPlansOfferingRates"}
+        if self.savings_plans_error == "validation":
+            return 400, {"__type": "ValidationException", "message": "Invalid filter name"}
+        wanted = {f["name"]: set(f["values"]) for f in body.get("filters", [])}
+        types = set(body.get("savingsPlanTypes") or [])
+        payments = set(body.get("savingsPlanPaymentOptions") or [])
+        matched = []
+        for rate in self.savings_plan_rates:
+            offering = rate["savingsPlanOffering"]
+            if types and offering["planType"] not in types:
+                continue
+            if payments and offering["paymentOption"] not in payments:
+                continue
+            props = {p["name"]: p["value"] for p in rate["properties"]}
+            if all(props.get(name) in values for name, values in wanted.items()):
+                matched.append(rate)
+        start = int(body.get("nextToken") or 0)
+        page = matched[start : start + self.page_size]
+        payload: dict[str, Any] = {"searchResults": page}
+        if start + self.page_size < len(matched):
+            payload["nextToken"] = str(start + self.page_size)
+        return 200, payload
+
+    def savings_plans_calls(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests
+                if r["target"] == "savingsplans.DescribeSavingsPlansOfferingRates"]
 
     def _consume_throttle(self) -> bool:
         self.throttle_first -= 1
