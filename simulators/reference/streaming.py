@@ -1,0 +1,362 @@
+"""SimPy reference model of the streaming micro-batch design (the executable specification).
+
+The contract is the module docstring of ``simulators/streaming.py``; this model implements it
+in the most obvious way, with one SimPy process per role, and is never on the product's hot
+path.  Fed the same arrival times and a service sampler that depends only on the batch size,
+the Numba kernel (``simulators/kernels/streaming.py``) must reproduce it record for record.
+
+Processes
+---------
+* ``arrivals``: puts each record in the open window at its arrival time.
+* ``closer``: at ``close_k = (k + 1) * window_s`` seals window ``k`` (every record that arrived
+  in ``[k W, (k + 1) W)``), hands it to the processor and opens window ``k + 1``, while
+  ``k * window_s < horizon_s``.  It runs with priority ``URGENT`` and arrivals with ``NORMAL``,
+  so a record arriving exactly at ``close_k`` goes to window ``k + 1`` (SimPy orders events by
+  time, then priority, then sequence number).
+* ``processor``: takes sealed windows in order from a ``Store`` (so window ``k`` starts at
+  ``max(close_k, end_{k-1})``), splits it into batches of ``max_batch`` records (the last one
+  holds the rest), gives batch ``i`` to worker ``i mod n_workers``, calls ``service_s(size)``
+  once per batch in batch order, and holds for the longest worker's sum plus ``overhead_s``
+  (an empty window takes 0 and calls nothing).  Then every record of the window completes.
+  At a window's start it first applies the fleet changes due: nodes ready by then join, nodes
+  marked for removal leave (provisioning ones first, newest first); the window runs on
+  ``ready nodes x workers_per_node`` workers.
+* ``autoscaler`` (optional): at ``j * interval_s`` (priority ``URGENT``, so before a window
+  starting at the same time) computes the utilization of the last interval from the recorded
+  worker intervals and node lifetimes, and launches nodes or marks them for removal.
+
+Times are exact float64 values: events are scheduled at absolute times (``start + processing``)
+so a kernel doing the same arithmetic gets bit-identical latencies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, URGENT
+
+from planner.errors import SimulationError
+from simulators.streaming import StreamingAutoscaling
+
+__all__ = ["StreamingReferenceResult", "simulate_streaming_reference"]
+
+
+@dataclass(frozen=True)
+class StreamingReferenceResult:
+    """Everything the tests need from one run of the reference model.
+
+    Attributes
+    ----------
+    arrival_s, latency_s : float64[n]
+        Arrival times and latencies (s) of the records arriving in ``[warmup_s, horizon_s)``.
+    window_close_s, window_start_s, window_end_s : float64[K]
+        Close, processing start and processing end (s) of every window.
+    window_n : int64[K]
+        Records in every window.
+    batch_size : int64[m]
+        Size of every batch, in window then batch order.
+    nodes_at_start : int64[K]
+        Ready nodes each window ran on.
+    node_s_horizon, node_s_window : float
+        Node-seconds held (provisioning included) inside ``[0, horizon_s]`` and
+        ``[warmup_s, horizon_s]``.
+    n_scale_out, n_scale_in, n_launched, max_nodes : int
+        Autoscaler decisions, nodes launched and the most nodes held at once.
+    busy_worker_s, busy_worker_s_horizon : float
+        Workers' batch intervals clipped to ``[warmup_s, horizon_s]`` and ``[0, horizon_s]``.
+    n_arrivals_total, n_processed_by_horizon, n_in_system_at_horizon : int
+        Record counts (arrived = processed by the horizon + in the system at the horizon).
+    max_backlog_windows, max_backlog_records : int
+        Largest number of waiting windows (closed, not started), and records in them, seen at
+        the closes in ``[warmup_s, horizon_s]``.
+    backlog_window_area, backlog_record_area, in_system_area : float
+        Integrals over ``[warmup_s, horizon_s]`` of waiting windows, records in waiting windows,
+        and records in the system.
+    lag_at_horizon_s : float
+        ``horizon_s`` minus the close of the newest window processed by the horizon.
+    backlog_windows_at_horizon, backlog_records_at_horizon : int
+        Windows closed by the horizon and not started by it, and their records.
+    """
+
+    arrival_s: np.ndarray
+    latency_s: np.ndarray
+    window_close_s: np.ndarray
+    window_start_s: np.ndarray
+    window_end_s: np.ndarray
+    window_n: np.ndarray
+    batch_size: np.ndarray
+    nodes_at_start: np.ndarray
+    node_s_horizon: float
+    node_s_window: float
+    n_scale_out: int
+    n_scale_in: int
+    n_launched: int
+    max_nodes: int
+    busy_worker_s: float
+    busy_worker_s_horizon: float
+    n_arrivals_total: int
+    n_processed_by_horizon: int
+    n_in_system_at_horizon: int
+    max_backlog_windows: int
+    max_backlog_records: int
+    backlog_window_area: float
+    backlog_record_area: float
+    in_system_area: float
+    lag_at_horizon_s: float
+    backlog_windows_at_horizon: int
+    backlog_records_at_horizon: int
+
+
+class _Environment(simpy.Environment):
+    """A SimPy environment that can schedule an event at an exact absolute time."""
+
+    def schedule_at(self, event: simpy.events.Event, time_s: float, priority: int) -> None:
+        if not time_s >= self.now:
+            raise ValueError(f"cannot schedule at {time_s!r}, before now={self.now!r}")
+        heapq.heappush(self._queue, (time_s, priority, next(self._eid), event))
+
+
+class _At(simpy.events.Event):
+    """An event that succeeds at the absolute time ``time_s`` with the given priority."""
+
+    def __init__(self, env: _Environment, time_s: float, priority: int) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule_at(self, time_s, priority)
+
+
+def simulate_streaming_reference(
+    arrival_times_s: np.ndarray,
+    service_s: Callable[[int], float],
+    *,
+    n_workers: int,
+    window_s: float,
+    max_batch: int,
+    horizon_s: float,
+    warmup_s: float,
+    overhead_s: float = 0.0,
+    workers_per_node: int = 1,
+    autoscaling: StreamingAutoscaling | None = None,
+) -> StreamingReferenceResult:
+    """Simulate a streaming micro-batch job on given arrival times.
+
+    Parameters
+    ----------
+    arrival_times_s : float64[n]
+        Record arrival times (s): finite, ``>= 0``, sorted, ``< horizon_s``.
+    service_s : callable(int) -> float
+        Duration (s, > 0) of a batch of the given size; called once per batch, in window order
+        then batch order.
+    n_workers : int
+        Workers (GPUs) of the fleet at t = 0, a multiple of ``workers_per_node``.
+    window_s : float
+        Window length (s), > 0.
+    max_batch : int
+        Largest batch (records), >= 1.
+    horizon_s, warmup_s : float
+        End of arrivals; records arriving before ``warmup_s`` are left out of the latencies.
+    overhead_s : float
+        Fixed time added to every non-empty window's processing (s), >= 0.
+    workers_per_node : int
+        Workers per node (nodes at t = 0: ``n_workers / workers_per_node``).
+    autoscaling : StreamingAutoscaling, optional
+        Target-tracking autoscaling (contract in ``simulators/streaming.py``).
+
+    Returns
+    -------
+    StreamingReferenceResult
+    """
+    arrivals = np.asarray(arrival_times_s, dtype=np.float64)
+    if not (window_s > 0 and math.isfinite(window_s)):
+        raise SimulationError(f"window_s must be finite and > 0 (got {window_s!r})")
+    if n_workers < 1 or max_batch < 1 or overhead_s < 0:
+        raise SimulationError("n_workers and max_batch must be >= 1 and overhead_s >= 0")
+    if not 0 <= warmup_s < horizon_s:
+        raise SimulationError(f"need 0 <= warmup_s < horizon_s (got {warmup_s}, {horizon_s})")
+    if arrivals.size and (np.any(np.diff(arrivals) < 0) or arrivals[0] < 0
+                          or arrivals[-1] >= horizon_s):
+        raise SimulationError("arrival_times_s must be sorted, >= 0 and < horizon_s")
+
+    env = _Environment()
+    windows = simpy.Store(env)
+    open_window: list[float] = []
+    close_s: list[float] = []
+    start_s: list[float] = []
+    end_s: list[float] = []
+    sizes: list[int] = []
+    batch_sizes: list[int] = []
+    worker_intervals: list[tuple[float, float]] = []
+    record_arrival: list[float] = []
+    record_end: list[float] = []
+    # nodes: [launch, ready, removed] times; held (paid) over [launch, removed)
+    nodes: list[list[float]] = [[0.0, 0.0, math.inf] for _ in range(n_workers // workers_per_node)]
+    nodes_at_start: list[int] = []
+    fleet = {"pending": 0, "out": 0, "in": 0, "launched": 0,
+             "max": n_workers // workers_per_node}
+
+    def alive(t: float) -> list[list[float]]:
+        return [nd for nd in nodes if nd[0] <= t < nd[2]]
+
+    def autoscaler() -> Generator[simpy.events.Event, None, None]:
+        a = autoscaling
+        j = 1
+        while j * a.interval_s <= horizon_s:
+            yield _At(env, j * a.interval_s, URGENT)
+            lo, hi = (j - 1) * a.interval_s, j * a.interval_s
+            busy = sum(max(min(e, hi) - max(s0, lo), 0.0) for s0, e in worker_intervals)
+            held = sum(max(min(nd[2], hi) - max(nd[0], lo), 0.0) for nd in nodes)
+            u = busy / (held * workers_per_node) if held > 0 else 0.0
+            current = len(alive(hi)) - fleet["pending"]
+            desired = math.ceil(current * u / a.target_utilization - 1e-9)
+            desired = min(max(desired, a.min_nodes), a.max_nodes)
+            if desired > current:
+                fleet["out"] += 1
+                unmark = min(fleet["pending"], desired - current)
+                fleet["pending"] -= unmark
+                for _ in range(desired - current - unmark):
+                    nodes.append([hi, hi + a.provisioning_delay_s, math.inf])
+                    fleet["launched"] += 1
+                fleet["max"] = max(fleet["max"], len(alive(hi)))
+            elif desired < current:
+                fleet["in"] += 1
+                fleet["pending"] += current - desired
+            j += 1
+
+    def apply_fleet_changes(t: float) -> int:
+        """Remove the marked nodes (provisioning first, newest first); return the ready nodes."""
+        for _ in range(fleet["pending"]):
+            live = alive(t)
+            provisioning = [nd for nd in live if nd[1] > t]
+            victim = (provisioning or live)[-1]
+            victim[2] = t
+        fleet["pending"] = 0
+        return sum(1 for nd in alive(t) if nd[1] <= t)
+
+    def arrival_process() -> Generator[simpy.events.Event, None, None]:
+        for a in arrivals:
+            yield _At(env, float(a), NORMAL)
+            open_window.append(float(a))
+
+    def closer() -> Generator[simpy.events.Event, None, None]:
+        k = 0
+        while k * window_s < horizon_s:
+            close = (k + 1) * window_s
+            yield _At(env, close, URGENT)
+            sealed = list(open_window)
+            open_window.clear()
+            close_s.append(close)
+            windows.put(sealed)
+            k += 1
+
+    def processor() -> Generator[simpy.events.Event, None, None]:
+        while True:
+            records = yield windows.get()
+            start = env.now
+            n_workers_now = apply_fleet_changes(start) * workers_per_node
+            nodes_at_start.append(n_workers_now // workers_per_node)
+            n = len(records)
+            if n == 0:
+                processing = 0.0
+            else:
+                n_batches = -(-n // max_batch)
+                busy = [0.0] * min(n_batches, n_workers_now)
+                for i in range(n_batches):
+                    size = max_batch if i < n_batches - 1 else n - (n_batches - 1) * max_batch
+                    duration = float(service_s(size))
+                    if not (duration > 0 and math.isfinite(duration)):
+                        raise SimulationError(
+                            f"service_s({size}) must be a positive finite number of seconds "
+                            f"(got {duration!r}); fix the service-time sampler")
+                    busy[i % n_workers_now] += duration
+                    batch_sizes.append(size)
+                processing = max(busy) + overhead_s
+                worker_intervals.extend((start, start + b) for b in busy)
+            end = start + processing
+            if processing > 0:
+                yield _At(env, end, NORMAL)
+            start_s.append(start)
+            end_s.append(end)
+            sizes.append(n)
+            record_arrival.extend(records)
+            record_end.extend([end] * n)
+
+    env.process(arrival_process())
+    env.process(closer())
+    env.process(processor())
+    if autoscaling is not None:
+        env.process(autoscaler())
+    env.run()
+    if len(end_s) != len(close_s) or open_window:
+        raise AssertionError("reference model stopped with windows left unprocessed")
+    held = np.array(nodes).reshape(-1, 3)
+    base = _summarise(np.array(record_arrival), np.array(record_end), np.array(close_s),
+                      np.array(start_s), np.array(end_s), np.array(sizes, dtype=np.int64),
+                      np.array(batch_sizes, dtype=np.int64), worker_intervals, horizon_s,
+                      warmup_s)
+    return dataclasses.replace(
+        base,
+        nodes_at_start=np.array(nodes_at_start, dtype=np.int64),
+        node_s_horizon=float(_clip(held[:, 0], held[:, 2], 0.0, horizon_s).sum()),
+        node_s_window=float(_clip(held[:, 0], held[:, 2], warmup_s, horizon_s).sum()),
+        n_scale_out=fleet["out"], n_scale_in=fleet["in"], n_launched=fleet["launched"],
+        max_nodes=fleet["max"])
+
+
+def _clip(lo: np.ndarray, hi: np.ndarray, a: float, b: float) -> np.ndarray:
+    return np.maximum(np.minimum(hi, b) - np.maximum(lo, a), 0.0)
+
+
+def _summarise(arr: np.ndarray, rec_end: np.ndarray, close: np.ndarray, start: np.ndarray,
+               end: np.ndarray, n: np.ndarray, batch_sizes: np.ndarray,
+               worker_intervals: list[tuple[float, float]], horizon_s: float,
+               warmup_s: float) -> StreamingReferenceResult:
+    """Derive the reported metrics from the per-record and per-window records."""
+    measured = arr >= warmup_s
+    iv = np.array(worker_intervals, dtype=np.float64).reshape(-1, 2)
+    waiting = start > close
+    # backlog at each close in [warmup, horizon]: windows j closed by then and not started
+    max_bw = 0
+    max_br = 0
+    for t in close[(close >= warmup_s) & (close <= horizon_s)]:
+        w = (close <= t) & (start > t)
+        max_bw = max(max_bw, int(w.sum()))
+        max_br = max(max_br, int(n[w].sum()))
+    at_h = (close <= horizon_s) & (start > horizon_s)
+    done = end <= horizon_s
+    wait_clip = _clip(close, start, warmup_s, horizon_s) * waiting
+    return StreamingReferenceResult(
+        arrival_s=arr[measured],
+        latency_s=(rec_end - arr)[measured],
+        window_close_s=close,
+        window_start_s=start,
+        window_end_s=end,
+        window_n=n,
+        batch_size=batch_sizes,
+        nodes_at_start=np.zeros(0, dtype=np.int64),
+        node_s_horizon=0.0,
+        node_s_window=0.0,
+        n_scale_out=0,
+        n_scale_in=0,
+        n_launched=0,
+        max_nodes=0,
+        busy_worker_s=float(_clip(iv[:, 0], iv[:, 1], warmup_s, horizon_s).sum()),
+        busy_worker_s_horizon=float(_clip(iv[:, 0], iv[:, 1], 0.0, horizon_s).sum()),
+        n_arrivals_total=int(arr.size),
+        n_processed_by_horizon=int(n[done].sum()),
+        n_in_system_at_horizon=int(np.count_nonzero(rec_end > horizon_s)),
+        max_backlog_windows=max_bw,
+        max_backlog_records=max_br,
+        backlog_window_area=float(wait_clip.sum()),
+        backlog_record_area=float((wait_clip * n).sum()),
+        in_system_area=float(_clip(arr, rec_end, warmup_s, horizon_s).sum()),
+        lag_at_horizon_s=float(horizon_s - (close[done].max() if done.any() else 0.0)),
+        backlog_windows_at_horizon=int(at_h.sum()),
+        backlog_records_at_horizon=int(n[at_h].sum()),
+    )

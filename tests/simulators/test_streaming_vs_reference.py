@@ -1,0 +1,186 @@
+"""The streaming Numba kernel against its SimPy reference model (the executable specification).
+
+* Identical results on deterministic inputs: the same arrival trace (rounded to a grid, so that
+  arrivals fall exactly on window closes) and a batch-size-only service time give the same
+  windows, so every latency lands in the same histogram bucket and every counter agrees.
+* Statistical agreement with random service times: Poisson arrivals and lognormal batch
+  durations drawn from independent streams; mean latency, p99 and mean processing time of the
+  two models agree within a two-sample confidence interval across replications.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from simulators.arrivals import PoissonArrivals, TraceArrivals
+from simulators.kernels import streaming as sk
+from simulators.kernels.histogram import histogram_of
+from simulators.reference.arrivals import poisson_arrivals
+from simulators.reference.streaming import simulate_streaming_reference
+from simulators.service import ServiceTime, linear_service, table_service
+from simulators.streaming import StreamingAutoscaling, simulate_streaming
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 300),
+    mean_gap_s=st.floats(0.01, 0.5),
+    grid_s=st.sampled_from([0.0, 0.25, 0.5]),
+    window_s=st.sampled_from([0.5, 1.0, 2.5]),
+    workers=st.integers(1, 5),
+    max_batch=st.integers(1, 16),
+    base_ms=st.sampled_from([1.0, 20.0, 150.0]),
+    per_item_ms=st.sampled_from([0.0, 2.0, 40.0]),
+    overhead_s=st.sampled_from([0.0, 0.1]),
+)
+def test_identical_on_deterministic_inputs(seed, n, mean_gap_s, grid_s, window_s, workers,
+                                           max_batch, base_ms, per_item_ms, overhead_s):
+    """Same trace, batch-size-only service: latencies, counts, backlog and busy time agree.
+
+    The parameter ranges cover light load and heavy overload (processing far longer than the
+    window), so the backlog bookkeeping is exercised both ways.
+    """
+    rng = np.random.default_rng(seed)
+    times = np.cumsum(rng.exponential(mean_gap_s, n))
+    if grid_s:
+        times = np.round(times / grid_s) * grid_s
+    times = np.sort(times - times[0])
+    horizon = float(times[-1]) + 0.01
+    warmup = float(times[n // 5])
+    service = linear_service(base_ms, per_item_ms, max_batch)
+    kernel = simulate_streaming(
+        TraceArrivals(times), service, n_nodes=workers, workers_per_node=1, window_s=window_s,
+        max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, n_replications=2, seed=seed,
+        overhead_s=overhead_s)
+    ref = simulate_streaming_reference(
+        times, lambda k: float(service.mean_s[k]), n_workers=workers, window_s=window_s,
+        max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, overhead_s=overhead_s)
+    s = kernel.stats[0]
+    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
+    np.testing.assert_array_equal(kernel.latency_hist[0], kernel.latency_hist[1])
+    assert s[sk.S_N_WINDOW] == ref.latency_s.size
+    assert s[sk.S_N_ARRIVALS_TOTAL] == ref.n_arrivals_total == n
+    assert s[sk.S_N_PROCESSED_BY_HORIZON] == ref.n_processed_by_horizon
+    assert s[sk.S_N_IN_SYSTEM_AT_HORIZON] == ref.n_in_system_at_horizon
+    assert s[sk.S_N_WINDOWS_TOTAL] == ref.window_close_s.size
+    assert s[sk.S_N_WINDOWS_PROCESSED] == np.count_nonzero(ref.window_end_s <= horizon)
+    assert s[sk.S_N_BATCHES] == ref.batch_size.size
+    assert s[sk.S_MAX_BACKLOG_WINDOWS] == ref.max_backlog_windows
+    assert s[sk.S_MAX_BACKLOG_RECORDS] == ref.max_backlog_records
+    assert s[sk.S_BACKLOG_WINDOWS_AT_HORIZON] == ref.backlog_windows_at_horizon
+    assert s[sk.S_BACKLOG_RECORDS_AT_HORIZON] == ref.backlog_records_at_horizon
+    assert s[sk.S_LAG_AT_HORIZON_S] == ref.lag_at_horizon_s
+    assert s[sk.S_LAST_END_S] == ref.window_end_s[-1]
+    close = {"rtol": 1e-9, "atol": 1e-9}
+    np.testing.assert_allclose(s[sk.S_SUM_LATENCY_S], ref.latency_s.sum(), **close)
+    np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
+    np.testing.assert_allclose(kernel.busy_worker_s("horizon")[0], ref.busy_worker_s_horizon,
+                               **close)
+    np.testing.assert_allclose(s[sk.S_BACKLOG_WINDOW_AREA], ref.backlog_window_area, **close)
+    np.testing.assert_allclose(s[sk.S_BACKLOG_RECORD_AREA], ref.backlog_record_area, **close)
+    np.testing.assert_allclose(s[sk.S_IN_SYSTEM_AREA], ref.in_system_area, **close)
+
+
+def _jittered_table(max_batch: int) -> ServiceTime:
+    """A small measured-looking table with lognormal spread (p99 about 1.8 x p50)."""
+    sizes = np.array([1, 2, 4])
+    mean_ms = np.array([15.0, 22.0, 40.0])
+    return table_service(sizes, mean_ms, max_batch, p50_ms=0.93 * mean_ms, p99_ms=1.7 * mean_ms,
+                         jitter="lognormal")
+
+
+def _welch_ok(a: np.ndarray, b: np.ndarray, alpha: float = 0.001) -> bool:
+    """Return whether the means of two replication samples are compatible (Welch t-test)."""
+    return stats.ttest_ind(a, b, equal_var=False).pvalue > alpha
+
+
+def test_statistical_agreement_with_lognormal_service():
+    """Poisson arrivals, lognormal batch durations: kernel and reference agree across replications.
+
+    Utilization is about 0.6 of the window, so processing time and its jitter shape the latency
+    tail, which the p99 comparison checks.
+    """
+    rate, window, max_batch, horizon, warmup, reps = 50.0, 1.0, 4, 60.0, 5.0, 25
+    service = _jittered_table(max_batch)
+    kernel = simulate_streaming(
+        PoissonArrivals(rate), service, n_nodes=1, workers_per_node=1, window_s=window,
+        max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, n_replications=reps, seed=7)
+    rng = np.random.default_rng(11)
+    ref_mean, ref_p99, ref_proc = [], [], []
+    for _ in range(reps):
+        times = poisson_arrivals(rng, rate, horizon)
+        ref = simulate_streaming_reference(
+            times, lambda k: float(rng.lognormal(service.log_mu[k], service.log_sigma[k])),
+            n_workers=1, window_s=window, max_batch=max_batch, horizon_s=horizon,
+            warmup_s=warmup)
+        ref_mean.append(ref.latency_s.mean())
+        ref_p99.append(np.quantile(ref.latency_s, 0.99, method="inverted_cdf"))
+        busy = ref.window_n > 0
+        ref_proc.append((ref.window_end_s - ref.window_start_s)[busy].mean())
+    k_p99 = kernel.latency_percentiles_s([0.99])[:, 0]
+    assert _welch_ok(kernel.mean_latency_s(), np.array(ref_mean))
+    assert _welch_ok(k_p99, np.array(ref_p99))
+    assert _welch_ok(kernel.mean_processing_s(), np.array(ref_proc))
+    # and the comparison has power: the processing time is far from negligible
+    assert 0.4 < np.mean(ref_proc) < 0.8
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n_per_phase=st.integers(20, 200),
+    window_s=st.sampled_from([0.5, 1.0, 2.0]),
+    wpn=st.integers(1, 3),
+    max_batch=st.integers(1, 8),
+    base_ms=st.sampled_from([20.0, 100.0]),
+    per_item_ms=st.sampled_from([10.0, 40.0]),
+    target=st.sampled_from([0.3, 0.5, 0.8]),
+    max_nodes=st.integers(2, 6),
+    interval_s=st.sampled_from([1.0, 2.0, 5.0]),
+    delay_s=st.sampled_from([0.0, 1.0, 3.0]),
+)
+def test_identical_with_autoscaling(seed, n_per_phase, window_s, wpn, max_batch, base_ms,
+                                    per_item_ms, target, max_nodes, interval_s, delay_s):
+    """A burst between two quiet phases drives scale-out and scale-in; both models agree exactly.
+
+    Checks the ready nodes behind every window (through the latencies and busy time), the
+    node-seconds paid (provisioning included), and the autoscaler's decision counts.
+    """
+    rng = np.random.default_rng(seed)
+    quiet = np.sort(rng.uniform(0.0, 20.0, n_per_phase // 4))
+    burst = np.sort(rng.uniform(20.0, 40.0, 3 * n_per_phase))
+    tail = np.sort(rng.uniform(40.0, 60.0, n_per_phase // 4))
+    times = np.round(np.concatenate([quiet, burst, tail]) * 4) / 4  # ties with closes and evals
+    times = times[times < 60.0]
+    horizon, warmup = 60.0, 5.0
+    service = linear_service(base_ms, per_item_ms, max_batch)
+    auto = StreamingAutoscaling(target, 1, max_nodes, interval_s, delay_s)
+    kernel = simulate_streaming(
+        TraceArrivals(times), service, n_nodes=1, workers_per_node=wpn, window_s=window_s,
+        max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, n_replications=1, seed=seed,
+        autoscaling=auto)
+    ref = simulate_streaming_reference(
+        times, lambda k: float(service.mean_s[k]), n_workers=wpn, workers_per_node=wpn,
+        window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
+        autoscaling=auto)
+    s = kernel.stats[0]
+    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
+    assert s[sk.S_N_SCALE_OUT] == ref.n_scale_out
+    assert s[sk.S_N_SCALE_IN] == ref.n_scale_in
+    assert s[sk.S_N_NODES_LAUNCHED] == ref.n_launched
+    assert s[sk.S_MAX_NODES] == ref.max_nodes
+    assert s[sk.S_N_IN_SYSTEM_AT_HORIZON] == ref.n_in_system_at_horizon
+    assert s[sk.S_MAX_BACKLOG_WINDOWS] == ref.max_backlog_windows
+    assert s[sk.S_LAST_END_S] == ref.window_end_s[-1]
+    close = {"rtol": 1e-9, "atol": 1e-9}
+    np.testing.assert_allclose(s[sk.S_SUM_LATENCY_S], ref.latency_s.sum(), **close)
+    np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
+    np.testing.assert_allclose(kernel.node_seconds("horizon")[0], ref.node_s_horizon, **close)
+    np.testing.assert_allclose(kernel.node_seconds("window")[0], ref.node_s_window, **close)
+    tl = kernel.timeline_per_replication()
+    np.testing.assert_allclose((tl["nodes"] * tl["width_s"]).sum(), ref.node_s_horizon, **close)
+    assert ref.nodes_at_start.min() >= 1 and ref.nodes_at_start.max() <= max_nodes
