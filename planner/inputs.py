@@ -11,6 +11,7 @@ Line numbers count the CSV header as line 1, so the first data row is line 2.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from planner.errors import CatalogError, ScenarioError
 from planner.inputs_spot import SpotTraceData, _readonly, load_spot_trace
 from planner.schema import (
     AdvisorInterruptions,
+    InferenceWorkload,
     Scenario,
     TableServiceTime,
     TraceArrivals,
@@ -33,6 +35,7 @@ from planner.schema import (
 
 __all__ = [
     "ScenarioInputs",
+    "TokenMeans",
     "ServiceTable",
     "SpotTraceData",
     "TraceArrivalsData",
@@ -175,6 +178,58 @@ class ScenarioInputs:
     traces: Mapping[str, TraceArrivalsData]
     spot_traces: Mapping[str, SpotTraceData] = field(default_factory=_no_entries)
     spot_advice: Mapping[str, SpotAdvice] = field(default_factory=_no_entries)
+    token_means: Mapping[str, TokenMeans] = field(default_factory=_no_entries)
+
+
+@dataclass(frozen=True)
+class TokenMeans:
+    """Mean tokens per request of a workload, and where they come from."""
+
+    prompt_tokens: float
+    output_tokens: float
+    source: str
+
+    @property
+    def per_request(self) -> float:
+        """Prompt + output tokens per request."""
+        return self.prompt_tokens + self.output_tokens
+
+
+def load_token_means(workload: InferenceWorkload, *, field_path: str) -> TokenMeans | None:
+    """Return the workload's mean tokens per request (None when it declares no tokens).
+
+    Means given in the scenario are used as they are; trace columns are read from the
+    workload's arrival trace and averaged over every row.
+
+    Raises
+    ------
+    ScenarioError
+        A missing column, or a value that is not a number >= 0 (with its line).
+    """
+    t = workload.tokens
+    if t is None:
+        return None
+    if t.prompt_column is None and t.output_column is None:
+        return TokenMeans(t.prompt_tokens or 0.0, t.output_tokens or 0.0,
+                          "scenario means per request")
+    path = workload.arrivals.path  # type: ignore[union-attr]  # the schema checks trace arrivals
+    wanted = tuple(c for c in (t.prompt_column, t.output_column) if c is not None)
+    frame = _read_csv(path, field_path=f"{field_path}.arrivals.path", columns=wanted)
+    means = []
+    for name, column in (("prompt_column", t.prompt_column), ("output_column", t.output_column)):
+        if column is None:
+            means.append(0.0)
+            continue
+        _require_column(frame, column, path, f"{field_path}.tokens.{name}")
+        values = _numbers(frame, column, path, field_path=f"{field_path}.tokens.{name}")
+        if (values < 0).any():
+            i = int(np.flatnonzero(values < 0)[0])
+            raise ScenarioError(f"{field_path}.tokens.{name}: line {i + 2} of {path}, column "
+                                f"{column!r}: a token count must be >= 0 (got {values[i]:g}); "
+                                "fix that row")
+        means.append(float(values.mean()) if values.size else 0.0)
+    return TokenMeans(means[0], means[1], f"means of {', '.join(wanted)} over the "
+                      f"{frame.height:,} rows of {os.path.basename(path)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,8 +494,16 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
     traces: dict[str, TraceArrivalsData] = {}
     spot_traces: dict[str, SpotTraceData] = {}
     spot_advice: dict[str, SpotAdvice] = {}
+    token_means: dict[str, TokenMeans] = {}
     problems: list[str] = []
     for i, workload in enumerate(scenario.workloads):
+        try:
+            tokens = load_token_means(workload, field_path=f"workloads[{i}]")
+        except ScenarioError as exc:
+            problems.append(str(exc))
+        else:
+            if tokens is not None:
+                token_means[workload.name] = tokens
         if isinstance(workload.arrivals, TraceArrivals):
             try:
                 traces[workload.name] = load_trace(workload.arrivals,
@@ -481,7 +544,8 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
     return ScenarioInputs(service_tables=MappingProxyType(tables),
                           traces=MappingProxyType(traces),
                           spot_traces=MappingProxyType(spot_traces),
-                          spot_advice=MappingProxyType(spot_advice))
+                          spot_advice=MappingProxyType(spot_advice),
+                          token_means=MappingProxyType(token_means))
 
 
 def _read_csv(

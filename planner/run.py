@@ -14,8 +14,8 @@ from importlib import metadata
 
 import numpy as np
 
-from costmodels.catalog import InstanceQuote, PriceCatalog, quote_instance
-from costmodels.fleet_costs import PurchaseUsage, price_fleet_usage
+from costmodels.catalog import InstanceQuote, PriceCatalog
+from costmodels.design_costs import PurchaseProfile, hourly_node_hours
 from costmodels.price_cache import default_catalog
 from planner import schema
 from planner.build import (
@@ -27,7 +27,8 @@ from planner.build import (
 )
 from planner.errors import ScenarioError
 from planner.inputs import ScenarioInputs, load_scenario_inputs
-from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, SloResult
+from planner.pricing import PricedQuote, build_cost, describe_discounts, quotes_for
+from planner.results import LATENCY_KEYS, DesignResult, RunResult, SloResult
 from planner.stats import estimate
 from simulators.fleet import CLASS_BASE, CLASS_FALLBACK, CLASS_SPOT, STATE_NAMES
 from simulators.kernels import realtime as rk
@@ -77,8 +78,8 @@ def run_scenario(
     results = []
     for index, design in enumerate(scenario.designs):
         workload = scenario.workload(design.workload)
-        quotes = _quotes(catalog, design)
-        _check_fleet(design, quotes[design.fleet.purchase], index)
+        quotes = _quotes(catalog, scenario.pricing, design)
+        _check_fleet(design, quotes[design.fleet.purchase].quote, index)
         fleet, spot_source = build_fleet(design, workload, inputs,
                                          hours_per_month=hours_per_month)
         callback = None if progress is None else functools.partial(progress, design.name)
@@ -112,7 +113,7 @@ def run_scenario(
             "hours_per_month": hours_per_month,
             "price_catalog": catalog.label,
             "price_catalog_as_of": catalog.as_of,
-            "discounts": "none (list prices of the chosen purchase option)",
+            "discounts": describe_discounts(scenario.pricing),
             "cost_basis": "allocated: every node-hour of the fleet is paid for; busy: only the "
                           "GPU-seconds spent serving batches, at the node price / GPUs per node",
             "unit_cost_basis": "$ per 1,000 requests = cost of the nodes during the window after "
@@ -141,14 +142,14 @@ def _check_fleet(design: schema.RealtimeDesign, quote: InstanceQuote, index: int
         )
 
 
-def _quotes(catalog: PriceCatalog, design: schema.RealtimeDesign) -> dict[str, InstanceQuote]:
+def _quotes(catalog: PriceCatalog, pricing: schema.Pricing, design: schema.RealtimeDesign
+            ) -> dict[str, PricedQuote]:
     """Return the quotes of every purchase option the design's nodes can have."""
     f = design.fleet
     options = {f.purchase}
     if f.purchase == "spot":
         options.add("on_demand")  # the on-demand base and fallback nodes
-    return {p: quote_instance(catalog, f.instance, purchase=p, region=f.region)
-            for p in sorted(options)}
+    return quotes_for(catalog, pricing, f.instance, f.region, options)
 
 
 def _class_purchase(design: schema.RealtimeDesign) -> dict[int, str]:
@@ -157,8 +158,8 @@ def _class_purchase(design: schema.RealtimeDesign) -> dict[int, str]:
     return {CLASS_BASE: base, CLASS_SPOT: "spot", CLASS_FALLBACK: "on_demand"}
 
 
-def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult, quotes, gpus
-                 ) -> tuple[dict, list[PurchaseUsage]]:
+def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult,
+                 quotes: dict[str, PricedQuote]) -> tuple[dict, list[PurchaseProfile]]:
     """Return the JSON ``fleet`` usage block and the usage to price, per purchase option."""
     node_h = sim.node_seconds("horizon").mean(axis=0)  # [class, state]
     node_w = sim.node_seconds("window").mean(axis=0)
@@ -170,7 +171,17 @@ def _fleet_usage(design: schema.RealtimeDesign, sim: RealtimeSimResult, quotes, 
         acc[0] += float(node_h[cls].sum())
         acc[1] += float(node_w[cls].sum())
         acc[2] += float(busy_w[cls])
-    usages = [PurchaseUsage(quotes[p], *vals) for p, vals in by_purchase.items() if p in quotes]
+    tl = sim.timeline_per_replication()
+    class_names = {cls: name for cls, name in zip(purchase_of, ("base", "spot",
+                                                                "on_demand_fallback"))}
+    hourly: dict[str, np.ndarray] = {}
+    for cls, purchase in purchase_of.items():
+        series = hourly_node_hours(tl["start_s"], tl["width_s"], tl[f"nodes_{class_names[cls]}"],
+                                   sim.horizon_s)
+        hourly[purchase] = hourly.get(purchase, 0.0) + series
+    usages = [PurchaseProfile(quotes[p].quote, hourly[p], vals[1], vals[2],
+                              quotes[p].discountable)
+              for p, vals in by_purchase.items() if p in quotes]
     horizon_s = sim.horizon_s
     stat = sim.stats.mean(axis=0)
     state_hours = node_h.sum(axis=0) / 3600.0
@@ -221,7 +232,7 @@ def _summarise(
     workload: schema.InferenceWorkload,
     inputs: ScenarioInputs,
     sim: RealtimeSimResult,
-    quotes: dict[str, InstanceQuote],
+    quotes: dict[str, PricedQuote],
     catalog: PriceCatalog,
     hours_per_month: float,
     spot_source: SpotSource | None,
@@ -249,7 +260,7 @@ def _summarise(
             met=achieved.mean is not None and achieved.mean <= workload.slo.latency_ms,
         )
 
-    quote = quotes[design.fleet.purchase]
+    quote = quotes[design.fleet.purchase].quote
     throughput = estimate(sim.throughput_rps())
     arrival_rate = estimate(sim.arrival_rate_rps())
     utilization = estimate(sim.utilization())
@@ -261,27 +272,14 @@ def _summarise(
         little = float(np.nanmean(np.abs(mean_queue - lam_w) / np.maximum(lam_w, 1e-12)))
 
     gpus = quote.gpus
-    usage, usages = _fleet_usage(design, sim, quotes, gpus)
+    usage, profiles = _fleet_usage(design, sim, quotes)
     served = float(np.mean(sim.stat(rk.S_N_COMPLETED_IN_WINDOW)))
-    fc = price_fleet_usage(usages, horizon_s=scenario.horizon_s, window_s=window_s,
-                           served_requests_window=served, hours_per_month=hours_per_month)
-    main_source = next((src for p, src, _ in fc.sources if p == design.fleet.purchase), None)
-    main_as_of = next((d for p, _, d in fc.sources if p == design.fleet.purchase), None)
-    cost = CostResult(
-        usd_per_hour=fc.usd_per_hour,
-        total_usd=fc.total_usd,
-        usd_per_month=fc.usd_per_month,
-        usd_per_1k_requests=fc.usd_per_1k_requests,
-        busy_usd=fc.busy_usd,
-        usd_per_1k_requests_busy=fc.usd_per_1k_requests_busy,
-        purchase=design.fleet.purchase,
-        price_source=main_source if fc.total_usd is not None else None,
-        price_as_of=main_as_of if fc.total_usd is not None else None,
-        catalog=f"{catalog.label} ({catalog.as_of})",
-        note=fc.note,
-        by_purchase=fc.by_purchase,
-        sources=fc.sources,
-    )
+    tokens = inputs.token_means.get(workload.name)
+    cost = build_cost(profiles=profiles, quotes=quotes, main_purchase=design.fleet.purchase,
+                      catalog=catalog, pricing=scenario.pricing, instance=design.fleet.instance,
+                      region=quote.region, horizon_s=scenario.horizon_s, window_s=window_s,
+                      served_window=served,
+                      tokens_per_unit=None if tokens is None else tokens.per_request)
 
     warnings = list(_warnings(design, quote, sim, throughput.mean, arrival_rate.mean))
     if workload.name in inputs.traces:
@@ -364,6 +362,9 @@ def _summarise(
         timeline=timeline,
         warnings=tuple(warnings),
         distribution_ms=_distribution(sim.latency_percentiles_s),
+        pattern_metrics={} if tokens is None else {
+            "tokens_per_request": tokens.per_request, "prompt_tokens": tokens.prompt_tokens,
+            "output_tokens": tokens.output_tokens, "tokens_source": tokens.source},
     )
 
 

@@ -44,7 +44,7 @@ __all__ = [
     "Design", "DiurnalArrivals", "ExponentialServiceTime", "Fleet", "InferenceWorkload",
     "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
     "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
-    "ServiceTime", "Spot", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
+    "ServiceTime", "Spot", "Commitment", "EffectiveRate", "TokenCounts", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
     "TraceInterruptions", "Workload", "load_scenario", "parse_scenario", "PROVIDERS",
     "SPOT_NOTICE_S", "SpotBand",
 ]
@@ -57,6 +57,7 @@ from planner.schema_base import (  # PROVIDERS, SPOT_NOTICE_S, SpotBand are re-e
     _Frozen,
     _resolve_path,
 )
+from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
 from planner.schema_fleet import (  # re-exported
     AdvisorInterruptions,
     Autoscaling,
@@ -189,13 +190,52 @@ class LatencySLO(_Frozen):
     latency_ms: float = Field(gt=0)
 
 
+class TokenCounts(_Frozen):
+    """Tokens per request, for $ per 1 million tokens: mean counts, or trace columns.
+
+    Either ``prompt_tokens`` / ``output_tokens`` (means per request) or ``prompt_column`` /
+    ``output_column`` (columns of the workload's arrival trace, whose means are used).
+    """
+
+    prompt_tokens: float | None = Field(default=None, ge=0)
+    output_tokens: float | None = Field(default=None, ge=0)
+    prompt_column: str | None = Field(default=None, min_length=1)
+    output_column: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_one_way(self) -> TokenCounts:
+        means = self.prompt_tokens is not None or self.output_tokens is not None
+        columns = self.prompt_column is not None or self.output_column is not None
+        if means == columns:
+            raise problem(("", "give token means (prompt_tokens, output_tokens) or trace "
+                               "columns (prompt_column, output_column), not both or neither "
+                               f"(got {self.model_dump(exclude_none=True)}); e.g. "
+                               "prompt_tokens: 1000, output_tokens: 200"))
+        if means and (self.prompt_tokens or 0) + (self.output_tokens or 0) <= 0:
+            raise problem(("prompt_tokens", "prompt_tokens + output_tokens must be > 0 (got 0); "
+                                            "give the mean tokens per request"))
+        return self
+
+
 class InferenceWorkload(_Frozen):
-    """A stream of inference requests, one item each."""
+    """A stream of inference requests, one item each; ``tokens`` enables $ per 1M tokens."""
 
     name: Name
     kind: Literal["inference"]
     arrivals: Arrivals
     slo: LatencySLO | None = None
+    tokens: TokenCounts | None = None
+
+    @model_validator(mode="after")
+    def _check_token_columns(self) -> InferenceWorkload:
+        t = self.tokens
+        if t is not None and t.prompt_column is None and t.output_column is None:
+            return self
+        if t is not None and self.arrivals.kind != "trace":
+            raise problem(("tokens", f"token columns need trace arrivals (got arrivals kind "
+                                     f"{self.arrivals.kind!r}); give prompt_tokens and "
+                                     "output_tokens means instead"))
+        return self
 
 
 # One member today; training and batch_scoring join this union.
@@ -296,12 +336,6 @@ Design = Annotated[Union[RealtimeDesign], Field(discriminator="pattern")]
 
 # ---------------------------------------------------------------------------------------------
 # Scenario
-
-
-class Pricing(_Frozen):
-    """How simulated usage becomes money; ``hours_per_month`` projects monthly cost (h)."""
-
-    hours_per_month: float = Field(default=730.0, gt=0)
 
 
 class Scenario(_Frozen):

@@ -1,0 +1,143 @@
+"""Discount layers, effective rates, tokens and incomplete prices through the whole stack.
+
+A fixed fleet of 3 x g5.xlarge for 2 hours holds exactly 3 nodes every hour, so each layer's
+cost is hand-computed from the built-in snapshot (2026-01-21): on-demand $1.006/h, 1-year
+reserved (No Upfront) $0.63378/h, no savings-plan rate.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.reports.table import render_comparison
+from planner.run import run_scenario
+from planner.schema import parse_scenario
+
+OD, RI_1YR = 1.006, 0.63378
+NODES, HOURS = 3, 2
+
+
+def _scenario(pricing=None, tokens=None, instance="aws:g5.xlarge", extra_designs=()):
+    workload = {"name": "w", "kind": "inference",
+                "arrivals": {"kind": "poisson", "rate_rps": 100},
+                "slo": {"percentile": 99, "latency_ms": 100}}
+    if tokens is not None:
+        workload["tokens"] = tokens
+    design = {"name": "d", "workload": "w", "pattern": "realtime",
+              "fleet": {"instance": instance, "nodes": NODES},
+              "batching": {"max_batch": 1, "max_wait_ms": 0},
+              "service_time": {"kind": "constant", "ms": 5}}
+    data = {"name": "t", "horizon_s": HOURS * 3600, "warmup_s": 60, "replications": 2,
+            "seed": 3, "workloads": [workload], "designs": [design, *extra_designs]}
+    if pricing is not None:
+        data["pricing"] = pricing
+    return parse_scenario(data)
+
+
+def _cost(pricing=None, **kwargs):
+    return run_scenario(_scenario(pricing, **kwargs)).design("d").cost
+
+
+def test_list_price_is_the_only_layer_without_discounts():
+    cost = _cost()
+    assert cost.layers == (("list price", pytest.approx(NODES * HOURS * OD)),)
+    assert cost.total_usd == pytest.approx(NODES * HOURS * OD)
+    assert not cost.incomplete
+
+
+def test_negotiated_then_reserved_nodes():
+    cost = _cost({"negotiated_discounts": {"aws": 10},
+                  "commitments": [{"instance": "aws:g5.xlarge", "kind": "reserved",
+                                   "term": "1yr", "nodes": 2}]})
+    list_usd = NODES * HOURS * OD
+    negotiated = list_usd * 0.9
+    committed = 2 * HOURS * RI_1YR * 0.9 + 1 * HOURS * OD * 0.9
+    assert [v for _, v in cost.layers] == pytest.approx([list_usd, negotiated, committed])
+    assert cost.total_usd == pytest.approx(committed)
+    assert cost.usd_per_month == pytest.approx(committed / HOURS * 730)
+    assert cost.commitment["covered_node_hours"] == pytest.approx(2 * HOURS)
+    assert cost.commitment["unused_commitment_usd"] == pytest.approx(0.0)
+    assert "reserved 1yr on aws:g5.xlarge" in cost.discounts[1]
+
+
+def test_full_coverage_and_amortised_upfront():
+    cost = _cost({"commitments": [{"instance": "aws:g5.xlarge", "kind": "reserved",
+                                   "coverage": 1.0, "hourly_usd": 0.3, "upfront_usd": 2000}]})
+    rate = 0.3 + 2000 / 8760
+    assert cost.total_usd == pytest.approx(NODES * HOURS * rate)
+    assert cost.commitment["rate_usd_per_hour"] == pytest.approx(rate)
+
+
+def test_oversized_commitment_pays_for_unused_hours():
+    cost = _cost({"commitments": [{"instance": "aws:g5.xlarge", "kind": "savings_plan",
+                                   "nodes": 5, "usd_per_hour": 0.7}]})
+    assert cost.total_usd == pytest.approx(5 * HOURS * 0.7)
+    assert cost.commitment["unused_commitment_usd"] == pytest.approx(2 * HOURS * 0.7)
+
+
+def test_missing_commitment_rate_makes_the_cost_incomplete_not_zero():
+    scenario = _scenario({"commitments": [{"instance": "aws:g5.xlarge",
+                                           "kind": "savings_plan", "coverage": 0.5}]})
+    result = run_scenario(scenario)
+    cost = result.design("d").cost
+    assert cost.incomplete and cost.total_usd is None and cost.usd_per_1k_requests is None
+    assert "savings_plan_1yr" in cost.note
+    doc = json.loads(result.to_json())
+    assert doc["designs"][0]["cost"]["incomplete"] is True
+    assert doc["designs"][0]["cost"]["total_usd"] is None
+    assert doc["recommendation"]["cheapest_meeting_slo"] is None
+    assert "$0.00" not in render_comparison(result)
+
+
+def test_effective_rates_replace_the_catalog_and_are_not_discounted():
+    cost = _cost({"negotiated_discounts": {"aws": 10},
+                  "effective_rates": [{"instance": "aws:g5.xlarge", "purchase": "on_demand",
+                                       "usd_per_hour": 0.9, "source": "CUR 2026-10",
+                                       "as_of": "2026-10-31"}]})
+    assert cost.total_usd == pytest.approx(NODES * HOURS * 0.9)
+    assert cost.price_as_of == "2026-10-31"
+    assert "CUR 2026-10" in cost.price_source
+
+
+def test_tokens_give_usd_per_million_tokens():
+    cost = _cost(tokens={"prompt_tokens": 100, "output_tokens": 50})
+    assert cost.usd_per_1m_tokens == pytest.approx(cost.usd_per_1k_requests / 1000 / 150 * 1e6)
+    assert cost.usd_per_1m_tokens_busy == pytest.approx(
+        cost.usd_per_1k_requests_busy / 1000 / 150 * 1e6)
+
+
+def test_token_means_from_trace_columns(tmp_path):
+    trace = tmp_path / "trace.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                     + "".join(f"{i * 0.01},{100 + i % 3},{10 * (i % 2)}\n" for i in range(2000)))
+    data = _scenario().model_dump(mode="json")
+    data["workloads"][0]["arrivals"] = {"kind": "trace", "path": str(trace), "repeat": True}
+    data["workloads"][0]["tokens"] = {"prompt_column": "ContextTokens",
+                                      "output_column": "GeneratedTokens"}
+    data.pop("source_path")
+    result = run_scenario(parse_scenario(data))
+    d = result.design("d")
+    prompt = sum(100 + i % 3 for i in range(2000)) / 2000
+    output = sum(10 * (i % 2) for i in range(2000)) / 2000
+    assert d.pattern_metrics["tokens_per_request"] == pytest.approx(prompt + output)
+    assert d.cost.usd_per_1m_tokens == pytest.approx(
+        d.cost.usd_per_1k_requests / 1000 / (prompt + output) * 1e6)
+
+
+def test_unknown_instance_is_incomplete_and_never_recommended():
+    other = {"name": "unknown", "workload": "w", "pattern": "realtime",
+             "fleet": {"instance": "aws:g5.huge", "nodes": 1},
+             "batching": {"max_batch": 1, "max_wait_ms": 0},
+             "service_time": {"kind": "constant", "ms": 5}}
+    result = run_scenario(_scenario(extra_designs=[other]))
+    u = result.design("unknown")
+    assert u.cost.incomplete and u.cost.total_usd is None
+    assert result.cheapest_meeting_slo().name == "d"
+
+
+def test_assumptions_list_the_layers():
+    result = run_scenario(_scenario({"negotiated_discounts": {"aws": 7.5}}))
+    assert "negotiated discount aws 7.5%" in result.assumptions["discounts"]
+    assert "list price, negotiated discount, commitment, spot" in result.assumptions["discounts"]
