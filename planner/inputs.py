@@ -206,7 +206,7 @@ def load_token_means(workload: InferenceWorkload, *, field_path: str) -> TokenMe
     ScenarioError
         A missing column, or a value that is not a number >= 0 (with its line).
     """
-    t = workload.tokens
+    t = getattr(workload, "tokens", None)
     if t is None:
         return None
     if t.prompt_column is None and t.output_column is None:
@@ -504,7 +504,7 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
         else:
             if tokens is not None:
                 token_means[workload.name] = tokens
-        if isinstance(workload.arrivals, TraceArrivals):
+        if isinstance(getattr(workload, "arrivals", None), TraceArrivals):
             try:
                 traces[workload.name] = load_trace(workload.arrivals,
                                                    field_path=f"workloads[{i}].arrivals",
@@ -512,7 +512,7 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
             except ScenarioError as exc:
                 problems.append(str(exc))
     for i, design in enumerate(scenario.designs):
-        if isinstance(design.service_time, TableServiceTime):
+        if isinstance(getattr(design, "service_time", None), TableServiceTime):
             try:
                 tables[design.name] = load_service_table(
                     design.service_time, field_path=f"designs[{i}].service_time",
@@ -520,7 +520,8 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
             except ScenarioError as exc:
                 problems.append(str(exc))
         fleet = design.fleet
-        interruptions = None if fleet.spot is None else fleet.spot.interruptions
+        spot = getattr(fleet, "spot", None)
+        interruptions = None if spot is None else spot.interruptions
         where = f"designs[{i}].fleet.spot.interruptions"
         if isinstance(interruptions, TraceInterruptions):
             try:

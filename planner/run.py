@@ -17,7 +17,7 @@ import numpy as np
 from costmodels.catalog import InstanceQuote, PriceCatalog
 from costmodels.design_costs import PurchaseProfile, hourly_node_hours
 from costmodels.price_cache import default_catalog
-from planner import schema
+from planner import run_patterns, schema
 from planner.build import (
     SpotSource,
     build_arrivals,
@@ -77,6 +77,9 @@ def run_scenario(
     hours_per_month = scenario.pricing.hours_per_month
     results = []
     for index, design in enumerate(scenario.designs):
+        if design.pattern != "realtime":
+            results.append(_run_other(scenario, design, inputs, catalog, progress))
+            continue
         workload = scenario.workload(design.workload)
         quotes = _quotes(catalog, scenario.pricing, design)
         _check_fleet(design, quotes[design.fleet.purchase].quote, index)
@@ -126,10 +129,44 @@ def run_scenario(
             "statistics": f"mean of {scenario.replications} replications with a Student-t 95% "
                           "confidence interval; requests arriving in the warm-up excluded",
             "percentiles": "nearest-rank, from log-bucket histograms (relative error <= 0.78%)",
+            **_pattern_assumptions(scenario),
         },
         planner_version=planner_version(),
         wall_s=time.perf_counter() - started,
     )
+
+
+PATTERN_ASSUMPTIONS = {
+    "streaming": "streaming: a record's latency runs from its arrival to the end of the "
+                 "processing of its window; windows are processed one at a time, in order",
+    "batch": "batch: freshness runs from a record's arrival to the end of the job that "
+             "processed it; each job cold-starts its nodes (paid) and shuts them down; on spot "
+             "an interruption loses the work since the last checkpoint",
+    "training": "training: one run per replication (at least 2,000 replications), completion "
+                "time from submission; $/month = $/run x runs_per_month; the scenario horizon "
+                "does not apply",
+}
+
+
+def _pattern_assumptions(scenario: schema.Scenario) -> dict[str, str]:
+    present = {d.pattern for d in scenario.designs}
+    return {f"pattern_{p}": text for p, text in PATTERN_ASSUMPTIONS.items() if p in present}
+
+
+def _run_other(scenario: schema.Scenario, design, inputs: ScenarioInputs,
+               catalog: PriceCatalog, progress: ProgressCallback | None) -> DesignResult:
+    """Run a streaming, batch or training design (:mod:`planner.run_patterns`)."""
+    if design.pattern == "streaming":
+        return run_patterns.run_streaming(scenario, design, inputs, catalog, progress)
+    if progress is not None:
+        progress(design.name, 0, 1)
+    if design.pattern == "batch":
+        out = run_patterns.run_batch(scenario, design, inputs, catalog)
+    else:
+        out = run_patterns.run_training(scenario, design, inputs, catalog)
+    if progress is not None:
+        progress(design.name, 1, 1)
+    return out
 
 
 def _check_fleet(design: schema.RealtimeDesign, quote: InstanceQuote, index: int) -> None:

@@ -44,7 +44,9 @@ __all__ = [
     "Design", "DiurnalArrivals", "ExponentialServiceTime", "Fleet", "InferenceWorkload",
     "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
     "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
-    "ServiceTime", "Spot", "Commitment", "EffectiveRate", "TokenCounts", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
+    "ServiceTime", "Spot", "Commitment", "BatchDesign", "Checkpointing", "JobFleet", "JobSpot",
+    "Schedule", "StreamingAutoscaling", "StreamingDesign", "StreamingFleet", "TrainingDesign",
+    "TrainingWorkload", "EffectiveRate", "TokenCounts", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
     "TraceInterruptions", "Workload", "load_scenario", "parse_scenario", "PROVIDERS",
     "SPOT_NOTICE_S", "SpotBand",
 ]
@@ -58,6 +60,15 @@ from planner.schema_base import (  # PROVIDERS, SPOT_NOTICE_S, SpotBand are re-e
     _resolve_path,
 )
 from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
+from planner.schema_designs import (  # re-exported
+    COMMITTED,
+    Checkpointing,
+    JobFleet,
+    JobSpot,
+    Schedule,
+    StreamingAutoscaling,
+    StreamingFleet,
+)
 from planner.schema_fleet import (  # re-exported
     AdvisorInterruptions,
     Autoscaling,
@@ -184,10 +195,31 @@ Arrivals = Annotated[
 
 
 class LatencySLO(_Frozen):
-    """A latency objective: the ``percentile`` (0-100) of request latency at most ``latency_ms``."""
+    """A latency objective: the ``percentile`` (0-100) of request latency at most ``latency_ms``.
+
+    For streaming and batch designs the latency is the record's freshness (arrival to the end of
+    the processing of its window or job). ``latency_s`` may be written instead of
+    ``latency_ms`` for long objectives (e.g. ``latency_s: 21600`` for 6 hours).
+    """
 
     percentile: float = Field(gt=0, lt=100)
     latency_ms: float = Field(gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seconds(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "latency_s" in data:
+            if "latency_ms" in data:
+                raise problem(("latency_s", "give latency_ms or latency_s, not both (got "
+                                            f"{data['latency_ms']!r} ms and "
+                                            f"{data['latency_s']!r} s); keep one"))
+            data = dict(data)
+            value = data.pop("latency_s")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                data["latency_ms"] = value * 1000.0
+            else:
+                data["latency_ms"] = value
+        return data
 
 
 class TokenCounts(_Frozen):
@@ -238,8 +270,31 @@ class InferenceWorkload(_Frozen):
         return self
 
 
-# One member today; training and batch_scoring join this union.
-Workload = Annotated[Union[InferenceWorkload], Field(discriminator="kind")]
+class TrainingWorkload(_Frozen):
+    """A training job of ``gpu_hours`` GPU-hours (on the ideal gang), optionally with a deadline.
+
+    ``deadline_h`` counts from submission; the job should finish by it in at least
+    ``deadline_percentile`` % of runs (the SLO). ``runs_per_month`` projects the monthly cost
+    (1 for a one-off job: the month it runs).
+    """
+
+    name: Name
+    kind: Literal["training"]
+    gpu_hours: float = Field(gt=0)
+    deadline_h: float | None = Field(default=None, gt=0)
+    deadline_percentile: float = Field(default=95.0, gt=0, lt=100)
+    runs_per_month: float = Field(default=1.0, gt=0)
+
+    @property
+    def slo(self) -> LatencySLO | None:
+        """The deadline as a completion-time objective (ms), or None."""
+        if self.deadline_h is None:
+            return None
+        return LatencySLO(percentile=self.deadline_percentile,
+                          latency_ms=self.deadline_h * 3_600_000.0)
+
+
+Workload = Annotated[Union[InferenceWorkload, TrainingWorkload], Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,8 +385,76 @@ class RealtimeDesign(_Frozen):
     service_time: ServiceTime
 
 
+class StreamingDesign(_Frozen):
+    """Micro-batches every ``window_s`` on a standing (optionally autoscaled) fleet; a window's
+    records are processed in batches of up to ``batching.max_batch`` spread over the workers,
+    plus ``overhead_s`` per window (see :mod:`simulators.streaming`)."""
+
+    name: Name
+    workload: Name
+    pattern: Literal["streaming"]
+    window_s: float = Field(gt=0)
+    overhead_s: float = Field(default=0.0, ge=0)
+    fleet: StreamingFleet
+    batching: Batching = Batching()
+    service_time: ServiceTime
+
+
+class BatchDesign(_Frozen):
+    """Scheduled jobs that cold-start a gang, process the backlog at the gang's throughput,
+    checkpoint, and shut down (see :mod:`simulators.batch`). ``deadline_s`` counts from each
+    job's scheduled start; ``startup_s`` is paid time before processing (model load)."""
+
+    name: Name
+    workload: Name
+    pattern: Literal["batch"]
+    schedule: Schedule
+    fleet: JobFleet
+    startup_s: float = Field(default=0.0, ge=0)
+    checkpoint: Checkpointing | None = None
+    deadline_s: float | None = Field(default=None, gt=0)
+    batching: Batching = Batching()
+    service_time: ServiceTime
+
+    @model_validator(mode="after")
+    def _check_job(self) -> BatchDesign:
+        sp = self.fleet.spot
+        if sp is not None and (sp.fallback_near_deadline or sp.fallback_margin_s):
+            raise problem(("fleet.spot.fallback_near_deadline", "applies to training designs "
+                           "only (got it on a batch design); use fallback_after_interruptions"))
+        return self
+
+
+class TrainingDesign(_Frozen):
+    """A training job on a gang (see :mod:`simulators.training`): on-demand, spot with
+    checkpoints and fallback, or reserved capacity held for ``reserved_hours`` (default: the
+    run's own duration). ``restart_overhead_s`` loads the model/checkpoint at start and after
+    every interruption."""
+
+    name: Name
+    workload: Name
+    pattern: Literal["training"]
+    fleet: JobFleet
+    checkpoint: Checkpointing | None = None
+    restart_overhead_s: float = Field(default=0.0, ge=0)
+    reserved_hours: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check_job(self) -> TrainingDesign:
+        if self.reserved_hours is not None and self.fleet.purchase not in COMMITTED:
+            raise problem(("reserved_hours", f"applies to reserved capacity (got purchase: "
+                                             f"{self.fleet.purchase}); remove it or set "
+                                             "purchase: reserved_1yr"))
+        if self.fleet.workers_per_node != 1:
+            raise problem(("fleet.workers_per_node", "does not apply to training: the gang uses "
+                           f"every GPU of its nodes (got {self.fleet.workers_per_node}); remove "
+                           "it"))
+        return self
+
+
 # One member today; streaming and batch join this union.
-Design = Annotated[Union[RealtimeDesign], Field(discriminator="pattern")]
+Design = Annotated[Union[RealtimeDesign, StreamingDesign, BatchDesign, TrainingDesign],
+                  Field(discriminator="pattern")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,15 +512,24 @@ class Scenario(_Frozen):
                 problems.append((f"designs[{i}].workload", f"{design.workload!r} is not a "
                                  f"workload of this scenario (workloads: {', '.join(names)}); "
                                  f"use one of those names{hint}"))
+                continue
+            kind = self.workload(design.workload).kind
+            wants = "training" if design.pattern == "training" else "inference"
+            if kind != wants:
+                fit = ("a training design (pattern: training)" if kind == "training" else
+                       "a realtime, streaming or batch design")
+                problems.append((f"designs[{i}].workload", f"a {design.pattern} design needs "
+                                 f"a {wants} workload (got {design.workload!r}, kind {kind}); "
+                                 f"serve it with {fit}"))
         if problems:
             raise problem(*problems)
         return self
 
-    def workload(self, name: str) -> InferenceWorkload:
+    def workload(self, name: str) -> InferenceWorkload | TrainingWorkload:
         """Return the workload called ``name`` (KeyError if there is none)."""
         return {workload.name: workload for workload in self.workloads}[name]
 
-    def design(self, name: str) -> RealtimeDesign:
+    def design(self, name: str) -> Design:
         """Return the design called ``name`` (KeyError if there is none)."""
         return {design.name: design for design in self.designs}[name]
 

@@ -16,6 +16,8 @@ from planner.errors import PlannerError
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BREACH = 3
+"""A CI guardrail (``--fail-if``, ``--budget-usd-per-month``) is breached."""
 
 
 def stderr_console() -> Console:
@@ -56,6 +58,26 @@ def progress_bar(enabled: bool) -> Iterator[object]:
             progress.update(tasks[design], completed=done)
 
         yield callback
+
+
+@contextlib.contextmanager
+def usage_errors(option: str) -> Iterator[None]:
+    """Turn a :class:`PlannerError` raised while checking options into a usage error (exit 2)."""
+    try:
+        yield
+    except PlannerError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def report_breaches(messages: list[str]) -> None:
+    """Print each guardrail breach to stderr and exit with :data:`EXIT_BREACH` if any."""
+    if not messages:
+        return
+    console = stderr_console()
+    for message in messages:
+        console.print(f"breach: {message}", markup=False, soft_wrap=True)
+    console.print(f"{len(messages)} guardrail breach(es)", markup=False)
+    raise typer.Exit(EXIT_BREACH)
 
 
 def emit(text: str, output: Path | None) -> None:

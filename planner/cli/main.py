@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from planner.cli import prices, simulate
+from planner.cli import adr, prices, simulate
 
 app = typer.Typer(
     name="planner",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 simulate.register(app)
+adr.register(app)
 app.add_typer(prices.app, name="prices",
               help="Browse the dated GPU price catalog (the newest refreshed cache, else the "
                    "built-in snapshot) and refresh it from the AWS Pricing API.")

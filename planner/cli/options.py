@@ -13,6 +13,8 @@ class OutputFormat(str, Enum):
 
     table = "table"
     json = "json"
+    markdown = "markdown"
+    html = "html"
 
 
 SCENARIO = typer.Argument(
@@ -27,5 +29,19 @@ REPLICATIONS = typer.Option(None, "--replications", "-r", min=2,
 SEED = typer.Option(None, "--seed", min=0, help="Override the scenario's seed.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
 DEBUG = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+
+FAIL_IF = typer.Option(
+    None, "--fail-if", metavar="EXPR",
+    help="CI guardrail naming a breach, [DESIGN:]METRIC OP NUMBER with OP one of < <= > >= == "
+         "!=, e.g. 'p99_ms > 150' or 'fraud-rt:usd_per_month > 20000'; repeatable. Metrics are "
+         "the keys of DesignResult.flat_metrics() (p99_ms, slo_attainment, usd_per_month, "
+         "usd_per_1k_requests, ...). A metric that is n/a for a checked design is a breach. "
+         "The report is written first; any breach exits 3.")
+BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
+                      help="Breach (exit 3) when a checked design costs more than this per month "
+                           "or its cost is unknown.")
+DESIGN = typer.Option(None, "--design", metavar="NAME",
+                      help="Check the guardrails on this design only; repeatable (default: "
+                           "every design).")
 
 ScenarioPath = Path

@@ -1,4 +1,9 @@
-"""``planner run`` and ``planner compare``: simulate a scenario's designs and report them."""
+"""``planner run`` and ``planner compare``: simulate a scenario's designs, report, check guardrails.
+
+The report is always written first; then every breached guardrail (``--fail-if``,
+``--budget-usd-per-month``) is printed to stderr and the command exits 3. Guardrail expressions
+are checked before simulating, so a typo fails at once with exit 2.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,21 @@ from pathlib import Path
 import typer
 
 from planner.cli import options
-from planner.cli.common import emit, progress_bar, stderr_console, user_errors
+from planner.cli.common import (
+    emit,
+    progress_bar,
+    report_breaches,
+    stderr_console,
+    usage_errors,
+    user_errors,
+)
+from planner.reports.guardrails import (
+    Guardrail,
+    check_guardrails,
+    evaluate_guardrails,
+    known_metrics,
+    parse_guardrails,
+)
 from planner.reports.table import render_comparison, render_details
 from planner.results import RunResult
 from planner.run import run_scenario
@@ -24,8 +43,7 @@ def _load(path: Path, replications: int | None, seed: int | None) -> Scenario:
     return scenario.model_copy(update=update) if update else scenario
 
 
-def _simulate(path: Path, replications: int | None, seed: int | None, quiet: bool) -> RunResult:
-    scenario = _load(path, replications, seed)
+def _run(scenario: Scenario, quiet: bool) -> RunResult:
     with progress_bar(not quiet) as callback:
         result = run_scenario(scenario, progress=callback)
     if not quiet:
@@ -34,13 +52,41 @@ def _simulate(path: Path, replications: int | None, seed: int | None, quiet: boo
     return result
 
 
+def _simulate(path: Path, replications: int | None, seed: int | None, quiet: bool) -> RunResult:
+    return _run(_load(path, replications, seed), quiet)
+
+
 def _render(result: RunResult, fmt: options.OutputFormat, *, details: bool) -> str:
     if fmt == options.OutputFormat.json:
         return result.to_json()
+    if fmt == options.OutputFormat.markdown:
+        from planner.reports.markdown import render_markdown
+
+        return render_markdown(result)
+    if fmt == options.OutputFormat.html:
+        from planner.reports.html import render_html  # plotly only when asked for
+
+        return render_html(result)
     text = render_comparison(result)
     if details:
         text += "\n" + render_details(result)
     return text
+
+
+def parse_fail_if(fail_if: list[str] | None) -> list[Guardrail]:
+    """Parse ``--fail-if`` expressions; a malformed one is a usage error (exit 2)."""
+    with usage_errors("--fail-if"):
+        return parse_guardrails(fail_if or [])
+
+
+def check_against_scenario(scenario: Scenario, guardrails: list[Guardrail],
+                           designs: list[str]) -> None:
+    """Check guardrail metrics and designs against the scenario, before simulating (exit 2)."""
+    option = "--design" if designs and not guardrails else "--fail-if"
+    with usage_errors(option):
+        check_guardrails(guardrails, design_names=[d.name for d in scenario.designs],
+                         selected=designs,
+                         metric_names=known_metrics(d.pattern for d in scenario.designs))
 
 
 def _command(details: bool, doc: str):
@@ -50,14 +96,26 @@ def _command(details: bool, doc: str):
         scenario: Path = options.SCENARIO,
         fmt: options.OutputFormat = options.FORMAT,
         output: Path | None = options.OUTPUT,
+        fail_if: list[str] | None = options.FAIL_IF,
+        budget_usd_per_month: float | None = options.BUDGET,
+        design: list[str] | None = options.DESIGN,
         replications: int | None = options.REPLICATIONS,
         seed: int | None = options.SEED,
         quiet: bool = options.QUIET,
         debug: bool = options.DEBUG,
     ) -> None:
+        guardrails = parse_fail_if(fail_if)
+        designs = list(design or [])
         with user_errors(debug):
-            result = _simulate(scenario, replications, seed, quiet)
+            loaded = _load(scenario, replications, seed)
+        check_against_scenario(loaded, guardrails, designs)
+        with user_errors(debug):
+            result = _run(loaded, quiet)
             emit(_render(result, fmt, details=details), output)
+        with usage_errors("--fail-if"):
+            breaches = evaluate_guardrails(result, guardrails, designs=designs,
+                                           budget_usd_per_month=budget_usd_per_month)
+        report_breaches([b.message for b in breaches])
 
     command.__doc__ = doc
     return command

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.results import DesignResult, RunResult
+from planner.reports.sections import fmt_ms, human_ms
 from planner.stats import Estimate
 
 NA = "n/a"
@@ -22,12 +23,7 @@ def _console(buffer: io.StringIO) -> Console:
 
 
 def _ms(e: Estimate, ci: bool = False) -> str:
-    if e.mean is None:
-        return NA
-    text = f"{e.mean:,.2f}"
-    if ci and e.half_width is not None:
-        text += f"\n±{e.half_width:.2f}"
-    return text
+    return fmt_ms(e, ci=ci).replace(" ± ", "\n±")
 
 
 def money(value: float | None, digits: int = 2) -> str:
@@ -48,7 +44,7 @@ def _slo(d: DesignResult) -> str:
         return "-"
     mark = "met" if d.slo.met else "MISSED"
     att = d.slo.attainment.mean
-    head = f"{mark}: p{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms"
+    head = f"{mark}: p{d.slo.percentile:g} ≤ {human_ms(d.slo.latency_ms)}"
     return f"{head}\n{att * 100:.2f}% within" if att is not None else head
 
 
@@ -64,13 +60,14 @@ def render_comparison(result: RunResult) -> str:
     )
     best = result.cheapest_meeting_slo()
     for header, justify in [
-        ("design", "left"), ("fleet", "left"), ("p50 ms", "right"), ("p99 ms", "right"),
-        ("SLO", "left"), ("req/s", "right"), ("util", "right"), ("node-h", "right"),
-        ("nodes", "right"), ("preempt", "right"), ("horizon $", "right"),
-        ("$/month", "right"), ("$/1k req", "right"), ("$/1k busy", "right"),
+        ("design", "left"), ("fleet", "left"), ("p50", "right"), ("p99", "right"),
+        ("SLO", "left"), ("rate/s", "right"), ("util", "right"), ("node-h", "right"),
+        ("nodes", "right"), ("preempt", "right"), ("cost", "right"),
+        ("unit cost", "right"), ("busy basis", "right"),
     ]:
         table.add_column(header, justify=justify, overflow="fold",
-                         no_wrap=justify == "right" or header == "design")
+                         no_wrap=justify == "right" or header == "design",
+                         min_width=22 if header == "fleet" else None)
     for d in result.designs:
         f = d.fleet
         star = " *" if best is not None and d.name == best.name else ""
@@ -78,25 +75,24 @@ def render_comparison(result: RunResult) -> str:
         if f.get("autoscaling"):
             a = f["autoscaling"]
             scaling = f"autoscaled {a['min_nodes']}-{a['max_nodes']} ({a['metric']} {a['target']:g})"
-        fleet = (f"{f['nodes']}x {f['instance']} ({f['workers_per_node']} worker/node)\n"
-                 f"{f['purchase']}, {scaling}\n"
-                 f"batch ≤{d.batching['max_batch']}, wait ≤{d.batching['max_wait_ms']:g} ms")
+        fleet = f.get("summary") or (
+            f"{f['nodes']}x {f['instance']} ({f['workers_per_node']} worker/node)\n"
+            f"{f['purchase']}, {scaling}\n"
+            f"batch ≤{d.batching['max_batch']}, wait ≤{d.batching['max_wait_ms']:g} ms")
         util = d.utilization.mean
         table.add_row(
-            d.name + star,
+            d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})"),
             fleet,
             _ms(d.latency_ms["p50"]),
             _ms(d.latency_ms["p99"], ci=True),
             _slo(d),
-            f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else NA,
+            f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else "-",
             f"{util * 100:.1f}%" if util is not None else NA,
             _node_hours(d),
             f"{d.fleet['mean_nodes']:.1f}\nmax {d.fleet['max_nodes']:.0f}",
             f"{d.fleet['preemptions']:.1f}",
-            money(d.cost.total_usd),
-            money(d.cost.usd_per_month, 0),
-            _unit(d.cost.usd_per_1k_requests),
-            _unit(d.cost.usd_per_1k_requests_busy),
+            _cost_cell(d),
+            *_unit_cells(d),
         )
     console.print(table)
     if best is not None:
@@ -111,6 +107,36 @@ def render_comparison(result: RunResult) -> str:
     for name, w in warnings:
         console.print(f"warning [{name}]: {w}")
     return buffer.getvalue()
+
+
+def _cost_cell(d: DesignResult) -> str:
+    """Monthly cost, the horizon's (or the run's) cost, and an incomplete flag."""
+    c = d.cost
+    lines = [f"{money(c.usd_per_month, 0)}/month"]
+    if c.usd_per_run is not None or d.pattern == "training":
+        lines.append(f"{money(c.usd_per_run)}/run")
+    else:
+        lines.append(f"{money(c.total_usd)} horizon")
+    if c.incomplete:
+        lines.append("INCOMPLETE")
+    return "\n".join(lines)
+
+
+def _unit_cells(d: DesignResult) -> tuple[str, str]:
+    """Unit costs, allocated and busy: per 1k requests/records, per 1M tokens, per run."""
+    c = d.cost
+    alloc, busy = [], []
+    per = "rec" if d.pattern in ("streaming", "batch") else "req"
+    if d.pattern != "training":
+        alloc.append(f"{_unit(c.usd_per_1k_requests)}/1k {per}")
+        busy.append(_unit(c.usd_per_1k_requests_busy))
+    if c.usd_per_1m_tokens is not None:
+        alloc.append(f"{_unit(c.usd_per_1m_tokens)}/1M tok")
+        busy.append(_unit(c.usd_per_1m_tokens_busy))
+    if c.usd_per_run is not None or d.pattern == "training":
+        alloc.append(f"{_unit(c.usd_per_run)}/run")
+        busy.append(_unit(c.usd_per_run_busy))
+    return "\n".join(alloc), "\n".join(busy)
 
 
 def _node_hours(d: DesignResult) -> str:
@@ -164,6 +190,7 @@ def render_assumptions(result: RunResult) -> str:
         f"  fleet: {a['fleet']}",
         f"  utilisation: {a['utilization_basis']}",
         f"  statistics: {a['statistics']}; percentiles {a['percentiles']}",
+        *(f"  {v}" for k, v in a.items() if k.startswith("pattern_")),
         f"  planner {result.planner_version}",
     ]
     return "\n".join(lines)

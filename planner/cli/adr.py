@@ -1,0 +1,85 @@
+"""``planner adr``: simulate a scenario and write an Architecture Decision Record (MADR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from planner.cli import options
+from planner.cli.common import stderr_console, user_errors
+from planner.cli.simulate import _load, _run
+from planner.errors import PlannerError
+from planner.reports.adr import render_adr
+
+ADR_OUTPUT = typer.Option(..., "--output", "-o", dir_okay=False, show_default=False,
+                          help="ADR file to write, e.g. docs/adr/0007-serve-bert.md (parent "
+                               "folders are created).")
+TITLE = typer.Option(None, "--title", help="Decision title (default: 'Serve <workload> with "
+                     "<chosen design>').")
+STATUS = typer.Option("proposed", "--status", help="MADR status: proposed, accepted, rejected, "
+                      "deprecated, superseded by ADR-NNNN, ...")
+DATE = typer.Option(None, "--date", metavar="YYYY-MM-DD",
+                    help="Decision date (default: the price catalog's as-of date, so that the "
+                         "same scenario gives the same file).")
+BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
+                      help="A budget listed as a decision driver: a design above it is not "
+                           "chosen.")
+FORCE = typer.Option(False, "--force", help="Overwrite an existing ADR file.")
+
+
+def _check_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-07-30",
+                                 param_hint="--date") from None
+    if len(value) != 10:
+        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD", param_hint="--date")
+    return value
+
+
+def adr(
+    scenario: Path = options.SCENARIO,
+    output: Path = ADR_OUTPUT,
+    title: str | None = TITLE,
+    status: str = STATUS,
+    date: str | None = DATE,
+    budget_usd_per_month: float | None = BUDGET,
+    replications: int | None = options.REPLICATIONS,
+    seed: int | None = options.SEED,
+    force: bool = FORCE,
+    quiet: bool = options.QUIET,
+    debug: bool = options.DEBUG,
+) -> None:
+    """Simulate SCENARIO and write an Architecture Decision Record (MADR) choosing a design.
+
+    The chosen design is the cheapest one with a known, complete price that meets every SLO
+    (and the budget, when given); when none does, the record says so and decides nothing.
+    """
+    date = _check_date(date)
+    if not status.strip():
+        raise typer.BadParameter("must not be empty; e.g. proposed", param_hint="--status")
+    with user_errors(debug):
+        if output.exists() and not force:
+            raise PlannerError(f"--output {output} exists; pass --force to overwrite it or "
+                               "choose a new ADR number")
+        result = _run(_load(scenario, replications, seed), quiet)
+        text = render_adr(result, title=title, status=status.strip(), date=date,
+                          budget_usd_per_month=budget_usd_per_month)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise PlannerError(f"cannot write --output {output}: {exc.strerror}; choose a "
+                               "writable path") from None
+        if not quiet:
+            stderr_console().print(f"wrote {output}", markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``planner adr`` to ``app``."""
+    app.command("adr")(adr)

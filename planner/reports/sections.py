@@ -1,0 +1,460 @@
+"""The content of a report, independent of its format: headings, paragraphs, lists and tables.
+
+:func:`build_report` turns a :class:`RunResult` into plain-text :class:`Section` blocks; the
+Markdown and HTML renderers only lay them out (and escape them), so both formats show the same
+numbers, all read from the results object. Unknown values are ``n/a``, never ``$0``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from planner.results import LATENCY_KEYS, DesignResult, RunResult
+from planner.stats import Estimate
+
+NA = "n/a"
+RECOMMENDED_MARK = "★"
+"""Marks the recommended design (cheapest meeting every SLO) in headers and lists."""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list of plain-text items."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of plain-text cells; ``align`` is ``"left"`` or ``"right"`` per column."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: tuple[str, ...]
+
+
+Block = Paragraph | Bullets | Table
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading (level 2 or 3) and its blocks."""
+
+    title: str
+    blocks: tuple[Block, ...]
+    level: int = 2
+
+
+# ----------------------------------------------------------------------------- formatting
+
+def fmt_number(value: float | None, digits: int = 2) -> str:
+    """Return ``1,234.56`` or ``n/a``."""
+    if value is None:
+        return NA
+    return f"{value:,.{digits}f}"
+
+
+def fmt_money(value: float | None, digits: int = 2) -> str:
+    """Return ``$1,234.56`` or ``n/a`` for an unknown amount."""
+    if value is None:
+        return NA
+    return f"${value:,.{digits}f}"
+
+
+def fmt_unit(value: float | None) -> str:
+    """Return a unit cost: 4 decimals below $10 (``$0.0118``), else 2 (``$12.34``)."""
+    if value is None:
+        return NA
+    return f"${value:.4f}" if abs(value) < 10 else f"${value:,.2f}"
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    """Return a fraction as a percentage (``40.2%``) or ``n/a``."""
+    if value is None:
+        return NA
+    return f"{value * 100:.{digits}f}%"
+
+
+def human_ms(value: float | None, *, unit: bool = True) -> str:
+    """Return a duration given in ms in a readable unit: ms below a minute (no unit unless
+    ``unit``), then ``12.3 min`` below two hours, then ``4.56 h``."""
+    if value is None:
+        return NA
+    if abs(value) < 60_000:
+        return f"{value:,.2f}" + (" ms" if unit else "")
+    if abs(value) < 7_200_000:
+        return f"{value / 60_000:,.2f} min"
+    return f"{value / 3_600_000:,.2f} h"
+
+
+def fmt_ms(e: Estimate, ci: bool = False) -> str:
+    """Return an estimate in ms (``7.87 ± 0.00``), minutes or hours when long, or ``n/a``."""
+    if e.mean is None:
+        return NA
+    text = human_ms(e.mean, unit=False)
+    if ci and e.half_width is not None:
+        if abs(e.mean) < 60_000:
+            text += f" ± {e.half_width:,.2f}"
+        else:
+            text += f" ± {human_ms(e.half_width)}"
+    return text
+
+
+def fmt_plain(value: Any) -> str:
+    """Return a short plain form of a scalar (``n/a`` for None)."""
+    if value is None:
+        return NA
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def short_source(source: str, purchase: str = "on_demand") -> str:
+    """Return the clause of a price source that covers ``purchase``, commit hashes shortened."""
+    clauses = [c.strip() for c in source.split(";")]
+    chosen = clauses[0]
+    if purchase == "spot":
+        for c in clauses[1:]:
+            if c.startswith("spot:"):
+                chosen = c[len("spot:"):].strip()
+    return re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", chosen)
+
+
+# ----------------------------------------------------------------------------- facts
+
+def slo_text(d: DesignResult) -> str:
+    """Return ``p99 ≤ 20 ms`` (the SLO target) or ``none``."""
+    if d.slo is None:
+        return "none"
+    if d.slo.latency_ms >= 60_000:
+        return f"p{d.slo.percentile:g} ≤ {human_ms(d.slo.latency_ms)}"
+    return f"p{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms"
+
+
+def slo_status(d: DesignResult) -> str:
+    """Return ``met``, ``MISSED`` or ``no SLO``."""
+    if d.slo is None:
+        return "no SLO"
+    return "met" if d.slo.met else "MISSED"
+
+
+def slo_percentile_ms(d: DesignResult) -> float | None:
+    """Return the achieved value at the SLO's percentile (else p99), in ms."""
+    if d.slo is not None:
+        return d.slo.achieved_ms.mean
+    return d.latency_ms["p99"].mean
+
+
+def fleet_text(d: DesignResult) -> str:
+    """Return ``2x aws:g5.xlarge, on_demand, fixed`` (or ``autoscaled 1-4``)."""
+    f = d.fleet
+    nodes = f.get("nodes")
+    head = f"{nodes}x {f.get('instance', NA)}" if nodes is not None else str(f.get("instance", NA))
+    parts = [head, str(f.get("purchase", d.cost.purchase))]
+    auto = f.get("autoscaling")
+    if isinstance(auto, dict):
+        parts.append(f"autoscaled {auto.get('min_nodes', NA)}-{auto.get('max_nodes', NA)}")
+    elif nodes is not None:
+        parts.append("fixed")
+    return ", ".join(parts)
+
+
+def node_hours_by_purchase(d: DesignResult) -> dict[str, float]:
+    """Return node-hours by purchase option (the total under its purchase when not split)."""
+    by = d.fleet.get("node_hours")
+    if isinstance(by, dict) and by:
+        return {str(k): float(v) for k, v in by.items() if v is not None}
+    return {d.cost.purchase: d.node_hours}
+
+
+def node_hours_text(d: DesignResult) -> str:
+    """Return ``0.17 on_demand`` or ``1.00 on_demand + 2.50 spot``."""
+    return " + ".join(f"{v:,.2f} {k}" for k, v in node_hours_by_purchase(d).items())
+
+
+def has_tokens(result: RunResult) -> bool:
+    """Return whether any design has a $/1M tokens figure."""
+    return any(d.cost.usd_per_1m_tokens is not None or d.cost.usd_per_1m_tokens_busy is not None
+               for d in result.designs)
+
+
+def has_runs(result: RunResult) -> bool:
+    """Return whether any design has a $/training run figure."""
+    return any(d.cost.usd_per_run is not None or d.cost.usd_per_run_busy is not None
+               for d in result.designs)
+
+
+def recommended_name(result: RunResult) -> str | None:
+    """Return the name of the cheapest design meeting every SLO, or None."""
+    best = result.cheapest_meeting_slo()
+    return None if best is None else best.name
+
+
+def design_heading(result: RunResult, d: DesignResult) -> str:
+    """Return the design's name, marked when it is the recommendation."""
+    return f"{d.name} {RECOMMENDED_MARK}" if d.name == recommended_name(result) else d.name
+
+
+def pareto_names(result: RunResult) -> list[str]:
+    """Return the designs not dominated in (SLO-percentile value, $/month), in result order.
+
+    Only designs with a known, complete monthly cost and a known value take part; a design is
+    dominated when another is no worse on both axes and better on one.
+    """
+    points = {d.name: (slo_percentile_ms(d), d.cost.usd_per_month) for d in result.designs
+              if d.cost.usd_per_month is not None and not d.cost.incomplete
+              and slo_percentile_ms(d) is not None}
+    out = []
+    for name, (lat, usd) in points.items():
+        dominated = any(
+            other != name and o_lat <= lat and o_usd <= usd and (o_lat < lat or o_usd < usd)
+            for other, (o_lat, o_usd) in points.items())
+        if not dominated:
+            out.append(name)
+    return out
+
+
+# ----------------------------------------------------------------------------- sections
+
+def comparison_table(result: RunResult) -> Table:
+    """Return the side-by-side table: one column per design, one row per metric."""
+    designs = result.designs
+    labels = {d.metric_label for d in designs}
+    label = labels.pop() if len(labels) == 1 else None
+    rows: list[tuple[str, ...]] = []
+
+    def row(name: str, cells: list[str]) -> None:
+        rows.append((name, *cells))
+
+    row("pattern", [d.pattern for d in designs])
+    row("fleet", [fleet_text(d) for d in designs])
+    if label is None:
+        row("metric", [d.metric_label for d in designs])
+    what = f"{label} " if label else ""
+    for key in LATENCY_KEYS:
+        row(f"{key} {what}(ms)", [fmt_ms(d.latency_ms[key], ci=key == "p99") for d in designs])
+    row("SLO", [slo_text(d) for d in designs])
+    row("SLO status", [slo_status(d) for d in designs])
+    row("SLO attainment",
+        [NA if d.slo is None else fmt_pct(d.slo.attainment.mean, 2) for d in designs])
+    row("throughput (req/s)", [fmt_number(d.throughput_rps.mean, 1) for d in designs])
+    row("utilisation", [fmt_pct(d.utilization.mean) for d in designs])
+    row("node-hours", [node_hours_text(d) for d in designs])
+    row("cost, horizon", [fmt_money(d.cost.total_usd) for d in designs])
+    row("cost per month", [fmt_money(d.cost.usd_per_month) for d in designs])
+    row("$/1k requests (allocated)", [fmt_unit(d.cost.usd_per_1k_requests) for d in designs])
+    row("$/1k requests (busy)", [fmt_unit(d.cost.usd_per_1k_requests_busy) for d in designs])
+    if has_tokens(result):
+        row("$/1M tokens (allocated)", [fmt_unit(d.cost.usd_per_1m_tokens) for d in designs])
+        row("$/1M tokens (busy)", [fmt_unit(d.cost.usd_per_1m_tokens_busy) for d in designs])
+    if has_runs(result):
+        row("$/training run (allocated)", [fmt_unit(d.cost.usd_per_run) for d in designs])
+        row("$/training run (busy)", [fmt_unit(d.cost.usd_per_run_busy) for d in designs])
+    row("cost complete", ["n/a (price unknown)" if d.cost.usd_per_hour is None
+                          else ("no (incomplete)" if d.cost.incomplete else "yes")
+                          for d in designs])
+    headers = ("metric", *(design_heading(result, d) for d in designs))
+    align = ("left", *("right" for _ in designs))
+    return Table(headers, tuple(rows), align)
+
+
+def summary_section(result: RunResult) -> Section:
+    """Return the scenario summary: horizon, replications, seed, workloads, catalog."""
+    sc = result.scenario
+    a = result.assumptions
+    blocks: list[Block] = []
+    if sc.get("description"):
+        blocks.append(Paragraph(str(sc["description"])))
+    workloads: dict[str, DesignResult] = {}
+    for d in result.designs:
+        workloads.setdefault(d.workload, d)
+    items = [
+        (f"horizon: {fmt_plain(sc.get('horizon_s'))} s, of which {fmt_plain(sc.get('warmup_s'))} s "
+        "warm-up"),
+        f"replications: {fmt_plain(sc.get('replications'))}; seed: {fmt_plain(sc.get('seed'))}",
+        f"designs: {len(result.designs)}",
+        f"prices: {a.get('price_catalog', NA)} (as of {a.get('price_catalog_as_of', NA)})",
+    ]
+    for name, d in workloads.items():
+        items.append(f"workload {name}: {d.arrivals}; SLO {slo_text(d)}")
+    blocks.append(Bullets(tuple(items)))
+    return Section("Scenario", tuple(blocks))
+
+
+def recommendation_section(result: RunResult) -> Section:
+    """Return the recommendation: the cheapest design meeting every SLO, or why there is none."""
+    best = result.cheapest_meeting_slo()
+    if best is not None:
+        text = (f"{RECOMMENDED_MARK} {best.name}: the cheapest design with a known, complete price "
+                f"that meets every SLO: {fmt_money(best.cost.usd_per_month)} per month, "
+                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k requests; "
+                f"{best.metric_label} at the SLO percentile "
+                f"{fmt_number(slo_percentile_ms(best))} ms against {slo_text(best)}.")
+    else:
+        text = ("No recommendation: no design with a known, complete price meets every SLO.")
+    items = []
+    pareto = pareto_names(result)
+    if pareto:
+        items.append("Pareto-optimal in cost per month and the SLO percentile: "
+                     + ", ".join(pareto))
+    unpriced = [d.name for d in result.designs
+                if d.cost.usd_per_month is None or d.cost.incomplete]
+    if unpriced:
+        items.append("not ranked (cost n/a or incomplete): " + ", ".join(unpriced))
+    blocks: list[Block] = [Paragraph(text)]
+    if items:
+        blocks.append(Bullets(tuple(items)))
+    return Section("Recommendation", tuple(blocks))
+
+
+def design_sections(result: RunResult) -> list[Section]:
+    """Return one level-3 section per design: distributions, fleet, requests, cost detail."""
+    out = []
+    for d in result.designs:
+        f = d.fleet
+        dist = Table(
+            ("metric (ms)", *LATENCY_KEYS),
+            ((f"{d.metric_label}", *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS)),
+             ("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
+                        for k in LATENCY_KEYS))),
+            ("left", *("right" for _ in LATENCY_KEYS)),
+        )
+        items = [
+            f"workload {d.workload}: {d.arrivals}",
+            f"pattern {d.pattern}; service time {d.service_time}",
+            (f"fleet: {fleet_text(d)}; GPU {f.get('gpu_model', NA)}, "
+            f"{fmt_plain(f.get('workers_per_node'))} worker(s) per node"),
+        ]
+        if d.batching:
+            items.append("batching: " + ", ".join(f"{k} {fmt_plain(v)}"
+                                                  for k, v in d.batching.items()))
+        items.append(f"mean nodes {fmt_plain(f.get('mean_nodes'))} (max "
+                     f"{fmt_plain(f.get('max_nodes'))}); node-hours {node_hours_text(d)}")
+        items.append(f"preemptions {fmt_plain(f.get('preemptions'))}; dropped requests "
+                     f"{fmt_plain(f.get('dropped_requests'))}; requeued "
+                     f"{fmt_plain(f.get('requeued_requests'))}")
+        items.append(f"mean batch {fmt_number(d.mean_batch_size.mean)}; mean queue "
+                     f"{fmt_number(d.mean_queue_length.mean, 3)}")
+        gpu_h = NA if d.gpu_hours is None else f"{d.gpu_hours:,.2f}"
+        items.append(f"busy GPU-hours {fmt_number(d.busy_gpu_hours.mean, 3)} of {gpu_h} "
+                     f"allocated; busy cost {fmt_money(d.cost.busy_usd)}; mean fleet cost "
+                     f"{fmt_money(d.cost.usd_per_hour)}/h")
+        if d.cost.by_purchase:
+            items.append("cost by purchase option: " + ", ".join(
+                f"{k} {fmt_money(v)}" for k, v in d.cost.by_purchase.items()))
+        if d.cost.note:
+            items.append(f"cost note: {d.cost.note}")
+        for key, value in d.pattern_metrics.items():
+            items.append(f"{key}: {fmt_plain(value)}")
+        out.append(Section(design_heading(result, d), (dist, Bullets(tuple(items))), level=3))
+    return out
+
+
+def prices_section(result: RunResult) -> Section:
+    """Return the price sources and dates per design and purchase option."""
+    rows = []
+    for d in result.designs:
+        if not d.cost.sources:
+            rows.append((d.name, d.cost.purchase, NA, d.cost.note or "no price in the catalog"))
+        for purchase, source, as_of in d.cost.sources:
+            rows.append((d.name, purchase, as_of or NA,
+                         NA if source is None else short_source(source, purchase)))
+    a = result.assumptions
+    return Section("Price sources", (
+        Paragraph(f"Catalog: {a.get('price_catalog', NA)} (as of "
+                  f"{a.get('price_catalog_as_of', NA)}); "
+                  f"{fmt_plain(a.get('hours_per_month'))} hours per month."),
+        Table(("design", "purchase", "as of", "source"), tuple(rows),
+              ("left", "left", "left", "left")),
+    ))
+
+
+def discounts_section(result: RunResult) -> Section | None:
+    """Return the discount layers, discounts and commitments of each design, if any."""
+    blocks: list[Block] = []
+    for d in result.designs:
+        c = d.cost
+        items = []
+        for text in c.discounts:
+            items.append(f"discount: {text}")
+        for name, usd in c.layers:
+            items.append(f"layer {name}: {fmt_money(usd)}")
+        if c.commitment:
+            items.append("commitment: " + ", ".join(f"{k} {fmt_plain(v)}"
+                                                    for k, v in c.commitment.items()))
+        if items:
+            blocks.append(Paragraph(f"{d.name}:"))
+            blocks.append(Bullets(tuple(items)))
+    if not blocks:
+        return None
+    return Section("Discounts", tuple(blocks))
+
+
+def incomplete_section(result: RunResult) -> Section | None:
+    """Return the designs whose cost is unknown or incomplete (a lower bound), if any."""
+    items = []
+    for d in result.designs:
+        if d.cost.usd_per_hour is None:
+            items.append(f"{d.name}: cost n/a (price unknown)"
+                         + (f": {d.cost.note}" if d.cost.note else ""))
+        elif d.cost.incomplete:
+            items.append(f"{d.name}: cost incomplete (some usage has no price; figures are a "
+                         "lower bound)" + (f": {d.cost.note}" if d.cost.note else ""))
+    if not items:
+        return None
+    return Section("Cost incomplete", (Bullets(tuple(items)),))
+
+
+def assumptions_section(result: RunResult) -> Section:
+    """Return every assumption of the run, then the planner version."""
+    items = [f"{k.replace('_', ' ')}: {fmt_plain(v)}" for k, v in result.assumptions.items()]
+    items.append(f"planner version: {result.planner_version}")
+    return Section("Assumptions", (Bullets(tuple(items)),))
+
+
+def warnings_section(result: RunResult) -> Section | None:
+    """Return every design's warnings, if any."""
+    items = [f"{d.name}: {w}" for d in result.designs for w in d.warnings]
+    if not items:
+        return None
+    return Section("Warnings", (Bullets(tuple(items)),))
+
+
+def title(result: RunResult) -> str:
+    """Return the report's title."""
+    return f"Capacity plan: {result.scenario.get('name', NA)}"
+
+
+def build_report(result: RunResult) -> list[Section]:
+    """Return every section of the report, in order (optional ones only when they apply)."""
+    sections: list[Section | None] = [
+        summary_section(result),
+        Section("Comparison", (
+            comparison_table(result),
+            Paragraph(f"{RECOMMENDED_MARK} = recommended (cheapest design with a known, complete "
+                      "price meeting every SLO); p99 shows ± the 95% confidence half-width "
+                      "across replications; n/a = unknown."),
+        )),
+        recommendation_section(result),
+        Section("Designs", ()),
+        *design_sections(result),
+        prices_section(result),
+        discounts_section(result),
+        incomplete_section(result),
+        assumptions_section(result),
+        warnings_section(result),
+    ]
+    return [s for s in sections if s is not None]
