@@ -1,0 +1,603 @@
+"""Token-based LLM service times: a measured per-token profile and a token mix in, a batch table out.
+
+A measured profile (``../shared/data/gpu-profiles/h100_llm_token_latency.csv``) gives the time
+of a *prefill* pass over one prompt of ``n`` tokens and of one *decode step* (one new token for
+each of ``batch`` sequences whose KV cache holds ``context`` tokens).  This module
+
+1. loads such a profile for one model shape (:func:`load_token_profile`) and interpolates it;
+2. derives the same model's profile on another GPU from datasheet ratios (:func:`scale_profile`):
+   prefill is compute-bound and scales with dense FP16/BF16 tensor FLOP/s, decode steps are
+   memory-bound and scale with memory bandwidth;
+3. turns the profile and a workload's prompt/output token samples (e.g. the Azure LLM inference
+   trace, :func:`load_token_samples`) into the static-batching service time of a batch of ``b``
+   requests, per batch size (:func:`batch_service_table`), whose ``mean_ms`` / ``p50_ms`` /
+   ``p99_ms`` feed :func:`simulators.service.table_service`.
+
+Interpolation rules (stated once, used everywhere):
+
+- prefill time ``f(n)`` of one sequence of ``n`` prompt tokens: linear in ``n`` between measured
+  token counts; **below** the smallest measured count it is clamped to that count's time (a
+  pass still reads every weight, so this is a small over-estimate); **above** the largest it is
+  extrapolated linearly with the last segment's ms-per-token slope (compute-bound regime; the
+  quadratic attention term is slightly under-estimated there);
+- a batch of ``b`` prompts of ``p`` tokens takes ``min(f(b p), b f(p))``.  With a pass cost
+  ``c0 + c1 * tokens + c2 * sum(p_i^2)`` (fixed weight read, linear layers, causal attention),
+  ``f(b p)`` over-counts attention (``(b p)^2`` instead of ``b p^2``) and ``b f(p)`` over-counts
+  the fixed cost; both are upper bounds taken from measured numbers, the minimum is the tighter;
+- decode step time: bilinear in (batch, context) over the measured grid, which is exact for the
+  memory-bound form ``a + b_1 batch + b_2 batch * context``; cells the profile lacks (large
+  batches at long contexts, whose KV cache did not fit) are filled by linear extrapolation in
+  batch along their context column; outside the grid both directions extrapolate linearly; as a
+  guard far outside the grid the result never drops below half the smallest measured step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from planner.errors import SimulationError
+
+
+class TokenProfileError(SimulationError, ValueError):
+    """A token profile, a token trace or a token-model argument is invalid."""
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU datasheet numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """Datasheet numbers of one GPU used to scale a measured profile.
+
+    Attributes
+    ----------
+    name : str
+        Marketing name of the part.
+    memory_gib : float
+        Device memory (GB as the vendor states it).
+    bandwidth_gb_per_s : float
+        Peak memory bandwidth (GB/s).
+    dense_tflops : float
+        Peak dense (no sparsity) FP16/BF16 tensor-core TFLOP/s.
+    source : str
+        Where the numbers come from.
+    """
+
+    name: str
+    memory_gib: float
+    bandwidth_gb_per_s: float
+    dense_tflops: float
+    source: str
+
+
+GPU_SPECS: dict[str, GpuSpec] = {
+    "H100-SXM-80GB": GpuSpec(
+        "NVIDIA H100 SXM5 80GB", 80, 3350, 989,
+        "NVIDIA H100 Tensor Core GPU datasheet (SXM: 3.35 TB/s HBM3; BF16/FP16 tensor 1,979 "
+        "TFLOPS with sparsity, 989 dense)"),
+    "H200-SXM-141GB": GpuSpec(
+        "NVIDIA H200 SXM 141GB", 141, 4800, 989,
+        "NVIDIA H200 Tensor Core GPU datasheet (SXM: 4.8 TB/s HBM3e; BF16/FP16 tensor 1,979 "
+        "TFLOPS with sparsity, 989 dense)"),
+    "A100-SXM-80GB": GpuSpec(
+        "NVIDIA A100 SXM4 80GB", 80, 2039, 312,
+        "NVIDIA A100 Tensor Core GPU datasheet (80GB SXM: 2,039 GB/s HBM2e; BF16/FP16 tensor "
+        "312 TFLOPS dense, 624 with sparsity)"),
+    "A100-SXM-40GB": GpuSpec(
+        "NVIDIA A100 SXM4 40GB", 40, 1555, 312,
+        "NVIDIA A100 Tensor Core GPU datasheet (40GB: 1,555 GB/s HBM2; BF16/FP16 tensor 312 "
+        "TFLOPS dense)"),
+    "L40S-48GB": GpuSpec(
+        "NVIDIA L40S 48GB", 48, 864, 362,
+        "NVIDIA L40S datasheet (864 GB/s GDDR6; BF16/FP16 tensor 362.05 TFLOPS dense, 733 "
+        "with sparsity)"),
+    "L4-24GB": GpuSpec(
+        "NVIDIA L4 24GB", 24, 300, 121,
+        "NVIDIA L4 Tensor Core GPU datasheet (300 GB/s GDDR6; FP16/BF16 tensor 242 TFLOPS "
+        "with sparsity, 121 dense)"),
+    "A10G-24GB": GpuSpec(
+        "NVIDIA A10G 24GB (AWS G5)", 24, 600, 70,
+        "NVIDIA publishes no A10G datasheet: 24 GB GDDR6 at 600 GB/s as the A10 datasheet and "
+        "AWS G5 documentation state; ~70 TFLOPS dense FP16 tensor per Baseten, 'NVIDIA A10 vs "
+        "A10G for ML model inference' (the A10 itself: 125 TFLOPS dense; A10G FP32 31.2 TFLOPS)"),
+}
+
+# first word of the model name (after "NVIDIA") -> spec keys, by memory when there are several
+_GPU_FAMILIES: dict[str, dict[int, str]] = {
+    "H100": {80: "H100-SXM-80GB"},
+    "H200": {141: "H200-SXM-141GB"},
+    "A100": {80: "A100-SXM-80GB", 40: "A100-SXM-40GB"},
+    "L40S": {48: "L40S-48GB"},
+    "L4": {24: "L4-24GB"},
+    "A10G": {24: "A10G-24GB"},
+}
+
+
+def gpu_key(gpu_model: str, gpu_memory_gib: float | None = None) -> str:
+    """Return the :data:`GPU_SPECS` key of a catalog GPU (``gpu_model``, ``gpu_memory_gib``).
+
+    Accepts the catalog's names (``"NVIDIA H100"``, ``"NVIDIA A100 40GB"``, ``"NVIDIA H100 80GB
+    (A3 Mega)"``) and the profile's (``"NVIDIA H100 80GB HBM3"``).  The memory picks the
+    variant (A100 40 or 80 GB) and must match the datasheet within 10 %: an H100 NVL (94 GB) is
+    a different part with other bandwidth and is refused rather than mistaken for the SXM.
+    """
+    words = str(gpu_model).replace("NVIDIA", " ").split()
+    family = words[0].upper() if words else ""
+    known = ", ".join(f"'NVIDIA {f}'" for f in _GPU_FAMILIES)
+    if family not in _GPU_FAMILIES:
+        raise TokenProfileError(
+            f"gpu_model {gpu_model!r} has no datasheet entry for token-latency scaling; known: "
+            f"{known}; add it to simulators.llm_service.GPU_SPECS with a cited source")
+    variants = _GPU_FAMILIES[family]
+    if gpu_memory_gib is None:
+        if len(variants) > 1:
+            raise TokenProfileError(
+                f"gpu_model {gpu_model!r} comes in {sorted(variants)} GB variants; pass "
+                f"gpu_memory_gib to choose one")
+        return next(iter(variants.values()))
+    mem = float(gpu_memory_gib)
+    for size, key in variants.items():
+        if abs(mem - size) <= 0.1 * size:
+            return key
+    raise TokenProfileError(
+        f"gpu_model {gpu_model!r} with gpu_memory_gib={gpu_memory_gib} matches no known variant "
+        f"(known sizes {sorted(variants)} GB); fix the memory or add the part to GPU_SPECS")
+
+
+# ---------------------------------------------------------------------------------------------
+# The profile
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenProfile:
+    """Prefill and decode-step times of one model shape on one GPU, with their interpolators.
+
+    Attributes
+    ----------
+    model, gpu : str
+        Model shape and GPU as named in the profile file.
+    gpu_key : str
+        The :data:`GPU_SPECS` key of ``gpu``.
+    prefill_tokens : float64[k]
+        Measured prompt lengths (ascending) of single-sequence prefill passes.
+    prefill_grid_ms : float64[k]
+        Mean prefill time (ms) at each.
+    decode_batches : float64[nb], decode_contexts : float64[nc]
+        Batch sizes and KV-cache context lengths of the decode grid (ascending).
+    decode_grid_ms : float64[nb, nc]
+        Mean time (ms) of one decode step; cells the file lacks are filled (see module notes).
+    decode_measured : bool[nb, nc]
+        Which cells of ``decode_grid_ms`` were measured.
+    source : str
+        File the numbers came from.
+    derivation : str
+        ``"measured"`` or how the numbers were derived from a measured profile.
+    """
+
+    model: str
+    gpu: str
+    gpu_key: str
+    prefill_tokens: np.ndarray
+    prefill_grid_ms: np.ndarray
+    decode_batches: np.ndarray
+    decode_contexts: np.ndarray
+    decode_grid_ms: np.ndarray
+    decode_measured: np.ndarray
+    source: str
+    derivation: str = "measured"
+
+    def prefill_ms(self, batch, prompt_tokens):
+        """Return the time (ms) to prefill ``batch`` sequences of ``prompt_tokens`` tokens each.
+
+        ``min(f(batch * prompt_tokens), batch * f(prompt_tokens))`` with ``f`` the single-sequence
+        interpolator (module notes).  Scalars or broadcastable arrays; equals the measured row
+        at ``batch=1`` and a measured token count.
+        """
+        b = _at_least("batch", batch, 1.0)
+        p = _at_least("prompt_tokens", prompt_tokens, 0.0)
+        out = np.minimum(self._prefill_one_ms(b * p), b * self._prefill_one_ms(p))
+        return float(out) if out.ndim == 0 else out
+
+    def decode_step_ms(self, batch, context_tokens):
+        """Return the time (ms) of one decode step of ``batch`` sequences at ``context_tokens``.
+
+        Bilinear over the (batch, context) grid, linear extrapolation beyond it, never below half
+        the smallest measured step.  Scalars or broadcastable arrays.
+        """
+        b = _at_least("batch", batch, 1.0)
+        c = _at_least("context_tokens", context_tokens, 0.0)
+        b, c = np.broadcast_arrays(b, c)
+        cols = _lerp(b.ravel(), self.decode_batches, self.decode_grid_ms)  # (n, nc)
+        out = _lerp_rows(c.ravel(), self.decode_contexts, cols)
+        out = np.maximum(out, self._decode_floor_ms).reshape(b.shape)
+        return float(out) if out.ndim == 0 else out
+
+    def decode_sum_ms(self, batch: float, first_context, n_steps):
+        """Return the summed time (ms) of ``n_steps`` decode steps at contexts ``first_context``,
+        ``first_context + 1``, ... at a fixed ``batch``.
+
+        The step time is piecewise linear in the context with knots at the measured contexts, so
+        each piece is summed exactly as ``count * (first + last) / 2``: no quadrature error
+        (except where the floor of :meth:`decode_step_ms` binds, which it does not inside the
+        measured profile).  ``first_context``, ``n_steps``: int64[n] arrays or scalars.
+        """
+        lo_all = np.asarray(first_context, dtype=np.float64)
+        hi_all = lo_all + np.asarray(n_steps, dtype=np.float64) - 1.0
+        knots = self.decode_contexts
+        edges = np.concatenate(([-np.inf], knots[1:-1], [np.inf]))
+        total = np.zeros(np.broadcast(lo_all, hi_all).shape)
+        for j in range(edges.size - 1):
+            # piece j covers integer contexts c with edges[j] < c <= edges[j+1] (first: all below)
+            start = lo_all if j == 0 else np.maximum(lo_all, np.floor(edges[j]) + 1.0)
+            stop = np.minimum(hi_all, edges[j + 1])
+            count = stop - start + 1.0
+            ok = count > 0
+            if not ok.any():
+                continue
+            first = self.decode_step_ms(batch, np.where(ok, start, knots[0]))
+            last = self.decode_step_ms(batch, np.where(ok, stop, knots[0]))
+            total = total + np.where(ok, count * (np.asarray(first) + np.asarray(last)) / 2, 0.0)
+        return float(total) if total.ndim == 0 else total
+
+    @property
+    def _decode_floor_ms(self) -> float:
+        # a guard against extrapolating far outside the grid; it never binds inside it
+        return 0.5 * float(self.decode_grid_ms[self.decode_measured].min())
+
+    def _prefill_one_ms(self, tokens: np.ndarray) -> np.ndarray:
+        xs, ys = self.prefill_tokens, self.prefill_grid_ms
+        inside = np.interp(tokens, xs, ys)  # clamps below the grid
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        return np.where(tokens > xs[-1], ys[-1] + slope * (tokens - xs[-1]), inside)
+
+
+def _at_least(name: str, values, low: float) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(arr) & (arr >= low)
+    if not ok.all():
+        bad = arr[~ok].ravel()[0]
+        raise TokenProfileError(f"{name} must be a finite number >= {low:g} (got {_show(bad)})")
+    return arr
+
+
+def _show(value) -> str:
+    """Return a value as a user wrote it: ``4`` not ``np.float64(4.0)``, strings quoted."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _lerp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """Interpolate ``fp`` (rows indexed by ``xp``) at ``x``, extrapolating linearly: (n, ...)."""
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, xp.size - 2)
+    w = (x - xp[i]) / (xp[i + 1] - xp[i])
+    w = w.reshape(w.shape + (1,) * (fp.ndim - 1))
+    return fp[i] * (1.0 - w) + fp[i + 1] * w
+
+
+def _lerp_rows(x: np.ndarray, xp: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Interpolate each row of ``rows`` (n, len(xp)) at its own ``x[n]``, extrapolating."""
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, xp.size - 2)
+    w = (x - xp[i]) / (xp[i + 1] - xp[i])
+    k = np.arange(x.size)
+    return rows[k, i] * (1.0 - w) + rows[k, i + 1] * w
+
+
+_PROFILE_COLUMNS = ("gpu", "model", "phase", "batch", "new_tokens_per_sequence",
+                    "context_tokens", "mean_ms")
+
+
+def load_token_profile(path: str | Path, model: str) -> TokenProfile:
+    """Read a token-latency profile CSV and return the :class:`TokenProfile` of ``model``.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV with columns ``gpu, model, phase, batch, new_tokens_per_sequence, context_tokens,
+        mean_ms`` (others, such as ``method``, ``dtype``, ``max_ms``, are ignored).  Prefill rows:
+        ``phase=prefill``, ``batch=1``, ``new_tokens_per_sequence`` = prompt tokens.  Decode rows:
+        ``phase=decode``, ``new_tokens_per_sequence=1``, ``context_tokens`` = KV-cache length.
+    model : str
+        Value of the ``model`` column to select (e.g. ``"llama-3-8b"``).
+
+    Raises
+    ------
+    TokenProfileError (a ValueError)
+        Missing file or column, unknown model, a bad cell (named by file line), duplicates, or
+        too few grid points to interpolate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TokenProfileError(f"token profile {path} does not exist; pass the path of a CSV "
+                                f"such as ../shared/data/gpu-profiles/h100_llm_token_latency.csv")
+    raw = pl.read_csv(path, infer_schema=False)
+    missing = [c for c in _PROFILE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise TokenProfileError(f"{path}: missing column(s) {missing}; the file needs "
+                                f"{list(_PROFILE_COLUMNS)}")
+    raw = raw.with_row_index("line", offset=2)  # file line (header is line 1)
+    models = sorted(raw["model"].drop_nulls().unique().to_list())
+    rows = raw.filter(pl.col("model") == model)
+    if rows.height == 0:
+        raise TokenProfileError(f"{path}: no rows for model={model!r}; models in the file: "
+                                f"{models}")
+    nums = {c: _numeric_column(path, rows, c) for c in
+            ("batch", "new_tokens_per_sequence", "context_tokens", "mean_ms")}
+    lines = rows["line"].to_numpy()
+    phase = rows["phase"].to_numpy()
+    gpus = rows["gpu"].unique().to_list()
+    if len(gpus) != 1:
+        raise TokenProfileError(f"{path}: model {model!r} has rows for several GPUs {gpus}; "
+                                f"split the file by GPU")
+    _check_cells(path, lines, phase, nums)
+    pre = phase == "prefill"
+    dec = phase == "decode"
+    tokens, pre_ms = nums["new_tokens_per_sequence"][pre], nums["mean_ms"][pre]
+    _check_unique(path, lines[pre], tokens, "new_tokens_per_sequence of prefill rows")
+    order = np.argsort(tokens)
+    if tokens.size < 2:
+        raise TokenProfileError(f"{path}: model {model!r} has {tokens.size} prefill row(s); "
+                                f"measure at least two prompt lengths")
+    batches, contexts = nums["batch"][dec], nums["context_tokens"][dec]
+    _check_unique(path, lines[dec], batches * 1e9 + contexts, "(batch, context_tokens) of decode "
+                                                               "rows")
+    grid_b, grid_c = np.unique(batches), np.unique(contexts)
+    if grid_c.size < 2:
+        raise TokenProfileError(f"{path}: model {model!r} has decode rows at {grid_c.size} "
+                                f"context length(s); measure at least two")
+    grid = np.full((grid_b.size, grid_c.size), np.nan)
+    grid[np.searchsorted(grid_b, batches), np.searchsorted(grid_c, contexts)] = \
+        nums["mean_ms"][dec]
+    measured = ~np.isnan(grid)
+    for j, ctx in enumerate(grid_c):
+        have = measured[:, j]
+        if have.sum() < 2:
+            raise TokenProfileError(f"{path}: model {model!r} has decode rows at "
+                                    f"context_tokens={int(ctx)} for {int(have.sum())} batch "
+                                    f"size(s); measure at least two")
+        grid[~have, j] = _lerp(grid_b[~have], grid_b[have], grid[have, j])
+    return TokenProfile(
+        model=model, gpu=gpus[0], gpu_key=_profile_gpu_key(gpus[0]),
+        prefill_tokens=tokens[order], prefill_grid_ms=pre_ms[order],
+        decode_batches=grid_b, decode_contexts=grid_c, decode_grid_ms=grid,
+        decode_measured=measured, source=str(path))
+
+
+def _profile_gpu_key(gpu: str) -> str:
+    try:
+        return gpu_key(gpu, _memory_in_name(gpu))
+    except TokenProfileError:
+        return ""  # usable as measured; scale_profile refuses it with the list of known GPUs
+
+
+def _memory_in_name(name: str) -> float | None:
+    for word in name.split():
+        if word.upper().endswith("GB") and word[:-2].isdigit():
+            return float(word[:-2])
+    return None
+
+
+def _numeric_column(path: Path, rows: pl.DataFrame, column: str) -> np.ndarray:
+    values = rows[column].cast(pl.Float64, strict=False)
+    bad = values.is_null() | ~values.is_finite().fill_null(False)
+    if bad.any():
+        i = int(bad.arg_max())
+        raise TokenProfileError(
+            f"{path} line {rows['line'][i]}: column {column} must be a number (got "
+            f"{rows[column][i]!r}); fix or remove that row")
+    return values.to_numpy()
+
+
+def _check_cells(path: Path, lines, phase, nums) -> None:
+    rules = [
+        (~np.isin(phase, ["prefill", "decode"]), "phase", phase, "use 'prefill' or 'decode'"),
+        (nums["mean_ms"] <= 0, "mean_ms", nums["mean_ms"], "times must be > 0 ms"),
+        (nums["batch"] < 1, "batch", nums["batch"], "batch must be >= 1"),
+        ((phase == "prefill") & (nums["batch"] != 1), "batch", nums["batch"],
+         "prefill rows must be single-sequence (batch=1); batched prefill is derived"),
+        ((phase == "prefill") & (nums["new_tokens_per_sequence"] < 1), "new_tokens_per_sequence",
+         nums["new_tokens_per_sequence"], "a prefill row needs >= 1 prompt token"),
+        ((phase == "decode") & (nums["new_tokens_per_sequence"] != 1), "new_tokens_per_sequence",
+         nums["new_tokens_per_sequence"], "decode rows time one new token per sequence (1)"),
+        ((phase == "decode") & (nums["context_tokens"] < 1), "context_tokens",
+         nums["context_tokens"], "a decode row needs a KV cache of >= 1 token"),
+    ]
+    for bad, column, values, fix in rules:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise TokenProfileError(f"{path} line {lines[i]}: {column}={_show(values[i])} is invalid; "
+                                    f"{fix}")
+
+
+def _check_unique(path: Path, lines, keys: np.ndarray, what: str) -> None:
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = keys[first[np.argmax(counts > 1)]]
+        at = [int(x) for x in lines[keys == dup]]
+        raise TokenProfileError(f"{path}: duplicate {what} at lines {at}; keep one row per "
+                                f"grid point (average repeated measurements first)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scaling to another GPU
+# ---------------------------------------------------------------------------------------------
+
+
+def scale_profile(profile: TokenProfile, target_gpu: str) -> TokenProfile:
+    """Return ``profile`` as it would run on ``target_gpu`` (a :data:`GPU_SPECS` key).
+
+    Prefill times are multiplied by ``source TFLOPs / target TFLOPs`` (compute-bound), decode
+    step times by ``source GB/s / target GB/s`` (memory-bound).  Target = source returns the
+    profile unchanged.  Assumes both GPUs reach the same fraction of their peaks, and does
+    **not** check that the model's weights and KV cache fit the target's memory.
+    """
+    if target_gpu not in GPU_SPECS:
+        raise TokenProfileError(f"target_gpu {target_gpu!r} is not in GPU_SPECS; known: "
+                                f"{sorted(GPU_SPECS)} (gpu_key() maps catalog names to these)")
+    if profile.gpu_key not in GPU_SPECS:
+        raise TokenProfileError(f"profile GPU {profile.gpu!r} ({profile.source}) has no "
+                                f"datasheet entry; known: {sorted(GPU_SPECS)}")
+    if target_gpu == profile.gpu_key:
+        return profile
+    src, dst = GPU_SPECS[profile.gpu_key], GPU_SPECS[target_gpu]
+    flop_ratio = src.dense_tflops / dst.dense_tflops
+    bw_ratio = src.bandwidth_gb_per_s / dst.bandwidth_gb_per_s
+    base = profile.gpu if profile.derivation == "measured" else \
+        f"{profile.gpu} ({profile.derivation})"
+    derivation = (
+        f"derived from the measured {base} profile by FLOP ratio "
+        f"{_fmt(src.dense_tflops)}/{_fmt(dst.dense_tflops)} for prefill and bandwidth ratio "
+        f"{_fmt(src.bandwidth_gb_per_s)}/{_fmt(dst.bandwidth_gb_per_s)} for decode "
+        f"(datasheets: {src.name}: {src.source}; {dst.name}: {dst.source})")
+    return replace(profile, gpu=dst.name, gpu_key=target_gpu,
+                   prefill_grid_ms=profile.prefill_grid_ms * flop_ratio,
+                   decode_grid_ms=profile.decode_grid_ms * bw_ratio, derivation=derivation)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Workload tokens and the batch table
+# ---------------------------------------------------------------------------------------------
+
+
+def load_token_samples(trace_csv: str | Path, prompt_column: str = "ContextTokens",
+                       output_column: str = "GeneratedTokens") -> tuple[np.ndarray, np.ndarray]:
+    """Return the prompt and output token counts (int64[n] each) of a request trace CSV.
+
+    Every row must hold a whole number ``>= 1`` in both columns (the Azure LLM inference trace
+    2023 does: prompts 2 to 14,050 tokens, outputs 6 to 1,899).
+    """
+    path = Path(trace_csv)
+    if not path.is_file():
+        raise TokenProfileError(f"token trace {path} does not exist; pass a CSV such as "
+                                f"../shared/data/traces/azure_llm_inference_2023/"
+                                f"AzureLLMInferenceTrace_conv.csv")
+    raw = pl.read_csv(path, infer_schema=False)
+    out = []
+    for column in (prompt_column, output_column):
+        if column not in raw.columns:
+            raise TokenProfileError(f"{path}: no column {column!r} (columns: {raw.columns}); "
+                                    f"pass prompt_column= / output_column= to name them")
+        values = raw[column].cast(pl.Float64, strict=False)
+        bad = (values.is_null() | (values < 1) | (values.round(0) != values)).fill_null(True)
+        if bad.any():
+            i = int(bad.arg_max())
+            raise TokenProfileError(f"{path} line {i + 2}: {column}={raw[column][i]!r} is not a "
+                                    f"whole number >= 1; fix or drop that row")
+        out.append(values.to_numpy().astype(np.int64))
+    if out[0].size == 0:
+        raise TokenProfileError(f"{path} has no rows; a token trace needs at least one request")
+    return out[0], out[1]
+
+
+def batch_service_table(profile: TokenProfile, prompt_tokens, output_tokens, max_batch: int, *,
+                        n_samples: int = 2000, seed: int = 0,
+                        prefill_rule: str = "padded") -> dict:
+    """Return the static-batching service time of a batch of ``b`` requests, ``b = 1..max_batch``.
+
+    A batch of ``b`` requests is ``b`` draws (with replacement) of (prompt, output) pairs from
+    the samples.  It is served the way a static-batching server with a rectangular KV cache runs
+    it (the layout the profile measured):
+
+    - prefill: ``prefill_rule="padded"`` (default): ``b`` prompts padded to the longest,
+      ``profile.prefill_ms(b, max p_i)``; ``"packed"``: no padding (varlen attention),
+      ``min(f(sum p_i), sum f(p_i))``;
+    - prefill emits each request's first token; then ``max o_i - 1`` decode steps, all at batch
+      ``b`` (finished sequences keep their slot until the longest is done), step ``k`` at context
+      ``max p_i + k``, summed exactly by :meth:`TokenProfile.decode_sum_ms`.
+
+    Parameters
+    ----------
+    profile : TokenProfile
+    prompt_tokens, output_tokens : int64[n]
+        Per-request prompt and output token counts (e.g. :func:`load_token_samples`).
+    max_batch : int
+        Largest batch size tabulated.
+    n_samples : int
+        Monte Carlo batches drawn per batch size.
+    seed : int
+        Seed of the draws (results are a pure function of the inputs and the seed).
+    prefill_rule : {"padded", "packed"}
+
+    Returns
+    -------
+    dict
+        ``batch_sizes`` int64[max_batch]; ``mean_ms``, ``p50_ms``, ``p99_ms``, ``prefill_mean_ms``,
+        ``decode_mean_ms``, ``output_tokens_per_batch_mean`` (useful output tokens per batch),
+        ``beyond_profile_fraction`` (share of drawn batches whose padded prompt or final context
+        lies beyond the measured grid, i.e. extrapolated): float64[max_batch];
+        ``tokens_per_request``: ``{"prompt": mean, "output": mean}`` of the samples;
+        ``description``: str.  Feed ``batch_sizes``, ``mean_ms`` (and ``p50_ms``/``p99_ms`` for
+        lognormal jitter) to :func:`simulators.service.table_service`.
+    """
+    prompt = _token_array("prompt_tokens", prompt_tokens)
+    output = _token_array("output_tokens", output_tokens)
+    if prompt.size != output.size:
+        raise TokenProfileError(f"prompt_tokens and output_tokens must pair up request by request "
+                                f"(got {prompt.size} and {output.size} values)")
+    for name, value in (("max_batch", max_batch), ("n_samples", n_samples)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise TokenProfileError(f"{name} must be a whole number >= 1 (got {value!r})")
+    if prefill_rule not in ("padded", "packed"):
+        raise TokenProfileError(f"prefill_rule must be 'padded' or 'packed' (got "
+                                f"{prefill_rule!r})")
+    max_batch, n_samples = int(max_batch), int(n_samples)
+    rng = np.random.default_rng(seed)
+    stats = np.zeros((7, max_batch))
+    max_ctx = profile.decode_contexts[-1]
+    max_prompt = profile.prefill_tokens[-1]
+    for b in range(1, max_batch + 1):
+        idx = rng.integers(0, prompt.size, size=(n_samples, b))
+        p, o = prompt[idx], output[idx]
+        p_max, o_max = p.max(axis=1), o.max(axis=1)
+        if prefill_rule == "padded":
+            pre = profile.prefill_ms(b, p_max)
+        else:
+            f = profile.prefill_ms(1, p)
+            pre = np.minimum(profile.prefill_ms(1, p.sum(axis=1)), f.sum(axis=1))
+        dec = profile.decode_sum_ms(b, p_max + 1, o_max - 1)
+        total = pre + dec
+        beyond = (p_max > max_prompt) | (p_max + o_max - 1 > max_ctx)
+        stats[:, b - 1] = (total.mean(), np.percentile(total, 50), np.percentile(total, 99),
+                           pre.mean(), np.mean(dec), o.sum(axis=1).mean(), beyond.mean())
+    return {
+        "batch_sizes": np.arange(1, max_batch + 1, dtype=np.int64),
+        "mean_ms": stats[0], "p50_ms": stats[1], "p99_ms": stats[2],
+        "prefill_mean_ms": stats[3], "decode_mean_ms": stats[4],
+        "output_tokens_per_batch_mean": stats[5], "beyond_profile_fraction": stats[6],
+        "tokens_per_request": {"prompt": float(prompt.mean()), "output": float(output.mean())},
+        "description": (
+            f"token model {profile.model} on {profile.gpu} ({profile.derivation}); static "
+            f"batching, {prefill_rule} prefill, decode to the longest output; {n_samples} "
+            f"Monte Carlo batches per size from {prompt.size} requests (seed {seed})"),
+    }
+
+
+def _token_array(name: str, values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.size == 0:
+        raise TokenProfileError(f"{name} must be a non-empty 1-D array of token counts (got shape "
+                                f"{arr.shape})")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TokenProfileError(f"{name} must be numeric (got dtype {arr.dtype})")
+    ok = np.isfinite(arr) & (arr >= 1) & (np.round(arr) == arr)
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise TokenProfileError(f"{name}[{i}]={_show(arr[i])} is not a whole number >= 1; every "
+                                f"request needs at least one prompt and one output token")
+    return arr.astype(np.int64)
+
+
+__all__ = ["GPU_SPECS", "GpuSpec", "TokenProfile", "TokenProfileError", "batch_service_table",
+           "gpu_key", "load_token_profile", "load_token_samples", "scale_profile"]
