@@ -1,0 +1,110 @@
+"""The normalised billing frame: FOCUS 1.2 column names and polars types, plus ``x_`` extras.
+
+Every reader in :mod:`costmodels.billing` returns a ``polars.LazyFrame`` with exactly
+:data:`FOCUS_COLUMNS` followed by :data:`EXTRA_COLUMNS`, in that order.  Conventions:
+
+* Date/times are ``Datetime("us", "UTC")``; ``ChargePeriodEnd`` and ``BillingPeriodEnd`` are
+  exclusive bounds.
+* Money is ``Float64`` in ``BillingCurrency`` (FOCUS's Decimal; float is exact enough for
+  reviews and keeps scans fast).
+* ``Tags`` is a JSON object as a string (FOCUS's Key-Value Format), e.g. ``{"team": "ml"}``;
+  ``SkuPriceDetails`` likewise.
+* Enum columns hold FOCUS's exact, case-sensitive allowed values (``ChargeCategory``: Usage,
+  Purchase, Tax, Credit, Adjustment; ``PricingCategory``: Standard, Dynamic, Committed, Other;
+  ``CommitmentDiscountStatus``: Used, Unused; ``CommitmentDiscountCategory``: Spend, Usage;
+  ``ChargeClass``: Correction or null; ``ChargeFrequency``: One-Time, Recurring, Usage-Based).
+* Extras: ``x_Provider`` (``aws`` | ``gcp`` | ``focus`` source), ``x_SourceFile`` and
+  ``x_SourceRow`` (1-based data row, for error messages and reconciliation), ``x_InstanceType``
+  (e.g. ``p5.48xlarge``, ``a2-highgpu-1g``), ``x_GpuModel`` (e.g. ``NVIDIA H100``),
+  ``x_GpuCount`` (GPUs per instance), ``x_PurchaseOption`` (one of
+  :data:`PURCHASE_OPTIONS`), ``x_UsageHours`` (instance-hours of a compute usage row, else
+  null), ``x_CreditTypes`` (GCP credit types applied, comma separated).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TIME = pl.Datetime("us", "UTC")
+
+FOCUS_COLUMNS: dict[str, pl.DataType] = {
+    "AvailabilityZone": pl.String(),
+    "BilledCost": pl.Float64(),
+    "BillingAccountId": pl.String(),
+    "BillingAccountName": pl.String(),
+    "BillingAccountType": pl.String(),
+    "BillingCurrency": pl.String(),
+    "BillingPeriodEnd": UTC_TIME,
+    "BillingPeriodStart": UTC_TIME,
+    "CapacityReservationId": pl.String(),
+    "CapacityReservationStatus": pl.String(),
+    "ChargeCategory": pl.String(),
+    "ChargeClass": pl.String(),
+    "ChargeDescription": pl.String(),
+    "ChargeFrequency": pl.String(),
+    "ChargePeriodEnd": UTC_TIME,
+    "ChargePeriodStart": UTC_TIME,
+    "CommitmentDiscountCategory": pl.String(),
+    "CommitmentDiscountId": pl.String(),
+    "CommitmentDiscountName": pl.String(),
+    "CommitmentDiscountQuantity": pl.Float64(),
+    "CommitmentDiscountStatus": pl.String(),
+    "CommitmentDiscountType": pl.String(),
+    "CommitmentDiscountUnit": pl.String(),
+    "ConsumedQuantity": pl.Float64(),
+    "ConsumedUnit": pl.String(),
+    "ContractedCost": pl.Float64(),
+    "ContractedUnitPrice": pl.Float64(),
+    "EffectiveCost": pl.Float64(),
+    "InvoiceId": pl.String(),
+    "InvoiceIssuerName": pl.String(),
+    "ListCost": pl.Float64(),
+    "ListUnitPrice": pl.Float64(),
+    "PricingCategory": pl.String(),
+    "PricingCurrency": pl.String(),
+    "PricingCurrencyContractedUnitPrice": pl.Float64(),
+    "PricingCurrencyEffectiveCost": pl.Float64(),
+    "PricingCurrencyListUnitPrice": pl.Float64(),
+    "PricingQuantity": pl.Float64(),
+    "PricingUnit": pl.String(),
+    "ProviderName": pl.String(),
+    "PublisherName": pl.String(),
+    "RegionId": pl.String(),
+    "RegionName": pl.String(),
+    "ResourceId": pl.String(),
+    "ResourceName": pl.String(),
+    "ResourceType": pl.String(),
+    "ServiceCategory": pl.String(),
+    "ServiceName": pl.String(),
+    "ServiceSubcategory": pl.String(),
+    "SkuId": pl.String(),
+    "SkuMeter": pl.String(),
+    "SkuPriceDetails": pl.String(),
+    "SkuPriceId": pl.String(),
+    "SubAccountId": pl.String(),
+    "SubAccountName": pl.String(),
+    "SubAccountType": pl.String(),
+    "Tags": pl.String(),
+}
+"""The 57 FOCUS 1.2 Cost and Usage columns, alphabetical as in the specification."""
+
+PURCHASE_OPTIONS: tuple[str, ...] = (
+    "on_demand", "spot", "reserved", "savings_plan", "committed_use", "other",
+)
+"""Values of ``x_PurchaseOption`` (null for rows that are not compute usage or purchases)."""
+
+EXTRA_COLUMNS: dict[str, pl.DataType] = {
+    "x_Provider": pl.String(),
+    "x_SourceFile": pl.String(),
+    "x_SourceRow": pl.Int64(),
+    "x_InstanceType": pl.String(),
+    "x_GpuModel": pl.String(),
+    "x_GpuCount": pl.Int64(),
+    "x_PurchaseOption": pl.String(),
+    "x_UsageHours": pl.Float64(),
+    "x_CreditTypes": pl.String(),
+}
+"""Provider extras after the FOCUS columns (FOCUS requires the ``x_`` prefix)."""
+
+NORMALISED_SCHEMA: dict[str, pl.DataType] = {**FOCUS_COLUMNS, **EXTRA_COLUMNS}
+"""Column order and types of every normalised frame."""
