@@ -21,8 +21,13 @@ $(TEST_STAMP): $(STAMP)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/planner compare scenarios/bert-serving.yaml
+	$(BIN)/planner compare scenarios/fraud-scoring.yaml
+	$(BIN)/planner compare scenarios/llm-chat.yaml
+	$(BIN)/planner compare scenarios/nightly-recsys.yaml
+	$(BIN)/planner compare scenarios/training-spot.yaml
 	$(BIN)/planner compare scenarios/fleet-mix.yaml
+	$(BIN)/planner compare scenarios/bert-serving.yaml --format html --output demo-report.html
+	@echo "HTML report of scenarios/bert-serving.yaml: demo-report.html"
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -31,7 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kernels.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis demo-report.html
 
 bench-month: $(STAMP)
 	$(BIN)/python benchmarks/bench_month.py

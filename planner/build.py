@@ -14,6 +14,7 @@ import numpy as np
 
 from costmodels.spot_advisor import rate_per_node_hour
 from planner import schema
+from planner.errors import ScenarioError
 from planner.inputs import ScenarioInputs
 from simulators import arrivals as sim_arrivals
 from simulators import service as sim_service
@@ -49,11 +50,18 @@ def build_arrivals(workload: schema.InferenceWorkload, inputs: ScenarioInputs):
     return sim_arrivals.TraceArrivals(times_s=trace.times_s, repeat=spec.repeat)
 
 
-def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs
-                  ) -> sim_service.ServiceTime:
-    """Return the simulator service-time model of ``design``."""
+def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
+                  gpu_model: str | None = None, gpu_memory_gib: float | None = None,
+                  seed: int = 0) -> sim_service.ServiceTime:
+    """Return the simulator service-time model of ``design``.
+
+    ``gpu_model`` and ``gpu_memory_gib`` (the fleet instance's, from the catalog) choose the GPU
+    a token service time with ``gpu: auto`` is derived for.
+    """
     spec = design.service_time
     max_batch = design.batching.max_batch
+    if isinstance(spec, schema.TokenServiceTime):
+        return _token_service(design, inputs, gpu_model, gpu_memory_gib, seed)
     if isinstance(spec, schema.ExponentialServiceTime):
         return sim_service.exponential_service(spec.mean_ms, max_batch)
     if isinstance(spec, schema.ConstantServiceTime):
@@ -68,6 +76,41 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs
         table.batch_sizes, table.mean_ms, max_batch, p50_ms=table.p50_ms, p99_ms=table.p99_ms,
         jitter=spec.jitter, description=label,
     )
+
+
+def _token_service(design, inputs: ScenarioInputs, gpu_model: str | None,
+                   gpu_memory_gib: float | None, seed: int) -> sim_service.ServiceTime:
+    from simulators.llm_service import (
+        TokenProfileError,
+        batch_service_table,
+        gpu_key,
+        scale_profile,
+    )
+
+    spec = design.service_time
+    model = inputs.token_models[design.name]
+    where = f"design {design.name!r} service_time"
+    try:
+        if spec.gpu == "auto":
+            if gpu_model is None:
+                raise ScenarioError(f"{where}: gpu: auto needs the GPU of {design.fleet.instance}, "
+                                    "which the price catalog does not know; set gpu: to one of "
+                                    "the known GPUs, e.g. H100-SXM-80GB")
+            target = gpu_key(gpu_model, gpu_memory_gib)
+        else:
+            target = spec.gpu
+        profile = scale_profile(model.profile, target)
+        table = batch_service_table(profile, model.prompt_tokens, model.output_tokens,
+                                    design.batching.max_batch, n_samples=spec.samples,
+                                    seed=seed, prefill_rule=spec.prefill)
+    except TokenProfileError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    label = table["description"] + f"; tokens from {model.tokens_source}"
+    if spec.jitter == "lognormal":
+        label += "; lognormal jitter fitted to the batch p50/p99"
+    return sim_service.table_service(
+        table["batch_sizes"], table["mean_ms"], design.batching.max_batch,
+        p50_ms=table["p50_ms"], p99_ms=table["p99_ms"], jitter=spec.jitter, description=label)
 
 
 def describe_arrivals(spec: object) -> str:

@@ -29,6 +29,7 @@ from planner.schema import (
     InferenceWorkload,
     Scenario,
     TableServiceTime,
+    TokenServiceTime,
     TraceArrivals,
     TraceInterruptions,
 )
@@ -179,6 +180,17 @@ class ScenarioInputs:
     spot_traces: Mapping[str, SpotTraceData] = field(default_factory=_no_entries)
     spot_advice: Mapping[str, SpotAdvice] = field(default_factory=_no_entries)
     token_means: Mapping[str, TokenMeans] = field(default_factory=_no_entries)
+    token_models: Mapping[str, TokenModelInputs] = field(default_factory=_no_entries)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenModelInputs:
+    """The measured token profile of a design and the token counts it is driven by."""
+
+    profile: Any  # simulators.llm_service.TokenProfile
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    tokens_source: str
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,32 @@ class TokenMeans:
     def per_request(self) -> float:
         """Prompt + output tokens per request."""
         return self.prompt_tokens + self.output_tokens
+
+
+def load_token_model(spec: TokenServiceTime, workload: InferenceWorkload, *,
+                     field_path: str) -> TokenModelInputs:
+    """Load a design's token profile and the workload's token counts (trace rows or means)."""
+    from simulators.llm_service import TokenProfileError, load_token_profile, load_token_samples
+
+    try:
+        profile = load_token_profile(spec.path, spec.model)
+    except TokenProfileError as exc:
+        raise ScenarioError(f"{field_path}: {exc}") from None
+    t = workload.tokens
+    assert t is not None  # the schema requires tokens with a token service time
+    if t.prompt_column is not None or t.output_column is not None:
+        path = workload.arrivals.path  # type: ignore[union-attr]
+        try:
+            prompt, output = load_token_samples(path, t.prompt_column or "ContextTokens",
+                                                t.output_column or "GeneratedTokens")
+        except TokenProfileError as exc:
+            raise ScenarioError(f"{field_path}: {exc}") from None
+        source = f"{prompt.size:,} requests of {os.path.basename(path)}"
+    else:
+        prompt = np.array([max(int(round(t.prompt_tokens or 1)), 1)])
+        output = np.array([max(int(round(t.output_tokens or 1)), 1)])
+        source = "the workload's token means"
+    return TokenModelInputs(profile, prompt, output, source)
 
 
 def load_token_means(workload: InferenceWorkload, *, field_path: str) -> TokenMeans | None:
@@ -495,6 +533,7 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
     spot_traces: dict[str, SpotTraceData] = {}
     spot_advice: dict[str, SpotAdvice] = {}
     token_means: dict[str, TokenMeans] = {}
+    token_models: dict[str, TokenModelInputs] = {}
     problems: list[str] = []
     for i, workload in enumerate(scenario.workloads):
         try:
@@ -517,6 +556,13 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
                 tables[design.name] = load_service_table(
                     design.service_time, field_path=f"designs[{i}].service_time",
                     max_batch=design.batching.max_batch)
+            except ScenarioError as exc:
+                problems.append(str(exc))
+        if isinstance(getattr(design, "service_time", None), TokenServiceTime):
+            try:
+                token_models[design.name] = load_token_model(
+                    design.service_time, scenario.workload(design.workload),
+                    field_path=f"designs[{i}].service_time")
             except ScenarioError as exc:
                 problems.append(str(exc))
         fleet = design.fleet
@@ -546,7 +592,8 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
                           traces=MappingProxyType(traces),
                           spot_traces=MappingProxyType(spot_traces),
                           spot_advice=MappingProxyType(spot_advice),
-                          token_means=MappingProxyType(token_means))
+                          token_means=MappingProxyType(token_means),
+                          token_models=MappingProxyType(token_models))
 
 
 def _read_csv(

@@ -86,9 +86,12 @@ def run_scenario(
         fleet, spot_source = build_fleet(design, workload, inputs,
                                          hours_per_month=hours_per_month)
         callback = None if progress is None else functools.partial(progress, design.name)
+        main_quote = quotes[design.fleet.purchase].quote
+        service = build_service(design, inputs, gpu_model=main_quote.gpu_model,
+                                gpu_memory_gib=main_quote.gpu_memory_gib, seed=scenario.seed)
         sim = simulate_realtime(
             arrivals=build_arrivals(workload, inputs),
-            service=build_service(design, inputs),
+            service=service,
             fleet=fleet,
             max_batch=design.batching.max_batch,
             max_wait_s=design.batching.max_wait_ms / 1000.0,
@@ -100,7 +103,7 @@ def run_scenario(
             progress=callback,
         )
         results.append(_summarise(scenario, design, workload, inputs, sim, quotes, catalog,
-                                  hours_per_month, spot_source))
+                                  hours_per_month, spot_source, service))
     return RunResult(
         scenario={
             "name": scenario.name,
@@ -273,6 +276,7 @@ def _summarise(
     catalog: PriceCatalog,
     hours_per_month: float,
     spot_source: SpotSource | None,
+    service,
 ) -> DesignResult:
     q = np.array(list(_QUANTILES.values()))
     lat_p = sim.latency_percentiles_s(q) * 1000.0
@@ -372,7 +376,7 @@ def _summarise(
         fleet=fleet_info,
         batching={"max_batch": design.batching.max_batch,
                   "max_wait_ms": design.batching.max_wait_ms},
-        service_time=build_service(design, inputs).description,
+        service_time=service.description,
         arrivals=describe_arrivals(workload.arrivals),
         latency_ms=latency,
         wait_ms=wait,

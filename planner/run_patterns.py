@@ -158,7 +158,8 @@ def run_streaming(scenario: schema.Scenario, design: schema.StreamingDesign,
     auto = None if a is None else StreamingAutoscaling(
         target_utilization=a.target_utilization, min_nodes=a.min_nodes, max_nodes=a.max_nodes,
         interval_s=a.interval_s, provisioning_delay_s=a.provisioning_delay_s)
-    service = build_service(design, inputs)
+    service = build_service(design, inputs, gpu_model=quote.gpu_model,
+                            gpu_memory_gib=quote.gpu_memory_gib, seed=scenario.seed)
     slo = workload.slo
     sim = simulate_streaming(
         build_arrivals(workload, inputs), service, f.nodes, f.workers_per_node,
@@ -278,7 +279,8 @@ def run_batch(scenario: schema.Scenario, design: schema.BatchDesign, inputs: Sce
         if interval == "young_daly":
             interval = young_daly_interval_s(max(ck.cost_s, 1e-9), mtbf_s) if mtbf_s else None
     provisioning = _provisioning(f)
-    service = build_service(design, inputs)
+    service = build_service(design, inputs, gpu_model=quote.gpu_model,
+                            gpu_memory_gib=quote.gpu_memory_gib, seed=scenario.seed)
     slo = workload.slo
     sp = f.spot
     sim = simulate_batch(

@@ -44,7 +44,7 @@ __all__ = [
     "Design", "DiurnalArrivals", "ExponentialServiceTime", "Fleet", "InferenceWorkload",
     "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
     "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
-    "ServiceTime", "Spot", "Commitment", "BatchDesign", "Checkpointing", "JobFleet", "JobSpot",
+    "ServiceTime", "TokenServiceTime", "Spot", "Commitment", "BatchDesign", "Checkpointing", "JobFleet", "JobSpot",
     "Schedule", "StreamingAutoscaling", "StreamingDesign", "StreamingFleet", "TrainingDesign",
     "TrainingWorkload", "EffectiveRate", "TokenCounts", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
     "TraceInterruptions", "Workload", "load_scenario", "parse_scenario", "PROVIDERS",
@@ -367,8 +367,34 @@ class LinearServiceTime(_Frozen):
         return self
 
 
+class TokenServiceTime(_Frozen):
+    """An LLM's batch service time from a measured token-level profile (see
+    :mod:`simulators.llm_service`): prefill by prompt tokens, decode steps by batch size and
+    context, for token counts drawn from the workload's ``tokens`` (trace columns or means).
+
+    ``gpu: auto`` derives the profile for the fleet instance's GPU (catalog GPU model and memory)
+    by FLOP ratio (prefill) and memory-bandwidth ratio (decode); a GPU key such as
+    ``A100-SXM-80GB`` forces one. ``prefill: padded`` pads a batch's prompts to the longest
+    (static batching with a rectangular KV cache, as measured); ``packed`` does not.
+    """
+
+    kind: Literal["tokens"]
+    path: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    gpu: str = "auto"
+    prefill: Literal["padded", "packed"] = "padded"
+    samples: int = Field(default=2000, ge=100, le=100_000)
+    jitter: Literal["none", "lognormal"] = "lognormal"
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_path(value, info)
+
+
 ServiceTime = Annotated[
-    Union[TableServiceTime, ExponentialServiceTime, ConstantServiceTime, LinearServiceTime],
+    Union[TableServiceTime, ExponentialServiceTime, ConstantServiceTime, LinearServiceTime,
+          TokenServiceTime],
     Field(discriminator="kind"),
 ]
 
@@ -521,6 +547,12 @@ class Scenario(_Frozen):
                 problems.append((f"designs[{i}].workload", f"a {design.pattern} design needs "
                                  f"a {wants} workload (got {design.workload!r}, kind {kind}); "
                                  f"serve it with {fit}"))
+            elif isinstance(getattr(design, "service_time", None), TokenServiceTime) and \
+                    self.workload(design.workload).tokens is None:
+                problems.append((f"designs[{i}].service_time", f"a token service time needs "
+                                 f"token counts on workload {design.workload!r} (got no "
+                                 "tokens:); add tokens: {prompt_column: ContextTokens, "
+                                 "output_column: GeneratedTokens} or token means"))
         if problems:
             raise problem(*problems)
         return self

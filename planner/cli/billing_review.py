@@ -1,9 +1,188 @@
-"""Sub-commands of ``planner billing`` (being written)."""
+"""``planner billing review`` and ``planner billing rates``: the monthly cost review and the
+effective hourly rates of billing exports (AWS CUR, GCP billing export, FOCUS).
+
+Both read their inputs with :func:`costmodels.billing.readers.read_billing`, print the reader's
+reconciliation line and oddity count to stderr, and write the report to stdout or ``--output``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from planner.cli import options
+from planner.cli.common import emit, stderr_console, user_errors
+from planner.errors import PlannerError
+
+
+class ReviewFormat(str, Enum):
+    """Formats ``planner billing review`` renders in."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class RatesFormat(str, Enum):
+    """Formats ``planner billing rates`` renders in."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+INPUTS = typer.Argument(..., help="Billing export files, folders, globs or s3://bucket/prefix "
+                        "(AWS CUR, GCP billing export, FOCUS CSV/Parquet).")
+MONTH = typer.Option(None, "--month", help="Billing month YYYY-MM (default: the latest month "
+                     "in the data).")
+GROUP_BY = typer.Option("service", "--group-by", help="Group movers and the daily series by "
+                        "service, account or tag:<key> (e.g. tag:team).")
+REVIEW_FORMAT = typer.Option(ReviewFormat.table, "--format", "-f", case_sensitive=False,
+                             help="Output format.")
+RATES_FORMAT = typer.Option(RatesFormat.table, "--format", "-f", case_sensitive=False,
+                            help="Output format.")
+AS_OF = typer.Option(None, "--as-of", help="Today's date YYYY-MM-DD for the data-freshness lag "
+                     "(default: no lag shown; no figure depends on it).")
+
+
+def _read(inputs: list[str]) -> Any:
+    """Read ``inputs`` and print the reconciliation line and oddity count to stderr."""
+    from costmodels.billing.readers import read_billing
+
+    read = read_billing(inputs)
+    console = stderr_console()
+    for line in read_notes(read):
+        console.print(line, markup=False, soft_wrap=True)
+    return read
+
+
+def reconciliation_line(rec: Any) -> str:
+    """Return the reader's reconciliation as one line: rows and money in = out + rejected."""
+    try:
+        return (f"rows {rec.rows_in:,} in = {rec.rows_out:,} out + {rec.rows_rejected:,} "
+                f"rejected; cost {rec.money_in:,.2f} in = {rec.money_out:,.2f} out + "
+                f"{rec.money_rejected:,.2f} rejected "
+                f"({'balanced' if rec.balanced else 'NOT BALANCED'})")
+    except AttributeError:  # a reader without the totals: its own text
+        return str(rec)
+
+
+def read_notes(read: Any) -> list[str]:
+    """Return the reader's reconciliation line and oddity count, for stderr and the report."""
+    oddities = list(getattr(read, "oddities", None) or [])
+    cells = sum(int(getattr(o, "count", 1) or 0) for o in oddities)
+    lines = [f"reconciliation: {reconciliation_line(read.reconciliation)}",
+             f"oddities: {len(oddities)}" + (f" ({cells:,} cells or columns read anyway; "
+                                             "planner billing convert lists them)"
+                                             if oddities else "")]
+    return lines
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise PlannerError(f"--as-of {value!r} is not a date; write YYYY-MM-DD, e.g. "
+                           "--as-of 2026-10-19") from None
+
+
+def review(
+    inputs: list[str] = INPUTS,
+    month: str | None = MONTH,
+    group_by: str = GROUP_BY,
+    fmt: ReviewFormat = REVIEW_FORMAT,
+    output: Path | None = options.OUTPUT,
+    as_of: str | None = AS_OF,
+    debug: bool = options.DEBUG,
+) -> None:
+    """Monthly cost review: totals month over month, top movers, GPU $/GPU-hour, commitment
+    coverage and utilisation, anomalous days, a month-end forecast and data freshness."""
+    from costmodels.billing.review import group_expr, month_bounds, monthly_review
+    from planner.reports.billing_review import render
+
+    with user_errors(debug):
+        if month is not None:
+            month_bounds(month)
+        group_expr(group_by)
+        today = _as_of(as_of)
+        read = _read(inputs)
+        result = monthly_review(read.frame, month=month, group_by=group_by, today=today)
+        emit(render(result, fmt.value, read_notes(read)), output)
+
+
+def rates(
+    inputs: list[str] = INPUTS,
+    month: str | None = MONTH,
+    fmt: RatesFormat = RATES_FORMAT,
+    output: Path | None = options.OUTPUT,
+    debug: bool = options.DEBUG,
+) -> None:
+    """Effective $/hour by provider, region, instance type and purchase option, from the
+    compute usage rows of the bills (what ``pricing: {source: billing}`` uses)."""
+    from costmodels.billing.rates import effective_rates
+    from costmodels.billing.review import month_bounds
+
+    with user_errors(debug):
+        if month is not None:
+            month_bounds(month)
+        read = _read(inputs)
+        frame = effective_rates(read.frame, month=month)
+        if fmt == RatesFormat.csv:
+            text = frame.write_csv()
+        elif fmt == RatesFormat.json:
+            text = json.dumps({"billing_period": frame["billing_period"][0],
+                               "rows": frame.to_dicts()}, indent=2, allow_nan=False)
+        else:
+            text = render_rates_table(frame)
+        emit(text, output)
+
+
+def render_rates_table(frame: Any) -> str:
+    """Return the rates frame as a plain-text table; unknown values read ``n/a``."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from planner.reports.sections import NA, fmt_number, fmt_unit
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None, highlight=False, emoji=False,
+                      soft_wrap=False, markup=False)
+    period = frame["billing_period"][0]
+    table = Table(title=f"Effective rates, billing period {period} (USD per hour)",
+                  title_justify="left")
+    headers = [("provider", "left"), ("region", "left"), ("instance", "left"),
+               ("purchase", "left"), ("hours", "right"), ("effective", "right"),
+               ("eff $/h", "right"), ("list $/h", "right"), ("GPUs", "right"),
+               ("eff $/GPU-h", "right")]
+    for h, j in headers:
+        table.add_column(h, justify=j, no_wrap=True)
+    for r in frame.iter_rows(named=True):
+        table.add_row(r["provider"] or NA, r["region"] or NA, r["instance_type"] or NA,
+                      r["purchase_option"] or NA, fmt_number(r["usage_hours"], 1),
+                      fmt_number(r["effective_cost"], 2), fmt_unit(r["effective_usd_per_hour"]),
+                      fmt_unit(r["list_usd_per_hour"]),
+                      str(r["gpus"]) if r["gpus"] is not None else NA,
+                      fmt_unit(r["usd_per_gpu_hour"]))
+    console.print(table)
+    sources = sorted(set(frame["source"].to_list()))
+    console.print("Source: " + "; ".join(sources))
+    console.print("Rates: Σ EffectiveCost / Σ x_UsageHours of Usage rows with an instance type "
+                  "(hours-weighted), Unused commitment rows excluded; currency "
+                  + ", ".join(sorted(set(frame["currency"].drop_nulls().to_list()))) or NA)
+    return buffer.getvalue()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ``billing`` sub-app."""
+    """Add ``review`` and ``rates`` to the ``billing`` sub-app."""
+    app.command("review")(review)
+    app.command("rates")(rates)

@@ -7,6 +7,8 @@ numbers, all read from the results object. Unknown values are ``n/a``, never ``$
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +73,13 @@ def fmt_money(value: float | None, digits: int = 2) -> str:
 
 
 def fmt_unit(value: float | None) -> str:
-    """Return a unit cost: 4 decimals below $10 (``$0.0118``), else 2 (``$12.34``)."""
+    """Return a unit cost: 4 decimals below $10 (``$0.0118``), 2 above (``$12.34``), and three
+    significant digits below $0.001 (``$0.0000376``), so a small unit cost never reads $0."""
     if value is None:
         return NA
+    if value != 0 and abs(value) < 0.001:
+        decimals = 2 - math.floor(math.log10(abs(value)))
+        return f"${value:.{decimals}f}"
     return f"${value:.4f}" if abs(value) < 10 else f"${value:,.2f}"
 
 
@@ -85,27 +91,27 @@ def fmt_pct(value: float | None, digits: int = 1) -> str:
 
 
 def human_ms(value: float | None, *, unit: bool = True) -> str:
-    """Return a duration given in ms in a readable unit: ms below a minute (no unit unless
-    ``unit``), then ``12.3 min`` below two hours, then ``4.56 h``."""
+    """Return a duration given in ms in a readable unit: ms below 10 s (no unit unless
+    ``unit``), seconds below two minutes, minutes below two hours, then hours."""
     if value is None:
         return NA
-    if abs(value) < 60_000:
+    if abs(value) < 10_000:
         return f"{value:,.2f}" + (" ms" if unit else "")
+    if abs(value) < 120_000:
+        return f"{value / 1000:,.2f} s"
     if abs(value) < 7_200_000:
         return f"{value / 60_000:,.2f} min"
     return f"{value / 3_600_000:,.2f} h"
 
 
 def fmt_ms(e: Estimate, ci: bool = False) -> str:
-    """Return an estimate in ms (``7.87 ± 0.00``), minutes or hours when long, or ``n/a``."""
+    """Return an estimate with its unit (``7.87 ms ± 0.00 ms``, ``18.2 s``, ``3.5 h``) or
+    ``n/a``."""
     if e.mean is None:
         return NA
-    text = human_ms(e.mean, unit=False)
+    text = human_ms(e.mean)
     if ci and e.half_width is not None:
-        if abs(e.mean) < 60_000:
-            text += f" ± {e.half_width:,.2f}"
-        else:
-            text += f" ± {human_ms(e.half_width)}"
+        text += f" ± {human_ms(e.half_width)}"
     return text
 
 
@@ -139,7 +145,7 @@ def slo_text(d: DesignResult) -> str:
     """Return ``p99 ≤ 20 ms`` (the SLO target) or ``none``."""
     if d.slo is None:
         return "none"
-    if d.slo.latency_ms >= 60_000:
+    if d.slo.latency_ms >= 10_000:
         return f"p{d.slo.percentile:g} ≤ {human_ms(d.slo.latency_ms)}"
     return f"p{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms"
 
@@ -245,7 +251,7 @@ def comparison_table(result: RunResult) -> Table:
         row("metric", [d.metric_label for d in designs])
     what = f"{label} " if label else ""
     for key in LATENCY_KEYS:
-        row(f"{key} {what}(ms)", [fmt_ms(d.latency_ms[key], ci=key == "p99") for d in designs])
+        row(f"{key} {what}".rstrip(), [fmt_ms(d.latency_ms[key], ci=key == "p99") for d in designs])
     row("SLO", [slo_text(d) for d in designs])
     row("SLO status", [slo_status(d) for d in designs])
     row("SLO attainment",
@@ -326,7 +332,7 @@ def design_sections(result: RunResult) -> list[Section]:
     for d in result.designs:
         f = d.fleet
         dist = Table(
-            ("metric (ms)", *LATENCY_KEYS),
+            ("metric", *LATENCY_KEYS),
             ((f"{d.metric_label}", *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS)),
              ("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
                         for k in LATENCY_KEYS))),

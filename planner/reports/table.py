@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.results import DesignResult, RunResult
-from planner.reports.sections import fmt_ms, human_ms
+from planner.reports.sections import fmt_ms, fmt_unit, human_ms
 from planner.stats import Estimate
 
 NA = "n/a"
@@ -34,9 +34,7 @@ def money(value: float | None, digits: int = 2) -> str:
 
 
 def _unit(value: float | None) -> str:
-    if value is None:
-        return NA
-    return f"${value:.4f}" if value < 10 else f"${value:,.2f}"
+    return fmt_unit(value)
 
 
 def _slo(d: DesignResult) -> str:
@@ -96,9 +94,11 @@ def render_comparison(result: RunResult) -> str:
         )
     console.print(table)
     if best is not None:
+        unit = (f"{_unit(best.cost.usd_per_run)} per run" if best.pattern == "training" else
+                f"{_unit(best.cost.usd_per_1k_requests)} per 1k "
+                + ("records" if best.pattern in ("streaming", "batch") else "requests"))
         console.print(f"* cheapest design meeting every SLO: {best.name} "
-                      f"({money(best.cost.usd_per_month, 0)}/month, "
-                      f"{_unit(best.cost.usd_per_1k_requests)} per 1k requests)")
+                      f"({money(best.cost.usd_per_month, 0)}/month, {unit})")
     elif any(d.slo is not None for d in result.designs):
         console.print("No design with a known price meets every SLO.")
     console.print(_prices_line(result))
@@ -196,6 +196,14 @@ def render_assumptions(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def _plain(value: object) -> str:
+    if value is None:
+        return NA
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
 def render_details(result: RunResult) -> str:
     """Return a per-design breakdown: latency and wait distributions, batching, requests."""
     buffer = io.StringIO()
@@ -206,11 +214,21 @@ def render_details(result: RunResult) -> str:
         table.add_column("metric")
         for key in ("mean", "p50", "p90", "p95", "p99"):
             table.add_column(key, justify="right")
-        table.add_row("latency ms", *[_ms(d.latency_ms[k], ci=True)
+        table.add_row(d.metric_label, *[_ms(d.latency_ms[k], ci=True)
                                       for k in ("mean", "p50", "p90", "p95", "p99")])
-        table.add_row("wait ms", _ms(d.wait_ms["mean"], ci=True), _ms(d.wait_ms["p50"], ci=True),
-                      "", "", _ms(d.wait_ms["p99"], ci=True))
+        if d.pattern == "realtime":
+            table.add_row("wait ms", _ms(d.wait_ms["mean"], ci=True),
+                          _ms(d.wait_ms["p50"], ci=True), "", "", _ms(d.wait_ms["p99"], ci=True))
         console.print(table)
+        if d.pattern != "realtime":
+            console.print("  " + "; ".join(
+                f"{k.replace('_', ' ')} {_plain(v)}" for k, v in d.pattern_metrics.items()))
+            if d.fleet.get("spot_interruptions"):
+                console.print(f"  spot interruptions: {d.fleet['spot_interruptions']['detail']}")
+            if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
+                console.print("  cost by purchase option: " + ", ".join(
+                    f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
+            continue
         little = d.littles_law_relative_error
         console.print(
             f"  mean batch {d.mean_batch_size.mean or 0:.2f}; mean queue "

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from planner.reports.sections import human_ms
+
 from planner.reports.markdown import escape, render_markdown
 from tests.planner.report_fixture import HOSTILE, run_result
 
@@ -51,12 +53,12 @@ def test_comparison_numbers_come_from_the_result(result, text) -> None:
     header = _row(text, "metric")
     assert header[0] == "fast-rt ★"  # the recommendation is marked
     assert all("★" not in h for h in header[1:])
-    p99 = _row(text, "p99 (ms)")  # mixed latency / freshness: unlabelled percentiles
+    p99 = _row(text, "p99")  # mixed latency / freshness: unlabelled percentiles
     month = _row(text, "cost per month")
     per_1k = _row(text, "$/1k requests (allocated)")
     for i, d in enumerate(result.designs):
         e = d.latency_ms["p99"]
-        assert p99[i] == f"{e.mean:,.2f} ± {e.half_width:,.2f}"
+        assert p99[i] == human_ms(e.mean) + " ± " + human_ms(e.half_width)
         if d.cost.usd_per_month is None:
             assert month[i] == "n/a" and per_1k[i] == "n/a"
         else:

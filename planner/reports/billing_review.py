@@ -1,0 +1,420 @@
+"""Render a monthly cost :class:`~costmodels.billing.review.Review`: terminal table, JSON,
+Markdown and a self-contained HTML page with plotly charts.
+
+Every format shows the same numbers, built once as plain-text :class:`Section` blocks.  Unknown
+values read ``n/a``, never ``$0``.  Deterministic: no timestamps, fixed chart ids.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from costmodels.billing.review import Review, days_in_month
+from planner.reports.sections import (
+    NA,
+    Block,
+    Bullets,
+    Paragraph,
+    Section,
+    Table,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    fmt_unit,
+)
+
+PURCHASE_LABEL = {"on_demand": "on-demand", "spot": "spot", "reserved": "reserved",
+                  "savings_plan": "savings plan", "committed_use": "committed use",
+                  "other": "other"}
+
+
+def _name(value: str | None) -> str:
+    return NA if value is None else value
+
+
+def _signed_money(value: float | None) -> str:
+    if value is None:
+        return NA
+    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_money(abs(value))
+
+
+def _signed_pct(value: float | None) -> str:
+    if value is None:
+        return NA
+    return ("+" if value > 0 else "") + fmt_pct(value)
+
+
+def title(review: Review) -> str:
+    """Return the report title."""
+    return f"Monthly cost review {review.month} (by {review.group_by})"
+
+
+def _group_label(review: Review) -> str:
+    return {"service": "service", "account": "account"}.get(
+        review.group_by, review.group_by.replace("tag:", "tag "))
+
+
+def headline(review: Review) -> str:
+    """Return one sentence: the month's effective cost and its change."""
+    cur = review.current
+    text = (f"{review.month}: effective {fmt_money(cur.effective_usd)}, billed "
+            f"{fmt_money(cur.billed_usd)} ({review.currency or 'currency n/a'})")
+    if review.change is not None:
+        text += (f"; {_signed_money(review.change.effective_usd)} "
+                 f"({_signed_pct(review.change.effective_pct)}) effective vs "
+                 f"{review.previous_month}")
+    else:
+        text += f"; {review.previous_month}: no data, change n/a"
+    if review.forecast is not None:
+        f = review.forecast
+        band = (f" ({fmt_pct(f.level, 0)} interval {fmt_money(f.low_usd)} to "
+                f"{fmt_money(f.high_usd)})" if f.low_usd is not None else "")
+        text += f"; month in progress, forecast {fmt_money(f.point_usd)}{band}"
+    return text + "."
+
+
+def freshness_line(review: Review) -> str:
+    """Return the data-freshness line."""
+    fr = review.freshness
+    latest = fr.latest_charge_period_end
+    text = "Data as of: latest charge period end " + (
+        latest.strftime("%Y-%m-%d %H:%M UTC") if latest else NA)
+    if fr.lag_days is not None and fr.today is not None:
+        text += f" ({fr.lag_days:.1f} days before {fr.today.isoformat()})"
+    text += f"; {review.month} is " + ("complete" if fr.month_complete else "in progress")
+    return text
+
+
+def totals_section(review: Review) -> Section:
+    """Billed, effective and list cost of the month and the month before."""
+    cur, prev, ch = review.current, review.previous, review.change
+    rows = [
+        ("effective (amortised)", fmt_money(cur.effective_usd),
+         fmt_money(prev.effective_usd if prev else None),
+         _signed_money(ch.effective_usd if ch else None),
+         _signed_pct(ch.effective_pct if ch else None)),
+        ("billed (invoice)", fmt_money(cur.billed_usd), fmt_money(prev.billed_usd if prev else None),
+         _signed_money(ch.billed_usd if ch else None),
+         _signed_pct(ch.billed_pct if ch else None)),
+        ("list", fmt_money(cur.list_usd), fmt_money(prev.list_usd if prev else None),
+         _signed_money(cur.list_usd - prev.list_usd) if prev else NA, NA if prev is None else
+         _signed_pct((cur.list_usd - prev.list_usd) / abs(prev.list_usd)
+                     if prev.list_usd else None)),
+        ("rows", f"{cur.n_rows:,}", f"{prev.n_rows:,}" if prev else NA, "", ""),
+    ]
+    table = Table(("cost", review.month, review.previous_month, "change", "change %"),
+                  tuple(rows), ("left", "right", "right", "right", "right"))
+    return Section("Totals", (Paragraph(headline(review)), table))
+
+
+def movers_section(review: Review) -> Section:
+    """Top movers of effective cost by group, with their share of the change."""
+    if review.movers is None:
+        return Section("Top movers", (Paragraph(
+            f"n/a: the data has no rows for {review.previous_month}."),))
+    rows = tuple((
+        _name(m.group) + (f" ({m.n_groups} groups)" if m.n_groups > 1 else ""),
+        fmt_money(m.current_usd), fmt_money(m.previous_usd), _signed_money(m.change_usd),
+        _signed_pct(m.change_pct), fmt_pct(m.share_of_change),
+    ) for m in review.movers)
+    return Section(f"Top movers by {_group_label(review)} (effective cost)", (Table(
+        (_group_label(review), review.month, review.previous_month, "change", "change %",
+         "share of change"), rows, ("left",) + ("right",) * 5),))
+
+
+def gpu_section(review: Review) -> Section:
+    """GPU-hours and $/GPU-hour by instance type and purchase option."""
+    g = review.gpu
+    if g is None:
+        return Section("GPU spend", (Paragraph("No GPU rows (x_GpuCount > 0 or x_GpuModel) in "
+                                               f"{review.month}."),))
+    summary = Bullets((
+        f"GPU spend (effective): {fmt_money(g.effective_usd)} (list {fmt_money(g.list_usd)})",
+        f"GPU-hours: {fmt_number(g.gpu_hours, 1)}; effective "
+        f"{fmt_unit(g.effective_usd_per_gpu_hour)}/GPU-hour vs list "
+        f"{fmt_unit(g.list_usd_per_gpu_hour)}/GPU-hour",
+        f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
+        f"{fmt_pct(g.commitment_share)}",
+    ))
+    rows = tuple((
+        _name(r.instance_type), PURCHASE_LABEL.get(r.purchase_option or "", NA),
+        _name(r.gpu_model), fmt_number(r.usage_hours, 1), fmt_number(r.gpu_hours, 1),
+        fmt_money(r.effective_usd), fmt_unit(r.effective_usd_per_gpu_hour),
+        fmt_unit(r.list_usd_per_gpu_hour),
+        fmt_pct(1 - r.effective_usd_per_gpu_hour / r.list_usd_per_gpu_hour
+                if r.effective_usd_per_gpu_hour is not None and r.list_usd_per_gpu_hour
+                else None),
+    ) for r in g.rates)
+    table = Table(("instance", "purchase", "GPU", "instance-h", "GPU-h", "effective",
+                   "eff $/GPU-h", "list $/GPU-h", "discount"), rows,
+                  ("left", "left", "left") + ("right",) * 6)
+    return Section("GPU spend", (summary, table))
+
+
+def commitments_section(review: Review) -> Section:
+    """Coverage and utilisation per commitment type."""
+    c = review.commitments
+    if c is None:
+        return Section("Commitments", (Paragraph(f"No compute usage or commitment rows in "
+                                                 f"{review.month}."),))
+    rows = tuple((
+        "all" if line.commitment_type is None and line is c.total else _name(line.commitment_type),
+        fmt_pct(line.coverage_hours), fmt_pct(line.coverage_cost), fmt_money(line.used_usd),
+        fmt_money(line.unused_usd), fmt_pct(line.utilisation), fmt_money(line.savings_usd),
+    ) for line in (*c.by_type, c.total))
+    return Section("Commitments", (Table(
+        ("commitment type", "coverage (hours)", "coverage (cost)", "used", "unused",
+         "utilisation", "savings vs contracted"), rows, ("left",) + ("right",) * 6),))
+
+
+def anomalies_section(review: Review) -> Section:
+    """Anomalous days and the groups that drove them."""
+    if not review.anomalies:
+        return Section("Anomalies", (Paragraph(
+            f"No anomalous day in {review.month} ({review.assumptions['anomaly_rule']})."),))
+    rows = tuple((
+        a.day.isoformat(), fmt_money(a.cost_usd), fmt_money(a.baseline_usd),
+        _signed_money(a.delta_usd), f"{a.robust_z:+.1f}",
+        "; ".join(f"{_name(d.group)} {_signed_money(d.delta_usd)}" for d in a.drivers) or NA,
+    ) for a in review.anomalies)
+    return Section("Anomalies", (Table(
+        ("day", "effective", "baseline (median)", "departure", "robust z", "drivers"), rows,
+        ("left", "right", "right", "right", "right", "left")),))
+
+
+def forecast_section(review: Review) -> Section:
+    """Month-end forecast of a month in progress."""
+    f = review.forecast
+    if f is None:
+        text = (f"n/a: {review.month} is complete." if review.freshness.month_complete
+                else "n/a: no complete day in the month yet.")
+        return Section("Month-end forecast", (Paragraph(text),))
+    return Section("Month-end forecast", (Bullets((
+        f"forecast: {fmt_money(f.point_usd)}; {fmt_pct(f.level, 0)} interval "
+        f"{fmt_money(f.low_usd)} to {fmt_money(f.high_usd)}",
+        f"known so far: {fmt_money(f.known_usd)} over {f.days_observed} complete days; "
+        f"{f.days_remaining:.1f} days left at {fmt_money(f.mean_daily_usd)}/day (mean of the "
+        f"last {f.window_days} days)",
+    )),))
+
+
+def assumptions_section(review: Review, notes: Sequence[str] = ()) -> Section:
+    """Freshness, data notes and the rules the figures rest on."""
+    a = review.assumptions
+    items = [freshness_line(review), *notes,
+             f"currency: {review.currency or NA}; months in the data: "
+             f"{', '.join(review.months_available)}",
+             *(f"{k.replace('_', ' ')}: {v}" for k, v in a.items())]
+    return Section("Data and assumptions", (Bullets(tuple(items)),))
+
+
+def build_sections(review: Review, notes: Sequence[str] = ()) -> list[Section]:
+    """Return every section of the review, in reading order."""
+    return [totals_section(review), movers_section(review), gpu_section(review),
+            commitments_section(review), anomalies_section(review), forecast_section(review),
+            assumptions_section(review, notes)]
+
+
+# ----------------------------------------------------------------------------- formats
+
+def render_json(review: Review, notes: Sequence[str] = ()) -> str:
+    """Return the review as indented JSON (``Review.to_dict`` plus ``notes``)."""
+    doc = review.to_dict()
+    doc["notes"] = list(notes)
+    return json.dumps(doc, indent=2, allow_nan=False)
+
+
+def render_markdown(review: Review, notes: Sequence[str] = ()) -> str:
+    """Return the review as GitHub-flavoured Markdown."""
+    from planner.reports.markdown import escape, render_sections
+
+    return "# " + escape(title(review)) + "\n\n" + render_sections(
+        build_sections(review, notes)) + "\n"
+
+
+def _console(buffer: io.StringIO) -> Console:
+    width = max(shutil.get_terminal_size((160, 40)).columns, 160)
+    return Console(file=buffer, width=width, color_system=None, highlight=False,
+                   emoji=False, soft_wrap=False, markup=False)
+
+
+def _print_block(console: Console, block: Block) -> None:
+    if isinstance(block, Table):
+        table = RichTable(title_justify="left")
+        for header, align in zip(block.headers, block.align):
+            table.add_column(header, justify=align, overflow="fold",
+                             no_wrap=align == "right")
+        for row in block.rows:
+            table.add_row(*row)
+        console.print(table)
+    elif isinstance(block, Bullets):
+        for item in block.items:
+            console.print(f"  - {item}")
+    else:
+        console.print(block.text)
+
+
+def render_table(review: Review, notes: Sequence[str] = ()) -> str:
+    """Return the review as plain-text terminal tables (rich, no colour)."""
+    buffer = io.StringIO()
+    console = _console(buffer)
+    console.print(title(review))
+    for section in build_sections(review, notes):
+        console.print("")
+        console.print(section.title)
+        for block in section.blocks:
+            _print_block(console, block)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- HTML charts
+
+def _fig_daily(review: Review) -> Any | None:
+    import plotly.graph_objects as go
+
+    if not review.daily:
+        return None
+    fig = go.Figure()
+    groups: dict[str, tuple[list[str], list[float]]] = {}
+    for p in review.daily_by_group:
+        xs, ys = groups.setdefault(_name(p.group), ([], []))
+        xs.append(p.day.isoformat())
+        ys.append(p.effective_usd)
+    for name, (xs, ys) in groups.items():
+        fig.add_trace(go.Bar(x=xs, y=ys, name=name))
+    fig.add_trace(go.Scatter(x=[p.day.isoformat() for p in review.daily],
+                             y=[p.effective_usd for p in review.daily], mode="lines",
+                             name="total", line={"color": "#1f2328", "width": 1}))
+    if review.anomalies:
+        fig.add_trace(go.Scatter(
+            x=[a.day.isoformat() for a in review.anomalies],
+            y=[a.cost_usd for a in review.anomalies], mode="markers", name="anomaly",
+            marker={"symbol": "x", "size": 12, "color": "#cf222e"},
+            text=[f"robust z {a.robust_z:+.1f}" for a in review.anomalies]))
+    f = review.forecast
+    if f is not None and f.low_usd is not None and review.daily:
+        last = review.daily[-1].day.isoformat()
+        lo = f.mean_daily_usd - (f.point_usd - f.low_usd) / max(f.days_remaining, 1e-9)
+        hi = f.mean_daily_usd + (f.high_usd - f.point_usd) / max(f.days_remaining, 1e-9)
+        fig.add_hrect(y0=lo, y1=hi, fillcolor="#8250df", opacity=0.12, line_width=0,
+                      annotation_text="forecast band (mean daily)", annotation_position="top left")
+        fig.add_vline(x=last, line_dash="dash", line_color="#8250df")
+    fig.update_layout(barmode="stack", title=f"Effective cost per day by "
+                      f"{_group_label(review)}, {review.month}", xaxis_title="day (UTC)",
+                      yaxis_title=f"effective cost ({review.currency or NA})",
+                      template="plotly_white", height=460)
+    return fig
+
+
+def _fig_forecast(review: Review) -> Any | None:
+    import plotly.graph_objects as go
+
+    f = review.forecast
+    if f is None or not review.daily:
+        return None
+    xs, cum, total = [], [], 0.0
+    for p in review.daily:
+        total += p.effective_usd
+        xs.append(p.day.isoformat())
+        cum.append(total)
+    fig = go.Figure(go.Scatter(x=xs, y=cum, mode="lines+markers", name="cumulative (by day)"))
+    end = f"{review.month}-{days_in_month(review.month):02d}"
+    fig.add_trace(go.Scatter(x=[xs[-1], end], y=[f.known_usd, f.point_usd], mode="lines",
+                             line={"dash": "dash"}, name="forecast"))
+    if f.low_usd is not None:
+        fig.add_trace(go.Scatter(x=[xs[-1], end, end, xs[-1]],
+                                 y=[f.known_usd, f.high_usd, f.low_usd, f.known_usd],
+                                 fill="toself", mode="lines", line={"width": 0},
+                                 opacity=0.25, name=f"{f.level:.0%} interval"))
+    fig.update_layout(title="Month to date and month-end forecast", template="plotly_white",
+                      yaxis_title=f"effective cost ({review.currency or NA})", height=380)
+    return fig
+
+
+def _fig_movers(review: Review) -> Any | None:
+    import plotly.graph_objects as go
+
+    if not review.movers:
+        return None
+    movers = list(reversed(review.movers))
+    fig = go.Figure(go.Bar(
+        x=[m.change_usd for m in movers], y=[_name(m.group) for m in movers], orientation="h",
+        marker={"color": ["#cf222e" if m.change_usd > 0 else "#1a7f37" for m in movers]},
+        text=[fmt_pct(m.share_of_change) for m in movers]))
+    fig.update_layout(title=f"Top movers vs {review.previous_month} (effective)",
+                      xaxis_title=f"change ({review.currency or NA})", template="plotly_white",
+                      height=120 + 28 * len(movers))
+    return fig
+
+
+def _fig_gpu(review: Review) -> Any | None:
+    import plotly.graph_objects as go
+
+    if review.gpu is None:
+        return None
+    rates = [r for r in review.gpu.rates if r.effective_usd_per_gpu_hour is not None]
+    if not rates:
+        return None
+    fig = go.Figure()
+    options = sorted({r.purchase_option or NA for r in rates})
+    for opt in options:
+        sel = [r for r in rates if (r.purchase_option or NA) == opt]
+        fig.add_trace(go.Bar(x=[_name(r.instance_type) for r in sel],
+                             y=[r.effective_usd_per_gpu_hour for r in sel],
+                             name=PURCHASE_LABEL.get(opt, opt)))
+    fig.update_layout(barmode="group", title="Effective $ per GPU-hour by instance type and "
+                      "purchase option", yaxis_title="$ per GPU-hour", template="plotly_white",
+                      height=420)
+    return fig
+
+
+def render_html(review: Review, notes: Sequence[str] = ()) -> str:
+    """Return the review as one self-contained HTML page (plotly.js inlined, no network).
+
+    Charts: effective cost per day stacked by group with the total, anomaly markers and the
+    forecast band of the mean daily cost; month to date with the month-end forecast interval;
+    top movers; effective $/GPU-hour by instance type × purchase option.  A chart without data
+    is left out and says so.
+    """
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from planner.reports.html import _STYLE, _e, render_section
+
+    def chart(fig: Any, div_id: str) -> str:
+        return ('<div class="chart">' + pio.to_html(
+            fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+            config={"displaylogo": False, "responsive": True}) + "</div>")
+
+    figures = [("daily-cost", _fig_daily(review)), ("forecast", _fig_forecast(review)),
+               ("movers", _fig_movers(review)), ("gpu-rates", _fig_gpu(review))]
+    sections = build_sections(review, notes)
+    body = [f"<h1>{_e(title(review))}</h1>", render_section(sections[0]), "<h2>Charts</h2>"]
+    for div_id, fig in figures:
+        if fig is not None:
+            body.append(chart(fig, div_id))
+    missing = [d for d, f in figures if f is None]
+    if missing:
+        body.append("<p>Charts without data (n/a): " + _e(", ".join(missing)) + "</p>")
+    body.extend(render_section(s) for s in sections[1:])
+    plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{_e(title(review))}</title>\n<style>{_STYLE}</style>\n"
+        f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
+        + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def render(review: Review, fmt: str, notes: Sequence[str] = ()) -> str:
+    """Return the review in ``fmt``: ``table``, ``json``, ``markdown`` or ``html``."""
+    renderers = {"table": render_table, "json": render_json, "markdown": render_markdown,
+                 "html": render_html}
+    return renderers[fmt](review, notes)
