@@ -24,3 +24,19 @@ def test_readme_yaml_snippets_validate() -> None:
     scenario = parse_scenario({**base, "designs": [design]})
     assert scenario.designs[0].fleet.autoscaling is not None
     assert scenario.designs[0].fleet.spot is not None
+
+
+def test_readme_pattern_and_pricing_snippets_validate() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    base = yaml.safe_load(blocks[0])
+    patterns = next(yaml.safe_load(b) for b in blocks if "pattern: streaming" in b)
+    pricing = next(yaml.safe_load(b) for b in blocks if b.startswith("pricing:"))
+    workloads = [{**base["workloads"][0], "name": "transactions"}, *patterns["workloads"]]
+    training = {"name": "train", "workload": "finetune", "pattern": "training",
+                "fleet": {"instance": "gcp:a3-highgpu-8g", "nodes": 4}}
+    scenario = parse_scenario({**base, "workloads": workloads,
+                               "designs": [*patterns["designs"], training],
+                               "pricing": pricing["pricing"]})
+    assert [d.pattern for d in scenario.designs] == ["streaming", "batch", "training"]
+    assert scenario.pricing.commitments[0].kind == "savings_plan"
+    assert scenario.pricing.negotiated_percent("aws") == 8
