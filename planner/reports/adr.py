@@ -19,6 +19,7 @@ from planner.reports.sections import (
     fmt_pct,
     fmt_plain,
     fmt_unit,
+    human_ms,
     node_hours_by_purchase,
     short_source,
     slo_percentile_ms,
@@ -70,10 +71,10 @@ def default_title(result: RunResult, budget_usd_per_month: float | None = None) 
 def _value_vs_slo(d: DesignResult) -> str:
     value = slo_percentile_ms(d)
     if d.slo is None:
-        return f"p99 {d.metric_label} {fmt_number(value)} ms (no SLO)"
+        return f"p99 {d.metric_label} {human_ms(value)} (no SLO)"
     verdict = "met" if d.slo.met else "MISSED"
-    return (f"p{d.slo.percentile:g} {d.metric_label} {fmt_number(value)} ms against an SLO of "
-            f"{d.slo.latency_ms:g} ms: {verdict} (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
+    return (f"p{d.slo.percentile:g} {d.metric_label} {human_ms(value)} against an SLO of "
+            f"{human_ms(d.slo.latency_ms)}: {verdict} (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
 
 
 def _cost_line(d: DesignResult) -> str:
@@ -102,14 +103,14 @@ def _pros_cons(d: DesignResult, chosen: DesignResult | None,
     bad: list[str] = []
     value = slo_percentile_ms(d)
     if d.slo is None:
-        neutral.append(f"its workload has no SLO (p99 {d.metric_label} {fmt_number(value)} ms)")
+        neutral.append(f"its workload has no SLO (p99 {d.metric_label} {human_ms(value)})")
     elif d.slo.met:
         margin = None if value is None else d.slo.latency_ms - value
-        good.append(f"it meets the SLO: p{d.slo.percentile:g} {fmt_number(value)} ms ≤ "
-                    f"{d.slo.latency_ms:g} ms (margin {fmt_number(margin)} ms)")
+        good.append(f"it meets the SLO: p{d.slo.percentile:g} {human_ms(value)} ≤ "
+                    f"{human_ms(d.slo.latency_ms)} (margin {human_ms(margin)})")
     else:
-        bad.append(f"it misses the SLO: p{d.slo.percentile:g} {fmt_number(value)} ms > "
-                   f"{d.slo.latency_ms:g} ms (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
+        bad.append(f"it misses the SLO: p{d.slo.percentile:g} {human_ms(value)} > "
+                   f"{human_ms(d.slo.latency_ms)} (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
     month = d.cost.usd_per_month
     if month is None:
         bad.append("its cost is n/a: no price for "
@@ -186,7 +187,7 @@ def render_adr(
              f"# {escape(title or default_title(result, budget_usd_per_month))}", ""]
 
     lines += ["## Context and Problem Statement", ""]
-    desc = f" {sc['description']}" if sc.get("description") else ""
+    desc = f" {sc['description'].rstrip('.')}." if sc.get("description") else ""
     names = ", ".join(d.name for d in result.designs)
     lines += [escape(
         f"Scenario {sc.get('name', NA)}.{desc} Which of the {len(result.designs)} candidate "

@@ -32,7 +32,7 @@ def test_decision_outcome_in_numbers() -> None:
     saving = nxt.cost.usd_per_month - chosen.cost.usd_per_month
     assert (f"saves ${saving:,.2f} per month ({saving / nxt.cost.usd_per_month * 100:.1f}%) "
             "against the next-best option meeting every SLO, slow-expensive") in outcome
-    assert f"p99 latency {chosen.slo.achieved_ms.mean:,.2f} ms against an SLO of 50 ms" in outcome
+    assert f"p99 latency {chosen.slo.achieved_ms.mean:,.2f} ms against an SLO of 50.00 ms" in outcome
     # a cheaper option that misses the SLO is named with its numbers
     assert "cheap-spot is cheaper ($500.00 per month) but p99 latency 60.00 ms" in outcome
 
@@ -41,7 +41,7 @@ def test_consequences_name_preemption_and_idle_cost() -> None:
     text = render_adr(run_result())
     consequences = text.split("### Consequences")[1].split("## Pros and Cons")[0]
     assert "Bad, because preemption exposure: 1.50 spot node-hours and 1 preemptions" in consequences
-    assert "Good, because it meets the SLO: p99 30.00 ms ≤ 50 ms (margin 20.00 ms)" in consequences
+    assert "Good, because it meets the SLO: p99 30.00 ms ≤ 50.00 ms (margin 20.00 ms)" in consequences
 
 
 def test_unknown_and_incomplete_prices_are_bad_not_cheap() -> None:

@@ -205,9 +205,12 @@ def test_fleet_mix_loads() -> None:
 @pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_bundled_scenarios_build_valid_simulator_fleets(path: Path) -> None:
-    """Every bundled design passes the simulator's own fleet check when translated plainly."""
+    """Every bundled real-time design passes the simulator's own fleet check when translated
+    plainly (the other patterns have their own fleets, checked by their simulators)."""
     for design in load_scenario(path).designs:
-        to_fleet_spec(design.fleet).check()
+        if design.pattern == "realtime":
+            to_fleet_spec(design.fleet).check()
+
 
 
 # ---------------------------------------------------------------------------------------------
