@@ -102,11 +102,33 @@ def render_comparison(result: RunResult) -> str:
     elif any(d.slo is not None for d in result.designs):
         console.print("No design with a known price meets every SLO.")
     console.print(_prices_line(result))
+    for line in layer_lines(result):
+        console.print(line, soft_wrap=True)
     console.print(render_assumptions(result))
     warnings = [(d.name, w) for d in result.designs for w in d.warnings]
     for name, w in warnings:
         console.print(f"warning [{name}]: {w}")
     return buffer.getvalue()
+
+
+def layer_lines(result: RunResult) -> list[str]:
+    """One line per design whose cost went through more than the list-price layer: the cost of
+    the horizon (or run) after each layer, in order, and the commitment's use."""
+    lines = []
+    for d in result.designs:
+        c = d.cost
+        if len(c.layers) <= 1 and not c.commitment:
+            continue
+        steps = " -> ".join(f"{name} {money(usd)}" for name, usd in c.layers)
+        text = f"Discount layers [{d.name}]: {steps}"
+        if c.commitment:
+            cm = c.commitment
+            util = cm.get("utilization_of_commitment")
+            text += (f"; {cm['label']}: {cm['committed_nodes']:.2f} nodes committed, "
+                     f"{'n/a' if util is None else f'{util * 100:.1f}%'} used, unused "
+                     f"{money(cm.get('unused_commitment_usd'))}")
+        lines.append(text)
+    return lines
 
 
 def _cost_cell(d: DesignResult) -> str:

@@ -141,3 +141,22 @@ def test_assumptions_list_the_layers():
     result = run_scenario(_scenario({"negotiated_discounts": {"aws": 7.5}}))
     assert "negotiated discount aws 7.5%" in result.assumptions["discounts"]
     assert "list price, negotiated discount, commitment, spot" in result.assumptions["discounts"]
+
+
+def test_layers_are_shown_in_the_table_and_markdown():
+    from planner.reports.markdown import render_markdown
+
+    result = run_scenario(_scenario({"negotiated_discounts": {"aws": 10},
+                                     "commitments": [{"instance": "aws:g5.xlarge",
+                                                      "kind": "reserved", "nodes": 2}]}))
+    list_usd = NODES * HOURS * OD
+    committed = 2 * HOURS * RI_1YR * 0.9 + 1 * HOURS * OD * 0.9
+    table = render_comparison(result)
+    line = next(li for li in table.splitlines() if li.startswith("Discount layers [d]"))
+    assert f"list price ${list_usd:,.2f}" in line
+    assert f"negotiated discount (aws 10%) ${list_usd * 0.9:,.2f}" in line
+    assert f"commitment ${committed:,.2f}" in line
+    assert "100.0% used" in line
+    md = render_markdown(result)
+    assert f"layer commitment: ${committed:,.2f}" in md
+    assert "negotiated aws 10%" in md
