@@ -1,0 +1,420 @@
+"""AWS Cost and Usage Report (legacy CSV, Athena/Parquet, CUR 2.0) -> the normalised frame.
+
+The three shapes are first renamed onto the CUR 2.0 snake_case names (``lineItem/UnblendedCost``
+-> ``line_item_unblended_cost``, ``savingsPlan/SavingsPlanARN`` ->
+``savings_plan_savings_plan_a_r_n``); one mapping then serves all three.  The mapping follows the
+FinOps Foundation converter's rules and the amortisation table in the billing-formats reference
+(section 2.3).
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from costmodels.billing._categories import AWS_CATEGORIES
+from costmodels.billing._common import (
+    MONEY_IN,
+    ROW,
+    Cols,
+    OddityCheck,
+    Prepared,
+    clean_nulls,
+    finish,
+    join_gpus,
+    json_fragment,
+    json_object,
+    null_literal_checks,
+    reject_rules,
+    short_account_checks,
+    time_zone_checks,
+)
+
+USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
+DISCOUNT_TYPES = ("Discount", "BundledDiscount", "EdpDiscount", "PrivateRateDiscount",
+                  "RiVolumeDiscount", "SppDiscount", "DistributorDiscount")
+PURCHASE_TYPES = ("SavingsPlanUpfrontFee", "SavingsPlanRecurringFee", "RIFee", "Fee")
+KNOWN_TYPES = (*USAGE_TYPES, *DISCOUNT_TYPES, *PURCHASE_TYPES, "Tax", "Credit", "Refund",
+               "FlatRateSubscription")
+
+UNITS = {"Hrs": "Hours", "Hours": "Hours", "hours": "Hours", "GB-Mo": "GB-Months",
+         "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "Requests": "Requests",
+         "Request": "Requests", "GB": "GB", "vCPU-Hours": "vCPU-Hours", "Count": "Count",
+         "LCU-Hrs": "LCU-Hours", "Queries": "Queries", "Keys": "Keys", "Events": "Events",
+         "ACU-Hr": "ACU-Hours", "Obj-Month": "Object-Months", "API Request": "Requests",
+         "API Requests": "Requests", "IOs": "IOs", "GB-month": "GB-Months", "Secrets": "Secrets"}
+"""AWS pricing units -> FOCUS unit format; others pass through unchanged."""
+
+SUBCATEGORIES = {"AmazonEC2": "Virtual Machines", "AmazonS3": "Object Storage",
+                 "AmazonSageMaker": "Machine Learning", "AmazonEKS": "Containers",
+                 "AmazonECS": "Containers", "AWSLambda": "Serverless Compute",
+                 "AmazonEBS": "Block Storage", "AmazonEFS": "File Storage",
+                 "AmazonRDS": "Relational Databases", "AmazonDynamoDB": "NoSQL Databases",
+                 "AmazonCloudWatch": "Observability", "AmazonSQS": "Messaging",
+                 "AmazonSNS": "Messaging", "awskms": "Secret Management",
+                 "AWSSecretsManager": "Secret Management", "AmazonCloudFront": "Content Delivery",
+                 "AmazonVPC": "Network Infrastructure", "AWSGlue": "Data Processing",
+                 "AmazonAthena": "Data Processing", "AWSCloudTrail": "Observability"}
+"""Product codes whose FOCUS ServiceSubcategory is known; others get ``Other (<category>)``."""
+
+_INSTANCE_USAGE = r"(BoxUsage|SpotUsage|HeavyUsage|DedicatedUsage|HostUsage|ReservedHostUsage|Train|Notebk|Host|Processing|Hosting)[^:]*:(.+)$"
+
+
+def snake(name: str) -> str:
+    """CUR legacy CSV name -> Athena / CUR 2.0 name (``lineItem/UsageAmount`` -> ``line_item_usage_amount``)."""
+    parts = []
+    for part in name.split("/"):
+        part = re.sub(r"[^0-9A-Za-z]+", "_", part)
+        parts.append(re.sub(r"(?<!^)(?<!_)([A-Z])", r"_\1", part).lower())
+    return "_".join(parts)
+
+
+def detect_shape(columns: list[str]) -> str | None:
+    """``"aws-cur-csv"``, ``"aws-cur-athena"``, ``"aws-cur2"`` or None when not a CUR file."""
+    if any(c.startswith("lineItem/") for c in columns):
+        return "aws-cur-csv"
+    if "line_item_unblended_cost" in columns or "line_item_line_item_type" in columns:
+        if "product" in columns or "resource_tags" in columns or "bill_payer_account_name" in columns:
+            return "aws-cur2"
+        return "aws-cur-athena"
+    return None
+
+
+def _tag_key(canonical: str) -> str:
+    key = canonical[len("resource_tags_"):]
+    if key.startswith("user_"):
+        return key[len("user_"):]
+    if key.startswith("aws_"):
+        return "aws:" + key[len("aws_"):]
+    return key
+
+
+def _legacy_tag_key(original: str) -> str:
+    key = original[len("resourceTags/"):]
+    return key.removeprefix("user:")
+
+
+def _map_get(cols: Cols, column: str, key: str) -> pl.Expr:
+    """``column[key]`` of a CUR 2.0 map column (Parquet map or JSON text)."""
+    if not cols.has(column):
+        return pl.lit(None, pl.String)
+    dtype = cols.schema[column]
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        return (pl.col(column).list.filter(pl.element().struct.field("key") == key)
+                .list.first().struct.field("value").cast(pl.String))
+    if isinstance(dtype, pl.Struct):
+        names = [f.name for f in dtype.fields]
+        return pl.col(column).struct.field(key).cast(pl.String) if key in names else pl.lit(None, pl.String)
+    return pl.col(column).cast(pl.String).str.json_path_match(f'$["{key}"]')
+
+
+def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
+    """A CUR 2.0 ``resource_tags`` map as FOCUS Tags JSON text (user_ prefix dropped)."""
+    if not cols.has(column):
+        return None
+    dtype = cols.schema[column]
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        key = pl.element().struct.field("key")
+        value = pl.element().struct.field("value")
+        clean_key = (pl.when(key.str.starts_with("user_")).then(key.str.strip_prefix("user_"))
+                     .when(key.str.starts_with("aws_"))
+                     .then("aws:" + key.str.strip_prefix("aws_")).otherwise(key))
+        pair = pl.struct(clean_key.alias("k"), value.alias("v"))
+        fragments = pl.col(column).list.eval(
+            pl.when(value.is_not_null()).then(
+                pl.concat_str([pl.lit('"'), pair.struct.field("k").str.replace_all('"', r'\"'),
+                               pl.lit('":"'), pair.struct.field("v").str.replace_all(r'\\', r'\\\\')
+                               .str.replace_all('"', r'\"'), pl.lit('"')])
+            )).list.drop_nulls()
+        joined = fragments.list.join(",")
+        return pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
+    text = pl.col(column).cast(pl.String)
+    return pl.when(text.is_in(["{}", ""]).not_()).then(
+        text.str.replace_all(r'"user_', '"').str.replace_all(r'"aws_', '"aws:'))
+
+
+def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+                shape: str) -> Prepared:
+    """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``)."""
+    if shape == "aws-cur-csv":
+        canonical = {name: (name if name == ROW else snake(name)) for name in schema}
+    else:
+        canonical = {name: name for name in schema}
+    original = {v: k for k, v in canonical.items()}
+    raw = raw.rename({k: v for k, v in canonical.items() if k != v})
+    cschema = {canonical[k]: v for k, v in schema.items()}
+    frame = clean_nulls(raw, cschema)
+    cols = Cols(cschema, original)
+    _require(cols, label)
+
+    checks: list[OddityCheck] = null_literal_checks(cschema, original)
+    checks += time_zone_checks(cols, ["line_item_usage_start_date", "line_item_usage_end_date",
+                                      "bill_billing_period_start_date",
+                                      "bill_billing_period_end_date"])
+    acct_checks, _ = short_account_checks(cols, ["bill_payer_account_id",
+                                                 "line_item_usage_account_id"])
+    checks += acct_checks
+    lit_type = cols.text("line_item_line_item_type")
+    checks.append(OddityCheck("unknown_line_item_type", cols.label("line_item_line_item_type"),
+                              lit_type.is_not_null() & ~lit_type.is_in(list(KNOWN_TYPES)),
+                              lit_type, "line item type not in the AWS documentation; "
+                              "read as an Adjustment at its unblended cost"))
+
+    unblended = cols.money("line_item_unblended_cost")
+    net = cols.money("line_item_net_unblended_cost")
+    billed = pl.coalesce(net, unblended)
+    has_net = cols.has("line_item_net_unblended_cost")
+
+    def pick(name: str) -> pl.Expr:
+        value = cols.money(name).fill_null(0.0)
+        net_name = {"reservation_effective_cost": "reservation_net_effective_cost",
+                    "savings_plan_savings_plan_effective_cost":
+                        "savings_plan_net_savings_plan_effective_cost"}.get(name)
+        if has_net and net_name and cols.has(net_name):
+            return cols.money(net_name).fill_null(value)
+        return value
+
+    ri_arn = cols.text("reservation_reservation_a_r_n")
+    sp_arn = cols.text("savings_plan_savings_plan_a_r_n")
+    effective = (
+        pl.when(lit_type == "SavingsPlanCoveredUsage")
+        .then(pick("savings_plan_savings_plan_effective_cost"))
+        .when(lit_type == "DiscountedUsage").then(pick("reservation_effective_cost"))
+        .when(lit_type.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee"])).then(0.0)
+        .when(lit_type == "SavingsPlanRecurringFee")
+        .then(cols.money("savings_plan_total_commitment_to_date").fill_null(0.0)
+              - cols.money("savings_plan_used_commitment").fill_null(0.0))
+        .when(lit_type == "RIFee")
+        .then(cols.money("reservation_unused_amortized_upfront_fee_for_billing_period")
+              .fill_null(0.0) + cols.money("reservation_unused_recurring_fee").fill_null(0.0))
+        .when((lit_type == "Fee") & ri_arn.is_not_null()).then(0.0)
+        .otherwise(billed))
+
+    category = (pl.when(lit_type.is_in([*USAGE_TYPES, *DISCOUNT_TYPES])).then(pl.lit("Usage"))
+                .when(lit_type.is_in([*PURCHASE_TYPES, "FlatRateSubscription"]))
+                .then(pl.lit("Purchase"))
+                .when(lit_type == "Tax").then(pl.lit("Tax"))
+                .when(lit_type.is_in(["Credit", "Refund"])).then(pl.lit("Credit"))
+                .otherwise(pl.lit("Adjustment")))
+    usage_start = cols.time("line_item_usage_start_date")
+    interval = cols.text("identity_time_interval")
+    charge_start = pl.coalesce(usage_start, pl.col("_iv_start"))
+    charge_end = pl.coalesce(cols.time("line_item_usage_end_date"), pl.col("_iv_end"))
+    period_start = cols.time("bill_billing_period_start_date")
+    period_end = pl.coalesce(cols.time("bill_billing_period_end_date"),
+                             period_start.dt.offset_by("1mo"))
+    usage_type = cols.text("line_item_usage_type")
+    spot = (cols.text("pricing_term") == "Spot").fill_null(False) | \
+        usage_type.str.contains("SpotUsage").fill_null(False)
+    committed_usage = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
+                                      "SavingsPlanNegation"])
+    pricing_category = (pl.when(category == "Tax").then(None)
+                        .when(committed_usage).then(pl.lit("Committed"))
+                        .when(lit_type.is_in(DISCOUNT_TYPES)).then(pl.lit("Other"))
+                        .when(spot & (category == "Usage")).then(pl.lit("Dynamic"))
+                        .when(category.is_in(["Usage", "Purchase"])).then(pl.lit("Standard")))
+    frequency = (pl.when(category == "Usage").then(pl.lit("Usage-Based"))
+                 .when(lit_type.is_in(["RIFee", "SavingsPlanRecurringFee"]))
+                 .then(pl.lit("Recurring"))
+                 .otherwise(pl.lit("One-Time")))
+    commitment_id = pl.coalesce(sp_arn, ri_arn)
+    commitment_rows = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
+                                      "SavingsPlanNegation", *PURCHASE_TYPES])
+    commitment_id = pl.when(commitment_rows).then(commitment_id)
+    is_sp = sp_arn.is_not_null()
+    amount = cols.money("line_item_usage_amount")
+    unit = cols.text("pricing_unit")
+    unit_focus = unit.replace(UNITS)
+    list_rate = cols.money("pricing_public_on_demand_rate")
+    list_cost = (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
+                 .otherwise(pl.coalesce(cols.money("pricing_public_on_demand_cost"),
+                                        list_rate * amount, billed)))
+    contracted = (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
+                  .when(lit_type == "DiscountedUsage").then(list_cost)
+                  .otherwise(billed))
+
+    instance = pl.coalesce(cols.text("product_instance_type"),
+                           _map_get(cols, "product", "instance_type"),
+                           pl.when(usage_type.str.contains(_INSTANCE_USAGE))
+                           .then(usage_type.str.extract(_INSTANCE_USAGE, 2)))
+    gpu_col = pl.coalesce(cols.text("product_gpu"), _map_get(cols, "product", "gpu"))
+    product_code = cols.text("line_item_product_code")
+    service_name = pl.coalesce(cols.text("product_product_name"),
+                               _map_get(cols, "product", "product_name"), product_code)
+    service_category = product_code.replace_strict(AWS_CATEGORIES, default="Other",
+                                                   return_dtype=pl.String).fill_null("Other")
+    subcategory = product_code.replace_strict(SUBCATEGORIES, default=None,
+                                              return_dtype=pl.String)
+
+    if shape == "aws-cur2":
+        tags = _map_tags(cols, "resource_tags")
+    else:
+        fragments = []
+        for name in cschema:
+            if name.startswith("resource_tags_"):
+                key = (_legacy_tag_key(original[name]) if shape == "aws-cur-csv"
+                       else _tag_key(name))
+                fragments.append(json_fragment(key, cols.text(name)))
+        tags = json_object(fragments)
+
+    money_col = "line_item_net_unblended_cost" if has_net else "line_item_unblended_cost"
+    money_in = (pl.coalesce(cols.exact("line_item_net_unblended_cost"),
+                            cols.exact("line_item_unblended_cost")) if has_net
+                else cols.exact("line_item_unblended_cost"))
+    rules = [
+        (cols.bad_number("line_item_unblended_cost"), "cost is not a number",
+         cols.label("line_item_unblended_cost"), cols.text("line_item_unblended_cost")),
+        (cols.bad_number("line_item_net_unblended_cost"), "net cost is not a number",
+         cols.label("line_item_net_unblended_cost"), cols.text("line_item_net_unblended_cost")),
+        (billed.is_null(), "cost is missing", cols.label(money_col), pl.lit(None, pl.String)),
+        (charge_start.is_null(), "usage start date is missing or not a date/time",
+         cols.label("line_item_usage_start_date"), cols.text("line_item_usage_start_date")),
+        (charge_end.is_null(), "usage end date is missing or not a date/time",
+         cols.label("line_item_usage_end_date"), cols.text("line_item_usage_end_date")),
+        (period_start.is_null(), "billing period start is missing or not a date/time",
+         cols.label("bill_billing_period_start_date"),
+         cols.text("bill_billing_period_start_date")),
+        (cols.text("bill_payer_account_id").is_null(), "payer account id is missing",
+         cols.label("bill_payer_account_id"), pl.lit(None, pl.String)),
+        (amount.is_null() & cols.bad_number("line_item_usage_amount"),
+         "usage amount is not a number", cols.label("line_item_usage_amount"),
+         cols.text("line_item_usage_amount")),
+        (cols.bad_number("reservation_effective_cost") |
+         cols.bad_number("savings_plan_savings_plan_effective_cost"),
+         "amortised cost is not a number", cols.label("reservation_effective_cost"),
+         pl.coalesce(cols.text("reservation_effective_cost"),
+                     cols.text("savings_plan_savings_plan_effective_cost"))),
+    ]
+
+    frame = frame.with_columns(
+        interval.str.split("/").list.get(0, null_on_oob=True).pipe(_parse).alias("_iv_start"),
+        interval.str.split("/").list.get(1, null_on_oob=True).pipe(_parse).alias("_iv_end"),
+        instance.alias("_instance"),
+    )
+    frame = join_gpus(frame, "aws", "_instance")
+    gpus = pl.coalesce(pl.col("_cat_gpus"),
+                       gpu_col.str.strip_chars().cast(pl.Int64, strict=False))
+    gpu_model = pl.col("_cat_gpu_model")
+    compute_usage = pl.col("_instance").is_not_null() & (category == "Usage") & \
+        ~lit_type.is_in(DISCOUNT_TYPES)
+    purchase_option = (
+        pl.when(lit_type.is_in(["SavingsPlanCoveredUsage", "SavingsPlanNegation",
+                                "SavingsPlanUpfrontFee", "SavingsPlanRecurringFee"]))
+        .then(pl.lit("savings_plan"))
+        .when(lit_type.is_in(["DiscountedUsage", "RIFee"]) |
+              ((lit_type == "Fee") & ri_arn.is_not_null()))
+        .then(pl.lit("reserved"))
+        .when(compute_usage & spot).then(pl.lit("spot"))
+        .when(compute_usage & (cols.text("pricing_term") == "OnDemand").fill_null(True))
+        .then(pl.lit("on_demand"))
+        .when(compute_usage).then(pl.lit("other")))
+    hours_unit = unit.is_in(["Hrs", "Hours", "hours", "Hour"]).fill_null(False)
+    usage_hours = pl.when(compute_usage & hours_unit & (lit_type != "SavingsPlanNegation")).then(amount)
+    price_details = json_object([json_fragment("InstanceType", pl.col("_instance"))])
+
+    exprs = {
+        "AvailabilityZone": cols.text("line_item_availability_zone"),
+        "BilledCost": billed,
+        "BillingAccountId": cols.account_id("bill_payer_account_id"),
+        "BillingAccountName": cols.text("bill_payer_account_name"),
+        "BillingCurrency": cols.text("line_item_currency_code").fill_null("USD"),
+        "BillingPeriodEnd": period_end,
+        "BillingPeriodStart": period_start,
+        "CapacityReservationId": cols.text("capacity_reservation_capacity_reservation_arn"),
+        "CapacityReservationStatus": cols.text("capacity_reservation_capacity_reservation_status")
+        .replace_strict({"Used": "Used", "Unused": "Unused", "USED": "Used", "UNUSED": "Unused"},
+                        default=None, return_dtype=pl.String),
+        "ChargeCategory": category,
+        "ChargeClass": pl.when((lit_type == "Refund") & (charge_start < period_start))
+        .then(pl.lit("Correction")),
+        "ChargeDescription": cols.text("line_item_line_item_description"),
+        "ChargeFrequency": frequency,
+        "ChargePeriodEnd": charge_end,
+        "ChargePeriodStart": charge_start,
+        "CommitmentDiscountCategory": pl.when(commitment_id.is_not_null())
+        .then(pl.when(is_sp).then(pl.lit("Spend")).otherwise(pl.lit("Usage"))),
+        "CommitmentDiscountId": commitment_id,
+        "CommitmentDiscountStatus": pl.when(commitment_id.is_not_null() & (category == "Usage"))
+        .then(pl.lit("Used")),
+        "CommitmentDiscountType": pl.when(commitment_id.is_not_null())
+        .then(pl.when(is_sp).then(pl.lit("Savings Plan")).otherwise(pl.lit("Reserved Instance"))),
+        "ConsumedQuantity": pl.when(category == "Usage").then(amount),
+        "ConsumedUnit": pl.when(category == "Usage").then(unit_focus),
+        "ContractedCost": contracted,
+        "ContractedUnitPrice": pl.when(lit_type == "DiscountedUsage").then(list_rate)
+        .when(category == "Usage").then(cols.money("line_item_unblended_rate")),
+        "EffectiveCost": effective,
+        "InvoiceId": cols.text("bill_invoice_id"),
+        # AWS is both provider and invoice issuer unless a third party (Marketplace) bills it;
+        # the entity that invoices (e.g. "Amazon Web Services Canada, Inc.") is PublisherName.
+        "InvoiceIssuerName": pl.when(cols.text("bill_billing_entity").is_in(["AWS", "AISPL"])
+                                     .fill_null(True)).then(pl.lit("AWS"))
+        .otherwise(cols.text("bill_invoicing_entity").fill_null(cols.text("bill_billing_entity"))),
+        "ListCost": list_cost,
+        "ListUnitPrice": list_rate,
+        "PricingCategory": pricing_category,
+        "PricingQuantity": pl.when(category != "Tax").then(amount),
+        "PricingUnit": pl.when(category != "Tax").then(unit_focus),
+        "ProviderName": pl.lit("AWS"),
+        "PublisherName": cols.text("line_item_legal_entity").fill_null("Amazon Web Services"),
+        "RegionId": pl.coalesce(cols.text("product_region_code"), cols.text("product_region")),
+        "RegionName": cols.text("product_location"),
+        "ResourceId": cols.text("line_item_resource_id"),
+        "ServiceCategory": service_category,
+        "ServiceName": service_name.fill_null("Unknown"),
+        "ServiceSubcategory": pl.coalesce(subcategory, "Other (" + service_category + ")"),
+        "SkuId": cols.text("product_sku"),
+        "SkuPriceDetails": price_details,
+        "SkuPriceId": pl.coalesce(cols.text("pricing_rate_code"), cols.text("pricing_rate_id")),
+        "SubAccountId": cols.account_id("line_item_usage_account_id"),
+        "SubAccountName": cols.text("line_item_usage_account_name"),
+        "Tags": tags if tags is not None else pl.lit(None, pl.String),
+        "x_Provider": pl.lit("aws"),
+        "x_SourceFile": pl.lit(label),
+        "x_SourceRow": pl.col(ROW),
+        "x_InstanceType": pl.col("_instance"),
+        "x_GpuModel": gpu_model,
+        "x_GpuCount": gpus,
+        "x_PurchaseOption": purchase_option,
+        "x_UsageHours": usage_hours,
+        MONEY_IN: money_in,
+    }
+    for expr in reject_rules(rules):
+        exprs[expr.meta.output_name()] = expr
+    basis = "net unblended cost" if has_net else "unblended cost"
+    return Prepared(label, shape, f"{cols.label(money_col)} ({basis})", raw, finish(frame, exprs),
+                    checks)
+
+
+def _parse(expr: pl.Expr) -> pl.Expr:
+    from costmodels.billing._common import parse_utc
+
+    return parse_utc(expr)
+
+
+def _require(cols: Cols, label: str) -> None:
+    from costmodels.billing.errors import BillingFormatError
+
+    for name in ("line_item_unblended_cost", "line_item_line_item_type",
+                 "bill_billing_period_start_date", "bill_payer_account_id"):
+        if not cols.has(name):
+            raise BillingFormatError(
+                f"{label}: required CUR column {cols.label(name) if name in cols.original else name}"
+                f" (legacy name {_legacy(name)}) is missing (header row); export the report "
+                "with its default columns", source_file=label, column=_legacy(name), row=0)
+    if not (cols.has("line_item_usage_start_date") or cols.has("identity_time_interval")):
+        raise BillingFormatError(
+            f"{label}: required CUR column lineItem/UsageStartDate (line_item_usage_start_date) "
+            "is missing (header row); export the report with its default columns",
+            source_file=label, column="lineItem/UsageStartDate", row=0)
+
+
+_LEGACY = {"line_item_unblended_cost": "lineItem/UnblendedCost",
+           "line_item_line_item_type": "lineItem/LineItemType",
+           "bill_billing_period_start_date": "bill/BillingPeriodStartDate",
+           "bill_payer_account_id": "bill/PayerAccountId"}
+
+
+def _legacy(name: str) -> str:
+    return _LEGACY.get(name, name)

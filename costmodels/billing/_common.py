@@ -1,0 +1,322 @@
+"""Shared pieces of the billing readers: typed column access, parsing, rejection and oddity rules.
+
+Every reader scans a file with all CSV cells as strings (Parquet and JSON keep their types),
+then builds polars expressions through :class:`Cols`, which knows each column's source dtype and
+original spelling.  Nothing here collects data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from costmodels.billing.schema import NORMALISED_SCHEMA, UTC_TIME
+
+NULL_TOKENS = ("null",)
+"""Cell values (compared case-insensitively) that stand for a missing value in real exports."""
+
+MONEY_IN = "_money_in"
+REJECT_REASON = "_reject_reason"
+REJECT_COLUMN = "_reject_column"
+REJECT_VALUE = "_reject_value"
+ROW = "__row"
+"""Internal 1-based row index; becomes ``x_SourceRow``."""
+INTERNAL_COLUMNS = (MONEY_IN, REJECT_REASON, REJECT_COLUMN, REJECT_VALUE)
+
+MONEY_EXACT = pl.Decimal(38, 12)
+"""Exact type of the reconciliation's "money in" (the source's own cost column)."""
+
+
+@dataclass(frozen=True)
+class Oddity:
+    """Something odd in a source file that was read anyway.
+
+    Attributes
+    ----------
+    kind : str
+        A stable key, e.g. ``"null_literal"``, ``"wrong_case_enum"``, ``"short_account_id"``,
+        ``"mixed_time_zones"``, ``"extra_columns"``.
+    source_file : str
+        The file it was seen in.
+    column : str or None
+        The column, as the file spells it (``None`` for file-level oddities).
+    count : int
+        How many cells (or columns, for column-level oddities) are affected.
+    example : str or None
+        One affected value (or column name).
+    message : str
+        What was seen and what the reader did about it.
+    """
+
+    kind: str
+    source_file: str
+    column: str | None
+    count: int
+    example: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class OddityCheck:
+    """A row-level oddity rule, evaluated on the raw (uncleaned) frame of one file."""
+
+    kind: str
+    column: str
+    condition: pl.Expr
+    value: pl.Expr
+    message: str
+
+
+@dataclass
+class Prepared:
+    """One file, ready to reconcile: the normalised frame plus internal columns and checks.
+
+    ``frame`` holds :data:`NORMALISED_SCHEMA` followed by :data:`INTERNAL_COLUMNS`;
+    ``raw`` is the file as scanned (with ``x_SourceRow``), used for the oddity checks.
+    """
+
+    source_file: str
+    format_name: str
+    money_basis: str
+    raw: pl.LazyFrame
+    frame: pl.LazyFrame
+    checks: list[OddityCheck] = field(default_factory=list)
+    oddities: list[Oddity] = field(default_factory=list)
+    unfiltered: pl.LazyFrame | None = None
+
+
+def is_stringy(dtype: pl.DataType) -> bool:
+    """Whether a source column holds text (CSV cells, string Parquet columns)."""
+    return dtype == pl.String or dtype == pl.Categorical
+
+
+class Cols:
+    """Typed access to the columns of one scanned file.
+
+    Parameters
+    ----------
+    schema : dict[str, polars.DataType]
+        The scanned file's columns under their canonical names.
+    original : dict[str, str]
+        Canonical name -> the name as the file spells it (for messages).
+    """
+
+    def __init__(self, schema: dict[str, pl.DataType], original: dict[str, str]) -> None:
+        self.schema = schema
+        self.original = original
+
+    def has(self, name: str) -> bool:
+        """Whether the file has the column ``name``."""
+        return name in self.schema
+
+    def label(self, name: str) -> str:
+        """The column as the file spells it."""
+        return self.original.get(name, name)
+
+    def text(self, name: str) -> pl.Expr:
+        """The column as a string (null when absent)."""
+        if name not in self.schema:
+            return pl.lit(None, pl.String)
+        if is_stringy(self.schema[name]):
+            return pl.col(name).cast(pl.String)
+        return pl.col(name).cast(pl.String, strict=False)
+
+    def money(self, name: str) -> pl.Expr:
+        """The column as Float64 (null when absent, empty or unparseable)."""
+        if name not in self.schema:
+            return pl.lit(None, pl.Float64)
+        if is_stringy(self.schema[name]):
+            value = pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
+        else:
+            value = pl.col(name).cast(pl.Float64, strict=False)
+        return pl.when(value.is_finite()).then(value)
+
+    def exact(self, name: str) -> pl.Expr:
+        """The column as an exact decimal (for reconciliation; null when unparseable)."""
+        if name not in self.schema:
+            return pl.lit(None, MONEY_EXACT)
+        if is_stringy(self.schema[name]):
+            return pl.col(name).str.strip_chars().cast(MONEY_EXACT, strict=False)
+        return pl.col(name).cast(MONEY_EXACT, strict=False)
+
+    def bad_number(self, name: str) -> pl.Expr:
+        """True where a value is present but is not a number."""
+        if name not in self.schema or not is_stringy(self.schema[name]):
+            return pl.lit(False)
+        return pl.col(name).is_not_null() & self.money(name).is_null()
+
+    def time(self, name: str) -> pl.Expr:
+        """The column as ``Datetime("us", "UTC")``; strings without a zone are read as UTC."""
+        if name not in self.schema:
+            return pl.lit(None, UTC_TIME)
+        dtype = self.schema[name]
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is None:
+                return pl.col(name).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+            return pl.col(name).dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+        if dtype == pl.Date:
+            return pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return parse_utc(self.text(name))
+
+    def bad_time(self, name: str) -> pl.Expr:
+        """True where a value is present but is not a date/time."""
+        if name not in self.schema:
+            return pl.lit(False)
+        return self.text(name).is_not_null() & self.time(name).is_null()
+
+    def account_id(self, name: str) -> pl.Expr:
+        """An account id as a string; all-digit ids shorter than 12 are left-padded with zeros."""
+        value = self.text(name).str.strip_chars()
+        return pl.when(value.str.contains(r"^\d{1,11}$")).then(value.str.zfill(12)).otherwise(value)
+
+
+def parse_utc(text: pl.Expr) -> pl.Expr:
+    """Parse ISO 8601 strings (``Z``, ``+hh:mm``, no zone = UTC, date only) to UTC datetimes."""
+    norm = text.str.strip_chars().str.replace(" ", "T")
+    norm = pl.when(norm.str.len_chars() == 10).then(norm + "T00:00:00").otherwise(norm)
+    norm = norm.str.replace(r"[zZ]$", "+00:00").str.replace(r"([+-]\d\d)(\d\d)$", "$1:$2")
+    norm = pl.when(norm.str.contains(r"[+-]\d\d:\d\d$")).then(norm).otherwise(norm + "+00:00")
+    return norm.str.strptime(UTC_TIME, "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
+
+
+def json_fragment(key: str, value: pl.Expr) -> pl.Expr:
+    """``"key": "value"`` as JSON text, or null when ``value`` is null."""
+    encoded = pl.struct(value.cast(pl.String).alias(key)).struct.json_encode()
+    return pl.when(value.is_not_null()).then(encoded.str.slice(1, encoded.str.len_chars() - 2))
+
+
+def json_object(fragments: Sequence[pl.Expr]) -> pl.Expr:
+    """Join ``json_fragment`` expressions into a JSON object string (null when all are null)."""
+    if not fragments:
+        return pl.lit(None, pl.String)
+    joined = pl.concat_list(list(fragments)).list.drop_nulls().list.join(",")
+    return pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
+
+
+def reject_rules(rules: Sequence[tuple[pl.Expr, str, str, pl.Expr]]) -> list[pl.Expr]:
+    """Build the reason, column and value of the first broken rule of each row.
+
+    Parameters
+    ----------
+    rules : sequence of (condition, reason, column label, offending value)
+        Checked in order; the first true condition rejects the row.
+    """
+    if not rules:
+        none = pl.lit(None, pl.String)
+        return [none.alias(REJECT_REASON), none.alias(REJECT_COLUMN), none.alias(REJECT_VALUE)]
+    reason = pl.when(rules[0][0]).then(pl.lit(rules[0][1]))
+    column = pl.when(rules[0][0]).then(pl.lit(rules[0][2]))
+    value = pl.when(rules[0][0]).then(rules[0][3].cast(pl.String))
+    for cond, why, col, val in rules[1:]:
+        reason = reason.when(cond).then(pl.lit(why))
+        column = column.when(cond).then(pl.lit(col))
+        value = value.when(cond).then(val.cast(pl.String))
+    return [reason.alias(REJECT_REASON), column.alias(REJECT_COLUMN), value.alias(REJECT_VALUE)]
+
+
+def finish(frame: pl.LazyFrame, exprs: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """Select the normalised columns (missing ones null) and internal columns, typed and ordered."""
+    out = []
+    for name, dtype in NORMALISED_SCHEMA.items():
+        expr = exprs.get(name, pl.lit(None))
+        out.append(expr.cast(dtype).alias(name))
+    for name in INTERNAL_COLUMNS:
+        out.append(exprs[name].alias(name) if name in exprs else pl.col(name))
+    return frame.select(out)
+
+
+def null_literal_checks(schema: dict[str, pl.DataType], original: dict[str, str],
+                        columns: Sequence[str] | None = None) -> list[OddityCheck]:
+    """One check per string column: cells holding a literal ``NULL`` (any case)."""
+    checks = []
+    for name in columns if columns is not None else schema:
+        if name not in schema or not is_stringy(schema[name]):
+            continue
+        cond = pl.col(name).str.strip_chars().str.to_lowercase().is_in(list(NULL_TOKENS))
+        checks.append(OddityCheck(
+            "null_literal", original.get(name, name), cond, pl.col(name),
+            "literal null text read as a missing value"))
+    return checks
+
+
+def clean_nulls(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """Turn literal ``NULL`` cells (any case) of string columns into nulls."""
+    exprs = []
+    for name, dtype in schema.items():
+        if is_stringy(dtype) and name != ROW:
+            lowered = pl.col(name).str.strip_chars().str.to_lowercase()
+            exprs.append(pl.when(lowered.is_in(list(NULL_TOKENS))).then(None)
+                         .otherwise(pl.col(name)).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def time_zone_checks(cols: Cols, names: Sequence[str]) -> list[OddityCheck]:
+    """Checks for date/time strings with a non-UTC offset or no zone at all."""
+    checks = []
+    for name in names:
+        if not cols.has(name) or not is_stringy(cols.schema[name]):
+            continue
+        text = pl.col(name).str.strip_chars()
+        has_zone = text.str.contains(r"([zZ]|[+-]\d\d:?\d\d)$")
+        utc = text.str.contains(r"([zZ]|[+-]00:?00)$")
+        date_only = text.str.len_chars() == 10
+        checks.append(OddityCheck(
+            "non_utc_offset", cols.label(name), text.is_not_null() & has_zone & ~utc,
+            pl.col(name), "date/time with a non-UTC offset, converted to UTC"))
+        checks.append(OddityCheck(
+            "no_time_zone", cols.label(name), text.is_not_null() & ~has_zone & ~date_only,
+            pl.col(name), "date/time without a time zone, read as UTC"))
+    return checks
+
+
+def short_account_checks(cols: Cols, names: Sequence[str]) -> tuple[list[OddityCheck], list[str]]:
+    """Checks for all-digit account ids shorter than 12 digits; numeric id columns by name."""
+    checks, numeric = [], []
+    for name in names:
+        if not cols.has(name):
+            continue
+        if not is_stringy(cols.schema[name]):
+            numeric.append(name)
+        text = cols.text(name).str.strip_chars()
+        checks.append(OddityCheck(
+            "short_account_id", cols.label(name), text.str.contains(r"^\d{1,11}$").fill_null(False),
+            text, "account id shorter than 12 digits (leading zeros lost upstream); "
+                  "left-padded with zeros to 12 digits"))
+    return checks, numeric
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_table() -> pl.DataFrame:
+    """Instance type -> GPU model and count, from the built-in price catalog (one row per key)."""
+    from costmodels.catalog import load_snapshot
+
+    frame = load_snapshot().frame
+    return (frame.select("provider", "instance_type", "gpu_model", "gpus")
+            .unique(subset=["provider", "instance_type"], keep="first", maintain_order=True))
+
+
+def join_gpus(frame: pl.LazyFrame, provider: str | None, instance_col: str) -> pl.LazyFrame:
+    """Left-join ``_cat_gpu_model`` and ``_cat_gpus`` on an instance-type column."""
+    table = gpu_table()
+    if provider is not None:
+        table = table.filter(pl.col("provider") == provider)
+    table = (table.unique(subset=["instance_type"], keep="first", maintain_order=True)
+             .select(pl.col("instance_type").alias("_cat_key"),
+                     pl.col("gpu_model").alias("_cat_gpu_model"),
+                     pl.col("gpus").alias("_cat_gpus")))
+    key = pl.col(instance_col).str.strip_prefix("ml.")
+    return (frame.with_columns(key.alias("_cat_key"))
+            .join(table.lazy(), on="_cat_key", how="left", maintain_order="left")
+            .drop("_cat_key"))
+
+
+SERVICE_SUBCATEGORY_DEFAULT = "Other ({})"
+
+
+def to_json_text(value: object) -> str:
+    """Compact JSON text (for examples in messages)."""
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,58 @@
+"""FOCUS writer and ``planner billing convert``: output order, types, round trip, CLI messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from costmodels.billing.focus_writer import write_focus
+from costmodels.billing.readers import read_billing
+from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS
+from planner.cli.main import app
+
+CUR_SAMPLE = ("billing-samples/focus-converters/test-fixtures/"
+              "aws-legacy-cur-sample-anonymous-aws-export-dataset.csv")
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_written_focus_round_trips(shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    source = read_billing([str(shared_data / CUR_SAMPLE)])
+    out = write_focus(source.frame, tmp_path / f"out.{suffix}")
+    header = (pl.read_parquet_schema(out) if suffix == "parquet"
+              else pl.read_csv(out, n_rows=0).schema)
+    assert list(header) == [*FOCUS_COLUMNS, *EXTRA_COLUMNS]
+    back = read_billing([str(out)])
+    assert back.formats[str(out)] == "focus-1.2"
+    assert back.reconciliation.balanced
+    assert abs(back.reconciliation.money_in - source.reconciliation.money_in) < Decimal("0.005")
+    a = source.frame.collect()
+    b = back.frame.collect()
+    for column in ("BillingAccountId", "ChargeCategory", "ServiceCategory", "ChargePeriodStart",
+                   "PricingUnit", "x_Provider"):
+        assert a[column].to_list() == b[column].to_list(), column
+    if suffix == "csv":
+        assert '"123412340534"' in out.read_text().splitlines()[1]
+
+
+def test_convert_cli_prints_reconciliation(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "focus.parquet"
+    result = CliRunner().invoke(app, ["billing", "convert", str(shared_data / CUR_SAMPLE),
+                                      "--to", "focus", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1281 in = 1281 out + 0 rejected" in result.output
+    assert "reconciliation balanced" in result.output
+    assert pl.read_parquet(out).height == 1281
+
+
+def test_convert_cli_reports_a_malformed_file_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.csv.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    result = CliRunner().invoke(app, ["billing", "convert", str(bad), "--output",
+                                      str(tmp_path / "o.parquet")])
+    assert result.exit_code == 1
+    assert "cut.csv.gz is a truncated or corrupt gzip" in result.output
+    assert "Traceback" not in result.output
