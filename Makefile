@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench bench-month install clean
+.PHONY: demo test bench bench-month bench-billing install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,3 +40,7 @@ clean:
 
 bench-month: $(STAMP)
 	$(BIN)/python benchmarks/bench_month.py
+
+bench-billing: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench_billing_review.py

@@ -16,6 +16,22 @@ from planner.stats import Estimate
 SCHEMA_VERSION = 1
 LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99")
 WAIT_KEYS = ("mean", "p50", "p99")
+PATTERN_METRICS: dict[str, tuple[str, ...]] = {
+    "realtime": ("tokens_per_request", "prompt_tokens", "output_tokens"),
+    "streaming": ("window_s", "mean_processing_s", "max_backlog_windows",
+                  "mean_backlog_records", "lag_at_horizon_s", "tokens_per_request"),
+    "batch": ("jobs_per_replication", "mean_job_hours", "p95_job_hours",
+              "jobs_missing_deadline", "job_overruns", "interruptions", "lost_work_hours",
+              "records_pending_at_horizon", "checkpoint_interval_s", "throughput_per_job_rps"),
+    "training": ("gpu_hours", "gang_gpus", "ideal_hours", "mean_completion_hours",
+                 "deadline_probability", "interruptions", "fallback_share",
+                 "lost_compute_hours", "checkpoint_hours", "waste_fraction",
+                 "checkpoint_interval_s", "young_daly_interval_s", "gang_mtbf_hours",
+                 "predicted_waste_fraction", "replications"),
+}
+"""Numeric pattern metrics each pattern may report (``DesignResult.pattern_metrics``); a
+guardrail may name any of them (one a design lacks is n/a for it)."""
+
 METRIC_LABELS = {"latency": "latency", "freshness": "freshness",
                  "completion_time": "completion time"}
 """What a design's ``latency_ms`` distribution measures, by pattern: request latency

@@ -137,11 +137,11 @@ def gpu_section(review: Review) -> Section:
                                                f"{review.month}."),))
     summary = Bullets((
         f"GPU spend (effective): {fmt_money(g.effective_usd)} (list {fmt_money(g.list_usd)})",
-        f"GPU-hours: {fmt_number(g.gpu_hours, 1)}; effective "
+        (f"GPU-hours: {fmt_number(g.gpu_hours, 1)}; effective "
         f"{fmt_unit(g.effective_usd_per_gpu_hour)}/GPU-hour vs list "
-        f"{fmt_unit(g.list_usd_per_gpu_hour)}/GPU-hour",
-        f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
-        f"{fmt_pct(g.commitment_share)}",
+        f"{fmt_unit(g.list_usd_per_gpu_hour)}/GPU-hour"),
+        (f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
+        f"{fmt_pct(g.commitment_share)}"),
     ))
     rows = tuple((
         _name(r.instance_type), PURCHASE_LABEL.get(r.purchase_option or "", NA),
@@ -197,11 +197,11 @@ def forecast_section(review: Review) -> Section:
                 else "n/a: no complete day in the month yet.")
         return Section("Month-end forecast", (Paragraph(text),))
     return Section("Month-end forecast", (Bullets((
-        f"forecast: {fmt_money(f.point_usd)}; {fmt_pct(f.level, 0)} interval "
-        f"{fmt_money(f.low_usd)} to {fmt_money(f.high_usd)}",
-        f"known so far: {fmt_money(f.known_usd)} over {f.days_observed} complete days; "
+        (f"forecast: {fmt_money(f.point_usd)}; {fmt_pct(f.level, 0)} interval "
+        f"{fmt_money(f.low_usd)} to {fmt_money(f.high_usd)}"),
+        (f"known so far: {fmt_money(f.known_usd)} over {f.days_observed} complete days; "
         f"{f.days_remaining:.1f} days left at {fmt_money(f.mean_daily_usd)}/day (mean of the "
-        f"last {f.window_days} days)",
+        f"last {f.window_days} days)"),
     )),))
 
 
@@ -209,8 +209,8 @@ def assumptions_section(review: Review, notes: Sequence[str] = ()) -> Section:
     """Freshness, data notes and the rules the figures rest on."""
     a = review.assumptions
     items = [freshness_line(review), *notes,
-             f"currency: {review.currency or NA}; months in the data: "
-             f"{', '.join(review.months_available)}",
+             (f"currency: {review.currency or NA}; months in the data: "
+             f"{', '.join(review.months_available)}"),
              *(f"{k.replace('_', ' ')}: {v}" for k, v in a.items())]
     return Section("Data and assumptions", (Bullets(tuple(items)),))
 

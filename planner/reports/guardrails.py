@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from planner.errors import PlannerError
-from planner.results import LATENCY_KEYS, RunResult
+from planner.results import PATTERN_METRICS, LATENCY_KEYS, RunResult
 
 BASE_METRICS: tuple[str, ...] = (
     *(f"{k}_ms" for k in LATENCY_KEYS),
@@ -37,8 +37,6 @@ BASE_METRICS: tuple[str, ...] = (
 COST_METRICS = frozenset(m for m in BASE_METRICS if m.startswith("usd_") or m == "total_usd")
 """Metrics that are a lower bound when a design's cost is incomplete."""
 
-PATTERNS_WITHOUT_EXTRA_METRICS = frozenset({"realtime"})
-"""Patterns whose designs have no pattern metrics: for them :data:`BASE_METRICS` is complete."""
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
@@ -162,10 +160,12 @@ def check_guardrails(
 
 
 def known_metrics(patterns: Iterable[str]) -> tuple[str, ...] | None:
-    """Return the metrics valid before simulating designs of ``patterns``, or None if unknown."""
-    if all(p in PATTERNS_WITHOUT_EXTRA_METRICS for p in patterns):
-        return BASE_METRICS
-    return None
+    """Return the metrics valid before simulating designs of ``patterns``: every design's
+    metrics plus the pattern metrics of those patterns (:data:`PATTERN_METRICS`)."""
+    extra: list[str] = []
+    for p in patterns:
+        extra.extend(m for m in PATTERN_METRICS.get(p, ()) if m not in extra)
+    return (*BASE_METRICS, *(m for m in extra if m not in BASE_METRICS))
 
 
 def evaluate_guardrails(

@@ -63,8 +63,28 @@ def test_unknown_design_prefix_and_selection() -> None:
 def test_base_metrics_are_what_a_realtime_design_has() -> None:
     d = design("d", p99=1.0, slo_ms=2.0, month=10.0)
     assert tuple(d.flat_metrics()) == BASE_METRICS
-    assert known_metrics(["realtime"]) == BASE_METRICS
-    assert known_metrics(["realtime", "batch"]) is None  # pattern metrics known after simulating
+    assert known_metrics(["realtime"])[: len(BASE_METRICS)] == BASE_METRICS
+    both = known_metrics(["realtime", "batch"])
+    assert "jobs_missing_deadline" in both and "tokens_per_request" in both
+    assert "deadline_probability" not in both  # a training metric
+
+
+def test_pattern_metrics_list_what_the_runs_report() -> None:
+    """PATTERN_METRICS names every numeric pattern metric the real runs produce."""
+    from pathlib import Path
+
+    from planner.results import PATTERN_METRICS
+    from planner.run import run_scenario
+    from planner.schema import load_scenario
+
+    scenarios = Path(__file__).resolve().parents[2] / "scenarios"
+    for name in ("nightly-recsys", "training-spot"):
+        scenario = load_scenario(scenarios / f"{name}.yaml")
+        result = run_scenario(scenario.model_copy(update={"replications": 2}))
+        for d in result.designs:
+            numeric = {k for k, v in d.pattern_metrics.items()
+                       if isinstance(v, (int, float)) or v is None}
+            assert numeric <= set(PATTERN_METRICS[d.pattern]), d.pattern
 
 
 def test_breach_messages() -> None:

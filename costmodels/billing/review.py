@@ -1,0 +1,721 @@
+"""The monthly cost review of a normalised billing frame (FOCUS 1.2 + ``x_`` extras).
+
+:func:`monthly_review` reads a :data:`costmodels.billing.schema.NORMALISED_SCHEMA` lazy frame
+and answers a FinOps analyst's monthly questions: what the month cost (billed, effective, list)
+against the month before, which groups moved, what a GPU-hour really costs, how well the
+commitments are covered and used, which days were anomalous, where the month will land, and how
+fresh the data is.
+
+The frame is scanned twice: a small metadata query (billing periods, latest charge period), and
+one aggregation of the month and the month before into a compact cube (one row per day × group
+× charge attributes) from which every figure is derived.  Both run on the streaming engine.
+
+Rules (also in :data:`ASSUMPTIONS`):
+
+* **Cost basis**: ``EffectiveCost`` (amortised: commitment purchases spread over the usage they
+  cover) for movers, GPU rates, anomalies and the forecast; ``BilledCost`` and ``ListCost`` are
+  shown beside it in the totals.  The month is ``BillingPeriodStart``'s month.
+* **Days**: a charge is placed on the UTC day of ``ChargePeriodStart``; a charge whose period
+  spans more than a day (monthly fees, taxes, credits) is spread over the days it covers in
+  proportion to the hours of each day it covers.
+* **Anomalies**: for each complete day of the month, the baseline is the median of the
+  :data:`ANOMALY_WINDOW_DAYS` days before it (days with no rows count as $0 once the data has
+  started; at least :data:`ANOMALY_MIN_HISTORY_DAYS` days needed); the scale is
+  1.4826 × MAD (the normal-consistent median absolute deviation), floored at 1 % of the
+  baseline and at $0.01; a day is anomalous when ``|cost − median| / scale ≥``
+  :data:`ANOMALY_THRESHOLD` (Iglewicz and Hoaglin's 3.5).  Drivers: the groups whose own cost
+  departs most from their own trailing median in the anomaly's direction.
+* **Forecast** (a month in progress, i.e. the data ends before the billing period does):
+  ``known + r × mean``, where ``known`` is the month's effective cost so far, ``r`` the days
+  left (fractional) and ``mean`` the mean daily cost of the last :data:`FORECAST_WINDOW_DAYS`
+  complete days (single-day charges only; multi-day charges are already in ``known``).  The
+  interval is a Student-t prediction interval for the sum of ``r`` further days, independent
+  and normal around the window's mean: ``± t(1 − α/2, k − 1) · s · sqrt(r + r² / k)``.
+* **Coverage**: share of eligible compute usage (``Usage`` rows with ``x_UsageHours > 0``,
+  not spot, not an ``Unused`` commitment row) covered by a commitment discount
+  (``CommitmentDiscountStatus = Used``), in hours and in ``ContractedCost`` (the
+  on-demand-equivalent cost, before commitment discounts); per ``CommitmentDiscountType`` over
+  the same eligible total, so the types add up to the whole.
+* **Utilisation**: ``Used`` / (``Used`` + ``Unused``) commitment ``EffectiveCost`` per
+  ``CommitmentDiscountType``; realised savings = ``ContractedCost − EffectiveCost`` of the
+  used rows.
+* **GPU**: rows with ``x_GpuCount > 0`` or a ``x_GpuModel``; GPU-hours = ``x_UsageHours ×
+  x_GpuCount``; $ per GPU-hour = Σ cost / Σ GPU-hours over usage rows with known GPU-hours
+  that are not ``Unused`` commitment rows (so it is the GPU-hours-weighted mean rate).
+* Unknown values are ``None``; a group with no rows is absent, never $0.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from planner.errors import PlannerError
+
+ANOMALY_WINDOW_DAYS = 14
+"""Trailing days in each day's robust baseline."""
+ANOMALY_MIN_HISTORY_DAYS = 7
+"""Fewer trailing days than this and a day is not judged."""
+ANOMALY_THRESHOLD = 3.5
+"""Robust z (|x − median| / (1.4826 MAD)) at or above which a day is anomalous."""
+MAD_TO_SIGMA = 1.4826
+FORECAST_WINDOW_DAYS = 14
+"""Trailing complete days whose mean daily cost projects the rest of the month."""
+FORECAST_LEVEL = 0.90
+"""Nominal coverage of the forecast's prediction interval."""
+TOP_MOVERS = 10
+"""Movers listed one by one; the rest are summed into one ``(other groups)`` row."""
+CHART_GROUPS = 8
+"""Groups drawn one by one in the daily stacked series; the rest are ``(other)``."""
+COMMITTED_OPTIONS = ("reserved", "savings_plan", "committed_use")
+OTHER_GROUPS = "(other groups)"
+
+ASSUMPTIONS: dict[str, str] = {
+    "cost_basis": "EffectiveCost (amortised: commitment purchases spread over the usage they "
+                  "cover); BilledCost (cash basis) and ListCost shown in the totals",
+    "month": "BillingPeriodStart's month; days are UTC days of ChargePeriodStart, charges "
+             "spanning several days spread over them by hours covered",
+    "anomaly_rule": f"robust z = |day − median| / (1.4826 × MAD) over the trailing "
+                    f"{ANOMALY_WINDOW_DAYS} days (≥ {ANOMALY_MIN_HISTORY_DAYS} needed; scale "
+                    f"floored at 1% of the median and $0.01), anomalous at ≥ "
+                    f"{ANOMALY_THRESHOLD:g}",
+    "forecast_method": f"known cost + days left × mean of the last {FORECAST_WINDOW_DAYS} "
+                       f"complete days; {FORECAST_LEVEL:.0%} Student-t prediction interval for "
+                       "the remaining days (independent, normal daily cost)",
+    "coverage": "covered (CommitmentDiscountStatus Used) / eligible compute usage (Usage rows "
+                "with x_UsageHours > 0, not spot, not Unused), in hours and in ContractedCost",
+    "utilisation": "Used / (Used + Unused) commitment EffectiveCost per CommitmentDiscountType",
+    "gpu_rate": "Σ EffectiveCost / Σ GPU-hours (x_UsageHours × x_GpuCount) over GPU usage rows "
+                "with known GPU-hours, Unused commitment rows excluded",
+}
+
+
+# ----------------------------------------------------------------------------- result types
+
+@dataclass(frozen=True)
+class Totals:
+    """Money of one billing month, in ``currency``."""
+
+    month: str
+    billed_usd: float
+    effective_usd: float
+    list_usd: float
+    n_rows: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """Month-over-month change of effective (and billed) cost."""
+
+    effective_usd: float
+    effective_pct: float | None
+    billed_usd: float
+    billed_pct: float | None
+
+
+@dataclass(frozen=True)
+class Mover:
+    """One group's effective cost in the month and the month before; ``share`` of the change."""
+
+    group: str | None
+    current_usd: float | None
+    previous_usd: float | None
+    change_usd: float
+    change_pct: float | None
+    share_of_change: float | None
+    n_groups: int = 1
+
+
+@dataclass(frozen=True)
+class GpuRate:
+    """GPU usage of one instance type and purchase option."""
+
+    instance_type: str | None
+    purchase_option: str | None
+    gpu_model: str | None
+    usage_hours: float
+    gpu_hours: float | None
+    effective_usd: float
+    list_usd: float
+    effective_usd_per_gpu_hour: float | None
+    list_usd_per_gpu_hour: float | None
+
+
+@dataclass(frozen=True)
+class GpuSpend:
+    """GPU spend of the month: totals, shares and the rate table."""
+
+    effective_usd: float
+    list_usd: float
+    gpu_hours: float | None
+    effective_usd_per_gpu_hour: float | None
+    list_usd_per_gpu_hour: float | None
+    spot_share: float | None
+    commitment_share: float | None
+    rates: tuple[GpuRate, ...]
+
+
+@dataclass(frozen=True)
+class CommitmentLine:
+    """Coverage and utilisation of one commitment type (``None``: every type together)."""
+
+    commitment_type: str | None
+    covered_hours: float
+    eligible_hours: float | None
+    coverage_hours: float | None
+    covered_contracted_usd: float
+    eligible_contracted_usd: float | None
+    coverage_cost: float | None
+    used_usd: float
+    unused_usd: float
+    utilisation: float | None
+    savings_usd: float
+
+
+@dataclass(frozen=True)
+class Commitments:
+    """Commitment coverage and utilisation, overall and per commitment type."""
+
+    total: CommitmentLine
+    by_type: tuple[CommitmentLine, ...]
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A group's departure from its own trailing median on an anomalous day."""
+
+    group: str | None
+    cost_usd: float
+    baseline_usd: float
+    delta_usd: float
+    share_of_delta: float | None
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A day whose effective cost departs from its robust trailing baseline."""
+
+    day: dt.date
+    cost_usd: float
+    baseline_usd: float
+    delta_usd: float
+    robust_z: float
+    drivers: tuple[Driver, ...]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Month-end effective cost of a month in progress, with a prediction interval."""
+
+    known_usd: float
+    point_usd: float
+    low_usd: float | None
+    high_usd: float | None
+    level: float
+    days_observed: int
+    days_remaining: float
+    window_days: int
+    mean_daily_usd: float
+    method: str
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    """One day's effective cost (``group`` None: every group) and whether it is anomalous."""
+
+    day: dt.date
+    group: str | None
+    effective_usd: float
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The latest charge period seen, overall and in the month."""
+
+    latest_charge_period_end: dt.datetime | None
+    month_latest_charge_period_end: dt.datetime | None
+    month_complete: bool
+    today: dt.date | None
+    lag_days: float | None
+
+
+@dataclass(frozen=True)
+class Review:
+    """The monthly cost review of one billing month (see the module docstring for the rules)."""
+
+    month: str
+    previous_month: str
+    group_by: str
+    currency: str | None
+    current: Totals
+    previous: Totals | None
+    change: Change | None
+    movers: tuple[Mover, ...] | None
+    gpu: GpuSpend | None
+    commitments: Commitments | None
+    anomalies: tuple[Anomaly, ...]
+    forecast: Forecast | None
+    freshness: Freshness
+    daily: tuple[DailyPoint, ...]
+    daily_by_group: tuple[DailyPoint, ...]
+    months_available: tuple[str, ...]
+    assumptions: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the review as JSON-ready nested dicts (dates ISO 8601, unknowns None)."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------------- helpers
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """Return the UTC start and exclusive end of ``month`` ("YYYY-MM")."""
+    m = _MONTH.match(month)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise PlannerError(f"month {month!r} is not YYYY-MM; write e.g. --month 2026-10")
+    year, mon = int(m.group(1)), int(m.group(2))
+    start = dt.datetime(year, mon, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=dt.UTC)
+    return start, end
+
+
+def previous_month(month: str) -> str:
+    """Return the month before ``month`` ("YYYY-MM")."""
+    start, _ = month_bounds(month)
+    prev = start - dt.timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def group_expr(group_by: str) -> pl.Expr:
+    """Return the grouping expression for ``service``, ``account`` or ``tag:<key>``."""
+    if group_by == "service":
+        return pl.col("ServiceName")
+    if group_by == "account":
+        sub_id, name = pl.col("SubAccountId"), pl.col("SubAccountName")
+        return (pl.when(name.is_not_null() & sub_id.is_not_null())
+                .then(name + pl.lit(" (") + sub_id + pl.lit(")"))
+                .otherwise(pl.coalesce(sub_id, name)))
+    if group_by.startswith("tag:") and len(group_by) > 4:
+        key = group_by[4:].replace("\\", "\\\\").replace("'", "\\'")
+        return pl.col("Tags").str.json_path_match(f"$['{key}']").fill_null("untagged")
+    raise PlannerError(f"group_by {group_by!r} is not service, account or tag:<key>; "
+                       "write e.g. --group-by tag:team")
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den == 0:
+        return None
+    return num / den
+
+
+def _pct(new: float, old: float | None) -> float | None:
+    if old is None or old == 0:
+        return None
+    return (new - old) / abs(old)
+
+
+def _month_of(ts: dt.datetime) -> str:
+    return f"{ts.year:04d}-{ts.month:02d}"
+
+
+def _as_utc(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+
+
+def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
+    return lf.collect(engine="streaming")
+
+
+# ----------------------------------------------------------------------------- the cube
+
+_DAY = dt.timedelta(days=1)
+_MEASURES = ("billed", "effective", "list", "contracted", "hours", "gpu_hours")
+
+
+def _cube(frame: pl.LazyFrame, start: dt.datetime, end: dt.datetime,
+          month_start: dt.datetime, group_by: str) -> pl.LazyFrame:
+    """Aggregate [start, end) billing periods into day × group × charge-attribute rows."""
+    cps, cpe = pl.col("ChargePeriodStart"), pl.col("ChargePeriodEnd")
+    hours = pl.col("x_UsageHours")
+    gpus = pl.col("x_GpuCount")
+    is_long = (cpe - cps) > pl.duration(days=1)
+    gpu_hours = pl.when((hours > 0) & (gpus > 0)).then(hours * gpus.cast(pl.Float64))
+    return (
+        frame.filter((pl.col("BillingPeriodStart") >= start) & (pl.col("BillingPeriodStart") < end))
+        .group_by(
+            (pl.col("BillingPeriodStart") >= month_start).alias("cur"),
+            pl.when(is_long).then(None).otherwise(cps.dt.date()).alias("day"),
+            pl.when(is_long).then(cps).alias("long_start"),
+            pl.when(is_long).then(cpe).alias("long_end"),
+            group_expr(group_by).alias("grp"),
+            pl.col("ChargeCategory").alias("cat"),
+            pl.col("BillingCurrency").alias("currency"),
+            pl.col("x_InstanceType").alias("inst"),
+            pl.col("x_PurchaseOption").alias("purch"),
+            pl.col("x_GpuModel").alias("gpu_model"),
+            ((gpus > 0) | pl.col("x_GpuModel").is_not_null()).fill_null(False).alias("is_gpu"),
+            (hours > 0).fill_null(False).alias("is_compute"),
+            ((hours > 0) & (gpus > 0)).fill_null(False).alias("gpu_known"),
+            pl.col("CommitmentDiscountType").alias("ctype"),
+            pl.col("CommitmentDiscountStatus").alias("cstatus"),
+            pl.col("CommitmentDiscountId").is_not_null().alias("has_commit"),
+        )
+        .agg(
+            pl.col("BilledCost").sum().alias("billed"),
+            pl.col("EffectiveCost").sum().alias("effective"),
+            pl.col("ListCost").sum().alias("list"),
+            pl.col("ContractedCost").sum().alias("contracted"),
+            pl.when(hours > 0).then(hours).sum().alias("hours"),
+            gpu_hours.sum().alias("gpu_hours"),
+            cpe.max().alias("max_end"),
+            pl.len().alias("n"),
+        )
+    )
+
+
+def _meta(frame: pl.LazyFrame) -> pl.DataFrame:
+    cpe = pl.col("ChargePeriodEnd")
+    short = (cpe - pl.col("ChargePeriodStart")) <= pl.duration(days=1)
+    return _collect(frame.select(
+        pl.col("BillingPeriodStart").unique().sort().implode().alias("periods"),
+        pl.coalesce(cpe.filter(short).max(), cpe.max()).alias("latest_end"),
+    ))
+
+
+# ----------------------------------------------------------------------------- the review
+
+def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: str = "service",
+                   today: dt.date | dt.datetime | None = None) -> Review:
+    """Return the monthly cost review of ``frame`` for ``month``.
+
+    Parameters
+    ----------
+    frame : polars.LazyFrame
+        A normalised billing frame (:data:`costmodels.billing.schema.NORMALISED_SCHEMA`).
+    month : str, optional
+        "YYYY-MM" of ``BillingPeriodStart``; default the latest month in the data.
+    group_by : str
+        ``service`` (ServiceName), ``account`` (SubAccountName and SubAccountId) or
+        ``tag:<key>`` (the key of ``Tags``; rows without it are ``untagged``).
+    today : date or datetime, optional
+        The as-of date of the freshness line (its lag); it does not change any figure.
+
+    Raises
+    ------
+    PlannerError
+        For a bad ``month`` or ``group_by``, a month with no rows, or several currencies.
+    """
+    group_expr(group_by)  # validate before scanning
+    meta = _meta(frame)
+    periods = [_as_utc(p) for p in meta["periods"][0] if p is not None]
+    months_available = tuple(sorted({_month_of(p) for p in periods}))
+    if not months_available:
+        raise PlannerError("the billing data has no rows; check the input files")
+    if month is None:
+        month = months_available[-1]
+    month_start, month_end = month_bounds(month)
+    if month not in months_available:
+        raise PlannerError(f"--month {month} has no billing rows; the data covers "
+                           f"{', '.join(months_available)}")
+    prev = previous_month(month)
+    prev_start, _ = month_bounds(prev)
+
+    cube = _collect(_cube(frame, prev_start, month_end, month_start, group_by))
+    currencies = sorted(c for c in cube["currency"].unique().to_list() if c is not None)
+    if len(currencies) > 1:
+        raise PlannerError(f"the billing data for {prev} and {month} mixes currencies "
+                           f"{', '.join(currencies)}; review one currency's files at a time")
+    cur = cube.filter(pl.col("cur"))
+    old = cube.filter(~pl.col("cur"))
+    has_prev = prev in months_available and old.height > 0
+
+    current = _totals(month, cur)
+    previous = _totals(prev, old) if has_prev else None
+    change = None
+    if previous is not None:
+        change = Change(
+            effective_usd=current.effective_usd - previous.effective_usd,
+            effective_pct=_pct(current.effective_usd, previous.effective_usd),
+            billed_usd=current.billed_usd - previous.billed_usd,
+            billed_pct=_pct(current.billed_usd, previous.billed_usd),
+        )
+    movers = _movers(cur, old) if has_prev else None
+
+    # freshness from single-day charges: monthly fees and taxes span the whole month early on
+    short_cur = cur.filter(pl.col("day").is_not_null())
+    month_end_seen = _as_utc((short_cur if short_cur.height else cur)["max_end"].max())
+    latest_end = _as_utc(meta["latest_end"][0])
+    complete = month_end_seen is not None and month_end_seen >= month_end
+    daily_group = _daily(cube, group_by=True)
+    daily_total = (daily_group.group_by("day").agg(pl.col("effective").sum()).sort("day"))
+    cutoff = month_end if complete else _floor_day(month_end_seen)
+    anomalies = _anomalies(daily_total, daily_group, month_start, cutoff)
+    forecast = None if complete else _forecast(cube, current.effective_usd, month_start,
+                                               month_end, month_end_seen)
+    today_d = today.date() if isinstance(today, dt.datetime) else today
+    lag = None
+    if today is not None and latest_end is not None:
+        lag = (_as_utc(today) - latest_end).total_seconds() / 86_400.0
+    freshness = Freshness(latest_end, month_end_seen, complete, today_d, lag)
+
+    in_month = (pl.col("day") >= month_start.date()) & (pl.col("day") < month_end.date())
+    daily = tuple(DailyPoint(r["day"], None, r["effective"])
+                  for r in daily_total.filter(in_month).iter_rows(named=True))
+    return Review(
+        month=month, previous_month=prev, group_by=group_by,
+        currency=currencies[0] if currencies else None,
+        current=current, previous=previous, change=change, movers=movers,
+        gpu=_gpu(cur), commitments=_commitments(cur), anomalies=anomalies,
+        forecast=forecast, freshness=freshness, daily=daily,
+        daily_by_group=_chart_groups(daily_group.filter(in_month), cur),
+        months_available=months_available, assumptions=dict(ASSUMPTIONS),
+    )
+
+
+def _totals(month: str, part: pl.DataFrame) -> Totals:
+    return Totals(month, float(part["billed"].sum()), float(part["effective"].sum()),
+                  float(part["list"].sum()), int(part["n"].sum()))
+
+
+def _by_group(part: pl.DataFrame) -> dict[str | None, float]:
+    agg = part.group_by("grp").agg(pl.col("effective").sum())
+    return dict(zip(agg["grp"].to_list(), agg["effective"].to_list()))
+
+
+def _movers(cur: pl.DataFrame, old: pl.DataFrame) -> tuple[Mover, ...]:
+    now, before = _by_group(cur), _by_group(old)
+    total_change = sum(now.values()) - sum(before.values())
+    rows = []
+    for g in set(now) | set(before):
+        c, p = now.get(g), before.get(g)
+        delta = (c or 0.0) - (p or 0.0)
+        rows.append(Mover(g, c, p, delta, _pct(c or 0.0, p) if c is not None else (
+            -1.0 if p else None), _ratio(delta, total_change)))
+    rows.sort(key=lambda m: (-abs(m.change_usd), "" if m.group is None else m.group))
+    top, rest = rows[:TOP_MOVERS], rows[TOP_MOVERS:]
+    if rest:
+        c = sum(m.current_usd or 0.0 for m in rest)
+        p = sum(m.previous_usd or 0.0 for m in rest)
+        delta = sum(m.change_usd for m in rest)
+        top.append(Mover(OTHER_GROUPS, c, p, delta, _pct(c, p), _ratio(delta, total_change),
+                         n_groups=len(rest)))
+    return tuple(top)
+
+
+def _gpu(cur: pl.DataFrame) -> GpuSpend | None:
+    gpu = cur.filter(pl.col("is_gpu"))
+    if gpu.height == 0:
+        return None
+    rated = gpu.filter((pl.col("cat") == "Usage") & pl.col("gpu_known")
+                       & (pl.col("cstatus").fill_null("") != "Unused"))
+    table = (gpu.group_by("inst", "purch")
+             .agg(pl.col("gpu_model").drop_nulls().first(), pl.col("hours").sum(),
+                  pl.col("effective").sum(), pl.col("list").sum())
+             .join(rated.group_by("inst", "purch").agg(
+                 pl.col("gpu_hours").sum().alias("r_gh"), pl.col("effective").sum().alias("r_eff"),
+                 pl.col("list").sum().alias("r_list")), on=["inst", "purch"], how="left",
+                 nulls_equal=True)
+             .sort("effective", "inst", "purch", descending=[True, False, False],
+                   nulls_last=True))
+    rates = tuple(GpuRate(
+        r["inst"], r["purch"], r["gpu_model"], float(r["hours"] or 0.0),
+        r["r_gh"] if r["r_gh"] else None, r["effective"], r["list"],
+        _ratio(r["r_eff"], r["r_gh"]), _ratio(r["r_list"], r["r_gh"]),
+    ) for r in table.iter_rows(named=True))
+    total_eff = float(gpu["effective"].sum())
+    spot = float(gpu.filter(pl.col("purch") == "spot")["effective"].sum())
+    committed = float(gpu.filter(pl.col("purch").is_in(COMMITTED_OPTIONS)
+                                 | pl.col("has_commit"))["effective"].sum())
+    r_gh = float(rated["gpu_hours"].sum()) if rated.height else 0.0
+    return GpuSpend(
+        effective_usd=total_eff, list_usd=float(gpu["list"].sum()),
+        gpu_hours=r_gh or None,
+        effective_usd_per_gpu_hour=_ratio(float(rated["effective"].sum()), r_gh),
+        list_usd_per_gpu_hour=_ratio(float(rated["list"].sum()), r_gh),
+        spot_share=_ratio(spot, total_eff), commitment_share=_ratio(committed, total_eff),
+        rates=rates,
+    )
+
+
+def _commitment_line(ctype: str | None, covered: pl.DataFrame, used: pl.DataFrame,
+                     unused: pl.DataFrame, elig_h: float, elig_c: float) -> CommitmentLine:
+    cov_h = float(covered["hours"].sum())
+    cov_c = float(covered["contracted"].sum())
+    u, n = float(used["effective"].sum()), float(unused["effective"].sum())
+    return CommitmentLine(
+        commitment_type=ctype, covered_hours=cov_h, eligible_hours=elig_h or None,
+        coverage_hours=_ratio(cov_h, elig_h), covered_contracted_usd=cov_c,
+        eligible_contracted_usd=elig_c or None, coverage_cost=_ratio(cov_c, elig_c),
+        used_usd=u, unused_usd=n, utilisation=_ratio(u, u + n),
+        savings_usd=float(used["contracted"].sum()) - u,
+    )
+
+
+def _commitments(cur: pl.DataFrame) -> Commitments | None:
+    usage = cur.filter(pl.col("cat") == "Usage")
+    commit = usage.filter(pl.col("cstatus").is_in(["Used", "Unused"]))
+    eligible = usage.filter(pl.col("is_compute") & (pl.col("purch").fill_null("") != "spot")
+                            & (pl.col("cstatus").fill_null("") != "Unused"))
+    if commit.height == 0 and eligible.height == 0:
+        return None
+    elig_h = float(eligible["hours"].sum())
+    elig_c = float(eligible["contracted"].sum())
+    covered = eligible.filter(pl.col("cstatus") == "Used")
+
+    def line(ctype: str | None, only: pl.Expr) -> CommitmentLine:
+        return _commitment_line(ctype, covered.filter(only),
+                                commit.filter(only & (pl.col("cstatus") == "Used")),
+                                commit.filter(only & (pl.col("cstatus") == "Unused")),
+                                elig_h, elig_c)
+
+    types = sorted({t for t in commit["ctype"].to_list()}, key=lambda t: (t is None, t or ""))
+    by_type = tuple(line(t, pl.col("ctype").eq_missing(t)) for t in types)
+    return Commitments(total=line(None, pl.lit(True)), by_type=by_type)
+
+
+def _floor_day(ts: dt.datetime) -> dt.datetime:
+    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _daily(cube: pl.DataFrame, *, group_by: bool) -> pl.DataFrame:
+    """Effective cost per UTC day (and group): single-day rows, plus multi-day rows spread."""
+    keys = ["day", "grp"] if group_by else ["day"]
+    short = cube.filter(pl.col("day").is_not_null()).group_by(keys).agg(pl.col("effective").sum())
+    long = cube.filter(pl.col("day").is_null())
+    if long.height:
+        spread = (
+            long.select("long_start", "long_end", "grp", "effective")
+            .with_columns(pl.date_ranges(pl.col("long_start").dt.date(),
+                                         (pl.col("long_end") - pl.duration(microseconds=1))
+                                         .dt.date()).alias("day"))
+            .explode("day")
+            .with_columns(pl.col("day").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+                          .alias("d0"))
+            .with_columns(
+                (pl.min_horizontal(pl.col("d0") + pl.duration(days=1), pl.col("long_end"))
+                 - pl.max_horizontal(pl.col("d0"), pl.col("long_start"))).alias("overlap"))
+            .with_columns((pl.col("effective") * pl.col("overlap").dt.total_microseconds()
+                           / (pl.col("long_end") - pl.col("long_start")).dt.total_microseconds())
+                          .alias("effective"))
+            .group_by(keys).agg(pl.col("effective").sum())
+        )
+        short = pl.concat([short, spread]).group_by(keys).agg(pl.col("effective").sum())
+    return short.sort(keys, nulls_last=True)
+
+
+def _series(daily: pl.DataFrame, first: dt.date, last: dt.date) -> np.ndarray:
+    """Effective cost of each day in [first, last), $0 for a day without rows."""
+    n = (last - first).days
+    out = np.zeros(max(n, 0))
+    for day, value in zip(daily["day"].to_list(), daily["effective"].to_list()):
+        i = (day - first).days
+        if 0 <= i < n:
+            out[i] += value
+    return out
+
+
+def _anomalies(total: pl.DataFrame, by_group: pl.DataFrame, month_start: dt.datetime,
+               cutoff: dt.datetime) -> tuple[Anomaly, ...]:
+    if total.height == 0:
+        return ()
+    first = max(total["day"].min(), month_start.date() - dt.timedelta(days=ANOMALY_WINDOW_DAYS))
+    last = cutoff.date()
+    x = _series(total, first, last)
+    groups = {g: _series(by_group.filter(pl.col("grp").eq_missing(g)), first, last)
+              for g in by_group["grp"].unique().to_list()}
+    out = []
+    for i in range(len(x)):
+        day = first + dt.timedelta(days=i)
+        if day < month_start.date():
+            continue
+        hist = x[max(0, i - ANOMALY_WINDOW_DAYS):i]
+        if len(hist) < ANOMALY_MIN_HISTORY_DAYS:
+            continue
+        med = float(np.median(hist))
+        scale = max(MAD_TO_SIGMA * float(np.median(np.abs(hist - med))), 0.01 * abs(med), 0.01)
+        z = (x[i] - med) / scale
+        if abs(z) < ANOMALY_THRESHOLD:
+            continue
+        delta = float(x[i] - med)
+        drivers = []
+        for g, s in groups.items():
+            g_med = float(np.median(s[max(0, i - ANOMALY_WINDOW_DAYS):i]))
+            g_delta = float(s[i] - g_med)
+            if g_delta * delta > 0:
+                drivers.append(Driver(g, float(s[i]), g_med, g_delta, _ratio(g_delta, delta)))
+        drivers.sort(key=lambda d: -abs(d.delta_usd))
+        out.append(Anomaly(day, float(x[i]), med, delta, float(z), tuple(drivers[:3])))
+    return tuple(out)
+
+
+def _forecast(cube: pl.DataFrame, known: float, month_start: dt.datetime,
+              month_end: dt.datetime, seen_end: dt.datetime | None) -> Forecast | None:
+    from scipy import stats
+
+    if seen_end is None:
+        return None
+    short = cube.filter(pl.col("cur") & pl.col("day").is_not_null())
+    complete_end = _floor_day(seen_end)
+    x = _series(short.group_by("day").agg(pl.col("effective").sum()), month_start.date(),
+                complete_end.date())
+    if len(x) == 0:
+        return None
+    window = x[-FORECAST_WINDOW_DAYS:]
+    k = len(window)
+    r = (month_end - max(seen_end, month_start)).total_seconds() / 86_400.0
+    mean = float(window.mean())
+    point = known + r * mean
+    low = high = None
+    if k >= 3:
+        sd = float(window.std(ddof=1))
+        half = float(stats.t.ppf(0.5 + FORECAST_LEVEL / 2, k - 1)) * sd * math.sqrt(r + r * r / k)
+        low, high = point - half, point + half
+    return Forecast(known, point, low, high, FORECAST_LEVEL, len(x), r, k, mean,
+                    ASSUMPTIONS["forecast_method"])
+
+
+def _chart_groups(daily_group: pl.DataFrame, cur: pl.DataFrame) -> tuple[DailyPoint, ...]:
+    ranking = sorted(_by_group(cur).items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    keep = {g for g, _ in ranking[:CHART_GROUPS]}
+    if len(ranking) > CHART_GROUPS:
+        daily_group = daily_group.with_columns(
+            pl.when(pl.col("grp").is_in([k for k in keep if k is not None])
+                    | (pl.col("grp").is_null() & pl.lit(None in keep)))
+            .then(pl.col("grp")).otherwise(pl.lit("(other)")).alias("grp"))
+        daily_group = daily_group.group_by("day", "grp").agg(pl.col("effective").sum())
+    daily_group = daily_group.sort("day", "grp", nulls_last=True)
+    return tuple(DailyPoint(r["day"], r["grp"], r["effective"])
+                 for r in daily_group.iter_rows(named=True))
+
+
+def days_in_month(month: str) -> int:
+    """Return the number of days of ``month`` ("YYYY-MM")."""
+    start, _ = month_bounds(month)
+    return calendar.monthrange(start.year, start.month)[1]
