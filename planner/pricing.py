@@ -29,19 +29,38 @@ class PricedQuote:
 
 
 def quotes_for(catalog: PriceCatalog, pricing: schema.Pricing, instance: str,
-               region: str | None, purchases: Iterable[str]) -> dict[str, PricedQuote]:
-    """Quote ``instance`` for each purchase option; a scenario effective rate replaces the
-    catalog price (keeping the catalog's hardware facts)."""
+               region: str | None, purchases: Iterable[str], billing=None
+               ) -> dict[str, PricedQuote]:
+    """Quote ``instance`` for each purchase option.
+
+    Precedence: an effective rate written in the scenario, then the effective rate observed in
+    the billing exports (``billing``, a :class:`planner.inputs.BillingRates`, with
+    ``pricing: {source: billing}``), then the catalog; the catalog's hardware facts are kept
+    either way. A price from the bills or the scenario already includes every discount, so
+    the negotiated discount does not apply to it. With ``source: billing``, a purchase option
+    the bills do not show falls back to the catalog and its source says so.
+    """
     out = {}
     for purchase in sorted(set(purchases)):
         quote = quote_instance(catalog, instance, purchase=purchase, region=region)
         rate = pricing.effective_rate(instance, quote.region, purchase)
+        observed = None if billing is None else billing.rate(
+            quote.instance_type, quote.region, purchase)
         if rate is not None:
             quote = dataclasses.replace(
                 quote, usd_per_hour=rate.usd_per_hour, as_of=rate.as_of, note=None,
                 source=f"effective rate from the scenario: {rate.source}")
             out[purchase] = PricedQuote(quote, discountable=False)
+        elif observed is not None:
+            usd, source, as_of = observed
+            quote = dataclasses.replace(quote, usd_per_hour=usd, as_of=as_of, note=None,
+                                        source=source)
+            out[purchase] = PricedQuote(quote, discountable=False)
         else:
+            if billing is not None and quote.source is not None:
+                quote = dataclasses.replace(
+                    quote, source=f"catalog (the billing exports show no {purchase} usage of "
+                                  f"{instance} in {quote.region}): {quote.source}")
             out[purchase] = PricedQuote(quote, discountable=True)
     return out
 
@@ -87,9 +106,12 @@ def commitment_for(catalog: PriceCatalog, pricing: schema.Pricing, instance: str
     return CommitmentTerms(commitment, f"{label}: {size} at ${rate:.4g}/node-h ({origin})")
 
 
-def describe_discounts(pricing: schema.Pricing) -> str:
+def describe_discounts(pricing: schema.Pricing, billing=None) -> str:
     """Return the scenario's discount layers for the assumptions, in the order they apply."""
     parts = []
+    if billing is not None:
+        parts.append(f"effective rates observed in {billing.label} replace list prices where "
+                     f"the bills show the instance and purchase option ({billing.reconciliation})")
     if pricing.effective_rates:
         parts.append("effective rates replace list prices for " + ", ".join(
             f"{r.instance} {r.purchase} (${r.usd_per_hour:g}/h, {r.source}, {r.as_of})"

@@ -81,7 +81,7 @@ def run_scenario(
             results.append(_run_other(scenario, design, inputs, catalog, progress))
             continue
         workload = scenario.workload(design.workload)
-        quotes = _quotes(catalog, scenario.pricing, design)
+        quotes = _quotes(catalog, scenario.pricing, design, inputs)
         _check_fleet(design, quotes[design.fleet.purchase].quote, index)
         fleet, spot_source = build_fleet(design, workload, inputs,
                                          hours_per_month=hours_per_month)
@@ -119,7 +119,7 @@ def run_scenario(
             "hours_per_month": hours_per_month,
             "price_catalog": catalog.label,
             "price_catalog_as_of": catalog.as_of,
-            "discounts": describe_discounts(scenario.pricing),
+            "discounts": describe_discounts(scenario.pricing, inputs.billing_rates),
             "cost_basis": "allocated: every node-hour of the fleet is paid for; busy: only the "
                           "GPU-seconds spent serving batches, at the node price / GPUs per node",
             "unit_cost_basis": "$ per 1,000 requests = cost of the nodes during the window after "
@@ -182,14 +182,14 @@ def _check_fleet(design: schema.RealtimeDesign, quote: InstanceQuote, index: int
         )
 
 
-def _quotes(catalog: PriceCatalog, pricing: schema.Pricing, design: schema.RealtimeDesign
-            ) -> dict[str, PricedQuote]:
+def _quotes(catalog: PriceCatalog, pricing: schema.Pricing, design: schema.RealtimeDesign,
+            inputs: ScenarioInputs) -> dict[str, PricedQuote]:
     """Return the quotes of every purchase option the design's nodes can have."""
     f = design.fleet
     options = {f.purchase}
     if f.purchase == "spot":
         options.add("on_demand")  # the on-demand base and fallback nodes
-    return quotes_for(catalog, pricing, f.instance, f.region, options)
+    return quotes_for(catalog, pricing, f.instance, f.region, options, inputs.billing_rates)
 
 
 def _class_purchase(design: schema.RealtimeDesign) -> dict[int, str]:

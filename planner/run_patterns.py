@@ -152,7 +152,8 @@ def run_streaming(scenario: schema.Scenario, design: schema.StreamingDesign,
     """Simulate and price a streaming design."""
     workload = scenario.workload(design.workload)
     f = design.fleet
-    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, {f.purchase})
+    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, {f.purchase},
+                        inputs.billing_rates)
     quote = quotes[f.purchase].quote
     a = f.autoscaling
     auto = None if a is None else StreamingAutoscaling(
@@ -268,7 +269,8 @@ def run_batch(scenario: schema.Scenario, design: schema.BatchDesign, inputs: Sce
     workload = scenario.workload(design.workload)
     f = design.fleet
     purchases = {f.purchase} | ({"on_demand"} if f.purchase == "spot" else set())
-    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, purchases)
+    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, purchases,
+                        inputs.billing_rates)
     quote = quotes[f.purchase].quote
     rate, spot_info = _spot_rate(design, inputs, scenario.pricing.hours_per_month)
     ck = design.checkpoint
@@ -395,7 +397,8 @@ def run_training(scenario: schema.Scenario, design: schema.TrainingDesign,
     assert isinstance(workload, schema.TrainingWorkload)
     f = design.fleet
     purchases = {f.purchase} | ({"on_demand"} if f.purchase == "spot" else set())
-    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, purchases)
+    quotes = quotes_for(catalog, scenario.pricing, f.instance, f.region, purchases,
+                        inputs.billing_rates)
     quote = quotes[f.purchase].quote
     gpus = quote.gpus
     warnings = _price_warnings(quotes)

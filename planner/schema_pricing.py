@@ -21,6 +21,9 @@ Example::
           kind: savings_plan
           term: 1yr               # rate from the catalog's savings_plan_1yr column
           coverage: 0.8           # 80 % of the always-on on-demand floor
+      # source: billing                 # effective $/h from your bills, catalog where they have none
+      # paths: [exports/cur-2026-10.parquet]
+      # month: "2026-10"
       effective_rates:
         - instance: aws:p5.48xlarge
           purchase: spot
@@ -32,11 +35,12 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from planner.schema_base import PROVIDERS, Name, _Frozen
+from planner.schema_base import PROVIDERS, Name, _Frozen, _resolve_path
 from planner.schema_errors import problem
 
 RATE_PURCHASES = ("on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr",
@@ -152,6 +156,22 @@ class Pricing(_Frozen):
     negotiated_discounts: dict[Literal["aws", "gcp"], float] = Field(default_factory=dict)
     commitments: tuple[Commitment, ...] = ()
     effective_rates: tuple[EffectiveRate, ...] = ()
+    source: Literal["catalog", "billing"] = "catalog"
+    paths: tuple[str, ...] = ()
+    month: str | None = None
+
+    @field_validator("paths")
+    @classmethod
+    def _resolve_paths(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return tuple(v if v.startswith("s3://") else _resolve_path(v, info) for v in value)
+
+    @field_validator("month")
+    @classmethod
+    def _check_month(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise problem(("", f"must be a month 'YYYY-MM' (got {value!r}); e.g. month: "
+                               "'2026-10'"))
+        return value
 
     @field_validator("negotiated_discounts")
     @classmethod
@@ -161,6 +181,17 @@ class Pricing(_Frozen):
                 raise problem((provider, f"must be a percentage in [0, 100) (got {percent!r}); "
                                          "write e.g. 8 for 8 % off list prices"))
         return value
+
+    @model_validator(mode="after")
+    def _check_billing(self) -> Pricing:
+        if self.source == "billing" and not self.paths:
+            raise problem(("paths", "source: billing needs the billing exports to read (got no "
+                                    "paths); add paths: [exports/cur-2026-10.parquet] (files, "
+                                    "folders, globs or s3://bucket/prefix)"))
+        if self.source == "catalog" and (self.paths or self.month):
+            raise problem(("source", "paths and month apply to source: billing (got source: "
+                                     "catalog); set source: billing or remove them"))
+        return self
 
     @model_validator(mode="after")
     def _check_unique(self) -> Pricing:

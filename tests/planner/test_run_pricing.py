@@ -160,3 +160,50 @@ def test_layers_are_shown_in_the_table_and_markdown():
     md = render_markdown(result)
     assert f"layer commitment: ${committed:,.2f}" in md
     assert "negotiated aws 10%" in md
+
+
+def _focus_bill(path, rows):
+    header = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,BilledCost,"
+              "EffectiveCost,ListCost,ContractedCost,BillingCurrency,ChargeCategory,ServiceName,"
+              "ServiceCategory,ProviderName,PublisherName,InvoiceIssuerName,BillingAccountId,"
+              "RegionId,PricingQuantity,PricingUnit,x_Provider,x_InstanceType,x_UsageHours,"
+              "x_PurchaseOption\n")
+    lines = []
+    for day, instance, purchase, hours, cost in rows:
+        lines.append(f"2026-10-01T00:00:00Z,2026-11-01T00:00:00Z,2026-10-{day:02d}T00:00:00Z,"
+                     f"2026-10-{day + 1:02d}T00:00:00Z,{cost},{cost},{hours * OD},{cost},USD,"
+                     f"Usage,Amazon Elastic Compute Cloud,Compute,AWS,AWS,AWS,012345678901,"
+                     f"us-east-1,{hours},Hours,aws,{instance},{hours},{purchase}\n")
+    path.write_text(header + "".join(lines))
+
+
+def test_effective_rates_from_billing_exports(tmp_path):
+    # the bills show g5.xlarge on-demand at 48 h for $43.20 and 24 h for $21.60: $0.90/h
+    bill = tmp_path / "focus-2026-10.csv"
+    _focus_bill(bill, [(1, "g5.xlarge", "on_demand", 48, 43.20),
+                       (2, "g5.xlarge", "on_demand", 24, 21.60),
+                       (3, "p5.48xlarge", "spot", 10, 210.0)])
+    result = run_scenario(_scenario({"source": "billing", "paths": [str(bill)],
+                                     "negotiated_discounts": {"aws": 10}}))
+    cost = result.design("d").cost
+    assert cost.total_usd == pytest.approx(NODES * HOURS * 0.90)  # not discounted again
+    assert cost.price_as_of == "2026-10-31"
+    assert "effective rate from billing" in cost.price_source
+    assert "billing exports" in result.assumptions["discounts"]
+
+
+def test_billing_without_the_instance_falls_back_to_the_catalog(tmp_path):
+    bill = tmp_path / "focus.csv"
+    _focus_bill(bill, [(1, "p5.48xlarge", "on_demand", 10, 500.0)])
+    cost = _cost({"source": "billing", "paths": [str(bill)]})
+    assert cost.total_usd == pytest.approx(NODES * HOURS * OD)
+    assert "billing exports show no on_demand usage of aws:g5.xlarge" in cost.price_source
+
+
+def test_billing_source_needs_paths_and_readable_files(tmp_path):
+    from planner.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="source: billing needs the billing exports"):
+        _scenario({"source": "billing"})
+    with pytest.raises(ScenarioError, match=r"pricing\.paths"):
+        run_scenario(_scenario({"source": "billing", "paths": [str(tmp_path / "none.csv")]}))
