@@ -124,7 +124,9 @@ def layer_lines(result: RunResult) -> list[str]:
         if c.commitment:
             cm = c.commitment
             util = cm.get("utilization_of_commitment")
-            text += (f"; {cm['label']}: {cm['committed_nodes']:.2f} nodes committed, "
+            nodes = cm.get("committed_nodes")
+            text += (f"; {cm.get('label', 'commitment')}: "
+                     f"{'n/a' if nodes is None else f'{nodes:.2f}'} nodes committed, "
                      f"{'n/a' if util is None else f'{util * 100:.1f}%'} used, unused "
                      f"{money(cm.get('unused_commitment_usd'))}")
         lines.append(text)
