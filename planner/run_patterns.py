@@ -233,7 +233,7 @@ def run_streaming(scenario: schema.Scenario, design: schema.StreamingDesign,
         busy_gpu_hours=estimate(sim.busy_worker_s("horizon") / 3600.0), cost=cost,
         timeline={"bin_s": sim.timeline_bin_s, "start_s": mtl["start_s"].tolist(),
                   "arrivals_per_s": (mtl["arrivals"] / mtl["width_s"]).tolist(),
-                  f"nodes_{f.purchase}": mtl["nodes"].tolist(),
+                  "nodes": mtl["nodes"].tolist(),
                   "mean_busy_workers": mtl["busy_workers"].tolist(),
                   "backlog_records": mtl["backlog_records"].tolist()},
         warnings=warnings, pattern_metrics=pm)
@@ -378,7 +378,25 @@ def run_batch(scenario: schema.Scenario, design: schema.BatchDesign, inputs: Sce
         node_hours=total_node_h,
         gpu_hours=None if quote.gpus is None else total_node_h * quote.gpus,
         busy_gpu_hours=estimate(sim.busy_worker_s("horizon") / 3600.0), cost=cost,
-        timeline={}, warnings=warnings, pattern_metrics=pm)
+        timeline=_job_timeline(starts, ends, f.nodes, scenario.horizon_s),
+        warnings=warnings, pattern_metrics=pm)
+
+
+def _job_timeline(starts: np.ndarray, ends: np.ndarray, nodes: int, horizon_s: float) -> dict:
+    """Mean nodes held per bin (a gang holds its nodes from its job's start to its end)."""
+    bin_s = max(60.0, math.ceil(horizon_s / 2000.0 / 60.0) * 60.0)
+    n_bins = max(int(math.ceil(horizon_s / bin_s)), 1)
+    edges = np.arange(n_bins + 1) * bin_s
+    edges[-1] = min(edges[-1], horizon_s)
+    held = np.zeros(n_bins)
+    for s_, e_ in zip(starts.ravel(), ends.ravel()):
+        if not np.isfinite(s_) or s_ >= horizon_s:
+            continue
+        e_ = min(e_, horizon_s)
+        held += np.clip(np.minimum(e_, edges[1:]) - np.maximum(s_, edges[:-1]), 0, None)
+    width = np.diff(edges)
+    return {"bin_s": bin_s, "start_s": edges[:-1].tolist(),
+            "nodes": (held * nodes / starts.shape[0] / width).tolist()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_streaming_latency_and_cost():
     assert d.cost.usd_per_1k_requests == pytest.approx(
         2 * 2 * G5 / d.requests["in_window_per_replication"] * 1000)
     assert d.fleet["node_hours"] == {"on_demand": pytest.approx(4.0)}
+    assert d.timeline["nodes"] == pytest.approx([2.0] * len(d.timeline["nodes"]))
 
 
 def test_batch_job_duration_freshness_and_cost():
@@ -72,6 +73,8 @@ def test_batch_job_duration_freshness_and_cost():
     node_h = 3 * 2 * pm["mean_job_hours"]
     assert d.node_hours == pytest.approx(node_h, rel=1e-6)
     assert d.cost.total_usd == pytest.approx(node_h * G5, rel=1e-6)
+    tl = d.timeline  # nodes held over time, from the jobs' start and end
+    assert sum(tl["nodes"]) * tl["bin_s"] / 3600 == pytest.approx(node_h, rel=1e-6)
     # freshness of a Poisson record: uniform wait to the cutoff (mean P/2) + the job's duration
     assert d.metric == "freshness"
     assert d.latency_ms["mean"].contains((1800 + duration_s) * 1000, rel_tol=0.01)
