@@ -30,6 +30,7 @@ from costmodels.billing._common import (
     Prepared,
 )
 from costmodels.billing._focus import detect_focus, prepare_focus
+from costmodels.billing._gcp import detect_gcp, prepare_gcp
 from costmodels.billing._sources import SourceFile, SourceResolver
 from costmodels.billing.errors import BillingError, BillingFormatError
 from costmodels.billing.schema import NORMALISED_SCHEMA
@@ -162,7 +163,8 @@ class BillingRead:
     latest_charge_period_end : datetime or None
         The latest ``ChargePeriodEnd`` among the normalised rows (data freshness).
     formats : dict[str, str]
-        File -> detected format (``aws-cur-csv``, ``aws-cur-athena``, ``aws-cur2``, ``gcp``,
+        File -> detected format (``aws-cur-csv``, ``aws-cur-athena``, ``aws-cur2``,
+        ``gcp-standard``, ``gcp-detailed``,
         ``focus-1.0``, ``focus-1.1``, ``focus-1.2``).
     """
 
@@ -272,6 +274,8 @@ def _prepare(source: SourceFile) -> Prepared:
         prepared = prepare_aws(source.label, raw, schema, shape)
     elif (version := detect_focus(columns)) is not None:
         prepared = prepare_focus(source.label, raw, schema, version)
+    elif (gcp_shape := detect_gcp(columns)) is not None:
+        prepared = prepare_gcp(source.label, raw, schema, gcp_shape)
     if prepared is not None:
         prepared.unfiltered = unfiltered if source.kind == "csv" else None
         return prepared
@@ -279,7 +283,7 @@ def _prepare(source: SourceFile) -> Prepared:
     raise BillingFormatError(
         f"{source.label}: unknown billing format (header: {shown}); expected an AWS CUR "
         "(lineItem/UnblendedCost or line_item_unblended_cost), a GCP billing export (cost, "
-        "billing_account_id, invoice.month; not supported yet) or a FOCUS file (BilledCost, ChargePeriodStart)",
+        "billing_account_id, invoice.month) or a FOCUS file (BilledCost, ChargePeriodStart)",
         source_file=source.label, row=0)
 
 

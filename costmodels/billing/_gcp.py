@@ -1,0 +1,501 @@
+"""GCP Cloud Billing export (standard and detailed usage cost tables) -> the normalised frame.
+
+Three physical shapes of the same BigQuery table are read:
+
+* CSV, flattened: nested fields as dotted names (``service.description``, ``invoice.month``),
+  repeated records (``labels``, ``system_labels``, ``project.labels``, ``credits``) as JSON text,
+  timestamps as BigQuery writes them (``2026-10-05 00:00:00 UTC``);
+* JSON lines and Parquet: nested structs and lists of structs, as BigQuery exports them.
+
+Structs are first flattened onto the dotted names, and the repeated records are brought to one
+canonical list of structs (labels: ``k``/``v`` holding JSON-escaped text; credits:
+``amount`` as text, ``type``, ``name``), so a single mapping serves all shapes.  The mapping
+follows the billing-formats reference, section 3.4 and its recommendation:
+
+* ``BilledCost`` = net cost = ``cost + Σ credits.amount`` (credits are netted into their row,
+  not emitted as separate Credit rows, so the sum per ``invoice.month`` is the invoice);
+  the credit types applied are kept in ``x_CreditTypes``.
+* ``EffectiveCost`` = ``BilledCost``, except committed use discounts: the commitment fee rows
+  (SKU description starting with "Commitment") are ``Purchase`` rows whose fee is spread over the
+  usage rows that carry CUD credits, in proportion to those credits, per commitment
+  (``subscription.instance_id``, else billing account and region) and billing period.  A fee
+  with no credited usage in the same file stays on its own row (unused).  Σ EffectiveCost =
+  Σ BilledCost per file and period.
+* ``BillingPeriodStart``/``End`` = ``invoice.month`` at 00:00 America/Los_Angeles, in UTC
+  (exclusive end = next month's start).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from costmodels.billing._categories import GCP_CATEGORIES
+from costmodels.billing._common import (
+    MONEY_EXACT,
+    MONEY_IN,
+    ROW,
+    Cols,
+    Oddity,
+    OddityCheck,
+    Prepared,
+    clean_nulls,
+    finish,
+    is_stringy,
+    join_gpus,
+    json_fragment,
+    json_object,
+    null_literal_checks,
+    reject_rules,
+    time_zone_checks,
+)
+from costmodels.billing.errors import BillingFormatError
+from costmodels.billing.schema import UTC_TIME
+
+KNOWN_COLUMNS = frozenset({
+    "billing_account_id", "invoice.month", "invoice.publisher_type", "cost_type",
+    "service.id", "service.description", "sku.id", "sku.description", "usage_start_time",
+    "usage_end_time", "project.id", "project.number", "project.name", "project.labels",
+    "project.ancestry_numbers", "project.ancestors", "labels", "system_labels", "tags",
+    "location.location", "location.country", "location.region", "location.zone",
+    "resource.name", "resource.global_name", "cost", "currency", "currency_conversion_rate",
+    "usage.amount", "usage.unit", "usage.amount_in_pricing_units", "usage.pricing_unit",
+    "credits", "adjustment_info.id", "adjustment_info.description", "adjustment_info.mode",
+    "adjustment_info.type", "export_time", "cost_at_list", "cost_at_effective_price_default",
+    "cost_at_list_consumption_model", "transaction_type", "seller_name",
+    "subscription.instance_id", "consumption_model.id", "consumption_model.description",
+    "price.effective_price", "price.tier_start_amount", "price.unit",
+    "price.pricing_unit_quantity", "price.list_price", "price.effective_price_default",
+    "price.list_price_consumption_model",
+})
+"""Columns of the standard and detailed export tables (flattened names)."""
+
+REQUIRED = ("cost", "invoice.month", "usage_start_time", "usage_end_time")
+
+COST_TYPES = ("regular", "tax", "adjustment", "rounding_error")
+
+CUD_CREDITS = ("COMMITTED_USAGE_DISCOUNT", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE")
+NEGOTIATED_CREDITS = ("DISCOUNT",)
+
+SUBCATEGORIES = {"Compute Engine": "Virtual Machines", "Cloud Storage": "Object Storage",
+                 "BigQuery": "Data Warehouses", "Kubernetes Engine": "Containers",
+                 "Cloud Run": "Serverless Compute", "Cloud Functions": "Serverless Compute",
+                 "Cloud SQL": "Relational Databases", "Vertex AI": "Machine Learning",
+                 "Cloud TPU": "Machine Learning", "Cloud Logging": "Observability",
+                 "Cloud Monitoring": "Observability", "Networking": "Network Infrastructure",
+                 "Cloud Bigtable": "NoSQL Databases", "Cloud Spanner": "Relational Databases",
+                 "Cloud Pub/Sub": "Messaging", "Cloud Filestore": "File Storage",
+                 "Cloud Memorystore for Redis": "Caching", "Cloud Dataflow": "Data Processing"}
+"""Service descriptions whose FOCUS ServiceSubcategory is known; others ``Other (<category>)``."""
+
+UNITS = {"seconds": "Seconds", "second": "Seconds", "hour": "Hours", "hours": "Hours",
+         "byte-seconds": "Byte-Seconds", "bytes": "Bytes", "gibibyte month": "GiB-Months",
+         "gibibyte": "GiB", "gibibyte hour": "GiB-Hours", "tebibyte": "TiB",
+         "requests": "Requests", "count": "Count", "month": "Months"}
+"""GCP usage / pricing units -> FOCUS unit format; others pass through unchanged."""
+
+MACHINE_SPEC_KEYS = ("compute.googleapis.com/machine_spec",)
+MACHINE_LABEL_KEYS = ("machine_type", "goog-gke-node-machine-type", "cloud.google.com/machine-type")
+
+_GPU_SKU = r"(?i)\bnvidia\s+(?:tesla\s+)?([a-z]*\d+[a-z]*(?:\s+\d+\s*gb)?)\s+gpu\b"
+_SPOT_SKU = r"(?i)\b(spot|preemptible)\b"
+_COMMITMENT_SKU = r"(?i)^\s*commitment\b"
+_HOURS_UNITS = {"seconds": 1 / 3600, "second": 1 / 3600, "s": 1 / 3600, "hour": 1.0,
+                "hours": 1.0, "h": 1.0}
+_JSON_STR = r'"((?:[^"\\]|\\.)*)"'
+_SEC_PER_HOUR = 3600.0
+
+
+def detect_gcp(columns: list[str]) -> str | None:
+    """``"gcp-standard"``, ``"gcp-detailed"`` or None when the header is not a GCP export."""
+    names = set(columns)
+    account = bool(names & {"billing_account_id", "invoice.month", "invoice"})
+    service = bool(names & {"service.description", "service.id", "service", "sku.id", "sku",
+                            "cost_type"})
+    if not (account and service):
+        return None
+    detailed = bool(names & {"resource.name", "resource.global_name", "resource"})
+    return "gcp-detailed" if detailed else "gcp-standard"
+
+
+def _flatten(raw: pl.LazyFrame, schema: dict[str, pl.DataType]) -> tuple[pl.LazyFrame,
+                                                                          dict[str, pl.DataType]]:
+    """Structs -> dotted columns (``service`` -> ``service.id``, ``service.description``)."""
+    exprs: list[pl.Expr] = []
+    flat: dict[str, pl.DataType] = {}
+
+    def walk(name: str, expr: pl.Expr, dtype: pl.DataType) -> None:
+        if isinstance(dtype, pl.Struct):
+            for fld in dtype.fields:
+                walk(f"{name}.{fld.name}", expr.struct.field(fld.name), fld.dtype)
+        else:
+            exprs.append(expr.alias(name))
+            flat[name] = dtype
+
+    for name, dtype in schema.items():
+        # a JSON ``labels`` object is a struct of label keys, not a record to flatten
+        if name in ("labels", "system_labels", "project.labels") or name == ROW:
+            exprs.append(pl.col(name))
+            flat[name] = dtype
+        elif name == "project" and isinstance(dtype, pl.Struct):
+            for fld in dtype.fields:
+                sub = f"project.{fld.name}"
+                exprs.append(pl.col(name).struct.field(fld.name).alias(sub))
+                flat[sub] = fld.dtype
+        else:
+            walk(name, pl.col(name), dtype)
+    return raw.select(exprs), flat
+
+
+def _escape(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String).str.replace_all("\\", "\\\\", literal=True) \
+        .str.replace_all('"', '\\"', literal=True)
+
+
+_KV = pl.Struct({"k": pl.String, "v": pl.String})
+_CREDIT = pl.Struct({"amount": pl.String, "type": pl.String, "name": pl.String})
+
+
+def _key_values(cols: Cols, name: str) -> pl.Expr:
+    """A repeated ``{key, value}`` record or JSON object -> list of ``{k, v}`` (JSON-escaped)."""
+    if not cols.has(name):
+        return pl.lit(None, pl.List(_KV))
+    dtype = cols.schema[name]
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        fields = {f.name for f in dtype.inner.fields}
+        if not {"key", "value"} <= fields:
+            return pl.lit(None, pl.List(_KV))
+        return pl.col(name).list.eval(pl.struct(
+            _escape(pl.element().struct.field("key")).alias("k"),
+            _escape(pl.element().struct.field("value")).alias("v")))
+    if isinstance(dtype, pl.Struct):
+        pairs = [pl.when(pl.col(name).struct.field(f.name).is_not_null()).then(pl.struct(
+            pl.lit(f.name.replace("\\", "\\\\").replace('"', '\\"')).alias("k"),
+            _escape(pl.col(name).struct.field(f.name)).alias("v"))) for f in dtype.fields]
+        if not pairs:
+            return pl.lit(None, pl.List(_KV))
+        return pl.concat_list(pairs).list.drop_nulls()
+    if not is_stringy(dtype):
+        return pl.lit(None, pl.List(_KV))
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    record = r'\{[^{}]*\}'
+    as_list = text.str.extract_all(record).list.eval(pl.struct(
+        pl.element().str.extract(r'"key"\s*:\s*' + _JSON_STR, 1).alias("k"),
+        pl.element().str.extract(r'"value"\s*:\s*' + _JSON_STR, 1).alias("v")))
+    pair = _JSON_STR + r'\s*:\s*' + _JSON_STR
+    as_object = text.str.extract_all(pair).list.eval(pl.struct(
+        pl.element().str.extract("^" + pair, 1).alias("k"),
+        pl.element().str.extract("^" + pair, 2).alias("v")))
+    return pl.when(text.str.starts_with("[")).then(as_list) \
+        .when(text.str.starts_with("{")).then(as_object)
+
+
+def _bad_key_values(cols: Cols, name: str) -> pl.Expr:
+    """True where a JSON-text label column is neither a JSON list nor a JSON object."""
+    if not cols.has(name) or not is_stringy(cols.schema[name]):
+        return pl.lit(False)
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return text.is_not_null() & (text != "") & ~text.str.contains(r"(?s)^(\[.*\]|\{.*\})$")
+
+
+def _credits(cols: Cols) -> tuple[pl.Expr, pl.Expr]:
+    """``credits`` -> (list of ``{amount, type, name}``, malformed flag)."""
+    name = "credits"
+    if not cols.has(name):
+        return pl.lit(None, pl.List(_CREDIT)), pl.lit(False)
+    dtype = cols.schema[name]
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        fields = {f.name for f in dtype.inner.fields}
+
+        def field(key: str) -> pl.Expr:
+            return (pl.element().struct.field(key).cast(pl.String) if key in fields
+                    else pl.lit(None, pl.String))
+        items = pl.col(name).list.eval(pl.struct(
+            field("amount").alias("amount"), field("type").alias("type"),
+            pl.coalesce(field("full_name"), field("name")).alias("name")))
+        bad = items.list.eval(pl.element().struct.field("amount").cast(pl.Float64, strict=False)
+                              .is_null()).list.any().fill_null(False)
+        return items, bad
+    if isinstance(dtype, pl.List):  # List(Null): every row has no credits
+        return pl.lit(None, pl.List(_CREDIT)), pl.lit(False)
+    if not is_stringy(dtype):
+        return pl.lit(None, pl.List(_CREDIT)), pl.col(name).is_not_null()
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    number = r'"?(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"?'
+    items = text.str.extract_all(r'\{[^{}]*\}').list.eval(pl.struct(
+        pl.element().str.extract(r'"amount"\s*:\s*' + number, 1).alias("amount"),
+        pl.element().str.extract(r'"type"\s*:\s*' + _JSON_STR, 1).alias("type"),
+        pl.coalesce(pl.element().str.extract(r'"full_name"\s*:\s*' + _JSON_STR, 1),
+                    pl.element().str.extract(r'"name"\s*:\s*' + _JSON_STR, 1)).alias("name")))
+    not_list = text.is_not_null() & (text != "") & ~text.str.contains(r"(?s)^\[.*\]$")
+    bad_amount = items.list.eval(pl.element().struct.field("amount").is_null()).list.any()
+    return items, not_list | bad_amount.fill_null(False)
+
+
+def _credit_sum(items: pl.Expr, types: tuple[str, ...] | None = None, *,
+                exact: bool = False) -> pl.Expr:
+    amount = pl.element().struct.field("amount")
+    amount = amount.cast(MONEY_EXACT, strict=False) if exact else \
+        amount.cast(pl.Float64, strict=False)
+    if types is not None:
+        zero = pl.lit(0, MONEY_EXACT) if exact else pl.lit(0.0)
+        amount = pl.when(pl.element().struct.field("type").is_in(list(types))) \
+            .then(amount).otherwise(zero)
+    total = items.list.eval(amount).list.sum()
+    return total.fill_null(pl.lit(0, MONEY_EXACT) if exact else 0.0)
+
+
+def _get(kv: pl.Expr, keys: tuple[str, ...]) -> pl.Expr:
+    return kv.list.eval(pl.element().filter(pl.element().struct.field("k").is_in(list(keys)))
+                        .struct.field("v")).list.first()
+
+
+def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+                shape: str) -> Prepared:
+    """Build the normalised frame of one GCP export file (``raw`` has ``x_SourceRow``)."""
+    raw, fschema = _flatten(raw, schema)
+    # BigQuery writes TIMESTAMPs as "2026-10-05 00:00:00 UTC" in CSV and JSON
+    stamp = [pl.col(c).str.replace(r"\s*UTC$", "Z") for c in
+             ("usage_start_time", "usage_end_time", "export_time")
+             if c in fschema and is_stringy(fschema[c])]
+    if stamp:
+        raw = raw.with_columns(stamp)
+    original = {name: name for name in fschema}
+    cols = Cols(fschema, original)
+    for name in REQUIRED:
+        if not cols.has(name):
+            raise BillingFormatError(
+                f"{label}: required GCP billing export column {name} is missing (header row); "
+                "export the standard or detailed usage cost table with all its columns",
+                source_file=label, column=name, row=0)
+    frame = clean_nulls(raw, fschema)
+    oddities: list[Oddity] = []
+    columns = [c for c in fschema if c != ROW]
+    extra = [c for c in columns if c not in KNOWN_COLUMNS
+             and not any(c.startswith(p + ".") for p in ("labels", "system_labels", "tags",
+                                                         "project.labels"))]
+    if extra:
+        oddities.append(Oddity("extra_columns", label, None, len(extra), ", ".join(extra[:10]),
+                               "columns that are not in the GCP billing export schema; ignored"))
+    for name in ("project.id", "project.number", "billing_account_id"):
+        if cols.has(name) and not is_stringy(fschema[name]) and \
+                not isinstance(fschema[name], (pl.List, pl.Struct, pl.Null)):
+            oddities.append(Oddity("numeric_account_id", label, name, 1, name,
+                                   "ids stored as numbers; read as text"))
+
+    checks: list[OddityCheck] = null_literal_checks(fschema, original)
+    checks += time_zone_checks(cols, ["usage_start_time", "usage_end_time"])
+    project_id = cols.text("project.id").str.strip_chars()
+    checks.append(OddityCheck(
+        "numeric_project_id", "project.id", project_id.str.contains(r"^\d+$").fill_null(False),
+        project_id, "all-digit project id (a project number, or an id that lost its letters "
+                    "upstream); kept as text"))
+    cost_type_raw = cols.text("cost_type").str.strip_chars()
+    cost_type = cost_type_raw.str.to_lowercase()
+    checks.append(OddityCheck(
+        "unknown_cost_type", "cost_type",
+        cost_type.is_not_null() & ~cost_type.is_in(list(COST_TYPES)), cost_type_raw,
+        "cost_type not in the GCP documentation (regular, tax, adjustment, rounding_error); "
+        "read as an Adjustment"))
+    checks.append(OddityCheck(
+        "wrong_case_enum", "cost_type",
+        cost_type.is_in(list(COST_TYPES)) & (cost_type != cost_type_raw), cost_type_raw,
+        "cost_type in the wrong case; read in lower case"))
+
+    credits, credits_bad = _credits(cols)
+    labels = _key_values(cols, "labels")
+    system_labels = _key_values(cols, "system_labels")
+    cost = cols.money("cost")
+    credit_total = _credit_sum(credits)
+    billed = cost + credit_total
+    sku = cols.text("sku.description")
+    service = cols.text("service.description")
+    invoice = cols.text("invoice.month").str.strip_chars()
+    month = (invoice.str.replace(r"^(\d{4})-?(\d{2})$", "$1-$2-01")
+             .str.strptime(pl.Datetime("us"), "%Y-%m-%d", strict=False))
+    period_start = (month.dt.replace_time_zone("America/Los_Angeles")
+                    .dt.convert_time_zone("UTC").cast(UTC_TIME))
+    period_end = (month.dt.offset_by("1mo").dt.replace_time_zone("America/Los_Angeles")
+                  .dt.convert_time_zone("UTC").cast(UTC_TIME))
+    charge_start = cols.time("usage_start_time")
+    charge_end = cols.time("usage_end_time")
+    account = cols.text("billing_account_id").str.strip_chars()
+    region = pl.coalesce(cols.text("location.region"), cols.text("location.location"))
+
+    rules = [
+        (cols.bad_number("cost"), "cost is not a number", "cost", cols.text("cost")),
+        (cost.is_null(), "cost is missing", "cost", pl.lit(None, pl.String)),
+        (credits_bad, "credits is not a list of credits with numeric amounts", "credits",
+         cols.text("credits")),
+        (period_start.is_null(), "invoice month is missing or not YYYYMM", "invoice.month",
+         cols.text("invoice.month")),
+        (charge_start.is_null(), "usage start time is missing or not a date/time",
+         "usage_start_time", cols.text("usage_start_time")),
+        (charge_end.is_null(), "usage end time is missing or not a date/time",
+         "usage_end_time", cols.text("usage_end_time")),
+        (account.is_null() & pl.lit(cols.has("billing_account_id")),
+         "billing account id is missing", "billing_account_id", pl.lit(None, pl.String)),
+        (cols.bad_number("usage.amount"), "usage amount is not a number", "usage.amount",
+         cols.text("usage.amount")),
+        (_bad_key_values(cols, "labels"), "labels is not a JSON list or object", "labels",
+         cols.text("labels")),
+    ]
+    ok = ~pl.any_horizontal([r[0].fill_null(False) for r in rules])
+
+    commitment_fee = sku.str.contains(_COMMITMENT_SKU).fill_null(False) & \
+        (cost_type.fill_null("regular") == "regular")
+    cud_credit = _credit_sum(credits, CUD_CREDITS)
+    has_cud = (cud_credit != 0) & ~commitment_fee
+    spend_cud = _credit_sum(credits, ("COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE",)) != 0
+    category = (pl.when(commitment_fee).then(pl.lit("Purchase"))
+                .when(cost_type.is_null() | (cost_type == "regular")).then(pl.lit("Usage"))
+                .when(cost_type == "tax").then(pl.lit("Tax"))
+                .when((cost_type == "adjustment") & (billed < 0)).then(pl.lit("Credit"))
+                .otherwise(pl.lit("Adjustment")))
+    spot = sku.str.contains(_SPOT_SKU).fill_null(False)
+    committed = commitment_fee | has_cud
+    pricing_category = (pl.when(~category.is_in(["Usage", "Purchase"])).then(None)
+                        .when(committed).then(pl.lit("Committed"))
+                        .when(spot).then(pl.lit("Dynamic"))
+                        .otherwise(pl.lit("Standard")))
+    key = pl.coalesce(cols.text("subscription.instance_id"),
+                      pl.concat_str([pl.lit("gcp-cud:"), account.fill_null("?"), pl.lit(":"),
+                                     region.fill_null("global")]))
+    commitment_id = pl.when(committed).then(key)
+
+    instance = pl.coalesce(_get(system_labels, MACHINE_SPEC_KEYS),
+                           _get(labels, MACHINE_LABEL_KEYS))
+    gpu_sku = sku.str.extract(_GPU_SKU, 1)
+    sku_gpu_model = pl.when(gpu_sku.is_not_null()).then(
+        "NVIDIA " + gpu_sku.str.to_uppercase().str.replace(r"(\d+)\s*GB$", "${1}GB"))
+    unit = cols.text("usage.unit").str.strip_chars()
+    pricing_unit = cols.text("usage.pricing_unit").str.strip_chars()
+    amount = cols.money("usage.amount")
+    hours_factor = unit.str.to_lowercase().replace_strict(_HOURS_UNITS, default=None,
+                                                          return_dtype=pl.Float64)
+    compute_engine = service.is_in(["Compute Engine", "Kubernetes Engine"]).fill_null(False)
+
+    # amortisation of CUD fees onto the usage they cover (see the module docstring)
+    group = [pl.col("_cud_key"), pl.col("_period")]
+    frame = frame.with_columns(
+        instance.alias("_instance"),
+        billed.alias("_billed"),
+        key.alias("_cud_key"),
+        period_start.alias("_period"),
+        pl.when(ok & commitment_fee).then(billed).otherwise(0.0).fill_null(0.0).alias("_fee"),
+        pl.when(ok & has_cud).then(-cud_credit).otherwise(0.0).fill_null(0.0).alias("_cud"),
+    )
+    frame = frame.with_columns(pl.col("_fee").sum().over(group).alias("_grp_fee"),
+                               pl.col("_cud").sum().over(group).alias("_grp_cud"))
+    frame = join_gpus(frame, "gcp", "_instance")
+    grp_fee, grp_cud = pl.col("_grp_fee"), pl.col("_grp_cud")
+    effective = (pl.when(commitment_fee & (grp_cud > 0)).then(0.0)
+                 .when(has_cud & (grp_cud > 0))
+                 .then(pl.col("_billed") + grp_fee * pl.col("_cud") / grp_cud)
+                 .otherwise(pl.col("_billed")))
+
+    is_gpu_sku = gpu_sku.is_not_null()
+    gpus = pl.when(is_gpu_sku).then(pl.coalesce(pl.col("_cat_gpus"), pl.lit(1))) \
+        .otherwise(pl.col("_cat_gpus"))
+    gpu_model = pl.coalesce(pl.col("_cat_gpu_model"), sku_gpu_model)
+    compute_usage = compute_engine & (category == "Usage") & \
+        (pl.col("_instance").is_not_null() | is_gpu_sku)
+    per_core = sku.str.contains(r"(?i)\b(core|vcpu|ram|memory)\b").fill_null(False)
+    hours = amount * hours_factor
+    usage_hours = (pl.when(compute_usage & is_gpu_sku).then(hours / gpus)
+                   .when(compute_usage & ~per_core).then(hours))
+    purchase_option = (pl.when(commitment_fee).then(pl.lit("committed_use"))
+                       .when(compute_usage & has_cud).then(pl.lit("committed_use"))
+                       .when(compute_usage & spot).then(pl.lit("spot"))
+                       .when(compute_usage).then(pl.lit("on_demand")))
+    type_list = credits.list.eval(pl.element().struct.field("type")).list.drop_nulls() \
+        .list.unique().list.sort().list.join(",")
+    credit_types = pl.when(type_list.str.len_chars() > 0).then(type_list)
+    cud_name = credits.list.eval(pl.element().filter(
+        pl.element().struct.field("type").is_in(list(CUD_CREDITS))).struct.field("name")) \
+        .list.first()
+    fragments = pl.concat_list([labels.fill_null([]), system_labels.fill_null([])]).list.eval(
+        pl.concat_str([pl.lit('"'), pl.element().struct.field("k"), pl.lit('":"'),
+                       pl.element().struct.field("v"), pl.lit('"')]))
+    joined = fragments.list.join(",")
+    tags = pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
+    # project.labels stay out of Tags: their keys would clash with the resource labels
+    service_category = service.replace_strict(GCP_CATEGORIES, default="Other",
+                                              return_dtype=pl.String).fill_null("Other")
+    subcategory = service.replace_strict(SUBCATEGORIES, default=None, return_dtype=pl.String)
+    list_cost = pl.coalesce(cols.money("cost_at_list"), cost)
+    contracted = cost + _credit_sum(credits, NEGOTIATED_CREDITS)
+    money_in = cols.exact("cost").fill_null(pl.lit(0, MONEY_EXACT)) + \
+        pl.when(credits_bad).then(pl.lit(0, MONEY_EXACT)).otherwise(
+            _credit_sum(credits, exact=True))
+    seller = cols.text("seller_name")
+
+    exprs = {
+        "AvailabilityZone": cols.text("location.zone"),
+        "BilledCost": pl.col("_billed"),
+        "BillingAccountId": account,
+        "BillingCurrency": cols.text("currency").fill_null("USD"),
+        "BillingPeriodEnd": period_end,
+        "BillingPeriodStart": period_start,
+        "ChargeCategory": category,
+        "ChargeClass": pl.when((cost_type == "adjustment")
+                               & cols.text("adjustment_info.id").is_not_null())
+        .then(pl.lit("Correction")),
+        "ChargeDescription": sku,
+        "ChargeFrequency": pl.when(category == "Usage").then(pl.lit("Usage-Based"))
+        .when(category == "Purchase").then(pl.lit("Recurring")).otherwise(pl.lit("One-Time")),
+        "ChargePeriodEnd": charge_end,
+        "ChargePeriodStart": charge_start,
+        "CommitmentDiscountCategory": pl.when(commitment_id.is_not_null()).then(
+            pl.when(spend_cud | sku.str.contains(r"(?i)dollar|spend").fill_null(False))
+            .then(pl.lit("Spend")).otherwise(pl.lit("Usage"))),
+        "CommitmentDiscountId": commitment_id,
+        "CommitmentDiscountName": pl.when(commitment_id.is_not_null())
+        .then(pl.when(commitment_fee).then(sku).otherwise(cud_name)),
+        "CommitmentDiscountStatus": pl.when(commitment_id.is_not_null() & (category == "Usage"))
+        .then(pl.lit("Used")),
+        "CommitmentDiscountType": pl.when(commitment_id.is_not_null())
+        .then(pl.lit("Committed Use Discount")),
+        "ConsumedQuantity": pl.when(category == "Usage").then(amount),
+        "ConsumedUnit": pl.when(category == "Usage").then(unit.replace(UNITS)),
+        "ContractedCost": contracted,
+        "ContractedUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
+        .then(cols.money("price.effective_price")),
+        "EffectiveCost": effective,
+        "InvoiceIssuerName": pl.lit("Google Cloud"),
+        "ListCost": list_cost,
+        "ListUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
+        .then(cols.money("price.list_price")),
+        "PricingCategory": pricing_category,
+        "PricingQuantity": pl.when(category != "Tax")
+        .then(cols.money("usage.amount_in_pricing_units")),
+        "PricingUnit": pl.when(category != "Tax").then(pricing_unit.replace(UNITS)),
+        "ProviderName": pl.lit("Google Cloud"),
+        "PublisherName": seller.fill_null("Google Cloud"),
+        "RegionId": region,
+        "ResourceId": cols.text("resource.global_name"),
+        "ResourceName": cols.text("resource.name"),
+        "ServiceCategory": service_category,
+        "ServiceName": service.fill_null("Unknown"),
+        "ServiceSubcategory": pl.coalesce(subcategory, "Other (" + service_category + ")"),
+        "SkuId": cols.text("sku.id"),
+        "SkuPriceDetails": json_object([json_fragment("InstanceType", pl.col("_instance"))]),
+        "SkuPriceId": cols.text("sku.id"),
+        "SubAccountId": project_id,
+        "SubAccountName": cols.text("project.name"),
+        "SubAccountType": pl.when(project_id.is_not_null()).then(pl.lit("Project")),
+        "Tags": tags,
+        "x_Provider": pl.lit("gcp"),
+        "x_SourceFile": pl.lit(label),
+        "x_SourceRow": pl.col(ROW),
+        "x_InstanceType": pl.col("_instance"),
+        "x_GpuModel": gpu_model,
+        "x_GpuCount": gpus,
+        "x_PurchaseOption": purchase_option,
+        "x_UsageHours": usage_hours,
+        "x_CreditTypes": credit_types,
+        MONEY_IN: money_in,
+    }
+    for expr in reject_rules(rules):
+        exprs[expr.meta.output_name()] = expr
+    return Prepared(label, shape, "cost + credits (net cost)", raw, finish(frame, exprs),
+                    checks, oddities)
