@@ -27,7 +27,8 @@ PATTERN_METRICS: dict[str, tuple[str, ...]] = {
                  "deadline_probability", "interruptions", "fallback_share",
                  "lost_compute_hours", "checkpoint_hours", "waste_fraction",
                  "checkpoint_interval_s", "young_daly_interval_s", "gang_mtbf_hours",
-                 "predicted_waste_fraction", "replications"),
+                 "predicted_waste_fraction", "replications", "run_cost_p50_usd",
+                 "run_cost_p95_usd", "run_cost_max_usd"),
 }
 """Numeric pattern metrics each pattern may report (``DesignResult.pattern_metrics``); a
 guardrail may name any of them (one a design lacks is n/a for it)."""

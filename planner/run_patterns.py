@@ -488,6 +488,11 @@ def run_training(scenario: schema.Scenario, design: schema.TrainingDesign,
                       region=quote.region, horizon_s=horizon, window_s=horizon,
                       served_window=1.0, runs=1.0)
     per_run = cost.total_usd
+    run_costs = None  # each replication's run cost at the effective rate of each purchase
+    if not cost.incomplete:
+        rates = {p.purchase: (cost.by_purchase[p.purchase] or 0.0)
+                 / max(float(p.hourly_node_hours.sum(axis=1).mean()), 1e-12) for p in profiles}
+        run_costs = sum(p.hourly_node_hours.sum(axis=1) * rates[p.purchase] for p in profiles)
     cost = dataclasses.replace(
         cost, usd_per_run=per_run,
         usd_per_run_busy=cost.busy_usd,
@@ -515,6 +520,9 @@ def run_training(scenario: schema.Scenario, design: schema.TrainingDesign,
                                       (0.0 if sp is None else sp.replacement_delay_s)
                                       + design.restart_overhead_s),
         "replications": n_rep,
+        "run_cost_p50_usd": None if run_costs is None else float(np.percentile(run_costs, 50)),
+        "run_cost_p95_usd": None if run_costs is None else float(np.percentile(run_costs, 95)),
+        "run_cost_max_usd": None if run_costs is None else float(np.max(run_costs)),
     }
     if interval is not None and young is not None and not 0.5 <= interval / young <= 2.0:
         warnings.append(f"checkpoint interval {interval:,.0f} s is far from Young/Daly's "

@@ -80,6 +80,7 @@ from planner.schema_fleet import (  # re-exported
     SpotInterruptions,
     TraceInterruptions,
 )
+from planner.schema_sweep import Sweep  # a scenario's optional design-space sweep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,6 +505,7 @@ class Scenario(_Frozen):
     workloads: tuple[Workload, ...]
     designs: tuple[Design, ...]
     pricing: Pricing = Pricing()
+    sweep: Sweep | None = None
     source_path: str | None = None
 
     @field_validator("workloads", "designs")

@@ -121,6 +121,10 @@ def test_training_spot_matches_daly_within_the_interval():
     expected = 300 + 120 + daly_expected_time_s(compute_s, 1800, 60, 240 + 120, mtbf)
     assert d.latency_ms["mean"].contains(expected * 1000, rel_tol=0.002)
     assert d.pattern_metrics["interruptions"] > 0
+    pm = d.pattern_metrics  # the run cost varies with the interruptions; its mean is $/run
+    assert pm["run_cost_p50_usd"] < pm["run_cost_p95_usd"] <= pm["run_cost_max_usd"]
+    assert d.cost.usd_per_run == pytest.approx(
+        float(np.mean([pm["run_cost_p50_usd"]])), rel=0.1)
     spot = quote_instance(load_snapshot(), "gcp:a3-highgpu-8g", purchase="spot").usd_per_hour
     assert spot == pytest.approx(50.61, abs=0.01)
     assert d.cost.by_purchase["spot"] == pytest.approx(d.fleet["node_hours"]["spot"] * spot,

@@ -1,0 +1,139 @@
+"""``planner sweep``: run a scenario's design-space sweep and report the cheapest feasible point.
+
+Points are written to the output folder as they finish; rerunning the same command resumes
+where an interrupted run stopped (``--no-resume`` starts over).  The report goes to stdout (or
+``--report FILE``); ``--format parquet`` writes ``points.parquet`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+
+from planner.cli import options
+from planner.cli.common import emit, stderr_console, user_errors
+from planner.errors import PlannerError
+from planner.schema import load_scenario
+
+
+class SweepFormat(str, Enum):
+    """Formats of the sweep report."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+    parquet = "parquet"
+
+
+class ExecutorKind(str, Enum):
+    """Where the points run."""
+
+    local = "local"
+    ray = "ray"
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[object]:
+    console = stderr_console()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("sweep", total=None)
+
+        def callback(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield callback
+
+
+def sweep(
+    scenario: Path = options.SCENARIO,
+    executor: ExecutorKind = typer.Option(ExecutorKind.local, "--executor", "-e",
+                                          case_sensitive=False,
+                                          help="local: a process pool on this machine; ray: "
+                                               "Ray tasks (a cluster with --address, else a "
+                                               "local Ray instance)."),
+    address: str | None = typer.Option(None, "--address", metavar="ADDRESS",
+                                       help="Ray cluster to join, e.g. ray://head:10001 or "
+                                            "auto (only with --executor ray)."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=0,
+                                       help="Worker processes (default: the CPU count; 0 runs "
+                                            "in this process; with a local Ray instance, its "
+                                            "CPUs)."),
+    output: Path | None = typer.Option(None, "--output", "-o", file_okay=False,
+                                       help="Folder of the incremental results (default "
+                                            ".planner-sweeps/<scenario>-<fingerprint>)."),
+    resume: bool = typer.Option(True, "--resume/--no-resume",
+                                help="Skip the points already in the output folder, or start "
+                                     "over."),
+    fmt: SweepFormat = typer.Option(SweepFormat.table, "--format", "-f", case_sensitive=False,
+                                    help="Report format; parquet writes points.parquet into "
+                                         "the output folder."),
+    report: Path | None = typer.Option(None, "--report", dir_okay=False,
+                                       help="Write the report to this file instead of "
+                                            "stdout."),
+    sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity",
+                                     help="Re-run the cheapest feasible point with the "
+                                          "arrival rate x0.8/x1.2 and spot interruptions "
+                                          "x0.5/x2."),
+    show_progress: bool = typer.Option(True, "--progress/--quiet",
+                                       help="Progress bar and notes on stderr, or none."),
+    debug: bool = options.DEBUG,
+) -> None:
+    """Run the sweep of SCENARIO; report Pareto fronts, the cheapest feasible point and its
+    sensitivity."""
+    from planner.sweep import make_executor, run_sweep
+    from planner.sweep import report as sweep_report
+
+    if address and executor != ExecutorKind.ray:
+        raise typer.BadParameter(f"applies to --executor ray (got {address!r} with --executor "
+                                 f"{executor.value}); add --executor ray", param_hint="--address")
+    with user_errors(debug):
+        loaded = load_scenario(scenario)
+        if loaded.sweep is None:
+            raise PlannerError(f"{scenario}: has no sweep: section; add sweep: {{design: NAME, "
+                               "parameters: {fleet.nodes: [1, 2, 4]}} (see "
+                               "scenarios/sweep-example.yaml)")
+        runner = make_executor(executor.value, workers=workers, address=address)
+        try:
+            with _progress(show_progress) as callback:
+                result = run_sweep(loaded, executor=runner, output=output, resume=resume,
+                                   progress=callback, sensitivity=sensitivity)
+        finally:
+            runner.close()
+        if show_progress:
+            c = result.counts()
+            stderr_console().print(
+                f"swept {c['points']} points ({c['ran_now']} run now, {c['resumed']} resumed, "
+                f"{c['skipped']} skipped, {c['error']} failed) in {result.wall_s:.1f} s; "
+                f"results in {result.output}", markup=False, soft_wrap=True)
+        if fmt == SweepFormat.parquet:
+            target = Path(result.output) / "points.parquet"
+            try:
+                sweep_report.render_sweep_parquet(result, target)
+            except OSError as exc:
+                raise PlannerError(f"cannot write {target}: {exc}; choose a writable "
+                                   "--output folder") from None
+            if show_progress:
+                stderr_console().print(f"wrote {target}", markup=False, soft_wrap=True)
+            return
+        render = {SweepFormat.json: lambda r: r.to_json(),
+                  SweepFormat.markdown: sweep_report.render_sweep_markdown,
+                  SweepFormat.html: sweep_report.render_sweep_html,
+                  SweepFormat.table: sweep_report.render_sweep_table}[fmt]
+        emit(render(result), report)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` command to ``app``."""
+    app.command("sweep")(sweep)

@@ -1,0 +1,249 @@
+"""Reports of a :class:`~planner.sweep.engine.SweepResult`: the cheapest feasible point, the
+Pareto fronts and the sensitivity table, as sections (rendered to a terminal table, Markdown or
+HTML with a plotly scatter of every point) or as a Parquet table of the points.
+
+Built from the shared report blocks of :mod:`planner.reports.sections`; unknown values read
+``n/a``, never ``$0``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from typing import Any
+
+from planner.reports.sections import (
+    NA,
+    Bullets,
+    Paragraph,
+    Section,
+    Table,
+    fmt_money,
+    fmt_pct,
+    human_ms,
+)
+from planner.sweep.analysis import infeasible_reasons, latency_ms
+from planner.sweep.engine import SweepResult
+
+__all__ = ["build_sweep_report", "render_sweep_html", "render_sweep_markdown",
+           "render_sweep_parquet", "render_sweep_table"]
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        text = json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) \
+            else str(value)
+        parts.append(f"{key}={text}")
+    return ", ".join(parts)
+
+
+def _latency_label(result: SweepResult) -> str:
+    return f"p{result.slo['percentile']:g}" if result.slo else "p99"
+
+
+def _point_table(result: SweepResult, rows: list[dict[str, Any]]) -> Table:
+    lat = _latency_label(result)
+    body = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        body.append((r["point_id"], _params_text(r["params"]), fmt_money(m.get("usd_per_month")),
+                     human_ms(latency_ms(r)), fmt_pct(m.get("slo_attainment"), 2),
+                     "yes" if result.is_feasible(r) else "no"))
+    return Table(headers=("point", "parameters", "$/month", lat, "SLO attainment", "feasible"),
+                 rows=tuple(body), align=("left", "left", "right", "right", "right", "left"))
+
+
+def build_sweep_report(result: SweepResult) -> list[Section]:
+    """Return the sections of a sweep report."""
+    counts = result.counts()
+    c = result.constraints
+    wanted = []
+    if c.slo and result.slo:
+        wanted.append(f"p{result.slo['percentile']:g} ≤ {result.slo['latency_ms']:g} ms")
+    if c.budget_usd_per_month is not None:
+        wanted.append(f"≤ {fmt_money(c.budget_usd_per_month)}/month")
+    summary = Section("Sweep", (Bullets((
+        f"scenario {result.scenario['name']}, base design {result.base_design}, "
+        f"{result.mode} sweep",
+        f"{counts['points']} points: {counts['ok']} ran ({counts['ran_now']} now, "
+        f"{counts['resumed']} resumed), {counts['skipped']} skipped (invalid), "
+        f"{counts['error']} failed; {counts['feasible']} feasible",
+        f"constraints: {', '.join(wanted) or 'none'}; a known, complete price is required",
+        f"{result.scenario['replications']} replications per point, "
+        f"{result.executor} executor, {result.workers} worker(s), {result.wall_s:.1f} s",
+        f"prices: {result.catalog} ({result.catalog_as_of or NA}); results in {result.output}",
+    )),))
+    best = result.cheapest()
+    if best is None:
+        rec = Section("Cheapest point meeting the constraints",
+                      (Paragraph("No point meets every constraint."),))
+    else:
+        m = best.get("metrics") or {}
+        items = [f"point {best['point_id']}: {_params_text(best['params'])}",
+                 f"{fmt_money(m.get('usd_per_month'))} per month "
+                 f"({fmt_money(m.get('usd_per_hour'))}/h)",
+                 f"{_latency_label(result)} {human_ms(latency_ms(best))}"
+                 + ("" if _latency_label(result) == "p99" else
+                    f"; p99 {human_ms(m.get('p99_ms'))}")
+                 + f"; SLO attainment {fmt_pct(m.get('slo_attainment'), 2)}",
+                 f"utilization {fmt_pct(m.get('utilization'))}; throughput "
+                 f"{m.get('throughput_rps') or 0:,.1f} req/s; $/1k requests "
+                 f"{fmt_money(m.get('usd_per_1k_requests'), 4)}"]
+        rec = Section("Cheapest point meeting the constraints", (Bullets(tuple(items)),))
+    sections = [summary, rec,
+                Section(f"Pareto front: cost against {_latency_label(result)}",
+                        (_point_table(result, result.pareto("latency")),)),
+                Section("Pareto front: cost against SLO attainment",
+                        (_point_table(result, result.pareto("attainment")),))]
+    if result.sensitivity:
+        rows = []
+        for case in result.sensitivity:
+            r = case.row
+            if r is None:
+                rows.append((case.case, NA, NA, NA, case.note or NA))
+                continue
+            m = r.get("metrics") or {}
+            reasons = infeasible_reasons(r, result.constraints)
+            rows.append((case.case, fmt_money(m.get("usd_per_month")), human_ms(latency_ms(r)),
+                         fmt_pct(m.get("slo_attainment"), 2),
+                         "yes" if not reasons else "no: " + "; ".join(reasons)))
+        sections.append(Section("Sensitivity of the cheapest point", (Table(
+            headers=("case", "$/month", _latency_label(result), "SLO attainment",
+                     "meets constraints"),
+            rows=tuple(rows), align=("left", "right", "right", "right", "left")),)))
+    skipped = [r for r in result.rows if r.get("status") in ("skipped", "error")]
+    if skipped:
+        items = tuple(f"{r['point_id']} ({_params_text(r['params'])}): {r['status']}: "
+                      f"{r.get('error')}" for r in skipped[:20])
+        more = (f"... and {len(skipped) - 20} more",) if len(skipped) > 20 else ()
+        sections.append(Section("Skipped and failed points", (Bullets(items + more),)))
+    return sections
+
+
+def render_sweep_markdown(result: SweepResult) -> str:
+    """Return the sweep report as GitHub-flavoured Markdown."""
+    from planner.reports.markdown import escape, render_sections
+
+    title = f"Sweep of {result.base_design} ({result.scenario['name']})"
+    return f"# {escape(title)}\n\n" + render_sections(build_sweep_report(result)) + "\n"
+
+
+def render_sweep_table(result: SweepResult) -> str:
+    """Return the sweep report for a terminal (rich tables)."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=140, force_terminal=False, highlight=False)
+    for section in build_sweep_report(result):
+        console.print(section.title, style="bold", markup=False)
+        for block in section.blocks:
+            if isinstance(block, Table):
+                table = RichTable(show_lines=False)
+                for header, align in zip(block.headers, block.align):
+                    table.add_column(header, justify="right" if align == "right" else "left")
+                for row in block.rows:
+                    table.add_row(*row)
+                console.print(table)
+            elif isinstance(block, Bullets):
+                for item in block.items:
+                    console.print(f"  - {item}", markup=False, soft_wrap=True)
+            else:
+                console.print(block.text, markup=False, soft_wrap=True)
+        console.print()
+    return buffer.getvalue()
+
+
+def pareto_scatter(result: SweepResult) -> Any | None:
+    """Return a plotly scatter of every point's cost against latency (feasible vs not)."""
+    import plotly.graph_objects as go
+
+    groups: dict[str, list[dict[str, Any]]] = {"feasible": [], "infeasible": []}
+    for r in result.rows:
+        cost = (r.get("metrics") or {}).get("usd_per_month")
+        if r.get("status") == "ok" and cost is not None and latency_ms(r) is not None:
+            groups["feasible" if result.is_feasible(r) else "infeasible"].append(r)
+    if not any(groups.values()):
+        return None
+    fig = go.Figure()
+    styles = {"feasible": ("#1a7f37", "circle"), "infeasible": ("#cf222e", "x")}
+    for name, rows in groups.items():
+        color, symbol = styles[name]
+        fig.add_trace(go.Scatter(
+            x=[latency_ms(r) for r in rows], y=[r["metrics"]["usd_per_month"] for r in rows],
+            mode="markers", name=f"{name} ({len(rows)})",
+            marker={"color": color, "symbol": symbol, "size": 8},
+            hovertext=[f"{r['point_id']}: {_params_text(r['params'])}" for r in rows],
+            hoverinfo="text+x+y"))
+    front = sorted(result.pareto("latency"), key=lambda r: latency_ms(r))
+    fig.add_trace(go.Scatter(x=[latency_ms(r) for r in front],
+                             y=[r["metrics"]["usd_per_month"] for r in front], mode="lines",
+                             name="Pareto front", line={"dash": "dot", "color": "#888"}))
+    best = result.cheapest()
+    if best is not None:
+        fig.add_trace(go.Scatter(x=[latency_ms(best)], y=[best["metrics"]["usd_per_month"]],
+                                 mode="markers", name="cheapest feasible",
+                                 marker={"symbol": "star", "size": 16, "color": "#bf8700"}))
+    if result.slo:
+        fig.add_vline(x=result.slo["latency_ms"], line_dash="dash", line_color="#888")
+    fig.update_layout(title=f"Cost per month against {_latency_label(result)} latency",
+                      xaxis_title=f"{_latency_label(result)} (ms)", xaxis_type="log",
+                      yaxis_title="USD per month", template="plotly_white", height=480)
+    return fig
+
+
+def render_sweep_html(result: SweepResult) -> str:
+    """Return the sweep report as one self-contained HTML page (plotly.js inlined)."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from planner.reports.html import render_section
+
+    title = f"Sweep of {result.base_design} ({result.scenario['name']})"
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for section in build_sweep_report(result):
+        body.append(render_section(section))
+        if section.title.startswith("Cheapest"):
+            fig = pareto_scatter(result)
+            body.append('<div class="chart">' + pio.to_html(
+                fig, full_html=False, include_plotlyjs=False, div_id="sweep-pareto",
+                config={"displaylogo": False, "responsive": True}) + "</div>"
+                        if fig is not None else f"<p>Cost against latency: {NA}.</p>")
+    plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n"
+            f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def points_frame(result: SweepResult):
+    """Return the points as a polars DataFrame: one row per point, parameters and metrics as
+    columns (``param.<path>``, ``metric.<name>``)."""
+    import polars as pl
+
+    def numeric(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    paths = {k for r in result.rows for k in r["params"]}
+    as_number = {k: all(numeric(r["params"].get(k)) for r in result.rows if k in r["params"])
+                 for k in paths}
+    records = []
+    for r in result.rows:
+        record: dict[str, Any] = {"point_id": r["point_id"], "index": r["index"],
+                                  "status": r["status"], "error": r.get("error"),
+                                  "seed": r["seed"], "feasible": result.is_feasible(r),
+                                  "slo_ms": r.get("slo_ms"), "meets_slo": r.get("meets_slo")}
+        for key, value in r["params"].items():
+            record[f"param.{key}"] = float(value) if as_number[key] else \
+                json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        for key, value in (r.get("metrics") or {}).items():
+            record[f"metric.{key}"] = None if value is None else float(value)
+        records.append(record)
+    return pl.DataFrame(records, infer_schema_length=None)
+
+
+def render_sweep_parquet(result: SweepResult, path) -> None:
+    """Write the points (see :func:`points_frame`) to a Parquet file."""
+    points_frame(result).write_parquet(path)
