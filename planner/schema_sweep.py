@@ -38,8 +38,16 @@ from pydantic import Field, field_validator, model_validator
 from planner.schema_base import Name, _Frozen
 from planner.schema_errors import problem
 
-__all__ = ["GridRange", "RandomRange", "Sweep", "SweepConstraints", "SweepParameter",
-           "MAX_POINTS", "SPOT_SHARE", "is_variant"]
+__all__ = [
+    "MAX_POINTS",
+    "SPOT_SHARE",
+    "GridRange",
+    "RandomRange",
+    "Sweep",
+    "SweepConstraints",
+    "SweepParameter",
+    "is_variant",
+]
 
 MAX_POINTS = 1_000_000
 """Most points one sweep may plan (a guard against a typo in a step)."""

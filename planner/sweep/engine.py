@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from planner.sweep.points import SweepPlan, SweepPoint, check_point, plan_sweep
 from planner.sweep.runner import PointTask, SweepJob, _fingerprint, build_job
 from planner.sweep.store import SweepStore
 
-__all__ = ["SweepResult", "default_output", "run_sweep", "ARRIVAL_FACTORS", "SPOT_FACTORS"]
+__all__ = ["ARRIVAL_FACTORS", "SPOT_FACTORS", "SweepResult", "default_output", "run_sweep"]
 
 ARRIVAL_FACTORS = (0.8, 1.2)
 SPOT_FACTORS = (0.5, 2.0)

@@ -31,7 +31,7 @@ from costmodels.catalog import PriceCatalog
 from planner.errors import PlannerError, ScenarioError
 from planner.sweep.points import SweepPlan, SweepPoint, check_point
 
-__all__ = ["SweepJob", "PointTask", "build_job", "run_point", "collect_files"]
+__all__ = ["PointTask", "SweepJob", "build_job", "collect_files", "run_point"]
 
 _PATH_KEYS = ("path", "paths")
 KERNELS = (("simulators.realtime", "realtime_kernel"),

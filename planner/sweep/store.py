@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from planner.errors import PlannerError
 
-__all__ = ["SweepStore", "STORE_VERSION"]
+__all__ = ["STORE_VERSION", "SweepStore"]
 
 STORE_VERSION = 1
 POINTS_FILE = "points.jsonl"

@@ -40,3 +40,17 @@ def test_readme_pattern_and_pricing_snippets_validate() -> None:
     assert [d.pattern for d in scenario.designs] == ["streaming", "batch", "training"]
     assert scenario.pricing.commitments[0].kind == "savings_plan"
     assert scenario.pricing.negotiated_percent("aws") == 8
+
+
+def test_readme_sweep_snippet_validates() -> None:
+    from planner.sweep.points import plan_sweep
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    base = yaml.safe_load(blocks[0])
+    sweep = next(yaml.safe_load(b) for b in blocks if b.startswith("sweep:"))["sweep"]
+    design = {**base["designs"][0], "name": "realtime-base",
+              "fleet": {"instance": "aws:g5.xlarge", "nodes": 1}}
+    scenario = parse_scenario({**base, "designs": [design], "sweep": sweep})
+    assert scenario.sweep is not None and scenario.sweep.design == "realtime-base"
+    plan = plan_sweep(scenario)  # every point is checked by the design schema
+    assert len(plan.points) == 2 * 4 * 2 * 2 and plan.runnable

@@ -23,8 +23,15 @@ from planner.cli.main import app
 from planner.errors import ScenarioError
 from planner.schema import parse_scenario
 from planner.schema_sweep import SweepConstraints
-from planner.sweep import LocalExecutor, plan_sweep, point_id, point_seed, run_sweep
-from planner.sweep import analysis, engine
+from planner.sweep import (
+    LocalExecutor,
+    analysis,
+    engine,
+    plan_sweep,
+    point_id,
+    point_seed,
+    run_sweep,
+)
 from planner.sweep.runner import PointTask, build_job, run_point
 
 BASE: dict[str, Any] = {
@@ -233,9 +240,9 @@ def _brute_front(rows, key):
 @pytest.mark.parametrize("seed", range(30))
 def test_pareto_fronts_match_brute_force(seed):
     rows = _random_rows(random.Random(seed), 60)
-    lat = lambda r: r["slo_ms"] if r["slo_ms"] is not None else r["metrics"]["p99_ms"]  # noqa: E731
+    lat = lambda r: r["slo_ms"] if r["slo_ms"] is not None else r["metrics"]["p99_ms"]
     att = lambda r: None if r["metrics"]["slo_attainment"] is None else \
-        -r["metrics"]["slo_attainment"]  # noqa: E731
+        -r["metrics"]["slo_attainment"]
     assert {r["point_id"] for r in analysis.pareto_front(rows)} == _brute_front(rows, lat)
     assert {r["point_id"] for r in analysis.pareto_front(rows, axis="attainment")} == \
         _brute_front(rows, att)

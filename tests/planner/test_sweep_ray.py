@@ -3,8 +3,8 @@ and a scenario's relative data path travels with the tasks."""
 
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 
 from planner.schema import load_scenario, parse_scenario
 from planner.sweep import LocalExecutor, RayExecutor, plan_sweep, run_sweep
