@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from planner.cli import adr, billing, prices, simulate
+from planner.cli import adr, billing, dashboard, prices, simulate
 from planner.cli import sweep as sweep_cli
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 simulate.register(app)
 adr.register(app)
 billing.register(app)
+dashboard.register(app)
 sweep_cli.register(app)
 app.add_typer(prices.app, name="prices",
               help="Browse the dated GPU price catalog (the newest refreshed cache, else the "

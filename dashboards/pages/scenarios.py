@@ -1,0 +1,145 @@
+"""Scenarios page: choose or upload a scenario, edit key parameters, run it, compare designs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, ctx, dcc, html
+
+from dashboards import scenario_logic as logic
+from dashboards.scenario_view import (
+    DESIGN_INPUTS,
+    FIELDS,
+    GLOBAL_INPUTS,
+    choice_options,
+    field,
+    message,
+    on_choice,
+    on_design,
+    on_download,
+    on_edits,
+    on_inputs,
+    on_upload,
+    register_run,
+)
+from dashboards.settings import Settings, current_settings
+
+dash.register_page(__name__, path="/", name="Scenarios", title="Scenarios - GPU planner",
+                   order=0)
+
+
+def layout(**query: Any) -> html.Div:
+    """Return the page for the view in the URL query (``scenario`` plus parameter edits)."""
+    settings = current_settings()
+    choice, edits, problems = logic.query_to_state(query)
+    bundled = logic.bundled_scenarios(settings)
+    if choice is None:
+        choice = "bert-serving" if "bert-serving" in bundled else (bundled[0] if bundled else None)
+    notes = [message(p, "info") for p in problems]
+    return html.Div([
+        html.H2("Scenarios"),
+        html.P("Pick a scenario, change its key parameters, run it, and compare the designs' "
+               "latency against their cost. The URL keeps the view: share it.", className="lead"),
+        html.Div([
+            html.Div([html.Label("scenario", htmlFor="scn-choice"),
+                      dcc.Dropdown(id="scn-choice", options=choice_options(settings, choice),
+                                   value=choice, clearable=False)], className="field grow"),
+            dcc.Upload(id="scn-upload", children=html.Div(
+                "Upload a scenario YAML (at most 256 KB): drop it here or click"),
+                className="upload grow", multiple=False),
+        ], className="row panel"),
+        html.Div(notes, id="scn-upload-msg"),
+        html.Div(id="scn-load-msg"),
+        html.Div([
+            html.H3("Scenario-wide"),
+            html.Div([field(f) for f in GLOBAL_INPUTS], className="grid"),
+            html.H3("Design"),
+            html.Div([html.Div([html.Label("design to edit", htmlFor="scn-design"),
+                                dcc.Dropdown(id="scn-design", clearable=False)],
+                               className="field")] + [field(f) for f in DESIGN_INPUTS],
+                     className="grid"),
+        ], className="panel"),
+        html.Div(id="scn-validation"),
+        html.Div([
+            html.Button("Run", id="scn-run", className="primary", n_clicks=0),
+            html.Button("Cancel", id="scn-cancel", disabled=True, n_clicks=0),
+            html.Progress(id="scn-progress", value="0", max="1"),
+            html.Span(id="scn-progress-text", className="muted"),
+            html.Span(style={"flex": "1"}),
+            html.Button("Scenario YAML", id="scn-dl-yaml", n_clicks=0),
+            html.Button("JSON results", id="scn-dl-json", n_clicks=0),
+            html.Button("HTML report", id="scn-dl-html", n_clicks=0),
+            dcc.Download(id="scn-download"),
+        ], className="row panel"),
+        html.Div(id="scn-dl-msg"),
+        html.Div([html.Span("share this view: ", className="muted"),
+                  dcc.Input(id="scn-share", type="text", readOnly=True, className="share"),
+                  dcc.Link("compare with the bills (Calibration)", id="scn-calibrate",
+                           href="/calibration")], className="row"),
+        html.Div(id="scn-run-msg"),
+        dcc.Loading(html.Div(id="scn-results"), type="dot"),
+        dcc.Store(id="scn-base"),
+        dcc.Store(id="scn-edits", data={"scenario": choice, "values": edits}),
+        dcc.Store(id="scn-query"),
+        dcc.Store(id="scn-run-id"),
+        html.Div(id="scn-url-dummy", hidden=True),
+    ])
+
+
+def register_callbacks(app: dash.Dash, settings: Settings) -> None:
+    """Register this page's callbacks on ``app`` (each calls one function above)."""
+    app.callback(
+        Output("scn-choice", "options"), Output("scn-choice", "value"),
+        Output("scn-upload-msg", "children"),
+        Input("scn-upload", "contents"), State("scn-upload", "filename"),
+        prevent_initial_call=True,
+    )(lambda contents, filename: on_upload(settings, contents, filename))
+
+    app.callback(
+        Output("scn-base", "data"), Output("scn-design", "options"),
+        Output("scn-design", "value"), Output("scn-load-msg", "children"),
+        Input("scn-choice", "value"),
+    )(lambda choice: on_choice(settings, choice))
+
+    app.callback(
+        [Output(f"scn-in-{f}", "value") for f in FIELDS]
+        + [Output(f"scn-in-{f}", "disabled") for f in FIELDS],
+        Input("scn-base", "data"), Input("scn-design", "value"), State("scn-edits", "data"),
+    )(on_design)
+
+    app.callback(
+        Output("scn-edits", "data"),
+        [Input(f"scn-in-{f}", "value") for f in FIELDS],
+        State("scn-base", "data"), State("scn-design", "value"), State("scn-edits", "data"),
+        prevent_initial_call=True,
+    )(lambda *args: on_inputs(args[-3], args[-2], args[-1], list(args[:-3])))
+
+    app.callback(
+        Output("scn-query", "data"), Output("scn-validation", "children"),
+        Input("scn-edits", "data"), Input("scn-base", "data"), State("scn-choice", "value"),
+    )(lambda edits, base, choice: on_edits(settings, base["choice"] if base else choice, edits))
+
+    app.clientside_callback(
+        """
+        function(query) {
+            if (query === null || query === undefined) { return window.dash_clientside.no_update; }
+            if (window.location.search !== query) {
+                window.history.replaceState(window.history.state, '', window.location.pathname + query);
+            }
+            return window.location.origin + window.location.pathname + query;
+        }
+        """,
+        Output("scn-share", "value"), Input("scn-query", "data"),
+    )
+
+    app.callback(
+        Output("scn-download", "data"), Output("scn-dl-msg", "children"),
+        Input("scn-dl-yaml", "n_clicks"), Input("scn-dl-json", "n_clicks"),
+        Input("scn-dl-html", "n_clicks"),
+        State("scn-choice", "value"), State("scn-edits", "data"), State("scn-run-id", "data"),
+        prevent_initial_call=True,
+    )(lambda _y, _j, _h, choice, edits, run_id: on_download(
+        settings, ctx.triggered_id, choice, edits, run_id))
+
+    register_run(app, settings)

@@ -1,0 +1,452 @@
+"""Scenarios page logic as plain functions: choose, upload, edit, validate, run, download.
+
+The page's callbacks only call these. A scenario's state is ``choice`` (a bundled scenario's
+file stem, or ``upload:<hash>`` for an uploaded one) plus ``edits``, a flat mapping of parameter
+names to values (``rate_rps``, ``<design>.nodes`` ...), applied to the scenario's YAML mapping
+before it is validated once by :func:`planner.schema.parse_scenario`. Both live in the URL query
+string, so a view can be shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import yaml
+
+from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
+from planner.errors import ScenarioError
+from planner.results import RunResult
+from planner.schema import Scenario, parse_scenario
+
+UPLOAD_PREFIX = "upload:"
+_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_HASH = re.compile(r"^[0-9a-f]{16}$")
+
+GLOBAL_FIELDS: dict[str, type] = {
+    "rate_rps": float,
+    "slo_ms": float,
+    "horizon_s": float,
+    "replications": int,
+}
+"""Scenario-wide parameters: arrival (mean) rate of every inference workload, SLO latency of
+every workload with an SLO, simulated horizon and replications."""
+
+DESIGN_FIELDS: dict[str, type] = {
+    "instance": str,
+    "purchase": str,
+    "nodes": int,
+    "on_demand_base": int,
+    "min_nodes": int,
+    "max_nodes": int,
+    "max_batch": int,
+    "max_wait_ms": float,
+}
+"""Per-design parameters, keyed ``<design>.<field>`` in edits and in the URL."""
+
+PURCHASE_OPTIONS = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
+_STORE_SIZE_LIMIT_BYTES = 256 * 1024 * 1024
+_STORE_EXPIRE_S = 24 * 3600
+
+
+# ----------------------------------------------------------------------------- choosing
+
+def bundled_scenarios(settings: Settings) -> list[str]:
+    """Return the stems of the bundled ``*.yaml`` scenarios, sorted."""
+    if not settings.scenarios_dir.is_dir():
+        return []
+    return sorted(p.stem for p in settings.scenarios_dir.glob("*.yaml")
+                  if p.is_file() and _STEM.match(p.stem))
+
+
+def _store(settings: Settings):
+    import diskcache
+
+    return diskcache.Cache(str(settings.store_dir), size_limit=_STORE_SIZE_LIMIT_BYTES)
+
+
+def _plain(data: Any) -> Any:
+    """Return ``data`` as plain JSON types: YAML anchors become independent copies."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def load_base(settings: Settings, choice: str | None) -> tuple[dict[str, Any], str]:
+    """Return the YAML mapping of scenario ``choice`` and a label for messages.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown choice, unreadable file or a YAML error.
+    """
+    if not choice:
+        raise ScenarioError("no scenario chosen; pick a bundled scenario or upload one")
+    if choice.startswith(UPLOAD_PREFIX):
+        digest = choice[len(UPLOAD_PREFIX):]
+        entry = _store(settings).get(f"scenario:{digest}") if _HASH.match(digest) else None
+        if entry is None:
+            raise ScenarioError(f"uploaded scenario {choice!r} is no longer stored on this "
+                                "server; upload the YAML file again")
+        return _plain(entry["data"]), entry["filename"]
+    if choice not in bundled_scenarios(settings):
+        raise ScenarioError(f"scenario {choice!r} is not bundled (bundled: "
+                            f"{', '.join(bundled_scenarios(settings)) or 'none'}); pick one of "
+                            "those or upload a YAML file")
+    path = settings.scenarios_dir / f"{choice}.yaml"
+    data = _parse_yaml(path.read_text(encoding="utf-8"), path.name)
+    return _plain(data), path.name
+
+
+def _parse_yaml(text: str, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise ScenarioError(f"{label}: YAML syntax error at {where}: {exc.problem}; fix the "
+                            "YAML near that line") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{label}: YAML error ({exc}); fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{label}: the top level must be a mapping of fields (got "
+                            f"{type(data).__name__}); write 'name: ...', 'horizon_s: ...' etc.")
+    return data
+
+
+def safe_filename(filename: str | None, default: str = "upload") -> str:
+    """Return the last path component of ``filename`` with only ``[A-Za-z0-9._-]`` kept."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:100]
+    return name or default
+
+
+def decode_upload(contents: str, limit_bytes: int) -> bytes:
+    """Return the bytes of a ``dcc.Upload`` data URL, refusing more than ``limit_bytes``."""
+    if not contents or "," not in contents:
+        raise ScenarioError("the upload is empty or not a data URL; choose the file again")
+    head, payload = contents.split(",", 1)
+    if len(payload) > (limit_bytes + 2) * 4 // 3 + 4:
+        raise ScenarioError(f"the file is larger than {limit_bytes // 1024:,} KB; upload a "
+                            "smaller file")
+    try:
+        raw = base64.b64decode(payload, validate=True) if ";base64" in head else payload.encode()
+    except (binascii.Error, ValueError):
+        raise ScenarioError("the upload is not valid base64; choose the file again") from None
+    if len(raw) > limit_bytes:
+        raise ScenarioError(f"the file is larger than {limit_bytes // 1024:,} KB; upload a "
+                            "smaller file")
+    return raw
+
+
+def store_upload(settings: Settings, contents: str, filename: str | None) -> str:
+    """Check an uploaded scenario YAML and keep it in the server's store; return its choice.
+
+    The file is parsed in memory with ``yaml.safe_load`` and never written as a file; its
+    mapping is kept in the work folder's store under a content hash.
+
+    Raises
+    ------
+    ScenarioError
+        Larger than 256 KB, not UTF-8, a YAML error, or not a mapping.
+    """
+    name = safe_filename(filename, "scenario.yaml")
+    raw = decode_upload(contents, SCENARIO_UPLOAD_LIMIT_BYTES)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{name}: not UTF-8 text; upload a YAML file") from None
+    data = _parse_yaml(text, name)
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    _store(settings).set(f"scenario:{digest}", {"data": _plain(data), "filename": name},
+                         expire=_STORE_EXPIRE_S)
+    return UPLOAD_PREFIX + digest
+
+
+# ----------------------------------------------------------------------------- editing
+
+def design_names(base: Mapping[str, Any]) -> list[str]:
+    """Return the names of the scenario's designs."""
+    return [str(d.get("name")) for d in base.get("designs") or [] if isinstance(d, dict)]
+
+
+def _design(data: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    for d in data.get("designs") or []:
+        if isinstance(d, dict) and d.get("name") == name:
+            return d
+    return None
+
+
+def _workloads(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [w for w in data.get("workloads") or [] if isinstance(w, dict)]
+
+
+def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
+    """Return the scenario's current value of every editable parameter (None = not applicable).
+
+    Global keys are those of :data:`GLOBAL_FIELDS`; the design's are the bare field names of
+    :data:`DESIGN_FIELDS`.
+    """
+    out: dict[str, Any] = dict.fromkeys([*GLOBAL_FIELDS, *DESIGN_FIELDS])
+    for w in _workloads(base):
+        arrivals = w.get("arrivals") or {}
+        for key in ("rate_rps", "mean_rate_rps"):
+            if out["rate_rps"] is None and isinstance(arrivals.get(key), (int, float)):
+                out["rate_rps"] = arrivals[key]
+        slo = w.get("slo") or {}
+        if out["slo_ms"] is None and isinstance(slo.get("latency_ms"), (int, float)):
+            out["slo_ms"] = slo["latency_ms"]
+    out["horizon_s"] = base.get("horizon_s")
+    out["replications"] = base.get("replications", 8)
+    d = _design(base, design) if design else None
+    if d is not None:
+        fleet = d.get("fleet") or {}
+        auto = fleet.get("autoscaling") or {}
+        batching = d.get("batching") if isinstance(d.get("batching"), dict) else None
+        out.update(instance=fleet.get("instance"), nodes=fleet.get("nodes"),
+                   purchase=fleet.get("purchase", "on_demand") if fleet else None,
+                   on_demand_base=fleet.get("on_demand_base", 0) if fleet else None,
+                   min_nodes=auto.get("min_nodes", 1) if auto else None,
+                   max_nodes=auto.get("max_nodes") if auto else None,
+                   max_batch=None if batching is None else batching.get("max_batch", 1),
+                   max_wait_ms=None if batching is None else batching.get("max_wait_ms", 0.0))
+    return out
+
+
+def current_values(base: Mapping[str, Any], edits: Mapping[str, Any],
+                   design: str | None) -> dict[str, Any]:
+    """Return :func:`base_values` with ``edits`` applied (what the inputs should show)."""
+    out = base_values(base, design)
+    for key in GLOBAL_FIELDS:
+        if key in edits:
+            out[key] = edits[key]
+    for key in DESIGN_FIELDS:
+        if design and f"{design}.{key}" in edits and out[key] is not None:
+            out[key] = edits[f"{design}.{key}"]
+    return out
+
+
+def update_edits(base: Mapping[str, Any], edits: Mapping[str, Any], design: str | None,
+                 values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``edits`` updated from the inputs' ``values`` (global and the design's fields).
+
+    A value equal to the scenario's own, empty, or not applicable to the design is dropped, so
+    the edits (and the URL) only hold real changes.
+    """
+    out = dict(edits)
+    own = base_values(base, design)
+    for field, cast in (*GLOBAL_FIELDS.items(), *DESIGN_FIELDS.items()):
+        if field not in values:
+            continue
+        key = field if field in GLOBAL_FIELDS else (f"{design}.{field}" if design else None)
+        if key is None:
+            continue
+        value = values[field]
+        if value in (None, "") or own[field] is None:
+            out.pop(key, None)
+            continue
+        try:
+            value = cast(value)
+        except (TypeError, ValueError):
+            out.pop(key, None)
+            continue
+        if value == own[field]:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of the scenario mapping ``base`` with ``edits`` applied.
+
+    ``rate_rps`` sets ``arrivals.rate_rps`` (Poisson) or ``arrivals.mean_rate_rps`` (diurnal)
+    of every inference workload; ``slo_ms`` sets ``slo.latency_ms`` of every workload with an
+    SLO; ``<design>.<field>`` sets that design's fleet, autoscaling or batching field. Edits
+    that do not apply (an unknown design, a trace workload's rate) are ignored.
+    """
+    data = _plain(base)
+    for key, value in edits.items():
+        if key in ("horizon_s", "replications"):
+            data[key] = value
+        elif key == "rate_rps":
+            for w in _workloads(data):
+                arrivals = w.get("arrivals")
+                if isinstance(arrivals, dict):
+                    for name in ("rate_rps", "mean_rate_rps"):
+                        if name in arrivals:
+                            arrivals[name] = value
+        elif key == "slo_ms":
+            for w in _workloads(data):
+                if isinstance(w.get("slo"), dict):
+                    w["slo"]["latency_ms"] = value
+        elif "." in key:
+            name, field = key.rsplit(".", 1)
+            d = _design(data, name)
+            if d is None or field not in DESIGN_FIELDS:
+                continue
+            fleet = d.get("fleet")
+            if field in ("min_nodes", "max_nodes"):
+                if isinstance(fleet, dict) and isinstance(fleet.get("autoscaling"), dict):
+                    fleet["autoscaling"][field] = value
+            elif field in ("max_batch", "max_wait_ms"):
+                d.setdefault("batching", {})
+                if isinstance(d["batching"], dict):
+                    d["batching"][field] = value
+            elif isinstance(fleet, dict):
+                fleet[field] = value
+    if edits.get("horizon_s") is not None and isinstance(data.get("warmup_s"), (int, float)):
+        data["warmup_s"] = min(data["warmup_s"], float(edits["horizon_s"]) / 10)
+    return data
+
+
+# ----------------------------------------------------------------------------- URL state
+
+def state_to_query(choice: str | None, edits: Mapping[str, Any]) -> str:
+    """Return the URL query string (``?scenario=...&rate_rps=...``) of a view."""
+    params: list[tuple[str, str]] = []
+    if choice:
+        params.append(("scenario", choice))
+    for key in sorted(edits):
+        value = edits[key]
+        params.append((key, repr(value) if isinstance(value, float) else str(value)))
+    return "?" + urlencode(params) if params else ""
+
+
+def query_to_state(query: Mapping[str, Any]) -> tuple[str | None, dict[str, Any], list[str]]:
+    """Return ``(choice, edits, problems)`` from parsed query parameters.
+
+    Unknown or malformed parameters are left out and named in ``problems``.
+    """
+    choice = query.get("scenario")
+    choice = choice if isinstance(choice, str) and choice else None
+    edits: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, raw in query.items():
+        if key == "scenario":
+            continue
+        field = key.rsplit(".", 1)[-1] if "." in key else key
+        cast = DESIGN_FIELDS.get(field) if "." in key else GLOBAL_FIELDS.get(field)
+        if cast is None or isinstance(raw, list):
+            problems.append(f"URL parameter {key!r} is not an editable parameter; ignored")
+            continue
+        try:
+            edits[key] = cast(raw)
+        except ValueError:
+            problems.append(f"URL parameter {key}={raw!r} is not a {cast.__name__}; ignored")
+    return choice, edits, problems
+
+
+# ----------------------------------------------------------------------------- validate and run
+
+def _paths(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        out = [v for k, v in value.items() if k == "path" and isinstance(v, str)]
+        for v in value.values():
+            out.extend(_paths(v))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths(v)]
+    return []
+
+
+def build_scenario(settings: Settings, choice: str | None,
+                   edits: Mapping[str, Any]) -> Scenario:
+    """Return the validated scenario of ``choice`` with ``edits`` applied.
+
+    Relative ``path`` fields are resolved against the bundled scenarios folder; a path that
+    resolves outside it (absolute, ``..``, a link) is refused, so an uploaded scenario cannot
+    read other files of the server.
+
+    Raises
+    ------
+    ScenarioError
+        The validation message of :func:`planner.schema.parse_scenario`, or a refused path.
+    """
+    base, label = load_base(settings, choice)
+    data = apply_edits(base, edits)
+    data.pop("source_path", None)
+    scenario = parse_scenario(data, base_dir=settings.scenarios_dir, source=label)
+    root = os.path.realpath(settings.scenarios_dir)
+    for path in _paths(scenario.model_dump(mode="json", exclude={"source_path"})):
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise ScenarioError(f"{label}: path {path!r} is outside the scenarios folder; in "
+                                "the dashboard a scenario may only read files under "
+                                f"{settings.scenarios_dir.name}/ (e.g. data/...)")
+    return scenario
+
+
+def scenario_yaml(settings: Settings, choice: str | None,
+                  edits: Mapping[str, Any]) -> tuple[str, str]:
+    """Return ``(filename, text)`` of the edited scenario as YAML (``yaml.safe_dump``)."""
+    base, label = load_base(settings, choice)
+    data = apply_edits(base, edits)
+    data.pop("source_path", None)
+    stem = safe_filename(str(data.get("name") or label.rsplit(".", 1)[0]), "scenario")
+    return f"{stem}.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A finished run: its results and the id they are stored under for downloads."""
+
+    run_id: str
+    result: RunResult
+
+
+def run_view(settings: Settings, choice: str | None, edits: Mapping[str, Any],
+             progress: Callable[[int, int], None] | None = None) -> RunView:
+    """Validate, simulate and price the edited scenario; store the result for downloads.
+
+    ``progress(done, total)`` is called as replications finish, over all designs.
+    """
+    from dashboards.settings import catalog
+    from planner.run import run_scenario
+
+    scenario = build_scenario(settings, choice, edits)
+    total = scenario.replications * len(scenario.designs)
+    done: dict[str, int] = {}
+
+    def on_progress(design: str, n_done: int, _n_total: int) -> None:
+        done[design] = n_done
+        if progress is not None:
+            progress(sum(done.values()), total)
+
+    result = run_scenario(scenario, catalog=catalog(), progress=on_progress)
+    run_id = uuid.uuid4().hex
+    _store(settings).set(f"run:{run_id}", result, expire=_STORE_EXPIRE_S)
+    return RunView(run_id, result)
+
+
+def stored_result(settings: Settings, run_id: str | None) -> RunResult:
+    """Return the stored result of run ``run_id``."""
+    result = None
+    if run_id and re.fullmatch(r"[0-9a-f]{32}", run_id):
+        result = _store(settings).get(f"run:{run_id}")
+    if result is None:
+        raise ScenarioError("no results to download; run the scenario first")
+    return result
+
+
+def results_json(settings: Settings, run_id: str | None) -> tuple[str, str]:
+    """Return ``(filename, text)`` of the run's JSON results (``RunResult.to_json()``)."""
+    result = stored_result(settings, run_id)
+    return f"{safe_filename(str(result.scenario.get('name')), 'results')}-results.json", \
+        result.to_json()
+
+
+def results_html(settings: Settings, run_id: str | None) -> tuple[str, str]:
+    """Return ``(filename, text)`` of the run's HTML report (``render_html``)."""
+    from planner.reports.html import render_html
+
+    result = stored_result(settings, run_id)
+    return f"{safe_filename(str(result.scenario.get('name')), 'report')}-report.html", \
+        render_html(result)
