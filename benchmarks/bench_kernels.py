@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.arrivals import PoissonArrivals  # noqa: E402
-from simulators.kernels import realtime as rk  # noqa: E402
-from simulators.realtime import simulate_realtime  # noqa: E402
-from simulators.reference.arrivals import poisson_arrivals  # noqa: E402
-from simulators.reference.realtime import simulate_realtime_reference  # noqa: E402
-from simulators.service import ServiceTime, exponential_service, table_service  # noqa: E402
+from simulators.arrivals import PoissonArrivals
+from simulators.kernels import realtime as rk
+from simulators.realtime import simulate_realtime
+from simulators.reference.arrivals import poisson_arrivals
+from simulators.reference.realtime import simulate_realtime_reference
+from simulators.service import ServiceTime, exponential_service, table_service
 
 
 def _bert_table(max_batch: int) -> ServiceTime:

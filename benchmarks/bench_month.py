@@ -23,11 +23,11 @@ import numba
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.arrivals import DiurnalArrivals  # noqa: E402
-from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel  # noqa: E402
-from simulators.kernels import realtime as rk  # noqa: E402
-from simulators.realtime import simulate_realtime  # noqa: E402
-from simulators.service import linear_service  # noqa: E402
+from simulators.arrivals import DiurnalArrivals
+from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
+from simulators.kernels import realtime as rk
+from simulators.realtime import simulate_realtime
+from simulators.service import linear_service
 
 DAY_S = 86_400.0
 

@@ -282,7 +282,7 @@ def price_design(
             return None
         return float(totals_h[p.purchase][r]) * od_list * (od_factor if with_discount else 1.0)
 
-    def step_total(cost_of) -> float | None:  # noqa: ANN001 - a local helper
+    def step_total(cost_of) -> float | None:
         return _mean([_sum_r([cost_of(p, r) for p in profiles]) for r in range(n_rep)])
 
     layers: list[tuple[str, float | None]] = [

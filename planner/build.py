@@ -20,6 +20,7 @@ from simulators import arrivals as sim_arrivals
 from simulators import service as sim_service
 from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
 
+
 @dataclass(frozen=True)
 class SpotSource:
     """Where a design's spot interruption model came from (for reports)."""

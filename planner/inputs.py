@@ -36,9 +36,9 @@ from planner.schema import (
 
 __all__ = [
     "ScenarioInputs",
-    "TokenMeans",
     "ServiceTable",
     "SpotTraceData",
+    "TokenMeans",
     "TraceArrivalsData",
     "load_scenario_inputs",
     "load_service_table",

@@ -24,7 +24,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
@@ -40,15 +40,52 @@ from planner.errors import ScenarioError
 from planner.schema_errors import format_errors, problem
 
 __all__ = [
-    "AdvisorInterruptions", "Arrivals", "Autoscaling", "Batching", "ConstantServiceTime",
-    "Design", "DiurnalArrivals", "ExponentialServiceTime", "Fleet", "InferenceWorkload",
-    "LatencySLO", "LinearServiceTime", "PoissonArrivals", "Pricing", "ProvisioningDelay",
-    "QueueLimits", "RateInterruptions", "RealtimeDesign", "Scenario", "ScheduledMinimum",
-    "ServiceTime", "TokenServiceTime", "Spot", "Commitment", "BatchDesign", "Checkpointing", "JobFleet", "JobSpot",
-    "Schedule", "StreamingAutoscaling", "StreamingDesign", "StreamingFleet", "TrainingDesign",
-    "TrainingWorkload", "EffectiveRate", "TokenCounts", "SpotInterruptions", "TableServiceTime", "TraceArrivals",
-    "TraceInterruptions", "Workload", "load_scenario", "parse_scenario", "PROVIDERS",
-    "SPOT_NOTICE_S", "SpotBand",
+    "PROVIDERS",
+    "SPOT_NOTICE_S",
+    "AdvisorInterruptions",
+    "Arrivals",
+    "Autoscaling",
+    "BatchDesign",
+    "Batching",
+    "Checkpointing",
+    "Commitment",
+    "ConstantServiceTime",
+    "Design",
+    "DiurnalArrivals",
+    "EffectiveRate",
+    "ExponentialServiceTime",
+    "Fleet",
+    "InferenceWorkload",
+    "JobFleet",
+    "JobSpot",
+    "LatencySLO",
+    "LinearServiceTime",
+    "PoissonArrivals",
+    "Pricing",
+    "ProvisioningDelay",
+    "QueueLimits",
+    "RateInterruptions",
+    "RealtimeDesign",
+    "Scenario",
+    "Schedule",
+    "ScheduledMinimum",
+    "ServiceTime",
+    "Spot",
+    "SpotBand",
+    "SpotInterruptions",
+    "StreamingAutoscaling",
+    "StreamingDesign",
+    "StreamingFleet",
+    "TableServiceTime",
+    "TokenCounts",
+    "TokenServiceTime",
+    "TraceArrivals",
+    "TraceInterruptions",
+    "TrainingDesign",
+    "TrainingWorkload",
+    "Workload",
+    "load_scenario",
+    "parse_scenario",
 ]
 
 from planner.schema_base import (  # PROVIDERS, SPOT_NOTICE_S, SpotBand are re-exported
@@ -59,7 +96,6 @@ from planner.schema_base import (  # PROVIDERS, SPOT_NOTICE_S, SpotBand are re-e
     _Frozen,
     _resolve_path,
 )
-from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
 from planner.schema_designs import (  # re-exported
     COMMITTED,
     Checkpointing,
@@ -80,8 +116,8 @@ from planner.schema_fleet import (  # re-exported
     SpotInterruptions,
     TraceInterruptions,
 )
+from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
 from planner.schema_sweep import Sweep  # a scenario's optional design-space sweep
-
 
 # ---------------------------------------------------------------------------------------------
 # Arrival processes
@@ -187,7 +223,7 @@ class TraceArrivals(_Frozen):
 
 
 Arrivals = Annotated[
-    Union[PoissonArrivals, DiurnalArrivals, TraceArrivals], Field(discriminator="kind")
+    PoissonArrivals | DiurnalArrivals | TraceArrivals, Field(discriminator="kind")
 ]
 
 
@@ -295,7 +331,7 @@ class TrainingWorkload(_Frozen):
                           latency_ms=self.deadline_h * 3_600_000.0)
 
 
-Workload = Annotated[Union[InferenceWorkload, TrainingWorkload], Field(discriminator="kind")]
+Workload = Annotated[InferenceWorkload | TrainingWorkload, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,8 +430,7 @@ class TokenServiceTime(_Frozen):
 
 
 ServiceTime = Annotated[
-    Union[TableServiceTime, ExponentialServiceTime, ConstantServiceTime, LinearServiceTime,
-          TokenServiceTime],
+    TableServiceTime | ExponentialServiceTime | ConstantServiceTime | LinearServiceTime | TokenServiceTime,
     Field(discriminator="kind"),
 ]
 
@@ -480,7 +515,7 @@ class TrainingDesign(_Frozen):
 
 
 # One member today; streaming and batch join this union.
-Design = Annotated[Union[RealtimeDesign, StreamingDesign, BatchDesign, TrainingDesign],
+Design = Annotated[RealtimeDesign | StreamingDesign | BatchDesign | TrainingDesign,
                   Field(discriminator="pattern")]
 
 

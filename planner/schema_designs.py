@@ -6,7 +6,7 @@ batch jobs and training jobs (the semantics are the contracts of :mod:`simulator
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -26,7 +26,7 @@ def _instance_key(value: str) -> str:
     return f"{provider}:{instance_type}"
 
 
-JobInterruptions = Annotated[Union[RateInterruptions, AdvisorInterruptions],
+JobInterruptions = Annotated[RateInterruptions | AdvisorInterruptions,
                              Field(discriminator="kind")]
 
 

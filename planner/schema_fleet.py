@@ -5,7 +5,7 @@ Semantics: ``docs/fleet-dynamics.md``.  Re-exported by :mod:`planner.schema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -14,7 +14,6 @@ from pydantic import (
     model_validator,
 )
 
-from planner.schema_errors import problem
 from planner.schema_base import (
     PROVIDERS,
     SPOT_NOTICE_S,
@@ -23,6 +22,7 @@ from planner.schema_base import (
     _Frozen,
     _resolve_path,
 )
+from planner.schema_errors import problem
 
 # Fleet dynamics: autoscaling, spot, provisioning delays (semantics: docs/fleet-dynamics.md)
 
@@ -139,7 +139,7 @@ class TraceInterruptions(_Frozen):
 
 
 SpotInterruptions = Annotated[
-    Union[RateInterruptions, AdvisorInterruptions, TraceInterruptions],
+    RateInterruptions | AdvisorInterruptions | TraceInterruptions,
     Field(discriminator="kind"),
 ]
 

@@ -15,7 +15,6 @@ from planner.reports.sections import (
     NA,
     fleet_text,
     fmt_money,
-    fmt_number,
     fmt_pct,
     fmt_plain,
     fmt_unit,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from planner.errors import PlannerError
-from planner.results import PATTERN_METRICS, LATENCY_KEYS, RunResult
+from planner.results import LATENCY_KEYS, PATTERN_METRICS, RunResult
 
 BASE_METRICS: tuple[str, ...] = (
     *(f"{k}_ms" for k in LATENCY_KEYS),

@@ -8,7 +8,6 @@ numbers, all read from the results object. Unknown values are ``n/a``, never ``$
 from __future__ import annotations
 
 import math
-
 import re
 from dataclasses import dataclass
 from typing import Any

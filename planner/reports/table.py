@@ -9,8 +9,8 @@ import shutil
 from rich.console import Console
 from rich.table import Table
 
-from planner.results import DesignResult, RunResult
 from planner.reports.sections import fmt_ms, fmt_unit, human_ms
+from planner.results import DesignResult, RunResult
 from planner.stats import Estimate
 
 NA = "n/a"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-
 from simulators._jit import jit
 from simulators.kernels.rng import exponential, standard_normal
 from simulators.kernels.structures import avail_set, event_push
@@ -95,8 +94,8 @@ N_NODE_SERIES = N_CLASSES + N_STATES
 
 @jit(inline="always")
 def _overlap(start, end, lo, hi):
-    a = start if start > lo else lo
-    b = end if end < hi else hi
+    a = max(lo, start)
+    b = min(hi, end)
     return b - a if b > a else 0.0
 
 
@@ -179,8 +178,7 @@ def launch_node(t, cls, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_
         return -1
     nd_class[slot] = cls
     nd_gen[slot] += 1
-    if slot + 1 > fi[FI_SLOT_HI]:
-        fi[FI_SLOT_HI] = slot + 1
+    fi[FI_SLOT_HI] = max(fi[FI_SLOT_HI], slot + 1)
     nd_seq[slot] = fi[FI_NEXT_SEQ]
     fi[FI_NEXT_SEQ] += 1
     nd_base[slot] = 0
@@ -368,15 +366,11 @@ def desired_nodes(busy_ws, outstanding_rs, window_len, fp, t, schedule):
     desired = int(math.ceil(raw - 1e-9))
     low = int(fp[FP_MIN_NODES])
     sched = clock_minimum(t, fp, schedule)
-    if sched > low:
-        low = sched
-    if int(fp[FP_BASE]) > low:
-        low = int(fp[FP_BASE])
+    low = max(low, sched)
+    low = max(low, int(fp[FP_BASE]))
     high = int(fp[FP_AS_MAX_NODES])
-    if desired < low:
-        desired = low
-    if desired > high:
-        desired = high
+    desired = max(desired, low)
+    desired = min(desired, high)
     return desired
 
 
@@ -462,8 +456,7 @@ def apply_autoscale(t, desired, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, 
             set_node_workers(slot, math.inf, w_per_node, use_heap, av_t, hk, hw, pos)
             last = t
             for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-                if w_free[w] > last:
-                    last = w_free[w]
+                last = max(last, w_free[w])
             event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, last,
                        EV_PRIORITY[EV_DRAINED], EV_DRAINED, slot, nd_gen[slot])
             removed += 1

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 
-
 from simulators._jit import jit
 from simulators.kernels.fleet import N_CLASSES, N_STATES
 from simulators.kernels.rng import exponential, standard_normal, uniform

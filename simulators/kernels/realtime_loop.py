@@ -200,14 +200,14 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     earlier = f < t_free
                     t_free = f if earlier else t_free
                     worker = k if earlier else worker
-            t_w = t_free if t_free > a_first else a_first
+            t_w = max(a_first, t_free)
             if t_w < t_now:  # never dispatch before the last fleet event that ran
                 t_w = t_now
             # D = max(t_w, min(A_i + max_wait, A_{i+B-1})): pull arrivals while they can still
             # be part of this batch or trigger it
             trigger = a_first + max_wait_s
             if count < max_batch:
-                limit = trigger if trigger > t_w else t_w
+                limit = max(t_w, trigger)
                 while count < max_batch and t_arr <= limit and t_arr < math.inf:
                     if count == ring.shape[0]:
                         ring = grow_ring(ring, head, count)
@@ -230,12 +230,11 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                     t_arr = ablock[a_idx]
             if count >= max_batch:
                 a_last = ring[(head + max_batch - 1) & mask]
-                if a_last < trigger:
-                    trigger = a_last
-            d_cand = trigger if trigger > t_w else t_w
+                trigger = min(trigger, a_last)
+            d_cand = max(t_w, trigger)
             # the batch: queued requests that arrived by the dispatch, at most max_batch (after
             # a fleet event the queue can hold requests that arrive later than the dispatch)
-            n = count if count < max_batch else max_batch
+            n = min(max_batch, count)
             if ring[(head + n - 1) & mask] > d_cand:
                 n = 0
                 while n < count and n < max_batch and ring[(head + n) & mask] <= d_cand:
@@ -244,8 +243,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
         # ---- fleet events at or before the next dispatch run first
         if ev_meta[0] > 0 and ev_t[0] <= d_cand:
             t_e, kind, slot, gen = event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-            if t_e > t_now:
-                t_now = t_e
+            t_now = max(t_now, t_e)
             if slot >= 0 and nd_gen[slot] != gen:
                 continue  # the node this event was for is gone
             if kind == fk.EV_DEATH:
@@ -488,8 +486,8 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 lat_hist[bucket_index(latency)] += 1
                 wait_hist[bucket_index(wait)] += 1
                 n_slo += latency <= slo_s
-            lo = a if a > warmup_s else warmup_s
-            hi = dispatch if dispatch < horizon_s else horizon_s
+            lo = max(warmup_s, a)
+            hi = min(horizon_s, dispatch)
             queue_area += max(hi - lo, 0.0)
         count -= n
         if count == 0:
@@ -532,8 +530,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             sum_batch += n
         n_batches_total += 1
         n_dispatched += n
-        if completion > last_completion:
-            last_completion = completion
+        last_completion = max(last_completion, completion)
 
     flush_bin(timeline, rt.T_ARRIVALS, a_bin, a_n, a_off)
     flush_bin(timeline, rt.T_DISPATCHED, d_bin, d_n, d_off)

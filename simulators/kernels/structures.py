@@ -222,6 +222,6 @@ def flush_bin(timeline, count_field, cur_bin, n_acc, off_acc):
 
 @jit(inline="always")
 def overlap(start, end, lo, hi):
-    a = start if start > lo else lo
-    b = end if end < hi else hi
+    a = max(lo, start)
+    b = min(hi, end)
     return b - a if b > a else 0.0

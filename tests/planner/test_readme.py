@@ -13,7 +13,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_yaml_snippets_validate() -> None:
-    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
     assert len(blocks) >= 2
     base = yaml.safe_load(blocks[0])
     parse_scenario(base)
@@ -27,7 +27,7 @@ def test_readme_yaml_snippets_validate() -> None:
 
 
 def test_readme_pattern_and_pricing_snippets_validate() -> None:
-    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
     base = yaml.safe_load(blocks[0])
     patterns = next(yaml.safe_load(b) for b in blocks if "pattern: streaming" in b)
     pricing = next(yaml.safe_load(b) for b in blocks if b.startswith("pricing:"))
@@ -45,7 +45,7 @@ def test_readme_pattern_and_pricing_snippets_validate() -> None:
 def test_readme_sweep_snippet_validates() -> None:
     from planner.sweep.points import plan_sweep
 
-    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
     base = yaml.safe_load(blocks[0])
     sweep = next(yaml.safe_load(b) for b in blocks if b.startswith("sweep:"))["sweep"]
     design = {**base["designs"][0], "name": "realtime-base",

@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from planner.reports.sections import human_ms
-
 from planner.reports.markdown import escape, render_markdown
+from planner.reports.sections import human_ms
 from tests.planner.report_fixture import HOSTILE, run_result
 
 

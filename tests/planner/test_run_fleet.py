@@ -68,7 +68,7 @@ def test_spot_trace_replay_through_the_scenario(shared_data: Path, tmp_path: Pat
     trace = (shared_data / "traces" / "skypilot_spot_traces" / "preemption" / "1-node"
              / "aws-04-22-2023" / "us-west-2b_v100_1.json")
     data = json.loads(trace.read_text())["data"]
-    ticks = int(7200 // 32) + 1
+    ticks = (7200 // 32) + 1
     drops = sum(1 for a, b in zip(data[:ticks], data[1:ticks]) if b < a)
     doc = _scenario({"instance": "aws:p4d.24xlarge", "nodes": 1, "purchase": "spot",
                      "spot": {"interruptions": {"kind": "trace", "path": str(trace)},

@@ -4,8 +4,9 @@ request deadlines (semantics in docs/fleet-dynamics.md)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, get_args
+from typing import Any, get_args
 
 import numpy as np
 import pytest

@@ -15,7 +15,13 @@ from simulators.arrivals import PoissonArrivals
 from simulators.kernels import realtime as rk
 from simulators.realtime import simulate_realtime
 from simulators.service import constant_service, exponential_service
-from tests.oracles import bulk_gated_mean_wait, erlang_c, md1_mean_wait, mmc_mean_wait, mmc_wait_quantile
+from tests.oracles import (
+    bulk_gated_mean_wait,
+    erlang_c,
+    md1_mean_wait,
+    mmc_mean_wait,
+    mmc_wait_quantile,
+)
 from tests.simulators.helpers import assert_ci_agrees, assert_littles_law, ci
 
 N_REPS = 8
