@@ -229,22 +229,52 @@ _PURCHASE_TO_BILL = {"on_demand": "on_demand", "spot": "spot", "reserved_1yr": "
                      "base": "on_demand"}
 
 
-def calibration_rows(result, review: Mapping[str, Any]) -> list[dict[str, Any]]:
+def bill_rates(paths: Sequence[Path], month: str | None = None) -> dict[str, Any]:
+    """Return the bills' effective rates of ``month`` (default: the latest with compute usage):
+    ``{"month": ..., "months": [...], "rates": [{instance_type, purchase_option, usage_hours,
+    effective_cost}, ...]}`` from :func:`costmodels.billing.rates.effective_rates`, every
+    compute instance type (GPU or not)."""
+    import polars as pl
+
+    from costmodels.billing.rates import effective_rates
+
+    billing = read(paths)
+    months = (billing.frame.select(pl.col("BillingPeriodStart").dt.strftime("%Y-%m")
+                                   .alias("m")).unique().collect()["m"].drop_nulls().sort()
+              .to_list())
+    try:
+        table = effective_rates(billing.frame, month=month)
+    except PlannerError as exc:  # e.g. no compute usage rows at all: every rate is n/a
+        return {"month": month or (months[-1] if months else None), "months": months,
+                "rates": [], "note": str(exc)}
+    chosen = month if month is not None else (
+        str(table["billing_period"][0]) if table.height else (months[-1] if months else None))
+    rates = [{"instance_type": r["instance_type"], "purchase_option": r["purchase_option"],
+              "usage_hours": r["usage_hours"], "effective_cost": r["effective_cost"]}
+             for r in table.iter_rows(named=True)]
+    return {"month": chosen, "months": months, "rates": rates}
+
+
+def calibration_rows(result, rates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Compare each design's simulated monthly cost with the bills' rates for its instance type.
 
     For every design and purchase option: the simulated node-hours per month (the horizon's
     node-hours scaled like its cost), the catalog cost per month, the bills' effective cost per
-    instance-hour of the same instance type and purchase option (``effective_usd /
-    usage_hours`` in the review's GPU rates), what the design would cost at that rate, and the
-    difference. A rate the bills do not have is None (n/a), never 0.
+    instance-hour of the same instance type and purchase option (``effective_cost /
+    usage_hours`` over every compute usage row of that month, :func:`bill_rates`), what the
+    design would cost at that rate, and the difference. A rate the bills do not have is None
+    (n/a), never 0.
     """
     from planner.reports.sections import node_hours_by_purchase
 
-    rates: dict[tuple[str, str], float] = {}
-    for r in (review.get("gpu") or {}).get("rates") or []:
-        if r.get("instance_type") and r.get("usage_hours"):
-            rates[(str(r["instance_type"]), str(r.get("purchase_option")))] = \
-                r["effective_usd"] / r["usage_hours"]
+    by_key: dict[tuple[str, str], list[float]] = {}
+    for r in rates:
+        if r.get("instance_type") and r.get("usage_hours") and r.get("effective_cost") is not None:
+            acc = by_key.setdefault((str(r["instance_type"]), str(r.get("purchase_option"))),
+                                    [0.0, 0.0])
+            acc[0] += float(r["effective_cost"])
+            acc[1] += float(r["usage_hours"])
+    rate_of = {k: cost / hours for k, (cost, hours) in by_key.items() if hours > 0}
     rows = []
     for d in result.designs:
         cost = d.cost
@@ -255,7 +285,7 @@ def calibration_rows(result, review: Mapping[str, Any]) -> list[dict[str, Any]]:
         for purchase, hours in node_hours_by_purchase(d).items():
             sim_usd = cost.by_purchase.get(purchase)
             bill_purchase = _PURCHASE_TO_BILL.get(purchase, purchase)
-            rate = rates.get((instance_type, bill_purchase))
+            rate = rate_of.get((instance_type, bill_purchase))
             month_hours = None if scale is None else hours * scale
             sim_month = None if scale is None or sim_usd is None else sim_usd * scale
             bill_month = None if rate is None or month_hours is None else rate * month_hours

@@ -58,12 +58,47 @@ def test_review_of_a_real_cur_sample(cur_sample):
 def test_calibration_rows_use_the_bill_rate(settings):
     view = scenario_logic.run_view(settings, "tiny", {})
     hours = {d.name: d.node_hours for d in view.result.designs}
-    review = {"gpu": {"rates": [{"instance_type": "g5.xlarge", "purchase_option": "on_demand",
-                                 "usage_hours": 10.0, "effective_usd": 7.0}]}}
-    rows = {r["design"]: r for r in logic.calibration_rows(view.result, review)}
+    rates = [{"instance_type": "g5.xlarge", "purchase_option": "on_demand",
+              "usage_hours": 6.0, "effective_cost": 4.0},
+             {"instance_type": "g5.xlarge", "purchase_option": "on_demand",  # another region
+              "usage_hours": 4.0, "effective_cost": 3.0},
+             {"instance_type": "g5.xlarge", "purchase_option": "spot",
+              "usage_hours": 4.0, "effective_cost": 1.0}]
+    rows = {r["design"]: r for r in logic.calibration_rows(view.result, rates)}
     small, big = rows["small"], rows["big"]
     assert small["bill_usd_per_node_hour"] == pytest.approx(0.7)
     cost = view.result.design("small").cost
     scale = cost.usd_per_month / cost.total_usd
     assert small["bill_usd_per_month"] == pytest.approx(0.7 * hours["small"] * scale)
     assert big["bill_usd_per_node_hour"] is None and big["difference_usd_per_month"] is None
+
+
+def test_bill_rates_are_effective_cost_over_hours(tmp_path):
+    if logic.unavailable_reason() is not None:
+        pytest.skip(f"billing support is not available: {logic.unavailable_reason()}")
+    header = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,BilledCost,"
+              "EffectiveCost,ListCost,ContractedCost,BillingCurrency,ChargeCategory,ServiceName,"
+              "ProviderName,RegionId,x_Provider,x_InstanceType,x_UsageHours,x_PurchaseOption\n")
+    rows = [("2026-09", 1, "g5.xlarge", "on_demand", 10, 10.0),
+            ("2026-10", 1, "g5.xlarge", "on_demand", 48, 43.2),
+            ("2026-10", 2, "g5.xlarge", "on_demand", 24, 21.6),
+            ("2026-10", 3, "g5.xlarge", "spot", 10, 4.0)]
+    lines = []
+    for month, day, instance, purchase, hours, cost in rows:
+        end = "2026-10-01" if month == "2026-09" else "2026-11-01"
+        lines.append(f"{month}-01T00:00:00Z,{end}T00:00:00Z,{month}-{day:02d}T00:00:00Z,"
+                     f"{month}-{day + 1:02d}T00:00:00Z,{cost},{cost},{cost},{cost},USD,Usage,"
+                     f"EC2,AWS,us-east-1,aws,{instance},{hours},{purchase}\n")
+    bill = tmp_path / "focus.csv"
+    bill.write_text(header + "".join(lines))
+    bills = logic.bill_rates([bill])
+    assert bills["month"] == "2026-10" and bills["months"] == ["2026-09", "2026-10"]
+    by = {(r["purchase_option"]): r for r in bills["rates"]}
+    assert by["on_demand"]["effective_cost"] / by["on_demand"]["usage_hours"] == \
+        pytest.approx(0.9)
+    assert logic.bill_rates([bill], "2026-09")["rates"][0]["usage_hours"] == pytest.approx(10)
+
+
+def test_bill_rates_without_compute_rows_are_all_na(cur_sample):
+    bills = logic.bill_rates([cur_sample])
+    assert bills["rates"] == [] and "no compute usage" in bills["note"]
