@@ -60,6 +60,19 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
     PRELOAD = ("dashboards.scenario_logic", "dashboards.scenario_view", "planner.run",
                "planner.reports.html")
 
+    def build_cache_key(self, fn, args, cache_args_to_ignore, triggered):
+        """Return Dash's key for a job, made unique per request.
+
+        Dash keys a job by its function and arguments, so two users clicking Run on the same
+        view would share one result slot (and the first to read it would delete it); a random
+        suffix gives every click its own slot. The key is made in the request process and
+        handed to the job, so the suffix is consistent for the job's whole life.
+        """
+        import uuid
+
+        return f"{super().build_cache_key(fn, args, cache_args_to_ignore, triggered)}-" \
+               f"{uuid.uuid4().hex}"
+
     def call_job_fn(self, key, job_fn, args, context):
         """Start ``job_fn`` in a process forked from the forkserver; return its pid."""
         import multiprocess

@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -73,7 +73,7 @@ class DashSession:
         self.dependencies: list[dict[str, Any]] = []
         self.polls = 0
 
-    def __enter__(self) -> DashSession:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
