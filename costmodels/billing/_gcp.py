@@ -456,7 +456,8 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         "CommitmentDiscountType": pl.when(commitment_id.is_not_null())
         .then(pl.lit("Committed Use Discount")),
         "ConsumedQuantity": pl.when(category == "Usage").then(amount),
-        "ConsumedUnit": pl.when(category == "Usage").then(unit.replace(UNITS)),
+        "ConsumedUnit": pl.when((category == "Usage") & (unit.str.strip_chars() != ""))
+        .then(unit.replace(UNITS)),
         "ContractedCost": contracted,
         "ContractedUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
         .then(cols.money("price.effective_price")),
@@ -466,9 +467,11 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         "ListUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
         .then(cols.money("price.list_price")),
         "PricingCategory": pricing_category,
-        "PricingQuantity": pl.when(category != "Tax")
+        # FOCUS: a PricingQuantity needs its PricingUnit (rounding rows carry neither)
+        "PricingQuantity": pl.when((category != "Tax") & (pricing_unit.str.strip_chars() != ""))
         .then(cols.money("usage.amount_in_pricing_units")),
-        "PricingUnit": pl.when(category != "Tax").then(pricing_unit.replace(UNITS)),
+        "PricingUnit": pl.when((category != "Tax") & (pricing_unit.str.strip_chars() != ""))
+        .then(pricing_unit.replace(UNITS)),
         "ProviderName": pl.lit("Google Cloud"),
         "PublisherName": seller.fill_null("Google Cloud"),
         "RegionId": region,

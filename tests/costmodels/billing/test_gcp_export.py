@@ -493,3 +493,15 @@ def test_oddities_are_counted(rows: list[dict], tmp_path: Path) -> None:
     assert frame["ChargeCategory"][3] == "Usage"
     assert frame["SubAccountId"][0] == "123456"
     assert result.reconciliation.balanced
+
+
+def test_units_follow_focus_nullability(rows: list[dict], tmp_path: Path) -> None:
+    """An empty unit is null, never "", and a PricingQuantity always has its PricingUnit
+    (FOCUS rules PricingUnit-C-003-O and PricingUnit-C-006-C; the rounding row has neither)."""
+    _, frame = _read(write_jsonl(tmp_path / "gcp.jsonl", rows))
+    for column in ("PricingUnit", "ConsumedUnit"):
+        assert (frame[column] == "").sum() == 0, column
+    assert frame.filter(pl.col("PricingQuantity").is_not_null()
+                        & pl.col("PricingUnit").is_null()).height == 0
+    rounding = frame.filter(pl.col("SkuId") == "ROUND")
+    assert rounding.height == 1 and rounding["PricingQuantity"][0] is None
