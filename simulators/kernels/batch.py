@@ -17,8 +17,9 @@ import numpy as np
 from numba import prange
 
 from simulators._jit import jit
+from simulators.kernels.fleet import provisioning_delay
 from simulators.kernels.histogram import bucket_index
-from simulators.kernels.rng import exponential, seed_stream, standard_normal, uniform
+from simulators.kernels.rng import exponential, seed_stream, uniform
 
 # arrival kinds
 ARRIVAL_POISSON = 0
@@ -201,13 +202,7 @@ def gang_provisioning_s(prov, nodes, rng):
             random = True
     n_draws = nodes if random else 1
     for _ in range(n_draws):
-        total = 0.0
-        for k in range(prov.shape[0]):
-            if prov[k, 1] > 0.0:
-                total += prov[k, 0] * math.exp(prov[k, 1] * standard_normal(rng))
-            else:
-                total += prov[k, 0]
-        slowest = max(slowest, total)
+        slowest = max(slowest, provisioning_delay(prov, rng))
     return slowest
 
 

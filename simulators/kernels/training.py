@@ -15,7 +15,8 @@ import numba
 import numpy as np
 
 from simulators._jit import jit
-from simulators.kernels.rng import exponential, seed_stream, standard_normal
+from simulators.kernels.fleet import provisioning_delay
+from simulators.kernels.rng import exponential, seed_stream
 
 # Purchase options (also the mode of the gang while it runs).
 PURCHASE_ON_DEMAND = 0
@@ -40,18 +41,6 @@ O_COMPLETED = 11  # 0.0 when the run hit the interruption cap (outputs are then 
 N_OUT = 12
 
 MAX_INTERRUPTIONS_PER_RUN = 1_000_000
-
-
-@jit
-def _provisioning_s(rng, prov):
-    """Return one provisioning delay: the sum over ``prov`` rows (median_s, sigma) (s)."""
-    total = 0.0
-    for k in range(prov.shape[0]):
-        if prov[k, 1] > 0.0:
-            total += prov[k, 0] * math.exp(prov[k, 1] * standard_normal(rng))
-        else:
-            total += prov[k, 0]
-    return total
 
 
 @jit
@@ -93,7 +82,7 @@ def _simulate_run(rng, out, purchase, nodes, rate_per_s, n_seg, segment_s, last_
     restart_acc = 0.0
     completed = 1.0
     next_fail = _next_interruption(rng, t, rate)
-    startup = _provisioning_s(rng, prov) + restart_s
+    startup = provisioning_delay(prov, rng) + restart_s
     while k < n_seg:
         # Start-up or recovery: needs ``startup`` seconds without an interruption.
         if next_fail < t + startup:
@@ -152,7 +141,7 @@ def _simulate_run(rng, out, purchase, nodes, rate_per_s, n_seg, segment_s, last_
             fallback_at = t
             rate = 0.0
             next_fail = math.inf
-            startup = _provisioning_s(rng, prov) + restart_s
+            startup = provisioning_delay(prov, rng) + restart_s
         else:
             next_fail = _next_interruption(rng, t, rate)
             startup = replacement_s + restart_s
