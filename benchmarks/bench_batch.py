@@ -22,12 +22,12 @@ import time
 import numba
 import numpy as np
 
-from simulators.arrivals import DiurnalArrivals
-from simulators.batch import scheduled_starts_s, simulate_batch
-from simulators.fleet import DelayComponent
-from simulators.reference.arrivals import diurnal_arrivals
-from simulators.reference.batch import simulate_batch_reference
-from simulators.service import linear_service
+from simulators.core.arrivals import DiurnalArrivals
+from simulators.batch.api import scheduled_starts_s, simulate_batch
+from simulators.core.fleet import DelayComponent
+from simulators.core.reference_arrivals import diurnal_arrivals
+from simulators.batch.reference import simulate_batch_reference
+from simulators.core.service import linear_service
 
 DAY_S = 86_400.0
 RECORDS_PER_NIGHT = 500e6

@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.arrivals import PoissonArrivals
-from simulators.kernels import realtime as rk
-from simulators.realtime import simulate_realtime
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.realtime import simulate_realtime_reference
-from simulators.service import ServiceTime, exponential_service, table_service
+from simulators.core.arrivals import PoissonArrivals
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import simulate_realtime
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.realtime.reference import simulate_realtime_reference
+from simulators.core.service import ServiceTime, exponential_service, table_service
 
 
 def _bert_table(max_batch: int) -> ServiceTime:

@@ -23,11 +23,11 @@ import numba
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.arrivals import DiurnalArrivals
-from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
-from simulators.kernels import realtime as rk
-from simulators.realtime import simulate_realtime
-from simulators.service import linear_service
+from simulators.core.arrivals import DiurnalArrivals
+from simulators.core.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import simulate_realtime
+from simulators.core.service import linear_service
 
 DAY_S = 86_400.0
 

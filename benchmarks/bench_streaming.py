@@ -23,12 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.arrivals import PoissonArrivals
-from simulators.kernels import streaming as sk
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.streaming import simulate_streaming_reference
-from simulators.service import ServiceTime, exponential_service, linear_service
-from simulators.streaming import simulate_streaming
+from simulators.core.arrivals import PoissonArrivals
+from simulators.streaming import _kernel as sk
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.streaming.reference import simulate_streaming_reference
+from simulators.core.service import ServiceTime, exponential_service, linear_service
+from simulators.streaming.api import simulate_streaming
 
 
 def bench_streaming(rate_rps: float, service: ServiceTime, workers: int, window_s: float,

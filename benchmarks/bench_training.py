@@ -24,9 +24,9 @@ import numba
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulators.fleet import DelayComponent
-from simulators.reference.training import simulate_training_reference_runs
-from simulators.training import simulate_training, young_daly_interval_s
+from simulators.core.fleet import DelayComponent
+from simulators.training.reference import simulate_training_reference_runs
+from simulators.training.api import simulate_training, young_daly_interval_s
 
 NODES, GPUS_PER_NODE, RATE = 8, 8, 0.05
 CASE = {

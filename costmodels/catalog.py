@@ -8,7 +8,7 @@ Catalog) build the same frame with :meth:`PriceCatalog.from_frame`.
 :func:`quote_instance` answers "what does ``aws:p5.48xlarge`` on spot cost per hour?".  An unknown
 instance or a missing price is not an error: the quote carries ``usd_per_hour=None`` and a note
 saying why, so that reports print "n/a" and never $0.  A malformed key or an unknown purchase
-option is a user error and raises :class:`planner.errors.CatalogError`.
+option is a user error and raises :class:`domain.errors.CatalogError`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from importlib import resources
 
 import polars as pl
 
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 PURCHASE_OPTIONS: tuple[str, ...] = (
     "on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr", "savings_plan_3yr",

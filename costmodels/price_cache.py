@@ -38,7 +38,7 @@ from costmodels.catalog import (
     PriceCatalog,
     load_snapshot,
 )
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 CACHE_ENV = "PLANNER_PRICE_CACHE"
 """Environment variable naming the cache folder (overrides the XDG default)."""

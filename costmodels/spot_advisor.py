@@ -27,7 +27,7 @@ from importlib import resources
 
 import polars as pl
 
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 __all__ = [
     "ADVISOR_AS_OF",

@@ -15,7 +15,7 @@ from typing import Any
 
 from dashboards.scenario_logic import decode_upload, safe_filename
 from dashboards.settings import BILLING_UPLOAD_LIMIT_BYTES, Settings
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 BILLING_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet", ".gz", ".zip", ".json")
 """File names the data folder is scanned for (the readers decide what each one is)."""

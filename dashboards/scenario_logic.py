@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import yaml
 
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.results import RunResult
 from planner.schema import Scenario, parse_scenario
 

@@ -13,7 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboards import charts
 from dashboards import scenario_logic as logic
 from dashboards.settings import Settings, instance_keys
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 _NUMBER_FIELDS = {
     "rate_rps": "arrival rate / mean rate (req/s)",

@@ -14,11 +14,11 @@ import numpy as np
 
 from costmodels.spot_advisor import rate_per_node_hour
 from planner import schema
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.inputs import ScenarioInputs
-from simulators import arrivals as sim_arrivals
-from simulators import service as sim_service
-from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
+from simulators.core import arrivals as sim_arrivals
+from simulators.core import service as sim_service
+from simulators.core.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
 
 def _token_service(design, inputs: ScenarioInputs, gpu_model: str | None,
                    gpu_memory_gib: float | None, seed: int) -> sim_service.ServiceTime:
-    from simulators.llm_service import (
+    from simulators.core.tokens import (
         TokenProfileError,
         batch_service_table,
         gpu_key,

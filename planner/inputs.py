@@ -3,7 +3,7 @@
 :mod:`planner.schema` validates a scenario without touching the filesystem; this module is where
 the files named by its ``path`` fields are opened (CSV with polars, spot traces as JSON), checked
 and turned into numpy arrays for the simulators, and where Spot Advisor bands are looked up in
-the bundled table. Every problem raises :class:`~planner.errors.ScenarioError` naming the
+the bundled table. Every problem raises :class:`~domain.errors.ScenarioError` naming the
 scenario field path, the file, the bad value (with its line number or index) and the fix.
 
 Line numbers count the CSV header as line 1, so the first data row is line 2.
@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from costmodels.spot_advisor import DEFAULT_REGION, SpotAdvice, lookup_band
-from planner.errors import CatalogError, PlannerError, ScenarioError
+from domain.errors import CatalogError, PlannerError, ScenarioError
 from planner.inputs_spot import SpotTraceData, _readonly, load_spot_trace
 from planner.schema import (
     AdvisorInterruptions,
@@ -261,7 +261,7 @@ def load_billing_rates(pricing, *, field_path: str = "pricing") -> BillingRates 
 class TokenModelInputs:
     """The measured token profile of a design and the token counts it is driven by."""
 
-    profile: Any  # simulators.llm_service.TokenProfile
+    profile: Any  # simulators.core.tokens.TokenProfile
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     tokens_source: str
@@ -284,7 +284,7 @@ class TokenMeans:
 def load_token_model(spec: TokenServiceTime, workload: InferenceWorkload, *,
                      field_path: str) -> TokenModelInputs:
     """Load a design's token profile and the workload's token counts (trace rows or means)."""
-    from simulators.llm_service import TokenProfileError, load_token_profile, load_token_samples
+    from simulators.core.tokens import TokenProfileError, load_token_profile, load_token_samples
 
     try:
         profile = load_token_profile(spec.path, spec.model)

@@ -1,6 +1,6 @@
 """Read spot capacity traces (the SkyPilot spot-traces JSON format) for a scenario.
 
-Part of :mod:`planner.inputs`; every problem raises :class:`~planner.errors.ScenarioError`
+Part of :mod:`planner.inputs`; every problem raises :class:`~domain.errors.ScenarioError`
 naming the scenario field path, the file, the bad value (with its index) and the fix.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.schema import TraceInterruptions
 
 

@@ -25,14 +25,14 @@ from planner.build import (
     build_service,
     describe_arrivals,
 )
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.inputs import ScenarioInputs, load_scenario_inputs
 from planner.pricing import PricedQuote, build_cost, describe_discounts, quotes_for
 from planner.results import LATENCY_KEYS, DesignResult, RunResult, SloResult
 from planner.stats import estimate
-from simulators.fleet import CLASS_BASE, CLASS_FALLBACK, CLASS_SPOT, STATE_NAMES
-from simulators.kernels import realtime as rk
-from simulators.realtime import RealtimeSimResult, simulate_realtime
+from simulators.core.fleet import CLASS_BASE, CLASS_FALLBACK, CLASS_SPOT, STATE_NAMES
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import RealtimeSimResult, simulate_realtime
 
 ProgressCallback = Callable[[str, int, int], None]
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}

@@ -25,10 +25,10 @@ from planner.inputs import ScenarioInputs
 from planner.pricing import PricedQuote, build_cost, quotes_for
 from planner.results import DesignResult, SloResult
 from planner.stats import Estimate, estimate
-from simulators.batch import simulate_batch
-from simulators.fleet import DelayComponent
-from simulators.streaming import StreamingAutoscaling, simulate_streaming
-from simulators.training import (
+from simulators.batch.api import simulate_batch
+from simulators.core.fleet import DelayComponent
+from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
+from simulators.training.api import (
     predicted_waste_fraction,
     simulate_training,
     young_daly_interval_s,

@@ -12,7 +12,7 @@ table, an arrival trace) are resolved against the scenario file's folder by stri
 using a pydantic validation context that carries ``base_dir``. Reading those files is the job of
 :mod:`planner.inputs`.
 
-Every problem a user can cause surfaces as one :class:`~planner.errors.ScenarioError` whose
+Every problem a user can cause surfaces as one :class:`~domain.errors.ScenarioError` whose
 message starts with the file name and lists each problem as
 ``<field path>: <what is wrong> (got <value>); <fix>`` (rendered by :mod:`planner.schema_errors`).
 """
@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.schema_errors import format_errors, problem
 
 __all__ = [
@@ -406,7 +406,7 @@ class LinearServiceTime(_Frozen):
 
 class TokenServiceTime(_Frozen):
     """An LLM's batch service time from a measured token-level profile (see
-    :mod:`simulators.llm_service`): prefill by prompt tokens, decode steps by batch size and
+    :mod:`simulators.core.tokens`): prefill by prompt tokens, decode steps by batch size and
     context, for token counts drawn from the workload's ``tokens`` (trace columns or means).
 
     ``gpu: auto`` derives the profile for the fleet instance's GPU (catalog GPU model and memory)
@@ -450,7 +450,7 @@ class RealtimeDesign(_Frozen):
 class StreamingDesign(_Frozen):
     """Micro-batches every ``window_s`` on a standing (optionally autoscaled) fleet; a window's
     records are processed in batches of up to ``batching.max_batch`` spread over the workers,
-    plus ``overhead_s`` per window (see :mod:`simulators.streaming`)."""
+    plus ``overhead_s`` per window (see :mod:`simulators.streaming.api`)."""
 
     name: Name
     workload: Name
@@ -464,7 +464,7 @@ class StreamingDesign(_Frozen):
 
 class BatchDesign(_Frozen):
     """Scheduled jobs that cold-start a gang, process the backlog at the gang's throughput,
-    checkpoint, and shut down (see :mod:`simulators.batch`). ``deadline_s`` counts from each
+    checkpoint, and shut down (see :mod:`simulators.batch.api`). ``deadline_s`` counts from each
     job's scheduled start; ``startup_s`` is paid time before processing (model load)."""
 
     name: Name
@@ -488,7 +488,7 @@ class BatchDesign(_Frozen):
 
 
 class TrainingDesign(_Frozen):
-    """A training job on a gang (see :mod:`simulators.training`): on-demand, spot with
+    """A training job on a gang (see :mod:`simulators.training.api`): on-demand, spot with
     checkpoints and fallback, or reserved capacity held for ``reserved_hours`` (default: the
     run's own duration). ``restart_overhead_s`` loads the model/checkpoint at start and after
     every interruption."""

@@ -1,6 +1,6 @@
 """Parts of the design patterns beside real-time serving: streaming micro-batches, scheduled
-batch jobs and training jobs (the semantics are the contracts of :mod:`simulators.streaming`,
-:mod:`simulators.batch` and :mod:`simulators.training`). The design models themselves live in
+batch jobs and training jobs (the semantics are the contracts of :mod:`simulators.streaming.api`,
+:mod:`simulators.batch.api` and :mod:`simulators.training.api`). The design models themselves live in
 :mod:`planner.schema`, beside the service-time models they share."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 
 class BillingError(PlannerError):

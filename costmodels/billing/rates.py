@@ -23,7 +23,7 @@ from __future__ import annotations
 import polars as pl
 
 from costmodels.billing.review import month_bounds
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 RATE_COLUMNS = (
     "provider", "region", "instance_type", "purchase_option", "billing_period", "usage_hours",

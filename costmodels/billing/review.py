@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 ANOMALY_WINDOW_DAYS = 14
 """Trailing days in each day's robust baseline."""

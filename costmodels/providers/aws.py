@@ -17,7 +17,7 @@
 
 A price that cannot be found is ``None`` (a null cell), never 0.  Missing credentials, access
 denied and throttling (after botocore's standard retries) raise
-:class:`planner.errors.CatalogError`.  The Pricing API is called in ``us-east-1`` (one of its
+:class:`domain.errors.CatalogError`.  The Pricing API is called in ``us-east-1`` (one of its
 only endpoints), EC2 in ``region``.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from costmodels.catalog import CATALOG_SCHEMA, PriceCatalog
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 LABEL = "AWS Pricing API"
 PRICING_REGION = "us-east-1"

@@ -34,7 +34,7 @@ machine types (e.g. ``a3-megagpu-8g``) and types absent from the snapshot get a 
 prices (and null specs when unknown).
 
 Permission denied, unauthenticated, unavailable endpoints, missing credentials and other API
-errors raise :class:`planner.errors.CatalogError`.
+errors raise :class:`domain.errors.CatalogError`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Any
 import polars as pl
 
 from costmodels.catalog import CATALOG_SCHEMA, PURCHASE_OPTIONS, PriceCatalog, load_snapshot
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 LABEL = "GCP Cloud Billing Catalog"
 COMPUTE_ENGINE_SERVICE = "services/6F81-5844-456A"

@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html
 from dashboards import billing_logic as logic
 from dashboards import scenario_logic
 from dashboards.settings import Settings
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 dash.register_page(__name__, path="/calibration", name="Calibration",
                    title="Calibration - GPU planner", order=2)

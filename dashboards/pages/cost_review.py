@@ -9,7 +9,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import billing_logic as logic
 from dashboards.settings import Settings, current_settings
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 dash.register_page(__name__, path="/cost-review", name="Cost review",
                    title="Cost review - GPU planner", order=1)

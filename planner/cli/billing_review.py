@@ -17,7 +17,7 @@ import typer
 
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 
 class ReviewFormat(str, Enum):

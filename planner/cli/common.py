@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 EXIT_OK = 0
 EXIT_ERROR = 1

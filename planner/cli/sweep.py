@@ -24,7 +24,7 @@ from rich.progress import (
 
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from planner.schema import load_scenario
 
 

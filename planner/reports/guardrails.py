@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from planner.results import LATENCY_KEYS, PATTERN_METRICS, RunResult
 
 BASE_METRICS: tuple[str, ...] = (

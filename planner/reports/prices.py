@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costmodels.catalog import PriceCatalog
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 from planner.reports.table import NA
 
 SORT_KEYS: dict[str, str] = {

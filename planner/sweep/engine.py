@@ -19,7 +19,7 @@ from typing import Any
 
 from costmodels.catalog import PriceCatalog
 from costmodels.price_cache import default_catalog
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from planner.schema import Scenario
 from planner.schema_sweep import SweepConstraints
 from planner.sweep import analysis

@@ -4,7 +4,7 @@ they finish.
 ``local``
     A :class:`concurrent.futures.ProcessPoolExecutor` with the ``forkserver`` context (``spawn``
     where there is none): the fork server imports the package once, every worker forks from it
-    and loads the Numba kernels from the on-disk cache (:mod:`simulators._jit`).  The job goes
+    and loads the Numba kernels from the on-disk cache (:mod:`simulators.core.jit`).  The job goes
     to each worker once, through the pool initializer.  Each worker runs its kernels on
     ``cores // workers`` threads (at least 1), so the pool does not oversubscribe the CPUs.
     ``workers=0`` runs the points in this process, one after another (debugging, tests).
@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from planner.sweep.runner import PointTask, SweepJob, run_point
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "make_executor"]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.schema import Scenario, parse_scenario
 from planner.schema_sweep import SPOT_SHARE, Sweep, is_variant
 

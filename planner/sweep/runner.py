@@ -28,16 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from costmodels.catalog import PriceCatalog
-from planner.errors import PlannerError, ScenarioError
+from domain.errors import PlannerError, ScenarioError
 from planner.sweep.points import SweepPlan, SweepPoint, check_point
 
 __all__ = ["PointTask", "SweepJob", "build_job", "collect_files", "run_point"]
 
 _PATH_KEYS = ("path", "paths")
-KERNELS = (("simulators.realtime", "realtime_kernel"),
-           ("simulators.streaming", "streaming_kernel"),
-           ("simulators.kernels.batch", "batch_kernel"),
-           ("simulators.kernels.training", "training_kernel"))
+KERNELS = (("simulators.realtime.api", "realtime_kernel"),
+           ("simulators.streaming.api", "streaming_kernel"),
+           ("simulators.batch._kernel", "batch_kernel"),
+           ("simulators.training._kernel", "training_kernel"))
 """The module attributes timed with ``measure_kernels`` (each pattern's compiled kernel)."""
 
 

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 __all__ = ["STORE_VERSION", "SweepStore"]
 

@@ -18,7 +18,7 @@ from costmodels.providers.aws import (
     parse_price_items,
     summarize_spot,
 )
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 from tests.costmodels.fakes import aws_pricing as fake
 
 TODAY = dt.date(2026, 11, 26)

@@ -18,7 +18,7 @@ from costmodels.catalog import (
     load_snapshot,
     quote_instance,
 )
-from planner.errors import CatalogError, PlannerError
+from domain.errors import CatalogError, PlannerError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_CATALOG = REPO_ROOT.parent / "shared" / "data" / "catalog" / "gpu_instances.csv"

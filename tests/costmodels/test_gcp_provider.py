@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from costmodels.providers.gcp import LABEL, classify_sku, fetch_gcp_catalog
 from planner.cli.main import app
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 from tests.costmodels.fakes import gcp_catalog as fake
 
 TODAY = dt.date(2026, 11, 26)

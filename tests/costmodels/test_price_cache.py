@@ -16,7 +16,7 @@ from costmodels.price_cache import (
     read_cache_file,
     write_cache,
 )
-from planner.errors import CatalogError
+from domain.errors import CatalogError
 
 T1 = dt.datetime(2026, 11, 26, 10, 0, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2026, 11, 27, 9, 30, 15, tzinfo=dt.UTC)

@@ -20,7 +20,7 @@ from costmodels.spot_advisor import (
     lookup_band,
     rate_per_node_hour,
 )
-from planner.errors import CatalogError, PlannerError
+from domain.errors import CatalogError, PlannerError
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "costmodels" / "data" / "spot_advisor_gpu_linux.csv"

@@ -9,7 +9,7 @@ import pytest
 
 from dashboards import billing_logic as logic
 from dashboards import scenario_logic
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 
 CUR = Path("billing-samples/focus-converters/test-fixtures/"
            "aws-legacy-cur-sample-anonymous-aws-export-dataset.csv")

@@ -12,7 +12,7 @@ import yaml
 from dashboards import charts
 from dashboards import scenario_logic as logic
 from dashboards import scenario_view as page
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 
 
 def data_url(text: str | bytes) -> str:

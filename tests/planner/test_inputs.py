@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.inputs import load_scenario_inputs, load_service_table, load_trace
 from planner.schema import TableServiceTime, TraceArrivals, load_scenario, parse_scenario
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.inputs import ScenarioInputs, load_scenario_inputs, load_spot_trace
 from planner.schema import TraceInterruptions, load_scenario, parse_scenario
 

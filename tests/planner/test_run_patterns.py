@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from costmodels.catalog import load_snapshot, quote_instance
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.run import run_scenario
 from planner.schema import parse_scenario
-from simulators.training import daly_expected_time_s
+from simulators.training.api import daly_expected_time_s
 
 G5 = 1.006
 

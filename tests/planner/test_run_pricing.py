@@ -201,7 +201,7 @@ def test_billing_without_the_instance_falls_back_to_the_catalog(tmp_path):
 
 
 def test_billing_source_needs_paths_and_readable_files(tmp_path):
-    from planner.errors import ScenarioError
+    from domain.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="source: billing needs the billing exports"):
         _scenario({"source": "billing"})

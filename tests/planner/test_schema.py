@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.schema import (
     DiurnalArrivals,
     InferenceWorkload,

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costmodels.spot_advisor import BANDS
-from planner.errors import ScenarioError, SimulationError
+from domain.errors import ScenarioError, SimulationError
 from planner.schema import (
     SPOT_NOTICE_S,
     AdvisorInterruptions,
@@ -26,7 +26,7 @@ from planner.schema import (
     load_scenario,
     parse_scenario,
 )
-from simulators.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
+from simulators.core.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
 
 REPO = Path(__file__).resolve().parents[2]
 FLEET_MIX = REPO / "scenarios" / "fleet-mix.yaml"

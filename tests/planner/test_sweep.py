@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from planner.cli.main import app
-from planner.errors import ScenarioError
+from domain.errors import ScenarioError
 from planner.schema import parse_scenario
 from planner.schema_sweep import SweepConstraints
 from planner.sweep import (
@@ -399,7 +399,7 @@ def test_resume_refuses_a_folder_of_another_sweep(tmp_path):
               sensitivity=False)
     changed = tiny()
     changed["horizon_s"] = 100
-    from planner.errors import PlannerError
+    from domain.errors import PlannerError
 
     with pytest.raises(PlannerError, match="holds results of another sweep.*--no-resume"):
         run_sweep(parse_scenario(changed), executor=LocalExecutor(0), output=tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.stats import Estimate, estimate
-from simulators.realtime import RealtimeSimResult
+from simulators.realtime.api import RealtimeSimResult
 
 
 def assert_littles_law(sim: RealtimeSimResult, rel_tol: float) -> None:

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from numba import njit
 
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.kernels import realtime as rt
-from simulators.kernels.arrival_blocks import fill_arrivals
-from simulators.kernels.rng import seed_stream
-from simulators.realtime import _arrival_arrays
+from simulators.core import arrival_kernel as ak
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
+
+from simulators.core.arrival_kernel import fill_arrivals
+from simulators.core.rng import seed_stream
+from simulators.realtime.api import _arrival_arrays
 
 
 @njit
@@ -22,7 +23,7 @@ def _one_at_a_time(kind, params, hourly, trace, horizon, n):
     out = np.full(n, math.inf)
     t, pos = 0.0, -1
     for k in range(n):
-        t, pos = rt._next_arrival(kind, t, pos, rng, params, hourly, trace, horizon)
+        t, pos = ak._next_arrival(kind, t, pos, rng, params, hourly, trace, horizon)
         out[k] = t
         if t == math.inf:
             break

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals
-from simulators.batch import simulate_batch
-from simulators.kernels import batch as bk
-from simulators.service import constant_service
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
+from simulators.batch.api import simulate_batch
+from simulators.batch import _kernel as bk
+from simulators.core.service import constant_service
 from tests.simulators.helpers import assert_ci_agrees, ci
 
 SERVICE = constant_service(50.0, 256)  # 256 records per 50 ms per worker = 5120 records/s

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals
-from simulators.batch import BatchInputError, simulate_batch
-from simulators.fleet import DelayComponent
-from simulators.service import constant_service
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
+from simulators.batch.api import BatchInputError, simulate_batch
+from simulators.core.fleet import DelayComponent
+from simulators.core.service import constant_service
 
 SERVICE = constant_service(50.0, 256)
 SPOT = {"provisioning": (DelayComponent("boot", 90.0, 0.5),), "startup_s": 30.0,

@@ -17,13 +17,13 @@ import math
 import numpy as np
 import pytest
 
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.batch import scheduled_starts_s, simulate_batch
-from simulators.fleet import DelayComponent
-from simulators.kernels import batch as bk
-from simulators.reference.arrivals import diurnal_arrivals, poisson_arrivals
-from simulators.reference.batch import simulate_batch_reference
-from simulators.service import constant_service
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
+from simulators.batch.api import scheduled_starts_s, simulate_batch
+from simulators.core.fleet import DelayComponent
+from simulators.batch import _kernel as bk
+from simulators.core.reference_arrivals import diurnal_arrivals, poisson_arrivals
+from simulators.batch.reference import simulate_batch_reference
+from simulators.core.service import constant_service
 
 SERVICE = constant_service(2000.0, 4)  # 4 records per 2 s per worker: 2 records/s per worker
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from planner.stats import estimate
-from simulators.arrivals import PoissonArrivals
-from simulators.fleet import (
+from simulators.core.arrivals import PoissonArrivals
+from simulators.core.fleet import (
     CLASS_SPOT,
     STATE_DRAINING,
     STATE_READY,
@@ -24,9 +24,9 @@ from simulators.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.kernels import realtime as rk
-from simulators.realtime import simulate_realtime
-from simulators.service import exponential_service, linear_service
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import simulate_realtime
+from simulators.core.service import exponential_service, linear_service
 from tests.oracles import erlang_c
 
 

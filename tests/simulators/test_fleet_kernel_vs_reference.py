@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulators.arrivals import PoissonArrivals, TraceArrivals
-from simulators.fleet import (
+from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.core.fleet import (
     CLASS_FALLBACK,
     CLASS_SPOT,
     N_CLASSES,
@@ -41,13 +41,13 @@ from simulators.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.kernels import fleet as fk
-from simulators.kernels import realtime as rk
-from simulators.kernels.histogram import RELATIVE_ERROR_BOUND, histogram_of
-from simulators.realtime import RealtimeSimResult, simulate_realtime
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.fleet import FleetReferenceResult, simulate_fleet_reference
-from simulators.service import linear_service
+from simulators.core import fleet_kernel as fk
+from simulators.realtime import _layout as rk
+from simulators.core.histogram import RELATIVE_ERROR_BOUND, histogram_of
+from simulators.realtime.api import RealtimeSimResult, simulate_realtime
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
+from simulators.core.service import linear_service
 
 # Open kernel behaviours that contradict docs/fleet-dynamics.md, name -> description.  Each has a
 # minimal failing case below, marked xfail(strict=True) while its entry is here: remove the
@@ -538,8 +538,8 @@ def test_bug_fallback_at_a_rounded_time():
     assert (0.7 + 0.1, "fallback", -1) in ref.events
     np.testing.assert_array_equal(ref.n_launches, [0, 0, 1])
 
-    from simulators.kernels.rng import seed_stream
-    from simulators.realtime import _fleet_arrays
+    from simulators.core.rng import seed_stream
+    from simulators.realtime.api import _fleet_arrays
 
     fp, _, prov, _, _ = _fleet_arrays(fleet)
     fi = np.zeros(fk.N_FLEET_INTS, dtype=np.int64)

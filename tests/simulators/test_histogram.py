@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.kernels.histogram import (
+from simulators.core.histogram import (
     MAX_EXP,
     MIN_EXP,
     N_BUCKETS,

@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulators.arrivals import PoissonArrivals, TraceArrivals
-from simulators.kernels import realtime as rk
-from simulators.kernels.histogram import RELATIVE_ERROR_BOUND, histogram_of
-from simulators.realtime import simulate_realtime
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.realtime import simulate_realtime_reference
-from simulators.service import ServiceTime, exponential_service, linear_service, table_service
+from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.realtime import _layout as rk
+from simulators.core.histogram import RELATIVE_ERROR_BOUND, histogram_of
+from simulators.realtime.api import simulate_realtime
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.realtime.reference import simulate_realtime_reference
+from simulators.core.service import ServiceTime, exponential_service, linear_service, table_service
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulators.llm_service import (
+from simulators.core.tokens import (
     GPU_SPECS,
     TokenProfile,
     batch_service_table,
@@ -18,7 +18,7 @@ from simulators.llm_service import (
     load_token_samples,
     scale_profile,
 )
-from simulators.service import table_service
+from simulators.core.service import table_service
 
 MODELS = ("llama-3-8b", "llama-3.2-1b")
 AZURE = ("traces", "azure_llm_inference_2023")

@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from simulators.arrivals import PoissonArrivals
-from simulators.kernels import realtime as rk
-from simulators.realtime import simulate_realtime
-from simulators.service import constant_service, exponential_service
+from simulators.core.arrivals import PoissonArrivals
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import simulate_realtime
+from simulators.core.service import constant_service, exponential_service
 from tests.oracles import (
     bulk_gated_mean_wait,
     erlang_c,
@@ -106,7 +106,7 @@ def test_batching_deterministic_cycle_is_exact() -> None:
     Arrivals every 1 ms, max_batch 4, generous max_wait, service 2 ms, one worker: a batch
     leaves when its 4th request arrives, so the waits are 3, 2, 1, 0 ms and latency = wait + 2.
     """
-    from simulators.arrivals import TraceArrivals
+    from simulators.core.arrivals import TraceArrivals
 
     times = np.arange(0, 4000) * 0.001
     sim = simulate_realtime(

@@ -7,11 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.kernels import realtime as rk
-from simulators.kernels.histogram import bucket_bounds, percentiles_from_counts
-from simulators.realtime import simulate_realtime
-from simulators.service import constant_service, exponential_service, linear_service, table_service
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
+from simulators.realtime import _layout as rk
+from simulators.core.histogram import bucket_bounds, percentiles_from_counts
+from simulators.realtime.api import simulate_realtime
+from simulators.core.service import constant_service, exponential_service, linear_service, table_service
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

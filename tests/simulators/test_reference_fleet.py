@@ -1,4 +1,4 @@
-"""Tests of the SimPy reference model of serving on a dynamic fleet (simulators.reference.fleet).
+"""Tests of the SimPy reference model of serving on a dynamic fleet (simulators.realtime.reference_fleet).
 
 Truths used here, independent of the model's code:
 
@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.errors import SimulationError
-from simulators.fleet import (
+from domain.errors import SimulationError
+from simulators.core.fleet import (
     CLASS_BASE,
     CLASS_FALLBACK,
     CLASS_SPOT,
@@ -37,9 +37,9 @@ from simulators.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.fleet import FleetReferenceResult, simulate_fleet_reference
-from simulators.reference.realtime import simulate_realtime_reference
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
+from simulators.realtime.reference import simulate_realtime_reference
 from tests.simulators.helpers import assert_ci_agrees, ci
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

@@ -1,4 +1,4 @@
-"""Tests of the SimPy reference model of real-time serving (simulators.reference.realtime).
+"""Tests of the SimPy reference model of real-time serving (simulators.realtime.reference).
 
 Truths used here, independent of the model's code:
 
@@ -23,9 +23,9 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.errors import SimulationError
-from simulators.reference.arrivals import diurnal_arrivals, diurnal_rate_rps, poisson_arrivals
-from simulators.reference.realtime import ReferenceResult, simulate_realtime_reference
+from domain.errors import SimulationError
+from simulators.core.reference_arrivals import diurnal_arrivals, diurnal_rate_rps, poisson_arrivals
+from simulators.realtime.reference import ReferenceResult, simulate_realtime_reference
 from tests.oracles import bulk_gated_mean_wait, md1_mean_wait, mmc_mean_wait, mmc_wait_quantile
 
 MS = 1e-3

@@ -1,7 +1,7 @@
 """The streaming kernel against closed forms: window wait plus processing, Poisson window counts,
 conservation, Little's law, and the linear growth of the backlog in overload.
 
-Every expected value below is derived by hand from the contract in ``simulators/streaming.py``;
+Every expected value below is derived by hand from the contract in ``simulators/streaming/api.py``;
 none is a number read off a seeded run.
 """
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulators.arrivals import PoissonArrivals
-from simulators.service import constant_service, linear_service
-from simulators.streaming import simulate_streaming
+from simulators.core.arrivals import PoissonArrivals
+from simulators.core.service import constant_service, linear_service
+from simulators.streaming.api import simulate_streaming
 from tests.simulators.helpers import assert_ci_agrees, ci
 
 
@@ -62,7 +62,7 @@ def test_window_counts_are_poisson():
     batches = float(np.sum(p * np.ceil(n / max_batch)))
     assert_ci_agrees(ci(sim.utilization()), c * batches / (workers * window), rel_tol=0.002,
                      max_rel_half_width=0.02)
-    from simulators.kernels import streaming as sk
+    from simulators.streaming import _kernel as sk
     nonempty = sim.stat(sk.S_N_NONEMPTY_WINDOWS) / sim.stat(sk.S_N_WINDOWS_TOTAL)
     assert_ci_agrees(ci(nonempty), 1 - math.exp(-rate * window), rel_tol=0.002,
                      max_rel_half_width=0.01)
@@ -153,7 +153,7 @@ def test_autoscaling_tracks_the_target_utilization():
     and 5 nodes, with utilization between lambda c / 5 and lambda c / 4 and no backlog left.
     Started on one node (a quarter of the capacity it needs), it must scale out.
     """
-    from simulators.streaming import StreamingAutoscaling
+    from simulators.streaming.api import StreamingAutoscaling
 
     rate, c, target = 100.0, 0.02, 0.5
     auto = StreamingAutoscaling(target, min_nodes=1, max_nodes=10, interval_s=60.0,
@@ -186,8 +186,8 @@ def test_autoscaling_tracks_the_target_utilization():
 ])
 def test_autoscaling_by_hand(times, delay_s, latencies, node_s):
     """Tiny scenarios worked out by hand: W = 1 s, batches of one record of 0.4 s, target 0.5."""
-    from simulators.arrivals import TraceArrivals
-    from simulators.streaming import StreamingAutoscaling
+    from simulators.core.arrivals import TraceArrivals
+    from simulators.streaming.api import StreamingAutoscaling
 
     auto = StreamingAutoscaling(0.5, min_nodes=1, max_nodes=3, interval_s=1.0,
                                 provisioning_delay_s=delay_s)

@@ -9,11 +9,11 @@ import numba
 import numpy as np
 import pytest
 
-from planner.errors import SimulationError
-from simulators.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.kernels import streaming as sk
-from simulators.service import constant_service, exponential_service, table_service
-from simulators.streaming import StreamingAutoscaling, StreamingInputError, simulate_streaming
+from domain.errors import SimulationError
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
+from simulators.streaming import _kernel as sk
+from simulators.core.service import constant_service, exponential_service, table_service
+from simulators.streaming.api import StreamingAutoscaling, StreamingInputError, simulate_streaming
 
 
 def _run(**overrides):

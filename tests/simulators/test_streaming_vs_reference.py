@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulators.arrivals import PoissonArrivals, TraceArrivals
-from simulators.kernels import streaming as sk
-from simulators.kernels.histogram import histogram_of
-from simulators.reference.arrivals import poisson_arrivals
-from simulators.reference.streaming import simulate_streaming_reference
-from simulators.service import ServiceTime, linear_service, table_service
-from simulators.streaming import StreamingAutoscaling, simulate_streaming
+from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.streaming import _kernel as sk
+from simulators.core.histogram import histogram_of
+from simulators.core.reference_arrivals import poisson_arrivals
+from simulators.streaming.reference import simulate_streaming_reference
+from simulators.core.service import ServiceTime, linear_service, table_service
+from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
 
 
 @settings(max_examples=40, deadline=None)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from simulators.training import (
+from simulators.training.api import (
     daly_expected_time_s,
     daly_interval_s,
     predicted_waste_fraction,
@@ -86,7 +86,7 @@ def test_deadline_is_met_at_or_before_it():
 
 def test_lognormal_provisioning_mean_and_median():
     """Lognormal provisioning (median 240 s, p95 600 s) shifts completion by its own law."""
-    from simulators.fleet import DelayComponent
+    from simulators.core.fleet import DelayComponent
 
     boot = DelayComponent.from_p95("boot", 240.0, 600.0)
     sim = simulate_training(16.0, 2, 8, "on_demand", 20_000, 3, provisioning=boot)

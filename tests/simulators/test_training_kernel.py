@@ -1,5 +1,5 @@
 """Properties of the training kernel: fallback, reserved billing, conservation, determinism,
-input errors.  Each check is an invariant of the contract in ``simulators/training.py``, true
+input errors.  Each check is an invariant of the contract in ``simulators/training/api.py``, true
 run by run, not a number pinned from a seeded run."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numba
 import numpy as np
 import pytest
 
-from simulators.fleet import DelayComponent
-from simulators.kernels import training as tk
-from simulators.training import TrainingInputError, simulate_training
+from simulators.core.fleet import DelayComponent
+from simulators.training import _kernel as tk
+from simulators.training.api import TrainingInputError, simulate_training
 
 SPOT = {"interruptions_per_node_hour": 0.1, "checkpoint_interval_s": 1800.0,
         "checkpoint_cost_s": 60.0, "restart_overhead_s": 120.0,

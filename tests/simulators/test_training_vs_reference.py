@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulators.fleet import DelayComponent
-from simulators.kernels import training as tk
-from simulators.reference.training import (
+from simulators.core.fleet import DelayComponent
+from simulators.training import _kernel as tk
+from simulators.training.reference import (
     simulate_training_reference,
     simulate_training_reference_runs,
 )
-from simulators.training import simulate_training
+from simulators.training.api import simulate_training
 
 _Z999 = 3.2905
 BOOT = DelayComponent.from_p95("boot", 240.0, 600.0)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from costmodels.billing.rates import RATE_COLUMNS, effective_rates
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from tests.costmodels.billing.test_review_data import UTC, frame_from_rows, generate_focus
 
 P5 = {"x_Provider": "aws", "RegionId": "us-east-1", "x_InstanceType": "p5.48xlarge", "x_GpuCount": 8,

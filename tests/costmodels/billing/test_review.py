@@ -18,7 +18,7 @@ from costmodels.billing.review import (
     OTHER_GROUPS,
     monthly_review,
 )
-from planner.errors import PlannerError
+from domain.errors import PlannerError
 from tests.costmodels.billing.test_review_data import UTC, frame_from_rows, generate_focus
 
 OCT = dt.datetime(2026, 10, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from simulators._jit import jit
+from simulators.core.jit import jit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

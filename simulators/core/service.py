@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 _Z99 = 2.3263478740408408  # standard normal 99th percentile
 

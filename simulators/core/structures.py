@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from simulators._jit import jit
+from simulators.core.jit import jit
 
 # ----------------------------------------------------------------------------------------------
 # Event heap: ev_t float64[cap], ev_key int64[cap] (priority << 40 | sequence),

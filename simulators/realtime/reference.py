@@ -50,7 +50,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 __all__ = ["ReferenceResult", "simulate_realtime_reference"]
 

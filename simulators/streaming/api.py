@@ -1,9 +1,9 @@
 """Public API of the streaming micro-batch simulation: checks inputs, runs the kernel, wraps it.
 
-Semantics (the contract; ``simulators/kernels/streaming.py`` implements it and
-``simulators/reference/streaming.py`` is its SimPy specification)
+Semantics (the contract; ``simulators/streaming/_kernel.py`` implements it and
+``simulators/streaming/reference.py`` is its SimPy specification)
 -----------------------------------------------------------------------------------------------
-* Records arrive by an arrival process (Poisson, diurnal or trace, ``simulators.arrivals``);
+* Records arrive by an arrival process (Poisson, diurnal or trace, ``simulators.core.arrivals``);
   arrivals stop at ``horizon_s``.
 * A standing fleet of ``n_workers = n_nodes * workers_per_node`` identical workers (one per GPU)
   processes micro-batches.  Window ``k = 0, 1, ...`` covers ``[k W, (k + 1) W)`` (``W =
@@ -62,13 +62,13 @@ from typing import Any
 import numba
 import numpy as np
 
-from planner.errors import SimulationError
-from simulators.arrivals import Arrivals, check_arrivals
-from simulators.kernels import streaming as sk
-from simulators.kernels.histogram import N_BUCKETS, percentiles_from_counts
-from simulators.kernels.streaming import streaming_kernel
-from simulators.realtime import _SERVICE_KINDS, _arrival_arrays
-from simulators.service import ServiceTime
+from domain.errors import SimulationError
+from simulators.core.arrivals import Arrivals, check_arrivals
+from simulators.streaming import _kernel as sk
+from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.streaming._kernel import streaming_kernel
+from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
+from simulators.core.service import ServiceTime
 
 __all__ = ["StreamingAutoscaling", "StreamingInputError", "StreamingSimResult",
            "simulate_streaming"]
@@ -111,7 +111,7 @@ class StreamingSimResult:
         Log-bucket histogram (s) of the latencies of records arriving in ``[warmup_s,
         horizon_s)``.
     stats : float64[R, N_STATS]
-        Counters and sums, indexed by ``simulators.kernels.streaming.S_*``.
+        Counters and sums, indexed by ``simulators.streaming._kernel.S_*``.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
     """

@@ -1,9 +1,9 @@
 """Public API of the scheduled batch-job simulation (nightly or hourly scoring jobs).
 
-Contract (the kernel ``simulators/kernels/batch.py`` and the SimPy model
-``simulators/reference/batch.py`` implement exactly this)
+Contract (the kernel ``simulators/batch/_kernel.py`` and the SimPy model
+``simulators/batch/reference.py`` implement exactly this)
 ---------------------------------------------------------------------------------------------
-* **Records** arrive in ``[0, horizon_s)`` by an arrival process of ``simulators.arrivals``.
+* **Records** arrive in ``[0, horizon_s)`` by an arrival process of ``simulators.core.arrivals``.
 * **Schedule.** Jobs are scheduled at ``offset_s + k * period_s`` (k = 0, 1, ...), or at the
   seconds-of-day ``at_s`` of every day (clock time: simulation time plus ``3600 * start_hour``
   of a ``DiurnalArrivals``, else simulation time); only times inside ``(0, horizon_s)`` count (a
@@ -65,18 +65,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.errors import SimulationError
-from simulators.arrivals import (
+from domain.errors import SimulationError
+from simulators.core.arrivals import (
     DAY_S,
     Arrivals,
     DiurnalArrivals,
     PoissonArrivals,
     check_arrivals,
 )
-from simulators.fleet import DelayComponent
-from simulators.kernels import batch as bk
-from simulators.kernels.histogram import N_BUCKETS, bucket_bounds, percentiles_from_counts
-from simulators.service import ServiceTime
+from simulators.core.fleet import DelayComponent
+from simulators.batch import _kernel as bk
+from simulators.core.histogram import N_BUCKETS, bucket_bounds, percentiles_from_counts
+from simulators.core.service import ServiceTime
 
 __all__ = [
     "PURCHASE_OPTIONS",
@@ -106,9 +106,9 @@ class BatchSimResult:
     freshness_hist : int64[R, N_BUCKETS]
         Log-bucket histogram of freshness (s) of window records processed by the horizon.
     jobs : float64[R, n_jobs, N_JOB_COLS]
-        Per-job rows, columns ``JOB_COLUMNS`` (``simulators.kernels.batch.J_*``).
+        Per-job rows, columns ``JOB_COLUMNS`` (``simulators.batch._kernel.J_*``).
     stats : float64[R, N_STATS]
-        Counters, indexed by ``simulators.kernels.batch.S_*``.
+        Counters, indexed by ``simulators.batch._kernel.S_*``.
     acc : float64[R, 2, 3]
         ``[:, basis, 0]`` on-demand node-seconds, ``[:, basis, 1]`` spot node-seconds,
         ``[:, basis, 2]`` busy worker-seconds; basis 0 is ``[0, horizon_s]``, 1 the window.

@@ -15,8 +15,11 @@ from typing import Any
 
 import numba
 
-_KERNEL_SOURCES = (Path(__file__).with_name("_jit.py"),
-                   *sorted(Path(__file__).with_name("kernels").glob("*.py")))
+_SIMULATORS = Path(__file__).resolve().parents[1]
+_KERNEL_SOURCES = tuple(sorted(
+    path for path in _SIMULATORS.rglob("*.py")
+    if path.name == "jit.py" or "from simulators.core.jit import jit" in path.read_text()))
+"""Every module with a compiled kernel (and this one): their text keys the on-disk cache."""
 
 
 def _cache_dir() -> str:
@@ -28,7 +31,7 @@ def _cache_dir() -> str:
     """
     digest = hashlib.sha256()
     for path in _KERNEL_SOURCES:
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(_SIMULATORS)).encode())
         digest.update(path.read_bytes())
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(root, "gpu-planner", "numba", digest.hexdigest()[:16])

@@ -1,6 +1,6 @@
 """SimPy reference model of a gang-scheduled training job (the executable specification).
 
-Same semantics as ``simulators/training.py`` (see its module docstring, the contract): a job of
+Same semantics as ``simulators/training/api.py`` (see its module docstring, the contract): a job of
 ``W`` seconds of gang compute, cut into segments that each end with a checkpoint, started after
 a provisioning delay and a restart overhead, interrupted by a Poisson process while on its
 submitted purchase option, recovering after a replacement delay and a restart, and optionally
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from simulators.fleet import DelayComponent
+from simulators.core.fleet import DelayComponent
 
 __all__ = ["ReferenceRun", "simulate_training_reference", "simulate_training_reference_runs"]
 
@@ -179,7 +179,7 @@ def simulate_training_reference(
         replacement_delay_s: float = 0.0, fallback_after_interruptions: int | None = None,
         fallback_near_deadline: bool = False, fallback_margin_s: float = 0.0,
         deadline_s: float | None = None, reserved_hours: float | None = None) -> ReferenceRun:
-    """Simulate one run of the job (arguments as in ``simulators.training.simulate_training``).
+    """Simulate one run of the job (arguments as in ``simulators.training.api.simulate_training``).
 
     Inputs are trusted (the public API validates them); the random draws come from ``rng``.
     """

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 __all__ = ["diurnal_arrivals", "diurnal_rate_rps", "poisson_arrivals"]
 

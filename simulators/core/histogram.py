@@ -17,7 +17,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from simulators._jit import jit
+from simulators.core.jit import jit
 
 SUB_BITS = 7
 MIN_EXP = -20  # 2**-20 s ~ 0.95 microseconds

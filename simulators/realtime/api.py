@@ -9,25 +9,27 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from planner.errors import SimulationError
-from simulators.arrivals import (
+from domain.errors import SimulationError
+from simulators.core.arrivals import (
     DAY_S,
     Arrivals,
     DiurnalArrivals,
     PoissonArrivals,
     check_arrivals,
 )
-from simulators.fleet import FleetSpec
-from simulators.kernels import fleet as fk
-from simulators.kernels import realtime as rk
-from simulators.kernels.histogram import N_BUCKETS, percentiles_from_counts
-from simulators.kernels.realtime_loop import realtime_kernel
-from simulators.service import ServiceTime
+from simulators.core.fleet import FleetSpec
+from simulators.core import fleet_kernel as fk
+from simulators.core import arrival_kernel as ak
+from simulators.core import service_kernel as svk
+from simulators.realtime import _layout as rk
+from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.realtime._kernel import realtime_kernel
+from simulators.core.service import ServiceTime
 
 _SERVICE_KINDS = {
-    "constant": rk.SERVICE_CONSTANT,
-    "exponential": rk.SERVICE_EXPONENTIAL,
-    "lognormal": rk.SERVICE_LOGNORMAL,
+    "constant": svk.SERVICE_CONSTANT,
+    "exponential": svk.SERVICE_EXPONENTIAL,
+    "lognormal": svk.SERVICE_LOGNORMAL,
 }
 
 
@@ -40,7 +42,7 @@ class RealtimeSimResult:
     latency_hist, wait_hist : int64[R, N_BUCKETS]
         Log-bucket histograms (seconds) of requests that arrived in ``[warmup_s, horizon_s)``.
     stats : float64[R, N_STATS]
-        Counters and sums, indexed by ``simulators.kernels.realtime.S_*``.
+        Counters and sums, indexed by ``simulators.realtime._layout.S_*``.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
     fleet_acc : float64[R, 2, N_CLASSES, N_STATES + 1]
@@ -211,14 +213,14 @@ class RealtimeSimResult:
 
 def fk_class_names() -> tuple[str, ...]:
     """Return the node class names in kernel order."""
-    from simulators.fleet import CLASS_NAMES
+    from simulators.core.fleet import CLASS_NAMES
 
     return CLASS_NAMES
 
 
 def fk_state_names() -> tuple[str, ...]:
     """Return the node state names in kernel order."""
-    from simulators.fleet import STATE_NAMES
+    from simulators.core.fleet import STATE_NAMES
 
     return STATE_NAMES
 
@@ -312,28 +314,28 @@ def _with_inverse(bounds: np.ndarray) -> np.ndarray:
 
 def _arrival_arrays(arrivals: Arrivals, horizon_s: float
                     ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    params = np.zeros(rk.N_ARRIVAL_PARAMS)
+    params = np.zeros(ak.N_ARRIVAL_PARAMS)
     hourly = np.zeros((3, 1))
     trace = np.zeros(0)
-    params[rk.P_PERIOD_S] = DAY_S
+    params[ak.P_PERIOD_S] = DAY_S
     if isinstance(arrivals, PoissonArrivals):
-        params[rk.P_RATE] = arrivals.rate_rps
-        params[rk.P_MEAN_GAP_S] = 1.0 / arrivals.rate_rps
-        return rk.ARRIVAL_POISSON, params, hourly, trace
+        params[ak.P_RATE] = arrivals.rate_rps
+        params[ak.P_MEAN_GAP_S] = 1.0 / arrivals.rate_rps
+        return ak.ARRIVAL_POISSON, params, hourly, trace
     if isinstance(arrivals, DiurnalArrivals):
-        params[rk.P_MEAN_RATE] = arrivals.mean_rate_rps
-        params[rk.P_START_S] = 3600.0 * arrivals.start_hour
-        params[rk.P_SEGMENT_S] = ENVELOPE_SEGMENT_S
-        params[rk.P_AMPLITUDE] = arrivals.amplitude
-        params[rk.P_PEAK_S] = 3600.0 * arrivals.peak_hour
+        params[ak.P_MEAN_RATE] = arrivals.mean_rate_rps
+        params[ak.P_START_S] = 3600.0 * arrivals.start_hour
+        params[ak.P_SEGMENT_S] = ENVELOPE_SEGMENT_S
+        params[ak.P_AMPLITUDE] = arrivals.amplitude
+        params[ak.P_PEAK_S] = 3600.0 * arrivals.peak_hour
         hourly = _diurnal_envelopes(arrivals, horizon_s)
         if arrivals.hourly_weights is not None:
-            return rk.ARRIVAL_PIECEWISE, params, hourly, trace
-        return rk.ARRIVAL_SMOOTH, params, hourly, trace
+            return ak.ARRIVAL_PIECEWISE, params, hourly, trace
+        return ak.ARRIVAL_SMOOTH, params, hourly, trace
     trace = np.ascontiguousarray(arrivals.times_s, dtype=np.float64)
-    params[rk.P_REPEAT] = 1.0 if arrivals.repeat else 0.0
-    params[rk.P_PERIOD_S] = arrivals.period_s()
-    return rk.ARRIVAL_TRACE, params, hourly, trace
+    params[ak.P_REPEAT] = 1.0 if arrivals.repeat else 0.0
+    params[ak.P_PERIOD_S] = arrivals.period_s()
+    return ak.ARRIVAL_TRACE, params, hourly, trace
 
 
 def simulate_realtime(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 CLASS_BASE = 0  # on-demand or reserved capacity (the price layer decides which)
 CLASS_SPOT = 1

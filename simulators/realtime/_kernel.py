@@ -1,6 +1,6 @@
 """The real-time serving kernel's main loop: requests in arrival order, fleet events in time order.
 
-Semantics: ``simulators/kernels/realtime.py`` (serving) and ``docs/fleet-dynamics.md`` (fleet).
+Semantics: ``simulators/realtime/_layout.py`` (serving) and ``docs/fleet-dynamics.md`` (fleet).
 Batches are contiguous runs of the FIFO queue and leave in order of dispatch time, so the loop
 computes the next dispatch analytically from the head of the queue and the earliest available
 worker, and runs every fleet event that comes at or before it first.  Per-request statistics are
@@ -16,13 +16,14 @@ import math
 import numpy as np
 from numba import prange
 
-from simulators._jit import jit
-from simulators.kernels import fleet as fk
-from simulators.kernels import realtime as rt
-from simulators.kernels.arrival_blocks import ARRIVAL_BLOCK, fill_arrivals
-from simulators.kernels.histogram import bucket_index
-from simulators.kernels.rng import seed_stream
-from simulators.kernels.structures import (
+from simulators.core.jit import jit
+from simulators.core import fleet_kernel as fk
+from simulators.core import service_kernel as svk
+from simulators.realtime import _layout as rt
+from simulators.core.arrival_kernel import ARRIVAL_BLOCK, fill_arrivals
+from simulators.core.histogram import bucket_index
+from simulators.core.rng import seed_stream
+from simulators.core.structures import (
     SCAN_MAX_WORKERS,
     event_next_time,
     event_pop,
@@ -464,7 +465,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 ring_sum = 0.0
             continue
 
-        service = rt._service_time(service_kind, n, service_mean_s, service_mu, service_sigma,
+        service = svk._service_time(service_kind, n, service_mean_s, service_mu, service_sigma,
                                    rng)
         completion = dispatch + service
         n_counted = 0
@@ -581,7 +582,7 @@ def realtime_kernel(seed, first_replication, arrival_kind, arrival_params, hourl
     first_replication : int
         Index of the replication written to row 0 (lets callers run replications in chunks).
     arrival_kind, arrival_params, hourly_rates, trace
-        The arrival process (see ``simulators.kernels.realtime``).
+        The arrival process (see ``simulators.realtime._layout``).
     service_kind, service_mean_s, service_mu, service_sigma
         Per-batch-size service time (float64[max_batch + 1] each).
     max_batch : int
@@ -589,7 +590,7 @@ def realtime_kernel(seed, first_replication, arrival_kind, arrival_params, hourl
     max_wait_s, horizon_s, warmup_s, slo_s, bin_s : float
         Batching wait, arrival horizon, warm-up, SLO latency threshold, timeline bin width (s).
     fp : float64[N_FLEET_PARAMS]
-        Fleet parameters (``simulators.kernels.fleet.FP_*``).
+        Fleet parameters (``simulators.core.fleet_kernel.FP_*``).
     schedule : float64[k, 3]
         Scheduled minimums (start hour, end hour, nodes).
     prov : float64[k, 2]
@@ -599,7 +600,7 @@ def realtime_kernel(seed, first_replication, arrival_kind, arrival_params, hourl
     lat_hist, wait_hist : int64[R, N_BUCKETS]
         Output histograms of latency and wait (s) of requests arriving in the window.
     stats : float64[R, N_STATS]
-        Output counters and sums (``simulators.kernels.realtime.S_*``).
+        Output counters and sums (``simulators.realtime._layout.S_*``).
     timeline : float64[R, n_bins, N_TIMELINE]
         Output per-bin accumulators (``T_*``).
     acc : float64[R, 2, N_CLASSES, N_STATES + 1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 DAY_S = 86_400.0
 

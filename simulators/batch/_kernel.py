@@ -1,7 +1,7 @@
 """The scheduled batch-job kernel: jobs in schedule order, records accounted by integration.
 
-Semantics: the module docstring of ``simulators/batch.py`` (the contract) and the SimPy model in
-``simulators/reference/batch.py``.  Records are never generated one by one: a job's record count
+Semantics: the module docstring of ``simulators/batch/api.py`` (the contract) and the SimPy model in
+``simulators/batch/reference.py``.  Records are never generated one by one: a job's record count
 is one Poisson draw with mean ``integral of rate(t)`` over its cutoff interval, and its freshness
 histogram is that count spread over the histogram buckets in proportion to the integral of the
 rate over the arrival times that land in each bucket (systematic rounding, so the bucket counts
@@ -16,10 +16,10 @@ import math
 import numpy as np
 from numba import prange
 
-from simulators._jit import jit
-from simulators.kernels.fleet import provisioning_delay
-from simulators.kernels.histogram import bucket_index
-from simulators.kernels.rng import exponential, seed_stream, uniform
+from simulators.core.jit import jit
+from simulators.core.fleet_kernel import provisioning_delay
+from simulators.core.histogram import bucket_index
+from simulators.core.rng import exponential, seed_stream, uniform
 
 # arrival kinds
 ARRIVAL_POISSON = 0
@@ -193,7 +193,7 @@ def gang_provisioning_s(prov, nodes, rng):
     """Return the gang's provisioning delay (s): the slowest of ``nodes`` independent nodes.
 
     Each node's delay is the sum of the components ``prov[k] = (median_s, sigma)``, constant when
-    ``sigma == 0`` and lognormal otherwise (as ``simulators.fleet.DelayComponent``).
+    ``sigma == 0`` and lognormal otherwise (as ``simulators.core.fleet.DelayComponent``).
     """
     slowest = 0.0
     random = False

@@ -1,7 +1,7 @@
 """Training-job simulation: one gang-scheduled GPU job on on-demand, spot or reserved capacity.
 
-The Numba kernel (``simulators/kernels/training.py``) and the SimPy model
-(``simulators/reference/training.py``) both implement the contract below; the tests hold them
+The Numba kernel (``simulators/training/_kernel.py``) and the SimPy model
+(``simulators/training/reference.py``) both implement the contract below; the tests hold them
 to it and to Young/Daly's closed forms, which live in this module too.
 
 Semantics (the contract)
@@ -16,7 +16,7 @@ Semantics (the contract)
   written.  ``checkpoint_interval_s=None``: one segment of ``W`` and no checkpoint (an
   interruption loses everything; ``checkpoint_cost_s`` must then be 0).
 * **Start-up.** At submission (t = 0) the gang is provisioned (a constant delay, or a sum of
-  lognormal :class:`~simulators.fleet.DelayComponent` parts drawn per start) and then pays
+  lognormal :class:`~simulators.core.fleet.DelayComponent` parts drawn per start) and then pays
   ``restart_overhead_s`` (load the model or checkpoint) before compute begins.
 * **Interruptions.** While the gang is on its submitted purchase option, interruptions arrive as
   a Poisson process of rate ``nodes x interruptions_per_node_hour`` (per hour), at every moment
@@ -66,10 +66,9 @@ from numbers import Integral
 
 import numpy as np
 
-from planner.errors import SimulationError
-from simulators.fleet import DelayComponent
-from simulators.kernels import training as tk
-
+from domain.errors import SimulationError
+from simulators.core.fleet import DelayComponent
+from simulators.training import _kernel as tk
 __all__ = [
     "TrainingInputError",
     "TrainingSimResult",
@@ -204,7 +203,7 @@ class TrainingSimResult:
     seed : int
         Scenario seed.
     runs : float64[R, n_runs, N_OUT]
-        Raw kernel output, indexed by ``simulators.kernels.training.O_*``.
+        Raw kernel output, indexed by ``simulators.training._kernel.O_*``.
     inputs : dict
         Every argument of :func:`simulate_training` as resolved (provisioning as
         ``(median_s, sigma)`` pairs), for reports and reproduction.

@@ -1,7 +1,7 @@
 """SimPy reference model of real-time serving on a dynamic fleet (autoscaling, spot, delays).
 
 The executable specification of ``docs/fleet-dynamics.md``: the serving rules of
-:mod:`simulators.reference.realtime` (central FIFO queue, dynamic batching, longest-idle worker)
+:mod:`simulators.realtime.reference` (central FIFO queue, dynamic batching, longest-idle worker)
 on node slots whose nodes are launched, provisioned, interrupted, drained and removed.  It is
 slow and obvious on purpose; the Numba kernel must reproduce it request for request.
 
@@ -18,7 +18,7 @@ Fleet events are scheduled at exact absolute times, as in the fixed-fleet model.
 Readings of the contract
 ------------------------
 Where the contract leaves a choice, the reference follows the kernel
-(``simulators/kernels/fleet.py``, ``simulators/kernels/realtime_loop.py``); each such reading is
+(``simulators/core/fleet_kernel.py``, ``simulators/realtime/_kernel.py``); each such reading is
 marked *(kernel)*.
 
 * **Deadline drops.**  When the dispatcher decides to dispatch at ``D``, it first drops every
@@ -88,8 +88,8 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from planner.errors import SimulationError
-from simulators.fleet import (
+from domain.errors import SimulationError
+from simulators.core.fleet import (
     CLASS_BASE,
     CLASS_FALLBACK,
     CLASS_SPOT,
@@ -101,7 +101,7 @@ from simulators.fleet import (
     STATE_READY,
     FleetSpec,
 )
-from simulators.reference.realtime import _At, _check_inputs, _Environment
+from simulators.realtime.reference import _At, _check_inputs, _Environment
 
 __all__ = ["FleetReferenceResult", "simulate_fleet_reference"]
 
@@ -208,7 +208,7 @@ def simulate_fleet_reference(
     fleet : FleetSpec
         Nodes, classes, autoscaling, spot model, provisioning delay and request deadline.
     max_batch, max_wait_s, warmup_s, horizon_s
-        As in :func:`simulators.reference.realtime.simulate_realtime_reference`.
+        As in :func:`simulators.realtime.reference.simulate_realtime_reference`.
     rng : numpy.random.Generator
         Draws, in event order, one exponential per spot node becoming ``READY`` (Poisson
         model) and one standard normal per lognormal provisioning component per launch.

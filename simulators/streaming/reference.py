@@ -1,9 +1,9 @@
 """SimPy reference model of the streaming micro-batch design (the executable specification).
 
-The contract is the module docstring of ``simulators/streaming.py``; this model implements it
+The contract is the module docstring of ``simulators/streaming/api.py``; this model implements it
 in the most obvious way, with one SimPy process per role, and is never on the product's hot
 path.  Fed the same arrival times and a service sampler that depends only on the batch size,
-the Numba kernel (``simulators/kernels/streaming.py``) must reproduce it record for record.
+the Numba kernel (``simulators/streaming/_kernel.py``) must reproduce it record for record.
 
 Processes
 ---------
@@ -41,8 +41,8 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from planner.errors import SimulationError
-from simulators.streaming import StreamingAutoscaling
+from domain.errors import SimulationError
+from simulators.streaming.api import StreamingAutoscaling
 
 __all__ = ["StreamingReferenceResult", "simulate_streaming_reference"]
 
@@ -167,7 +167,7 @@ def simulate_streaming_reference(
     workers_per_node : int
         Workers per node (nodes at t = 0: ``n_workers / workers_per_node``).
     autoscaling : StreamingAutoscaling, optional
-        Target-tracking autoscaling (contract in ``simulators/streaming.py``).
+        Target-tracking autoscaling (contract in ``simulators/streaming/api.py``).
 
     Returns
     -------

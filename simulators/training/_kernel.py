@@ -2,7 +2,7 @@
 
 Array in, array out: :func:`training_kernel` takes numbers and small arrays and fills one
 ``float64[R, n_runs, N_OUT]`` buffer; the semantics are the contract in the docstring of
-``simulators/training.py`` and the SimPy model ``simulators/reference/training.py``.  One run is
+``simulators/training/api.py`` and the SimPy model ``simulators/training/reference.py``.  One run is
 a short scalar event loop (phases of known length raced against the next interruption), so a
 replication costs O(segments + interruptions) and no memory beyond its output row.
 """
@@ -14,9 +14,9 @@ import math
 import numba
 import numpy as np
 
-from simulators._jit import jit
-from simulators.kernels.fleet import provisioning_delay
-from simulators.kernels.rng import exponential, seed_stream
+from simulators.core.jit import jit
+from simulators.core.fleet_kernel import provisioning_delay
+from simulators.core.rng import exponential, seed_stream
 
 # Purchase options (also the mode of the gang while it runs).
 PURCHASE_ON_DEMAND = 0

@@ -1,7 +1,7 @@
 """Numba kernel of the streaming micro-batch design: windows of records on a standing fleet.
 
-Semantics: the contract in ``simulators/streaming.py`` (module docstring), mirrored by the SimPy
-specification ``simulators/reference/streaming.py``.
+Semantics: the contract in ``simulators/streaming/api.py`` (module docstring), mirrored by the SimPy
+specification ``simulators/streaming/reference.py``.
 
 How it runs: windows are processed in order, one at a time, so the kernel walks the windows
 ``k = 0, 1, ...`` (while ``k * window_s < horizon_s``) and, for each, needs its record count
@@ -22,12 +22,13 @@ import math
 import numpy as np
 from numba import prange
 
-from simulators._jit import jit
-from simulators.kernels import realtime as rt
-from simulators.kernels.arrival_blocks import ARRIVAL_BLOCK, fill_arrivals
-from simulators.kernels.histogram import bucket_index
-from simulators.kernels.rng import seed_stream
-from simulators.kernels.structures import overlap
+from simulators.core import service_kernel as svk
+from simulators.core.jit import jit
+
+from simulators.core.arrival_kernel import ARRIVAL_BLOCK, fill_arrivals
+from simulators.core.histogram import bucket_index
+from simulators.core.rng import seed_stream
+from simulators.core.structures import overlap
 
 SERVICE_STREAM = 1 << 40  # offset of the service-time stream index from the replication index
 
@@ -137,7 +138,7 @@ def window_processing_s(n, max_batch, n_workers, overhead_s, service_kind, mean_
         worker_s[w] = 0.0
     for i in range(n_batches):
         size = max_batch if i < n_batches - 1 else n - (n_batches - 1) * max_batch
-        worker_s[i % n_workers] += rt._service_time(service_kind, size, mean_s, mu, sigma, rng)
+        worker_s[i % n_workers] += svk._service_time(service_kind, size, mean_s, mu, sigma, rng)
     longest = 0.0
     for w in range(used):
         longest = max(longest, worker_s[w])
@@ -464,7 +465,7 @@ def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hour
     first_replication : int
         Index of the replication written to row 0.
     arrival_kind, arrival_params, hourly_rates, trace
-        The arrival process (see ``simulators.kernels.realtime``).
+        The arrival process (see ``simulators.realtime._layout``).
     service_kind, service_mean_s, service_mu, service_sigma
         Per-batch-size service time (float64[max_batch + 1] each).
     max_batch, n_nodes, workers_per_node : int

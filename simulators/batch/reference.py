@@ -1,9 +1,9 @@
 """SimPy reference model of scheduled batch jobs (the executable specification).
 
-The semantics are the contract in the docstring of ``simulators/batch.py``; this model follows it
+The semantics are the contract in the docstring of ``simulators/batch/api.py``; this model follows it
 step by step with one SimPy process per job and one record per arrival, so it is slow and
 obvious and never on the product's hot path.  Unlike the kernel, it is fed explicit arrival times
-(``simulators/reference/arrivals.py`` draws them) and computes every record's freshness
+(``simulators/core/reference_arrivals.py`` draws them) and computes every record's freshness
 exactly; the differential tests compare the two statistically.
 
 Ties: a segment that would end exactly when an interruption strikes completes (the kernel's
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from simulators.fleet import DelayComponent
-from simulators.kernels.histogram import histogram_of
+from simulators.core.fleet import DelayComponent
+from simulators.core.histogram import histogram_of
 
 __all__ = ["BatchReferenceResult", "simulate_batch_reference"]
 
@@ -38,7 +38,7 @@ class BatchReferenceResult:
         Freshness (s) of every record that arrived in ``[warmup_s, horizon_s)`` and whose job
         ended by ``horizon_s``, in arrival order.
     jobs : float64[n_jobs, 11]
-        Per-job rows in the kernel's column order (``simulators.batch.JOB_COLUMNS``).
+        Per-job rows in the kernel's column order (``simulators.batch.api.JOB_COLUMNS``).
     node_s : dict
         ``node_s[(basis, option)]``: node-seconds, basis ``"horizon"`` or ``"window"``, option
         ``"on_demand"`` or ``"spot"``.
@@ -111,13 +111,13 @@ def simulate_batch_reference(
         Sorted record arrival times in ``[0, horizon_s)``.
     scheduled_s : float64[n_jobs]
         Scheduled starts (= cutoffs), increasing, inside ``(0, horizon_s)``
-        (``simulators.batch.scheduled_starts_s``).
+        (``simulators.batch.api.scheduled_starts_s``).
     throughput_rps : float
         Records per second of the whole gang.
     rng : numpy.random.Generator
         Source of the provisioning and interruption draws.
     Other parameters
-        As :func:`simulators.batch.simulate_batch` (``replacement_delay_s`` explicit).
+        As :func:`simulators.batch.api.simulate_batch` (``replacement_delay_s`` explicit).
     """
     arrivals = np.asarray(arrival_times_s, dtype=np.float64)
     env = simpy.Environment()

@@ -1,6 +1,6 @@
 """Fleet-event helpers of the serving kernel: node lifecycle, launches, spot, autoscaling.
 
-Semantics: ``docs/fleet-dynamics.md``.  The serving loop in ``simulators.kernels.realtime``
+Semantics: ``docs/fleet-dynamics.md``.  The serving loop in ``simulators.realtime._layout``
 owns the queue and the per-request statistics; it calls these helpers for every fleet event and
 handles the two events that touch the queue itself (a node death losing batches, and the
 autoscaler's metrics) before delegating the fleet part here.  Everything is arrays and scalars.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from simulators._jit import jit
-from simulators.kernels.rng import exponential, standard_normal
-from simulators.kernels.structures import avail_set, event_push
+from simulators.core.jit import jit
+from simulators.core.rng import exponential, standard_normal
+from simulators.core.structures import avail_set, event_push
 
 # event kinds and their priorities at equal times (lower runs first)
 EV_DEATH = 0

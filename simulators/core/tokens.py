@@ -11,7 +11,7 @@ each of ``batch`` sequences whose KV cache holds ``context`` tokens).  This modu
 3. turns the profile and a workload's prompt/output token samples (e.g. the Azure LLM inference
    trace, :func:`load_token_samples`) into the static-batching service time of a batch of ``b``
    requests, per batch size (:func:`batch_service_table`), whose ``mean_ms`` / ``p50_ms`` /
-   ``p99_ms`` feed :func:`simulators.service.table_service`.
+   ``p99_ms`` feed :func:`simulators.core.service.table_service`.
 
 Interpolation rules (stated once, used everywhere):
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from planner.errors import SimulationError
+from domain.errors import SimulationError
 
 
 class TokenProfileError(SimulationError, ValueError):
@@ -133,7 +133,7 @@ def gpu_key(gpu_model: str, gpu_memory_gib: float | None = None) -> str:
     if family not in _GPU_FAMILIES:
         raise TokenProfileError(
             f"gpu_model {gpu_model!r} has no datasheet entry for token-latency scaling; known: "
-            f"{known}; add it to simulators.llm_service.GPU_SPECS with a cited source")
+            f"{known}; add it to simulators.core.tokens.GPU_SPECS with a cited source")
     variants = _GPU_FAMILIES[family]
     if gpu_memory_gib is None:
         if len(variants) > 1:
@@ -539,7 +539,7 @@ def batch_service_table(profile: TokenProfile, prompt_tokens, output_tokens, max
         lies beyond the measured grid, i.e. extrapolated): float64[max_batch];
         ``tokens_per_request``: ``{"prompt": mean, "output": mean}`` of the samples;
         ``description``: str.  Feed ``batch_sizes``, ``mean_ms`` (and ``p50_ms``/``p99_ms`` for
-        lognormal jitter) to :func:`simulators.service.table_service`.
+        lognormal jitter) to :func:`simulators.core.service.table_service`.
     """
     prompt = _token_array("prompt_tokens", prompt_tokens)
     output = _token_array("output_tokens", output_tokens)
