@@ -113,7 +113,7 @@ def _pros_cons(d: DesignResult, chosen: DesignResult | None,
     month = d.cost.usd_per_month
     if month is None:
         bad.append("its cost is n/a: no price for "
-                   f"{d.fleet.get('instance', d.cost.purchase)} in the catalog"
+                   f"{d.fleet.instance} in the catalog"
                    + (f" ({d.cost.note})" if d.cost.note else ""))
     elif d.cost.incomplete:
         bad.append(f"its cost is incomplete: {fmt_money(month)} per month is only a lower bound")
@@ -143,12 +143,12 @@ def _pros_cons(d: DesignResult, chosen: DesignResult | None,
         good.append(f"GPUs are busy {fmt_pct(util)} of the time ({fmt_unit(alloc)} per 1k "
                     f"requests allocated vs {fmt_unit(busy)} busy)")
     spot = _spot_hours(d)
-    preemptions = d.fleet.get("preemptions")
-    if spot > 0 or (preemptions or 0) > 0:
+    preemptions = d.fleet.preemptions
+    if spot > 0 or preemptions > 0:
         bad.append(f"preemption exposure: {spot:,.2f} spot node-hours and "
                    f"{fmt_plain(preemptions)} preemptions over the horizon (requeued "
-                   f"{fmt_plain(d.fleet.get('requeued_requests'))}, dropped "
-                   f"{fmt_plain(d.fleet.get('dropped_requests'))} requests)")
+                   f"{fmt_plain(d.fleet.requeued_requests)}, dropped "
+                   f"{fmt_plain(d.fleet.dropped_requests)} requests)")
     else:
         neutral.append("no spot capacity, so no preemption exposure")
     bad.extend(d.warnings)

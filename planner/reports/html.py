@@ -22,6 +22,7 @@ from planner.reports.sections import (
     slo_percentile_ms,
     title,
 )
+from planner.result_parts import DistributionResult, TimelineResult
 from planner.results import DesignResult, RunResult
 
 PURCHASE_NODE_KEYS = ("nodes_base", "nodes_spot", "nodes_on_demand_fallback")
@@ -65,17 +66,22 @@ def render_section(section: Section) -> str:
 
 # ----------------------------------------------------------------------------- charts
 
-def fleet_size(timeline: dict[str, Any]) -> list[float] | None:
-    """Return nodes per timeline bin: the purchase partition summed, else ``nodes``, else None."""
-    start = timeline.get("start_s")
-    if not isinstance(start, list) or not start:
+def fleet_size(timeline: TimelineResult | None) -> list[float | None] | None:
+    """Return nodes per timeline bin: the purchase partition summed, else ``nodes``, else None.
+
+    A bin where a summed series has no value (None) has none either.
+    """
+    if timeline is None or not timeline.start_s:
         return None
-    keys = [k for k in PURCHASE_NODE_KEYS if isinstance(timeline.get(k), list)]
+    series = timeline.node_series()
+    keys = [k for k in PURCHASE_NODE_KEYS if k in series]
     if keys:
-        return [sum(timeline[k][i] for k in keys) for i in range(len(start))]
+        return [None if any(series[k][i] is None for k in keys)
+                else sum(series[k][i] for k in keys)  # type: ignore[misc]
+                for i in range(len(timeline.start_s))]
     for key in ("nodes", "nodes_ready"):
-        if isinstance(timeline.get(key), list):
-            return list(timeline[key])
+        if key in series:
+            return list(series[key])
     return None
 
 
@@ -83,17 +89,17 @@ def distribution_figures(result: RunResult) -> list[tuple[str, Any]]:
     """Return one CDF figure per metric label (latency, freshness...) of designs that have one."""
     import plotly.graph_objects as go
 
-    by_label: dict[str, list[DesignResult]] = {}
+    by_label: dict[str, list[tuple[DesignResult, DistributionResult]]] = {}
     for d in result.designs:
-        dist = d.distribution_ms or {}
-        if dist.get("values") and dist.get("quantiles"):
-            by_label.setdefault(d.metric_label, []).append(d)
+        dist = d.distribution_ms
+        if dist is not None and dist.values and dist.quantiles:
+            by_label.setdefault(d.metric_label, []).append((d, dist))
     out = []
     for label, designs in by_label.items():
         fig = go.Figure()
-        for d in designs:
+        for d, dist in designs:
             fig.add_trace(go.Scatter(
-                x=list(d.distribution_ms["values"]), y=list(d.distribution_ms["quantiles"]),
+                x=list(dist.values), y=list(dist.quantiles),
                 mode="lines+markers", name=d.name))
             if d.slo is not None:
                 fig.add_trace(go.Scatter(
@@ -153,10 +159,10 @@ def timeline_figure(result: RunResult) -> Any | None:
 
     fig = go.Figure()
     for d in result.designs:
-        nodes = fleet_size(d.timeline or {})
-        if nodes is None:
+        nodes = fleet_size(d.timeline)
+        if d.timeline is None or nodes is None:
             continue
-        fig.add_trace(go.Scatter(x=list(d.timeline["start_s"]), y=nodes, mode="lines",
+        fig.add_trace(go.Scatter(x=list(d.timeline.start_s), y=nodes, mode="lines",
                                  line_shape="hv", name=d.name))
     if not fig.data:
         return None

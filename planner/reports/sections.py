@@ -166,21 +166,25 @@ def slo_percentile_ms(d: DesignResult) -> float | None:
 def fleet_text(d: DesignResult) -> str:
     """Return ``2x aws:g5.xlarge, on_demand, fixed`` (or ``autoscaled 1-4``)."""
     f = d.fleet
-    nodes = f.get("nodes")
-    head = f"{nodes}x {f.get('instance', NA)}" if nodes is not None else str(f.get("instance", NA))
-    parts = [head, str(f.get("purchase", d.cost.purchase))]
-    auto = f.get("autoscaling")
-    if isinstance(auto, dict):
+    parts = [f"{f.nodes}x {f.instance}", f.purchase]
+    auto = f.autoscaling
+    if auto:
         parts.append(f"autoscaled {auto.get('min_nodes', NA)}-{auto.get('max_nodes', NA)}")
-    elif nodes is not None:
+    else:
         parts.append("fixed")
     return ", ".join(parts)
 
 
+def batching_text(d: DesignResult) -> str | None:
+    """Return how the design groups its work in its pattern's own terms (``batch ≤16, wait ≤5
+    ms``, ``window 60 s, batch ≤1024``, ``a job every 1 h, batch ≤1024``), None without."""
+    return None if d.batching is None else d.batching.describe()
+
+
 def node_hours_by_purchase(d: DesignResult) -> dict[str, float]:
     """Return node-hours by purchase option (the total under its purchase when not split)."""
-    by = d.fleet.get("node_hours")
-    if isinstance(by, dict) and by:
+    by = d.fleet.node_hours
+    if by:
         return {str(k): float(v) for k, v in by.items() if v is not None}
     return {d.cost.purchase: d.node_hours}
 
@@ -340,17 +344,17 @@ def design_sections(result: RunResult) -> list[Section]:
         items = [
             f"workload {d.workload}: {d.arrivals}",
             f"pattern {d.pattern}; service time {d.service_time}",
-            (f"fleet: {fleet_text(d)}; GPU {f.get('gpu_model', NA)}, "
-            f"{fmt_plain(f.get('workers_per_node'))} worker(s) per node"),
+            (f"fleet: {fleet_text(d)}; GPU {f.gpu_model or NA}, "
+            f"{fmt_plain(f.workers_per_node)} worker(s) per node"),
         ]
-        if d.batching:
-            items.append("batching: " + ", ".join(f"{k} {fmt_plain(v)}"
-                                                  for k, v in d.batching.items()))
-        items.append(f"mean nodes {fmt_plain(f.get('mean_nodes'))} (max "
-                     f"{fmt_plain(f.get('max_nodes'))}); node-hours {node_hours_text(d)}")
-        items.append(f"preemptions {fmt_plain(f.get('preemptions'))}; dropped requests "
-                     f"{fmt_plain(f.get('dropped_requests'))}; requeued "
-                     f"{fmt_plain(f.get('requeued_requests'))}")
+        batching = batching_text(d)
+        if batching is not None:
+            items.append(f"batching: {batching}")
+        items.append(f"mean nodes {fmt_plain(f.mean_nodes)} (max "
+                     f"{fmt_plain(f.max_nodes)}); node-hours {node_hours_text(d)}")
+        items.append(f"preemptions {fmt_plain(f.preemptions)}; dropped requests "
+                     f"{fmt_plain(f.dropped_requests)}; requeued "
+                     f"{fmt_plain(f.requeued_requests)}")
         items.append(f"mean batch {fmt_number(d.mean_batch_size.mean)}; mean queue "
                      f"{fmt_number(d.mean_queue_length.mean, 3)}")
         gpu_h = NA if d.gpu_hours is None else f"{d.gpu_hours:,.2f}"

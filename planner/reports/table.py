@@ -70,13 +70,13 @@ def render_comparison(result: RunResult) -> str:
         f = d.fleet
         star = " *" if best is not None and d.name == best.name else ""
         scaling = "fixed"
-        if f.get("autoscaling"):
-            a = f["autoscaling"]
+        if f.autoscaling:
+            a = f.autoscaling
             scaling = f"autoscaled {a['min_nodes']}-{a['max_nodes']} ({a['metric']} {a['target']:g})"
-        fleet = f.get("summary") or (
-            f"{f['nodes']}x {f['instance']} ({f['workers_per_node']} worker/node)\n"
-            f"{f['purchase']}, {scaling}\n"
-            f"batch ≤{d.batching['max_batch']}, wait ≤{d.batching['max_wait_ms']:g} ms")
+        fleet = f.summary or (
+            f"{f.nodes}x {f.instance} ({f.workers_per_node} worker/node)\n"
+            f"{f.purchase}, {scaling}"
+            + ("" if d.batching is None else f"\n{d.batching.describe()}"))
         util = d.utilization.mean
         table.add_row(
             d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})"),
@@ -87,8 +87,8 @@ def render_comparison(result: RunResult) -> str:
             f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else "-",
             f"{util * 100:.1f}%" if util is not None else NA,
             _node_hours(d),
-            f"{d.fleet['mean_nodes']:.1f}\nmax {d.fleet['max_nodes']:.0f}",
-            f"{d.fleet['preemptions']:.1f}",
+            f"{f.mean_nodes:.1f}\nmax {f.max_nodes:.0f}",
+            f"{f.preemptions:.1f}",
             _cost_cell(d),
             *_unit_cells(d),
         )
@@ -164,7 +164,7 @@ def _unit_cells(d: DesignResult) -> tuple[str, str]:
 
 
 def _node_hours(d: DesignResult) -> str:
-    by = d.fleet.get("node_hours", {})
+    by = d.fleet.node_hours
     if len(by) <= 1:
         return f"{d.node_hours:,.2f}"
     return "\n".join(f"{v:,.2f} {k}" for k, v in by.items())
@@ -247,8 +247,8 @@ def render_details(result: RunResult) -> str:
         if d.pattern != "realtime":
             console.print("  " + "; ".join(
                 f"{k.replace('_', ' ')} {_plain(v)}" for k, v in d.pattern_metrics.items()))
-            if d.fleet.get("spot_interruptions"):
-                console.print(f"  spot interruptions: {d.fleet['spot_interruptions']['detail']}")
+            if d.fleet.spot_interruptions is not None:
+                console.print(f"  spot interruptions: {d.fleet.spot_interruptions.detail}")
             if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
                 console.print("  cost by purchase option: " + ", ".join(
                     f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
@@ -258,20 +258,20 @@ def render_details(result: RunResult) -> str:
             f"  mean batch {d.mean_batch_size.mean or 0:.2f}; mean queue "
             f"{d.mean_queue_length.mean or 0:.3f}; Little's law L = λW within "
             f"{(little or 0) * 100:.3f}%; requests per replication in window "
-            f"{d.requests['in_window_per_replication']:,.0f}, in system at horizon "
-            f"{d.requests['in_system_at_horizon_per_replication']:,.1f}"
+            f"{d.requests.in_window_per_replication:,.0f}, in system at horizon "
+            f"{d.requests.in_system_at_horizon_per_replication:,.1f}"
         )
         f = d.fleet
         console.print(
-            f"  fleet: mean {f['mean_nodes']:.2f} nodes (max {f['max_nodes']:.0f}); node-hours "
-            + ", ".join(f"{k} {v:,.2f}" for k, v in f["node_hours"].items())
-            + f"; provisioning {f['provisioning_hours']:,.2f} h; preemptions "
-            f"{f['preemptions']:.1f}; requeued {f['requeued_requests']:,.0f}; dropped "
-            f"{f['dropped_requests']:,.0f}; scale-out/in {f['scale_out_actions']:.0f}/"
-            f"{f['scale_in_actions']:.0f}"
+            f"  fleet: mean {f.mean_nodes:.2f} nodes (max {f.max_nodes:.0f}); node-hours "
+            + ", ".join(f"{k} {v:,.2f}" for k, v in f.node_hours.items())
+            + f"; provisioning {f.provisioning_hours:,.2f} h; preemptions "
+            f"{f.preemptions:.1f}; requeued {f.requeued_requests:,.0f}; dropped "
+            f"{f.dropped_requests:,.0f}; scale-out/in {f.scale_out_actions:.0f}/"
+            f"{f.scale_in_actions:.0f}"
         )
-        if f.get("spot_interruptions"):
-            console.print(f"  spot interruptions: {f['spot_interruptions']['detail']}")
+        if f.spot_interruptions is not None:
+            console.print(f"  spot interruptions: {f.spot_interruptions.detail}")
         if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
             console.print("  cost by purchase option: " + ", ".join(
                 f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))

@@ -9,6 +9,13 @@
 
 from __future__ import annotations
 
+from planner.result_parts import (
+    DistributionResult,
+    FleetResult,
+    RequestBatching,
+    RequestCounts,
+    TimelineResult,
+)
 from planner.results import CostResult, DesignResult, RunResult, SloResult
 from planner.stats import Estimate
 
@@ -47,9 +54,10 @@ def cost(month: float | None, **kw) -> CostResult:
 
 def design(name: str, *, p99: float | None, slo_ms: float | None, month: float | None,
            metric: str = "latency", util: float | None = 0.5, fleet: dict | None = None,
-           timeline: dict | None = None, distribution: dict | None = None,
+           timeline: TimelineResult | None = None, distribution: DistributionResult | None = None,
            warnings: tuple[str, ...] = (), **cost_kw) -> DesignResult:
-    """Return a design whose percentiles are p99 scaled (p50 = p99 / 3, ...)."""
+    """Return a design whose percentiles are p99 scaled (p50 = p99 / 3, ...); ``fleet`` holds
+    :class:`FleetResult` fields that replace the defaults."""
     lat = {k: est(None if p99 is None else p99 * f)
            for k, f in (("mean", 0.3), ("p50", 1 / 3), ("p90", 0.6), ("p95", 0.8), ("p99", 1.0))}
     slo = None
@@ -57,32 +65,38 @@ def design(name: str, *, p99: float | None, slo_ms: float | None, month: float |
         met = p99 is not None and p99 <= slo_ms
         slo = SloResult(percentile=99.0, latency_ms=slo_ms, achieved_ms=lat["p99"],
                         attainment=est(0.999 if met else 0.97, 0.001), met=met)
-    f = {"instance": "aws:g5.xlarge", "purchase": "on_demand", "nodes": 2, "workers_per_node": 1,
-         "gpu_model": "NVIDIA A10G", "autoscaling": None, "node_hours": {"on_demand": 2.0},
-         "mean_nodes": 2.0, "max_nodes": 2.0, "preemptions": 0.0, "dropped_requests": 0.0,
-         "requeued_requests": 0.0}
-    f.update(fleet or {})
+    spec = {"instance": "aws:g5.xlarge", "region": "us-east-1", "purchase": "on_demand",
+            "nodes": 2, "workers_per_node": 1, "gpus_per_node": 1, "gpu_model": "NVIDIA A10G",
+            "autoscaling": None, "spot_interruptions": None, "node_hours": {"on_demand": 2.0},
+            "mean_nodes": 2.0, "max_nodes": 2.0, "preemptions": 0.0, "dropped_requests": 0.0,
+            "requeued_requests": 0.0}
+    spec.update(fleet or {})
+    f = FleetResult(**spec)
     return DesignResult(
         name=name, workload="w", pattern="realtime", fleet=f,
-        batching={"max_batch": 8, "max_wait_ms": 2.0}, service_time="linear 3 + 0.5/item ms",
+        batching=RequestBatching(max_batch=8, max_wait_ms=2.0),
+        service_time="linear 3 + 0.5/item ms",
         arrivals="Poisson 200 req/s", latency_ms=lat,
         wait_ms={k: est(None if p99 is None else p99 / 10) for k in ("mean", "p50", "p99")},
         throughput_rps=est(200.0), arrival_rate_rps=est(200.0), utilization=est(util, 0.01),
         mean_batch_size=est(1.5), mean_queue_length=est(0.2), littles_law_relative_error=0.001,
-        slo=slo, requests={"in_window_per_replication": 700000.0,
-                           "in_system_at_horizon_per_replication": 1.0},
-        node_hours=sum(f["node_hours"].values()), gpu_hours=2.0, busy_gpu_hours=est(1.0),
-        cost=cost(month, **cost_kw), timeline=timeline or {}, warnings=warnings, metric=metric,
-        distribution_ms=distribution or {},
+        slo=slo, requests=RequestCounts(in_window_per_replication=700000.0,
+                                        completed_by_horizon_per_replication=699999.0,
+                                        in_system_at_horizon_per_replication=1.0,
+                                        dropped_per_replication=0.0),
+        node_hours=sum(f.node_hours.values()), gpu_hours=2.0, busy_gpu_hours=est(1.0),
+        cost=cost(month, **cost_kw), timeline=timeline, warnings=warnings, metric=metric,
+        distribution_ms=distribution,
     )
 
 
 def run_result() -> RunResult:
     """Return the five-design run described in the module docstring."""
-    timeline = {"bin_s": 60.0, "start_s": [0.0, 60.0, 120.0], "nodes_base": [1.0, 1.0, 1.0],
-                "nodes_spot": [1.0, 2.0, 1.0], "nodes_on_demand_fallback": [0.0, 0.0, 1.0],
-                "nodes_ready": [2.0, 3.0, 3.0]}
-    dist = {"quantiles": [0.5, 0.9, 0.99], "values": [10.0, 20.0, 30.0]}
+    timeline = TimelineResult(
+        bin_s=60.0, start_s=(0.0, 60.0, 120.0),
+        series={"nodes_base": (1.0, 1.0, 1.0), "nodes_spot": (1.0, 2.0, 1.0),
+                "nodes_on_demand_fallback": (0.0, 0.0, 1.0), "nodes_ready": (2.0, 3.0, 3.0)})
+    dist = DistributionResult(quantiles=(0.5, 0.9, 0.99), values=(10.0, 20.0, 30.0))
     designs = (
         design("fast-rt", p99=30.0, slo_ms=50.0, month=1000.0, timeline=timeline,
                distribution=dist, usd_per_1m_tokens=0.5, usd_per_1m_tokens_busy=0.125,

@@ -11,6 +11,7 @@ import pytest
 from planner.reports.html import fleet_size, pareto_figure, render_html
 from planner.reports.markdown import render_markdown
 from planner.reports.sections import pareto_names
+from planner.result_parts import TimelineResult
 from tests.planner.report_fixture import HOSTILE, run_result
 
 
@@ -110,17 +111,23 @@ def test_not_plotted_designs_are_listed_as_na(page) -> None:
 
 
 def test_fleet_size_sums_the_purchase_partition() -> None:
-    assert fleet_size({"start_s": [0, 60], "nodes_base": [1, 1], "nodes_spot": [2, 0],
-                       "nodes_ready": [9, 9]}) == [3, 1]
-    assert fleet_size({"start_s": [0], "nodes": [4]}) == [4]
-    assert fleet_size({}) is None and fleet_size({"start_s": [0]}) is None
+    def tl(start, **series):
+        return TimelineResult(bin_s=60.0, start_s=tuple(start),
+                              series={k: tuple(v) for k, v in series.items()})
+
+    assert fleet_size(tl([0, 60], nodes_base=[1, 1], nodes_spot=[2, 0],
+                         nodes_ready=[9, 9])) == [3, 1]
+    assert fleet_size(tl([0, 60], nodes_base=[1, None], nodes_spot=[2, 0])) == [3, None]
+    assert fleet_size(tl([0], nodes=[4])) == [4]
+    assert fleet_size(tl([0], arrivals_per_s=[4])) is None
+    assert fleet_size(None) is None and fleet_size(tl([])) is None
 
 
 def test_chart_data_is_the_result(page, result) -> None:
     body = page[page.index("</head>"):].replace(" ", "")
     d = result.design("fast-rt")
-    assert json.dumps(d.distribution_ms["values"]).replace(" ", "") in body
-    assert json.dumps(d.distribution_ms["quantiles"]).replace(" ", "") in body
+    assert json.dumps(list(d.distribution_ms.values)).replace(" ", "") in body
+    assert json.dumps(list(d.distribution_ms.quantiles)).replace(" ", "") in body
 
 
 def test_deterministic(page, result) -> None:

@@ -134,3 +134,27 @@ def test_terminal_table_shows_token_columns_only_when_present(result) -> None:
     assert "/1M tok" in table and "$0.5000" in table and "/run" not in table
     assert "/1M tok" not in render_comparison(
         replace(result, designs=result.designs[1:]))
+
+
+def test_batching_is_shown_in_each_patterns_own_terms(result) -> None:
+    """Streaming shows its window and a batch design its period (not a ``max_wait_ms``); a
+    training design shows no batching at all."""
+    from dataclasses import replace
+
+    from planner.reports.table import render_comparison
+    from planner.result_parts import ScheduleBatching, WindowBatching
+
+    rt, stream, batch, train = result.designs[:4]
+    designs = (rt, replace(stream, pattern="streaming", batching=WindowBatching(60.0, 1024)),
+               replace(batch, pattern="batch", batching=ScheduleBatching(3600.0, 1024)),
+               replace(train, pattern="training", batching=None))
+    mixed = replace(result, designs=designs)
+    md = render_markdown(mixed)
+    assert "batching: batch ≤8, wait ≤2 ms" in md
+    assert "batching: window 60 s, batch ≤1024" in md
+    assert "batching: a job every 1 h, batch ≤1024" in md
+    assert md.count("batching:") == 3 and "max_wait_ms" not in md and "3,600,000" not in md
+    table = " ".join(re.sub(r"[│\s]+", " ", render_comparison(mixed)).split())  # cells wrap
+    for line in ("batch ≤8, wait ≤2 ms", "window 60 s, batch", "a job every 1 h, batch"):
+        assert line in table
+    assert "max_wait_ms" not in table
