@@ -20,7 +20,6 @@ message starts with the file name and lists each problem as
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,6 +117,7 @@ from planner.schema_fleet import (  # re-exported
 )
 from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
 from planner.schema_sweep import Sweep  # a scenario's optional design-space sweep
+from simulators.core.arrivals import diurnal_amplitude, diurnal_rate_rps
 
 # ---------------------------------------------------------------------------------------------
 # Arrival processes
@@ -197,9 +197,8 @@ class DiurnalArrivals(_Frozen):
         return self._smooth_rps(hour)
 
     def _smooth_rps(self, hour: np.ndarray) -> np.ndarray:
-        amplitude = (self.peak_to_trough - 1.0) / (self.peak_to_trough + 1.0)
-        phase = 2.0 * math.pi * (hour - self.peak_hour) / 24.0
-        return self.mean_rate_rps * (1.0 + amplitude * np.cos(phase))
+        return diurnal_rate_rps(hour, self.mean_rate_rps, diurnal_amplitude(self.peak_to_trough),
+                                self.peak_hour, 24.0)
 
 
 class TraceArrivals(_Frozen):

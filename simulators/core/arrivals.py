@@ -10,6 +10,25 @@ import numpy as np
 from domain.errors import SimulationError
 
 DAY_S = 86_400.0
+HOUR_S = 3600.0
+
+
+def diurnal_amplitude(peak_to_trough: float) -> float:
+    """Return the relative amplitude ``a = (r - 1) / (r + 1)`` whose peak / trough is ``r``."""
+    return (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
+
+
+def diurnal_rate_rps(clock, mean_rate_rps: float, amplitude: float, peak, period):
+    """Return the smooth diurnal rate ``mean * (1 + a cos(2 pi (clock - peak) / period))``.
+
+    ``clock``, ``peak`` and ``period`` share one unit: seconds (``period`` = :data:`DAY_S`) or
+    hours (24); ``clock`` may be an array.  The one NumPy form of the formula: the scenario
+    schema, :class:`DiurnalArrivals` and the reference generators evaluate it here, and
+    ``simulators.core.arrival_kernel.smooth_rate`` is its compiled twin with the same
+    floating-point expression, so every path gives the same bits.
+    """
+    phase = 2.0 * math.pi * (clock - peak) / period
+    return mean_rate_rps * (1.0 + amplitude * np.cos(phase))
 
 
 @dataclass(frozen=True)
@@ -42,8 +61,7 @@ class DiurnalArrivals:
     @property
     def amplitude(self) -> float:
         """Return the smooth curve's relative amplitude ``a``."""
-        r = self.peak_to_trough
-        return (r - 1.0) / (r + 1.0)
+        return diurnal_amplitude(self.peak_to_trough)
 
     def hourly_rates_rps(self) -> np.ndarray:
         """Return float64[24] rates of the piecewise shape (1/s), or zeros for the smooth one."""
@@ -54,12 +72,12 @@ class DiurnalArrivals:
 
     def rate_at(self, t_s: np.ndarray) -> np.ndarray:
         """Return the instantaneous rate (1/s) at simulation times ``t_s`` (s)."""
-        t = np.asarray(t_s, dtype=np.float64) + 3600.0 * self.start_hour
+        t = np.asarray(t_s, dtype=np.float64) + HOUR_S * self.start_hour
         if self.hourly_weights is not None:
-            hour = (np.fmod(t, DAY_S) // 3600).astype(np.int64) % 24
+            hour = (np.fmod(t, DAY_S) // HOUR_S).astype(np.int64) % 24
             return self.hourly_rates_rps()[hour]
-        phase = 2.0 * math.pi * (t - 3600.0 * self.peak_hour) / DAY_S
-        return self.mean_rate_rps * (1.0 + self.amplitude * np.cos(phase))
+        return diurnal_rate_rps(t, self.mean_rate_rps, self.amplitude,
+                                HOUR_S * self.peak_hour, DAY_S)
 
     def long_run_rate_rps(self) -> float:
         """Return the long-run (daily mean) arrival rate (1/s)."""
