@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.errors import PlannerError
-from planner.results import LATENCY_KEYS, PATTERN_METRICS, RunResult
+from planner.results import LATENCY_KEYS, RunResult
 
 BASE_METRICS: tuple[str, ...] = (
     *(f"{k}_ms" for k in LATENCY_KEYS),
@@ -161,10 +161,15 @@ def check_guardrails(
 
 def known_metrics(patterns: Iterable[str]) -> tuple[str, ...] | None:
     """Return the metrics valid before simulating designs of ``patterns``: every design's
-    metrics plus the pattern metrics of those patterns (:data:`PATTERN_METRICS`)."""
+    metrics plus the pattern metrics of those patterns (``PATTERNS[p].metric_names`` of
+    :data:`planner.patterns.PATTERNS`)."""
+    from planner.patterns import PATTERNS  # the registry imports every pattern's simulator
+
     extra: list[str] = []
     for p in patterns:
-        extra.extend(m for m in PATTERN_METRICS.get(p, ()) if m not in extra)
+        entry = PATTERNS.get(p)
+        names = () if entry is None else entry.metric_names
+        extra.extend(m for m in names if m not in extra)
     return (*BASE_METRICS, *(m for m in extra if m not in BASE_METRICS))
 
 

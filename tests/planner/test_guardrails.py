@@ -70,10 +70,10 @@ def test_base_metrics_are_what_a_realtime_design_has() -> None:
 
 
 def test_pattern_metrics_list_what_the_runs_report() -> None:
-    """PATTERN_METRICS names every numeric pattern metric the real runs produce."""
+    """Each pattern's registry entry names every numeric pattern metric its real runs produce."""
     from pathlib import Path
 
-    from planner.results import PATTERN_METRICS
+    from planner.patterns import PATTERNS
     from planner.run import run_scenario
     from planner.schema import load_scenario
 
@@ -84,7 +84,7 @@ def test_pattern_metrics_list_what_the_runs_report() -> None:
         for d in result.designs:
             numeric = {k for k, v in d.pattern_metrics.items()
                        if isinstance(v, (int, float)) or v is None}
-            assert numeric <= set(PATTERN_METRICS[d.pattern]), d.pattern
+            assert numeric <= set(PATTERNS[d.pattern].metric_names), d.pattern
 
 
 def test_breach_messages() -> None:
