@@ -280,7 +280,7 @@ def calibration_rows(result, rates: Sequence[Mapping[str, Any]]) -> list[dict[st
         cost = d.cost
         scale = (cost.usd_per_month / cost.total_usd
                  if cost.usd_per_month is not None and cost.total_usd else None)
-        instance = str(d.fleet.get("instance", ""))
+        instance = d.fleet.instance
         instance_type = instance.split(":", 1)[-1]
         for purchase, hours in node_hours_by_purchase(d).items():
             sim_usd = cost.by_purchase.get(purchase)

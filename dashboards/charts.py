@@ -73,10 +73,10 @@ def queue_figure(result: RunResult) -> Any | None:
 
     fig = go.Figure()
     for d in result.designs:
-        tl = d.timeline or {}
-        if isinstance(tl.get("start_s"), list) and isinstance(tl.get("mean_queue"), list):
-            fig.add_trace(go.Scatter(x=tl["start_s"], y=tl["mean_queue"], mode="lines",
-                                     name=d.name))
+        tl = d.timeline
+        if tl is not None and tl.start_s and "mean_queue" in tl.series:
+            fig.add_trace(go.Scatter(x=list(tl.start_s), y=list(tl.series["mean_queue"]),
+                                     mode="lines", name=d.name))
     if not fig.data:
         return None
     fig.update_layout(title="Queue length over time (requests, mean of replications)",

@@ -109,7 +109,7 @@ def test_twenty_concurrent_sessions_run_scenarios_over_http(settings, server):
         assert s["outputs"]["scn-calibrate"]["href"] == f"/calibration?run={run_id}"
         # the session got its own run, not another session's
         stored = logic.stored_result(settings, run_id)
-        assert stored.design("small").fleet["nodes"] == nodes
+        assert stored.design("small").fleet.nodes == nodes
         assert stored.scenario["horizon_s"] == horizon
         run_ids.append(run_id)
     assert len(set(run_ids)) == N_SESSIONS

@@ -134,7 +134,7 @@ def test_run_and_downloads(settings):
     view = logic.run_view(settings, "tiny", {"small.nodes": 2},
                           progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (4, 4)
-    assert view.result.design("small").fleet["nodes"] == 2
+    assert view.result.design("small").fleet.nodes == 2
     name, text = logic.results_json(settings, view.run_id)
     assert name == "tiny-results.json"
     doc = json.loads(text)
