@@ -11,27 +11,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.result_parts import (
+    Batching,
+    DistributionResult,
+    FleetResult,
+    RequestCounts,
+    TimelineResult,
+    batching_dict,
+)
 from planner.stats import Estimate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the JSON results; 2: typed batching per pattern (streaming ``window_s``, batch
+``period_s``, training none), every fleet key present for every pattern."""
 LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99")
 WAIT_KEYS = ("mean", "p50", "p99")
-PATTERN_METRICS: dict[str, tuple[str, ...]] = {
-    "realtime": ("tokens_per_request", "prompt_tokens", "output_tokens"),
-    "streaming": ("window_s", "mean_processing_s", "max_backlog_windows",
-                  "mean_backlog_records", "lag_at_horizon_s", "tokens_per_request"),
-    "batch": ("jobs_per_replication", "mean_job_hours", "p95_job_hours",
-              "jobs_missing_deadline", "job_overruns", "interruptions", "lost_work_hours",
-              "records_pending_at_horizon", "checkpoint_interval_s", "throughput_per_job_rps"),
-    "training": ("gpu_hours", "gang_gpus", "ideal_hours", "mean_completion_hours",
-                 "deadline_probability", "interruptions", "fallback_share",
-                 "lost_compute_hours", "checkpoint_hours", "waste_fraction",
-                 "checkpoint_interval_s", "young_daly_interval_s", "gang_mtbf_hours",
-                 "predicted_waste_fraction", "replications", "run_cost_p50_usd",
-                 "run_cost_p95_usd", "run_cost_max_usd"),
-}
-"""Numeric pattern metrics each pattern may report (``DesignResult.pattern_metrics``); a
-guardrail may name any of them (one a design lacks is n/a for it)."""
 
 METRIC_LABELS = {"latency": "latency", "freshness": "freshness",
                  "completion_time": "completion time"}
@@ -117,8 +111,8 @@ class DesignResult:
     name: str
     workload: str
     pattern: str
-    fleet: dict[str, Any]
-    batching: dict[str, Any]
+    fleet: FleetResult
+    batching: Batching | None
     service_time: str
     arrivals: str
     latency_ms: dict[str, Estimate]
@@ -130,18 +124,18 @@ class DesignResult:
     mean_queue_length: Estimate
     littles_law_relative_error: float | None
     slo: SloResult | None
-    requests: dict[str, float]
+    requests: RequestCounts
     node_hours: float
     gpu_hours: float | None
     busy_gpu_hours: Estimate
     cost: CostResult
-    timeline: dict[str, list[float]] = field(repr=False)
+    timeline: TimelineResult | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
     metric: str = "latency"
     pattern_metrics: dict[str, Any] = field(default_factory=dict)
-    distribution_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
-    """``{"quantiles": [...], "values": [...]}``: the metric's distribution (mean over
-    replications of each quantile), for charts."""
+    """Numbers (and labels) only this pattern reports, named in its registry entry."""
+    distribution_ms: DistributionResult | None = field(default=None, repr=False)
+    """The metric's distribution (mean over replications of each quantile), for charts."""
 
     @property
     def metric_label(self) -> str:
@@ -168,8 +162,8 @@ class DesignResult:
                     "usd_per_1k_requests_busy", "usd_per_1m_tokens", "usd_per_1m_tokens_busy",
                     "usd_per_run", "usd_per_run_busy"):
             out[key] = getattr(c, key)
-        out["preemptions"] = self.fleet.get("preemptions")
-        out["dropped_requests"] = self.fleet.get("dropped_requests")
+        out["preemptions"] = self.fleet.preemptions
+        out["dropped_requests"] = self.fleet.dropped_requests
         for key, value in self.pattern_metrics.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[key] = float(value)
@@ -188,8 +182,8 @@ class DesignResult:
             "workload": self.workload,
             "pattern": self.pattern,
             "metric": self.metric,
-            "fleet": self.fleet,
-            "batching": self.batching,
+            "fleet": self.fleet.to_dict(),
+            "batching": batching_dict(self.batching),
             "service_time": self.service_time,
             "arrivals": self.arrivals,
             "latency_ms": {k: self.latency_ms[k].mean for k in LATENCY_KEYS},
@@ -212,14 +206,15 @@ class DesignResult:
             "mean_batch_size": self.mean_batch_size.mean,
             "mean_queue_length": self.mean_queue_length.mean,
             "littles_law_relative_error": self.littles_law_relative_error,
-            "requests": self.requests,
+            "requests": self.requests.to_dict(),
             "node_hours": self.node_hours,
             "gpu_hours": self.gpu_hours,
             "busy_gpu_hours": self.busy_gpu_hours.mean,
             "cost": cost.to_dict(),
             "pattern_metrics": self.pattern_metrics,
-            "distribution_ms": self.distribution_ms,
-            "timeline": self.timeline,
+            "distribution_ms": None if self.distribution_ms is None
+            else self.distribution_ms.to_dict(),
+            "timeline": {} if self.timeline is None else self.timeline.to_dict(),
             "warnings": list(self.warnings),
         }
 

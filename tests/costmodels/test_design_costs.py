@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from costmodels.catalog import InstanceQuote
-from costmodels.design_costs import (
-    CommitmentTerms,
-    PurchaseProfile,
-    constant_profile,
-    hourly_node_hours,
-    price_design,
-)
+from costmodels.design_costs import CommitmentTerms, PurchaseProfile, price_design
 from costmodels.discounts import Commitment, NegotiatedDiscount
+from simulators.core.hourly import constant_profile, hourly_node_hours
 
 HOUR = 3600.0
 

@@ -1,0 +1,174 @@
+"""The contract every design pattern meets, and the parts patterns share.
+
+A pattern is a registry entry (:data:`planner.patterns.PATTERNS`) with a :class:`Pattern`
+object. The orchestrator (:mod:`planner.run`) does the same for every design:
+
+1. resolve inputs (files were read by :mod:`planner.inputs`; quotes come from the catalog for
+   the purchase options :meth:`Pattern.purchases` names);
+2. ``run = PATTERNS[design.pattern].simulate(context, quotes)``: the pattern turns the design
+   into its simulator's typed spec, runs ``simulators/<pattern>/`` and returns a
+   :class:`PatternRun` (the usage record every pattern shares, plus what only this pattern
+   reports);
+3. price the usage (:func:`planner.patterns.summary.price_run`);
+4. summarise (:func:`planner.patterns.summary.summarise`) into a :class:`DesignResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from costmodels.catalog import PriceCatalog
+from costmodels.spot_advisor import rate_per_node_hour
+from planner import schema
+from planner.inputs import ScenarioInputs
+from planner.pricing import PricedQuote
+from planner.result_parts import Batching, FleetResult, SpotInterruptions, TimelineResult
+from simulators.core.fleet import DelayComponent
+from simulators.core.usage import Timeline, Usage
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(design_name, done, total)``."""
+
+
+@dataclass(frozen=True)
+class DesignContext:
+    """Everything a pattern needs to simulate one design of a scenario."""
+
+    scenario: schema.Scenario
+    design: Any
+    workload: Any
+    inputs: ScenarioInputs
+    catalog: PriceCatalog
+    progress: ProgressCallback | None = None
+
+    @property
+    def hours_per_month(self) -> float:
+        """Hours in a month for monthly projections (the scenario's ``pricing``)."""
+        return self.scenario.pricing.hours_per_month
+
+    def progress_of_design(self) -> Callable[[int, int], None] | None:
+        """Return ``progress(done, total)`` for this design, or None."""
+        if self.progress is None:
+            return None
+        name, callback = self.design.name, self.progress
+        return lambda done, total: callback(name, done, total)
+
+
+@dataclass(frozen=True)
+class SloTarget:
+    """The SLO a design's distribution is judged against."""
+
+    percentile: float
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class PerRunCost:
+    """Costing of patterns whose unit is a run (training): $/month = $/run x runs per month."""
+
+    runs_per_month: float
+
+
+@dataclass(frozen=True)
+class PatternRun:
+    """What a pattern's simulation produced: the shared usage record and its own details."""
+
+    usage: Usage
+    fleet: FleetResult
+    batching: Batching | None
+    service_time: str
+    arrivals: str
+    timeline: TimelineResult | None
+    slo: SloTarget | None
+    pattern_metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    tokens_per_unit: float | None = None
+    per_run: PerRunCost | None = None
+
+
+class Pattern(Protocol):
+    """One design pattern: how its designs are simulated and described."""
+
+    name: str
+    """The ``pattern:`` value of its designs."""
+    metric: str
+    """What its distribution measures (:data:`simulators.core.usage.METRICS`)."""
+    assumption: str | None
+    """One line on what its figures rest on, printed with the run (None: the common ones)."""
+    metric_names: tuple[str, ...]
+    """Numeric :attr:`PatternRun.pattern_metrics` a guardrail may name."""
+
+    def purchases(self, design: Any) -> set[str]:
+        """Return the purchase options the design's nodes can be bought as."""
+        ...
+
+    def simulate(self, context: DesignContext, quotes: Mapping[str, PricedQuote]) -> PatternRun:
+        """Simulate the design and return its usage and details."""
+        ...
+
+
+def purchases_with_fallback(design: Any) -> set[str]:
+    """The design's purchase option, plus on-demand for spot fleets (base and fallback nodes)."""
+    purchase = design.fleet.purchase
+    return {purchase} | ({"on_demand"} if purchase == "spot" else set())
+
+
+def price_warnings(quotes: Mapping[str, PricedQuote]) -> list[str]:
+    """Return a warning for each purchase option whose price is unknown."""
+    return [f"price n/a: {q.quote.note}" for q in quotes.values()
+            if q.quote.usd_per_hour is None and q.quote.note]
+
+
+def provisioning_of(fleet: Any) -> tuple[DelayComponent, ...]:
+    """Return the fleet's provisioning delay components."""
+    return tuple(DelayComponent.from_p95(p.name, p.median_s, p.p95_s) for p in fleet.provisioning)
+
+
+def spot_interruptions(design: Any, inputs: ScenarioInputs, hours_per_month: float
+                       ) -> SpotInterruptions | None:
+    """Return where the design's spot interruption model comes from (None without spot).
+
+    A given rate is used as it is; an advisor band (given, or looked up by
+    :mod:`planner.inputs` for the instance and region) becomes a rate per node-hour; a capacity
+    trace is replayed by the fleet kernel and has no single rate.
+    """
+    sp = design.fleet.spot
+    if sp is None:
+        return None
+    it = sp.interruptions
+    if it.kind == "rate":
+        return SpotInterruptions("rate", it.per_node_hour, None,
+                                 f"{it.per_node_hour:g} interruptions per node-hour (given)")
+    if it.kind == "advisor":
+        band = it.band
+        detail = f"AWS Spot Advisor band {band} (given)"
+        if band is None:
+            advice = inputs.spot_advice[design.name]
+            band = advice.band
+            detail = (f"AWS Spot Advisor band {band} for {advice.instance_type} in "
+                      f"{advice.region} (snapshot {advice.as_of})")
+        return SpotInterruptions("advisor", rate_per_node_hour(band, hours_per_month), band,
+                                 detail)
+    trace = inputs.spot_traces[design.name]
+    return SpotInterruptions("trace", None, None,
+                             f"capacity trace {trace.source_path} ({trace.n_drops} drops, "
+                             f"tick {trace.gap_s:g} s)")
+
+
+def slo_target(workload: Any) -> SloTarget | None:
+    """Return the workload's latency or freshness SLO, if it has one."""
+    slo = workload.slo
+    return None if slo is None else SloTarget(slo.percentile, slo.latency_ms)
+
+
+def timeline_result(timeline: Timeline | None) -> TimelineResult | None:
+    """Return the JSON-ready timeline of a usage record (None when the pattern has none)."""
+    if timeline is None:
+        return None
+    return TimelineResult(
+        bin_s=timeline.bin_s, start_s=tuple(timeline.start_s.tolist()),
+        series={k: tuple(np.asarray(v).tolist()) for k, v in timeline.series.items()})

@@ -1,0 +1,99 @@
+"""Streaming: records collected in fixed windows, each window processed in batches when it closes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from planner import schema
+from planner.build import build_arrivals, build_service, describe_arrivals
+from planner.patterns.base import (
+    DesignContext,
+    PatternRun,
+    price_warnings,
+    slo_target,
+    timeline_result,
+)
+from planner.pricing import PricedQuote
+from planner.result_parts import FleetResult, WindowBatching
+from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
+from simulators.streaming.usage import streaming_usage
+
+
+class StreamingPattern:
+    """Windows of records processed one at a time, in order, by a (possibly autoscaled) fleet."""
+
+    name = "streaming"
+    metric = "latency"
+    assumption = ("streaming: a record's latency runs from its arrival to the end of the "
+                  "processing of its window; windows are processed one at a time, in order")
+    metric_names = ("window_s", "mean_processing_s", "max_backlog_windows",
+                    "mean_backlog_records", "lag_at_horizon_s", "tokens_per_request")
+
+    def purchases(self, design: schema.StreamingDesign) -> set[str]:
+        """The fleet's purchase option."""
+        return {design.fleet.purchase}
+
+    def simulate(self, context: DesignContext, quotes: Mapping[str, PricedQuote]) -> PatternRun:
+        """Simulate the design's windows over the scenario's horizon."""
+        design, workload, inputs, scenario = (context.design, context.workload, context.inputs,
+                                              context.scenario)
+        f = design.fleet
+        a = f.autoscaling
+        quote = quotes[f.purchase].quote
+        service = build_service(design, inputs, gpu_model=quote.gpu_model,
+                                gpu_memory_gib=quote.gpu_memory_gib, seed=scenario.seed)
+        slo = slo_target(workload)
+        sim = simulate_streaming(
+            build_arrivals(workload, inputs), service, f.nodes, f.workers_per_node,
+            design.window_s, design.batching.max_batch, scenario.horizon_s, scenario.warmup_s,
+            scenario.replications, scenario.seed, overhead_s=design.overhead_s,
+            autoscaling=None if a is None else StreamingAutoscaling(
+                target_utilization=a.target_utilization, min_nodes=a.min_nodes,
+                max_nodes=a.max_nodes, interval_s=a.interval_s,
+                provisioning_delay_s=a.provisioning_delay_s),
+            slo_latency_s=None if slo is None else slo.latency_ms / 1000.0,
+            progress=context.progress_of_design())
+        usage = streaming_usage(sim, purchase=f.purchase)
+        summary = (f"{f.nodes}x {f.instance} ({f.workers_per_node} worker/node)\n{f.purchase}, "
+                   + ("fixed" if a is None else f"autoscaled {a.min_nodes}-{a.max_nodes} "
+                      f"(utilization {a.target_utilization:g})")
+                   + f"\nwindow {design.window_s:g} s, batch ≤{design.batching.max_batch}")
+        fleet = FleetResult(
+            instance=f.instance, region=quote.region, purchase=f.purchase, nodes=f.nodes,
+            workers_per_node=f.workers_per_node, gpus_per_node=quote.gpus,
+            gpu_model=quote.gpu_model,
+            autoscaling=None if a is None else {"min_nodes": a.min_nodes,
+                                                "max_nodes": a.max_nodes,
+                                                "metric": "utilization",
+                                                "target": a.target_utilization},
+            spot_interruptions=None, node_hours={f.purchase: usage.node_hours},
+            mean_nodes=float(usage.node_s_horizon.mean()) / scenario.horizon_s,
+            max_nodes=usage.events["max_nodes"], summary=summary,
+            scale_out_actions=usage.events["scale_out_actions"],
+            scale_in_actions=usage.events["scale_in_actions"])
+        warnings = price_warnings(quotes)
+        lag = float(np.mean(sim.lag_at_horizon_s()))
+        if lag > 2 * design.window_s:
+            warnings.append(f"backlog: processing falls behind the windows (lag at the horizon "
+                            f"{lag:,.0f} s); add workers or larger batches")
+        if workload.name in inputs.traces:
+            warnings.extend(inputs.traces[workload.name].notes)
+        tokens = inputs.token_means.get(workload.name)
+        metrics = {
+            "window_s": design.window_s,
+            "mean_processing_s": float(np.nanmean(sim.mean_processing_s())),
+            "max_backlog_windows": float(np.mean(sim.max_backlog()["windows"])),
+            "mean_backlog_records": float(np.mean(sim.mean_backlog()["records"])),
+            "lag_at_horizon_s": lag,
+        }
+        if tokens is not None:
+            metrics["tokens_per_request"] = tokens.per_request
+        return PatternRun(
+            usage=usage, fleet=fleet,
+            batching=WindowBatching(design.window_s, design.batching.max_batch),
+            service_time=service.description, arrivals=describe_arrivals(workload.arrivals),
+            timeline=timeline_result(usage.timeline), slo=slo, pattern_metrics=metrics,
+            warnings=tuple(warnings),
+            tokens_per_unit=None if tokens is None else tokens.per_request)

@@ -1,0 +1,163 @@
+"""Price a pattern's usage and summarise it into a :class:`DesignResult`, the same for all.
+
+Statistics over replications use a Student-t 95 % interval (:func:`planner.stats.estimate`);
+per-run distributions (one i.i.d. run per replication) use the order statistics of the runs
+(:func:`quantile_estimate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from costmodels.design_costs import PurchaseProfile
+from planner.patterns.base import DesignContext, PatternRun, SloTarget
+from planner.pricing import PricedQuote, build_cost
+from planner.result_parts import DistributionResult, RequestCounts
+from planner.results import CostResult, DesignResult, SloResult
+from planner.stats import Estimate, estimate
+from simulators.core.usage import Distribution, Usage
+
+NA = Estimate(None, None, None, 0)
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+DISTRIBUTION_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98,
+                          0.99, 0.995, 0.999)
+"""Quantiles of each design's ``distribution_ms`` (for charts)."""
+
+
+def quantile_estimate(samples: np.ndarray, q: float) -> Estimate:
+    """Return the nearest-rank ``q`` quantile of i.i.d. ``samples`` with a distribution-free 95 %
+    interval from the order statistics (binomial normal approximation)."""
+    x = np.sort(np.asarray(samples, dtype=np.float64)[np.isfinite(samples)])
+    n = x.size
+    if n == 0:
+        return NA
+    k = min(max(int(math.ceil(q * n)) - 1, 0), n - 1)
+    half = 1.959964 * math.sqrt(n * q * (1 - q))
+    lo = min(max(int(math.floor(q * n - half)) - 1, 0), n - 1)
+    hi = min(max(int(math.ceil(q * n + half)) - 1, 0), n - 1)
+    return Estimate(float(x[k]), float(x[lo]), float(x[hi]), n)
+
+
+def summarise_distribution(dist: Distribution) -> tuple[dict[str, Estimate], DistributionResult]:
+    """Return the mean and percentile estimates (ms) of ``dist`` and its chart quantiles."""
+    grid = np.array(DISTRIBUTION_QUANTILES)
+    out = {"mean": estimate(dist.mean_s * 1000.0)}
+    if dist.per_run:
+        runs_ms = dist.runs_s * 1000.0
+        for key, q in QUANTILES.items():
+            out[key] = quantile_estimate(runs_ms, q)
+        pooled = np.quantile(dist.runs_s.ravel(), grid, method="inverted_cdf")
+        values = tuple(float(v) * 1000.0 for v in pooled)
+        return out, DistributionResult(DISTRIBUTION_QUANTILES, values)
+    p = dist.percentiles_s(np.array(list(QUANTILES.values()))) * 1000.0
+    for j, key in enumerate(QUANTILES):
+        out[key] = estimate(p[:, j])
+    with np.errstate(invalid="ignore"):
+        means = np.nanmean(dist.percentiles_s(grid), axis=0) * 1000.0
+    return out, DistributionResult(DISTRIBUTION_QUANTILES,
+                                   tuple(float(v) if np.isfinite(v) else None for v in means))
+
+
+def slo_result(dist: Distribution, target: SloTarget | None) -> SloResult | None:
+    """Return how ``dist`` did against ``target`` (None without an SLO)."""
+    if target is None:
+        return None
+    q = target.percentile / 100.0
+    if dist.per_run:
+        achieved = quantile_estimate(dist.runs_s * 1000.0, q)
+    else:
+        achieved = estimate(dist.percentiles_s(np.array([q]))[:, 0] * 1000.0)
+    attainment = NA if dist.slo_attainment is None else estimate(dist.slo_attainment)
+    return SloResult(percentile=target.percentile, latency_ms=target.latency_ms,
+                     achieved_ms=achieved, attainment=attainment,
+                     met=achieved.mean is not None and achieved.mean <= target.latency_ms)
+
+
+def price_run(context: DesignContext, run: PatternRun,
+              quotes: Mapping[str, PricedQuote]) -> CostResult:
+    """Price the run's usage through every discount layer (:func:`planner.pricing.build_cost`).
+
+    Per-run patterns are priced over their longest run and expressed per run: $/month =
+    $/run x runs per month, $/hour over the mean run.
+    """
+    usage, fleet = run.usage, context.design.fleet
+    main = quotes[fleet.purchase].quote
+    profiles = [PurchaseProfile(quotes[p.purchase].quote, p.hourly_node_hours, p.node_s_window,
+                                p.busy_gpu_s_window, quotes[p.purchase].discountable)
+                for p in usage.purchases]
+    served = float(np.mean(usage.work.completed_window))
+    cost = build_cost(profiles=profiles, quotes=dict(quotes), main_purchase=fleet.purchase,
+                      catalog=context.catalog, pricing=context.scenario.pricing,
+                      instance=fleet.instance, region=main.region, horizon_s=usage.horizon_s,
+                      window_s=usage.window_s, served_window=served,
+                      tokens_per_unit=run.tokens_per_unit,
+                      runs=None if run.per_run is None else 1.0)
+    if run.per_run is None:
+        return cost
+    per_run = cost.total_usd
+    mean_run_h = float(usage.distribution.mean_s.mean()) / 3600.0
+    return dataclasses.replace(
+        cost, usd_per_run=per_run, usd_per_run_busy=cost.busy_usd,
+        usd_per_month=None if per_run is None else per_run * run.per_run.runs_per_month,
+        usd_per_hour=None if per_run is None else per_run / mean_run_h,
+        usd_per_1k_requests=None, usd_per_1k_requests_busy=None)
+
+
+def run_cost_metrics(run: PatternRun, cost: CostResult) -> dict[str, float | None]:
+    """Return the distribution of one run's cost (p50, p95, max) at each option's effective rate."""
+    names = ("run_cost_p50_usd", "run_cost_p95_usd", "run_cost_max_usd")
+    if cost.incomplete:
+        return dict.fromkeys(names)
+    purchases = run.usage.purchases
+    rates = {p.purchase: (cost.by_purchase[p.purchase] or 0.0)
+             / max(float(p.hourly_node_hours.sum(axis=1).mean()), 1e-12) for p in purchases}
+    run_costs = sum(p.hourly_node_hours.sum(axis=1) * rates[p.purchase] for p in purchases)
+    return dict(zip(names, (float(np.percentile(run_costs, 50)),
+                            float(np.percentile(run_costs, 95)), float(np.max(run_costs)))))
+
+
+def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> DesignResult:
+    """Return the design's results: statistics of its usage, its cost and its details."""
+    usage: Usage = run.usage
+    latency, dist = summarise_distribution(usage.distribution)
+    queue = usage.queue
+    if queue is None:
+        wait = {"mean": NA, "p50": NA, "p99": NA}
+        batch_size = queue_length = NA
+        little = None
+    else:
+        wait_all, _ = summarise_distribution(queue.wait)
+        wait = {k: wait_all[k] for k in ("mean", "p50", "p90", "p95", "p99")}
+        batch_size = estimate(queue.mean_batch_size)
+        queue_length = estimate(queue.mean_queue_length)
+        little = queue.littles_law_relative_error
+    metrics = dict(run.pattern_metrics)
+    if run.per_run is not None:
+        metrics.update(run_cost_metrics(run, cost))
+    gpus = run.fleet.gpus_per_node
+    node_hours = usage.node_hours
+    w = usage.work
+    return DesignResult(
+        name=context.design.name, workload=context.workload.name,
+        pattern=context.design.pattern, metric=usage.metric, fleet=run.fleet,
+        batching=run.batching, service_time=run.service_time, arrivals=run.arrivals,
+        latency_ms=latency, wait_ms=wait,
+        throughput_rps=NA if usage.throughput_rps is None else estimate(usage.throughput_rps),
+        arrival_rate_rps=NA if usage.arrival_rate_rps is None
+        else estimate(usage.arrival_rate_rps),
+        utilization=estimate(usage.utilization), mean_batch_size=batch_size,
+        mean_queue_length=queue_length, littles_law_relative_error=little,
+        slo=slo_result(usage.distribution, run.slo),
+        requests=RequestCounts(
+            in_window_per_replication=float(np.mean(w.arrived_window)),
+            completed_by_horizon_per_replication=float(np.mean(w.completed_by_horizon)),
+            in_system_at_horizon_per_replication=float(np.mean(w.in_system_at_horizon)),
+            dropped_per_replication=float(np.mean(w.dropped))),
+        node_hours=node_hours, gpu_hours=None if gpus is None else node_hours * gpus,
+        busy_gpu_hours=estimate(usage.busy_gpu_s_horizon / 3600.0), cost=cost,
+        timeline=run.timeline, warnings=tuple(run.warnings), pattern_metrics=metrics,
+        distribution_ms=dist)

@@ -1,0 +1,151 @@
+"""Training: one gang-scheduled run per replication, with checkpoints, spot and fallbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from planner import schema
+from planner.patterns.base import (
+    DesignContext,
+    PatternRun,
+    PerRunCost,
+    SloTarget,
+    price_warnings,
+    provisioning_of,
+    purchases_with_fallback,
+    spot_interruptions,
+)
+from planner.patterns.summary import quantile_estimate
+from planner.pricing import PricedQuote
+from planner.result_parts import FleetResult
+from simulators.training.api import (
+    TrainingSimResult,
+    predicted_waste_fraction,
+    simulate_training,
+    young_daly_interval_s,
+)
+from simulators.training.usage import training_usage
+
+TRAINING_REPLICATIONS_MIN = 2000
+"""Training runs are cheap to simulate; at least this many replications give the completion
+time's tail and the deadline probability with a tight interval."""
+
+
+class TrainingPattern:
+    """A job of so many GPU-hours on a gang of nodes; its completion time is the metric."""
+
+    name = "training"
+    metric = "completion_time"
+    assumption = ("training: one run per replication (at least 2,000 replications), completion "
+                  "time from submission; $/month = $/run x runs_per_month; the scenario horizon "
+                  "does not apply")
+    metric_names = ("gpu_hours", "gang_gpus", "ideal_hours", "mean_completion_hours",
+                    "deadline_probability", "interruptions", "fallback_share",
+                    "lost_compute_hours", "checkpoint_hours", "waste_fraction",
+                    "checkpoint_interval_s", "young_daly_interval_s", "gang_mtbf_hours",
+                    "predicted_waste_fraction", "replications", "run_cost_p50_usd",
+                    "run_cost_p95_usd", "run_cost_max_usd")
+
+    def purchases(self, design: schema.TrainingDesign) -> set[str]:
+        """The fleet's purchase option, plus on-demand for the fallback of spot."""
+        return purchases_with_fallback(design)
+
+    def simulate(self, context: DesignContext, quotes: Mapping[str, PricedQuote]) -> PatternRun:
+        """Simulate one run of the job per replication."""
+        design, workload, scenario = context.design, context.workload, context.scenario
+        f = design.fleet
+        quote = quotes[f.purchase].quote
+        warnings = price_warnings(quotes)
+        gpus = quote.gpus
+        if gpus is None:
+            gpus = 1
+            warnings.append(f"GPUs per {f.instance} node unknown: the gang is taken as 1 GPU "
+                            "per node")
+        spot = spot_interruptions(design, context.inputs, context.hours_per_month)
+        rate = 0.0 if spot is None else spot.per_node_hour
+        ck, sp = design.checkpoint, f.spot
+        mtbf_s = 3600.0 / (f.nodes * rate) if rate > 0 else None
+        young = None if (ck is None or mtbf_s is None or ck.cost_s <= 0) else \
+            young_daly_interval_s(ck.cost_s, mtbf_s)
+        interval = None if ck is None else (young if ck.interval_s == "young_daly"
+                                            else ck.interval_s)
+        reserved = f.purchase in schema.COMMITTED
+        deadline_s = None if workload.deadline_h is None else workload.deadline_h * 3600.0
+        n_rep = max(scenario.replications, TRAINING_REPLICATIONS_MIN)
+        if context.progress is not None:
+            context.progress(design.name, 0, 1)
+        sim = simulate_training(
+            workload.gpu_hours, f.nodes, gpus,
+            "reserved" if reserved else ("spot" if f.purchase == "spot" else "on_demand"),
+            n_rep, scenario.seed, interruptions_per_node_hour=rate,
+            checkpoint_interval_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
+            restart_overhead_s=design.restart_overhead_s,
+            provisioning=provisioning_of(f) or 0.0,
+            replacement_delay_s=0.0 if sp is None else sp.replacement_delay_s,
+            fallback_after_interruptions=None if sp is None else sp.fallback_after_interruptions,
+            fallback_near_deadline=bool(sp is not None and sp.fallback_near_deadline
+                                        and deadline_s is not None),
+            fallback_margin_s=0.0 if sp is None else sp.fallback_margin_s,
+            deadline_s=deadline_s, reserved_hours=design.reserved_hours)
+        if context.progress is not None:
+            context.progress(design.name, 1, 1)
+        usage = training_usage(sim, reserved_as=f.purchase if reserved else None,
+                               main_purchase=f.purchase, priced=quotes)
+        slo = None if workload.slo is None else SloTarget(workload.deadline_percentile,
+                                                          workload.slo.latency_ms)
+        metrics = {
+            "gpu_hours": workload.gpu_hours,
+            "gang_gpus": f.nodes * gpus,
+            "ideal_hours": workload.gpu_hours / (f.nodes * gpus),
+            "mean_completion_hours": float(usage.distribution.mean_s.mean()) / 3600.0,
+            "deadline_probability": sim.deadline_probability(),
+            "interruptions": usage.events["interruptions"],
+            "fallback_share": float(sim.fell_back().mean()),
+            "lost_compute_hours": float(sim.lost_compute_s().mean()) / 3600.0,
+            "checkpoint_hours": float(sim.checkpoint_s().mean()) / 3600.0,
+            "waste_fraction": float(np.mean(sim.waste_fraction())),
+            "checkpoint_interval_s": interval,
+            "young_daly_interval_s": young,
+            "gang_mtbf_hours": None if mtbf_s is None else mtbf_s / 3600.0,
+            "predicted_waste_fraction": None if (interval is None or mtbf_s is None or ck is None)
+            else predicted_waste_fraction(interval, ck.cost_s, mtbf_s,
+                                          (0.0 if sp is None else sp.replacement_delay_s)
+                                          + design.restart_overhead_s),
+            "replications": n_rep,
+        }
+        warnings.extend(_warnings(workload, sim, metrics, interval, young))
+        summary = (f"{f.nodes}x {f.instance} ({f.nodes * gpus} GPUs)\n{f.purchase}"
+                   + ("" if interval is None else f", checkpoint every {interval / 60:,.0f} min"))
+        fleet = FleetResult(
+            instance=f.instance, region=quote.region, purchase=f.purchase, nodes=f.nodes,
+            workers_per_node=gpus, gpus_per_node=quote.gpus, gpu_model=quote.gpu_model,
+            autoscaling=None, spot_interruptions=spot,
+            node_hours={p.purchase: float(p.node_s_horizon.mean()) / 3600.0
+                        for p in usage.purchases},
+            mean_nodes=float(f.nodes), max_nodes=float(f.nodes),
+            preemptions=usage.events["interruptions"], summary=summary)
+        return PatternRun(
+            usage=usage, fleet=fleet, batching=None,
+            service_time=f"{workload.gpu_hours:g} GPU-hours on {f.nodes * gpus} GPUs",
+            arrivals=f"one run per replication, {workload.runs_per_month:g} runs per month",
+            timeline=None, slo=slo, pattern_metrics=metrics, warnings=tuple(warnings),
+            per_run=PerRunCost(workload.runs_per_month))
+
+
+def _warnings(workload: schema.TrainingWorkload, sim: TrainingSimResult, metrics: dict,
+              interval: float | None, young: float | None) -> list[str]:
+    out = []
+    if interval is not None and young is not None and not 0.5 <= interval / young <= 2.0:
+        out.append(f"checkpoint interval {interval:,.0f} s is far from Young/Daly's "
+                   f"sqrt(2 x cost x MTBF) = {young:,.0f} s: expect more waste")
+    if workload.slo is not None:
+        target = workload.deadline_percentile
+        met = (metrics["deadline_probability"] or 0) * 100
+        achieved = quantile_estimate(sim.completion_time_s()[:, 0] * 1000.0,
+                                     target / 100.0).mean
+        if achieved is None or achieved > workload.slo.latency_ms:
+            out.append(f"the deadline of {workload.deadline_h:g} h is met in {met:.1f}% of "
+                       f"runs, below {target:g}%")
+    return out

@@ -1,0 +1,216 @@
+"""Typed parts of a design's results: its fleet, batching, work counts, distribution, timeline.
+
+Every report, guardrail and the dashboard read these fields; ``to_dict`` gives each part's
+stable JSON form inside :meth:`planner.results.DesignResult.to_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SpotInterruptions:
+    """Where a design's spot interruption model came from."""
+
+    kind: str  # "rate", "advisor" or "trace"
+    per_node_hour: float | None
+    band: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Launches:
+    """Node launches per replication by node class (real-time fleets)."""
+
+    base: float
+    spot: float
+    on_demand_fallback: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServingSplit:
+    """What the serving fleet's nodes did in the measured window (real-time fleets)."""
+
+    busy_node_hours_window: float
+    idle_node_hours_window: float
+    gpu_busy_hours_window: float
+    preemption_events: float
+    launches: Launches
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """A design's fleet and what it used, means per replication.
+
+    ``node_hours`` and ``node_hours_split`` are keyed by purchase option; ``node_hours_split``
+    splits each option's node-hours into provisioning, busy and idle where the pattern knows;
+    ``serving`` is set for fleets that serve a request queue.
+    """
+
+    instance: str
+    region: str | None
+    purchase: str
+    nodes: int
+    workers_per_node: int
+    gpus_per_node: int | None
+    gpu_model: str | None
+    autoscaling: Mapping[str, Any] | None
+    spot_interruptions: SpotInterruptions | None
+    node_hours: Mapping[str, float]
+    mean_nodes: float
+    max_nodes: float
+    node_hours_split: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    node_hours_by_state: Mapping[str, float] = field(default_factory=dict)
+    provisioning_hours: float = 0.0
+    preemptions: float = 0.0
+    requeued_requests: float = 0.0
+    dropped_requests: float = 0.0
+    stranded_requests: float = 0.0
+    launches_without_slot: float = 0.0
+    scale_out_actions: float = 0.0
+    scale_in_actions: float = 0.0
+    summary: str | None = None
+    serving: ServingSplit | None = None
+
+    @property
+    def workers(self) -> int:
+        """Workers (one per GPU used) at the initial size."""
+        return self.nodes * self.workers_per_node
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (every key always present)."""
+        out: dict[str, Any] = {
+            "instance": self.instance, "region": self.region, "purchase": self.purchase,
+            "nodes": self.nodes, "workers_per_node": self.workers_per_node,
+            "workers": self.workers, "gpus_per_node": self.gpus_per_node,
+            "gpu_model": self.gpu_model,
+            "autoscaling": None if self.autoscaling is None else dict(self.autoscaling),
+            "spot_interruptions": None if self.spot_interruptions is None
+            else self.spot_interruptions.to_dict(),
+            "node_hours": dict(self.node_hours),
+            "node_hours_split": {k: dict(v) for k, v in self.node_hours_split.items()},
+            "node_hours_by_state": dict(self.node_hours_by_state),
+            "provisioning_hours": self.provisioning_hours,
+            "preemptions": self.preemptions,
+            "requeued_requests": self.requeued_requests,
+            "dropped_requests": self.dropped_requests,
+            "stranded_requests": self.stranded_requests,
+            "launches_without_slot": self.launches_without_slot,
+            "scale_out_actions": self.scale_out_actions,
+            "scale_in_actions": self.scale_in_actions,
+            "mean_nodes": self.mean_nodes, "max_nodes": self.max_nodes,
+            "summary": self.summary,
+        }
+        s = self.serving
+        out.update({
+            "busy_node_hours_window": None if s is None else s.busy_node_hours_window,
+            "idle_node_hours_window": None if s is None else s.idle_node_hours_window,
+            "gpu_busy_hours_window": None if s is None else s.gpu_busy_hours_window,
+            "preemption_events": None if s is None else s.preemption_events,
+            "launches": None if s is None else s.launches.to_dict(),
+            "per_replication_means": True,
+        })
+        return out
+
+
+@dataclass(frozen=True)
+class RequestBatching:
+    """Dynamic batching of a request queue: up to ``max_batch``, waiting at most ``max_wait_ms``."""
+
+    max_batch: int
+    max_wait_ms: float
+
+    def describe(self) -> str:
+        """Return a short line for tables."""
+        return f"batch ≤{self.max_batch}, wait ≤{self.max_wait_ms:g} ms"
+
+
+@dataclass(frozen=True)
+class WindowBatching:
+    """Streaming: records collected over ``window_s`` then processed in batches of ``max_batch``."""
+
+    window_s: float
+    max_batch: int
+
+    def describe(self) -> str:
+        """Return a short line for tables."""
+        return f"window {self.window_s:g} s, batch ≤{self.max_batch}"
+
+
+@dataclass(frozen=True)
+class ScheduleBatching:
+    """Scheduled batch jobs: one job every ``period_s`` (mean), in batches of ``max_batch``."""
+
+    period_s: float
+    max_batch: int
+
+    def describe(self) -> str:
+        """Return a short line for tables."""
+        return f"a job every {self.period_s / 3600.0:g} h, batch ≤{self.max_batch}"
+
+
+Batching = RequestBatching | WindowBatching | ScheduleBatching
+"""How a design groups its work (None for patterns that do not batch, e.g. training)."""
+
+
+def batching_dict(batching: Batching | None) -> dict[str, Any] | None:
+    """Return the JSON form of a design's batching (None when it does not batch)."""
+    return None if batching is None else asdict(batching)
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """Units of work (requests, records or runs) per replication, means."""
+
+    in_window_per_replication: float
+    completed_by_horizon_per_replication: float
+    in_system_at_horizon_per_replication: float
+    dropped_per_replication: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DistributionResult:
+    """Quantiles of a design's metric (mean over replications of each quantile), in ms."""
+
+    quantiles: tuple[float, ...]
+    values: tuple[float | None, ...]
+
+    def to_dict(self) -> dict[str, list]:
+        """Return the JSON-ready form."""
+        return {"quantiles": list(self.quantiles), "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class TimelineResult:
+    """Series over the horizon for charts: one value per bin of ``bin_s`` starting at ``start_s``.
+
+    Node series are named ``nodes`` (one fleet) or ``nodes_<class or state>`` (real-time fleets).
+    """
+
+    bin_s: float
+    start_s: tuple[float, ...]
+    series: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)
+
+    def node_series(self) -> dict[str, tuple[float | None, ...]]:
+        """Return the node-count series by name."""
+        return {k: v for k, v in self.series.items() if k == "nodes" or k.startswith("nodes_")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return {"bin_s": self.bin_s, "start_s": list(self.start_s),
+                **{k: list(v) for k, v in self.series.items()}}
