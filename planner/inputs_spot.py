@@ -9,18 +9,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from domain.errors import ScenarioError
+from planner.inputs_common import check_file, readonly
 from planner.schema import TraceInterruptions
-
-
-def _readonly(values: np.ndarray) -> np.ndarray:
-    values.flags.writeable = False
-    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,8 +107,28 @@ def load_spot_trace(
         (missing ``metadata.gap_seconds`` or ``data``), ``gap_seconds`` not a number > 0, no
         ticks, or a value that is negative or not a whole number (with its index).
     """
-    path, where = spec.path, f"{field_path}.path"
-    document = _read_json(path, field_path=where)
+    path = spec.path
+    gap, raw = _skypilot_ticks(_read_json(path, field_path=f"{field_path}.path"), path,
+                               where=f"{field_path}.path")
+    capacity = raw * spec.capacity_scale
+    times_s = np.arange(raw.size, dtype=np.float64) * gap
+    notes: list[str] = []
+    if horizon_s is not None and times_s[-1] < horizon_s:
+        notes.append(f"{field_path}: {path} covers {times_s[-1]:.0f} s of the {horizon_s:g} s "
+                     f"horizon; after its last tick spot capacity stays at {capacity[-1]}")
+    if max_spot_nodes is not None and capacity.max() < max_spot_nodes:
+        notes.append(f"{field_path}: {path} never allows more than {capacity.max()} spot "
+                     f"node(s) (values up to {raw.max()} x capacity_scale {spec.capacity_scale})"
+                     f" while the fleet can hold {max_spot_nodes}; raise capacity_scale if the "
+                     "trace stands for a larger pool")
+    return SpotTraceData(times_s=readonly(times_s), capacity=readonly(capacity),
+                         gap_s=gap, n_drops=int(np.count_nonzero(np.diff(raw) < 0)),
+                         source_path=path, capacity_scale=spec.capacity_scale,
+                         notes=tuple(notes))
+
+
+def _skypilot_ticks(document: Any, path: str, *, where: str) -> tuple[float, np.ndarray]:
+    """Return ``metadata.gap_seconds`` and the ticks (int64[n]) of a SkyPilot trace document."""
     metadata = document.get("metadata") if isinstance(document, dict) else None
     if not isinstance(document, dict) or not isinstance(metadata, dict) or \
             "gap_seconds" not in metadata or "data" not in document:
@@ -138,31 +153,12 @@ def load_spot_trace(
                 not float(value).is_integer() or value < 0 or value > 2**31:
             raise ScenarioError(f"{where}: data[{i}] of {path} must be a whole number of spot "
                                 f"nodes >= 0 (got {value!r}); fix or remove that tick")
-    raw = np.asarray(data, dtype=np.float64).astype(np.int64)
-    capacity = raw * spec.capacity_scale
-    times_s = np.arange(raw.size, dtype=np.float64) * float(gap)
-    notes: list[str] = []
-    if horizon_s is not None and times_s[-1] < horizon_s:
-        notes.append(f"{field_path}: {path} covers {times_s[-1]:.0f} s of the {horizon_s:g} s "
-                     f"horizon; after its last tick spot capacity stays at {capacity[-1]}")
-    if max_spot_nodes is not None and capacity.max() < max_spot_nodes:
-        notes.append(f"{field_path}: {path} never allows more than {capacity.max()} spot "
-                     f"node(s) (values up to {raw.max()} x capacity_scale {spec.capacity_scale})"
-                     f" while the fleet can hold {max_spot_nodes}; raise capacity_scale if the "
-                     "trace stands for a larger pool")
-    return SpotTraceData(times_s=_readonly(times_s), capacity=_readonly(capacity),
-                         gap_s=float(gap), n_drops=int(np.count_nonzero(np.diff(raw) < 0)),
-                         source_path=path, capacity_scale=spec.capacity_scale,
-                         notes=tuple(notes))
+    return float(gap), np.asarray(data, dtype=np.float64).astype(np.int64)
 
 
 def _read_json(path: str, *, field_path: str) -> Any:
     """Read and parse a JSON file, naming the line and column of a syntax error."""
-    file = Path(path)
-    if not file.is_file():
-        where = "is a folder" if file.is_dir() else "not found"
-        raise ScenarioError(f"{field_path}: file {where} (got {path}); check the path (a "
-                            "relative path is resolved against the scenario file's folder)")
+    file = check_file(path, field_path=field_path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

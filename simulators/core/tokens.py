@@ -4,14 +4,18 @@ A measured profile (``../shared/data/gpu-profiles/h100_llm_token_latency.csv``) 
 of a *prefill* pass over one prompt of ``n`` tokens and of one *decode step* (one new token for
 each of ``batch`` sequences whose KV cache holds ``context`` tokens).  This module
 
-1. loads such a profile for one model shape (:func:`load_token_profile`) and interpolates it;
+1. builds the profile of one model shape from its measured arrays (:func:`token_profile`) and
+   interpolates it;
 2. derives the same model's profile on another GPU from datasheet ratios (:func:`scale_profile`):
    prefill is compute-bound and scales with dense FP16/BF16 tensor FLOP/s, decode steps are
    memory-bound and scale with memory bandwidth;
 3. turns the profile and a workload's prompt/output token samples (e.g. the Azure LLM inference
-   trace, :func:`load_token_samples`) into the static-batching service time of a batch of ``b``
-   requests, per batch size (:func:`batch_service_table`), whose ``mean_ms`` / ``p50_ms`` /
-   ``p99_ms`` feed :func:`simulators.core.service.table_service`.
+   trace) into the static-batching service time of a batch of ``b`` requests, per batch size
+   (:func:`batch_service_table`), whose ``mean_ms`` / ``p50_ms`` / ``p99_ms`` feed
+   :func:`simulators.core.service.table_service`.
+
+This module reads no files: the planner's input layer (:mod:`planner.inputs_tokens`) reads and
+checks the profile and trace CSVs, naming file, line, column and value in its messages.
 
 Interpolation rules (stated once, used everywhere):
 
@@ -34,10 +38,8 @@ Interpolation rules (stated once, used everywhere):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from domain.errors import SimulationError
 
@@ -291,84 +293,93 @@ def _lerp_rows(x: np.ndarray, xp: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows[k, i] * (1.0 - w) + rows[k, i + 1] * w
 
 
-_PROFILE_COLUMNS = ("gpu", "model", "phase", "batch", "new_tokens_per_sequence",
-                    "context_tokens", "mean_ms")
-
-
-def load_token_profile(path: str | Path, model: str) -> TokenProfile:
-    """Read a token-latency profile CSV and return the :class:`TokenProfile` of ``model``.
+def token_profile(model: str, gpu: str, *, prefill_tokens, prefill_ms, decode_batch,
+                  decode_context, decode_ms, source: str) -> TokenProfile:
+    """Return the :class:`TokenProfile` of measured prefill passes and decode steps.
 
     Parameters
     ----------
-    path : str or Path
-        CSV with columns ``gpu, model, phase, batch, new_tokens_per_sequence, context_tokens,
-        mean_ms`` (others, such as ``method``, ``dtype``, ``max_ms``, are ignored).  Prefill rows:
-        ``phase=prefill``, ``batch=1``, ``new_tokens_per_sequence`` = prompt tokens.  Decode rows:
-        ``phase=decode``, ``new_tokens_per_sequence=1``, ``context_tokens`` = KV-cache length.
-    model : str
-        Value of the ``model`` column to select (e.g. ``"llama-3-8b"``).
+    model, gpu : str
+        Model shape and GPU the numbers were measured on.  A GPU name with a datasheet entry
+        (e.g. ``"NVIDIA H100 80GB HBM3"``) sets ``gpu_key``; any other name gives a profile
+        usable as measured that :func:`scale_profile` refuses.
+    prefill_tokens, prefill_ms : float64[k]
+        Prompt length (>= 1 token) and mean time (> 0 ms) of single-sequence prefill passes,
+        any order, one per prompt length, at least two lengths.
+    decode_batch, decode_context, decode_ms : float64[m]
+        Batch size (>= 1), KV-cache length (>= 1 token) and mean time (> 0 ms) of one decode
+        step, one per (batch, context) pair: at least two contexts, each with at least two batch
+        sizes.  Missing cells of the grid are filled as the module notes say.
+    source : str
+        Where the numbers come from (a file path); starts every message.
 
     Raises
     ------
     TokenProfileError (a ValueError)
-        Missing file or column, unknown model, a bad cell (named by file line), duplicates, or
-        too few grid points to interpolate.
+        A value out of range, arrays of different lengths, a repeated grid point, or too few
+        grid points to interpolate.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TokenProfileError(f"token profile {path} does not exist; pass the path of a CSV "
-                                f"such as ../shared/data/gpu-profiles/h100_llm_token_latency.csv")
-    raw = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in _PROFILE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise TokenProfileError(f"{path}: missing column(s) {missing}; the file needs "
-                                f"{list(_PROFILE_COLUMNS)}")
-    raw = raw.with_row_index("line", offset=2)  # file line (header is line 1)
-    models = sorted(raw["model"].drop_nulls().unique().to_list())
-    rows = raw.filter(pl.col("model") == model)
-    if rows.height == 0:
-        raise TokenProfileError(f"{path}: no rows for model={model!r}; models in the file: "
-                                f"{models}")
-    nums = {c: _numeric_column(path, rows, c) for c in
-            ("batch", "new_tokens_per_sequence", "context_tokens", "mean_ms")}
-    lines = rows["line"].to_numpy()
-    phase = rows["phase"].to_numpy()
-    gpus = rows["gpu"].unique().to_list()
-    if len(gpus) != 1:
-        raise TokenProfileError(f"{path}: model {model!r} has rows for several GPUs {gpus}; "
-                                f"split the file by GPU")
-    _check_cells(path, lines, phase, nums)
-    pre = phase == "prefill"
-    dec = phase == "decode"
-    tokens, pre_ms = nums["new_tokens_per_sequence"][pre], nums["mean_ms"][pre]
-    _check_unique(path, lines[pre], tokens, "new_tokens_per_sequence of prefill rows")
-    order = np.argsort(tokens)
-    if tokens.size < 2:
-        raise TokenProfileError(f"{path}: model {model!r} has {tokens.size} prefill row(s); "
+    pre_n, pre_ms = _measurements(source, ("prefill_tokens", prefill_tokens, ">=", 1.0),
+                                  ("prefill_ms", prefill_ms, ">", 0.0))
+    batches, contexts, dec_ms = _measurements(
+        source, ("decode_batch", decode_batch, ">=", 1.0),
+        ("decode_context", decode_context, ">=", 1.0), ("decode_ms", decode_ms, ">", 0.0))
+    _unique_points(source, "prefill_tokens", pre_n[:, None])
+    _unique_points(source, "(decode_batch, decode_context)", np.column_stack((batches, contexts)))
+    if pre_n.size < 2:
+        raise TokenProfileError(f"{source}: model {model!r} has {pre_n.size} prefill row(s); "
                                 f"measure at least two prompt lengths")
-    batches, contexts = nums["batch"][dec], nums["context_tokens"][dec]
-    _check_unique(path, lines[dec], batches * 1e9 + contexts, "(batch, context_tokens) of decode "
-                                                               "rows")
     grid_b, grid_c = np.unique(batches), np.unique(contexts)
     if grid_c.size < 2:
-        raise TokenProfileError(f"{path}: model {model!r} has decode rows at {grid_c.size} "
+        raise TokenProfileError(f"{source}: model {model!r} has decode rows at {grid_c.size} "
                                 f"context length(s); measure at least two")
     grid = np.full((grid_b.size, grid_c.size), np.nan)
-    grid[np.searchsorted(grid_b, batches), np.searchsorted(grid_c, contexts)] = \
-        nums["mean_ms"][dec]
+    grid[np.searchsorted(grid_b, batches), np.searchsorted(grid_c, contexts)] = dec_ms
     measured = ~np.isnan(grid)
     for j, ctx in enumerate(grid_c):
         have = measured[:, j]
         if have.sum() < 2:
-            raise TokenProfileError(f"{path}: model {model!r} has decode rows at "
+            raise TokenProfileError(f"{source}: model {model!r} has decode rows at "
                                     f"context_tokens={int(ctx)} for {int(have.sum())} batch "
                                     f"size(s); measure at least two")
         grid[~have, j] = _lerp(grid_b[~have], grid_b[have], grid[have, j])
+    order = np.argsort(pre_n)
     return TokenProfile(
-        model=model, gpu=gpus[0], gpu_key=_profile_gpu_key(gpus[0]),
-        prefill_tokens=tokens[order], prefill_grid_ms=pre_ms[order],
+        model=model, gpu=gpu, gpu_key=_profile_gpu_key(gpu),
+        prefill_tokens=pre_n[order], prefill_grid_ms=pre_ms[order],
         decode_batches=grid_b, decode_contexts=grid_c, decode_grid_ms=grid,
-        decode_measured=measured, source=str(path))
+        decode_measured=measured, source=source)
+
+
+def _measurements(source: str, *columns: tuple[str, object, str, float]) -> list[np.ndarray]:
+    """Check same-length 1-D arrays of finite numbers, each ``>`` or ``>=`` its bound, and
+    return them as float64."""
+    out = []
+    for name, values, op, low in columns:
+        arr = np.asarray(values)
+        if arr.ndim != 1 or not (np.issubdtype(arr.dtype, np.number) or arr.size == 0):
+            raise TokenProfileError(f"{source}: {name} must be a 1-D array of numbers (got shape "
+                                    f"{arr.shape}, dtype {arr.dtype})")
+        arr = arr.astype(np.float64)
+        ok = np.isfinite(arr) & ((arr > low) if op == ">" else (arr >= low))
+        if not ok.all():
+            i = int(np.argmin(ok))
+            raise TokenProfileError(f"{source}: {name}[{i}]={_show(arr[i])} is invalid; it must "
+                                    f"be a finite number {op} {low:g}")
+        if out and arr.size != out[0].size:
+            raise TokenProfileError(f"{source}: {name} has {arr.size} values but {columns[0][0]} "
+                                    f"has {out[0].size}; pass one value per measurement")
+        out.append(arr)
+    return out
+
+
+def _unique_points(source: str, what: str, points: np.ndarray) -> None:
+    _, first, counts = np.unique(points, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = points[first[np.argmax(counts > 1)]]
+        at = np.flatnonzero((points == dup).all(axis=1)).tolist()
+        raise TokenProfileError(f"{source}: duplicate {what} at positions {at}; keep one "
+                                f"measurement per grid point (average repeated ones first)")
 
 
 def _profile_gpu_key(gpu: str) -> str:
@@ -383,48 +394,6 @@ def _memory_in_name(name: str) -> float | None:
         if word.upper().endswith("GB") and word[:-2].isdigit():
             return float(word[:-2])
     return None
-
-
-def _numeric_column(path: Path, rows: pl.DataFrame, column: str) -> np.ndarray:
-    values = rows[column].cast(pl.Float64, strict=False)
-    bad = values.is_null() | ~values.is_finite().fill_null(False)
-    if bad.any():
-        i = int(bad.arg_max())
-        raise TokenProfileError(
-            f"{path} line {rows['line'][i]}: column {column} must be a number (got "
-            f"{rows[column][i]!r}); fix or remove that row")
-    return values.to_numpy()
-
-
-def _check_cells(path: Path, lines, phase, nums) -> None:
-    rules = [
-        (~np.isin(phase, ["prefill", "decode"]), "phase", phase, "use 'prefill' or 'decode'"),
-        (nums["mean_ms"] <= 0, "mean_ms", nums["mean_ms"], "times must be > 0 ms"),
-        (nums["batch"] < 1, "batch", nums["batch"], "batch must be >= 1"),
-        ((phase == "prefill") & (nums["batch"] != 1), "batch", nums["batch"],
-         "prefill rows must be single-sequence (batch=1); batched prefill is derived"),
-        ((phase == "prefill") & (nums["new_tokens_per_sequence"] < 1), "new_tokens_per_sequence",
-         nums["new_tokens_per_sequence"], "a prefill row needs >= 1 prompt token"),
-        ((phase == "decode") & (nums["new_tokens_per_sequence"] != 1), "new_tokens_per_sequence",
-         nums["new_tokens_per_sequence"], "decode rows time one new token per sequence (1)"),
-        ((phase == "decode") & (nums["context_tokens"] < 1), "context_tokens",
-         nums["context_tokens"], "a decode row needs a KV cache of >= 1 token"),
-    ]
-    for bad, column, values, fix in rules:
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise TokenProfileError(f"{path} line {lines[i]}: {column}={_show(values[i])} is invalid; "
-                                    f"{fix}")
-
-
-def _check_unique(path: Path, lines, keys: np.ndarray, what: str) -> None:
-    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup = keys[first[np.argmax(counts > 1)]]
-        at = [int(x) for x in lines[keys == dup]]
-        raise TokenProfileError(f"{path}: duplicate {what} at lines {at}; keep one row per "
-                                f"grid point (average repeated measurements first)")
-
 
 # ---------------------------------------------------------------------------------------------
 # Scaling to another GPU
@@ -471,36 +440,6 @@ def _fmt(x: float) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_token_samples(trace_csv: str | Path, prompt_column: str = "ContextTokens",
-                       output_column: str = "GeneratedTokens") -> tuple[np.ndarray, np.ndarray]:
-    """Return the prompt and output token counts (int64[n] each) of a request trace CSV.
-
-    Every row must hold a whole number ``>= 1`` in both columns (the Azure LLM inference trace
-    2023 does: prompts 2 to 14,050 tokens, outputs 6 to 1,899).
-    """
-    path = Path(trace_csv)
-    if not path.is_file():
-        raise TokenProfileError(f"token trace {path} does not exist; pass a CSV such as "
-                                f"../shared/data/traces/azure_llm_inference_2023/"
-                                f"AzureLLMInferenceTrace_conv.csv")
-    raw = pl.read_csv(path, infer_schema=False)
-    out = []
-    for column in (prompt_column, output_column):
-        if column not in raw.columns:
-            raise TokenProfileError(f"{path}: no column {column!r} (columns: {raw.columns}); "
-                                    f"pass prompt_column= / output_column= to name them")
-        values = raw[column].cast(pl.Float64, strict=False)
-        bad = (values.is_null() | (values < 1) | (values.round(0) != values)).fill_null(True)
-        if bad.any():
-            i = int(bad.arg_max())
-            raise TokenProfileError(f"{path} line {i + 2}: {column}={raw[column][i]!r} is not a "
-                                    f"whole number >= 1; fix or drop that row")
-        out.append(values.to_numpy().astype(np.int64))
-    if out[0].size == 0:
-        raise TokenProfileError(f"{path} has no rows; a token trace needs at least one request")
-    return out[0], out[1]
-
-
 def batch_service_table(profile: TokenProfile, prompt_tokens, output_tokens, max_batch: int, *,
                         n_samples: int = 2000, seed: int = 0,
                         prefill_rule: str = "padded") -> dict:
@@ -521,7 +460,7 @@ def batch_service_table(profile: TokenProfile, prompt_tokens, output_tokens, max
     ----------
     profile : TokenProfile
     prompt_tokens, output_tokens : int64[n]
-        Per-request prompt and output token counts (e.g. :func:`load_token_samples`).
+        Per-request prompt and output token counts (e.g. a trace's columns).
     max_batch : int
         Largest batch size tabulated.
     n_samples : int
@@ -600,4 +539,4 @@ def _token_array(name: str, values) -> np.ndarray:
 
 
 __all__ = ["GPU_SPECS", "GpuSpec", "TokenProfile", "TokenProfileError", "batch_service_table",
-           "gpu_key", "load_token_profile", "load_token_samples", "scale_profile"]
+           "gpu_key", "scale_profile", "token_profile"]

@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import ScenarioError
-from planner.inputs import load_scenario_inputs, load_service_table, load_trace
+from planner.inputs import load_scenario_inputs
+from planner.inputs_tables import load_service_table
+from planner.inputs_traces import load_trace
 from planner.schema import TableServiceTime, TraceArrivals, load_scenario, parse_scenario
 
 REPO = Path(__file__).resolve().parents[2]

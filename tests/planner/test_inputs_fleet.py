@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from domain.errors import ScenarioError
-from planner.inputs import ScenarioInputs, load_scenario_inputs, load_spot_trace
+from planner.inputs import ScenarioInputs, load_scenario_inputs
+from planner.inputs_spot import load_spot_trace
 from planner.schema import TraceInterruptions, load_scenario, parse_scenario
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,8 @@
-"""Token-based LLM service times against the measured H100 profile, hand sums and the Azure trace."""
+"""Token-based LLM service times against the measured H100 profile, hand sums and the Azure trace.
+
+The profile is built from the CSV's rows read with the standard library; reading and checking
+the files themselves is :mod:`planner.inputs_tokens`'s job (``tests/planner/test_inputs_tokens.py``).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,8 @@ from simulators.core.tokens import (
     TokenProfile,
     batch_service_table,
     gpu_key,
-    load_token_profile,
-    load_token_samples,
     scale_profile,
+    token_profile,
 )
 from simulators.core.service import table_service
 
@@ -32,6 +35,28 @@ def _profile_csv(shared_data: Path) -> Path:
 def _rows(path: Path, model: str) -> list[dict]:
     with path.open(newline="") as fh:
         return [r for r in csv.DictReader(fh) if r["model"] == model]
+
+
+def load_token_profile(path: Path, model: str) -> TokenProfile:
+    """The profile of ``model`` from a profile CSV's rows (no checks: the files are good)."""
+    rows = _rows(path, model)
+    pre = [r for r in rows if r["phase"] == "prefill"]
+    dec = [r for r in rows if r["phase"] == "decode"]
+    return token_profile(
+        model, rows[0]["gpu"],
+        prefill_tokens=[float(r["new_tokens_per_sequence"]) for r in pre],
+        prefill_ms=[float(r["mean_ms"]) for r in pre],
+        decode_batch=[float(r["batch"]) for r in dec],
+        decode_context=[float(r["context_tokens"]) for r in dec],
+        decode_ms=[float(r["mean_ms"]) for r in dec], source=str(path))
+
+
+def load_token_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and output tokens of an Azure LLM trace, read with the standard library."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return (np.array([int(r["ContextTokens"]) for r in rows]),
+            np.array([int(r["GeneratedTokens"]) for r in rows]))
 
 
 @pytest.fixture(params=MODELS)
@@ -245,75 +270,57 @@ def test_packed_prefill_never_exceeds_padded(shared_data: Path) -> None:
 
 # ----------------------------------------------------------------------------- bad input
 
-HEADER = "gpu,model,phase,batch,new_tokens_per_sequence,context_tokens,mean_ms\n"
-GOOD = [
-    "NVIDIA H100 80GB HBM3,m,prefill,1,128,0,2.0",
-    "NVIDIA H100 80GB HBM3,m,prefill,1,256,0,3.0",
-    "NVIDIA H100 80GB HBM3,m,decode,1,1,512,1.0",
-    "NVIDIA H100 80GB HBM3,m,decode,2,1,512,1.1",
-    "NVIDIA H100 80GB HBM3,m,decode,1,1,2048,1.2",
-    "NVIDIA H100 80GB HBM3,m,decode,2,1,2048,1.4",
-]
+PRE = {"prefill_tokens": [128, 256], "prefill_ms": [2.0, 3.0]}
+DEC = {"decode_batch": [1, 2, 1, 2], "decode_context": [512, 512, 2048, 2048],
+       "decode_ms": [1.0, 1.1, 1.2, 1.4]}
 
 
-def _write(tmp_path: Path, lines: list[str], header: str = HEADER) -> Path:
-    path = tmp_path / "profile.csv"
-    path.write_text(header + "\n".join(lines) + "\n")
-    return path
+def _built(gpu: str = "NVIDIA H100 80GB HBM3", **change) -> TokenProfile:
+    return token_profile("m", gpu, **{**PRE, **DEC, **change}, source="profile.csv")
 
 
-def test_a_minimal_valid_profile_loads(tmp_path: Path) -> None:
-    profile = load_token_profile(_write(tmp_path, GOOD), "m")
+def test_a_minimal_valid_profile_builds() -> None:
+    profile = _built()
     assert profile.decode_step_ms(1.5, 1280) == pytest.approx((1.0 + 1.1 + 1.2 + 1.4) / 4)
     assert profile.prefill_ms(1, 192) == pytest.approx(2.5)
+    assert profile.gpu_key == "H100-SXM-80GB" and profile.source == "profile.csv"
+    # the order of the measurements does not matter
+    again = _built(prefill_tokens=[256, 128], prefill_ms=[3.0, 2.0],
+                   **{k: v[::-1] for k, v in DEC.items()})
+    np.testing.assert_array_equal(again.decode_grid_ms, profile.decode_grid_ms)
+    np.testing.assert_array_equal(again.prefill_grid_ms, profile.prefill_grid_ms)
 
 
-@pytest.mark.parametrize(("edit", "pattern"), [
-    (lambda g: g[:5] + ["NVIDIA H100 80GB HBM3,m,decode,2,1,2048,fast"],
-     r"profile.csv line 7: column mean_ms must be a number \(got 'fast'\); fix or remove"),
-    (lambda g: g[:5] + ["NVIDIA H100 80GB HBM3,m,decode,2,1,2048,-1"],
-     r"line 7: mean_ms=-1 is invalid; times must be > 0 ms"),
-    (lambda g: g + ["NVIDIA H100 80GB HBM3,m,warmup,1,1,512,1"],
-     r"line 8: phase='warmup' is invalid; use 'prefill' or 'decode'"),
-    (lambda g: g + ["NVIDIA H100 80GB HBM3,m,decode,4,2,512,1"],
-     r"line 8: new_tokens_per_sequence=2 is invalid; decode rows time one new token"),
-    (lambda g: g + ["NVIDIA H100 80GB HBM3,m,prefill,4,512,0,9"],
-     r"line 8: batch=4 is invalid; prefill rows must be single-sequence"),
-    (lambda g: g + [g[3]], r"duplicate \(batch, context_tokens\) of decode rows at lines \[5, 8\]"),
-    (lambda g: g[1:], r"1 prefill row\(s\); measure at least two prompt lengths"),
-    (lambda g: g[:2] + g[4:], r"decode rows at 1 context length\(s\); measure at least two"),
-    (lambda g: g[:5], r"context_tokens=2048 for 1 batch size\(s\); measure at least two"),
+@pytest.mark.parametrize(("change", "pattern"), [
+    ({"decode_ms": [1.0, 1.1, 1.2, -1]}, r"profile.csv: decode_ms\[3\]=-1 is invalid; it must be "
+                                         r"a finite number > 0"),
+    ({"prefill_tokens": [128, float("nan")]}, r"prefill_tokens\[1\]=nan is invalid"),
+    ({"decode_batch": [1, 2, 0, 2]}, r"decode_batch\[2\]=0 is invalid; it must be a finite "
+                                     r"number >= 1"),
+    ({"decode_ms": [1.0, 1.1, 1.2]}, r"decode_ms has 3 values but decode_batch has 4"),
+    ({"prefill_tokens": ["a", "b"]}, r"prefill_tokens must be a 1-D array of numbers"),
+    ({"decode_batch": [1, 1, 1, 2]}, r"duplicate \(decode_batch, decode_context\) at positions "
+                                     r"\[0, 1\]"),
+    ({"prefill_tokens": [128], "prefill_ms": [2.0]},
+     r"1 prefill row\(s\); measure at least two prompt lengths"),
+    ({"decode_context": [512] * 4, "decode_batch": [1, 2, 3, 4]},
+     r"decode rows at 1 context length\(s\); measure at least two"),
+    ({k: v[:3] for k, v in DEC.items()},
+     r"context_tokens=2048 for 1 batch size\(s\); measure at least two"),
 ])
-def test_bad_profile_rows_name_file_line_value_and_fix(tmp_path: Path, edit, pattern) -> None:
+def test_bad_measurements_name_the_array_position_and_fix(change, pattern) -> None:
     with pytest.raises(ValueError, match=pattern):
-        load_token_profile(_write(tmp_path, edit(list(GOOD))), "m")
+        _built(**change)
 
 
-def test_bad_profile_files_and_models(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="does not exist; pass the path"):
-        load_token_profile(tmp_path / "nope.csv", "m")
-    no_mean = _write(tmp_path, [line.rsplit(",", 1)[0] for line in GOOD],
-                     header=HEADER.replace(",mean_ms", ""))
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['mean_ms'\]"):
-        load_token_profile(no_mean, "m")
-    with pytest.raises(ValueError, match=r"no rows for model='llama'; models in the file: \['m'\]"):
-        load_token_profile(_write(tmp_path, GOOD), "llama")
-    unknown_gpu = _write(tmp_path, [line.replace("NVIDIA H100 80GB HBM3", "Acme X1") for line in GOOD])
-    profile = load_token_profile(unknown_gpu, "m")  # usable as measured, but not scalable
+def test_a_profile_of_an_unknown_gpu_is_usable_but_not_scalable() -> None:
+    profile = _built(gpu="Acme X1")  # usable as measured, but not scalable
+    assert profile.gpu_key == "" and profile.prefill_ms(1, 128) == 2.0
     with pytest.raises(ValueError, match="profile GPU 'Acme X1'.*no datasheet entry"):
         scale_profile(profile, "A100-SXM-80GB")
 
 
-def test_bad_traces_and_arguments(tmp_path: Path, shared_data: Path) -> None:
-    trace = tmp_path / "trace.csv"
-    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\nt,10,5\nt,12,0\n")
-    with pytest.raises(ValueError, match=r"trace.csv line 3: GeneratedTokens='0' is not a whole "
-                                         r"number >= 1; fix or drop that row"):
-        load_token_samples(trace)
-    with pytest.raises(ValueError, match=r"no column 'Prompt'.*pass prompt_column="):
-        load_token_samples(trace, prompt_column="Prompt")
-    with pytest.raises(ValueError, match="does not exist"):
-        load_token_samples(tmp_path / "missing.csv")
+def test_bad_arguments(shared_data: Path) -> None:
     profile = load_token_profile(_profile_csv(shared_data), "llama-3-8b")
     with pytest.raises(ValueError, match=r"must pair up request by request \(got 2 and 1"):
         batch_service_table(profile, [10, 20], [5], 4)
