@@ -64,12 +64,8 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
 
 def _token_service(design, inputs: ScenarioInputs, gpu_model: str | None,
                    gpu_memory_gib: float | None, seed: int) -> sim_service.ServiceTime:
-    from simulators.core.tokens import (
-        TokenProfileError,
-        batch_service_table,
-        gpu_key,
-        scale_profile,
-    )
+    from simulators.core.token_batches import batch_service_table
+    from simulators.core.tokens import TokenProfileError, gpu_key, scale_profile
 
     spec = design.service_time
     model = inputs.token_models[design.name]

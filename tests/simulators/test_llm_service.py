@@ -13,15 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulators.core.tokens import (
-    GPU_SPECS,
-    TokenProfile,
-    batch_service_table,
-    gpu_key,
-    scale_profile,
-    token_profile,
-)
 from simulators.core.service import table_service
+from simulators.core.token_batches import batch_service_table
+from simulators.core.tokens import GPU_SPECS, TokenProfile, gpu_key, scale_profile, token_profile
 
 MODELS = ("llama-3-8b", "llama-3.2-1b")
 AZURE = ("traces", "azure_llm_inference_2023")
