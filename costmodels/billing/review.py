@@ -10,6 +10,9 @@ The frame is scanned twice: a small metadata query (billing periods, latest char
 one aggregation of the month and the month before into a compact cube (one row per day × group
 × charge attributes) from which every figure is derived.  Both run on the streaming engine.
 
+The result types are in :mod:`costmodels.billing.review_types`; the daily series, the anomalies
+and the forecast, with their constants, in :mod:`costmodels.billing.review_days`.
+
 Rules (also in :data:`ASSUMPTIONS`):
 
 * **Cost basis**: ``EffectiveCost`` (amortised: commitment purchases spread over the usage they
@@ -48,29 +51,37 @@ Rules (also in :data:`ASSUMPTIONS`):
 from __future__ import annotations
 
 import calendar
-import dataclasses
 import datetime as dt
-import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
+from costmodels.billing.review_days import (
+    ANOMALY_RULE,
+    FORECAST_METHOD,
+    daily_costs,
+    find_anomalies,
+    floor_day,
+    forecast_month,
+)
+from costmodels.billing.review_types import (
+    Change,
+    CommitmentLine,
+    Commitments,
+    DailyPoint,
+    Freshness,
+    GpuRate,
+    GpuSpend,
+    Mover,
+    Review,
+    Totals,
+)
 from domain.errors import PlannerError
 
-ANOMALY_WINDOW_DAYS = 14
-"""Trailing days in each day's robust baseline."""
-ANOMALY_MIN_HISTORY_DAYS = 7
-"""Fewer trailing days than this and a day is not judged."""
-ANOMALY_THRESHOLD = 3.5
-"""Robust z (|x − median| / (1.4826 MAD)) at or above which a day is anomalous."""
-MAD_TO_SIGMA = 1.4826
-FORECAST_WINDOW_DAYS = 14
-"""Trailing complete days whose mean daily cost projects the rest of the month."""
-FORECAST_LEVEL = 0.90
-"""Nominal coverage of the forecast's prediction interval."""
+__all__ = ["ASSUMPTIONS", "OTHER_GROUPS", "Review", "days_in_month", "group_expr", "month_bounds",
+           "monthly_review", "previous_month"]
+
 TOP_MOVERS = 10
 """Movers listed one by one; the rest are summed into one ``(other groups)`` row."""
 CHART_GROUPS = 8
@@ -83,207 +94,14 @@ ASSUMPTIONS: dict[str, str] = {
                   "cover); BilledCost (cash basis) and ListCost shown in the totals",
     "month": "BillingPeriodStart's month; days are UTC days of ChargePeriodStart, charges "
              "spanning several days spread over them by hours covered",
-    "anomaly_rule": f"robust z = |day − median| / (1.4826 × MAD) over the trailing "
-                    f"{ANOMALY_WINDOW_DAYS} days (≥ {ANOMALY_MIN_HISTORY_DAYS} needed; scale "
-                    f"floored at 1% of the median and $0.01), anomalous at ≥ "
-                    f"{ANOMALY_THRESHOLD:g}",
-    "forecast_method": f"known cost + days left × mean of the last {FORECAST_WINDOW_DAYS} "
-                       f"complete days; {FORECAST_LEVEL:.0%} Student-t prediction interval for "
-                       "the remaining days (independent, normal daily cost)",
+    "anomaly_rule": ANOMALY_RULE,
+    "forecast_method": FORECAST_METHOD,
     "coverage": "covered (CommitmentDiscountStatus Used) / eligible compute usage (Usage rows "
                 "with x_UsageHours > 0, not spot, not Unused), in hours and in ContractedCost",
     "utilisation": "Used / (Used + Unused) commitment EffectiveCost per CommitmentDiscountType",
     "gpu_rate": "Σ EffectiveCost / Σ GPU-hours (x_UsageHours × x_GpuCount) over GPU usage rows "
                 "with known GPU-hours, Unused commitment rows excluded",
 }
-
-
-# ----------------------------------------------------------------------------- result types
-
-@dataclass(frozen=True)
-class Totals:
-    """Money of one billing month, in ``currency``."""
-
-    month: str
-    billed_usd: float
-    effective_usd: float
-    list_usd: float
-    n_rows: int
-
-
-@dataclass(frozen=True)
-class Change:
-    """Month-over-month change of effective (and billed) cost."""
-
-    effective_usd: float
-    effective_pct: float | None
-    billed_usd: float
-    billed_pct: float | None
-
-
-@dataclass(frozen=True)
-class Mover:
-    """One group's effective cost in the month and the month before; ``share`` of the change."""
-
-    group: str | None
-    current_usd: float | None
-    previous_usd: float | None
-    change_usd: float
-    change_pct: float | None
-    share_of_change: float | None
-    n_groups: int = 1
-
-
-@dataclass(frozen=True)
-class GpuRate:
-    """GPU usage of one instance type and purchase option."""
-
-    instance_type: str | None
-    purchase_option: str | None
-    gpu_model: str | None
-    usage_hours: float
-    gpu_hours: float | None
-    effective_usd: float
-    list_usd: float
-    effective_usd_per_gpu_hour: float | None
-    list_usd_per_gpu_hour: float | None
-
-
-@dataclass(frozen=True)
-class GpuSpend:
-    """GPU spend of the month: totals, shares and the rate table."""
-
-    effective_usd: float
-    list_usd: float
-    gpu_hours: float | None
-    effective_usd_per_gpu_hour: float | None
-    list_usd_per_gpu_hour: float | None
-    spot_share: float | None
-    commitment_share: float | None
-    rates: tuple[GpuRate, ...]
-
-
-@dataclass(frozen=True)
-class CommitmentLine:
-    """Coverage and utilisation of one commitment type (``None``: every type together)."""
-
-    commitment_type: str | None
-    covered_hours: float
-    eligible_hours: float | None
-    coverage_hours: float | None
-    covered_contracted_usd: float
-    eligible_contracted_usd: float | None
-    coverage_cost: float | None
-    used_usd: float
-    unused_usd: float
-    utilisation: float | None
-    savings_usd: float
-
-
-@dataclass(frozen=True)
-class Commitments:
-    """Commitment coverage and utilisation, overall and per commitment type."""
-
-    total: CommitmentLine
-    by_type: tuple[CommitmentLine, ...]
-
-
-@dataclass(frozen=True)
-class Driver:
-    """A group's departure from its own trailing median on an anomalous day."""
-
-    group: str | None
-    cost_usd: float
-    baseline_usd: float
-    delta_usd: float
-    share_of_delta: float | None
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """A day whose effective cost departs from its robust trailing baseline."""
-
-    day: dt.date
-    cost_usd: float
-    baseline_usd: float
-    delta_usd: float
-    robust_z: float
-    drivers: tuple[Driver, ...]
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """Month-end effective cost of a month in progress, with a prediction interval."""
-
-    known_usd: float
-    point_usd: float
-    low_usd: float | None
-    high_usd: float | None
-    level: float
-    days_observed: int
-    days_remaining: float
-    window_days: int
-    mean_daily_usd: float
-    method: str
-
-
-@dataclass(frozen=True)
-class DailyPoint:
-    """One day's effective cost (``group`` None: every group) and whether it is anomalous."""
-
-    day: dt.date
-    group: str | None
-    effective_usd: float
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """The latest charge period seen, overall and in the month."""
-
-    latest_charge_period_end: dt.datetime | None
-    month_latest_charge_period_end: dt.datetime | None
-    month_complete: bool
-    today: dt.date | None
-    lag_days: float | None
-
-
-@dataclass(frozen=True)
-class Review:
-    """The monthly cost review of one billing month (see the module docstring for the rules)."""
-
-    month: str
-    previous_month: str
-    group_by: str
-    currency: str | None
-    current: Totals
-    previous: Totals | None
-    change: Change | None
-    movers: tuple[Mover, ...] | None
-    gpu: GpuSpend | None
-    commitments: Commitments | None
-    anomalies: tuple[Anomaly, ...]
-    forecast: Forecast | None
-    freshness: Freshness
-    daily: tuple[DailyPoint, ...]
-    daily_by_group: tuple[DailyPoint, ...]
-    months_available: tuple[str, ...]
-    assumptions: dict[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the review as JSON-ready nested dicts (dates ISO 8601, unknowns None)."""
-        return _jsonable(dataclasses.asdict(self))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -434,16 +252,8 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
     """
     group_expr(group_by)  # validate before scanning
     meta = _meta(frame)
-    periods = [_as_utc(p) for p in meta["periods"][0] if p is not None]
-    months_available = tuple(sorted({_month_of(p) for p in periods}))
-    if not months_available:
-        raise PlannerError("the billing data has no rows; check the input files")
-    if month is None:
-        month = months_available[-1]
+    month, months_available = _chosen_month(meta, month)
     month_start, month_end = month_bounds(month)
-    if month not in months_available:
-        raise PlannerError(f"--month {month} has no billing rows; the data covers "
-                           f"{', '.join(months_available)}")
     prev = previous_month(month)
     prev_start, _ = month_bounds(prev)
 
@@ -455,48 +265,71 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
     cur = cube.filter(pl.col("cur"))
     old = cube.filter(~pl.col("cur"))
     has_prev = prev in months_available and old.height > 0
-
     current = _totals(month, cur)
     previous = _totals(prev, old) if has_prev else None
-    change = None
-    if previous is not None:
-        change = Change(
-            effective_usd=current.effective_usd - previous.effective_usd,
-            effective_pct=_pct(current.effective_usd, previous.effective_usd),
-            billed_usd=current.billed_usd - previous.billed_usd,
-            billed_pct=_pct(current.billed_usd, previous.billed_usd),
-        )
-    movers = _movers(cur, old) if has_prev else None
+    freshness = _freshness(meta, cur, month_end, today)
+    daily_group = daily_costs(cube, group_by=True)
+    daily_total = (daily_group.group_by("day").agg(pl.col("effective").sum()).sort("day"))
+    seen = freshness.month_latest_charge_period_end
+    cutoff = month_end if freshness.month_complete else floor_day(seen)
+    in_month = (pl.col("day") >= month_start.date()) & (pl.col("day") < month_end.date())
+    return Review(
+        month=month, previous_month=prev, group_by=group_by,
+        currency=currencies[0] if currencies else None,
+        current=current, previous=previous, change=_change(current, previous),
+        movers=_movers(cur, old) if has_prev else None,
+        gpu=_gpu(cur), commitments=_commitments(cur),
+        anomalies=find_anomalies(daily_total, daily_group, month_start, cutoff),
+        forecast=None if freshness.month_complete else forecast_month(
+            cube, current.effective_usd, month_start, month_end, seen),
+        freshness=freshness,
+        daily=tuple(DailyPoint(r["day"], None, r["effective"])
+                    for r in daily_total.filter(in_month).iter_rows(named=True)),
+        daily_by_group=_chart_groups(daily_group.filter(in_month), cur),
+        months_available=months_available, assumptions=dict(ASSUMPTIONS),
+    )
 
-    # freshness from single-day charges: monthly fees and taxes span the whole month early on
+
+def _chosen_month(meta: pl.DataFrame, month: str | None) -> tuple[str, tuple[str, ...]]:
+    """Return the month to review (default the latest) and every month in the data."""
+    periods = [_as_utc(p) for p in meta["periods"][0] if p is not None]
+    months_available = tuple(sorted({_month_of(p) for p in periods}))
+    if not months_available:
+        raise PlannerError("the billing data has no rows; check the input files")
+    if month is None:
+        month = months_available[-1]
+    month_bounds(month)  # a malformed month is refused before "has no rows"
+    if month not in months_available:
+        raise PlannerError(f"--month {month} has no billing rows; the data covers "
+                           f"{', '.join(months_available)}")
+    return month, months_available
+
+
+def _change(current: Totals, previous: Totals | None) -> Change | None:
+    if previous is None:
+        return None
+    return Change(
+        effective_usd=current.effective_usd - previous.effective_usd,
+        effective_pct=_pct(current.effective_usd, previous.effective_usd),
+        billed_usd=current.billed_usd - previous.billed_usd,
+        billed_pct=_pct(current.billed_usd, previous.billed_usd),
+    )
+
+
+def _freshness(meta: pl.DataFrame, cur: pl.DataFrame, month_end: dt.datetime,
+               today: dt.date | dt.datetime | None) -> Freshness:
+    """The latest charge period overall and in the month, whether the month is complete, and
+    the lag behind ``today``."""
+    # from single-day charges: monthly fees and taxes span the whole month early on
     short_cur = cur.filter(pl.col("day").is_not_null())
     month_end_seen = _as_utc((short_cur if short_cur.height else cur)["max_end"].max())
     latest_end = _as_utc(meta["latest_end"][0])
     complete = month_end_seen is not None and month_end_seen >= month_end
-    daily_group = _daily(cube, group_by=True)
-    daily_total = (daily_group.group_by("day").agg(pl.col("effective").sum()).sort("day"))
-    cutoff = month_end if complete else _floor_day(month_end_seen)
-    anomalies = _anomalies(daily_total, daily_group, month_start, cutoff)
-    forecast = None if complete else _forecast(cube, current.effective_usd, month_start,
-                                               month_end, month_end_seen)
     today_d = today.date() if isinstance(today, dt.datetime) else today
     lag = None
     if today is not None and latest_end is not None:
         lag = (_as_utc(today) - latest_end).total_seconds() / 86_400.0
-    freshness = Freshness(latest_end, month_end_seen, complete, today_d, lag)
-
-    in_month = (pl.col("day") >= month_start.date()) & (pl.col("day") < month_end.date())
-    daily = tuple(DailyPoint(r["day"], None, r["effective"])
-                  for r in daily_total.filter(in_month).iter_rows(named=True))
-    return Review(
-        month=month, previous_month=prev, group_by=group_by,
-        currency=currencies[0] if currencies else None,
-        current=current, previous=previous, change=change, movers=movers,
-        gpu=_gpu(cur), commitments=_commitments(cur), anomalies=anomalies,
-        forecast=forecast, freshness=freshness, daily=daily,
-        daily_by_group=_chart_groups(daily_group.filter(in_month), cur),
-        months_available=months_available, assumptions=dict(ASSUMPTIONS),
-    )
+    return Freshness(latest_end, month_end_seen, complete, today_d, lag)
 
 
 def _totals(month: str, part: pl.DataFrame) -> Totals:
@@ -598,107 +431,6 @@ def _commitments(cur: pl.DataFrame) -> Commitments | None:
     types = sorted({t for t in commit["ctype"].to_list()}, key=lambda t: (t is None, t or ""))
     by_type = tuple(line(t, pl.col("ctype").eq_missing(t)) for t in types)
     return Commitments(total=line(None, pl.lit(True)), by_type=by_type)
-
-
-def _floor_day(ts: dt.datetime) -> dt.datetime:
-    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _daily(cube: pl.DataFrame, *, group_by: bool) -> pl.DataFrame:
-    """Effective cost per UTC day (and group): single-day rows, plus multi-day rows spread."""
-    keys = ["day", "grp"] if group_by else ["day"]
-    short = cube.filter(pl.col("day").is_not_null()).group_by(keys).agg(pl.col("effective").sum())
-    long = cube.filter(pl.col("day").is_null())
-    if long.height:
-        spread = (
-            long.select("long_start", "long_end", "grp", "effective")
-            .with_columns(pl.date_ranges(pl.col("long_start").dt.date(),
-                                         (pl.col("long_end") - pl.duration(microseconds=1))
-                                         .dt.date()).alias("day"))
-            .explode("day")
-            .with_columns(pl.col("day").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-                          .alias("d0"))
-            .with_columns(
-                (pl.min_horizontal(pl.col("d0") + pl.duration(days=1), pl.col("long_end"))
-                 - pl.max_horizontal(pl.col("d0"), pl.col("long_start"))).alias("overlap"))
-            .with_columns((pl.col("effective") * pl.col("overlap").dt.total_microseconds()
-                           / (pl.col("long_end") - pl.col("long_start")).dt.total_microseconds())
-                          .alias("effective"))
-            .group_by(keys).agg(pl.col("effective").sum())
-        )
-        short = pl.concat([short, spread]).group_by(keys).agg(pl.col("effective").sum())
-    return short.sort(keys, nulls_last=True)
-
-
-def _series(daily: pl.DataFrame, first: dt.date, last: dt.date) -> np.ndarray:
-    """Effective cost of each day in [first, last), $0 for a day without rows."""
-    n = (last - first).days
-    out = np.zeros(max(n, 0))
-    for day, value in zip(daily["day"].to_list(), daily["effective"].to_list()):
-        i = (day - first).days
-        if 0 <= i < n:
-            out[i] += value
-    return out
-
-
-def _anomalies(total: pl.DataFrame, by_group: pl.DataFrame, month_start: dt.datetime,
-               cutoff: dt.datetime) -> tuple[Anomaly, ...]:
-    if total.height == 0:
-        return ()
-    first = max(total["day"].min(), month_start.date() - dt.timedelta(days=ANOMALY_WINDOW_DAYS))
-    last = cutoff.date()
-    x = _series(total, first, last)
-    groups = {g: _series(by_group.filter(pl.col("grp").eq_missing(g)), first, last)
-              for g in by_group["grp"].unique().to_list()}
-    out = []
-    for i in range(len(x)):
-        day = first + dt.timedelta(days=i)
-        if day < month_start.date():
-            continue
-        hist = x[max(0, i - ANOMALY_WINDOW_DAYS):i]
-        if len(hist) < ANOMALY_MIN_HISTORY_DAYS:
-            continue
-        med = float(np.median(hist))
-        scale = max(MAD_TO_SIGMA * float(np.median(np.abs(hist - med))), 0.01 * abs(med), 0.01)
-        z = (x[i] - med) / scale
-        if abs(z) < ANOMALY_THRESHOLD:
-            continue
-        delta = float(x[i] - med)
-        drivers = []
-        for g, s in groups.items():
-            g_med = float(np.median(s[max(0, i - ANOMALY_WINDOW_DAYS):i]))
-            g_delta = float(s[i] - g_med)
-            if g_delta * delta > 0:
-                drivers.append(Driver(g, float(s[i]), g_med, g_delta, _ratio(g_delta, delta)))
-        drivers.sort(key=lambda d: -abs(d.delta_usd))
-        out.append(Anomaly(day, float(x[i]), med, delta, float(z), tuple(drivers[:3])))
-    return tuple(out)
-
-
-def _forecast(cube: pl.DataFrame, known: float, month_start: dt.datetime,
-              month_end: dt.datetime, seen_end: dt.datetime | None) -> Forecast | None:
-    from scipy import stats
-
-    if seen_end is None:
-        return None
-    short = cube.filter(pl.col("cur") & pl.col("day").is_not_null())
-    complete_end = _floor_day(seen_end)
-    x = _series(short.group_by("day").agg(pl.col("effective").sum()), month_start.date(),
-                complete_end.date())
-    if len(x) == 0:
-        return None
-    window = x[-FORECAST_WINDOW_DAYS:]
-    k = len(window)
-    r = (month_end - max(seen_end, month_start)).total_seconds() / 86_400.0
-    mean = float(window.mean())
-    point = known + r * mean
-    low = high = None
-    if k >= 3:
-        sd = float(window.std(ddof=1))
-        half = float(stats.t.ppf(0.5 + FORECAST_LEVEL / 2, k - 1)) * sd * math.sqrt(r + r * r / k)
-        low, high = point - half, point + half
-    return Forecast(known, point, low, high, FORECAST_LEVEL, len(x), r, k, mean,
-                    ASSUMPTIONS["forecast_method"])
 
 
 def _chart_groups(daily_group: pl.DataFrame, cur: pl.DataFrame) -> tuple[DailyPoint, ...]:

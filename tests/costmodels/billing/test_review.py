@@ -12,12 +12,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from costmodels.billing.review import (
-    ANOMALY_THRESHOLD,
-    FORECAST_LEVEL,
-    OTHER_GROUPS,
-    monthly_review,
-)
+from costmodels.billing.review import OTHER_GROUPS, monthly_review
+from costmodels.billing.review_days import ANOMALY_THRESHOLD, FORECAST_LEVEL
 from domain.errors import PlannerError
 from tests.costmodels.billing.test_review_data import UTC, frame_from_rows, generate_focus
 
