@@ -80,7 +80,9 @@ from simulators.core.service import ServiceTime
 
 __all__ = [
     "PURCHASE_OPTIONS",
+    "BatchCounters",
     "BatchInputError",
+    "BatchJobs",
     "BatchSimResult",
     "scheduled_starts_s",
     "simulate_batch",
@@ -93,6 +95,68 @@ JOB_COLUMNS = ("scheduled_s", "start_s", "end_s", "records", "interruptions", "l
 
 class BatchInputError(SimulationError, ValueError):
     """A batch simulation input is out of range (a ``SimulationError`` and a ``ValueError``)."""
+
+
+@dataclass(frozen=True)
+class BatchCounters:
+    """Per-replication counters of the batch kernel, float64[R] each.
+
+    One field per column the kernel keeps; a field ``x`` is the kernel's ``S_X`` column.
+    """
+
+    n_arrived: np.ndarray
+    n_processed: np.ndarray
+    n_pending: np.ndarray
+    n_window_arrived: np.ndarray
+    n_window_processed: np.ndarray
+    n_window_pending: np.ndarray
+    sum_freshness_s: np.ndarray
+    n_slo_met: np.ndarray
+    n_interruptions: np.ndarray
+    lost_s: np.ndarray
+    n_jobs: np.ndarray
+    n_jobs_done: np.ndarray
+    n_overruns: np.ndarray
+    n_missed_deadline: np.ndarray
+    n_fallbacks: np.ndarray
+    n_checkpoints: np.ndarray
+    n_abandoned: np.ndarray
+
+    @classmethod
+    def from_stats(cls, array: np.ndarray) -> BatchCounters:
+        """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
+        from dataclasses import fields
+
+        return cls(**{f.name: array[..., getattr(bk, "S_" + f.name.upper())].copy()
+                      for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class BatchJobs:
+    """Per-job columns of the batch kernel, float64[R, n_jobs] each.
+
+    One field per column the kernel keeps; a field ``x`` is the kernel's ``J_X`` column.
+    """
+
+    scheduled_s: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    records: np.ndarray
+    interruptions: np.ndarray
+    lost_s: np.ndarray
+    met_deadline: np.ndarray
+    work_s: np.ndarray
+    checkpoints: np.ndarray
+    provisioning_s: np.ndarray
+    fallback: np.ndarray
+
+    @classmethod
+    def from_jobs(cls, array: np.ndarray) -> BatchJobs:
+        """Return the record of a float64[R, n_jobs, N_JOB_COLS] kernel ``jobs`` array."""
+        from dataclasses import fields
+
+        return cls(**{f.name: array[..., getattr(bk, "J_" + f.name.upper())].copy()
+                      for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -148,6 +212,14 @@ class BatchSimResult:
     def stat(self, index: int) -> np.ndarray:
         """Return float64[R]: one ``S_*`` statistic per replication."""
         return self.stats[:, index].copy()
+
+    def counters(self) -> BatchCounters:
+        """Return the per-replication counters as a typed record (float64[R] fields)."""
+        return BatchCounters.from_stats(self.stats)
+
+    def job_record(self) -> BatchJobs:
+        """Return the per-job columns as a typed record (float64[R, n_jobs] fields)."""
+        return BatchJobs.from_jobs(self.jobs)
 
     def job_column(self, name: str) -> np.ndarray:
         """Return float64[R, n_jobs]: one per-job column (a name of ``JOB_COLUMNS``)."""

@@ -34,6 +34,54 @@ _SERVICE_KINDS = {
 
 
 @dataclass(frozen=True)
+class RealtimeCounters:
+    """Per-replication counters and sums of the real-time kernel, float64[R] each.
+
+    One field per statistic the kernel keeps; a field ``x`` is the kernel's ``S_X`` column.
+    Counts and sums over requests arriving in ``[warmup_s, horizon_s)`` unless the name says
+    ``total`` (all of ``[0, horizon_s)``) or ``at_horizon``.
+    """
+
+    n_arrivals_total: np.ndarray
+    n_window: np.ndarray
+    n_completed_by_horizon: np.ndarray
+    n_in_system_at_horizon: np.ndarray
+    sum_latency_s: np.ndarray
+    sum_wait_s: np.ndarray
+    sum_service_s: np.ndarray
+    n_slo_met: np.ndarray
+    busy_worker_s: np.ndarray
+    n_batches: np.ndarray
+    sum_batch_size: np.ndarray
+    queue_area: np.ndarray
+    last_completion_s: np.ndarray
+    n_batches_total: np.ndarray
+    n_dispatched_total: np.ndarray
+    n_completed_in_window: np.ndarray
+    n_dropped: np.ndarray
+    n_dropped_window: np.ndarray
+    n_requeued: np.ndarray
+    n_stranded: np.ndarray
+    n_preemptions: np.ndarray
+    n_preemption_events: np.ndarray
+    n_scale_out: np.ndarray
+    n_scale_in: np.ndarray
+    n_launch_base: np.ndarray
+    n_launch_spot: np.ndarray
+    n_launch_fallback: np.ndarray
+    max_nodes: np.ndarray
+    n_launch_no_slot: np.ndarray
+
+    @classmethod
+    def from_stats(cls, stats: np.ndarray) -> RealtimeCounters:
+        """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
+        from dataclasses import fields
+
+        return cls(**{f.name: stats[..., getattr(rk, "S_" + f.name.upper())].copy()
+                      for f in fields(cls)})
+
+
+@dataclass(frozen=True)
 class RealtimeSimResult:
     """Raw output of :func:`simulate_realtime`, one row per replication.
 
@@ -78,6 +126,10 @@ class RealtimeSimResult:
     def stat(self, index: int) -> np.ndarray:
         """Return float64[R]: one ``S_*`` statistic per replication."""
         return self.stats[:, index].copy()
+
+    def counters(self) -> RealtimeCounters:
+        """Return the per-replication counters as a typed record (float64[R] fields)."""
+        return RealtimeCounters.from_stats(self.stats)
 
     def n_requests(self) -> np.ndarray:
         """Return float64[R]: requests that arrived in the window (all are served)."""

@@ -70,7 +70,7 @@ from simulators.streaming._kernel import streaming_kernel
 from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
 from simulators.core.service import ServiceTime
 
-__all__ = ["StreamingAutoscaling", "StreamingInputError", "StreamingSimResult",
+__all__ = ["StreamingAutoscaling", "StreamingCounters", "StreamingInputError", "StreamingSimResult",
            "simulate_streaming"]
 
 
@@ -99,6 +99,53 @@ class StreamingAutoscaling:
 
 class StreamingInputError(SimulationError, ValueError):
     """A streaming simulation parameter is out of range (a ``SimulationError`` and a ValueError)."""
+
+
+@dataclass(frozen=True)
+class StreamingCounters:
+    """Per-replication counters and sums of the streaming kernel, float64[R] each.
+
+    One field per column the kernel keeps; a field ``x`` is the kernel's ``S_X`` column.
+    """
+
+    n_arrivals_total: np.ndarray
+    n_window: np.ndarray
+    n_processed_by_horizon: np.ndarray
+    n_in_system_at_horizon: np.ndarray
+    n_completed_in_window: np.ndarray
+    sum_latency_s: np.ndarray
+    n_slo_met: np.ndarray
+    busy_worker_s: np.ndarray
+    busy_worker_s_horizon: np.ndarray
+    node_s_horizon: np.ndarray
+    node_s_window: np.ndarray
+    n_windows_total: np.ndarray
+    n_windows_processed: np.ndarray
+    n_batches: np.ndarray
+    max_backlog_windows: np.ndarray
+    max_backlog_records: np.ndarray
+    backlog_window_area: np.ndarray
+    backlog_record_area: np.ndarray
+    in_system_area: np.ndarray
+    lag_at_horizon_s: np.ndarray
+    backlog_windows_at_horizon: np.ndarray
+    backlog_records_at_horizon: np.ndarray
+    sum_processing_s: np.ndarray
+    n_nonempty_windows: np.ndarray
+    max_processing_s: np.ndarray
+    last_end_s: np.ndarray
+    n_scale_out: np.ndarray
+    n_scale_in: np.ndarray
+    max_nodes: np.ndarray
+    n_nodes_launched: np.ndarray
+
+    @classmethod
+    def from_stats(cls, array: np.ndarray) -> StreamingCounters:
+        """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
+        from dataclasses import fields
+
+        return cls(**{f.name: array[..., getattr(sk, "S_" + f.name.upper())].copy()
+                      for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -149,6 +196,10 @@ class StreamingSimResult:
     def stat(self, index: int) -> np.ndarray:
         """Return float64[R]: one ``S_*`` statistic per replication."""
         return self.stats[:, index].copy()
+
+    def counters(self) -> StreamingCounters:
+        """Return the per-replication counters as a typed record (float64[R] fields)."""
+        return StreamingCounters.from_stats(self.stats)
 
     def n_records(self) -> np.ndarray:
         """Return float64[R]: records that arrived in ``[warmup_s, horizon_s)``."""

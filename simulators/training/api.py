@@ -71,6 +71,7 @@ from simulators.core.fleet import DelayComponent
 from simulators.training import _kernel as tk
 __all__ = [
     "TrainingInputError",
+    "TrainingRuns",
     "TrainingSimResult",
     "daly_expected_time_s",
     "daly_interval_s",
@@ -185,6 +186,35 @@ def predicted_waste_fraction(interval_s: float, checkpoint_cost_s: float, mtbf_s
 
 
 @dataclass(frozen=True)
+class TrainingRuns:
+    """Per-run outputs of the training kernel, float64[R, n_runs] each.
+
+    One field per column the kernel keeps; a field ``x`` is the kernel's ``O_X`` column.
+    """
+
+    completion_s: np.ndarray
+    node_s_on_demand: np.ndarray
+    node_s_spot: np.ndarray
+    node_s_reserved: np.ndarray
+    productive_s: np.ndarray
+    checkpoint_s: np.ndarray
+    lost_s: np.ndarray
+    restart_s: np.ndarray
+    n_interruptions: np.ndarray
+    fell_back: np.ndarray
+    fallback_at_s: np.ndarray
+    completed: np.ndarray
+
+    @classmethod
+    def from_runs(cls, array: np.ndarray) -> TrainingRuns:
+        """Return the record of a float64[R, n_runs, N_OUT] kernel ``runs`` array (copies)."""
+        from dataclasses import fields
+
+        return cls(**{f.name: array[..., getattr(tk, "O_" + f.name.upper())].copy()
+                      for f in fields(cls)})
+
+
+@dataclass(frozen=True)
 class TrainingSimResult:
     """Output of :func:`simulate_training`: one row per (replication, run).
 
@@ -237,6 +267,10 @@ class TrainingSimResult:
     def column(self, index: int) -> np.ndarray:
         """Return float64[R, n_runs]: one ``O_*`` output per run."""
         return self.runs[:, :, index].copy()
+
+    def run_record(self) -> TrainingRuns:
+        """Return the per-run outputs as a typed record (float64[R, n_runs] fields)."""
+        return TrainingRuns.from_runs(self.runs)
 
     def completion_time_s(self) -> np.ndarray:
         """Return float64[R, n_runs]: submission to finish of every run (s)."""
