@@ -62,8 +62,8 @@ def test_window_counts_are_poisson():
     batches = float(np.sum(p * np.ceil(n / max_batch)))
     assert_ci_agrees(ci(sim.utilization()), c * batches / (workers * window), rel_tol=0.002,
                      max_rel_half_width=0.02)
-    from simulators.streaming import _kernel as sk
-    nonempty = sim.stat(sk.S_N_NONEMPTY_WINDOWS) / sim.stat(sk.S_N_WINDOWS_TOTAL)
+    counters = sim.counters()
+    nonempty = counters.n_nonempty_windows / counters.n_windows_total
     assert_ci_agrees(ci(nonempty), 1 - math.exp(-rate * window), rel_tol=0.002,
                      max_rel_half_width=0.01)
 

@@ -11,7 +11,6 @@ import pytest
 
 from domain.errors import SimulationError
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.streaming import _kernel as sk
 from simulators.core.service import constant_service, exponential_service, table_service
 from simulators.streaming.api import StreamingAutoscaling, StreamingInputError, simulate_streaming
 
@@ -85,7 +84,7 @@ def test_diurnal_and_trace_arrivals():
     times = np.arange(0.0, 100.0, 0.1) + 0.05
     sim = simulate_streaming(TraceArrivals(times), constant_service(300.0, 10), 1, 1, 1.0, 10,
                              100.0, 0.0, 1, 0)
-    assert sim.stat(sk.S_N_BATCHES)[0] == 100
+    assert sim.counters().n_batches[0] == 100
     assert sim.mean_latency_s()[0] == pytest.approx(0.5 + 0.3, abs=1e-9)
     # the last window closes at the horizon and is processed after it (the drain)
     assert sim.utilization()[0] == pytest.approx(99 * 0.3 / 100.0, rel=1e-9)

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from simulators.core.fleet import DelayComponent
-from simulators.training import _kernel as tk
 from simulators.training.api import TrainingInputError, simulate_training
 
 SPOT = {"interruptions_per_node_hour": 0.1, "checkpoint_interval_s": 1800.0,
@@ -29,8 +28,9 @@ def test_fallback_after_k_interruptions():
     assert n.max() == k
     assert np.array_equal(fell, n == k)
     assert 0.05 < fell.mean() < 0.95  # both kinds of runs occur, so the checks bite
-    od = sim.runs[:, :, tk.O_NODE_S_ON_DEMAND]
-    spot = sim.runs[:, :, tk.O_NODE_S_SPOT]
+    runs = sim.run_record()
+    od = runs.node_s_on_demand
+    spot = runs.node_s_spot
     done = sim.completion_time_s()
     at = sim.fallback_at_s()
     assert np.all(od[~fell] == 0) and np.all(od[fell] > 0)
@@ -65,7 +65,7 @@ def test_fallback_near_deadline_meets_the_deadline():
     late = simulate_training(400.0, 4, 8, "spot", 4000, 9, deadline_s=deadline, **params)
     assert late.deadline_probability() < 0.95
     # Fallback runs spend spot time only before the fallback.
-    np.testing.assert_allclose(sim.runs[:, :, tk.O_NODE_S_SPOT][fell],
+    np.testing.assert_allclose(sim.run_record().node_s_spot[fell],
                                4 * sim.fallback_at_s()[fell], rtol=1e-12)
 
 
@@ -103,13 +103,12 @@ def test_wall_time_and_billing_are_conserved(purchase, extra):
     """Every run: wall time = productive + checkpoints + lost + restarts; work done = W;
     billed node-seconds = nodes x wall time; busy <= allocated."""
     sim = simulate_training(300.0, 4, 8, purchase, 1000, 4, n_runs=2, **{**SPOT, **extra})
-    r = sim.runs
-    parts = r[:, :, tk.O_PRODUCTIVE_S] + r[:, :, tk.O_CHECKPOINT_S] + r[:, :, tk.O_LOST_S] \
-        + r[:, :, tk.O_RESTART_S]
-    np.testing.assert_allclose(parts, r[:, :, tk.O_COMPLETION_S], rtol=1e-9)
-    np.testing.assert_allclose(r[:, :, tk.O_PRODUCTIVE_S], sim.work_s, rtol=1e-9)
-    billed = r[:, :, tk.O_NODE_S_ON_DEMAND] + r[:, :, tk.O_NODE_S_SPOT]
-    np.testing.assert_allclose(billed, 4 * r[:, :, tk.O_COMPLETION_S], rtol=1e-9)
+    r = sim.run_record()
+    parts = r.productive_s + r.checkpoint_s + r.lost_s + r.restart_s
+    np.testing.assert_allclose(parts, r.completion_s, rtol=1e-9)
+    np.testing.assert_allclose(r.productive_s, sim.work_s, rtol=1e-9)
+    billed = r.node_s_on_demand + r.node_s_spot
+    np.testing.assert_allclose(billed, 4 * r.completion_s, rtol=1e-9)
     assert np.all(sim.busy_gpu_s() <= sim.allocated_gpu_s() * (1 + 1e-12))
     assert np.all(sim.n_interruptions() >= 0)
     assert np.all((sim.lost_compute_s() > 0) <= (sim.n_interruptions() > 0))

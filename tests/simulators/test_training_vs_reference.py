@@ -15,7 +15,6 @@ import pytest
 from scipy import stats
 
 from simulators.core.fleet import DelayComponent
-from simulators.training import _kernel as tk
 from simulators.training.reference import (
     simulate_training_reference,
     simulate_training_reference_runs,
@@ -46,36 +45,36 @@ SCENARIOS = {
          "reserved_hours": 4.1}),
 }
 
-# kernel column -> reference field
-METRICS = {
-    tk.O_COMPLETION_S: "completion_s",
-    tk.O_NODE_S_ON_DEMAND: "node_s_on_demand",
-    tk.O_NODE_S_SPOT: "node_s_spot",
-    tk.O_NODE_S_RESERVED: "node_s_reserved",
-    tk.O_CHECKPOINT_S: "checkpoint_s",
-    tk.O_LOST_S: "lost_s",
-    tk.O_RESTART_S: "restart_s",
-    tk.O_N_INTERRUPTIONS: "n_interruptions",
-    tk.O_FELL_BACK: "fell_back",
-}
+# outputs compared: a TrainingRuns field and the reference field of the same name
+METRICS = (
+    "completion_s",
+    "node_s_on_demand",
+    "node_s_spot",
+    "node_s_reserved",
+    "checkpoint_s",
+    "lost_s",
+    "restart_s",
+    "n_interruptions",
+    "fell_back",
+)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_kernel_agrees_with_reference(name):
     """Means of every output agree within a two-sample 99.9 % interval; KS on completion."""
     args, kwargs = SCENARIOS[name]
-    kernel = simulate_training(*args, 20_000, 7, **kwargs).runs[:, 0, :]
+    kernel = simulate_training(*args, 20_000, 7, **kwargs).run_record()
     ref = simulate_training_reference_runs(1500, 7, *args, **kwargs)
-    for column, field in METRICS.items():
-        a, b = kernel[:, column], ref[field]
+    for field in METRICS:
+        a, b = getattr(kernel, field)[:, 0], ref[field]
         se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
         gap = abs(a.mean() - b.mean())
         scale = max(abs(a.mean()), 1e-9)
         assert gap <= _Z999 * se + 1e-9 * scale, (field, a.mean(), b.mean(), se)
-    assert stats.ks_2samp(kernel[:, tk.O_COMPLETION_S], ref["completion_s"]).pvalue > 1e-3
+    assert stats.ks_2samp(kernel.completion_s[:, 0], ref["completion_s"]).pvalue > 1e-3
     if "fallback" in name or "deadline" in name:
         # The scenario must exercise the fallback in both models for the check to mean much.
-        assert 0.05 < kernel[:, tk.O_FELL_BACK].mean() < 0.95
+        assert 0.05 < kernel.fell_back[:, 0].mean() < 0.95
         assert 0.05 < ref["fell_back"].mean() < 0.95
 
 
