@@ -28,6 +28,7 @@ from planner.inputs import ScenarioInputs
 from planner.pricing import PricedQuote
 from planner.result_parts import Batching, FleetResult, SpotInterruptions, TimelineResult
 from simulators.core.fleet import DelayComponent
+from simulators.core.spec import RunSpec
 from simulators.core.usage import Timeline, Usage
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -49,6 +50,12 @@ class DesignContext:
     def hours_per_month(self) -> float:
         """Hours in a month for monthly projections (the scenario's ``pricing``)."""
         return self.scenario.pricing.hours_per_month
+
+    def run_spec(self) -> RunSpec:
+        """Return the scenario's horizon, warm-up, replications and seed for a simulator spec."""
+        s = self.scenario
+        return RunSpec(horizon_s=s.horizon_s, warmup_s=s.warmup_s,
+                       n_replications=s.replications, seed=s.seed)
 
     def progress_of_design(self) -> Callable[[int, int], None] | None:
         """Return ``progress(done, total)`` for this design, or None."""

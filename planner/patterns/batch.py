@@ -20,7 +20,8 @@ from planner.patterns.base import (
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import FleetResult, ScheduleBatching
-from simulators.batch.api import BatchSimResult, simulate_batch
+from simulators.batch.api import BatchSimResult
+from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
 from simulators.training.api import young_daly_interval_s
 
@@ -58,10 +59,10 @@ class BatchPattern:
         ck, sp = design.checkpoint, f.spot
         if context.progress is not None:
             context.progress(design.name, 0, 1)
-        sim = simulate_batch(
-            build_arrivals(workload, inputs), service, f.nodes, f.workers_per_node,
-            design.batching.max_batch, design.schedule.period_s, scenario.horizon_s,
-            scenario.warmup_s, scenario.replications, scenario.seed,
+        sim = simulate(BatchSpec(
+            arrivals=build_arrivals(workload, inputs), service=service, nodes=f.nodes,
+            workers_per_node=f.workers_per_node, max_batch=design.batching.max_batch,
+            period_s=design.schedule.period_s, run=context.run_spec(),
             offset_s=design.schedule.offset_s, at_s=design.schedule.at_s,
             provisioning=provisioning if provisioning else 0.0, startup_s=design.startup_s,
             checkpoint_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
@@ -70,7 +71,7 @@ class BatchPattern:
             replacement_delay_s=None if sp is None else sp.replacement_delay_s,
             fallback_after=None if sp is None else sp.fallback_after_interruptions,
             deadline_s=design.deadline_s,
-            slo_freshness_s=None if slo is None else slo.latency_ms / 1000.0)
+            slo_freshness_s=None if slo is None else slo.latency_ms / 1000.0))
         if context.progress is not None:
             context.progress(design.name, 1, 1)
         base = f.purchase if f.purchase != "spot" else "on_demand"

@@ -30,7 +30,8 @@ from planner.result_parts import (
 )
 from simulators.core.fleet import STATE_NAMES, AutoscalingPolicy, FleetSpec, SpotModel
 from simulators.core.usage import Usage
-from simulators.realtime.api import RealtimeSimResult, simulate_realtime
+from simulators.realtime.api import RealtimeSimResult
+from simulators.realtime.spec import RealtimeSpec, simulate
 from simulators.realtime.usage import class_purchases, realtime_usage
 
 
@@ -56,13 +57,12 @@ class RealtimePattern:
         service = build_service(design, inputs, gpu_model=quote.gpu_model,
                                 gpu_memory_gib=quote.gpu_memory_gib, seed=scenario.seed)
         slo = slo_target(workload)
-        sim = simulate_realtime(
+        sim = simulate(RealtimeSpec(
             arrivals=build_arrivals(workload, inputs), service=service,
             fleet=fleet_spec(design, workload, inputs, spot),
             max_batch=design.batching.max_batch,
-            max_wait_s=design.batching.max_wait_ms / 1000.0, horizon_s=scenario.horizon_s,
-            warmup_s=scenario.warmup_s, n_replications=scenario.replications,
-            seed=scenario.seed, slo_latency_s=None if slo is None else slo.latency_ms / 1000.0,
+            max_wait_s=design.batching.max_wait_ms / 1000.0, run=context.run_spec(),
+            slo_latency_s=None if slo is None else slo.latency_ms / 1000.0),
             progress=context.progress_of_design())
         usage = realtime_usage(sim, base_purchase=_base_purchase(design), priced=quotes)
         fleet = fleet_result(design, quote, sim, usage, spot)

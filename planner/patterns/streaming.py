@@ -17,7 +17,8 @@ from planner.patterns.base import (
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import FleetResult, WindowBatching
-from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
+from simulators.streaming.api import StreamingAutoscaling
+from simulators.streaming.spec import StreamingSpec, simulate
 from simulators.streaming.usage import streaming_usage
 
 
@@ -45,15 +46,16 @@ class StreamingPattern:
         service = build_service(design, inputs, gpu_model=quote.gpu_model,
                                 gpu_memory_gib=quote.gpu_memory_gib, seed=scenario.seed)
         slo = slo_target(workload)
-        sim = simulate_streaming(
-            build_arrivals(workload, inputs), service, f.nodes, f.workers_per_node,
-            design.window_s, design.batching.max_batch, scenario.horizon_s, scenario.warmup_s,
-            scenario.replications, scenario.seed, overhead_s=design.overhead_s,
+        sim = simulate(StreamingSpec(
+            arrivals=build_arrivals(workload, inputs), service=service, n_nodes=f.nodes,
+            workers_per_node=f.workers_per_node, window_s=design.window_s,
+            max_batch=design.batching.max_batch, run=context.run_spec(),
+            overhead_s=design.overhead_s,
             autoscaling=None if a is None else StreamingAutoscaling(
                 target_utilization=a.target_utilization, min_nodes=a.min_nodes,
                 max_nodes=a.max_nodes, interval_s=a.interval_s,
                 provisioning_delay_s=a.provisioning_delay_s),
-            slo_latency_s=None if slo is None else slo.latency_ms / 1000.0,
+            slo_latency_s=None if slo is None else slo.latency_ms / 1000.0),
             progress=context.progress_of_design())
         usage = streaming_usage(sim, purchase=f.purchase)
         summary = (f"{f.nodes}x {f.instance} ({f.workers_per_node} worker/node)\n{f.purchase}, "

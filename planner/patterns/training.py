@@ -23,9 +23,9 @@ from planner.result_parts import FleetResult
 from simulators.training.api import (
     TrainingSimResult,
     predicted_waste_fraction,
-    simulate_training,
     young_daly_interval_s,
 )
+from simulators.training.spec import TrainingSpec, simulate
 from simulators.training.usage import training_usage
 
 TRAINING_REPLICATIONS_MIN = 2000
@@ -76,10 +76,11 @@ class TrainingPattern:
         n_rep = max(scenario.replications, TRAINING_REPLICATIONS_MIN)
         if context.progress is not None:
             context.progress(design.name, 0, 1)
-        sim = simulate_training(
-            workload.gpu_hours, f.nodes, gpus,
-            "reserved" if reserved else ("spot" if f.purchase == "spot" else "on_demand"),
-            n_rep, scenario.seed, interruptions_per_node_hour=rate,
+        sim = simulate(TrainingSpec(
+            gpu_hours=workload.gpu_hours, nodes=f.nodes, gpus_per_node=gpus,
+            purchase="reserved" if reserved else ("spot" if f.purchase == "spot"
+                                                  else "on_demand"),
+            n_replications=n_rep, seed=scenario.seed, interruptions_per_node_hour=rate,
             checkpoint_interval_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
             restart_overhead_s=design.restart_overhead_s,
             provisioning=provisioning_of(f) or 0.0,
@@ -88,7 +89,7 @@ class TrainingPattern:
             fallback_near_deadline=bool(sp is not None and sp.fallback_near_deadline
                                         and deadline_s is not None),
             fallback_margin_s=0.0 if sp is None else sp.fallback_margin_s,
-            deadline_s=deadline_s, reserved_hours=design.reserved_hours)
+            deadline_s=deadline_s, reserved_hours=design.reserved_hours))
         if context.progress is not None:
             context.progress(design.name, 1, 1)
         usage = training_usage(sim, reserved_as=f.purchase if reserved else None,
