@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from planner.patterns.base import (
 from planner.patterns.summary import quantile_estimate
 from planner.pricing import PricedQuote
 from planner.result_parts import FleetResult
+from simulators.core.usage import Usage
 from simulators.training.api import (
     TrainingSimResult,
     predicted_waste_fraction,
@@ -64,61 +66,23 @@ class TrainingPattern:
             warnings.append(f"GPUs per {f.instance} node unknown: the gang is taken as 1 GPU "
                             "per node")
         spot = spot_interruptions(design, context.inputs, context.hours_per_month)
-        rate = 0.0 if spot is None else spot.per_node_hour
-        ck, sp = design.checkpoint, f.spot
-        mtbf_s = 3600.0 / (f.nodes * rate) if rate > 0 else None
-        young = None if (ck is None or mtbf_s is None or ck.cost_s <= 0) else \
-            young_daly_interval_s(ck.cost_s, mtbf_s)
-        interval = None if ck is None else (young if ck.interval_s == "young_daly"
-                                            else ck.interval_s)
+        plan = _checkpoints(design, 0.0 if spot is None else spot.per_node_hour)
         reserved = f.purchase in schema.COMMITTED
-        deadline_s = None if workload.deadline_h is None else workload.deadline_h * 3600.0
         n_rep = max(scenario.replications, TRAINING_REPLICATIONS_MIN)
         if context.progress is not None:
             context.progress(design.name, 0, 1)
-        sim = simulate(TrainingSpec(
-            gpu_hours=workload.gpu_hours, nodes=f.nodes, gpus_per_node=gpus,
-            purchase="reserved" if reserved else ("spot" if f.purchase == "spot"
-                                                  else "on_demand"),
-            n_replications=n_rep, seed=scenario.seed, interruptions_per_node_hour=rate,
-            checkpoint_interval_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
-            restart_overhead_s=design.restart_overhead_s,
-            provisioning=provisioning_of(f) or 0.0,
-            replacement_delay_s=0.0 if sp is None else sp.replacement_delay_s,
-            fallback_after_interruptions=None if sp is None else sp.fallback_after_interruptions,
-            fallback_near_deadline=bool(sp is not None and sp.fallback_near_deadline
-                                        and deadline_s is not None),
-            fallback_margin_s=0.0 if sp is None else sp.fallback_margin_s,
-            deadline_s=deadline_s, reserved_hours=design.reserved_hours))
+        sim = simulate(_spec(design, workload, gpus, plan, n_rep, scenario.seed))
         if context.progress is not None:
             context.progress(design.name, 1, 1)
         usage = training_usage(sim, reserved_as=f.purchase if reserved else None,
                                main_purchase=f.purchase, priced=quotes)
         slo = None if workload.slo is None else SloTarget(workload.deadline_percentile,
                                                           workload.slo.latency_ms)
-        metrics = {
-            "gpu_hours": workload.gpu_hours,
-            "gang_gpus": f.nodes * gpus,
-            "ideal_hours": workload.gpu_hours / (f.nodes * gpus),
-            "mean_completion_hours": float(usage.distribution.mean_s.mean()) / 3600.0,
-            "deadline_probability": sim.deadline_probability(),
-            "interruptions": usage.events["interruptions"],
-            "fallback_share": float(sim.fell_back().mean()),
-            "lost_compute_hours": float(sim.lost_compute_s().mean()) / 3600.0,
-            "checkpoint_hours": float(sim.checkpoint_s().mean()) / 3600.0,
-            "waste_fraction": float(np.mean(sim.waste_fraction())),
-            "checkpoint_interval_s": interval,
-            "young_daly_interval_s": young,
-            "gang_mtbf_hours": None if mtbf_s is None else mtbf_s / 3600.0,
-            "predicted_waste_fraction": None if (interval is None or mtbf_s is None or ck is None)
-            else predicted_waste_fraction(interval, ck.cost_s, mtbf_s,
-                                          (0.0 if sp is None else sp.replacement_delay_s)
-                                          + design.restart_overhead_s),
-            "replications": n_rep,
-        }
-        warnings.extend(_warnings(workload, sim, metrics, interval, young))
+        metrics = _metrics(design, workload, sim, usage, gpus, plan, n_rep)
+        warnings.extend(_warnings(workload, sim, metrics, plan))
         summary = (f"{f.nodes}x {f.instance} ({f.nodes * gpus} GPUs)\n{f.purchase}"
-                   + ("" if interval is None else f", checkpoint every {interval / 60:,.0f} min"))
+                   + ("" if plan.interval_s is None
+                      else f", checkpoint every {plan.interval_s / 60:,.0f} min"))
         fleet = FleetResult(
             instance=f.instance, region=quote.region, purchase=f.purchase, nodes=f.nodes,
             workers_per_node=gpus, gpus_per_node=quote.gpus, gpu_model=quote.gpu_model,
@@ -135,9 +99,77 @@ class TrainingPattern:
             per_run=PerRunCost(workload.runs_per_month))
 
 
+@dataclass(frozen=True)
+class _Checkpoints:
+    """The gang's interruption rate and the checkpoint interval chosen against it."""
+
+    rate_per_node_hour: float
+    mtbf_s: float | None
+    young_daly_s: float | None
+    interval_s: float | None
+
+
+def _checkpoints(design: schema.TrainingDesign, rate: float) -> _Checkpoints:
+    ck = design.checkpoint
+    mtbf_s = 3600.0 / (design.fleet.nodes * rate) if rate > 0 else None
+    young = None if (ck is None or mtbf_s is None or ck.cost_s <= 0) else \
+        young_daly_interval_s(ck.cost_s, mtbf_s)
+    interval = None if ck is None else (young if ck.interval_s == "young_daly"
+                                        else ck.interval_s)
+    return _Checkpoints(rate, mtbf_s, young, interval)
+
+
+def _spec(design: schema.TrainingDesign, workload: schema.TrainingWorkload, gpus: int,
+          plan: _Checkpoints, n_rep: int, seed: int) -> TrainingSpec:
+    f, ck, sp = design.fleet, design.checkpoint, design.fleet.spot
+    reserved = f.purchase in schema.COMMITTED
+    deadline_s = None if workload.deadline_h is None else workload.deadline_h * 3600.0
+    return TrainingSpec(
+        gpu_hours=workload.gpu_hours, nodes=f.nodes, gpus_per_node=gpus,
+        purchase="reserved" if reserved else ("spot" if f.purchase == "spot" else "on_demand"),
+        n_replications=n_rep, seed=seed, interruptions_per_node_hour=plan.rate_per_node_hour,
+        checkpoint_interval_s=plan.interval_s,
+        checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
+        restart_overhead_s=design.restart_overhead_s, provisioning=provisioning_of(f) or 0.0,
+        replacement_delay_s=0.0 if sp is None else sp.replacement_delay_s,
+        fallback_after_interruptions=None if sp is None else sp.fallback_after_interruptions,
+        fallback_near_deadline=bool(sp is not None and sp.fallback_near_deadline
+                                    and deadline_s is not None),
+        fallback_margin_s=0.0 if sp is None else sp.fallback_margin_s,
+        deadline_s=deadline_s, reserved_hours=design.reserved_hours)
+
+
+def _metrics(design: schema.TrainingDesign, workload: schema.TrainingWorkload,
+             sim: TrainingSimResult, usage: Usage, gpus: int, plan: _Checkpoints,
+             n_rep: int) -> dict:
+    f, ck, sp = design.fleet, design.checkpoint, design.fleet.spot
+    interval, mtbf_s = plan.interval_s, plan.mtbf_s
+    return {
+        "gpu_hours": workload.gpu_hours,
+        "gang_gpus": f.nodes * gpus,
+        "ideal_hours": workload.gpu_hours / (f.nodes * gpus),
+        "mean_completion_hours": float(usage.distribution.mean_s.mean()) / 3600.0,
+        "deadline_probability": sim.deadline_probability(),
+        "interruptions": usage.events["interruptions"],
+        "fallback_share": float(sim.fell_back().mean()),
+        "lost_compute_hours": float(sim.lost_compute_s().mean()) / 3600.0,
+        "checkpoint_hours": float(sim.checkpoint_s().mean()) / 3600.0,
+        "waste_fraction": float(np.mean(sim.waste_fraction())),
+        "checkpoint_interval_s": interval,
+        "young_daly_interval_s": plan.young_daly_s,
+        "gang_mtbf_hours": None if mtbf_s is None else mtbf_s / 3600.0,
+        "predicted_waste_fraction": None if (interval is None or mtbf_s is None or ck is None)
+        else predicted_waste_fraction(interval, ck.cost_s, mtbf_s,
+                                      (0.0 if sp is None else sp.replacement_delay_s)
+                                      + design.restart_overhead_s),
+        "replications": n_rep,
+    }
+
+
 def _warnings(workload: schema.TrainingWorkload, sim: TrainingSimResult, metrics: dict,
-              interval: float | None, young: float | None) -> list[str]:
+              plan: _Checkpoints) -> list[str]:
     out = []
+    interval, young = plan.interval_s, plan.young_daly_s
     if interval is not None and young is not None and not 0.5 <= interval / young <= 2.0:
         out.append(f"checkpoint interval {interval:,.0f} s is far from Young/Daly's "
                    f"sqrt(2 x cost x MTBF) = {young:,.0f} s: expect more waste")
