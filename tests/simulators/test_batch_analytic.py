@@ -20,7 +20,6 @@ from scipy import integrate
 
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
 from simulators.batch.api import simulate_batch
-from simulators.batch import _kernel as bk
 from simulators.core.service import constant_service
 from tests.simulators.helpers import assert_ci_agrees, ci
 
@@ -212,5 +211,5 @@ def test_records_of_jobs_ending_after_the_horizon_are_pending():
     assert (sim.freshness_hist.sum(axis=1) == 0).all()
     assert np.isnan(sim.mean_freshness_s()).all()
     np.testing.assert_allclose(sim.node_seconds()[:, 0], 100.0)  # 3000..3100 is inside
-    assert sim.stats[0, bk.S_N_JOBS_DONE] == 0
+    assert sim.counters().n_jobs_done[0] == 0
     _conserved(sim)

@@ -20,7 +20,6 @@ import pytest
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.batch.api import scheduled_starts_s, simulate_batch
 from simulators.core.fleet import DelayComponent
-from simulators.batch import _kernel as bk
 from simulators.core.reference_arrivals import diurnal_arrivals, poisson_arrivals
 from simulators.batch.reference import simulate_batch_reference
 from simulators.core.service import constant_service
@@ -55,7 +54,7 @@ def test_identical_on_a_trace():
         assert getattr(sim, f"records_{name}")("horizon")[0] == ref.counts[name]
         assert getattr(sim, f"records_{name}")("window")[0] == ref.counts[f"window_{name}"]
     assert sim.mean_freshness_s()[0] == pytest.approx(ref.freshness_s.mean(), rel=1e-12)
-    assert sim.stat(bk.S_N_SLO_MET)[0] == ref.counts["slo_met"]
+    assert sim.counters().n_slo_met[0] == ref.counts["slo_met"]
     for b, basis in enumerate(("horizon", "window")):
         assert sim.node_seconds(basis)[0, 0] == pytest.approx(ref.node_s[(basis, "on_demand")])
         assert sim.busy_worker_s(basis)[0] == pytest.approx(ref.busy_worker_s[basis])
@@ -114,7 +113,7 @@ def test_statistical_agreement_with_spot_interruptions(process):
     # the scenario exercises what it should
     assert sim.interruptions().mean() > 3 and sim.overruns().mean() > 0.5
     assert sim.jobs_missing_deadline().mean() > 0.5
-    assert sim.stat(bk.S_N_FALLBACKS).sum() > 10
+    assert sim.counters().n_fallbacks.sum() > 10
 
     def ref_stat(f):
         return np.array([f(r) for r in refs], dtype=np.float64)

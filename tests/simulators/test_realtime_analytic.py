@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from simulators.core.arrivals import PoissonArrivals
-from simulators.realtime import _layout as rk
 from simulators.realtime.api import simulate_realtime
 from simulators.core.service import constant_service, exponential_service
 from tests.oracles import (
@@ -113,7 +112,7 @@ def test_batching_deterministic_cycle_is_exact() -> None:
         arrivals=TraceArrivals(times), service=constant_service(2.0, 4), n_workers=1,
         max_batch=4, max_wait_s=0.010, horizon_s=4.0, warmup_s=0.0, n_replications=2, seed=0,
     )
-    assert sim.stats[0, rk.S_N_BATCHES_TOTAL] == 1000
+    assert sim.counters().n_batches_total[0] == 1000
     np.testing.assert_allclose(sim.mean_wait_s(), 0.0015, rtol=1e-9)
     np.testing.assert_allclose(sim.mean_latency_s(), 0.0035, rtol=1e-9)
     np.testing.assert_allclose(sim.mean_batch_size(), 4.0)

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
-from simulators.streaming import _kernel as sk
 from simulators.core.histogram import histogram_of
 from simulators.core.reference_arrivals import poisson_arrivals
 from simulators.streaming.reference import simulate_streaming_reference
@@ -59,30 +58,30 @@ def test_identical_on_deterministic_inputs(seed, n, mean_gap_s, grid_s, window_s
     ref = simulate_streaming_reference(
         times, lambda k: float(service.mean_s[k]), n_workers=workers, window_s=window_s,
         max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, overhead_s=overhead_s)
-    s = kernel.stats[0]
+    s = kernel.counters()
     np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
     np.testing.assert_array_equal(kernel.latency_hist[0], kernel.latency_hist[1])
-    assert s[sk.S_N_WINDOW] == ref.latency_s.size
-    assert s[sk.S_N_ARRIVALS_TOTAL] == ref.n_arrivals_total == n
-    assert s[sk.S_N_PROCESSED_BY_HORIZON] == ref.n_processed_by_horizon
-    assert s[sk.S_N_IN_SYSTEM_AT_HORIZON] == ref.n_in_system_at_horizon
-    assert s[sk.S_N_WINDOWS_TOTAL] == ref.window_close_s.size
-    assert s[sk.S_N_WINDOWS_PROCESSED] == np.count_nonzero(ref.window_end_s <= horizon)
-    assert s[sk.S_N_BATCHES] == ref.batch_size.size
-    assert s[sk.S_MAX_BACKLOG_WINDOWS] == ref.max_backlog_windows
-    assert s[sk.S_MAX_BACKLOG_RECORDS] == ref.max_backlog_records
-    assert s[sk.S_BACKLOG_WINDOWS_AT_HORIZON] == ref.backlog_windows_at_horizon
-    assert s[sk.S_BACKLOG_RECORDS_AT_HORIZON] == ref.backlog_records_at_horizon
-    assert s[sk.S_LAG_AT_HORIZON_S] == ref.lag_at_horizon_s
-    assert s[sk.S_LAST_END_S] == ref.window_end_s[-1]
+    assert s.n_window[0] == ref.latency_s.size
+    assert s.n_arrivals_total[0] == ref.n_arrivals_total == n
+    assert s.n_processed_by_horizon[0] == ref.n_processed_by_horizon
+    assert s.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
+    assert s.n_windows_total[0] == ref.window_close_s.size
+    assert s.n_windows_processed[0] == np.count_nonzero(ref.window_end_s <= horizon)
+    assert s.n_batches[0] == ref.batch_size.size
+    assert s.max_backlog_windows[0] == ref.max_backlog_windows
+    assert s.max_backlog_records[0] == ref.max_backlog_records
+    assert s.backlog_windows_at_horizon[0] == ref.backlog_windows_at_horizon
+    assert s.backlog_records_at_horizon[0] == ref.backlog_records_at_horizon
+    assert s.lag_at_horizon_s[0] == ref.lag_at_horizon_s
+    assert s.last_end_s[0] == ref.window_end_s[-1]
     close = {"rtol": 1e-9, "atol": 1e-9}
-    np.testing.assert_allclose(s[sk.S_SUM_LATENCY_S], ref.latency_s.sum(), **close)
+    np.testing.assert_allclose(s.sum_latency_s[0], ref.latency_s.sum(), **close)
     np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
     np.testing.assert_allclose(kernel.busy_worker_s("horizon")[0], ref.busy_worker_s_horizon,
                                **close)
-    np.testing.assert_allclose(s[sk.S_BACKLOG_WINDOW_AREA], ref.backlog_window_area, **close)
-    np.testing.assert_allclose(s[sk.S_BACKLOG_RECORD_AREA], ref.backlog_record_area, **close)
-    np.testing.assert_allclose(s[sk.S_IN_SYSTEM_AREA], ref.in_system_area, **close)
+    np.testing.assert_allclose(s.backlog_window_area[0], ref.backlog_window_area, **close)
+    np.testing.assert_allclose(s.backlog_record_area[0], ref.backlog_record_area, **close)
+    np.testing.assert_allclose(s.in_system_area[0], ref.in_system_area, **close)
 
 
 def _jittered_table(max_batch: int) -> ServiceTime:
@@ -167,17 +166,17 @@ def test_identical_with_autoscaling(seed, n_per_phase, window_s, wpn, max_batch,
         times, lambda k: float(service.mean_s[k]), n_workers=wpn, workers_per_node=wpn,
         window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
         autoscaling=auto)
-    s = kernel.stats[0]
+    s = kernel.counters()
     np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
-    assert s[sk.S_N_SCALE_OUT] == ref.n_scale_out
-    assert s[sk.S_N_SCALE_IN] == ref.n_scale_in
-    assert s[sk.S_N_NODES_LAUNCHED] == ref.n_launched
-    assert s[sk.S_MAX_NODES] == ref.max_nodes
-    assert s[sk.S_N_IN_SYSTEM_AT_HORIZON] == ref.n_in_system_at_horizon
-    assert s[sk.S_MAX_BACKLOG_WINDOWS] == ref.max_backlog_windows
-    assert s[sk.S_LAST_END_S] == ref.window_end_s[-1]
+    assert s.n_scale_out[0] == ref.n_scale_out
+    assert s.n_scale_in[0] == ref.n_scale_in
+    assert s.n_nodes_launched[0] == ref.n_launched
+    assert s.max_nodes[0] == ref.max_nodes
+    assert s.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
+    assert s.max_backlog_windows[0] == ref.max_backlog_windows
+    assert s.last_end_s[0] == ref.window_end_s[-1]
     close = {"rtol": 1e-9, "atol": 1e-9}
-    np.testing.assert_allclose(s[sk.S_SUM_LATENCY_S], ref.latency_s.sum(), **close)
+    np.testing.assert_allclose(s.sum_latency_s[0], ref.latency_s.sum(), **close)
     np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
     np.testing.assert_allclose(kernel.node_seconds("horizon")[0], ref.node_s_horizon, **close)
     np.testing.assert_allclose(kernel.node_seconds("window")[0], ref.node_s_window, **close)
