@@ -170,9 +170,11 @@ class BatchSimResult:
     freshness_hist : int64[R, N_BUCKETS]
         Log-bucket histogram of freshness (s) of window records processed by the horizon.
     jobs : float64[R, n_jobs, N_JOB_COLS]
-        Per-job rows, columns ``JOB_COLUMNS`` (``simulators.batch._kernel.J_*``).
+        Per-job rows, columns ``JOB_COLUMNS`` (``simulators.batch._kernel.J_*``); read them by
+        name through :meth:`job_record`.
     stats : float64[R, N_STATS]
-        Counters, indexed by ``simulators.batch._kernel.S_*``.
+        Counters, indexed by ``simulators.batch._kernel.S_*``; read them by name through
+        :meth:`counters`.
     acc : float64[R, 2, 3]
         ``[:, basis, 0]`` on-demand node-seconds, ``[:, basis, 1]`` spot node-seconds,
         ``[:, basis, 2]`` busy worker-seconds; basis 0 is ``[0, horizon_s]``, 1 the window.

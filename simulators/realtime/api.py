@@ -90,7 +90,8 @@ class RealtimeSimResult:
     latency_hist, wait_hist : int64[R, N_BUCKETS]
         Log-bucket histograms (seconds) of requests that arrived in ``[warmup_s, horizon_s)``.
     stats : float64[R, N_STATS]
-        Counters and sums, indexed by ``simulators.realtime._layout.S_*``.
+        Counters and sums, indexed by ``simulators.realtime._layout.S_*``; read them by
+        name through :meth:`counters`.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
     fleet_acc : float64[R, 2, N_CLASSES, N_STATES + 1]

@@ -158,7 +158,8 @@ class StreamingSimResult:
         Log-bucket histogram (s) of the latencies of records arriving in ``[warmup_s,
         horizon_s)``.
     stats : float64[R, N_STATS]
-        Counters and sums, indexed by ``simulators.streaming._kernel.S_*``.
+        Counters and sums, indexed by ``simulators.streaming._kernel.S_*``; read them by
+        name through :meth:`counters`.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
     """

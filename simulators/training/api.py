@@ -233,7 +233,8 @@ class TrainingSimResult:
     seed : int
         Scenario seed.
     runs : float64[R, n_runs, N_OUT]
-        Raw kernel output, indexed by ``simulators.training._kernel.O_*``.
+        Raw kernel output, indexed by ``simulators.training._kernel.O_*``; read it by name
+        through :meth:`run_record`.
     inputs : dict
         Every argument of :func:`simulate_training` as resolved (provisioning as
         ``(median_s, sigma)`` pairs), for reports and reproduction.
