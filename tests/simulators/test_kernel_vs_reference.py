@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
-from simulators.realtime import _layout as rk
 from simulators.core.histogram import RELATIVE_ERROR_BOUND, histogram_of
 from simulators.realtime.api import simulate_realtime
 from simulators.core.reference_arrivals import poisson_arrivals
@@ -63,13 +62,14 @@ def test_identical_on_deterministic_inputs(seed, n, mean_gap_ms, round_to_ms, wo
         max_wait_s=wait_ms / 1000.0, warmup_s=warmup, horizon_s=horizon)
     np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
     np.testing.assert_array_equal(kernel.wait_hist[0], histogram_of(ref.wait_s))
-    assert kernel.stats[0, rk.S_N_WINDOW] == ref.latency_s.size
-    np.testing.assert_allclose(kernel.stats[0, rk.S_SUM_LATENCY_S], ref.latency_s.sum(),
+    c = kernel.counters()
+    assert c.n_window[0] == ref.latency_s.size
+    np.testing.assert_allclose(c.sum_latency_s[0], ref.latency_s.sum(),
                                rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(kernel.stats[0, rk.S_SUM_WAIT_S], ref.wait_s.sum(),
+    np.testing.assert_allclose(c.sum_wait_s[0], ref.wait_s.sum(),
                                rtol=1e-9, atol=1e-12)
-    assert kernel.stats[0, rk.S_N_BATCHES_TOTAL] == ref.batch_size.size
-    assert kernel.stats[0, rk.S_N_IN_SYSTEM_AT_HORIZON] == ref.n_in_system_at_horizon
+    assert c.n_batches_total[0] == ref.batch_size.size
+    assert c.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
     np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, rtol=1e-9,
                                atol=1e-12)
     np.testing.assert_array_equal(kernel.latency_hist[0], kernel.latency_hist[1])

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
-from simulators.realtime import _layout as rk
 from simulators.core.histogram import bucket_bounds, percentiles_from_counts
 from simulators.realtime.api import simulate_realtime
 from simulators.core.service import constant_service, exponential_service, linear_service, table_service
@@ -38,14 +37,14 @@ def test_requests_are_conserved(seed, rate, workers, max_batch, wait_ms, base_ms
     """arrivals = completions by the horizon + in flight at the horizon; all arrivals served."""
     sim = _small(seed, rate, workers, max_batch, wait_ms,
                  linear_service(base_ms, per_item_ms, max_batch))
-    s = sim.stats
-    total = s[:, rk.S_N_ARRIVALS_TOTAL]
-    np.testing.assert_array_equal(total, s[:, rk.S_N_DISPATCHED_TOTAL])
+    s = sim.counters()
+    total = s.n_arrivals_total
+    np.testing.assert_array_equal(total, s.n_dispatched_total)
     np.testing.assert_array_equal(
-        total, s[:, rk.S_N_COMPLETED_BY_HORIZON] + s[:, rk.S_N_IN_SYSTEM_AT_HORIZON])
-    np.testing.assert_array_equal(sim.latency_hist.sum(axis=1), s[:, rk.S_N_WINDOW])
-    np.testing.assert_array_equal(sim.wait_hist.sum(axis=1), s[:, rk.S_N_WINDOW])
-    assert np.all(s[:, rk.S_N_WINDOW] <= total)
+        total, s.n_completed_by_horizon + s.n_in_system_at_horizon)
+    np.testing.assert_array_equal(sim.latency_hist.sum(axis=1), s.n_window)
+    np.testing.assert_array_equal(sim.wait_hist.sum(axis=1), s.n_window)
+    assert np.all(s.n_window <= total)
     tl = sim.timeline_per_replication()
     np.testing.assert_array_equal(tl["arrivals"].sum(axis=1), total)
     assert np.all(sim.utilization() <= 1.0 + 1e-12)
@@ -129,14 +128,14 @@ def test_trace_replay_counts_every_row_and_loops() -> None:
     sim = simulate_realtime(arrivals=TraceArrivals(times), service=constant_service(1.0, 1),
                             n_workers=4, max_batch=1, max_wait_s=0.0, horizon_s=100.0,
                             warmup_s=0.0, n_replications=2, seed=0)
-    assert sim.stats[0, rk.S_N_ARRIVALS_TOTAL] == np.sum(times < 100.0)
+    assert sim.counters().n_arrivals_total[0] == np.sum(times < 100.0)
     looped = simulate_realtime(arrivals=TraceArrivals(times, repeat=True),
                                service=constant_service(1.0, 1), n_workers=4, max_batch=1,
                                max_wait_s=0.0, horizon_s=350.0, warmup_s=0.0, n_replications=2,
                                seed=0)
     period = TraceArrivals(times).period_s()
     expected = sum(np.sum(times + k * period < 350.0) for k in range(5))
-    assert looped.stats[0, rk.S_N_ARRIVALS_TOTAL] == expected
+    assert looped.counters().n_arrivals_total[0] == expected
 
 
 def test_diurnal_arrivals_follow_the_rate_curve() -> None:
@@ -175,3 +174,37 @@ def test_poisson_rate_and_percentile_api() -> None:
     p = sim.latency_percentiles_s(np.array([0.5, 0.99]))
     assert p.shape == (3, 2) and np.all(p[:, 0] < p[:, 1])
     np.testing.assert_array_equal(p, percentiles_from_counts(sim.latency_hist, [0.5, 0.99]))
+
+
+def test_typed_records_cover_every_kernel_column() -> None:
+    """Each typed record of kernel output has one field per layout column, at its column.
+
+    Reads the private layouts generically (every ``S_*`` / ``J_*`` / ``O_*`` name), so a column
+    added to a kernel without a field in its record fails here.
+    """
+    from dataclasses import fields
+
+    from simulators.batch import _kernel as batch_layout
+    from simulators.batch.api import BatchCounters, BatchJobs
+    from simulators.realtime import _layout as realtime_layout
+    from simulators.realtime.api import RealtimeCounters
+    from simulators.streaming import _kernel as streaming_layout
+    from simulators.streaming.api import StreamingCounters
+    from simulators.training import _kernel as training_layout
+    from simulators.training.api import TrainingRuns
+
+    for record, build, layout, prefix in (
+        (RealtimeCounters, RealtimeCounters.from_stats, realtime_layout, "S_"),
+        (StreamingCounters, StreamingCounters.from_stats, streaming_layout, "S_"),
+        (BatchCounters, BatchCounters.from_stats, batch_layout, "S_"),
+        (BatchJobs, BatchJobs.from_jobs, batch_layout, "J_"),
+        (TrainingRuns, TrainingRuns.from_runs, training_layout, "O_"),
+    ):
+        columns = {name[len(prefix):].lower(): index for name, index in vars(layout).items()
+                   if name.startswith(prefix) and isinstance(index, int)}
+        assert {f.name for f in fields(record)} == set(columns), record.__name__
+        assert sorted(columns.values()) == list(range(len(columns))), record.__name__
+        ramp = np.tile(np.arange(len(columns), dtype=np.float64), (2, 3, 1))
+        built = build(ramp)
+        for name, index in columns.items():
+            np.testing.assert_array_equal(getattr(built, name), np.full((2, 3), index))
