@@ -24,7 +24,6 @@ from simulators.core.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.realtime import _layout as rk
 from simulators.realtime.api import simulate_realtime
 from simulators.core.service import exponential_service, linear_service
 from tests.oracles import erlang_c
@@ -51,11 +50,12 @@ def test_pinned_autoscaler_without_interruptions_equals_the_fixed_fleet(spot: bo
     dyn = _run(pinned, max_batch=4, service=linear_service(8.0, 2.0, 4))
     np.testing.assert_array_equal(fixed.latency_hist, dyn.latency_hist)
     np.testing.assert_array_equal(fixed.wait_hist, dyn.wait_hist)
-    for idx in (rk.S_N_ARRIVALS_TOTAL, rk.S_N_WINDOW, rk.S_SUM_LATENCY_S, rk.S_BUSY_WORKER_S,
-                rk.S_N_BATCHES, rk.S_N_IN_SYSTEM_AT_HORIZON):
-        np.testing.assert_array_equal(fixed.stats[:, idx], dyn.stats[:, idx])
+    fixed_c, dyn_c = fixed.counters(), dyn.counters()
+    for name in ("n_arrivals_total", "n_window", "sum_latency_s", "busy_worker_s", "n_batches",
+                 "n_in_system_at_horizon"):
+        np.testing.assert_array_equal(getattr(fixed_c, name), getattr(dyn_c, name))
     np.testing.assert_allclose(dyn.node_seconds("horizon").sum(axis=(1, 2)), 4 * 2000.0)
-    assert (dyn.stats[:, rk.S_N_SCALE_OUT] == 0).all() and (dyn.stats[:, rk.S_N_SCALE_IN] == 0).all()
+    assert (dyn_c.n_scale_out == 0).all() and (dyn_c.n_scale_in == 0).all()
 
 
 def _smallest_fleet_for_outstanding(lam: float, mu: float, target: float) -> int:
@@ -126,12 +126,12 @@ def test_spot_trace_replay_reproduces_the_drops_exactly(shared_data, name, notic
         arrivals=PoissonArrivals(0.02), service=exponential_service(50.0, 1), fleet=fleet,
         max_batch=1, max_wait_s=0.0, horizon_s=horizon, warmup_s=0.0, n_replications=2,
         seed=1)
-    assert (sim.stats[:, rk.S_N_PREEMPTION_EVENTS] == drops).all()
-    assert (sim.stats[:, rk.S_N_PREEMPTIONS] == drops).all()
+    assert (sim.counters().n_preemption_events == drops).all()
+    assert (sim.counters().n_preemptions == drops).all()
     # every rise of the capacity launches the pending node (the initial one, or a replacement);
     # a node still pending at the horizon launches then (the capacity limit ends there)
     rises = int(np.sum(np.diff(capacity) > 0)) + int(capacity[-1] == 0)
-    assert (sim.stats[:, rk.S_N_LAUNCH_SPOT] == rises).all()
+    assert (sim.counters().n_launch_spot == rises).all()
 
 
 @pytest.mark.parametrize("name", ["aws-08-03-2023/us-east-1f_v100_1.json",
@@ -148,8 +148,8 @@ def test_four_node_trace_replay_preempts_every_lost_node(shared_data, name):
         arrivals=PoissonArrivals(0.05), service=exponential_service(50.0, 1), fleet=fleet,
         max_batch=1, max_wait_s=0.0, horizon_s=float(times[-1]) + 1.0, warmup_s=0.0,
         n_replications=2, seed=1)
-    assert (sim.stats[:, rk.S_N_PREEMPTION_EVENTS] == drop_ticks).all()
-    assert (sim.stats[:, rk.S_N_PREEMPTIONS] == lost_nodes).all()
+    assert (sim.counters().n_preemption_events == drop_ticks).all()
+    assert (sim.counters().n_preemptions == lost_nodes).all()
     # the fleet holds exactly the available capacity: mean spot nodes = mean of the trace
     held = sim.node_seconds("horizon")[:, CLASS_SPOT, :2].sum(axis=1) / (times[-1] + 1.0)
     np.testing.assert_allclose(held, np.minimum(capacity, 4).mean(), rtol=0.01)
@@ -168,7 +168,7 @@ def test_poisson_interruptions_match_the_configured_rate() -> None:
         seed=3)
     node_s = sim.node_seconds("horizon")[:, CLASS_SPOT]
     exposed_h = (node_s[:, STATE_READY] + node_s[:, STATE_DRAINING]) / 3600.0
-    measured = estimate(sim.stats[:, rk.S_N_PREEMPTIONS] / exposed_h)
+    measured = estimate(sim.counters().n_preemptions / exposed_h)
     assert measured.contains(rate, rel_tol=0.0), measured
     assert measured.half_width < 0.1 * rate
     # every preemption was replaced: the fleet keeps its size
@@ -187,12 +187,12 @@ def test_node_seconds_agree_with_the_timeline_and_requests_are_conserved() -> No
         arrivals=PoissonArrivals(300.0), service=linear_service(15.0, 2.0, 8), fleet=fleet,
         max_batch=8, max_wait_s=0.005, horizon_s=3600.0, warmup_s=300.0, n_replications=4,
         seed=8, timeline_bin_s=60.0)
-    s = sim.stats
-    assert (s[:, rk.S_N_PREEMPTIONS] > 0).all() and (s[:, rk.S_N_REQUEUED] > 0).all()
+    s = sim.counters()
+    assert (s.n_preemptions > 0).all() and (s.n_requeued > 0).all()
     np.testing.assert_array_equal(
-        s[:, rk.S_N_ARRIVALS_TOTAL],
-        s[:, rk.S_N_DISPATCHED_TOTAL] + s[:, rk.S_N_DROPPED] + s[:, rk.S_N_STRANDED])
-    np.testing.assert_array_equal(sim.latency_hist.sum(axis=1), s[:, rk.S_N_WINDOW])
+        s.n_arrivals_total,
+        s.n_dispatched_total + s.n_dropped + s.n_stranded)
+    np.testing.assert_array_equal(sim.latency_hist.sum(axis=1), s.n_window)
     tl = sim.timeline_per_replication()
     width = tl["width_s"]
     by_class = sim.node_seconds("horizon").sum(axis=2)  # [R, class]

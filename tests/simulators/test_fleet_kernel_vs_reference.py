@@ -107,26 +107,26 @@ def assert_identical(kernel: RealtimeSimResult, ref: FleetReferenceResult) -> No
                                   err_msg="latency histogram")
     np.testing.assert_array_equal(kernel.wait_hist[0], histogram_of(wait),
                                   err_msg="wait histogram")
-    s = kernel.stats[0]
+    s = kernel.counters()
     n_no_slot = sum(kind == "launch_dropped" for _, kind, _ in ref.events)
     counters = {
-        "served in the window": (s[rk.S_N_WINDOW], latency.size),
-        "arrivals": (s[rk.S_N_ARRIVALS_TOTAL], ref.n_arrivals_total),
-        "completed batches": (s[rk.S_N_BATCHES_TOTAL], ref.batch_size.size),
-        "requeued": (s[rk.S_N_REQUEUED], ref.n_requeued),
-        "dropped": (s[rk.S_N_DROPPED], ref.n_dropped),
-        "stranded": (s[rk.S_N_STRANDED], ref.n_stranded),
-        "in system at the horizon": (s[rk.S_N_IN_SYSTEM_AT_HORIZON],
+        "served in the window": (s.n_window[0], latency.size),
+        "arrivals": (s.n_arrivals_total[0], ref.n_arrivals_total),
+        "completed batches": (s.n_batches_total[0], ref.batch_size.size),
+        "requeued": (s.n_requeued[0], ref.n_requeued),
+        "dropped": (s.n_dropped[0], ref.n_dropped),
+        "stranded": (s.n_stranded[0], ref.n_stranded),
+        "in system at the horizon": (s.n_in_system_at_horizon[0],
                                      ref.n_in_system_at_horizon),
-        "preemptions": (s[rk.S_N_PREEMPTIONS], ref.n_preemptions),
-        "preemption events": (s[rk.S_N_PREEMPTION_EVENTS], ref.n_preemption_events),
-        "launches base": (s[rk.S_N_LAUNCH_BASE], ref.n_launches[0]),
-        "launches spot": (s[rk.S_N_LAUNCH_SPOT], ref.n_launches[1]),
-        "launches fallback": (s[rk.S_N_LAUNCH_FALLBACK], ref.n_launches[2]),
-        "launches without a slot": (s[rk.S_N_LAUNCH_NO_SLOT], n_no_slot),
-        "scale out": (s[rk.S_N_SCALE_OUT], ref.n_scale_out),
-        "scale in": (s[rk.S_N_SCALE_IN], ref.n_scale_in),
-        "max nodes": (s[rk.S_MAX_NODES], ref.max_nodes_seen),
+        "preemptions": (s.n_preemptions[0], ref.n_preemptions),
+        "preemption events": (s.n_preemption_events[0], ref.n_preemption_events),
+        "launches base": (s.n_launch_base[0], ref.n_launches[0]),
+        "launches spot": (s.n_launch_spot[0], ref.n_launches[1]),
+        "launches fallback": (s.n_launch_fallback[0], ref.n_launches[2]),
+        "launches without a slot": (s.n_launch_no_slot[0], n_no_slot),
+        "scale out": (s.n_scale_out[0], ref.n_scale_out),
+        "scale in": (s.n_scale_in[0], ref.n_scale_in),
+        "max nodes": (s.max_nodes[0], ref.max_nodes_seen),
     }
     wrong = {name: (float(k), int(r)) for name, (k, r) in counters.items() if k != r}
     assert not wrong, f"counters differ (kernel, reference): {wrong}"
@@ -137,8 +137,8 @@ def assert_identical(kernel: RealtimeSimResult, ref: FleetReferenceResult) -> No
         np.testing.assert_allclose(kernel.busy_worker_s_by_class(basis)[0], ref_busy,
                                    rtol=1e-9, atol=1e-9,
                                    err_msg=f"busy worker-seconds by class ({basis})")
-    np.testing.assert_allclose(s[rk.S_SUM_LATENCY_S], latency.sum(), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(s[rk.S_SUM_WAIT_S], wait.sum(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s.sum_latency_s[0], latency.sum(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s.sum_wait_s[0], wait.sum(), rtol=1e-9, atol=1e-9)
 
 
 def _known_bug_triggered(ref: FleetReferenceResult, case: Case) -> str | None:
@@ -403,7 +403,7 @@ def test_poisson_interruptions_and_lognormal_provisioning_agree_statistically():
 
     k_node_s = kernel.node_seconds("horizon")
     k = {"preemptions per spot node-hour":
-         per_node_hour(kernel.stat(rk.S_N_PREEMPTIONS), k_node_s),
+         per_node_hour(kernel.counters().n_preemptions, k_node_s),
          "mean nodes": k_node_s.sum(axis=(1, 2)) / horizon_s}
     k_q = kernel.latency_percentiles_s(np.array([0.5, 0.99]))
     k["p50 latency"], k["p99 latency"] = k_q[:, 0], k_q[:, 1]
