@@ -16,16 +16,17 @@ import math
 import numpy as np
 from numba import prange
 
-from simulators.core.jit import jit
+from simulators.core.arrival_kernel import (  # arrival kinds, re-exported
+    ARRIVAL_PIECEWISE,  # noqa: F401 - diurnal hourly weights (used by the api)
+    ARRIVAL_POISSON,
+    ARRIVAL_SMOOTH,  # diurnal cosine
+    ARRIVAL_TRACE,  # recorded times, counted exactly
+)
+from simulators.core.arrivals import DAY_S, HOUR_S
 from simulators.core.fleet_kernel import provisioning_delay
 from simulators.core.histogram import bucket_index
-from simulators.core.rng import exponential, seed_stream, uniform
-
-# arrival kinds
-ARRIVAL_POISSON = 0
-ARRIVAL_SMOOTH = 1  # diurnal cosine
-ARRIVAL_PIECEWISE = 2  # diurnal hourly weights
-ARRIVAL_TRACE = 3  # recorded times, counted exactly
+from simulators.core.jit import jit
+from simulators.core.rng import _TWO_PI, exponential, seed_stream, uniform
 
 # arrival parameters (float64[N_ARRIVAL_PARAMS])
 AP_RATE = 0  # Poisson rate or diurnal mean rate (1/s)
@@ -91,10 +92,6 @@ N_STATS = 17
 
 MAX_INTERRUPTIONS_PER_JOB = 1_000_000  # a job past this is abandoned (end = inf)
 
-_TWO_PI = 2.0 * math.pi
-_DAY_S = 86_400.0
-_HOUR_S = 3600.0
-
 
 # ---------------------------------------------------------------- arrival-rate integrals
 
@@ -115,9 +112,9 @@ def rate_integral(kind, ap, hourly, a, b, origin):
     if kind == ARRIVAL_SMOOTH:
         m = ap[AP_RATE]
         amp = ap[AP_AMPLITUDE]
-        w = _TWO_PI / _DAY_S
+        w = _TWO_PI / DAY_S
         x = a + ap[AP_PHASE_S]
-        pa = w * (x - _DAY_S * math.floor(x / _DAY_S))
+        pa = w * (x - DAY_S * math.floor(x / DAY_S))
         pb = pa + w * (b - a)
         sa = math.sin(pa)
         sb = math.sin(pb)
@@ -133,10 +130,10 @@ def rate_integral(kind, ap, hourly, a, b, origin):
     t = a
     while t < b:
         clock = t + start
-        hour_index = math.floor(clock / _HOUR_S)
-        nxt = (hour_index + 1.0) * _HOUR_S - start
+        hour_index = math.floor(clock / HOUR_S)
+        nxt = (hour_index + 1.0) * HOUR_S - start
         if nxt <= t:  # rounding at an hour edge
-            nxt = t + 1e-9 * _HOUR_S
+            nxt = t + 1e-9 * HOUR_S
         e = min(nxt, b)
         r = hourly[int(hour_index) % 24]
         mass += r * (e - t)

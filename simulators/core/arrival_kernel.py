@@ -1,28 +1,19 @@
 """Block generation of arrival times: the random-number work in tight, specialised loops.
 
 The serving loop consumes arrivals one at a time; generating them 256 at a time, with the
-xoshiro256+ state held in registers (loaded once per block, stored back at the end) and the
-arrival kind chosen once per block, removes the store-to-load round trip through the state
-array on every draw.  The streams are the same as :mod:`simulators.core.rng` draws: the
-same 64-bit outputs, the same ziggurat, so results do not depend on which path drew them.
+xoshiro256+ state held in registers (loaded once per block, stored back at the end, with the
+register-state draws of :mod:`simulators.core.rng`) and the arrival kind chosen once per block,
+removes the store-to-load round trip through the state array on every draw.  The streams are the
+same as :mod:`simulators.core.rng` draws: the same 64-bit outputs, the same ziggurat, so results
+do not depend on the block size (``block.shape[0]`` = 1 is one arrival at a time).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from simulators.core.jit import jit
-from simulators.core.rng import (
-    exponential,
-    uniform,
-    _MASK_8,
-    _TWO_POW_M53,
-    _ZIG_KE,
-    _ZIG_WE,
-    _exponential_slow,
-)
+from simulators.core.rng import _TWO_PI, exponential_step, uniform_of, xoshiro_step
 
 ARRIVAL_POISSON = 0
 ARRIVAL_SMOOTH = 1
@@ -45,41 +36,16 @@ N_ARRIVAL_PARAMS = 9
 
 ARRIVAL_BLOCK = 256  # arrivals generated per block
 
-_S17 = np.uint64(17)
-_S45 = np.uint64(45)
-_S19 = np.uint64(19)
-_S11 = np.uint64(11)
-_TWO_PI = 2.0 * math.pi
-
 
 @jit(inline="always")
-def _step(s0, s1, s2, s3):
-    """One xoshiro256+ step on register state: returns (output, s0, s1, s2, s3)."""
-    result = s0 + s3
-    t = s1 << _S17
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << _S45) | (s3 >> _S19)
-    return result, s0, s1, s2, s3
+def smooth_rate(params, clock_s):
+    """Return the smooth diurnal rate (1/s) at ``clock_s``, s after midnight of day 0.
 
-
-@jit(inline="always")
-def _exp_draw(rng, s0, s1, s2, s3):
-    """Exp(1) by the ziggurat on register state; the rare slow path goes through ``rng``."""
-    bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
-    iz = bits & _MASK_8
-    jz = bits >> _S11
-    if jz < _ZIG_KE[iz]:
-        return float(jz) * _ZIG_WE[iz], s0, s1, s2, s3
-    rng[0] = s0
-    rng[1] = s1
-    rng[2] = s2
-    rng[3] = s3
-    x = _exponential_slow(rng, iz, jz)
-    return x, rng[0], rng[1], rng[2], rng[3]
+    The compiled twin of :func:`simulators.core.arrivals.diurnal_rate_rps`, the same
+    floating-point expression (``tests/simulators/test_arrival_blocks.py`` checks the bits).
+    """
+    phase = _TWO_PI * (clock_s - params[P_PEAK_S]) / params[P_PERIOD_S]
+    return params[P_MEAN_RATE] * (1.0 + params[P_AMPLITUDE] * math.cos(phase))
 
 
 @jit
@@ -87,15 +53,33 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
     """Write the next ``block.shape[0]`` arrival times after ``t_gen`` into ``block``.
 
     Times at or past the horizon are written as +inf.  Returns the last time generated and
-    the position state (clock-hour index for diurnal arrivals, row for traces), exactly as
-    repeated calls of ``simulators.realtime._layout._next_arrival`` would.
+    the position state ``pos`` (-1 before the first arrival): the absolute clock-segment index
+    of ``t_gen`` for diurnal arrivals, the trace row for traces.  The draws do not depend on the
+    block size: filling blocks of 1 gives the same times as blocks of 256.
+
+    Diurnal arrivals are a non-homogeneous Poisson process generated exactly by thinning
+    against a piecewise-constant envelope: ``hourly_rates[0, k]`` bounds the rate from above
+    over the ``k``-th clock segment (``P_SEGMENT_S`` long, 10 minutes) counted from midnight
+    before simulation time 0, and ``hourly_rates[1, k]`` from below (the 24-hour pattern
+    repeated over the horizon, so the kernel indexes it directly, without a modulo);
+    ``hourly_rates[2, k]`` is ``1 / upper``.  Candidate gaps are drawn by inverting the
+    envelope's integral across segment boundaries; a candidate is accepted at once when
+    ``u * upper <= lower`` (the squeeze, almost always), otherwise by comparing with the exact
+    rate (:func:`smooth_rate`).  For piecewise shapes upper = lower, so every candidate is
+    accepted and the method is plain inversion.
     """
     n = block.shape[0]
     if kind == ARRIVAL_TRACE or t_gen == math.inf:
+        n_trace = trace.shape[0]
         for k in range(n):
-            if t_gen != math.inf:
-                t_gen, pos = _next_arrival(kind, t_gen, pos, rng, params, hourly_rates,
-                                              trace, horizon_s)
+            if t_gen != math.inf:  # the next row, shifted by whole periods when looped
+                pos += 1
+                if pos >= n_trace and params[P_REPEAT] == 0.0:
+                    t_gen = math.inf
+                else:
+                    t_gen = trace[pos % n_trace] + (pos // n_trace) * params[P_PERIOD_S]
+                    if t_gen >= horizon_s:
+                        t_gen = math.inf
             block[k] = t_gen
         return t_gen, pos
     s0 = rng[0]
@@ -106,7 +90,7 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
     if kind == ARRIVAL_POISSON:
         gap = params[P_MEAN_GAP_S]
         while k < n:
-            e, s0, s1, s2, s3 = _exp_draw(rng, s0, s1, s2, s3)
+            e, s0, s1, s2, s3 = exponential_step(rng, s0, s1, s2, s3)
             t_gen = t_gen + e * gap
             if t_gen >= horizon_s:
                 t_gen = math.inf
@@ -123,7 +107,7 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
         inv_upper = hourly_rates[2, pos]
         hour_end = (pos + 1) * seg_s - start_s
         while k < n:
-            e, s0, s1, s2, s3 = _exp_draw(rng, s0, s1, s2, s3)
+            e, s0, s1, s2, s3 = exponential_step(rng, s0, s1, s2, s3)
             t_next = t_gen + e * inv_upper if upper > 0.0 else math.inf
             while t_next >= hour_end:  # cross into the next envelope segment(s)
                 e -= (hour_end - t_gen) * upper
@@ -140,13 +124,10 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
                 t_gen = math.inf
                 break
             t_gen = t_next
-            bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
-            u = (float(bits >> _S11) + 1.0) * _TWO_POW_M53 * upper
-            if u > lower:  # outside the squeeze: compare with the exact rate
-                phase = _TWO_PI * (t_gen + start_s - params[P_PEAK_S]) / params[P_PERIOD_S]
-                rate = params[P_MEAN_RATE] * (1.0 + params[P_AMPLITUDE] * math.cos(phase))
-                if u > rate:
-                    continue
+            bits, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+            u = uniform_of(bits) * upper
+            if u > lower and u > smooth_rate(params, t_gen + start_s):  # squeeze, then exact
+                continue
             block[k] = t_gen
             k += 1
     for j in range(k, n):
@@ -156,60 +137,3 @@ def fill_arrivals(kind, t_gen, pos, rng, params, hourly_rates, trace, horizon_s,
     rng[2] = s2
     rng[3] = s3
     return t_gen, pos
-
-
-@jit(inline="always")
-def _next_arrival(kind, t, pos, rng, params, hourly_rates, trace, horizon_s):
-    """Return the next arrival time after ``t`` (inf past the horizon) and the new position.
-
-    Diurnal arrivals are a non-homogeneous Poisson process generated exactly by thinning
-    against a piecewise-constant envelope: ``hourly_rates[0, k]`` bounds the rate from above
-    over the ``k``-th clock segment (``P_SEGMENT_S`` long, 10 minutes) counted from midnight
-    before simulation time 0, and
-    ``hourly_rates[1, k]`` from below (the 24-hour pattern repeated over the horizon, so the
-    kernel indexes it directly, without a modulo); ``hourly_rates[2, k]`` is ``1 / upper``.  Candidate gaps are drawn by
-    inverting the envelope's integral across hour boundaries; a candidate is accepted at once
-    when ``u * upper <= lower`` (the squeeze, almost always), otherwise by comparing with the
-    exact rate.  For piecewise shapes upper = lower, so every candidate is accepted and the
-    method is plain inversion.  ``pos`` carries the absolute clock-segment index of ``t`` (or the
-    trace position for trace replay; -1 before the first arrival).
-    """
-    if kind == ARRIVAL_POISSON:
-        t = t + exponential(rng) * params[P_MEAN_GAP_S]
-    elif kind == ARRIVAL_SMOOTH or kind == ARRIVAL_PIECEWISE:
-        start_s = params[P_START_S]
-        if pos < 0:
-            pos = int(math.floor((t + start_s) / params[P_SEGMENT_S]))
-        while True:
-            e = exponential(rng)
-            while True:
-                h = pos
-                upper = hourly_rates[0, h]
-                hour_end = (pos + 1) * params[P_SEGMENT_S] - start_s
-                t_next = t + e * hourly_rates[2, h] if upper > 0.0 else math.inf  # 1 / upper
-                if t_next < hour_end:
-                    t = t_next
-                    break
-                e -= (hour_end - t) * upper
-                t = hour_end
-                pos += 1
-                if t >= horizon_s:
-                    return math.inf, pos
-            if t >= horizon_s:
-                return math.inf, pos
-            u = uniform(rng) * upper
-            if u <= hourly_rates[1, h]:
-                break
-            phase = _TWO_PI * (t + start_s - params[P_PEAK_S]) / params[P_PERIOD_S]
-            rate = params[P_MEAN_RATE] * (1.0 + params[P_AMPLITUDE] * math.cos(phase))
-            if u <= rate:
-                break
-    else:
-        pos += 1
-        n = trace.shape[0]
-        if pos >= n and params[P_REPEAT] == 0.0:
-            return math.inf, pos
-        t = trace[pos % n] + (pos // n) * params[P_PERIOD_S]
-    if t >= horizon_s:
-        return math.inf, pos
-    return t, pos

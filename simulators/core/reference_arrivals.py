@@ -13,11 +13,10 @@ import math
 import numpy as np
 
 from domain.errors import SimulationError
+from simulators.core import arrivals
+from simulators.core.arrivals import HOUR_S, diurnal_amplitude
 
 __all__ = ["diurnal_arrivals", "diurnal_rate_rps", "poisson_arrivals"]
-
-SECONDS_PER_HOUR = 3600.0
-SECONDS_PER_DAY = 86400.0
 
 
 def poisson_arrivals(rng: np.random.Generator, rate_rps: float, horizon_s: float) -> np.ndarray:
@@ -63,7 +62,8 @@ def diurnal_rate_rps(
         rate(t) = m * (1 + a * cos(2 pi (t - 3600 * peak_hour) / 86400)),  a = (r - 1) / (r + 1)
 
     with ``m = mean_rate_rps`` and ``r = peak_to_trough``, so that the maximum over the minimum
-    is ``r``, the peak is at ``peak_hour`` and the daily mean is ``m``.
+    is ``r``, the peak is at ``peak_hour`` and the daily mean is ``m``
+    (:func:`simulators.core.arrivals.diurnal_rate_rps`, the kernels' formula).
 
     Piecewise profile: ``rate(t) = m * w[floor(t / 3600) mod 24]``, where ``w`` is
     ``hourly_weights`` divided by its mean (so the daily mean is again ``m``);
@@ -90,11 +90,10 @@ def diurnal_rate_rps(
     time_s = np.asarray(time_s, dtype=np.float64)
     if hourly_weights is not None:
         weights = _normalised_weights(hourly_weights)
-        hour = np.floor(time_s / SECONDS_PER_HOUR).astype(np.int64) % 24
+        hour = np.floor(time_s / HOUR_S).astype(np.int64) % 24
         return mean_rate_rps * weights[hour]
-    amplitude = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
-    phase = 2.0 * math.pi * (time_s - SECONDS_PER_HOUR * peak_hour) / SECONDS_PER_DAY
-    return mean_rate_rps * (1.0 + amplitude * np.cos(phase))
+    return arrivals.diurnal_rate_rps(time_s, mean_rate_rps, diurnal_amplitude(peak_to_trough),
+                                     HOUR_S * peak_hour, arrivals.DAY_S)
 
 
 def diurnal_arrivals(
@@ -143,8 +142,7 @@ def diurnal_arrivals(
             )
         if not (math.isfinite(peak_hour) and 0.0 <= peak_hour <= 24.0):
             raise SimulationError(f"peak_hour must be in [0, 24] (got {peak_hour!r})")
-        amplitude = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
-        max_rate_rps = mean_rate_rps * (1.0 + amplitude)
+        max_rate_rps = mean_rate_rps * (1.0 + diurnal_amplitude(peak_to_trough))
     else:
         max_rate_rps = mean_rate_rps * float(np.max(_normalised_weights(hourly_weights)))
 

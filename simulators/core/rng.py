@@ -25,6 +25,10 @@ _STREAM = np.uint64(0xD1B54A32D192ED03)
 _TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53
 _TWO_PI = 2.0 * math.pi
 _MASK_8 = np.uint64(0xFF)
+_S11 = np.uint64(11)  # 64 - 53: the good bits of an output
+_S17 = np.uint64(17)  # xoshiro256 shift and rotation
+_S19 = np.uint64(19)
+_S45 = np.uint64(45)
 
 
 def _exponential_ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -92,31 +96,63 @@ def seed_stream(seed, stream, state):
 
 
 @jit(inline="always")
-def next_u64(state):
-    """Advance a xoshiro256+ stream and return 64 bits (the top 53 are the good ones)."""
-    s0 = state[0]
-    s1 = state[1]
-    s2 = state[2]
-    s3 = state[3]
+def xoshiro_step(s0, s1, s2, s3):
+    """One xoshiro256+ step on a stream held in registers: returns (64 bits, s0, s1, s2, s3).
+
+    A loop that draws many numbers loads ``state`` once, steps the registers and stores them
+    back at the end (:func:`simulators.core.arrival_kernel.fill_arrivals`); :func:`next_u64` is
+    one step with the load and the store.
+    """
     result = s0 + s3
-    t = s1 << np.uint64(17)
+    t = s1 << _S17
     s2 ^= s0
     s3 ^= s1
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
-    state[0] = s0
-    state[1] = s1
-    state[2] = s2
-    state[3] = s3
+    s3 = (s3 << _S45) | (s3 >> _S19)
+    return result, s0, s1, s2, s3
+
+
+@jit(inline="always")
+def next_u64(state):
+    """Advance a xoshiro256+ stream and return 64 bits (the top 53 are the good ones)."""
+    result, state[0], state[1], state[2], state[3] = xoshiro_step(state[0], state[1], state[2],
+                                                                  state[3])
     return result
+
+
+@jit(inline="always")
+def uniform_of(bits):
+    """Return the uniform float64 in (0, 1] made of the top 53 of 64 random ``bits``."""
+    return (float(bits >> _S11) + 1.0) * _TWO_POW_M53
 
 
 @jit(inline="always")
 def uniform(state):
     """Return a uniform float64 in (0, 1]: never 0, so ``log`` of it is finite."""
-    return (float(next_u64(state) >> np.uint64(11)) + 1.0) * _TWO_POW_M53
+    return uniform_of(next_u64(state))
+
+
+@jit(inline="always")
+def exponential_step(state, s0, s1, s2, s3):
+    """:func:`exponential` on a stream held in registers: returns (x, s0, s1, s2, s3).
+
+    The same draws as :func:`exponential`; the rare slow path stores the registers into
+    ``state``, draws through it and reloads them.  (:func:`exponential` does not call this: the
+    registers' round trip through the tuple makes it twice as slow there.)
+    """
+    bits, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+    iz = bits & _MASK_8
+    jz = bits >> _S11
+    if jz < _ZIG_KE[iz]:
+        return float(jz) * _ZIG_WE[iz], s0, s1, s2, s3
+    state[0] = s0
+    state[1] = s1
+    state[2] = s2
+    state[3] = s3
+    x = _exponential_slow(state, iz, jz)
+    return x, state[0], state[1], state[2], state[3]
 
 
 @jit(inline="always")
@@ -128,7 +164,7 @@ def exponential(state):
     """
     bits = next_u64(state)
     iz = bits & _MASK_8
-    jz = bits >> np.uint64(11)
+    jz = bits >> _S11
     if jz < _ZIG_KE[iz]:
         return float(jz) * _ZIG_WE[iz]
     return _exponential_slow(state, iz, jz)
@@ -145,7 +181,7 @@ def _exponential_slow(state, iz, jz):
             return x
         bits = next_u64(state)
         iz = bits & _MASK_8
-        jz = bits >> np.uint64(11)
+        jz = bits >> _S11
         if jz < _ZIG_KE[iz]:
             return float(jz) * _ZIG_WE[iz]
 
