@@ -21,5 +21,6 @@ class CatalogError(PlannerError):
     """A price catalog is unreadable or a price lookup cannot be answered."""
 
 
-class SimulationError(PlannerError):
-    """Simulation inputs are inconsistent (raised by the public simulator API, never kernels)."""
+class SimulationError(PlannerError, ValueError):
+    """Simulation inputs are out of range or inconsistent (raised by the public simulator APIs,
+    never inside kernels; also a ``ValueError``). Every pattern raises this one type."""

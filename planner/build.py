@@ -7,7 +7,7 @@ translation needs; files were read earlier by :mod:`planner.inputs`.
 
 from __future__ import annotations
 
-from domain.errors import ScenarioError
+from domain.errors import ScenarioError, SimulationError
 from planner import schema
 from planner.inputs import ScenarioInputs
 from simulators.core import arrivals as sim_arrivals
@@ -65,7 +65,7 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
 def _token_service(design, inputs: ScenarioInputs, gpu_model: str | None,
                    gpu_memory_gib: float | None, seed: int) -> sim_service.ServiceTime:
     from simulators.core.token_batches import batch_service_table
-    from simulators.core.tokens import TokenProfileError, gpu_key, scale_profile
+    from simulators.core.tokens import gpu_key, scale_profile
 
     spec = design.service_time
     model = inputs.token_models[design.name]
@@ -83,7 +83,7 @@ def _token_service(design, inputs: ScenarioInputs, gpu_model: str | None,
         table = batch_service_table(profile, model.prompt_tokens, model.output_tokens,
                                     design.batching.max_batch, n_samples=spec.samples,
                                     seed=seed, prefill_rule=spec.prefill)
-    except TokenProfileError as exc:
+    except SimulationError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     label = table["description"] + f"; tokens from {model.tokens_source}"
     if spec.jitter == "lognormal":

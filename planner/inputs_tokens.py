@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from domain.errors import ScenarioError
+from domain.errors import ScenarioError, SimulationError
 from planner.inputs_common import ROW, numbers, read_csv, require_column
 from planner.schema import InferenceWorkload, TokenServiceTime
-from simulators.core.tokens import TokenProfile, TokenProfileError, token_profile
+from simulators.core.tokens import TokenProfile, token_profile
 
 __all__ = ["TokenMeans", "TokenModelInputs", "load_token_means", "load_token_model",
            "read_token_profile", "read_token_samples"]
@@ -155,7 +155,7 @@ def read_token_profile(path: str, model: str, *, field_path: str) -> TokenProfil
             model, rows["gpu"][0], prefill_tokens=tokens[pre], prefill_ms=nums["mean_ms"][pre],
             decode_batch=nums["batch"][dec], decode_context=nums["context_tokens"][dec],
             decode_ms=nums["mean_ms"][dec], source=str(path))
-    except TokenProfileError as exc:
+    except SimulationError as exc:
         raise ScenarioError(f"{field_path}: {exc}") from None
 
 

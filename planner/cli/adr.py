@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
+from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import stderr_console, user_errors
 from planner.cli.simulate import _load, _run
-from domain.errors import PlannerError
 from planner.reports.adr import render_adr
 
 ADR_OUTPUT = typer.Option(..., "--output", "-o", dir_okay=False, show_default=False,

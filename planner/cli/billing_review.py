@@ -15,9 +15,9 @@ from typing import Any
 
 import typer
 
+from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
-from domain.errors import PlannerError
 
 
 class ReviewFormat(str, Enum):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import stderr_console, user_errors
-from domain.errors import PlannerError
 
 PORT = typer.Option(8050, "--port", min=1, max=65535, help="Port to listen on.")
 HOST = typer.Option("127.0.0.1", "--host",

@@ -13,9 +13,9 @@ import typer
 
 from costmodels.catalog import PROVIDERS, load_snapshot
 from costmodels.price_cache import default_catalog, write_cache
+from domain.errors import CatalogError
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
-from domain.errors import CatalogError
 from planner.reports.prices import render_csv, render_json, render_table, select_prices
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

@@ -22,9 +22,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
-from domain.errors import PlannerError
 from planner.schema import load_scenario
 
 

@@ -5,4 +5,4 @@ shared usage record (``docs/architecture.md``). The semantics are the contract a
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
 
-__all__ = ["BatchSpec", "simulate", "batch_usage"]
+__all__ = ["BatchSpec", "batch_usage", "simulate"]

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from domain.errors import SimulationError
+from simulators.batch import _kernel as bk
 from simulators.core.arrivals import (
     DAY_S,
     Arrivals,
@@ -74,16 +75,15 @@ from simulators.core.arrivals import (
     check_arrivals,
 )
 from simulators.core.fleet import DelayComponent
-from simulators.batch import _kernel as bk
 from simulators.core.histogram import N_BUCKETS, bucket_bounds, percentiles_from_counts
 from simulators.core.service import ServiceTime
 
 __all__ = [
     "PURCHASE_OPTIONS",
     "BatchCounters",
-    "BatchInputError",
     "BatchJobs",
     "BatchSimResult",
+    "SimulationError",
     "scheduled_starts_s",
     "simulate_batch",
 ]
@@ -91,10 +91,6 @@ __all__ = [
 PURCHASE_OPTIONS = ("on_demand", "spot")
 JOB_COLUMNS = ("scheduled_s", "start_s", "end_s", "records", "interruptions", "lost_s",
                "met_deadline", "work_s", "checkpoints", "provisioning_s", "fallback")
-
-
-class BatchInputError(SimulationError, ValueError):
-    """A batch simulation input is out of range (a ``SimulationError`` and a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +222,7 @@ class BatchSimResult:
     def job_column(self, name: str) -> np.ndarray:
         """Return float64[R, n_jobs]: one per-job column (a name of ``JOB_COLUMNS``)."""
         if name not in JOB_COLUMNS:
-            raise BatchInputError(f"job column {name!r} is unknown; use one of {JOB_COLUMNS}")
+            raise SimulationError(f"job column {name!r} is unknown; use one of {JOB_COLUMNS}")
         return self.jobs[:, :, JOB_COLUMNS.index(name)].copy()
 
     def job_durations_s(self) -> np.ndarray:
@@ -304,12 +300,12 @@ class BatchSimResult:
 
 def _basis(basis: str) -> int:
     if basis not in ("horizon", "window"):
-        raise BatchInputError(f"basis must be 'horizon' or 'window' (got {basis!r})")
+        raise SimulationError(f"basis must be 'horizon' or 'window' (got {basis!r})")
     return 0 if basis == "horizon" else 1
 
 
-def _fail(name: str, value: object, need: str, fix: str) -> BatchInputError:
-    return BatchInputError(f"simulate_batch: {name} must be {need} (got {value!r}); {fix}")
+def _fail(name: str, value: object, need: str, fix: str) -> SimulationError:
+    return SimulationError(f"simulate_batch: {name} must be {need} (got {value!r}); {fix}")
 
 
 def _check_number(name: str, value: float, *, low: float = 0.0, strict: bool = False,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators.core.tokens import TokenProfile, TokenProfileError
+from domain.errors import SimulationError
+from simulators.core.tokens import TokenProfile
 
 __all__ = ["batch_service_table"]
 
@@ -82,13 +83,13 @@ def _checked_arguments(prompt_tokens, output_tokens, max_batch, n_samples,
     prompt = _token_array("prompt_tokens", prompt_tokens)
     output = _token_array("output_tokens", output_tokens)
     if prompt.size != output.size:
-        raise TokenProfileError(f"prompt_tokens and output_tokens must pair up request by request "
+        raise SimulationError(f"prompt_tokens and output_tokens must pair up request by request "
                                 f"(got {prompt.size} and {output.size} values)")
     for name, value in (("max_batch", max_batch), ("n_samples", n_samples)):
         if isinstance(value, bool) or int(value) != value or value < 1:
-            raise TokenProfileError(f"{name} must be a whole number >= 1 (got {value!r})")
+            raise SimulationError(f"{name} must be a whole number >= 1 (got {value!r})")
     if prefill_rule not in ("padded", "packed"):
-        raise TokenProfileError(f"prefill_rule must be 'padded' or 'packed' (got "
+        raise SimulationError(f"prefill_rule must be 'padded' or 'packed' (got "
                                 f"{prefill_rule!r})")
     return prompt, output
 
@@ -117,14 +118,14 @@ def _batch_stats(profile: TokenProfile, b: int, p: np.ndarray, o: np.ndarray,
 def _token_array(name: str, values) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.size == 0:
-        raise TokenProfileError(f"{name} must be a non-empty 1-D array of token counts (got shape "
+        raise SimulationError(f"{name} must be a non-empty 1-D array of token counts (got shape "
                                 f"{arr.shape})")
     if not np.issubdtype(arr.dtype, np.number):
-        raise TokenProfileError(f"{name} must be numeric (got dtype {arr.dtype})")
+        raise SimulationError(f"{name} must be numeric (got dtype {arr.dtype})")
     ok = np.isfinite(arr) & (arr >= 1) & (np.round(arr) == arr)
     if not ok.all():
         i = int(np.argmin(ok))
-        raise TokenProfileError(f"{name}[{i}]={_shown(arr[i])} is not a whole number >= 1; every "
+        raise SimulationError(f"{name}[{i}]={_shown(arr[i])} is not a whole number >= 1; every "
                                 f"request needs at least one prompt and one output token")
     return arr.astype(np.int64)
 

@@ -42,11 +42,6 @@ import numpy as np
 
 from domain.errors import SimulationError
 
-
-class TokenProfileError(SimulationError, ValueError):
-    """A token profile, a token trace or a token-model argument is invalid."""
-
-
 # ---------------------------------------------------------------------------------------------
 # GPU datasheet numbers
 # ---------------------------------------------------------------------------------------------
@@ -132,13 +127,13 @@ def gpu_key(gpu_model: str, gpu_memory_gib: float | None = None) -> str:
     family = words[0].upper() if words else ""
     known = ", ".join(f"'NVIDIA {f}'" for f in _GPU_FAMILIES)
     if family not in _GPU_FAMILIES:
-        raise TokenProfileError(
+        raise SimulationError(
             f"gpu_model {gpu_model!r} has no datasheet entry for token-latency scaling; known: "
             f"{known}; add it to simulators.core.tokens.GPU_SPECS with a cited source")
     variants = _GPU_FAMILIES[family]
     if gpu_memory_gib is None:
         if len(variants) > 1:
-            raise TokenProfileError(
+            raise SimulationError(
                 f"gpu_model {gpu_model!r} comes in {sorted(variants)} GB variants; pass "
                 f"gpu_memory_gib to choose one")
         return next(iter(variants.values()))
@@ -146,7 +141,7 @@ def gpu_key(gpu_model: str, gpu_memory_gib: float | None = None) -> str:
     for size, key in variants.items():
         if abs(mem - size) <= 0.1 * size:
             return key
-    raise TokenProfileError(
+    raise SimulationError(
         f"gpu_model {gpu_model!r} with gpu_memory_gib={gpu_memory_gib} matches no known variant "
         f"(known sizes {sorted(variants)} GB); fix the memory or add the part to GPU_SPECS")
 
@@ -264,7 +259,7 @@ def _at_least(name: str, values, low: float) -> np.ndarray:
     ok = np.isfinite(arr) & (arr >= low)
     if not ok.all():
         bad = arr[~ok].ravel()[0]
-        raise TokenProfileError(f"{name} must be a finite number >= {low:g} (got {_show(bad)})")
+        raise SimulationError(f"{name} must be a finite number >= {low:g} (got {_show(bad)})")
     return arr
 
 
@@ -314,7 +309,7 @@ def token_profile(model: str, gpu: str, *, prefill_tokens, prefill_ms, decode_ba
 
     Raises
     ------
-    TokenProfileError (a ValueError)
+    SimulationError (a ValueError)
         A value out of range, arrays of different lengths, a repeated grid point, or too few
         grid points to interpolate.
     """
@@ -326,11 +321,11 @@ def token_profile(model: str, gpu: str, *, prefill_tokens, prefill_ms, decode_ba
     _unique_points(source, "prefill_tokens", pre_n[:, None])
     _unique_points(source, "(decode_batch, decode_context)", np.column_stack((batches, contexts)))
     if pre_n.size < 2:
-        raise TokenProfileError(f"{source}: model {model!r} has {pre_n.size} prefill row(s); "
+        raise SimulationError(f"{source}: model {model!r} has {pre_n.size} prefill row(s); "
                                 f"measure at least two prompt lengths")
     grid_b, grid_c = np.unique(batches), np.unique(contexts)
     if grid_c.size < 2:
-        raise TokenProfileError(f"{source}: model {model!r} has decode rows at {grid_c.size} "
+        raise SimulationError(f"{source}: model {model!r} has decode rows at {grid_c.size} "
                                 f"context length(s); measure at least two")
     grid = np.full((grid_b.size, grid_c.size), np.nan)
     grid[np.searchsorted(grid_b, batches), np.searchsorted(grid_c, contexts)] = dec_ms
@@ -338,7 +333,7 @@ def token_profile(model: str, gpu: str, *, prefill_tokens, prefill_ms, decode_ba
     for j, ctx in enumerate(grid_c):
         have = measured[:, j]
         if have.sum() < 2:
-            raise TokenProfileError(f"{source}: model {model!r} has decode rows at "
+            raise SimulationError(f"{source}: model {model!r} has decode rows at "
                                     f"context_tokens={int(ctx)} for {int(have.sum())} batch "
                                     f"size(s); measure at least two")
         grid[~have, j] = _lerp(grid_b[~have], grid_b[have], grid[have, j])
@@ -357,16 +352,16 @@ def _measurements(source: str, *columns: tuple[str, object, str, float]) -> list
     for name, values, op, low in columns:
         arr = np.asarray(values)
         if arr.ndim != 1 or not (np.issubdtype(arr.dtype, np.number) or arr.size == 0):
-            raise TokenProfileError(f"{source}: {name} must be a 1-D array of numbers (got shape "
+            raise SimulationError(f"{source}: {name} must be a 1-D array of numbers (got shape "
                                     f"{arr.shape}, dtype {arr.dtype})")
         arr = arr.astype(np.float64)
         ok = np.isfinite(arr) & ((arr > low) if op == ">" else (arr >= low))
         if not ok.all():
             i = int(np.argmin(ok))
-            raise TokenProfileError(f"{source}: {name}[{i}]={_show(arr[i])} is invalid; it must "
+            raise SimulationError(f"{source}: {name}[{i}]={_show(arr[i])} is invalid; it must "
                                     f"be a finite number {op} {low:g}")
         if out and arr.size != out[0].size:
-            raise TokenProfileError(f"{source}: {name} has {arr.size} values but {columns[0][0]} "
+            raise SimulationError(f"{source}: {name} has {arr.size} values but {columns[0][0]} "
                                     f"has {out[0].size}; pass one value per measurement")
         out.append(arr)
     return out
@@ -377,14 +372,14 @@ def _unique_points(source: str, what: str, points: np.ndarray) -> None:
     if (counts > 1).any():
         dup = points[first[np.argmax(counts > 1)]]
         at = np.flatnonzero((points == dup).all(axis=1)).tolist()
-        raise TokenProfileError(f"{source}: duplicate {what} at positions {at}; keep one "
+        raise SimulationError(f"{source}: duplicate {what} at positions {at}; keep one "
                                 f"measurement per grid point (average repeated ones first)")
 
 
 def _profile_gpu_key(gpu: str) -> str:
     try:
         return gpu_key(gpu, _memory_in_name(gpu))
-    except TokenProfileError:
+    except SimulationError:
         return ""  # usable as measured; scale_profile refuses it with the list of known GPUs
 
 
@@ -408,10 +403,10 @@ def scale_profile(profile: TokenProfile, target_gpu: str) -> TokenProfile:
     **not** check that the model's weights and KV cache fit the target's memory.
     """
     if target_gpu not in GPU_SPECS:
-        raise TokenProfileError(f"target_gpu {target_gpu!r} is not in GPU_SPECS; known: "
+        raise SimulationError(f"target_gpu {target_gpu!r} is not in GPU_SPECS; known: "
                                 f"{sorted(GPU_SPECS)} (gpu_key() maps catalog names to these)")
     if profile.gpu_key not in GPU_SPECS:
-        raise TokenProfileError(f"profile GPU {profile.gpu!r} ({profile.source}) has no "
+        raise SimulationError(f"profile GPU {profile.gpu!r} ({profile.source}) has no "
                                 f"datasheet entry; known: {sorted(GPU_SPECS)}")
     if target_gpu == profile.gpu_key:
         return profile
@@ -434,5 +429,12 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-__all__ = ["GPU_SPECS", "GpuSpec", "TokenProfile", "TokenProfileError", "gpu_key",
-           "scale_profile", "token_profile"]
+__all__ = [
+    "GPU_SPECS",
+    "GpuSpec",
+    "SimulationError",
+    "TokenProfile",
+    "gpu_key",
+    "scale_profile",
+    "token_profile",
+]

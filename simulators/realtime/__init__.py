@@ -5,4 +5,4 @@ shared usage record (``docs/architecture.md``). The semantics are the contract a
 from simulators.realtime.spec import RealtimeSpec, simulate
 from simulators.realtime.usage import realtime_usage
 
-__all__ = ["RealtimeSpec", "simulate", "realtime_usage"]
+__all__ = ["RealtimeSpec", "realtime_usage", "simulate"]

@@ -10,6 +10,9 @@ import numba
 import numpy as np
 
 from domain.errors import SimulationError
+from simulators.core import arrival_kernel as ak
+from simulators.core import fleet_kernel as fk
+from simulators.core import service_kernel as svk
 from simulators.core.arrivals import (
     DAY_S,
     Arrivals,
@@ -18,13 +21,10 @@ from simulators.core.arrivals import (
     check_arrivals,
 )
 from simulators.core.fleet import FleetSpec
-from simulators.core import fleet_kernel as fk
-from simulators.core import arrival_kernel as ak
-from simulators.core import service_kernel as svk
-from simulators.realtime import _layout as rk
 from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
-from simulators.realtime._kernel import realtime_kernel
 from simulators.core.service import ServiceTime
+from simulators.realtime import _layout as rk
+from simulators.realtime._kernel import realtime_kernel
 
 _SERVICE_KINDS = {
     "constant": svk.SERVICE_CONSTANT,

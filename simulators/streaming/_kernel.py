@@ -23,10 +23,9 @@ import numpy as np
 from numba import prange
 
 from simulators.core import service_kernel as svk
-from simulators.core.jit import jit
-
 from simulators.core.arrival_kernel import ARRIVAL_BLOCK, fill_arrivals
 from simulators.core.histogram import bucket_index
+from simulators.core.jit import jit
 from simulators.core.rng import seed_stream
 from simulators.core.structures import overlap
 

@@ -64,14 +64,19 @@ import numpy as np
 
 from domain.errors import SimulationError
 from simulators.core.arrivals import Arrivals, check_arrivals
-from simulators.streaming import _kernel as sk
 from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
-from simulators.streaming._kernel import streaming_kernel
-from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
 from simulators.core.service import ServiceTime
+from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
+from simulators.streaming import _kernel as sk
+from simulators.streaming._kernel import streaming_kernel
 
-__all__ = ["StreamingAutoscaling", "StreamingCounters", "StreamingInputError", "StreamingSimResult",
-           "simulate_streaming"]
+__all__ = [
+    "SimulationError",
+    "StreamingAutoscaling",
+    "StreamingCounters",
+    "StreamingSimResult",
+    "simulate_streaming",
+]
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,6 @@ class StreamingAutoscaling:
     max_nodes: int
     interval_s: float = 60.0
     provisioning_delay_s: float = 120.0
-
-
-class StreamingInputError(SimulationError, ValueError):
-    """A streaming simulation parameter is out of range (a ``SimulationError`` and a ValueError)."""
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class StreamingSimResult:
 
 def _check_basis(basis: str) -> None:
     if basis not in ("horizon", "window"):
-        raise StreamingInputError(
+        raise SimulationError(
             f"basis must be 'horizon' or 'window' (got {basis!r}); pass one of those")
 
 
@@ -349,77 +350,77 @@ def _check_inputs(service: ServiceTime, n_nodes: Any, workers_per_node: Any, win
                   max_batch: Any, horizon_s: Any, warmup_s: Any, n_replications: Any, seed: Any,
                   overhead_s: Any, autoscaling: Any, slo_latency_s: Any,
                   timeline_bin_s: Any) -> None:
-    """Raise :class:`StreamingInputError` naming the parameter, the bad value and the fix."""
+    """Raise :class:`SimulationError` naming the parameter, the bad value and the fix."""
     def finite(x: Any) -> bool:
         return isinstance(x, (int, float, np.integer, np.floating)) and math.isfinite(x)
 
     if not (_is_int(n_nodes) and n_nodes >= 1):
-        raise StreamingInputError(f"n_nodes must be an integer >= 1 (got {n_nodes!r}); "
+        raise SimulationError(f"n_nodes must be an integer >= 1 (got {n_nodes!r}); "
                                   "give the standing fleet at least one node")
     if not (_is_int(workers_per_node) and workers_per_node >= 1):
-        raise StreamingInputError(
+        raise SimulationError(
             f"workers_per_node must be an integer >= 1 (got {workers_per_node!r}); "
             "use the node's GPU count")
     if not (finite(window_s) and window_s > 0):
-        raise StreamingInputError(f"window_s must be a finite number > 0 (got {window_s!r}); "
+        raise SimulationError(f"window_s must be a finite number > 0 (got {window_s!r}); "
                                   "give the micro-batch interval in seconds, e.g. 60")
     if not (_is_int(max_batch) and max_batch >= 1):
-        raise StreamingInputError(f"max_batch must be an integer >= 1 (got {max_batch!r}); "
+        raise SimulationError(f"max_batch must be an integer >= 1 (got {max_batch!r}); "
                                   "give the largest batch one worker runs")
     if service.max_batch < max_batch:
-        raise StreamingInputError(
+        raise SimulationError(
             f"max_batch {max_batch} exceeds the service time's largest batch size "
             f"{service.max_batch}; lower max_batch or extend the service-time table")
     if not (finite(horizon_s) and horizon_s > 0):
-        raise StreamingInputError(f"horizon_s must be a finite number > 0 (got {horizon_s!r}); "
+        raise SimulationError(f"horizon_s must be a finite number > 0 (got {horizon_s!r}); "
                                   "give the simulated time in seconds")
     if not (finite(warmup_s) and 0 <= warmup_s < horizon_s):
-        raise StreamingInputError(
+        raise SimulationError(
             f"warmup_s must be in [0, horizon_s) (got {warmup_s!r} with horizon_s "
             f"{horizon_s!r}); shorten the warm-up or lengthen the horizon")
     if not (_is_int(n_replications) and n_replications >= 1):
-        raise StreamingInputError(
+        raise SimulationError(
             f"n_replications must be an integer >= 1 (got {n_replications!r}); use e.g. 10")
     if not (_is_int(seed) and seed >= 0):
-        raise StreamingInputError(f"seed must be an integer >= 0 (got {seed!r}); use e.g. 1")
+        raise SimulationError(f"seed must be an integer >= 0 (got {seed!r}); use e.g. 1")
     if not (finite(overhead_s) and overhead_s >= 0):
-        raise StreamingInputError(f"overhead_s must be a finite number >= 0 (got {overhead_s!r});"
+        raise SimulationError(f"overhead_s must be a finite number >= 0 (got {overhead_s!r});"
                                   " use 0 for no per-window overhead")
     if autoscaling is not None:
         _check_autoscaling(autoscaling, n_nodes)
     if slo_latency_s is not None and not (finite(slo_latency_s) and slo_latency_s > 0):
-        raise StreamingInputError(
+        raise SimulationError(
             f"slo_latency_s must be a finite number > 0 or None (got {slo_latency_s!r}); "
             "give the latency target in seconds or leave it out")
     if not (finite(timeline_bin_s) and timeline_bin_s > 0):
-        raise StreamingInputError(
+        raise SimulationError(
             f"timeline_bin_s must be a finite number > 0 (got {timeline_bin_s!r}); use 60")
 
 
 def _check_autoscaling(a: Any, n_nodes: int) -> None:
     if not isinstance(a, StreamingAutoscaling):
-        raise StreamingInputError(
+        raise SimulationError(
             f"autoscaling must be a StreamingAutoscaling or None (got {a!r}); "
             "build one with StreamingAutoscaling(target_utilization=..., min_nodes=..., ...)")
     t = a.target_utilization
     if not (isinstance(t, (int, float)) and 0 < t <= 1):
-        raise StreamingInputError(
+        raise SimulationError(
             f"autoscaling.target_utilization must be in (0, 1] (got {t!r}); use e.g. 0.6")
     if not (_is_int(a.min_nodes) and _is_int(a.max_nodes) and 1 <= a.min_nodes <= a.max_nodes):
-        raise StreamingInputError(
+        raise SimulationError(
             f"autoscaling needs integers 1 <= min_nodes <= max_nodes (got min_nodes "
             f"{a.min_nodes!r}, max_nodes {a.max_nodes!r}); raise max_nodes or lower min_nodes")
     if not a.min_nodes <= n_nodes <= a.max_nodes:
-        raise StreamingInputError(
+        raise SimulationError(
             f"n_nodes must be within [autoscaling.min_nodes, autoscaling.max_nodes] (got "
             f"{n_nodes!r} outside [{a.min_nodes}, {a.max_nodes}]); start inside the bounds")
     if not (isinstance(a.interval_s, (int, float)) and math.isfinite(a.interval_s)
             and a.interval_s > 0):
-        raise StreamingInputError(
+        raise SimulationError(
             f"autoscaling.interval_s must be a finite number > 0 (got {a.interval_s!r}); use 60")
     d = a.provisioning_delay_s
     if not (isinstance(d, (int, float)) and math.isfinite(d) and d >= 0):
-        raise StreamingInputError(
+        raise SimulationError(
             f"autoscaling.provisioning_delay_s must be a finite number >= 0 (got {d!r}); "
             "use the node's boot time in seconds")
 
@@ -493,7 +494,7 @@ def simulate_streaming(
 
     Raises
     ------
-    StreamingInputError
+    SimulationError
         (a ``SimulationError`` and a ``ValueError``) when a parameter is out of range.
     """
     check_arrivals(arrivals)

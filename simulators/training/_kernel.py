@@ -14,8 +14,8 @@ import math
 import numba
 import numpy as np
 
-from simulators.core.jit import jit
 from simulators.core.fleet_kernel import provisioning_delay
+from simulators.core.jit import jit
 from simulators.core.rng import exponential, seed_stream
 
 # Purchase options (also the mode of the gang while it runs).

@@ -69,8 +69,9 @@ import numpy as np
 from domain.errors import SimulationError
 from simulators.core.fleet import DelayComponent
 from simulators.training import _kernel as tk
+
 __all__ = [
-    "TrainingInputError",
+    "SimulationError",
     "TrainingRuns",
     "TrainingSimResult",
     "daly_expected_time_s",
@@ -82,10 +83,6 @@ __all__ = [
 
 PURCHASES = tk.PURCHASE_NAMES
 _MAX_SEGMENTS = 10_000_000
-
-
-class TrainingInputError(SimulationError, ValueError):
-    """A training simulation input is invalid (also a ``ValueError``)."""
 
 
 # --------------------------------------------------------------------------- Young / Daly
@@ -289,7 +286,7 @@ class TrainingSimResult:
         """
         q = np.asarray(quantiles, dtype=np.float64)
         if q.size and (np.any(q < 0) or np.any(q > 1)):
-            raise TrainingInputError(f"quantiles must lie in [0, 1] (got {q.tolist()}); "
+            raise SimulationError(f"quantiles must lie in [0, 1] (got {q.tolist()}); "
                                      "pass fractions such as 0.5 or 0.99")
         return np.quantile(self.runs[:, :, tk.O_COMPLETION_S].ravel(), q,
                            method="inverted_cdf")
@@ -421,29 +418,29 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
 
     Raises
     ------
-    TrainingInputError
+    SimulationError
         (a ``ValueError``) naming the parameter, its bad value and a fix.
     """
     _positive("gpu_hours", gpu_hours)
     _count("nodes", nodes)
     _count("gpus_per_node", gpus_per_node)
     if purchase not in PURCHASES:
-        raise TrainingInputError(
+        raise SimulationError(
             f"purchase must be one of {', '.join(PURCHASES)} (got {purchase!r}); pick one of them")
     _count("n_replications", n_replications)
     _count("n_runs", n_runs)
     if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
-        raise TrainingInputError(f"seed must be an integer >= 0 (got {seed!r}); pass e.g. 0")
+        raise SimulationError(f"seed must be an integer >= 0 (got {seed!r}); pass e.g. 0")
     _non_negative("interruptions_per_node_hour", interruptions_per_node_hour)
     if purchase == "reserved" and interruptions_per_node_hour > 0:
-        raise TrainingInputError(
+        raise SimulationError(
             f"interruptions_per_node_hour must be 0 for reserved capacity (got "
             f"{interruptions_per_node_hour}); set it to 0 or model failures with on_demand")
     if checkpoint_interval_s is not None:
         _positive("checkpoint_interval_s", checkpoint_interval_s)
     _non_negative("checkpoint_cost_s", checkpoint_cost_s)
     if checkpoint_interval_s is None and checkpoint_cost_s > 0:
-        raise TrainingInputError(
+        raise SimulationError(
             f"checkpoint_cost_s must be 0 when checkpoint_interval_s is None (got "
             f"{checkpoint_cost_s}); set checkpoint_interval_s or drop checkpoint_cost_s")
     _non_negative("restart_overhead_s", restart_overhead_s)
@@ -454,27 +451,27 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
         if (not isinstance(fallback_after_interruptions, Integral)
                 or isinstance(fallback_after_interruptions, bool)
                 or fallback_after_interruptions < 1):
-            raise TrainingInputError(
+            raise SimulationError(
                 f"fallback_after_interruptions must be an integer >= 1 or None (got "
                 f"{fallback_after_interruptions!r}); pass e.g. 3, or None for no limit")
         if purchase != "spot":
-            raise TrainingInputError(
+            raise SimulationError(
                 f"fallback_after_interruptions applies to spot only (purchase is {purchase!r}); "
                 "drop it or use purchase='spot'")
     if deadline_s is not None:
         _positive("deadline_s", deadline_s)
     if fallback_near_deadline:
         if purchase != "spot":
-            raise TrainingInputError(
+            raise SimulationError(
                 f"fallback_near_deadline applies to spot only (purchase is {purchase!r}); "
                 "drop it or use purchase='spot'")
         if deadline_s is None:
-            raise TrainingInputError(
+            raise SimulationError(
                 "fallback_near_deadline needs deadline_s (got None); set deadline_s")
     if reserved_hours is not None:
         _positive("reserved_hours", reserved_hours)
         if purchase != "reserved":
-            raise TrainingInputError(
+            raise SimulationError(
                 f"reserved_hours applies to reserved capacity only (purchase is {purchase!r}); "
                 "drop it or use purchase='reserved'")
 
@@ -532,7 +529,7 @@ def _segments(work_s: float, interval_s: float | None) -> tuple[int, float, floa
         n = math.ceil(q)
     n = max(int(n), 1)
     if n > _MAX_SEGMENTS:
-        raise TrainingInputError(
+        raise SimulationError(
             f"checkpoint_interval_s={interval_s} cuts {work_s:.6g} s of compute into {n:,} "
             f"segments (more than {_MAX_SEGMENTS:,}); use a longer interval")
     last = work_s - (n - 1) * interval_s
@@ -549,7 +546,7 @@ def _check_finishes(work_s, interval_s, cost_s, recovery_s, rate_per_s, fallback
     mtbf = 1.0 / rate_per_s
     expected = daly_expected_time_s(work_s, interval_s, cost_s, recovery_s, mtbf)
     if not expected / mtbf < tk.MAX_INTERRUPTIONS_PER_RUN / 10:
-        raise TrainingInputError(
+        raise SimulationError(
             f"checkpoint_interval_s={interval_s}: a run would expect {expected / mtbf:.3g} "
             f"interruptions (gang MTBF {mtbf:.6g} s) and practically never finish; checkpoint "
             "more often, lower the rate or set fallback_after_interruptions")
@@ -565,18 +562,18 @@ def _provisioning_array(provisioning) -> np.ndarray:
     elif isinstance(provisioning, Sequence) and not isinstance(provisioning, str):
         parts = provisioning
     else:
-        raise TrainingInputError(
+        raise SimulationError(
             f"provisioning must be seconds, a DelayComponent or a sequence of them (got "
             f"{provisioning!r}); pass e.g. 300.0 or DelayComponent.from_p95('boot', 240, 600)")
     rows = []
     for i, c in enumerate(parts):
         if not isinstance(c, DelayComponent):
-            raise TrainingInputError(
+            raise SimulationError(
                 f"provisioning[{i}] must be a DelayComponent (got {c!r}); build it with "
                 "DelayComponent.from_p95(name, median_s, p95_s)")
         if not (math.isfinite(c.median_s) and c.median_s >= 0 and math.isfinite(c.sigma)
                 and c.sigma >= 0):
-            raise TrainingInputError(
+            raise SimulationError(
                 f"provisioning[{i}] ({c.name}) needs median_s >= 0 and sigma >= 0 (got "
                 f"{c.median_s}, {c.sigma}); fix the component")
         rows.append((float(c.median_s), float(c.sigma)))
@@ -587,22 +584,22 @@ def _provisioning_array(provisioning) -> np.ndarray:
 
 def _number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TrainingInputError(f"{name} must be a number (got {value!r}); pass e.g. 1.0")
+        raise SimulationError(f"{name} must be a number (got {value!r}); pass e.g. 1.0")
     if not math.isfinite(value):
-        raise TrainingInputError(f"{name} must be finite (got {value}); pass a finite number")
+        raise SimulationError(f"{name} must be finite (got {value}); pass a finite number")
     return float(value)
 
 
 def _positive(name: str, value) -> None:
     if _number(name, value) <= 0:
-        raise TrainingInputError(f"{name} must be > 0 (got {value}); pass a positive number")
+        raise SimulationError(f"{name} must be > 0 (got {value}); pass a positive number")
 
 
 def _non_negative(name: str, value) -> None:
     if _number(name, value) < 0:
-        raise TrainingInputError(f"{name} must be >= 0 (got {value}); pass 0 or more")
+        raise SimulationError(f"{name} must be >= 0 (got {value}); pass 0 or more")
 
 
 def _count(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise TrainingInputError(f"{name} must be an integer >= 1 (got {value!r}); pass e.g. 1")
+        raise SimulationError(f"{name} must be an integer >= 1 (got {value!r}); pass e.g. 1")

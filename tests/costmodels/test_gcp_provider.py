@@ -21,8 +21,8 @@ from google.cloud.billing_v1.services.cloud_catalog.transports import CloudCatal
 from typer.testing import CliRunner
 
 from costmodels.providers.gcp import LABEL, classify_sku, fetch_gcp_catalog
-from planner.cli.main import app
 from domain.errors import CatalogError
+from planner.cli.main import app
 from tests.costmodels.fakes import gcp_catalog as fake
 
 TODAY = dt.date(2026, 11, 26)

@@ -10,7 +10,6 @@ key of the pin must still be there with its value).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -57,8 +57,8 @@ def test_mean_wait_and_slo_through_the_whole_stack() -> None:
     assert d.slo is not None and d.slo.met is (d.latency_ms["p99"].mean <= 60)
     assert 0.0 < d.slo.attainment.mean <= 1.0
     assert d.littles_law_relative_error is not None and d.littles_law_relative_error < 0.02
-    assert len(d.timeline["start_s"]) == 60
-    assert np.mean(d.timeline["arrivals_per_s"][1:]) == pytest.approx(240, rel=0.02)
+    assert len(d.timeline.start_s) == 60
+    assert np.mean(d.timeline.series["arrivals_per_s"][1:]) == pytest.approx(240, rel=0.02)
 
 
 def test_unknown_price_is_na_and_never_recommended() -> None:

@@ -56,7 +56,7 @@ def test_mixed_fleet_prices_each_purchase_option() -> None:
         "instance": "aws:p4d.24xlarge", "nodes": 3, "purchase": "spot", "on_demand_base": 1,
         "spot": {"interruptions": {"kind": "rate", "per_node_hour": 0.0}}}))
     d = run_scenario(scenario).design("d")
-    hours = d.fleet["node_hours"]
+    hours = d.fleet.node_hours
     assert hours["on_demand"] == pytest.approx(2.0)  # 1 node x 2 h
     assert hours["spot"] == pytest.approx(4.0)  # 2 nodes x 2 h
     assert d.cost.by_purchase["on_demand"] == pytest.approx(2.0 * 21.957642)
@@ -76,13 +76,13 @@ def test_spot_trace_replay_through_the_scenario(shared_data: Path, tmp_path: Pat
     path = tmp_path / "s.yaml"
     path.write_text(json.dumps(doc))
     d = run_scenario(load_scenario(path)).design("d")
-    assert d.fleet["preemptions"] == drops
-    assert d.fleet["spot_interruptions"]["kind"] == "trace"
+    assert d.fleet.preemptions == drops
+    assert d.fleet.spot_interruptions.kind == "trace"
 
 
 def test_deadline_drops_are_reported_not_silent() -> None:
     scenario = parse_scenario(_scenario({"instance": "aws:g6.xlarge", "nodes": 1},
                                         queue={"deadline_ms": 200}))
     d = run_scenario(scenario).design("d")  # 150 req/s on one worker: overloaded
-    assert d.fleet["dropped_requests"] > 0
-    assert d.requests["dropped_per_replication"] == d.fleet["dropped_requests"]
+    assert d.fleet.dropped_requests > 0
+    assert d.requests.dropped_per_replication == d.fleet.dropped_requests

@@ -47,9 +47,9 @@ def test_streaming_latency_and_cost():
     assert d.cost.total_usd == pytest.approx(2 * 2 * G5)
     assert d.cost.usd_per_month == pytest.approx(2 * G5 * 730)
     assert d.cost.usd_per_1k_requests == pytest.approx(
-        2 * 2 * G5 / d.requests["in_window_per_replication"] * 1000)
-    assert d.fleet["node_hours"] == {"on_demand": pytest.approx(4.0)}
-    assert d.timeline["nodes"] == pytest.approx([2.0] * len(d.timeline["nodes"]))
+        2 * 2 * G5 / d.requests.in_window_per_replication * 1000)
+    assert d.fleet.node_hours == {"on_demand": pytest.approx(4.0)}
+    assert d.timeline.series["nodes"] == pytest.approx([2.0] * len(d.timeline.series["nodes"]))
 
 
 def test_batch_job_duration_freshness_and_cost():
@@ -127,7 +127,7 @@ def test_training_spot_matches_daly_within_the_interval():
         float(np.mean([pm["run_cost_p50_usd"]])), rel=0.1)
     spot = quote_instance(load_snapshot(), "gcp:a3-highgpu-8g", purchase="spot").usd_per_hour
     assert spot == pytest.approx(50.61, abs=0.01)
-    assert d.cost.by_purchase["spot"] == pytest.approx(d.fleet["node_hours"]["spot"] * spot,
+    assert d.cost.by_purchase["spot"] == pytest.approx(d.fleet.node_hours["spot"] * spot,
                                                        rel=1e-9)
 
 

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from planner.cli.main import app
 from domain.errors import ScenarioError
+from planner.cli.main import app
 from planner.schema import parse_scenario
 from planner.schema_sweep import SweepConstraints
 from planner.sweep import (

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
 from simulators.batch.api import simulate_batch
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
 from simulators.core.service import constant_service
 from tests.simulators.helpers import assert_ci_agrees, ci
 

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.errors import SimulationError
+from simulators.batch.api import simulate_batch
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals
-from simulators.batch.api import BatchInputError, simulate_batch
 from simulators.core.fleet import DelayComponent
 from simulators.core.service import constant_service
 
@@ -126,7 +127,7 @@ def test_bad_input_names_the_parameter_the_value_and_a_fix(override, name, bad):
     """A ValueError (and SimulationError) whose message has the name, the value and a fix."""
     with pytest.raises(ValueError) as info:
         simulate_batch(**{**BASE, **override})
-    assert isinstance(info.value, BatchInputError)
+    assert isinstance(info.value, SimulationError)
     message = str(info.value)
     assert f"{name} must be" in message, message
     assert f"(got {bad})" in message, message

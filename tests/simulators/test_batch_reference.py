@@ -17,11 +17,11 @@ import math
 import numpy as np
 import pytest
 
-from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.batch.api import scheduled_starts_s, simulate_batch
+from simulators.batch.reference import simulate_batch_reference
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.core.fleet import DelayComponent
 from simulators.core.reference_arrivals import diurnal_arrivals, poisson_arrivals
-from simulators.batch.reference import simulate_batch_reference
 from simulators.core.service import constant_service
 
 SERVICE = constant_service(2000.0, 4)  # 4 records per 2 s per worker: 2 records/s per worker

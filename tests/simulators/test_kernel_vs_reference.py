@@ -20,10 +20,10 @@ from scipy import stats
 
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.histogram import RELATIVE_ERROR_BOUND, histogram_of
-from simulators.realtime.api import simulate_realtime
 from simulators.core.reference_arrivals import poisson_arrivals
-from simulators.realtime.reference import simulate_realtime_reference
 from simulators.core.service import ServiceTime, exponential_service, linear_service, table_service
+from simulators.realtime.api import simulate_realtime
+from simulators.realtime.reference import simulate_realtime_reference
 
 
 @settings(max_examples=40, deadline=None)

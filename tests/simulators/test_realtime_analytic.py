@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from simulators.core.arrivals import PoissonArrivals
-from simulators.realtime.api import simulate_realtime
 from simulators.core.service import constant_service, exponential_service
+from simulators.realtime.api import simulate_realtime
 from tests.oracles import (
     bulk_gated_mean_wait,
     erlang_c,

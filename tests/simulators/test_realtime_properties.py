@@ -9,8 +9,13 @@ from hypothesis import strategies as st
 
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.core.histogram import bucket_bounds, percentiles_from_counts
+from simulators.core.service import (
+    constant_service,
+    exponential_service,
+    linear_service,
+    table_service,
+)
 from simulators.realtime.api import simulate_realtime
-from simulators.core.service import constant_service, exponential_service, linear_service, table_service
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

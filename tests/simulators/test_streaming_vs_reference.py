@@ -18,9 +18,9 @@ from scipy import stats
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.histogram import histogram_of
 from simulators.core.reference_arrivals import poisson_arrivals
-from simulators.streaming.reference import simulate_streaming_reference
 from simulators.core.service import ServiceTime, linear_service, table_service
 from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
+from simulators.streaming.reference import simulate_streaming_reference
 
 
 @settings(max_examples=40, deadline=None)

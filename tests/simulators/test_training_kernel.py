@@ -10,8 +10,9 @@ import numba
 import numpy as np
 import pytest
 
+from domain.errors import SimulationError
 from simulators.core.fleet import DelayComponent
-from simulators.training.api import TrainingInputError, simulate_training
+from simulators.training.api import simulate_training
 
 SPOT = {"interruptions_per_node_hour": 0.1, "checkpoint_interval_s": 1800.0,
         "checkpoint_cost_s": 60.0, "restart_overhead_s": 120.0,
@@ -172,10 +173,10 @@ GOOD = {"gpu_hours": 100.0, "nodes": 2, "gpus_per_node": 8, "purchase": "spot",
      "checkpoint_interval_s", "None"),
 ])
 def test_bad_input_names_parameter_value_and_fix(change, name, shown):
-    """A ValueError (TrainingInputError) names the parameter, the bad value and a fix."""
+    """A ValueError (SimulationError) names the parameter, the bad value and a fix."""
     with pytest.raises(ValueError) as info:
         simulate_training(**{**GOOD, **change})
-    assert isinstance(info.value, TrainingInputError)
+    assert isinstance(info.value, SimulationError)
     message = str(info.value)
     assert name in message and shown in message, message
     assert "; " in message  # the fix follows the problem

@@ -15,11 +15,11 @@ import pytest
 from scipy import stats
 
 from simulators.core.fleet import DelayComponent
+from simulators.training.api import simulate_training
 from simulators.training.reference import (
     simulate_training_reference,
     simulate_training_reference_runs,
 )
-from simulators.training.api import simulate_training
 
 _Z999 = 3.2905
 BOOT = DelayComponent.from_p95("boot", 240.0, 600.0)
