@@ -3,7 +3,8 @@
 Run ``python tests/golden/capture.py`` to rewrite ``tests/golden/*.json``; ``test_golden.py``
 compares a fresh run with them value for value. Each scenario runs at its own horizon with at
 most two replications (training keeps its minimum of 2,000 runs) against the built-in price
-snapshot, so the pin does not depend on a local price cache. Wall-clock timings are dropped.
+snapshot, so the pin does not depend on a local price cache. Wall-clock timings are dropped and
+the checkout's folder is written ``<repo>`` (CI runs in another folder).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def run_golden(name: str) -> dict:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     scenario = scenario.model_copy(update={"replications": min(scenario.replications,
                                                                REPLICATIONS)})
-    result = json.loads(run_scenario(scenario, catalog=load_snapshot()).to_json())
+    text = run_scenario(scenario, catalog=load_snapshot()).to_json()
+    result = json.loads(text.replace(json.dumps(str(ROOT))[1:-1], "<repo>"))
     result.pop("wall_s", None)
     result.pop("planner_version", None)
     result["scenario"].pop("path", None)
