@@ -27,6 +27,8 @@ follows the billing-formats reference, section 3.4 and its recommendation:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from costmodels.billing._categories import GCP_CATEGORIES
@@ -249,9 +251,49 @@ def _get(kv: pl.Expr, keys: tuple[str, ...]) -> pl.Expr:
                         .struct.field("v")).list.first()
 
 
-def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
-                shape: str) -> Prepared:
-    """Build the normalised frame of one GCP export file (``raw`` has ``x_SourceRow``)."""
+@dataclass(frozen=True, eq=False)
+class _Row:
+    """The base expressions of one GCP export row, shared by the FOCUS columns and the rules."""
+
+    cols: Cols
+    credits: pl.Expr
+    credits_bad: pl.Expr
+    labels: pl.Expr
+    system_labels: pl.Expr
+    cost: pl.Expr
+    billed: pl.Expr
+    sku: pl.Expr
+    service: pl.Expr
+    cost_type_raw: pl.Expr
+    cost_type: pl.Expr
+    project_id: pl.Expr
+    account: pl.Expr
+    region: pl.Expr
+    period_start: pl.Expr
+    period_end: pl.Expr
+    charge_start: pl.Expr
+    charge_end: pl.Expr
+
+
+@dataclass(frozen=True, eq=False)
+class _Commitment:
+    """Charge category, pricing category and committed use discount expressions of a row."""
+
+    fee: pl.Expr
+    """The row is a commitment fee (a ``Purchase``)."""
+    cud_credit: pl.Expr
+    has_cud: pl.Expr
+    spend_cud: pl.Expr
+    category: pl.Expr
+    spot: pl.Expr
+    key: pl.Expr
+    commitment_id: pl.Expr
+    pricing_category: pl.Expr
+
+
+def _read_flat(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType]) -> tuple[
+        pl.LazyFrame, dict[str, pl.DataType], Cols]:
+    """Flatten the export, make its timestamps parseable and check the required columns."""
     raw, fschema = _flatten(raw, schema)
     # BigQuery writes TIMESTAMPs as "2026-10-05 00:00:00 UTC" in CSV and JSON
     stamp = [pl.col(c).str.replace(r"\s*UTC$", "Z") for c in
@@ -267,7 +309,11 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                 f"{label}: required GCP billing export column {name} is missing (header row); "
                 "export the standard or detailed usage cost table with all its columns",
                 source_file=label, column=name, row=0)
-    frame = clean_nulls(raw, fschema)
+    return raw, fschema, cols
+
+
+def _file_oddities(label: str, fschema: dict[str, pl.DataType], cols: Cols) -> list[Oddity]:
+    """Column-level oddities: columns outside the export schema, ids stored as numbers."""
     oddities: list[Oddity] = []
     columns = [c for c in fschema if c != ROW]
     extra = [c for c in columns if c not in KNOWN_COLUMNS
@@ -281,16 +327,44 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                 not isinstance(fschema[name], (pl.List, pl.Struct, pl.Null)):
             oddities.append(Oddity("numeric_account_id", label, name, 1, name,
                                    "ids stored as numbers; read as text"))
+    return oddities
 
-    checks: list[OddityCheck] = null_literal_checks(fschema, original)
+
+def _row(cols: Cols) -> _Row:
+    """Credits, labels, costs, invoice month (period), usage times, account and region."""
+    credits, credits_bad = _credits(cols)
+    cost = cols.money("cost")
+    cost_type_raw = cols.text("cost_type").str.strip_chars()
+    invoice = cols.text("invoice.month").str.strip_chars()
+    month = (invoice.str.replace(r"^(\d{4})-?(\d{2})$", "$1-$2-01")
+             .str.strptime(pl.Datetime("us"), "%Y-%m-%d", strict=False))
+    period_start = (month.dt.replace_time_zone("America/Los_Angeles")
+                    .dt.convert_time_zone("UTC").cast(UTC_TIME))
+    period_end = (month.dt.offset_by("1mo").dt.replace_time_zone("America/Los_Angeles")
+                  .dt.convert_time_zone("UTC").cast(UTC_TIME))
+    return _Row(
+        cols=cols, credits=credits, credits_bad=credits_bad,
+        labels=_key_values(cols, "labels"), system_labels=_key_values(cols, "system_labels"),
+        cost=cost, billed=cost + _credit_sum(credits),
+        sku=cols.text("sku.description"), service=cols.text("service.description"),
+        cost_type_raw=cost_type_raw, cost_type=cost_type_raw.str.to_lowercase(),
+        project_id=cols.text("project.id").str.strip_chars(),
+        account=cols.text("billing_account_id").str.strip_chars(),
+        region=pl.coalesce(cols.text("location.region"), cols.text("location.location")),
+        period_start=period_start, period_end=period_end,
+        charge_start=cols.time("usage_start_time"), charge_end=cols.time("usage_end_time"))
+
+
+def _row_checks(fschema: dict[str, pl.DataType], row: _Row) -> list[OddityCheck]:
+    """Row-level oddities: literal nulls, time zones, all-digit project ids, cost types."""
+    cols, project_id = row.cols, row.project_id
+    cost_type_raw, cost_type = row.cost_type_raw, row.cost_type
+    checks: list[OddityCheck] = null_literal_checks(fschema, cols.original)
     checks += time_zone_checks(cols, ["usage_start_time", "usage_end_time"])
-    project_id = cols.text("project.id").str.strip_chars()
     checks.append(OddityCheck(
         "numeric_project_id", "project.id", project_id.str.contains(r"^\d+$").fill_null(False),
         project_id, "all-digit project id (a project number, or an id that lost its letters "
                     "upstream); kept as text"))
-    cost_type_raw = cols.text("cost_type").str.strip_chars()
-    cost_type = cost_type_raw.str.to_lowercase()
     checks.append(OddityCheck(
         "unknown_cost_type", "cost_type",
         cost_type.is_not_null() & ~cost_type.is_in(list(COST_TYPES)), cost_type_raw,
@@ -300,204 +374,250 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         "wrong_case_enum", "cost_type",
         cost_type.is_in(list(COST_TYPES)) & (cost_type != cost_type_raw), cost_type_raw,
         "cost_type in the wrong case; read in lower case"))
+    return checks
 
-    credits, credits_bad = _credits(cols)
-    labels = _key_values(cols, "labels")
-    system_labels = _key_values(cols, "system_labels")
-    cost = cols.money("cost")
-    credit_total = _credit_sum(credits)
-    billed = cost + credit_total
-    sku = cols.text("sku.description")
-    service = cols.text("service.description")
-    invoice = cols.text("invoice.month").str.strip_chars()
-    month = (invoice.str.replace(r"^(\d{4})-?(\d{2})$", "$1-$2-01")
-             .str.strptime(pl.Datetime("us"), "%Y-%m-%d", strict=False))
-    period_start = (month.dt.replace_time_zone("America/Los_Angeles")
-                    .dt.convert_time_zone("UTC").cast(UTC_TIME))
-    period_end = (month.dt.offset_by("1mo").dt.replace_time_zone("America/Los_Angeles")
-                  .dt.convert_time_zone("UTC").cast(UTC_TIME))
-    charge_start = cols.time("usage_start_time")
-    charge_end = cols.time("usage_end_time")
-    account = cols.text("billing_account_id").str.strip_chars()
-    region = pl.coalesce(cols.text("location.region"), cols.text("location.location"))
 
-    rules = [
+def _rejection_rules(row: _Row) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
+    """The rules that reject a row, in the order they are checked."""
+    cols = row.cols
+    return [
         (cols.bad_number("cost"), "cost is not a number", "cost", cols.text("cost")),
-        (cost.is_null(), "cost is missing", "cost", pl.lit(None, pl.String)),
-        (credits_bad, "credits is not a list of credits with numeric amounts", "credits",
+        (row.cost.is_null(), "cost is missing", "cost", pl.lit(None, pl.String)),
+        (row.credits_bad, "credits is not a list of credits with numeric amounts", "credits",
          cols.text("credits")),
-        (period_start.is_null(), "invoice month is missing or not YYYYMM", "invoice.month",
+        (row.period_start.is_null(), "invoice month is missing or not YYYYMM", "invoice.month",
          cols.text("invoice.month")),
-        (charge_start.is_null(), "usage start time is missing or not a date/time",
+        (row.charge_start.is_null(), "usage start time is missing or not a date/time",
          "usage_start_time", cols.text("usage_start_time")),
-        (charge_end.is_null(), "usage end time is missing or not a date/time",
+        (row.charge_end.is_null(), "usage end time is missing or not a date/time",
          "usage_end_time", cols.text("usage_end_time")),
-        (account.is_null() & pl.lit(cols.has("billing_account_id")),
+        (row.account.is_null() & pl.lit(cols.has("billing_account_id")),
          "billing account id is missing", "billing_account_id", pl.lit(None, pl.String)),
         (cols.bad_number("usage.amount"), "usage amount is not a number", "usage.amount",
          cols.text("usage.amount")),
         (_bad_key_values(cols, "labels"), "labels is not a JSON list or object", "labels",
          cols.text("labels")),
     ]
-    ok = ~pl.any_horizontal([r[0].fill_null(False) for r in rules])
 
-    commitment_fee = sku.str.contains(_COMMITMENT_SKU).fill_null(False) & \
+
+def _commitment(row: _Row) -> _Commitment:
+    """Commitment fees, CUD-credited usage, the charge and pricing categories, commitment ids."""
+    cost_type, sku, credits = row.cost_type, row.sku, row.credits
+    fee = sku.str.contains(_COMMITMENT_SKU).fill_null(False) & \
         (cost_type.fill_null("regular") == "regular")
     cud_credit = _credit_sum(credits, CUD_CREDITS)
-    has_cud = (cud_credit != 0) & ~commitment_fee
+    has_cud = (cud_credit != 0) & ~fee
     spend_cud = _credit_sum(credits, ("COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE",)) != 0
-    category = (pl.when(commitment_fee).then(pl.lit("Purchase"))
+    category = (pl.when(fee).then(pl.lit("Purchase"))
                 .when(cost_type.is_null() | (cost_type == "regular")).then(pl.lit("Usage"))
                 .when(cost_type == "tax").then(pl.lit("Tax"))
-                .when((cost_type == "adjustment") & (billed < 0)).then(pl.lit("Credit"))
+                .when((cost_type == "adjustment") & (row.billed < 0)).then(pl.lit("Credit"))
                 .otherwise(pl.lit("Adjustment")))
     spot = sku.str.contains(_SPOT_SKU).fill_null(False)
-    committed = commitment_fee | has_cud
+    committed = fee | has_cud
     pricing_category = (pl.when(~category.is_in(["Usage", "Purchase"])).then(None)
                         .when(committed).then(pl.lit("Committed"))
                         .when(spot).then(pl.lit("Dynamic"))
                         .otherwise(pl.lit("Standard")))
-    key = pl.coalesce(cols.text("subscription.instance_id"),
-                      pl.concat_str([pl.lit("gcp-cud:"), account.fill_null("?"), pl.lit(":"),
-                                     region.fill_null("global")]))
-    commitment_id = pl.when(committed).then(key)
+    key = pl.coalesce(row.cols.text("subscription.instance_id"),
+                      pl.concat_str([pl.lit("gcp-cud:"), row.account.fill_null("?"), pl.lit(":"),
+                                     row.region.fill_null("global")]))
+    return _Commitment(fee=fee, cud_credit=cud_credit, has_cud=has_cud, spend_cud=spend_cud,
+                       category=category, spot=spot, key=key,
+                       commitment_id=pl.when(committed).then(key),
+                       pricing_category=pricing_category)
 
-    instance = pl.coalesce(_get(system_labels, MACHINE_SPEC_KEYS),
-                           _get(labels, MACHINE_LABEL_KEYS))
-    gpu_sku = sku.str.extract(_GPU_SKU, 1)
-    sku_gpu_model = pl.when(gpu_sku.is_not_null()).then(
-        "NVIDIA " + gpu_sku.str.to_uppercase().str.replace(r"(\d+)\s*GB$", "${1}GB"))
-    unit = cols.text("usage.unit").str.strip_chars()
-    pricing_unit = cols.text("usage.pricing_unit").str.strip_chars()
-    amount = cols.money("usage.amount")
-    hours_factor = unit.str.to_lowercase().replace_strict(_HOURS_UNITS, default=None,
-                                                          return_dtype=pl.Float64)
-    compute_engine = service.is_in(["Compute Engine", "Kubernetes Engine"]).fill_null(False)
 
+def _amortisation_frame(frame: pl.LazyFrame, row: _Row, commit: _Commitment,
+                        ok: pl.Expr) -> pl.LazyFrame:
+    """Add the instance type, the per-commitment and period CUD fee and credit totals, GPUs."""
+    instance = pl.coalesce(_get(row.system_labels, MACHINE_SPEC_KEYS),
+                           _get(row.labels, MACHINE_LABEL_KEYS))
     # amortisation of CUD fees onto the usage they cover (see the module docstring)
     group = [pl.col("_cud_key"), pl.col("_period")]
     frame = frame.with_columns(
         instance.alias("_instance"),
-        billed.alias("_billed"),
-        key.alias("_cud_key"),
-        period_start.alias("_period"),
-        pl.when(ok & commitment_fee).then(billed).otherwise(0.0).fill_null(0.0).alias("_fee"),
-        pl.when(ok & has_cud).then(-cud_credit).otherwise(0.0).fill_null(0.0).alias("_cud"),
+        row.billed.alias("_billed"),
+        commit.key.alias("_cud_key"),
+        row.period_start.alias("_period"),
+        pl.when(ok & commit.fee).then(row.billed).otherwise(0.0).fill_null(0.0).alias("_fee"),
+        pl.when(ok & commit.has_cud).then(-commit.cud_credit).otherwise(0.0).fill_null(0.0)
+        .alias("_cud"),
     )
     frame = frame.with_columns(pl.col("_fee").sum().over(group).alias("_grp_fee"),
                                pl.col("_cud").sum().over(group).alias("_grp_cud"))
-    frame = join_gpus(frame, "gcp", "_instance")
-    grp_fee, grp_cud = pl.col("_grp_fee"), pl.col("_grp_cud")
-    effective = (pl.when(commitment_fee & (grp_cud > 0)).then(0.0)
-                 .when(has_cud & (grp_cud > 0))
-                 .then(pl.col("_billed") + grp_fee * pl.col("_cud") / grp_cud)
-                 .otherwise(pl.col("_billed")))
+    return join_gpus(frame, "gcp", "_instance")
 
-    is_gpu_sku = gpu_sku.is_not_null()
-    gpus = pl.when(is_gpu_sku).then(pl.coalesce(pl.col("_cat_gpus"), pl.lit(1))) \
-        .otherwise(pl.col("_cat_gpus"))
-    gpu_model = pl.coalesce(pl.col("_cat_gpu_model"), sku_gpu_model)
-    compute_usage = compute_engine & (category == "Usage") & \
-        (pl.col("_instance").is_not_null() | is_gpu_sku)
-    per_core = sku.str.contains(r"(?i)\b(core|vcpu|ram|memory)\b").fill_null(False)
-    hours = amount * hours_factor
-    usage_hours = (pl.when(compute_usage & is_gpu_sku).then(hours / gpus)
-                   .when(compute_usage & ~per_core).then(hours))
-    purchase_option = (pl.when(commitment_fee).then(pl.lit("committed_use"))
-                       .when(compute_usage & has_cud).then(pl.lit("committed_use"))
-                       .when(compute_usage & spot).then(pl.lit("spot"))
-                       .when(compute_usage).then(pl.lit("on_demand")))
+
+def _effective_cost(commit: _Commitment) -> pl.Expr:
+    """BilledCost with each group's commitment fees spread over its CUD-credited usage."""
+    grp_fee, grp_cud = pl.col("_grp_fee"), pl.col("_grp_cud")
+    return (pl.when(commit.fee & (grp_cud > 0)).then(0.0)
+            .when(commit.has_cud & (grp_cud > 0))
+            .then(pl.col("_billed") + grp_fee * pl.col("_cud") / grp_cud)
+            .otherwise(pl.col("_billed")))
+
+
+def _cost_columns(row: _Row, commit: _Commitment) -> dict[str, pl.Expr]:
+    """Billed, effective, list and contracted cost, the credit types and the money in."""
+    cols, credits = row.cols, row.credits
     type_list = credits.list.eval(pl.element().struct.field("type")).list.drop_nulls() \
         .list.unique().list.sort().list.join(",")
-    credit_types = pl.when(type_list.str.len_chars() > 0).then(type_list)
-    cud_name = credits.list.eval(pl.element().filter(
+    money_in = cols.exact("cost").fill_null(pl.lit(0, MONEY_EXACT)) + \
+        pl.when(row.credits_bad).then(pl.lit(0, MONEY_EXACT)).otherwise(
+            _credit_sum(credits, exact=True))
+    return {
+        "BilledCost": pl.col("_billed"),
+        "ContractedCost": row.cost + _credit_sum(credits, NEGOTIATED_CREDITS),
+        "EffectiveCost": _effective_cost(commit),
+        "ListCost": pl.coalesce(cols.money("cost_at_list"), row.cost),
+        "x_CreditTypes": pl.when(type_list.str.len_chars() > 0).then(type_list),
+        MONEY_IN: money_in,
+    }
+
+
+def _commitment_columns(row: _Row, commit: _Commitment) -> dict[str, pl.Expr]:
+    """The charge and pricing categories and the CommitmentDiscount* columns."""
+    category, commitment_id, sku = commit.category, commit.commitment_id, row.sku
+    cud_name = row.credits.list.eval(pl.element().filter(
         pl.element().struct.field("type").is_in(list(CUD_CREDITS))).struct.field("name")) \
         .list.first()
-    fragments = pl.concat_list([labels.fill_null([]), system_labels.fill_null([])]).list.eval(
-        pl.concat_str([pl.lit('"'), pl.element().struct.field("k"), pl.lit('":"'),
-                       pl.element().struct.field("v"), pl.lit('"')]))
-    joined = fragments.list.join(",")
-    tags = pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
-    # project.labels stay out of Tags: their keys would clash with the resource labels
-    service_category = service.replace_strict(GCP_CATEGORIES, default="Other",
-                                              return_dtype=pl.String).fill_null("Other")
-    subcategory = service.replace_strict(SUBCATEGORIES, default=None, return_dtype=pl.String)
-    list_cost = pl.coalesce(cols.money("cost_at_list"), cost)
-    contracted = cost + _credit_sum(credits, NEGOTIATED_CREDITS)
-    money_in = cols.exact("cost").fill_null(pl.lit(0, MONEY_EXACT)) + \
-        pl.when(credits_bad).then(pl.lit(0, MONEY_EXACT)).otherwise(
-            _credit_sum(credits, exact=True))
-    seller = cols.text("seller_name")
-
-    exprs = {
-        "AvailabilityZone": cols.text("location.zone"),
-        "BilledCost": pl.col("_billed"),
-        "BillingAccountId": account,
-        "BillingCurrency": cols.text("currency").fill_null("USD"),
-        "BillingPeriodEnd": period_end,
-        "BillingPeriodStart": period_start,
+    return {
         "ChargeCategory": category,
-        "ChargeClass": pl.when((cost_type == "adjustment")
-                               & cols.text("adjustment_info.id").is_not_null())
+        "ChargeClass": pl.when((row.cost_type == "adjustment")
+                               & row.cols.text("adjustment_info.id").is_not_null())
         .then(pl.lit("Correction")),
-        "ChargeDescription": sku,
         "ChargeFrequency": pl.when(category == "Usage").then(pl.lit("Usage-Based"))
         .when(category == "Purchase").then(pl.lit("Recurring")).otherwise(pl.lit("One-Time")),
-        "ChargePeriodEnd": charge_end,
-        "ChargePeriodStart": charge_start,
         "CommitmentDiscountCategory": pl.when(commitment_id.is_not_null()).then(
-            pl.when(spend_cud | sku.str.contains(r"(?i)dollar|spend").fill_null(False))
+            pl.when(commit.spend_cud | sku.str.contains(r"(?i)dollar|spend").fill_null(False))
             .then(pl.lit("Spend")).otherwise(pl.lit("Usage"))),
         "CommitmentDiscountId": commitment_id,
         "CommitmentDiscountName": pl.when(commitment_id.is_not_null())
-        .then(pl.when(commitment_fee).then(sku).otherwise(cud_name)),
+        .then(pl.when(commit.fee).then(sku).otherwise(cud_name)),
         "CommitmentDiscountStatus": pl.when(commitment_id.is_not_null() & (category == "Usage"))
         .then(pl.lit("Used")),
         "CommitmentDiscountType": pl.when(commitment_id.is_not_null())
         .then(pl.lit("Committed Use Discount")),
-        "ConsumedQuantity": pl.when(category == "Usage").then(amount),
+        "PricingCategory": commit.pricing_category,
+    }
+
+
+def _quantity_columns(row: _Row, category: pl.Expr) -> dict[str, pl.Expr]:
+    """Consumed and pricing quantities and units, list and contracted unit prices."""
+    cols = row.cols
+    unit = cols.text("usage.unit").str.strip_chars()
+    pricing_unit = cols.text("usage.pricing_unit").str.strip_chars()
+    return {
+        "ConsumedQuantity": pl.when(category == "Usage").then(cols.money("usage.amount")),
         "ConsumedUnit": pl.when((category == "Usage") & (unit.str.strip_chars() != ""))
         .then(unit.replace(UNITS)),
-        "ContractedCost": contracted,
         "ContractedUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
         .then(cols.money("price.effective_price")),
-        "EffectiveCost": effective,
-        "InvoiceIssuerName": pl.lit("Google Cloud"),
-        "ListCost": list_cost,
         "ListUnitPrice": pl.when(category.is_in(["Usage", "Purchase"]))
         .then(cols.money("price.list_price")),
-        "PricingCategory": pricing_category,
         # FOCUS: a PricingQuantity needs its PricingUnit (rounding rows carry neither)
         "PricingQuantity": pl.when((category != "Tax") & (pricing_unit.str.strip_chars() != ""))
         .then(cols.money("usage.amount_in_pricing_units")),
         "PricingUnit": pl.when((category != "Tax") & (pricing_unit.str.strip_chars() != ""))
         .then(pricing_unit.replace(UNITS)),
+    }
+
+
+def _gpu_columns(row: _Row, commit: _Commitment) -> dict[str, pl.Expr]:
+    """Instance type, GPU model and count, purchase option and instance (or GPU) hours."""
+    cols, sku = row.cols, row.sku
+    gpu_sku = sku.str.extract(_GPU_SKU, 1)
+    sku_gpu_model = pl.when(gpu_sku.is_not_null()).then(
+        "NVIDIA " + gpu_sku.str.to_uppercase().str.replace(r"(\d+)\s*GB$", "${1}GB"))
+    unit = cols.text("usage.unit").str.strip_chars()
+    hours_factor = unit.str.to_lowercase().replace_strict(_HOURS_UNITS, default=None,
+                                                          return_dtype=pl.Float64)
+    compute_engine = row.service.is_in(["Compute Engine", "Kubernetes Engine"]).fill_null(False)
+    is_gpu_sku = gpu_sku.is_not_null()
+    gpus = pl.when(is_gpu_sku).then(pl.coalesce(pl.col("_cat_gpus"), pl.lit(1))) \
+        .otherwise(pl.col("_cat_gpus"))
+    compute_usage = compute_engine & (commit.category == "Usage") & \
+        (pl.col("_instance").is_not_null() | is_gpu_sku)
+    per_core = sku.str.contains(r"(?i)\b(core|vcpu|ram|memory)\b").fill_null(False)
+    hours = cols.money("usage.amount") * hours_factor
+    usage_hours = (pl.when(compute_usage & is_gpu_sku).then(hours / gpus)
+                   .when(compute_usage & ~per_core).then(hours))
+    purchase_option = (pl.when(commit.fee).then(pl.lit("committed_use"))
+                       .when(compute_usage & commit.has_cud).then(pl.lit("committed_use"))
+                       .when(compute_usage & commit.spot).then(pl.lit("spot"))
+                       .when(compute_usage).then(pl.lit("on_demand")))
+    return {
+        "SkuPriceDetails": json_object([json_fragment("InstanceType", pl.col("_instance"))]),
+        "x_InstanceType": pl.col("_instance"),
+        "x_GpuModel": pl.coalesce(pl.col("_cat_gpu_model"), sku_gpu_model),
+        "x_GpuCount": gpus,
+        "x_PurchaseOption": purchase_option,
+        "x_UsageHours": usage_hours,
+    }
+
+
+def _tags(row: _Row) -> pl.Expr:
+    """Resource and system labels as FOCUS Tags JSON text."""
+    fragments = pl.concat_list([row.labels.fill_null([]), row.system_labels.fill_null([])]) \
+        .list.eval(pl.concat_str([pl.lit('"'), pl.element().struct.field("k"), pl.lit('":"'),
+                                  pl.element().struct.field("v"), pl.lit('"')]))
+    joined = fragments.list.join(",")
+    return pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
+
+
+def _source_columns(label: str, row: _Row) -> dict[str, pl.Expr]:
+    """Account, period, charge period, provider, region, resource, service, SKU and tags."""
+    cols, service, project_id = row.cols, row.service, row.project_id
+    service_category = service.replace_strict(GCP_CATEGORIES, default="Other",
+                                              return_dtype=pl.String).fill_null("Other")
+    subcategory = service.replace_strict(SUBCATEGORIES, default=None, return_dtype=pl.String)
+    return {
+        "AvailabilityZone": cols.text("location.zone"),
+        "BillingAccountId": row.account,
+        "BillingCurrency": cols.text("currency").fill_null("USD"),
+        "BillingPeriodEnd": row.period_end,
+        "BillingPeriodStart": row.period_start,
+        "ChargeDescription": row.sku,
+        "ChargePeriodEnd": row.charge_end,
+        "ChargePeriodStart": row.charge_start,
+        "InvoiceIssuerName": pl.lit("Google Cloud"),
         "ProviderName": pl.lit("Google Cloud"),
-        "PublisherName": seller.fill_null("Google Cloud"),
-        "RegionId": region,
+        "PublisherName": cols.text("seller_name").fill_null("Google Cloud"),
+        "RegionId": row.region,
         "ResourceId": cols.text("resource.global_name"),
         "ResourceName": cols.text("resource.name"),
         "ServiceCategory": service_category,
         "ServiceName": service.fill_null("Unknown"),
         "ServiceSubcategory": pl.coalesce(subcategory, "Other (" + service_category + ")"),
         "SkuId": cols.text("sku.id"),
-        "SkuPriceDetails": json_object([json_fragment("InstanceType", pl.col("_instance"))]),
         "SkuPriceId": cols.text("sku.id"),
         "SubAccountId": project_id,
         "SubAccountName": cols.text("project.name"),
         "SubAccountType": pl.when(project_id.is_not_null()).then(pl.lit("Project")),
-        "Tags": tags,
+        # project.labels stay out of Tags: their keys would clash with the resource labels
+        "Tags": _tags(row),
         "x_Provider": pl.lit("gcp"),
         "x_SourceFile": pl.lit(label),
         "x_SourceRow": pl.col(ROW),
-        "x_InstanceType": pl.col("_instance"),
-        "x_GpuModel": gpu_model,
-        "x_GpuCount": gpus,
-        "x_PurchaseOption": purchase_option,
-        "x_UsageHours": usage_hours,
-        "x_CreditTypes": credit_types,
-        MONEY_IN: money_in,
     }
+
+
+def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+                shape: str) -> Prepared:
+    """Build the normalised frame of one GCP export file (``raw`` has ``x_SourceRow``)."""
+    raw, fschema, cols = _read_flat(label, raw, schema)
+    frame = clean_nulls(raw, fschema)
+    oddities = _file_oddities(label, fschema, cols)
+    row = _row(cols)
+    checks = _row_checks(fschema, row)
+    rules = _rejection_rules(row)
+    ok = ~pl.any_horizontal([r[0].fill_null(False) for r in rules])
+    commit = _commitment(row)
+    frame = _amortisation_frame(frame, row, commit, ok)
+    exprs = {**_source_columns(label, row), **_cost_columns(row, commit),
+             **_commitment_columns(row, commit), **_quantity_columns(row, commit.category),
+             **_gpu_columns(row, commit)}
     for expr in reject_rules(rules):
         exprs[expr.meta.output_name()] = expr
     return Prepared(label, shape, "cost + credits (net cost)", raw, finish(frame, exprs),
