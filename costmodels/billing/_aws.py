@@ -134,9 +134,9 @@ def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
         text.str.replace_all(r'"user_', '"').str.replace_all(r'"aws_', '"aws:'))
 
 
-def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
-                shape: str) -> Prepared:
-    """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``)."""
+def _canonical(raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+               shape: str) -> tuple[pl.LazyFrame, Cols]:
+    """Rename the columns onto the CUR 2.0 names; typed access keeps the original spelling."""
     if shape == "aws-cur-csv":
         canonical = {name: (name if name == ROW else snake(name)) for name in schema}
     else:
@@ -144,11 +144,12 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
     original = {v: k for k, v in canonical.items()}
     raw = raw.rename({k: v for k, v in canonical.items() if k != v})
     cschema = {canonical[k]: v for k, v in schema.items()}
-    frame = clean_nulls(raw, cschema)
-    cols = Cols(cschema, original)
-    _require(cols, label)
+    return raw, Cols(cschema, original)
 
-    checks: list[OddityCheck] = null_literal_checks(cschema, original)
+
+def _row_checks(cols: Cols) -> list[OddityCheck]:
+    """Row-level oddities: literal nulls, time zones, short account ids, unknown line item types."""
+    checks: list[OddityCheck] = null_literal_checks(cols.schema, cols.original)
     checks += time_zone_checks(cols, ["line_item_usage_start_date", "line_item_usage_end_date",
                                       "bill_billing_period_start_date",
                                       "bill_billing_period_end_date"])
@@ -160,10 +161,46 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                               lit_type.is_not_null() & ~lit_type.is_in(list(KNOWN_TYPES)),
                               lit_type, "line item type not in the AWS documentation; "
                               "read as an Adjustment at its unblended cost"))
+    return checks
 
-    unblended = cols.money("line_item_unblended_cost")
-    net = cols.money("line_item_net_unblended_cost")
-    billed = pl.coalesce(net, unblended)
+
+def _billed(cols: Cols) -> pl.Expr:
+    """Net unblended cost where the report has it, else unblended cost."""
+    return pl.coalesce(cols.money("line_item_net_unblended_cost"),
+                       cols.money("line_item_unblended_cost"))
+
+
+def _category(lit_type: pl.Expr) -> pl.Expr:
+    """Line item type -> FOCUS ChargeCategory."""
+    return (pl.when(lit_type.is_in([*USAGE_TYPES, *DISCOUNT_TYPES])).then(pl.lit("Usage"))
+            .when(lit_type.is_in([*PURCHASE_TYPES, "FlatRateSubscription"]))
+            .then(pl.lit("Purchase"))
+            .when(lit_type == "Tax").then(pl.lit("Tax"))
+            .when(lit_type.is_in(["Credit", "Refund"])).then(pl.lit("Credit"))
+            .otherwise(pl.lit("Adjustment")))
+
+
+def _charge_period(cols: Cols) -> tuple[pl.Expr, pl.Expr]:
+    """Usage start and end, else the two halves of ``identity_time_interval``."""
+    return (pl.coalesce(cols.time("line_item_usage_start_date"), pl.col("_iv_start")),
+            pl.coalesce(cols.time("line_item_usage_end_date"), pl.col("_iv_end")))
+
+
+def _billing_period(cols: Cols) -> tuple[pl.Expr, pl.Expr]:
+    """Billing period start and end (a month after the start when the end is missing)."""
+    period_start = cols.time("bill_billing_period_start_date")
+    return period_start, pl.coalesce(cols.time("bill_billing_period_end_date"),
+                                     period_start.dt.offset_by("1mo"))
+
+
+def _spot(cols: Cols) -> pl.Expr:
+    return (cols.text("pricing_term") == "Spot").fill_null(False) | \
+        cols.text("line_item_usage_type").str.contains("SpotUsage").fill_null(False)
+
+
+def _effective_cost(cols: Cols) -> pl.Expr:
+    """Amortised cost, by the billing-formats reference's table (net variants where present)."""
+    lit_type = cols.text("line_item_line_item_type")
     has_net = cols.has("line_item_net_unblended_cost")
 
     def pick(name: str) -> pl.Expr:
@@ -175,9 +212,7 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
             return cols.money(net_name).fill_null(value)
         return value
 
-    ri_arn = cols.text("reservation_reservation_a_r_n")
-    sp_arn = cols.text("savings_plan_savings_plan_a_r_n")
-    effective = (
+    return (
         pl.when(lit_type == "SavingsPlanCoveredUsage")
         .then(pick("savings_plan_savings_plan_effective_cost"))
         .when(lit_type == "DiscountedUsage").then(pick("reservation_effective_cost"))
@@ -188,150 +223,84 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         .when(lit_type == "RIFee")
         .then(cols.money("reservation_unused_amortized_upfront_fee_for_billing_period")
               .fill_null(0.0) + cols.money("reservation_unused_recurring_fee").fill_null(0.0))
-        .when((lit_type == "Fee") & ri_arn.is_not_null()).then(0.0)
-        .otherwise(billed))
+        .when((lit_type == "Fee") & cols.text("reservation_reservation_a_r_n").is_not_null())
+        .then(0.0)
+        .otherwise(_billed(cols)))
 
-    category = (pl.when(lit_type.is_in([*USAGE_TYPES, *DISCOUNT_TYPES])).then(pl.lit("Usage"))
-                .when(lit_type.is_in([*PURCHASE_TYPES, "FlatRateSubscription"]))
-                .then(pl.lit("Purchase"))
-                .when(lit_type == "Tax").then(pl.lit("Tax"))
-                .when(lit_type.is_in(["Credit", "Refund"])).then(pl.lit("Credit"))
-                .otherwise(pl.lit("Adjustment")))
-    usage_start = cols.time("line_item_usage_start_date")
-    interval = cols.text("identity_time_interval")
-    charge_start = pl.coalesce(usage_start, pl.col("_iv_start"))
-    charge_end = pl.coalesce(cols.time("line_item_usage_end_date"), pl.col("_iv_end"))
-    period_start = cols.time("bill_billing_period_start_date")
-    period_end = pl.coalesce(cols.time("bill_billing_period_end_date"),
-                             period_start.dt.offset_by("1mo"))
-    usage_type = cols.text("line_item_usage_type")
-    spot = (cols.text("pricing_term") == "Spot").fill_null(False) | \
-        usage_type.str.contains("SpotUsage").fill_null(False)
-    committed_usage = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
-                                      "SavingsPlanNegation"])
-    pricing_category = (pl.when(category == "Tax").then(None)
-                        .when(committed_usage).then(pl.lit("Committed"))
-                        .when(lit_type.is_in(DISCOUNT_TYPES)).then(pl.lit("Other"))
-                        .when(spot & (category == "Usage")).then(pl.lit("Dynamic"))
-                        .when(category.is_in(["Usage", "Purchase"])).then(pl.lit("Standard")))
-    frequency = (pl.when(category == "Usage").then(pl.lit("Usage-Based"))
-                 .when(lit_type.is_in(["RIFee", "SavingsPlanRecurringFee"]))
-                 .then(pl.lit("Recurring"))
-                 .otherwise(pl.lit("One-Time")))
-    commitment_id = pl.coalesce(sp_arn, ri_arn)
-    commitment_rows = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
-                                      "SavingsPlanNegation", *PURCHASE_TYPES])
-    commitment_id = pl.when(commitment_rows).then(commitment_id)
-    is_sp = sp_arn.is_not_null()
+
+def _cost_columns(cols: Cols) -> dict[str, pl.Expr]:
+    """Billed, effective, list and contracted costs, unit prices, quantities and units."""
+    lit_type = cols.text("line_item_line_item_type")
+    category = _category(lit_type)
+    billed = _billed(cols)
     amount = cols.money("line_item_usage_amount")
-    unit = cols.text("pricing_unit")
-    unit_focus = unit.replace(UNITS)
+    unit_focus = cols.text("pricing_unit").replace(UNITS)
     list_rate = cols.money("pricing_public_on_demand_rate")
     list_cost = (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
                  .otherwise(pl.coalesce(cols.money("pricing_public_on_demand_cost"),
                                         list_rate * amount, billed)))
-    contracted = (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
-                  .when(lit_type == "DiscountedUsage").then(list_cost)
-                  .otherwise(billed))
-
-    instance = pl.coalesce(cols.text("product_instance_type"),
-                           _map_get(cols, "product", "instance_type"),
-                           pl.when(usage_type.str.contains(_INSTANCE_USAGE))
-                           .then(usage_type.str.extract(_INSTANCE_USAGE, 2)))
-    gpu_col = pl.coalesce(cols.text("product_gpu"), _map_get(cols, "product", "gpu"))
-    product_code = cols.text("line_item_product_code")
-    service_name = pl.coalesce(cols.text("product_product_name"),
-                               _map_get(cols, "product", "product_name"), product_code)
-    service_category = product_code.replace_strict(AWS_CATEGORIES, default="Other",
-                                                   return_dtype=pl.String).fill_null("Other")
-    subcategory = product_code.replace_strict(SUBCATEGORIES, default=None,
-                                              return_dtype=pl.String)
-
-    if shape == "aws-cur2":
-        tags = _map_tags(cols, "resource_tags")
-    else:
-        fragments = []
-        for name in cschema:
-            if name.startswith("resource_tags_"):
-                key = (_legacy_tag_key(original[name]) if shape == "aws-cur-csv"
-                       else _tag_key(name))
-                fragments.append(json_fragment(key, cols.text(name)))
-        tags = json_object(fragments)
-
-    money_col = "line_item_net_unblended_cost" if has_net else "line_item_unblended_cost"
-    money_in = (pl.coalesce(cols.exact("line_item_net_unblended_cost"),
-                            cols.exact("line_item_unblended_cost")) if has_net
-                else cols.exact("line_item_unblended_cost"))
-    rules = [
-        (cols.bad_number("line_item_unblended_cost"), "cost is not a number",
-         cols.label("line_item_unblended_cost"), cols.text("line_item_unblended_cost")),
-        (cols.bad_number("line_item_net_unblended_cost"), "net cost is not a number",
-         cols.label("line_item_net_unblended_cost"), cols.text("line_item_net_unblended_cost")),
-        (billed.is_null(), "cost is missing", cols.label(money_col), pl.lit(None, pl.String)),
-        (charge_start.is_null(), "usage start date is missing or not a date/time",
-         cols.label("line_item_usage_start_date"), cols.text("line_item_usage_start_date")),
-        (charge_end.is_null(), "usage end date is missing or not a date/time",
-         cols.label("line_item_usage_end_date"), cols.text("line_item_usage_end_date")),
-        (period_start.is_null(), "billing period start is missing or not a date/time",
-         cols.label("bill_billing_period_start_date"),
-         cols.text("bill_billing_period_start_date")),
-        (cols.text("bill_payer_account_id").is_null(), "payer account id is missing",
-         cols.label("bill_payer_account_id"), pl.lit(None, pl.String)),
-        (amount.is_null() & cols.bad_number("line_item_usage_amount"),
-         "usage amount is not a number", cols.label("line_item_usage_amount"),
-         cols.text("line_item_usage_amount")),
-        (cols.bad_number("reservation_effective_cost") |
-         cols.bad_number("savings_plan_savings_plan_effective_cost"),
-         "amortised cost is not a number", cols.label("reservation_effective_cost"),
-         pl.coalesce(cols.text("reservation_effective_cost"),
-                     cols.text("savings_plan_savings_plan_effective_cost"))),
-    ]
-
-    frame = frame.with_columns(
-        interval.str.split("/").list.get(0, null_on_oob=True).pipe(_parse).alias("_iv_start"),
-        interval.str.split("/").list.get(1, null_on_oob=True).pipe(_parse).alias("_iv_end"),
-        instance.alias("_instance"),
-    )
-    frame = join_gpus(frame, "aws", "_instance")
-    gpus = pl.coalesce(pl.col("_cat_gpus"),
-                       gpu_col.str.strip_chars().cast(pl.Int64, strict=False))
-    gpu_model = pl.col("_cat_gpu_model")
-    compute_usage = pl.col("_instance").is_not_null() & (category == "Usage") & \
-        ~lit_type.is_in(DISCOUNT_TYPES)
-    purchase_option = (
-        pl.when(lit_type.is_in(["SavingsPlanCoveredUsage", "SavingsPlanNegation",
-                                "SavingsPlanUpfrontFee", "SavingsPlanRecurringFee"]))
-        .then(pl.lit("savings_plan"))
-        .when(lit_type.is_in(["DiscountedUsage", "RIFee"]) |
-              ((lit_type == "Fee") & ri_arn.is_not_null()))
-        .then(pl.lit("reserved"))
-        .when(compute_usage & spot).then(pl.lit("spot"))
-        .when(compute_usage & (cols.text("pricing_term") == "OnDemand").fill_null(True))
-        .then(pl.lit("on_demand"))
-        .when(compute_usage).then(pl.lit("other")))
-    hours_unit = unit.is_in(["Hrs", "Hours", "hours", "Hour"]).fill_null(False)
-    usage_hours = pl.when(compute_usage & hours_unit & (lit_type != "SavingsPlanNegation")).then(amount)
-    price_details = json_object([json_fragment("InstanceType", pl.col("_instance"))])
-
-    exprs = {
-        "AvailabilityZone": cols.text("line_item_availability_zone"),
+    return {
         "BilledCost": billed,
-        "BillingAccountId": cols.account_id("bill_payer_account_id"),
-        "BillingAccountName": cols.text("bill_payer_account_name"),
-        "BillingCurrency": cols.text("line_item_currency_code").fill_null("USD"),
+        "ConsumedQuantity": pl.when(category == "Usage").then(amount),
+        "ConsumedUnit": pl.when(category == "Usage").then(unit_focus),
+        "ContractedCost": (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
+                           .when(lit_type == "DiscountedUsage").then(list_cost)
+                           .otherwise(billed)),
+        "ContractedUnitPrice": pl.when(lit_type == "DiscountedUsage").then(list_rate)
+        .when(category == "Usage").then(cols.money("line_item_unblended_rate")),
+        "EffectiveCost": _effective_cost(cols),
+        "ListCost": list_cost,
+        "ListUnitPrice": list_rate,
+        "PricingQuantity": pl.when(category != "Tax").then(amount),
+        "PricingUnit": pl.when(category != "Tax").then(unit_focus),
+    }
+
+
+def _charge_columns(cols: Cols) -> dict[str, pl.Expr]:
+    """Charge category, class, frequency and periods, billing period and pricing category."""
+    lit_type = cols.text("line_item_line_item_type")
+    category = _category(lit_type)
+    charge_start, charge_end = _charge_period(cols)
+    period_start, period_end = _billing_period(cols)
+    committed_usage = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
+                                      "SavingsPlanNegation"])
+    return {
         "BillingPeriodEnd": period_end,
         "BillingPeriodStart": period_start,
-        "CapacityReservationId": cols.text("capacity_reservation_capacity_reservation_arn"),
-        "CapacityReservationStatus": cols.text("capacity_reservation_capacity_reservation_status")
-        .replace_strict({"Used": "Used", "Unused": "Unused", "USED": "Used", "UNUSED": "Unused"},
-                        default=None, return_dtype=pl.String),
         "ChargeCategory": category,
         "ChargeClass": pl.when((lit_type == "Refund") & (charge_start < period_start))
         .then(pl.lit("Correction")),
         "ChargeDescription": cols.text("line_item_line_item_description"),
-        "ChargeFrequency": frequency,
+        "ChargeFrequency": (pl.when(category == "Usage").then(pl.lit("Usage-Based"))
+                            .when(lit_type.is_in(["RIFee", "SavingsPlanRecurringFee"]))
+                            .then(pl.lit("Recurring"))
+                            .otherwise(pl.lit("One-Time"))),
         "ChargePeriodEnd": charge_end,
         "ChargePeriodStart": charge_start,
+        "PricingCategory": (pl.when(category == "Tax").then(None)
+                            .when(committed_usage).then(pl.lit("Committed"))
+                            .when(lit_type.is_in(DISCOUNT_TYPES)).then(pl.lit("Other"))
+                            .when(_spot(cols) & (category == "Usage")).then(pl.lit("Dynamic"))
+                            .when(category.is_in(["Usage", "Purchase"]))
+                            .then(pl.lit("Standard"))),
+    }
+
+
+def _commitment_columns(cols: Cols) -> dict[str, pl.Expr]:
+    """The CommitmentDiscount* (Savings Plan or Reserved Instance) and CapacityReservation* columns."""
+    lit_type = cols.text("line_item_line_item_type")
+    category = _category(lit_type)
+    sp_arn = cols.text("savings_plan_savings_plan_a_r_n")
+    commitment_rows = lit_type.is_in(["DiscountedUsage", "SavingsPlanCoveredUsage",
+                                      "SavingsPlanNegation", *PURCHASE_TYPES])
+    commitment_id = pl.when(commitment_rows).then(
+        pl.coalesce(sp_arn, cols.text("reservation_reservation_a_r_n")))
+    is_sp = sp_arn.is_not_null()
+    return {
+        "CapacityReservationId": cols.text("capacity_reservation_capacity_reservation_arn"),
+        "CapacityReservationStatus": cols.text("capacity_reservation_capacity_reservation_status")
+        .replace_strict({"Used": "Used", "Unused": "Unused", "USED": "Used", "UNUSED": "Unused"},
+                        default=None, return_dtype=pl.String),
         "CommitmentDiscountCategory": pl.when(commitment_id.is_not_null())
         .then(pl.when(is_sp).then(pl.lit("Spend")).otherwise(pl.lit("Usage"))),
         "CommitmentDiscountId": commitment_id,
@@ -339,23 +308,44 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         .then(pl.lit("Used")),
         "CommitmentDiscountType": pl.when(commitment_id.is_not_null())
         .then(pl.when(is_sp).then(pl.lit("Savings Plan")).otherwise(pl.lit("Reserved Instance"))),
-        "ConsumedQuantity": pl.when(category == "Usage").then(amount),
-        "ConsumedUnit": pl.when(category == "Usage").then(unit_focus),
-        "ContractedCost": contracted,
-        "ContractedUnitPrice": pl.when(lit_type == "DiscountedUsage").then(list_rate)
-        .when(category == "Usage").then(cols.money("line_item_unblended_rate")),
-        "EffectiveCost": effective,
+    }
+
+
+def _tags(cols: Cols, shape: str) -> pl.Expr:
+    """FOCUS Tags JSON text from the CUR 2.0 map or the legacy ``resourceTags/...`` columns."""
+    if shape == "aws-cur2":
+        tags = _map_tags(cols, "resource_tags")
+    else:
+        fragments = []
+        for name in cols.schema:
+            if name.startswith("resource_tags_"):
+                key = (_legacy_tag_key(cols.original[name]) if shape == "aws-cur-csv"
+                       else _tag_key(name))
+                fragments.append(json_fragment(key, cols.text(name)))
+        tags = json_object(fragments)
+    return tags if tags is not None else pl.lit(None, pl.String)
+
+
+def _source_columns(label: str, cols: Cols, shape: str) -> dict[str, pl.Expr]:
+    """Accounts, invoice, provider and publisher, region, resource, service, SKU and tags."""
+    product_code = cols.text("line_item_product_code")
+    service_name = pl.coalesce(cols.text("product_product_name"),
+                               _map_get(cols, "product", "product_name"), product_code)
+    service_category = product_code.replace_strict(AWS_CATEGORIES, default="Other",
+                                                   return_dtype=pl.String).fill_null("Other")
+    subcategory = product_code.replace_strict(SUBCATEGORIES, default=None,
+                                              return_dtype=pl.String)
+    return {
+        "AvailabilityZone": cols.text("line_item_availability_zone"),
+        "BillingAccountId": cols.account_id("bill_payer_account_id"),
+        "BillingAccountName": cols.text("bill_payer_account_name"),
+        "BillingCurrency": cols.text("line_item_currency_code").fill_null("USD"),
         "InvoiceId": cols.text("bill_invoice_id"),
         # AWS is both provider and invoice issuer unless a third party (Marketplace) bills it;
         # the entity that invoices (e.g. "Amazon Web Services Canada, Inc.") is PublisherName.
         "InvoiceIssuerName": pl.when(cols.text("bill_billing_entity").is_in(["AWS", "AISPL"])
                                      .fill_null(True)).then(pl.lit("AWS"))
         .otherwise(cols.text("bill_invoicing_entity").fill_null(cols.text("bill_billing_entity"))),
-        "ListCost": list_cost,
-        "ListUnitPrice": list_rate,
-        "PricingCategory": pricing_category,
-        "PricingQuantity": pl.when(category != "Tax").then(amount),
-        "PricingUnit": pl.when(category != "Tax").then(unit_focus),
         "ProviderName": pl.lit("AWS"),
         "PublisherName": cols.text("line_item_legal_entity").fill_null("Amazon Web Services"),
         "RegionId": pl.coalesce(cols.text("product_region_code"), cols.text("product_region")),
@@ -365,22 +355,111 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         "ServiceName": service_name.fill_null("Unknown"),
         "ServiceSubcategory": pl.coalesce(subcategory, "Other (" + service_category + ")"),
         "SkuId": cols.text("product_sku"),
-        "SkuPriceDetails": price_details,
         "SkuPriceId": pl.coalesce(cols.text("pricing_rate_code"), cols.text("pricing_rate_id")),
         "SubAccountId": cols.account_id("line_item_usage_account_id"),
         "SubAccountName": cols.text("line_item_usage_account_name"),
-        "Tags": tags if tags is not None else pl.lit(None, pl.String),
+        "Tags": _tags(cols, shape),
         "x_Provider": pl.lit("aws"),
         "x_SourceFile": pl.lit(label),
         "x_SourceRow": pl.col(ROW),
-        "x_InstanceType": pl.col("_instance"),
-        "x_GpuModel": gpu_model,
-        "x_GpuCount": gpus,
-        "x_PurchaseOption": purchase_option,
-        "x_UsageHours": usage_hours,
-        MONEY_IN: money_in,
     }
-    for expr in reject_rules(rules):
+
+
+def _rejection_rules(cols: Cols, money_col: str) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
+    """The rules that reject a row, in the order they are checked."""
+    charge_start, charge_end = _charge_period(cols)
+    return [
+        (cols.bad_number("line_item_unblended_cost"), "cost is not a number",
+         cols.label("line_item_unblended_cost"), cols.text("line_item_unblended_cost")),
+        (cols.bad_number("line_item_net_unblended_cost"), "net cost is not a number",
+         cols.label("line_item_net_unblended_cost"), cols.text("line_item_net_unblended_cost")),
+        (_billed(cols).is_null(), "cost is missing", cols.label(money_col),
+         pl.lit(None, pl.String)),
+        (charge_start.is_null(), "usage start date is missing or not a date/time",
+         cols.label("line_item_usage_start_date"), cols.text("line_item_usage_start_date")),
+        (charge_end.is_null(), "usage end date is missing or not a date/time",
+         cols.label("line_item_usage_end_date"), cols.text("line_item_usage_end_date")),
+        (_billing_period(cols)[0].is_null(), "billing period start is missing or not a date/time",
+         cols.label("bill_billing_period_start_date"),
+         cols.text("bill_billing_period_start_date")),
+        (cols.text("bill_payer_account_id").is_null(), "payer account id is missing",
+         cols.label("bill_payer_account_id"), pl.lit(None, pl.String)),
+        (cols.money("line_item_usage_amount").is_null()
+         & cols.bad_number("line_item_usage_amount"),
+         "usage amount is not a number", cols.label("line_item_usage_amount"),
+         cols.text("line_item_usage_amount")),
+        (cols.bad_number("reservation_effective_cost") |
+         cols.bad_number("savings_plan_savings_plan_effective_cost"),
+         "amortised cost is not a number", cols.label("reservation_effective_cost"),
+         pl.coalesce(cols.text("reservation_effective_cost"),
+                     cols.text("savings_plan_savings_plan_effective_cost"))),
+    ]
+
+
+def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
+    """Add the time interval's halves and the instance type, and join the catalog's GPUs."""
+    usage_type = cols.text("line_item_usage_type")
+    instance = pl.coalesce(cols.text("product_instance_type"),
+                           _map_get(cols, "product", "instance_type"),
+                           pl.when(usage_type.str.contains(_INSTANCE_USAGE))
+                           .then(usage_type.str.extract(_INSTANCE_USAGE, 2)))
+    interval = cols.text("identity_time_interval")
+    frame = frame.with_columns(
+        interval.str.split("/").list.get(0, null_on_oob=True).pipe(_parse).alias("_iv_start"),
+        interval.str.split("/").list.get(1, null_on_oob=True).pipe(_parse).alias("_iv_end"),
+        instance.alias("_instance"),
+    )
+    return join_gpus(frame, "aws", "_instance")
+
+
+def _gpu_columns(cols: Cols) -> dict[str, pl.Expr]:
+    """Instance type, GPU model and count, purchase option and instance hours."""
+    lit_type = cols.text("line_item_line_item_type")
+    gpu_col = pl.coalesce(cols.text("product_gpu"), _map_get(cols, "product", "gpu"))
+    compute_usage = pl.col("_instance").is_not_null() & (_category(lit_type) == "Usage") & \
+        ~lit_type.is_in(DISCOUNT_TYPES)
+    purchase_option = (
+        pl.when(lit_type.is_in(["SavingsPlanCoveredUsage", "SavingsPlanNegation",
+                                "SavingsPlanUpfrontFee", "SavingsPlanRecurringFee"]))
+        .then(pl.lit("savings_plan"))
+        .when(lit_type.is_in(["DiscountedUsage", "RIFee"]) |
+              ((lit_type == "Fee") & cols.text("reservation_reservation_a_r_n").is_not_null()))
+        .then(pl.lit("reserved"))
+        .when(compute_usage & _spot(cols)).then(pl.lit("spot"))
+        .when(compute_usage & (cols.text("pricing_term") == "OnDemand").fill_null(True))
+        .then(pl.lit("on_demand"))
+        .when(compute_usage).then(pl.lit("other")))
+    hours_unit = cols.text("pricing_unit").is_in(["Hrs", "Hours", "hours", "Hour"]) \
+        .fill_null(False)
+    return {
+        "SkuPriceDetails": json_object([json_fragment("InstanceType", pl.col("_instance"))]),
+        "x_InstanceType": pl.col("_instance"),
+        "x_GpuModel": pl.col("_cat_gpu_model"),
+        "x_GpuCount": pl.coalesce(pl.col("_cat_gpus"),
+                                  gpu_col.str.strip_chars().cast(pl.Int64, strict=False)),
+        "x_PurchaseOption": purchase_option,
+        "x_UsageHours": pl.when(compute_usage & hours_unit & (lit_type != "SavingsPlanNegation"))
+        .then(cols.money("line_item_usage_amount")),
+    }
+
+
+def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+                shape: str) -> Prepared:
+    """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``)."""
+    raw, cols = _canonical(raw, schema, shape)
+    frame = clean_nulls(raw, cols.schema)
+    _require(cols, label)
+    checks = _row_checks(cols)
+    has_net = cols.has("line_item_net_unblended_cost")
+    money_col = "line_item_net_unblended_cost" if has_net else "line_item_unblended_cost"
+    money_in = (pl.coalesce(cols.exact("line_item_net_unblended_cost"),
+                            cols.exact("line_item_unblended_cost")) if has_net
+                else cols.exact("line_item_unblended_cost"))
+    frame = _instance_frame(frame, cols)
+    exprs = {**_source_columns(label, cols, shape), **_charge_columns(cols),
+             **_cost_columns(cols), **_commitment_columns(cols), **_gpu_columns(cols),
+             MONEY_IN: money_in}
+    for expr in reject_rules(_rejection_rules(cols, money_col)):
         exprs[expr.meta.output_name()] = expr
     basis = "net unblended cost" if has_net else "unblended cost"
     return Prepared(label, shape, f"{cols.label(money_col)} ({basis})", raw, finish(frame, exprs),
