@@ -105,11 +105,9 @@ def _enum(cols: Cols, name: str, checks: list[OddityCheck]) -> pl.Expr:
     return fixed
 
 
-def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
-                  version: str) -> Prepared:
-    """Build the normalised frame of one FOCUS file (``raw`` has ``x_SourceRow``)."""
-    columns = [c for c in schema if c != ROW]
-    names = _canonical_names(columns)
+def _name_oddities(label: str, names: dict[str, str]) -> tuple[list[Oddity], dict[str, str],
+                                                               set[str]]:
+    """Duplicate, deprecated and wrong-case column names: (oddities, renamed, duplicates)."""
     oddities: list[Oddity] = []
     renamed: dict[str, str] = {}
     seen: set[str] = set()
@@ -127,6 +125,15 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                 else "wrong_case_column"
             oddities.append(Oddity(kind, label, col, 1, col,
                                    f"column {col} read as FOCUS 1.2 {canon}"))
+    return oddities, renamed, dupes
+
+
+def _read_columns(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType]) -> tuple[
+        pl.LazyFrame, Cols, list[Oddity]]:
+    """Select the FOCUS and ``x_`` columns under their FOCUS 1.2 names; check the required ones."""
+    columns = [c for c in schema if c != ROW]
+    names = _canonical_names(columns)
+    oddities, renamed, dupes = _name_oddities(label, names)
     extra = [c for c in columns if names[c] not in FOCUS_COLUMNS and names[c] not in EXTRA_COLUMNS
              and not c.startswith("x_")]
     if extra:
@@ -144,24 +151,31 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                 f"{label}: required FOCUS column {required} is missing (header row); "
                 "a FOCUS file needs at least BilledCost, ChargeCategory and ChargePeriodStart",
                 source_file=label, column=required, row=0)
-    frame = clean_nulls(raw, cschema)
-    checks = null_literal_checks(cschema, original)
+    return raw, cols, oddities
+
+
+def _is_aws(cols: Cols) -> pl.Expr:
+    return cols.text("ProviderName").is_in(["AWS", "Amazon Web Services"]).fill_null(False)
+
+
+def _row_checks(cols: Cols) -> tuple[list[OddityCheck], dict[str, pl.Expr], list[str]]:
+    """Row-level oddities, the corrected enum columns and the account columns stored as numbers.
+
+    Short account ids are only an oddity on AWS rows.
+    """
+    checks = null_literal_checks(cols.schema, cols.original)
     checks += time_zone_checks(cols, ["ChargePeriodStart", "ChargePeriodEnd",
                                       "BillingPeriodStart", "BillingPeriodEnd"])
     enums = {name: _enum(cols, name, checks) for name in ENUMS}
-    provider = cols.text("ProviderName")
-    aws = provider.is_in(["AWS", "Amazon Web Services"]).fill_null(False)
+    aws = _is_aws(cols)
     acct_checks, numeric = short_account_checks(cols, ["BillingAccountId", "SubAccountId"])
     checks += [OddityCheck(c.kind, c.column, c.condition & aws, c.value, c.message)
                for c in acct_checks]
-    for name in numeric:
-        oddities.append(Oddity("numeric_account_id", label, cols.label(name), 1, name,
-                               "account ids stored as numbers; read as text"))
+    return checks, enums, numeric
 
-    def account(name: str) -> pl.Expr:
-        return pl.when(aws).then(cols.account_id(name)).otherwise(cols.text(name))
 
-    billed = cols.money("BilledCost")
+def _periods(cols: Cols) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """Charge period start and end, billing period start and end (derived where absent)."""
     charge_start = cols.time("ChargePeriodStart")
     charge_end = pl.coalesce(cols.time("ChargePeriodEnd"), charge_start) \
         if not cols.has("ChargePeriodEnd") else cols.time("ChargePeriodEnd")
@@ -169,6 +183,12 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                     else charge_start.dt.truncate("1mo"))
     period_end = (cols.time("BillingPeriodEnd") if cols.has("BillingPeriodEnd")
                   else period_start.dt.offset_by("1mo"))
+    return charge_start, charge_end, period_start, period_end
+
+
+def _missing_column_oddities(label: str, cols: Cols) -> list[Oddity]:
+    """File-level oddities for the optional key columns that are absent."""
+    oddities = []
     for name in ("BillingPeriodStart", "EffectiveCost", "ChargeCategory"):
         if not cols.has(name):
             oddities.append(Oddity("missing_column", label, name, 1, name,
@@ -177,11 +197,16 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                                                             "calendar month (UTC)",
                                       "EffectiveCost": "set to BilledCost",
                                       "ChargeCategory": "rows rejected"}[name]))
-    category = enums["ChargeCategory"]
+    return oddities
+
+
+def _rejection_rules(cols: Cols, category: pl.Expr) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
+    """The rules that reject a row, in the order they are checked."""
+    charge_start, charge_end, period_start, _ = _periods(cols)
     rules = [
         (cols.bad_number("BilledCost"), "BilledCost is not a number", cols.label("BilledCost"),
          cols.text("BilledCost")),
-        (billed.is_null(), "BilledCost is missing", cols.label("BilledCost"),
+        (cols.money("BilledCost").is_null(), "BilledCost is missing", cols.label("BilledCost"),
          pl.lit(None, pl.String)),
         (charge_start.is_null(), "ChargePeriodStart is missing or not a date/time",
          cols.label("ChargePeriodStart"), cols.text("ChargePeriodStart")),
@@ -197,6 +222,18 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                  "CommitmentDiscountQuantity"):
         rules.append((cols.bad_number(name), f"{name} is not a number", cols.label(name),
                       cols.text(name)))
+    return rules
+
+
+def _focus_columns(cols: Cols, enums: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+    """Every FOCUS column read as its type, enums corrected, costs, periods and accounts filled."""
+    aws = _is_aws(cols)
+
+    def account(name: str) -> pl.Expr:
+        return pl.when(aws).then(cols.account_id(name)).otherwise(cols.text(name))
+
+    billed = cols.money("BilledCost")
+    charge_start, charge_end, period_start, period_end = _periods(cols)
     exprs: dict[str, pl.Expr] = {}
     for name, dtype in FOCUS_COLUMNS.items():
         if dtype == pl.Float64:
@@ -216,10 +253,20 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         "BillingAccountId": account("BillingAccountId"),
         "SubAccountId": account("SubAccountId"),
     })
+    return exprs
+
+
+def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
+    """Add the instance type (x_InstanceType, else SkuPriceDetails) and the catalog's GPUs."""
     instance = pl.coalesce(cols.text("x_InstanceType"),
                            cols.text("SkuPriceDetails").str.json_path_match("$.InstanceType"))
     frame = frame.with_columns(instance.alias("_instance"))
-    frame = join_gpus(frame, None, "_instance")
+    return join_gpus(frame, None, "_instance")
+
+
+def _extension_columns(label: str, cols: Cols, enums: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+    """The ``x_`` columns: read where the file has them, else derived (GPUs, option, hours)."""
+    category = enums["ChargeCategory"]
     details_gpus = cols.text("SkuPriceDetails").str.json_path_match("$.GpuCount") \
         .cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
     compute = pl.col("_instance").is_not_null()
@@ -237,7 +284,7 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
     unit = cols.text("ConsumedUnit")
     derived_hours = pl.when(compute & (category == "Usage") & unit.is_in(_HOUR_UNITS)) \
         .then(cols.money("ConsumedQuantity"))
-    exprs.update({
+    return {
         "x_Provider": cols.text("x_Provider").fill_null("focus"),
         "x_SourceFile": pl.lit(label),
         "x_SourceRow": pl.col(ROW),
@@ -251,8 +298,23 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                          else derived_hours),
         "x_CreditTypes": cols.text("x_CreditTypes"),
         MONEY_IN: cols.exact("BilledCost"),
-    })
-    for expr in reject_rules(rules):
+    }
+
+
+def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
+                  version: str) -> Prepared:
+    """Build the normalised frame of one FOCUS file (``raw`` has ``x_SourceRow``)."""
+    raw, cols, oddities = _read_columns(label, raw, schema)
+    frame = clean_nulls(raw, cols.schema)
+    checks, enums, numeric = _row_checks(cols)
+    for name in numeric:
+        oddities.append(Oddity("numeric_account_id", label, cols.label(name), 1, name,
+                               "account ids stored as numbers; read as text"))
+    oddities += _missing_column_oddities(label, cols)
+    exprs = _focus_columns(cols, enums)
+    frame = _instance_frame(frame, cols)
+    exprs.update(_extension_columns(label, cols, enums))
+    for expr in reject_rules(_rejection_rules(cols, enums["ChargeCategory"])):
         exprs[expr.meta.output_name()] = expr
     return Prepared(label, version, f"{cols.label('BilledCost')} (billed cost)", raw,
                     finish(frame, exprs), checks, oddities)
