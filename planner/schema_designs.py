@@ -10,11 +10,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from domain.purchase import (
+    COMMITTED,  # noqa: F401 - re-exported
+    AnyPurchase,
+    StreamingPurchase,
+)
 from planner.schema_base import PROVIDERS, _Frozen
 from planner.schema_errors import problem
 from planner.schema_fleet import AdvisorInterruptions, ProvisioningDelay, RateInterruptions
-
-COMMITTED = ("reserved_1yr", "reserved_3yr", "savings_plan_1yr", "savings_plan_3yr")
 
 
 def _instance_key(value: str) -> str:
@@ -55,8 +58,7 @@ class JobFleet(_Frozen):
     region: str | None = None
     nodes: int = Field(ge=1)
     workers_per_node: int = Field(default=1, ge=1)
-    purchase: Literal["on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr",
-                      "savings_plan_3yr"] = "on_demand"
+    purchase: AnyPurchase = "on_demand"
     provisioning: tuple[ProvisioningDelay, ...] = ()
     spot: JobSpot | None = None
 
@@ -168,8 +170,7 @@ class StreamingFleet(_Frozen):
     region: str | None = None
     nodes: int = Field(ge=1)
     workers_per_node: int = Field(default=1, ge=1)
-    purchase: Literal["on_demand", "reserved_1yr", "reserved_3yr", "savings_plan_1yr",
-                      "savings_plan_3yr"] = "on_demand"
+    purchase: StreamingPurchase = "on_demand"
     autoscaling: StreamingAutoscaling | None = None
 
     @field_validator("instance")

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.purchase import FleetPurchase
 from planner.schema_base import (
     PROVIDERS,
     SPOT_NOTICE_S,
@@ -181,7 +182,7 @@ class Fleet(_Frozen):
     region: str | None = None
     nodes: int = Field(ge=1)
     workers_per_node: int = Field(default=1, ge=1)
-    purchase: Literal["on_demand", "spot", "reserved_1yr", "reserved_3yr"] = "on_demand"
+    purchase: FleetPurchase = "on_demand"
     on_demand_base: int = Field(default=0, ge=0)
     max_nodes: int | None = Field(default=None, ge=1)
     autoscaling: Autoscaling | None = None

@@ -40,11 +40,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from domain.purchase import AnyPurchase
 from planner.schema_base import PROVIDERS, Name, _Frozen, _resolve_path
 from planner.schema_errors import problem
-
-RATE_PURCHASES = ("on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr",
-                  "savings_plan_3yr")
 
 
 def _check_instance_key(value: str) -> str:
@@ -121,8 +119,7 @@ class EffectiveRate(_Frozen):
 
     instance: str
     region: str | None = None
-    purchase: Literal["on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr",
-                      "savings_plan_3yr"]
+    purchase: AnyPurchase
     usd_per_hour: float = Field(gt=0)
     source: Name
     as_of: str
