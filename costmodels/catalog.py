@@ -22,15 +22,15 @@ from importlib import resources
 import polars as pl
 
 from domain.errors import CatalogError
+from domain.purchase import PURCHASE_OPTIONS, SAVINGS_PLANS
 
-PURCHASE_OPTIONS: tuple[str, ...] = (
-    "on_demand", "spot", "reserved_1yr", "reserved_3yr", "savings_plan_1yr", "savings_plan_3yr",
-)
-"""Purchase options a catalog can price; each has a ``<option>_usd_per_hour`` column.
+# PURCHASE_OPTIONS (re-exported): the purchase options a catalog can price, each with a
+# ``<option>_usd_per_hour`` column.  ``reserved_*`` are AWS standard reserved instances (No
+# Upfront, upfront amortised) or GCP resource-based committed-use discounts; ``savings_plan_*``
+# are AWS Compute Savings Plans rates (No Upfront) for the instance type.
 
-``reserved_*`` are AWS standard reserved instances (No Upfront, upfront amortised) or GCP
-resource-based committed-use discounts; ``savings_plan_*`` are AWS Compute Savings Plans rates
-(No Upfront) for the instance type."""
+PRICE_COLUMNS: dict[str, str] = {option: f"{option}_usd_per_hour" for option in PURCHASE_OPTIONS}
+"""Purchase option -> its price column."""
 
 PROVIDERS: tuple[str, ...] = ("aws", "gcp")
 """Providers an instance key may name."""
@@ -44,12 +44,7 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
     "gpu_memory_gib": pl.Float64(),
     "vcpus": pl.Int64(),
     "memory_gib": pl.Float64(),
-    "on_demand_usd_per_hour": pl.Float64(),
-    "spot_usd_per_hour": pl.Float64(),
-    "reserved_1yr_usd_per_hour": pl.Float64(),
-    "reserved_3yr_usd_per_hour": pl.Float64(),
-    "savings_plan_1yr_usd_per_hour": pl.Float64(),
-    "savings_plan_3yr_usd_per_hour": pl.Float64(),
+    **{column: pl.Float64() for column in PRICE_COLUMNS.values()},
     "source": pl.String(),
     "as_of": pl.String(),
 }
@@ -59,10 +54,7 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
 ``memory_gib`` the host RAM of one node, prices are USD per node-hour, ``as_of`` an ISO date.
 """
 
-PRICE_COLUMNS: dict[str, str] = {option: f"{option}_usd_per_hour" for option in PURCHASE_OPTIONS}
-
-OPTIONAL_COLUMNS: tuple[str, ...] = ("savings_plan_1yr_usd_per_hour",
-                                     "savings_plan_3yr_usd_per_hour")
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(PRICE_COLUMNS[option] for option in SAVINGS_PLANS)
 """Columns a catalog frame may lack (catalogs and caches written before they existed, GCP);
 :meth:`PriceCatalog.from_frame` fills them with nulls (unknown)."""
 

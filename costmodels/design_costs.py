@@ -32,9 +32,7 @@ from costmodels.catalog import InstanceQuote
 from costmodels.discounts import Commitment, NegotiatedDiscount, apply_commitment
 from costmodels.fleet_costs import PurchaseUsage, price_fleet_usage
 from costmodels.unit_costs import HOURS_PER_MONTH, SECONDS_PER_HOUR
-
-COMMITTED_PURCHASES = ("reserved_1yr", "reserved_3yr", "savings_plan_1yr", "savings_plan_3yr")
-"""Purchase options that are themselves commitments (priced at the commitment step)."""
+from domain.purchase import COMMITTED, Purchase
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ def price_design(
     od_list = on_demand_list.usd_per_hour
 
     def disc(p: PurchaseProfile, price: float | None) -> float | None:
-        if price is None or p.purchase == "spot" or not p.discountable:
+        if price is None or p.purchase == Purchase.SPOT or not p.discountable:
             return price
         return price * factor
 
@@ -193,7 +191,7 @@ def price_design(
     # every purchase option's cost after all layers, per replication
     final: dict[str, list[float | None]] = {}
     commitment_info = None
-    od_profile = next((p for p in profiles if p.purchase == "on_demand"), None)
+    od_profile = next((p for p in profiles if p.purchase == Purchase.ON_DEMAND), None)
     od_factor = factor if od_profile is None or od_profile.discountable else 1.0
     terms = commitment.commitment if commitment is not None else None
     rate_known = terms is not None
@@ -201,7 +199,7 @@ def price_design(
         notes.append(commitment.rate_note or f"{commitment.label}: commitment rate unknown")
     for p in profiles:
         price = disc(p, p.quote.usd_per_hour)
-        if p.purchase == "on_demand" and commitment is not None:
+        if p.purchase == Purchase.ON_DEMAND and commitment is not None:
             if terms is None or price is None:
                 final[p.purchase] = [None] * n_rep
                 continue
@@ -248,10 +246,12 @@ def price_design(
     if negotiated is not None:
         layers.append((f"negotiated discount ({negotiated.provider} {negotiated.percent:g}%)",
                        step_total(lambda p, r: at_list(p, r, True))))
-    if commitment is not None or any(p.purchase in COMMITTED_PURCHASES for p in used):
+    # purchase options that are themselves commitments are priced at the commitment step
+    if commitment is not None or any(p.purchase in COMMITTED for p in used):
         layers.append(("commitment", step_total(
-            lambda p, r: at_list(p, r, True) if p.purchase == "spot" else final[p.purchase][r])))
-    if any(p.purchase == "spot" for p in used):
+            lambda p, r: at_list(p, r, True) if p.purchase == Purchase.SPOT
+            else final[p.purchase][r])))
+    if any(p.purchase == Purchase.SPOT for p in used):
         layers.append(("spot", step_total(lambda p, r: final[p.purchase][r])))
     by_purchase = {p: _mean(v) for p, v in final.items()}
     total = _mean([_sum_r([final[p][r] for p in final]) for r in range(n_rep)])

@@ -16,6 +16,7 @@ from typing import Any
 from dashboards.scenario_logic import decode_upload, safe_filename
 from dashboards.settings import BILLING_UPLOAD_LIMIT_BYTES, Settings
 from domain.errors import PlannerError
+from domain.purchase import RESERVED, SAVINGS_PLANS, Purchase
 
 BILLING_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet", ".gz", ".zip", ".json")
 """File names the data folder is scanned for (the readers decide what each one is)."""
@@ -224,9 +225,11 @@ def commitment_rows(review: Mapping[str, Any]) -> list[list[str]]:
 
 # ----------------------------------------------------------------------------- calibration
 
-_PURCHASE_TO_BILL = {"on_demand": "on_demand", "spot": "spot", "reserved_1yr": "reserved",
-                     "reserved_3yr": "reserved", "on_demand_fallback": "on_demand",
-                     "base": "on_demand"}
+_PURCHASE_TO_BILL = {Purchase.ON_DEMAND.value: "on_demand", Purchase.SPOT.value: "spot",
+                     **dict.fromkeys(RESERVED, "reserved"),
+                     **dict.fromkeys(SAVINGS_PLANS, "savings_plan"),
+                     "on_demand_fallback": "on_demand", "base": "on_demand"}
+"""A simulated purchase option -> the bills' purchase category (``x_PurchaseOption``)."""
 
 
 def bill_rates(paths: Sequence[Path], month: str | None = None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import yaml
 
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
 from domain.errors import ScenarioError
+from domain.purchase import FLEET_PURCHASES
 from planner.results import RunResult
 from planner.schema import Scenario, parse_scenario
 
@@ -53,7 +54,7 @@ DESIGN_FIELDS: dict[str, type] = {
 }
 """Per-design parameters, keyed ``<design>.<field>`` in edits and in the URL."""
 
-PURCHASE_OPTIONS = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
+PURCHASE_OPTIONS = FLEET_PURCHASES  # a real-time fleet's options, as the schema accepts them
 _STORE_SIZE_LIMIT_BYTES = 256 * 1024 * 1024
 _STORE_EXPIRE_S = 24 * 3600
 

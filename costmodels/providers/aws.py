@@ -32,8 +32,9 @@ from typing import Any
 
 import polars as pl
 
-from costmodels.catalog import CATALOG_SCHEMA, PriceCatalog
+from costmodels.catalog import CATALOG_SCHEMA, PRICE_COLUMNS, PURCHASE_OPTIONS, PriceCatalog
 from domain.errors import CatalogError
+from domain.purchase import RESERVED, Purchase
 
 LABEL = "AWS Pricing API"
 PRICING_REGION = "us-east-1"
@@ -152,18 +153,15 @@ def fetch_aws_catalog(
             f"AWS Pricing API get_products ({region}, Linux, Shared, OnDemand + Reserved "
             f"standard No Upfront); EC2 describe_instance_types; {sp_note}; spot: {spot_note}"
         )
+        prices = {**prices, Purchase.SPOT.value: spot,
+                  Purchase.SAVINGS_PLAN_1YR.value: sp[1], Purchase.SAVINGS_PLAN_3YR.value: sp[3]}
         rows.append(
             {
                 "provider": "aws",
                 "region": region,
                 "instance_type": instance_type,
                 **specs,
-                "on_demand_usd_per_hour": on_demand,
-                "spot_usd_per_hour": spot,
-                "reserved_1yr_usd_per_hour": prices["reserved_1yr"],
-                "reserved_3yr_usd_per_hour": prices["reserved_3yr"],
-                "savings_plan_1yr_usd_per_hour": sp[1],
-                "savings_plan_3yr_usd_per_hour": sp[3],
+                **{PRICE_COLUMNS[option]: prices[option] for option in PURCHASE_OPTIONS},
                 "source": source,
                 "as_of": as_of,
             }
@@ -285,11 +283,7 @@ def parse_price_items(items: Iterable[Mapping[str, Any]]) -> dict[str, float | N
     dict
         ``{"on_demand": ..., "reserved_1yr": ..., "reserved_3yr": ...}``, None when unknown.
     """
-    result: dict[str, float | None] = {
-        "on_demand": None,
-        "reserved_1yr": None,
-        "reserved_3yr": None,
-    }
+    result: dict[str, float | None] = dict.fromkeys((Purchase.ON_DEMAND.value, *RESERVED))
     for item in items:
         terms = item.get("terms", {})
         if result["on_demand"] is None:

@@ -46,18 +46,25 @@ from typing import Any
 
 import polars as pl
 
-from costmodels.catalog import CATALOG_SCHEMA, PURCHASE_OPTIONS, PriceCatalog, load_snapshot
+from costmodels.catalog import (
+    CATALOG_SCHEMA,
+    PRICE_COLUMNS,
+    PURCHASE_OPTIONS,
+    PriceCatalog,
+    load_snapshot,
+)
 from domain.errors import CatalogError
+from domain.purchase import Purchase
 
 LABEL = "GCP Cloud Billing Catalog"
 COMPUTE_ENGINE_SERVICE = "services/6F81-5844-456A"
 PAGE_SIZE = 5000
 
 USAGE_TYPES: dict[str, str] = {
-    "OnDemand": "on_demand",
-    "Preemptible": "spot",
-    "Commit1Yr": "reserved_1yr",
-    "Commit3Yr": "reserved_3yr",
+    "OnDemand": Purchase.ON_DEMAND.value,
+    "Preemptible": Purchase.SPOT.value,
+    "Commit1Yr": Purchase.RESERVED_1YR.value,
+    "Commit3Yr": Purchase.RESERVED_3YR.value,
 }
 """SKU ``category.usage_type`` -> purchase option."""
 
@@ -139,7 +146,7 @@ def fetch_gcp_catalog(
                 "gpu_memory_gib": shape.get("gpu_memory_gib"),
                 "vcpus": shape.get("vcpus"),
                 "memory_gib": shape.get("memory_gib"),
-                **{f"{option}_usd_per_hour": prices[option] for option in PURCHASE_OPTIONS},
+                **{PRICE_COLUMNS[option]: prices[option] for option in PURCHASE_OPTIONS},
                 "source": (
                     f"GCP Cloud Billing Catalog list_skus ({COMPUTE_ENGINE_SERVICE}, {region}, "
                     "USD): GPU + vCPU + RAM SKUs; shapes from the built-in snapshot"

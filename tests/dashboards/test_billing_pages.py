@@ -73,6 +73,17 @@ def test_calibration_rows_use_the_bill_rate(settings):
     assert big["bill_usd_per_node_hour"] is None and big["difference_usd_per_month"] is None
 
 
+def test_every_purchase_option_has_a_bill_category():
+    from costmodels.billing.schema import PURCHASE_OPTIONS as BILL_CATEGORIES
+    from domain.purchase import PURCHASE_OPTIONS
+
+    assert {o: logic._PURCHASE_TO_BILL[o] for o in PURCHASE_OPTIONS} == {
+        "on_demand": "on_demand", "spot": "spot", "reserved_1yr": "reserved",
+        "reserved_3yr": "reserved", "savings_plan_1yr": "savings_plan",
+        "savings_plan_3yr": "savings_plan"}
+    assert set(logic._PURCHASE_TO_BILL.values()) <= set(BILL_CATEGORIES)
+
+
 def test_bill_rates_are_effective_cost_over_hours(tmp_path):
     if logic.unavailable_reason() is not None:
         pytest.skip(f"billing support is not available: {logic.unavailable_reason()}")
