@@ -83,6 +83,55 @@ def _sum_known(values: Sequence[float | None]) -> float | None:
     return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
 
 
+def _check_fleet_inputs(horizon_s: float, window_s: float, served_requests_window: float,
+                        hours_per_month: float) -> None:
+    """Raise ValueError unless the durations are finite and > 0 and the requests >= 0."""
+    for name, value in (("horizon_s", horizon_s), ("window_s", window_s),
+                        ("hours_per_month", hours_per_month)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0 (got {value!r})")
+    if not served_requests_window >= 0:
+        raise ValueError(f"served_requests_window must be >= 0 (got {served_requests_window!r})")
+
+
+def _check_usage(u: PurchaseUsage, seen: set[str]) -> None:
+    """Raise ValueError if the purchase option was already seen or a usage is not finite, >= 0."""
+    purchase = u.quote.purchase
+    if purchase in seen:
+        raise ValueError(f"purchase option {purchase!r} appears twice; merge its usage")
+    for name, value in (("node_s_horizon", u.node_s_horizon),
+                        ("node_s_window", u.node_s_window),
+                        ("busy_gpu_s_window", u.busy_gpu_s_window)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{purchase}: {name} must be finite and >= 0 (got {value!r})")
+
+
+def _price_usage(u: PurchaseUsage, used: bool,
+                 notes: list[str]) -> tuple[float | None, float | None, float | None]:
+    """Allocated cost of the horizon and of the window, busy cost of the window, USD.
+
+    None where the price (or, for the busy cost, the GPUs per node) is unknown and the option
+    was used; why is appended to ``notes``.
+    """
+    price = u.quote.usd_per_hour
+    if price is None:
+        cost_h = cost_w = busy = None if used else 0.0
+        if used and u.quote.note:
+            notes.append(u.quote.note)
+        return cost_h, cost_w, busy
+    cost_h = u.node_s_horizon * price / SECONDS_PER_HOUR
+    cost_w = u.node_s_window * price / SECONDS_PER_HOUR
+    gpus = u.quote.gpus
+    if gpus:
+        busy = u.busy_gpu_s_window * price / gpus / SECONDS_PER_HOUR
+    else:
+        busy = None if u.busy_gpu_s_window > 0 else 0.0
+        if u.busy_gpu_s_window > 0:
+            notes.append(f"GPUs per {u.quote.instance_type} node unknown: busy-basis "
+                         "cost is n/a")
+    return cost_h, cost_w, busy
+
+
 def price_fleet_usage(
     usages: Sequence[PurchaseUsage],
     *,
@@ -108,12 +157,7 @@ def price_fleet_usage(
     -------
     FleetUsageCost
     """
-    for name, value in (("horizon_s", horizon_s), ("window_s", window_s),
-                        ("hours_per_month", hours_per_month)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0 (got {value!r})")
-    if not served_requests_window >= 0:
-        raise ValueError(f"served_requests_window must be >= 0 (got {served_requests_window!r})")
+    _check_fleet_inputs(horizon_s, window_s, served_requests_window, hours_per_month)
     seen: set[str] = set()
     horizon_parts: list[float | None] = []
     window_parts: list[float | None] = []
@@ -123,31 +167,10 @@ def price_fleet_usage(
     sources = []
     for u in usages:
         purchase = u.quote.purchase
-        if purchase in seen:
-            raise ValueError(f"purchase option {purchase!r} appears twice; merge its usage")
+        _check_usage(u, seen)
         seen.add(purchase)
-        for name, value in (("node_s_horizon", u.node_s_horizon),
-                            ("node_s_window", u.node_s_window),
-                            ("busy_gpu_s_window", u.busy_gpu_s_window)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{purchase}: {name} must be finite and >= 0 (got {value!r})")
-        price = u.quote.usd_per_hour
         used = u.node_s_horizon > 0 or u.node_s_window > 0
-        if price is None:
-            cost_h = cost_w = busy = None if used else 0.0
-            if used and u.quote.note:
-                notes.append(u.quote.note)
-        else:
-            cost_h = u.node_s_horizon * price / SECONDS_PER_HOUR
-            cost_w = u.node_s_window * price / SECONDS_PER_HOUR
-            gpus = u.quote.gpus
-            if gpus:
-                busy = u.busy_gpu_s_window * price / gpus / SECONDS_PER_HOUR
-            else:
-                busy = None if u.busy_gpu_s_window > 0 else 0.0
-                if u.busy_gpu_s_window > 0:
-                    notes.append(f"GPUs per {u.quote.instance_type} node unknown: busy-basis "
-                                 "cost is n/a")
+        cost_h, cost_w, busy = _price_usage(u, used, notes)
         if used:
             sources.append((purchase, u.quote.source, u.quote.as_of))
         by_purchase[purchase] = cost_h

@@ -83,6 +83,54 @@ def _per_1k(cost_usd: float | None, served_requests: float) -> float | None:
     return cost_usd / served_requests * 1000.0
 
 
+def _check_fixed_fleet_inputs(quote: InstanceQuote, n_nodes: int, window_s: float,
+                              hours_per_month: float, served_requests: float,
+                              busy_gpu_seconds: float) -> None:
+    """Raise ValueError on the inputs :func:`price_fixed_fleet` rejects (see its Raises)."""
+    _check_non_negative("n_nodes", n_nodes, integral=True)
+    _check_non_negative("window_s", window_s)
+    _check_non_negative("hours_per_month", hours_per_month)
+    if hours_per_month == 0:
+        raise ValueError("hours_per_month must be > 0 (got 0); pass e.g. 730.0")
+    _check_non_negative("served_requests", served_requests)
+    _check_non_negative("busy_gpu_seconds", busy_gpu_seconds)
+    if quote.gpus is not None:
+        held_gpu_s = n_nodes * quote.gpus * window_s
+        if busy_gpu_seconds > held_gpu_s * (1.0 + 1e-9):
+            raise ValueError(
+                f"busy_gpu_seconds must be <= n_nodes * gpus * window_s = {n_nodes} * "
+                f"{quote.gpus} * {window_s} = {held_gpu_s} (got {busy_gpu_seconds}); "
+                "check that busy time is in GPU-seconds, not milliseconds or node-seconds"
+            )
+
+
+def _fixed_fleet_money(
+    quote: InstanceQuote, n_nodes: int, window_s: float, hours_per_month: float,
+    busy_gpu_seconds: float, notes: list[str],
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Fleet USD per hour, window total, monthly projection and busy-GPU cost, USD.
+
+    None where the price (or, for the busy cost, the GPUs per node) is unknown; why is
+    appended to ``notes``.
+    """
+    node_usd_per_hour = quote.usd_per_hour
+    if node_usd_per_hour is None:
+        notes.append(quote.note or f"{quote.instance_key} has no {quote.purchase} price")
+        return None, None, None, None
+    fleet_usd_per_hour = n_nodes * node_usd_per_hour
+    total_usd = fleet_usd_per_hour * window_s / SECONDS_PER_HOUR
+    usd_per_month = fleet_usd_per_hour * hours_per_month
+    if quote.gpus is None or quote.gpus <= 0:
+        busy_usd = None
+        notes.append(
+            f"GPUs per node of {quote.instance_key} are unknown; the busy-GPU basis is n/a"
+        )
+    else:
+        usd_per_gpu_second = node_usd_per_hour / quote.gpus / SECONDS_PER_HOUR
+        busy_usd = busy_gpu_seconds * usd_per_gpu_second
+    return fleet_usd_per_hour, total_usd, usd_per_month, busy_usd
+
+
 def price_fixed_fleet(
     quote: InstanceQuote,
     *,
@@ -128,39 +176,11 @@ def price_fixed_fleet(
         ``hours_per_month`` is not positive, or ``busy_gpu_seconds`` exceeds the GPU-seconds the
         fleet held.
     """
-    _check_non_negative("n_nodes", n_nodes, integral=True)
-    _check_non_negative("window_s", window_s)
-    _check_non_negative("hours_per_month", hours_per_month)
-    if hours_per_month == 0:
-        raise ValueError("hours_per_month must be > 0 (got 0); pass e.g. 730.0")
-    _check_non_negative("served_requests", served_requests)
-    _check_non_negative("busy_gpu_seconds", busy_gpu_seconds)
-    if quote.gpus is not None:
-        held_gpu_s = n_nodes * quote.gpus * window_s
-        if busy_gpu_seconds > held_gpu_s * (1.0 + 1e-9):
-            raise ValueError(
-                f"busy_gpu_seconds must be <= n_nodes * gpus * window_s = {n_nodes} * "
-                f"{quote.gpus} * {window_s} = {held_gpu_s} (got {busy_gpu_seconds}); "
-                "check that busy time is in GPU-seconds, not milliseconds or node-seconds"
-            )
-
-    notes = []
-    node_usd_per_hour = quote.usd_per_hour
-    if node_usd_per_hour is None:
-        notes.append(quote.note or f"{quote.instance_key} has no {quote.purchase} price")
-        fleet_usd_per_hour = total_usd = usd_per_month = busy_usd = None
-    else:
-        fleet_usd_per_hour = n_nodes * node_usd_per_hour
-        total_usd = fleet_usd_per_hour * window_s / SECONDS_PER_HOUR
-        usd_per_month = fleet_usd_per_hour * hours_per_month
-        if quote.gpus is None or quote.gpus <= 0:
-            busy_usd = None
-            notes.append(
-                f"GPUs per node of {quote.instance_key} are unknown; the busy-GPU basis is n/a"
-            )
-        else:
-            usd_per_gpu_second = node_usd_per_hour / quote.gpus / SECONDS_PER_HOUR
-            busy_usd = busy_gpu_seconds * usd_per_gpu_second
+    _check_fixed_fleet_inputs(quote, n_nodes, window_s, hours_per_month, served_requests,
+                              busy_gpu_seconds)
+    notes: list[str] = []
+    fleet_usd_per_hour, total_usd, usd_per_month, busy_usd = _fixed_fleet_money(
+        quote, n_nodes, window_s, hours_per_month, busy_gpu_seconds, notes)
     if served_requests == 0:
         notes.append("no request was served in the window; $/1k requests is n/a")
 
