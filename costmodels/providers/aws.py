@@ -130,44 +130,54 @@ def fetch_aws_catalog(
     as_of = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     pricing, ec2, savingsplans = _clients(region, session, endpoint_urls or {})
 
-    rows = []
-    for instance_type in types:
-        prices = _call(
-            "pricing", functools.partial(_product_prices, pricing, instance_type, region)
-        )
-        specs = _call("ec2", functools.partial(_instance_specs, ec2, instance_type))
-        on_demand = prices["on_demand"]
-        history = _call("ec2", functools.partial(_spot_history, ec2, instance_type, as_of))
-        spot, spot_note = summarize_spot(history, on_demand)
-        try:
-            sp = _call("savingsplans", functools.partial(
-                _savings_plan_rates, savingsplans, instance_type, region))
-            sp_note = (f"Savings Plans describe_savings_plans_offering_rates ({SAVINGS_PLAN_TYPE}, "
-                       f"{SAVINGS_PLAN_PAYMENT})")
-        except CatalogError as exc:
-            if "denied" not in str(exc):
-                raise
-            sp = {1: None, 3: None}
-            sp_note = f"Savings Plans n/a ({exc})"
-        source = (
-            f"AWS Pricing API get_products ({region}, Linux, Shared, OnDemand + Reserved "
-            f"standard No Upfront); EC2 describe_instance_types; {sp_note}; spot: {spot_note}"
-        )
-        prices = {**prices, Purchase.SPOT.value: spot,
-                  Purchase.SAVINGS_PLAN_1YR.value: sp[1], Purchase.SAVINGS_PLAN_3YR.value: sp[3]}
-        rows.append(
-            {
-                "provider": "aws",
-                "region": region,
-                "instance_type": instance_type,
-                **specs,
-                **{PRICE_COLUMNS[option]: prices[option] for option in PURCHASE_OPTIONS},
-                "source": source,
-                "as_of": as_of,
-            }
-        )
+    rows = [_catalog_row(pricing, ec2, savingsplans, instance_type, region, as_of)
+            for instance_type in types]
     frame = pl.DataFrame(rows, schema=CATALOG_SCHEMA)
     return PriceCatalog.from_frame(frame, label=LABEL)
+
+
+def _savings_plan_prices(savingsplans: Any, instance_type: str,
+                         region: str) -> tuple[dict[int, float | None], str]:
+    """1- and 3-year Compute Savings Plan rates and their source note (n/a when access is denied)."""
+    try:
+        sp = _call("savingsplans", functools.partial(
+            _savings_plan_rates, savingsplans, instance_type, region))
+        sp_note = (f"Savings Plans describe_savings_plans_offering_rates ({SAVINGS_PLAN_TYPE}, "
+                   f"{SAVINGS_PLAN_PAYMENT})")
+    except CatalogError as exc:
+        if "denied" not in str(exc):
+            raise
+        sp = {1: None, 3: None}
+        sp_note = f"Savings Plans n/a ({exc})"
+    return sp, sp_note
+
+
+def _catalog_row(pricing: Any, ec2: Any, savingsplans: Any, instance_type: str, region: str,
+                 as_of: str) -> dict[str, Any]:
+    """One catalog row: list, reserved, spot and Savings Plan prices, specs and provenance."""
+    prices = _call(
+        "pricing", functools.partial(_product_prices, pricing, instance_type, region)
+    )
+    specs = _call("ec2", functools.partial(_instance_specs, ec2, instance_type))
+    on_demand = prices["on_demand"]
+    history = _call("ec2", functools.partial(_spot_history, ec2, instance_type, as_of))
+    spot, spot_note = summarize_spot(history, on_demand)
+    sp, sp_note = _savings_plan_prices(savingsplans, instance_type, region)
+    source = (
+        f"AWS Pricing API get_products ({region}, Linux, Shared, OnDemand + Reserved "
+        f"standard No Upfront); EC2 describe_instance_types; {sp_note}; spot: {spot_note}"
+    )
+    prices = {**prices, Purchase.SPOT.value: spot,
+              Purchase.SAVINGS_PLAN_1YR.value: sp[1], Purchase.SAVINGS_PLAN_3YR.value: sp[3]}
+    return {
+        "provider": "aws",
+        "region": region,
+        "instance_type": instance_type,
+        **specs,
+        **{PRICE_COLUMNS[option]: prices[option] for option in PURCHASE_OPTIONS},
+        "source": source,
+        "as_of": as_of,
+    }
 
 
 # --------------------------------------------------------------------------------------------
