@@ -74,7 +74,7 @@ def test_batch_job_duration_freshness_and_cost():
     assert d.node_hours == pytest.approx(node_h, rel=1e-6)
     assert d.cost.total_usd == pytest.approx(node_h * G5, rel=1e-6)
     tl = d.timeline  # nodes held over time, from the jobs' start and end
-    assert sum(tl["nodes"]) * tl["bin_s"] / 3600 == pytest.approx(node_h, rel=1e-6)
+    assert sum(tl.series["nodes"]) * tl.bin_s / 3600 == pytest.approx(node_h, rel=1e-6)
     # freshness of a Poisson record: uniform wait to the cutoff (mean P/2) + the job's duration
     assert d.metric == "freshness"
     assert d.latency_ms["mean"].contains((1800 + duration_s) * 1000, rel_tol=0.01)
