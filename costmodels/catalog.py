@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import functools
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import polars as pl
@@ -398,22 +398,10 @@ def quote_instance(
             f"{instance_type} has no {purchase} price in {catalog.label} ({row['as_of']}); "
             f"{way_out} the price from another catalog or a billing export"
         )
-    return InstanceQuote(
-        instance_key=key,
-        provider=provider,
-        instance_type=instance_type,
-        region=region,
-        purchase=purchase,
-        gpu_model=row["gpu_model"],
-        gpus=row["gpus"],
-        gpu_memory_gib=row["gpu_memory_gib"],
-        vcpus=row["vcpus"],
-        memory_gib=row["memory_gib"],
-        usd_per_hour=None if price is None else float(price),
-        source=row["source"],
-        as_of=row["as_of"],
-        note=note,
-    )
+    return replace(_unpriced(key, provider, instance_type, region, purchase, note=note,
+                             hardware=row),
+                   usd_per_hour=None if price is None else float(price), source=row["source"],
+                   as_of=row["as_of"])
 
 
 def _unpriced(
@@ -423,10 +411,11 @@ def _unpriced(
     region: str | None,
     purchase: str,
     *,
-    note: str,
+    note: str | None,
     hardware: dict | None = None,
 ) -> InstanceQuote:
-    """Build a quote with no price; hardware facts come from ``hardware`` (a row) if given."""
+    """Build a quote with no price (nor source); hardware facts come from ``hardware`` (a row)
+    if given.  :func:`quote_instance` adds a row's price and provenance to it."""
     facts = hardware or {}
     return InstanceQuote(
         instance_key=key,

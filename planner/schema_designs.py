@@ -15,18 +15,14 @@ from domain.purchase import (
     AnyPurchase,
     StreamingPurchase,
 )
-from planner.schema_base import PROVIDERS, _Frozen
+from planner.schema_base import _Frozen
 from planner.schema_errors import problem
-from planner.schema_fleet import AdvisorInterruptions, ProvisioningDelay, RateInterruptions
-
-
-def _instance_key(value: str) -> str:
-    provider, sep, instance_type = value.strip().partition(":")
-    if not sep or provider not in PROVIDERS or not instance_type or " " in instance_type:
-        raise problem(("", f"must be '<provider>:<instance_type>' with provider "
-                           f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
-                           "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
-    return f"{provider}:{instance_type}"
+from planner.schema_fleet import (
+    AdvisorInterruptions,
+    NodeFleet,
+    ProvisioningDelay,
+    RateInterruptions,
+)
 
 
 JobInterruptions = Annotated[RateInterruptions | AdvisorInterruptions,
@@ -51,21 +47,12 @@ class JobSpot(_Frozen):
     fallback_margin_s: float = Field(default=0.0, ge=0)
 
 
-class JobFleet(_Frozen):
+class JobFleet(NodeFleet):
     """The gang of nodes a batch or training job runs on."""
 
-    instance: str
-    region: str | None = None
-    nodes: int = Field(ge=1)
-    workers_per_node: int = Field(default=1, ge=1)
     purchase: AnyPurchase = "on_demand"
     provisioning: tuple[ProvisioningDelay, ...] = ()
     spot: JobSpot | None = None
-
-    @field_validator("instance")
-    @classmethod
-    def _check_instance(cls, value: str) -> str:
-        return _instance_key(value)
 
     @model_validator(mode="after")
     def _check_spot(self) -> JobFleet:
@@ -81,16 +68,6 @@ class JobFleet(_Frozen):
             raise problem(("spot.interruptions.kind", f"advisor bands cover AWS only (got "
                            f"advisor for {self.instance}); use kind: rate"))
         return self
-
-    @property
-    def provider(self) -> str:
-        """``aws`` or ``gcp``."""
-        return self.instance.partition(":")[0]
-
-    @property
-    def instance_type(self) -> str:
-        """The instance type part of ``instance``."""
-        return self.instance.partition(":")[2]
 
 
 class Checkpointing(_Frozen):
@@ -162,21 +139,12 @@ class StreamingAutoscaling(_Frozen):
         return self
 
 
-class StreamingFleet(_Frozen):
+class StreamingFleet(NodeFleet):
     """The standing fleet of a streaming design. Spot is not offered: the streaming model has
     no interruptions, and pricing spot without them would flatter it."""
 
-    instance: str
-    region: str | None = None
-    nodes: int = Field(ge=1)
-    workers_per_node: int = Field(default=1, ge=1)
     purchase: StreamingPurchase = "on_demand"
     autoscaling: StreamingAutoscaling | None = None
-
-    @field_validator("instance")
-    @classmethod
-    def _check_instance(cls, value: str) -> str:
-        return _instance_key(value)
 
     @field_validator("purchase", mode="before")
     @classmethod
@@ -195,8 +163,3 @@ class StreamingFleet(_Frozen):
                                     f"{self.nodes}, not in {a.min_nodes}..{a.max_nodes}); start "
                                     "the fleet inside that range"))
         return self
-
-    @property
-    def provider(self) -> str:
-        """``aws`` or ``gcp``."""
-        return self.instance.partition(":")[0]

@@ -169,25 +169,14 @@ class Spot(_Frozen):
         return self
 
 
-class Fleet(_Frozen):
-    """The nodes that serve a design: a catalog instance key such as ``aws:p5.48xlarge``.
-
-    ``nodes`` start serving at t = 0. ``max_nodes`` is the number of node slots (default:
-    ``autoscaling.max_nodes``, else ``nodes``; see :attr:`n_node_slots`). With ``purchase:
-    spot`` the first ``on_demand_base`` nodes are on-demand and never scaled in, the others spot,
-    and ``spot`` says how they are interrupted. No autoscaling and no spot: a fixed fleet.
-    """
+class NodeFleet(_Frozen):
+    """Nodes of one catalog instance type, ``instance`` such as ``aws:p5.48xlarge``: the part
+    every pattern's fleet shares."""
 
     instance: str
     region: str | None = None
     nodes: int = Field(ge=1)
     workers_per_node: int = Field(default=1, ge=1)
-    purchase: FleetPurchase = "on_demand"
-    on_demand_base: int = Field(default=0, ge=0)
-    max_nodes: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    provisioning: tuple[ProvisioningDelay, ...] = ()
-    spot: Spot | None = None
 
     @field_validator("instance")
     @classmethod
@@ -198,6 +187,33 @@ class Fleet(_Frozen):
                                f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
                                "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
         return f"{provider}:{instance_type}"
+
+    @property
+    def provider(self) -> str:
+        """The cloud provider part of ``instance`` (``aws`` or ``gcp``)."""
+        return self.instance.partition(":")[0]
+
+    @property
+    def instance_type(self) -> str:
+        """The instance type part of ``instance``, e.g. ``p5.48xlarge``."""
+        return self.instance.partition(":")[2]
+
+
+class Fleet(NodeFleet):
+    """The nodes that serve a design: a catalog instance key such as ``aws:p5.48xlarge``.
+
+    ``nodes`` start serving at t = 0. ``max_nodes`` is the number of node slots (default:
+    ``autoscaling.max_nodes``, else ``nodes``; see :attr:`n_node_slots`). With ``purchase:
+    spot`` the first ``on_demand_base`` nodes are on-demand and never scaled in, the others spot,
+    and ``spot`` says how they are interrupted. No autoscaling and no spot: a fixed fleet.
+    """
+
+    purchase: FleetPurchase = "on_demand"
+    on_demand_base: int = Field(default=0, ge=0)
+    max_nodes: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    provisioning: tuple[ProvisioningDelay, ...] = ()
+    spot: Spot | None = None
 
     @model_validator(mode="after")
     def _check_dynamics(self) -> Fleet:
@@ -243,16 +259,6 @@ class Fleet(_Frozen):
         if problems:
             raise problem(*problems)
         return self
-
-    @property
-    def provider(self) -> str:
-        """The cloud provider part of ``instance`` (``aws`` or ``gcp``)."""
-        return self.instance.partition(":")[0]
-
-    @property
-    def instance_type(self) -> str:
-        """The instance type part of ``instance``, e.g. ``p5.48xlarge``."""
-        return self.instance.partition(":")[2]
 
     @property
     def n_workers(self) -> int:
