@@ -23,6 +23,7 @@ import numpy as np
 
 from costmodels.catalog import PriceCatalog
 from costmodels.spot_advisor import rate_per_node_hour
+from domain.purchase import Purchase
 from planner import schema
 from planner.inputs import ScenarioInputs
 from planner.pricing import PricedQuote
@@ -121,7 +122,7 @@ class Pattern(Protocol):
 def purchases_with_fallback(design: Any) -> set[str]:
     """The design's purchase option, plus on-demand for spot fleets (base and fallback nodes)."""
     purchase = design.fleet.purchase
-    return {purchase} | ({"on_demand"} if purchase == "spot" else set())
+    return {purchase} | ({Purchase.ON_DEMAND} if purchase == Purchase.SPOT else set())
 
 
 def price_warnings(quotes: Mapping[str, PricedQuote]) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from domain.purchase import Purchase
 from planner import schema
 from planner.build import build_arrivals, build_service, describe_arrivals
 from planner.patterns.base import (
@@ -66,7 +67,7 @@ class BatchPattern:
             offset_s=design.schedule.offset_s, at_s=design.schedule.at_s,
             provisioning=provisioning if provisioning else 0.0, startup_s=design.startup_s,
             checkpoint_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
-            purchase="spot" if f.purchase == "spot" else "on_demand",
+            purchase=Purchase.SPOT if f.purchase == Purchase.SPOT else Purchase.ON_DEMAND,
             interruptions_per_node_hour=rate,
             replacement_delay_s=None if sp is None else sp.replacement_delay_s,
             fallback_after=None if sp is None else sp.fallback_after_interruptions,
@@ -74,7 +75,7 @@ class BatchPattern:
             slo_freshness_s=None if slo is None else slo.latency_ms / 1000.0))
         if context.progress is not None:
             context.progress(design.name, 1, 1)
-        base = f.purchase if f.purchase != "spot" else "on_demand"
+        base = f.purchase if f.purchase != Purchase.SPOT else Purchase.ON_DEMAND
         usage = batch_usage(sim, base_purchase=base, main_purchase=f.purchase, priced=quotes)
         sched = design.schedule
         period = sched.period_s if sched.period_s is not None else 86400.0 / len(sched.at)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from domain.errors import ScenarioError
+from domain.purchase import Purchase
 from planner import schema
 from planner.build import build_arrivals, build_service, describe_arrivals
 from planner.inputs import ScenarioInputs
@@ -80,7 +81,7 @@ class RealtimePattern:
 
 
 def _base_purchase(design: schema.RealtimeDesign) -> str:
-    return design.fleet.purchase if design.fleet.purchase != "spot" else "on_demand"
+    return design.fleet.purchase if design.fleet.purchase != Purchase.SPOT else Purchase.ON_DEMAND
 
 
 def _check_workers(design: schema.RealtimeDesign, gpus: int | None, index: int) -> None:
@@ -102,7 +103,7 @@ def fleet_spec(design: schema.RealtimeDesign, workload: schema.InferenceWorkload
     """
     f = design.fleet
     a = f.autoscaling
-    is_spot = f.purchase == "spot"
+    is_spot = f.purchase == Purchase.SPOT
     max_nodes = f.n_node_slots + (max(2, math.ceil(f.n_node_slots / 4)) if is_spot else 0)
     policy = None if a is None else AutoscalingPolicy(
         metric=a.metric, target=a.target, min_nodes=a.min_nodes, max_nodes=a.max_nodes,

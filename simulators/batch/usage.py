@@ -7,11 +7,12 @@ from collections.abc import Collection
 
 import numpy as np
 
+from domain.purchase import Purchase
 from simulators.batch.api import BatchSimResult
 from simulators.core.hourly import job_profile
 from simulators.core.usage import Distribution, PurchaseUsage, Timeline, Usage, Work
 
-KERNEL_OPTIONS = ("on_demand", "spot")
+KERNEL_OPTIONS = (Purchase.ON_DEMAND, Purchase.SPOT)
 """The kernel's node-second columns: nodes bought on demand (or reserved), and spot nodes."""
 
 
@@ -42,7 +43,7 @@ def purchase_usage(sim: BatchSimResult, *, base_purchase: str, main_purchase: st
     held_w = float(node_w.sum())
     out = []
     for k, name in enumerate(KERNEL_OPTIONS):
-        purchase = base_purchase if name == "on_demand" else name
+        purchase = base_purchase if name == Purchase.ON_DEMAND else name
         if purchase not in priced or (node_s[:, k].sum() <= 0 and purchase != main_purchase):
             continue
         share = node_w[k] / held_w if held_w > 0 else 0.0

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from domain.purchase import Purchase
 from simulators.core.histogram import percentiles_from_counts
-
-if TYPE_CHECKING:
-    from domain.purchase import Purchase
 
 METRICS = ("latency", "freshness", "completion_time")
 """What a pattern's distribution measures: request latency (real time, streaming), record

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 import numpy as np
 
+from domain.purchase import Purchase
 from simulators.core.fleet import CLASS_BASE, CLASS_FALLBACK, CLASS_SPOT
 from simulators.core.hourly import hourly_node_hours
 from simulators.core.usage import (
@@ -26,7 +27,8 @@ CLASS_SERIES = {CLASS_BASE: "base", CLASS_SPOT: "spot", CLASS_FALLBACK: "on_dema
 def class_purchases(base_purchase: str) -> dict[int, str]:
     """Map node classes to purchase options: the base nodes are bought as ``base_purchase``
     (on-demand or reserved), spot nodes as spot, fallback nodes on demand."""
-    return {CLASS_BASE: base_purchase, CLASS_SPOT: "spot", CLASS_FALLBACK: "on_demand"}
+    return {CLASS_BASE: base_purchase, CLASS_SPOT: Purchase.SPOT,
+            CLASS_FALLBACK: Purchase.ON_DEMAND}
 
 
 def purchase_usage(sim: RealtimeSimResult, base_purchase: str,
