@@ -267,15 +267,15 @@ class RunResult:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return :meth:`to_dict` as JSON (NaN and inf become null)."""
-        return json.dumps(_finite(self.to_dict()), indent=indent, sort_keys=False)
+        return json.dumps(json_ready(self.to_dict()), indent=indent, sort_keys=False)
 
 
-def _finite(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Replace non-finite floats by None, recursively (JSON has no NaN)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_ready(v) for v in value]
     return value

@@ -21,28 +21,18 @@ fingerprint: changing a budget re-reports without re-running.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, TextIO
 
 from domain.errors import PlannerError
+from planner.results import json_ready
 
 __all__ = ["STORE_VERSION", "SweepStore"]
 
 STORE_VERSION = 1
 POINTS_FILE = "points.jsonl"
 MANIFEST_FILE = "sweep.json"
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 class SweepStore:
@@ -119,7 +109,7 @@ class SweepStore:
     def append(self, row: dict[str, Any]) -> None:
         """Write one finished point and flush it to disk."""
         assert self._out is not None, "store is closed"
-        self._out.write(json.dumps(_finite(row), separators=(",", ":")) + "\n")
+        self._out.write(json.dumps(json_ready(row), separators=(",", ":")) + "\n")
         self._out.flush()
         self.rows[row["point_id"]] = row
 
