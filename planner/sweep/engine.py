@@ -124,6 +124,35 @@ def _skipped_row(point: SweepPoint) -> Row:
             "wall_s": 0.0}
 
 
+def _run_points(plan: SweepPlan, job: SweepJob, store: SweepStore, executor: Executor,
+                progress: SweepProgress | None) -> tuple[int, int]:
+    """Run the runnable points not yet in ``store``, appending each row as it ends.
+
+    Returns (points run now, points resumed from the store).
+    """
+    runnable = plan.runnable
+    todo = [PointTask.of(p) for p in runnable if p.point_id not in store.rows]
+    done = len(runnable) - len(todo)
+    n_resumed = done
+    n_ran = 0
+    if progress is not None:
+        progress(done, len(runnable))
+    if todo:
+        for row in executor.map(job, todo):
+            store.append(row)
+            n_ran += 1
+            done += 1
+            if progress is not None:
+                progress(done, len(runnable))
+    return n_ran, n_resumed
+
+
+def _slo(scenario: Scenario, plan: SweepPlan) -> dict[str, float] | None:
+    """The base design's workload SLO (percentile and latency), or None."""
+    slo = scenario.workload(scenario.design(plan.base_design).workload).slo
+    return None if slo is None else {"percentile": slo.percentile, "latency_ms": slo.latency_ms}
+
+
 def run_sweep(
     scenario: Scenario,
     *,
@@ -174,34 +203,17 @@ def run_sweep(
                 "fingerprint": job.key, "base_design": plan.base_design}
     owned = executor is None
     executor = executor if executor is not None else LocalExecutor()
-    n_ran = 0
     try:
         with SweepStore.open(folder, manifest, resume=resume) as store:
-            runnable = plan.runnable
-            todo = [PointTask.of(p) for p in runnable if p.point_id not in store.rows]
-            done = len(runnable) - len(todo)
-            n_resumed = done
-            if progress is not None:
-                progress(done, len(runnable))
-            if todo:
-                for row in executor.map(job, todo):
-                    store.append(row)
-                    n_ran += 1
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(runnable))
+            n_ran, n_resumed = _run_points(plan, job, store, executor, progress)
             rows = tuple(store.rows[p.point_id] if p.status == "planned" else _skipped_row(p)
                          for p in plan.points)
-        workload = scenario.workload(scenario.design(plan.base_design).workload)
-        slo = workload.slo
         result = SweepResult(
             scenario={"name": scenario.name, "path": scenario.source_path,
                       "horizon_s": scenario.horizon_s, "replications": scenario.replications,
                       "seed": scenario.seed},
             base_design=plan.base_design, mode=plan.sweep.mode,
-            constraints=plan.sweep.constraints,
-            slo=None if slo is None else {"percentile": slo.percentile,
-                                          "latency_ms": slo.latency_ms},
+            constraints=plan.sweep.constraints, slo=_slo(scenario, plan),
             rows=rows, n_ran=n_ran, n_resumed=n_resumed, executor=executor.name,
             workers=executor.workers, wall_s=0.0, output=str(folder), fingerprint=job.key,
             catalog=catalog.label, catalog_as_of=catalog.as_of)
