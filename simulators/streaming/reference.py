@@ -132,6 +132,174 @@ class _At(simpy.events.Event):
         env.schedule_at(self, time_s, priority)
 
 
+def _check_inputs(arrivals: np.ndarray, *, n_workers: int, window_s: float, max_batch: int,
+                  horizon_s: float, warmup_s: float, overhead_s: float) -> None:
+    """Raise SimulationError on parameters or arrival times the model does not accept."""
+    if not (window_s > 0 and math.isfinite(window_s)):
+        raise SimulationError(f"window_s must be finite and > 0 (got {window_s!r})")
+    if n_workers < 1 or max_batch < 1 or overhead_s < 0:
+        raise SimulationError("n_workers and max_batch must be >= 1 and overhead_s >= 0")
+    if not 0 <= warmup_s < horizon_s:
+        raise SimulationError(f"need 0 <= warmup_s < horizon_s (got {warmup_s}, {horizon_s})")
+    if arrivals.size and (np.any(np.diff(arrivals) < 0) or arrivals[0] < 0
+                          or arrivals[-1] >= horizon_s):
+        raise SimulationError("arrival_times_s must be sorted, >= 0 and < horizon_s")
+
+
+class _StreamingModel:
+    """The SimPy processes of one run (see the module docstring) and the records they keep."""
+
+    def __init__(self, arrivals: np.ndarray, service_s: Callable[[int], float], *,
+                 n_workers: int, window_s: float, max_batch: int, horizon_s: float,
+                 overhead_s: float, workers_per_node: int,
+                 autoscaling: StreamingAutoscaling | None) -> None:
+        self.arrivals = arrivals
+        self.service_s = service_s
+        self.window_s = window_s
+        self.max_batch = max_batch
+        self.horizon_s = horizon_s
+        self.overhead_s = overhead_s
+        self.workers_per_node = workers_per_node
+        self.autoscaling = autoscaling
+        self.env = _Environment()
+        self.windows = simpy.Store(self.env)
+        self.open_window: list[float] = []
+        self.close_s: list[float] = []
+        self.start_s: list[float] = []
+        self.end_s: list[float] = []
+        self.sizes: list[int] = []
+        self.batch_sizes: list[int] = []
+        self.worker_intervals: list[tuple[float, float]] = []
+        self.record_arrival: list[float] = []
+        self.record_end: list[float] = []
+        # nodes: [launch, ready, removed] times; held (paid) over [launch, removed)
+        self.nodes: list[list[float]] = [[0.0, 0.0, math.inf]
+                                         for _ in range(n_workers // workers_per_node)]
+        self.nodes_at_start: list[int] = []
+        self.fleet = {"pending": 0, "out": 0, "in": 0, "launched": 0,
+                      "max": n_workers // workers_per_node}
+
+    def alive(self, t: float) -> list[list[float]]:
+        return [nd for nd in self.nodes if nd[0] <= t < nd[2]]
+
+    def autoscaler(self) -> Generator[simpy.events.Event, None, None]:
+        a, fleet, nodes = self.autoscaling, self.fleet, self.nodes
+        j = 1
+        while j * a.interval_s <= self.horizon_s:
+            yield _At(self.env, j * a.interval_s, URGENT)
+            lo, hi = (j - 1) * a.interval_s, j * a.interval_s
+            busy = sum(max(min(e, hi) - max(s0, lo), 0.0) for s0, e in self.worker_intervals)
+            held = sum(max(min(nd[2], hi) - max(nd[0], lo), 0.0) for nd in nodes)
+            u = busy / (held * self.workers_per_node) if held > 0 else 0.0
+            current = len(self.alive(hi)) - fleet["pending"]
+            desired = math.ceil(current * u / a.target_utilization - 1e-9)
+            desired = min(max(desired, a.min_nodes), a.max_nodes)
+            if desired > current:
+                fleet["out"] += 1
+                unmark = min(fleet["pending"], desired - current)
+                fleet["pending"] -= unmark
+                for _ in range(desired - current - unmark):
+                    nodes.append([hi, hi + a.provisioning_delay_s, math.inf])
+                    fleet["launched"] += 1
+                fleet["max"] = max(fleet["max"], len(self.alive(hi)))
+            elif desired < current:
+                fleet["in"] += 1
+                fleet["pending"] += current - desired
+            j += 1
+
+    def apply_fleet_changes(self, t: float) -> int:
+        """Remove the marked nodes (provisioning first, newest first); return the ready nodes."""
+        for _ in range(self.fleet["pending"]):
+            live = self.alive(t)
+            provisioning = [nd for nd in live if nd[1] > t]
+            victim = (provisioning or live)[-1]
+            victim[2] = t
+        self.fleet["pending"] = 0
+        return sum(1 for nd in self.alive(t) if nd[1] <= t)
+
+    def arrival_process(self) -> Generator[simpy.events.Event, None, None]:
+        for a in self.arrivals:
+            yield _At(self.env, float(a), NORMAL)
+            self.open_window.append(float(a))
+
+    def closer(self) -> Generator[simpy.events.Event, None, None]:
+        k = 0
+        while k * self.window_s < self.horizon_s:
+            close = (k + 1) * self.window_s
+            yield _At(self.env, close, URGENT)
+            sealed = list(self.open_window)
+            self.open_window.clear()
+            self.close_s.append(close)
+            self.windows.put(sealed)
+            k += 1
+
+    def processing_s(self, n: int, start: float, n_workers_now: int) -> float:
+        """Split a window of ``n`` records into batches over the workers; return its duration."""
+        if n == 0:
+            return 0.0
+        max_batch = self.max_batch
+        n_batches = -(-n // max_batch)
+        busy = [0.0] * min(n_batches, n_workers_now)
+        for i in range(n_batches):
+            size = max_batch if i < n_batches - 1 else n - (n_batches - 1) * max_batch
+            duration = float(self.service_s(size))
+            if not (duration > 0 and math.isfinite(duration)):
+                raise SimulationError(
+                    f"service_s({size}) must be a positive finite number of seconds "
+                    f"(got {duration!r}); fix the service-time sampler")
+            busy[i % n_workers_now] += duration
+            self.batch_sizes.append(size)
+        self.worker_intervals.extend((start, start + b) for b in busy)
+        return max(busy) + self.overhead_s
+
+    def processor(self) -> Generator[simpy.events.Event, None, None]:
+        env = self.env
+        while True:
+            records = yield self.windows.get()
+            start = env.now
+            n_workers_now = self.apply_fleet_changes(start) * self.workers_per_node
+            self.nodes_at_start.append(n_workers_now // self.workers_per_node)
+            n = len(records)
+            processing = self.processing_s(n, start, n_workers_now)
+            end = start + processing
+            if processing > 0:
+                yield _At(env, end, NORMAL)
+            self.start_s.append(start)
+            self.end_s.append(end)
+            self.sizes.append(n)
+            self.record_arrival.extend(records)
+            self.record_end.extend([end] * n)
+
+    def run(self) -> None:
+        """Start the processes (arrivals, closer, processor, autoscaler) and run to the end."""
+        env = self.env
+        env.process(self.arrival_process())
+        env.process(self.closer())
+        env.process(self.processor())
+        if self.autoscaling is not None:
+            env.process(self.autoscaler())
+        env.run()
+        if len(self.end_s) != len(self.close_s) or self.open_window:
+            raise AssertionError("reference model stopped with windows left unprocessed")
+
+    def result(self, warmup_s: float) -> StreamingReferenceResult:
+        """The run's records and metrics, node-seconds and autoscaler counts included."""
+        horizon_s, fleet = self.horizon_s, self.fleet
+        held = np.array(self.nodes).reshape(-1, 3)
+        base = _summarise(np.array(self.record_arrival), np.array(self.record_end),
+                          np.array(self.close_s), np.array(self.start_s), np.array(self.end_s),
+                          np.array(self.sizes, dtype=np.int64),
+                          np.array(self.batch_sizes, dtype=np.int64), self.worker_intervals,
+                          horizon_s, warmup_s)
+        return dataclasses.replace(
+            base,
+            nodes_at_start=np.array(self.nodes_at_start, dtype=np.int64),
+            node_s_horizon=float(_clip(held[:, 0], held[:, 2], 0.0, horizon_s).sum()),
+            node_s_window=float(_clip(held[:, 0], held[:, 2], warmup_s, horizon_s).sum()),
+            n_scale_out=fleet["out"], n_scale_in=fleet["in"], n_launched=fleet["launched"],
+            max_nodes=fleet["max"])
+
+
 def simulate_streaming_reference(
     arrival_times_s: np.ndarray,
     service_s: Callable[[int], float],
@@ -174,139 +342,13 @@ def simulate_streaming_reference(
     StreamingReferenceResult
     """
     arrivals = np.asarray(arrival_times_s, dtype=np.float64)
-    if not (window_s > 0 and math.isfinite(window_s)):
-        raise SimulationError(f"window_s must be finite and > 0 (got {window_s!r})")
-    if n_workers < 1 or max_batch < 1 or overhead_s < 0:
-        raise SimulationError("n_workers and max_batch must be >= 1 and overhead_s >= 0")
-    if not 0 <= warmup_s < horizon_s:
-        raise SimulationError(f"need 0 <= warmup_s < horizon_s (got {warmup_s}, {horizon_s})")
-    if arrivals.size and (np.any(np.diff(arrivals) < 0) or arrivals[0] < 0
-                          or arrivals[-1] >= horizon_s):
-        raise SimulationError("arrival_times_s must be sorted, >= 0 and < horizon_s")
-
-    env = _Environment()
-    windows = simpy.Store(env)
-    open_window: list[float] = []
-    close_s: list[float] = []
-    start_s: list[float] = []
-    end_s: list[float] = []
-    sizes: list[int] = []
-    batch_sizes: list[int] = []
-    worker_intervals: list[tuple[float, float]] = []
-    record_arrival: list[float] = []
-    record_end: list[float] = []
-    # nodes: [launch, ready, removed] times; held (paid) over [launch, removed)
-    nodes: list[list[float]] = [[0.0, 0.0, math.inf] for _ in range(n_workers // workers_per_node)]
-    nodes_at_start: list[int] = []
-    fleet = {"pending": 0, "out": 0, "in": 0, "launched": 0,
-             "max": n_workers // workers_per_node}
-
-    def alive(t: float) -> list[list[float]]:
-        return [nd for nd in nodes if nd[0] <= t < nd[2]]
-
-    def autoscaler() -> Generator[simpy.events.Event, None, None]:
-        a = autoscaling
-        j = 1
-        while j * a.interval_s <= horizon_s:
-            yield _At(env, j * a.interval_s, URGENT)
-            lo, hi = (j - 1) * a.interval_s, j * a.interval_s
-            busy = sum(max(min(e, hi) - max(s0, lo), 0.0) for s0, e in worker_intervals)
-            held = sum(max(min(nd[2], hi) - max(nd[0], lo), 0.0) for nd in nodes)
-            u = busy / (held * workers_per_node) if held > 0 else 0.0
-            current = len(alive(hi)) - fleet["pending"]
-            desired = math.ceil(current * u / a.target_utilization - 1e-9)
-            desired = min(max(desired, a.min_nodes), a.max_nodes)
-            if desired > current:
-                fleet["out"] += 1
-                unmark = min(fleet["pending"], desired - current)
-                fleet["pending"] -= unmark
-                for _ in range(desired - current - unmark):
-                    nodes.append([hi, hi + a.provisioning_delay_s, math.inf])
-                    fleet["launched"] += 1
-                fleet["max"] = max(fleet["max"], len(alive(hi)))
-            elif desired < current:
-                fleet["in"] += 1
-                fleet["pending"] += current - desired
-            j += 1
-
-    def apply_fleet_changes(t: float) -> int:
-        """Remove the marked nodes (provisioning first, newest first); return the ready nodes."""
-        for _ in range(fleet["pending"]):
-            live = alive(t)
-            provisioning = [nd for nd in live if nd[1] > t]
-            victim = (provisioning or live)[-1]
-            victim[2] = t
-        fleet["pending"] = 0
-        return sum(1 for nd in alive(t) if nd[1] <= t)
-
-    def arrival_process() -> Generator[simpy.events.Event, None, None]:
-        for a in arrivals:
-            yield _At(env, float(a), NORMAL)
-            open_window.append(float(a))
-
-    def closer() -> Generator[simpy.events.Event, None, None]:
-        k = 0
-        while k * window_s < horizon_s:
-            close = (k + 1) * window_s
-            yield _At(env, close, URGENT)
-            sealed = list(open_window)
-            open_window.clear()
-            close_s.append(close)
-            windows.put(sealed)
-            k += 1
-
-    def processor() -> Generator[simpy.events.Event, None, None]:
-        while True:
-            records = yield windows.get()
-            start = env.now
-            n_workers_now = apply_fleet_changes(start) * workers_per_node
-            nodes_at_start.append(n_workers_now // workers_per_node)
-            n = len(records)
-            if n == 0:
-                processing = 0.0
-            else:
-                n_batches = -(-n // max_batch)
-                busy = [0.0] * min(n_batches, n_workers_now)
-                for i in range(n_batches):
-                    size = max_batch if i < n_batches - 1 else n - (n_batches - 1) * max_batch
-                    duration = float(service_s(size))
-                    if not (duration > 0 and math.isfinite(duration)):
-                        raise SimulationError(
-                            f"service_s({size}) must be a positive finite number of seconds "
-                            f"(got {duration!r}); fix the service-time sampler")
-                    busy[i % n_workers_now] += duration
-                    batch_sizes.append(size)
-                processing = max(busy) + overhead_s
-                worker_intervals.extend((start, start + b) for b in busy)
-            end = start + processing
-            if processing > 0:
-                yield _At(env, end, NORMAL)
-            start_s.append(start)
-            end_s.append(end)
-            sizes.append(n)
-            record_arrival.extend(records)
-            record_end.extend([end] * n)
-
-    env.process(arrival_process())
-    env.process(closer())
-    env.process(processor())
-    if autoscaling is not None:
-        env.process(autoscaler())
-    env.run()
-    if len(end_s) != len(close_s) or open_window:
-        raise AssertionError("reference model stopped with windows left unprocessed")
-    held = np.array(nodes).reshape(-1, 3)
-    base = _summarise(np.array(record_arrival), np.array(record_end), np.array(close_s),
-                      np.array(start_s), np.array(end_s), np.array(sizes, dtype=np.int64),
-                      np.array(batch_sizes, dtype=np.int64), worker_intervals, horizon_s,
-                      warmup_s)
-    return dataclasses.replace(
-        base,
-        nodes_at_start=np.array(nodes_at_start, dtype=np.int64),
-        node_s_horizon=float(_clip(held[:, 0], held[:, 2], 0.0, horizon_s).sum()),
-        node_s_window=float(_clip(held[:, 0], held[:, 2], warmup_s, horizon_s).sum()),
-        n_scale_out=fleet["out"], n_scale_in=fleet["in"], n_launched=fleet["launched"],
-        max_nodes=fleet["max"])
+    _check_inputs(arrivals, n_workers=n_workers, window_s=window_s, max_batch=max_batch,
+                  horizon_s=horizon_s, warmup_s=warmup_s, overhead_s=overhead_s)
+    model = _StreamingModel(arrivals, service_s, n_workers=n_workers, window_s=window_s,
+                            max_batch=max_batch, horizon_s=horizon_s, overhead_s=overhead_s,
+                            workers_per_node=workers_per_node, autoscaling=autoscaling)
+    model.run()
+    return model.result(warmup_s)
 
 
 def _clip(lo: np.ndarray, hi: np.ndarray, a: float, b: float) -> np.ndarray:
