@@ -75,7 +75,8 @@ from simulators.core.arrivals import (
     check_arrivals,
 )
 from simulators.core.fleet import DelayComponent
-from simulators.core.histogram import N_BUCKETS, bucket_bounds, percentiles_from_counts
+from simulators.core.histogram import N_BUCKETS, bucket_bounds
+from simulators.core.result import WindowedStats, columns_record, histogram_percentiles, ratio
 from simulators.core.service import ServiceTime
 
 __all__ = [
@@ -121,10 +122,7 @@ class BatchCounters:
     @classmethod
     def from_stats(cls, array: np.ndarray) -> BatchCounters:
         """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
-        from dataclasses import fields
-
-        return cls(**{f.name: array[..., getattr(bk, "S_" + f.name.upper())].copy()
-                      for f in fields(cls)})
+        return columns_record(cls, array, bk, "S_")
 
 
 @dataclass(frozen=True)
@@ -149,14 +147,11 @@ class BatchJobs:
     @classmethod
     def from_jobs(cls, array: np.ndarray) -> BatchJobs:
         """Return the record of a float64[R, n_jobs, N_JOB_COLS] kernel ``jobs`` array."""
-        from dataclasses import fields
-
-        return cls(**{f.name: array[..., getattr(bk, "J_" + f.name.upper())].copy()
-                      for f in fields(cls)})
+        return columns_record(cls, array, bk, "J_")
 
 
 @dataclass(frozen=True)
-class BatchSimResult:
+class BatchSimResult(WindowedStats):
     """Raw output of :func:`simulate_batch`, one row per replication.
 
     Attributes
@@ -193,23 +188,9 @@ class BatchSimResult:
     acc: np.ndarray = field(repr=False)
 
     @property
-    def n_replications(self) -> int:
-        """Return the number of replications."""
-        return int(self.stats.shape[0])
-
-    @property
     def n_jobs(self) -> int:
         """Return the number of jobs scheduled inside the horizon."""
         return int(self.scheduled_s.shape[0])
-
-    @property
-    def window_s(self) -> float:
-        """Return the measured window length ``horizon_s - warmup_s`` (s)."""
-        return self.horizon_s - self.warmup_s
-
-    def stat(self, index: int) -> np.ndarray:
-        """Return float64[R]: one ``S_*`` statistic per replication."""
-        return self.stats[:, index].copy()
 
     def counters(self) -> BatchCounters:
         """Return the per-replication counters as a typed record (float64[R] fields)."""
@@ -231,12 +212,11 @@ class BatchSimResult:
 
     def freshness_percentiles_s(self, quantiles: np.ndarray) -> np.ndarray:
         """Return float64[R, k] nearest-rank freshness quantiles (s) per replication."""
-        return percentiles_from_counts(self.freshness_hist, np.asarray(quantiles))
+        return histogram_percentiles(self.freshness_hist, quantiles)
 
     def mean_freshness_s(self) -> np.ndarray:
         """Return float64[R]: mean freshness (s) of window records processed by the horizon."""
-        return self._ratio(self.stats[:, bk.S_SUM_FRESHNESS_S],
-                           self.stats[:, bk.S_N_WINDOW_PROCESSED])
+        return self._ratio(bk.S_SUM_FRESHNESS_S, bk.S_N_WINDOW_PROCESSED)
 
     def slo_attainment(self) -> np.ndarray | None:
         """Return float64[R]: share of processed window records with freshness <= the SLO.
@@ -245,7 +225,7 @@ class BatchSimResult:
         """
         if self.slo_freshness_s is None:
             return None
-        return self._ratio(self.stats[:, bk.S_N_SLO_MET], self.stats[:, bk.S_N_WINDOW_PROCESSED])
+        return self._ratio(bk.S_N_SLO_MET, bk.S_N_WINDOW_PROCESSED)
 
     def jobs_missing_deadline(self) -> np.ndarray:
         """Return float64[R]: jobs that ended after scheduled start + ``deadline_s``."""
@@ -290,12 +270,7 @@ class BatchSimResult:
     def utilization(self, basis: str = "window") -> np.ndarray:
         """Return float64[R]: busy worker-seconds over paid worker-seconds."""
         paid = self.node_seconds(basis).sum(axis=1) * self.workers_per_node
-        return self._ratio(self.busy_worker_s(basis), paid)
-
-    @staticmethod
-    def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return ratio(self.busy_worker_s(basis), paid)
 
 
 def _basis(basis: str) -> int:

@@ -64,7 +64,8 @@ import numpy as np
 
 from domain.errors import SimulationError
 from simulators.core.arrivals import Arrivals, check_arrivals
-from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.core.histogram import N_BUCKETS
+from simulators.core.result import ReplicatedStats, columns_record, histogram_percentiles
 from simulators.core.service import ServiceTime
 from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
 from simulators.streaming import _kernel as sk
@@ -143,14 +144,11 @@ class StreamingCounters:
     @classmethod
     def from_stats(cls, array: np.ndarray) -> StreamingCounters:
         """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
-        from dataclasses import fields
-
-        return cls(**{f.name: array[..., getattr(sk, "S_" + f.name.upper())].copy()
-                      for f in fields(cls)})
+        return columns_record(cls, array, sk, "S_")
 
 
 @dataclass(frozen=True)
-class StreamingSimResult:
+class StreamingSimResult(ReplicatedStats):
     """Raw output of :func:`simulate_streaming`, one row per replication.
 
     Attributes
@@ -186,18 +184,9 @@ class StreamingSimResult:
         return self.n_nodes * self.workers_per_node
 
     @property
-    def n_replications(self) -> int:
-        """Return the number of replications."""
-        return int(self.stats.shape[0])
-
-    @property
     def measured_s(self) -> float:
         """Return the measured interval's length ``horizon_s - warmup_s`` (s)."""
         return self.horizon_s - self.warmup_s
-
-    def stat(self, index: int) -> np.ndarray:
-        """Return float64[R]: one ``S_*`` statistic per replication."""
-        return self.stats[:, index].copy()
 
     def counters(self) -> StreamingCounters:
         """Return the per-replication counters as a typed record (float64[R] fields)."""
@@ -209,7 +198,7 @@ class StreamingSimResult:
 
     def latency_percentiles_s(self, quantiles: np.ndarray) -> np.ndarray:
         """Return float64[R, k] nearest-rank latency quantiles (s) per replication."""
-        return percentiles_from_counts(self.latency_hist, np.asarray(quantiles))
+        return histogram_percentiles(self.latency_hist, quantiles)
 
     def mean_latency_s(self) -> np.ndarray:
         """Return float64[R]: exact mean latency (s) per replication."""
@@ -329,11 +318,6 @@ class StreamingSimResult:
         """Return the replication mean of :meth:`timeline_per_replication` (float64[n_bins])."""
         per_rep = self.timeline_per_replication()
         return {k: (v if v.ndim == 1 else v.mean(axis=0)) for k, v in per_rep.items()}
-
-    def _ratio(self, num: int, den: int) -> np.ndarray:
-        d = self.stats[:, den]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(d > 0, self.stats[:, num] / np.where(d > 0, d, 1.0), np.nan)
 
 
 def _check_basis(basis: str) -> None:

@@ -68,6 +68,7 @@ import numpy as np
 
 from domain.errors import SimulationError
 from simulators.core.fleet import DelayComponent
+from simulators.core.result import ReplicatedRuns, columns_record
 from simulators.training import _kernel as tk
 
 __all__ = [
@@ -205,14 +206,11 @@ class TrainingRuns:
     @classmethod
     def from_runs(cls, array: np.ndarray) -> TrainingRuns:
         """Return the record of a float64[R, n_runs, N_OUT] kernel ``runs`` array (copies)."""
-        from dataclasses import fields
-
-        return cls(**{f.name: array[..., getattr(tk, "O_" + f.name.upper())].copy()
-                      for f in fields(cls)})
+        return columns_record(cls, array, tk, "O_")
 
 
 @dataclass(frozen=True)
-class TrainingSimResult:
+class TrainingSimResult(ReplicatedRuns):
     """Output of :func:`simulate_training`: one row per (replication, run).
 
     Attributes
@@ -248,23 +246,9 @@ class TrainingSimResult:
     inputs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def n_replications(self) -> int:
-        """Return the number of replications ``R``."""
-        return int(self.runs.shape[0])
-
-    @property
-    def n_runs(self) -> int:
-        """Return the runs per replication."""
-        return int(self.runs.shape[1])
-
-    @property
     def gpus(self) -> int:
         """Return the gang size ``G`` (GPUs)."""
         return self.nodes * self.gpus_per_node
-
-    def column(self, index: int) -> np.ndarray:
-        """Return float64[R, n_runs]: one ``O_*`` output per run."""
-        return self.runs[:, :, index].copy()
 
     def run_record(self) -> TrainingRuns:
         """Return the per-run outputs as a typed record (float64[R, n_runs] fields)."""
