@@ -25,6 +25,7 @@ from costmodels.billing._common import (
     join_gpus,
     json_fragment,
     json_object,
+    missing_column,
     null_literal_checks,
     reject_rules,
     short_account_checks,
@@ -473,20 +474,17 @@ def _parse(expr: pl.Expr) -> pl.Expr:
 
 
 def _require(cols: Cols, label: str) -> None:
-    from costmodels.billing.errors import BillingFormatError
-
+    fix = "export the report with its default columns"
     for name in ("line_item_unblended_cost", "line_item_line_item_type",
                  "bill_billing_period_start_date", "bill_payer_account_id"):
         if not cols.has(name):
-            raise BillingFormatError(
-                f"{label}: required CUR column {cols.label(name) if name in cols.original else name}"
-                f" (legacy name {_legacy(name)}) is missing (header row); export the report "
-                "with its default columns", source_file=label, column=_legacy(name), row=0)
+            shown = cols.label(name) if name in cols.original else name
+            raise missing_column(label, _legacy(name),
+                                 f"CUR column {shown} (legacy name {_legacy(name)})", fix)
     if not (cols.has("line_item_usage_start_date") or cols.has("identity_time_interval")):
-        raise BillingFormatError(
-            f"{label}: required CUR column lineItem/UsageStartDate (line_item_usage_start_date) "
-            "is missing (header row); export the report with its default columns",
-            source_file=label, column="lineItem/UsageStartDate", row=0)
+        raise missing_column(label, "lineItem/UsageStartDate",
+                             "CUR column lineItem/UsageStartDate (line_item_usage_start_date)",
+                             fix)
 
 
 _LEGACY = {"line_item_unblended_cost": "lineItem/UnblendedCost",

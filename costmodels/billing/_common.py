@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from costmodels.billing.errors import BillingFormatError
 from costmodels.billing.schema import NORMALISED_SCHEMA, UTC_TIME
 
 NULL_TOKENS = ("null",)
@@ -195,6 +196,15 @@ def json_object(fragments: Sequence[pl.Expr]) -> pl.Expr:
         return pl.lit(None, pl.String)
     joined = pl.concat_list(list(fragments)).list.drop_nulls().list.join(",")
     return pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
+
+
+def missing_column(label: str, column: str, what: str, fix: str) -> BillingFormatError:
+    """Return the error for a required ``column`` missing from the header row of ``label``.
+
+    ``what`` names it in the message (``"FOCUS column BilledCost"``); ``fix`` says what to do.
+    """
+    return BillingFormatError(f"{label}: required {what} is missing (header row); {fix}",
+                              source_file=label, column=column, row=0)
 
 
 def reject_rules(rules: Sequence[tuple[pl.Expr, str, str, pl.Expr]]) -> list[pl.Expr]:

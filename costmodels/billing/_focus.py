@@ -21,12 +21,12 @@ from costmodels.billing._common import (
     clean_nulls,
     finish,
     join_gpus,
+    missing_column,
     null_literal_checks,
     reject_rules,
     short_account_checks,
     time_zone_checks,
 )
-from costmodels.billing.errors import BillingFormatError
 from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS
 
 DEPRECATED = {"AmortizedCost": "EffectiveCost", "ChargeType": "ChargeCategory",
@@ -147,10 +147,9 @@ def _read_columns(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType])
     cols = Cols(cschema, original)
     for required in ("BilledCost", "ChargePeriodStart"):
         if not cols.has(required):
-            raise BillingFormatError(
-                f"{label}: required FOCUS column {required} is missing (header row); "
-                "a FOCUS file needs at least BilledCost, ChargeCategory and ChargePeriodStart",
-                source_file=label, column=required, row=0)
+            raise missing_column(
+                label, required, f"FOCUS column {required}",
+                "a FOCUS file needs at least BilledCost, ChargeCategory and ChargePeriodStart")
     return raw, cols, oddities
 
 

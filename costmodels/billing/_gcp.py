@@ -46,11 +46,11 @@ from costmodels.billing._common import (
     join_gpus,
     json_fragment,
     json_object,
+    missing_column,
     null_literal_checks,
     reject_rules,
     time_zone_checks,
 )
-from costmodels.billing.errors import BillingFormatError
 from costmodels.billing.schema import UTC_TIME
 
 KNOWN_COLUMNS = frozenset({
@@ -305,10 +305,9 @@ def _read_flat(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType]) ->
     cols = Cols(fschema, original)
     for name in REQUIRED:
         if not cols.has(name):
-            raise BillingFormatError(
-                f"{label}: required GCP billing export column {name} is missing (header row); "
-                "export the standard or detailed usage cost table with all its columns",
-                source_file=label, column=name, row=0)
+            raise missing_column(
+                label, name, f"GCP billing export column {name}",
+                "export the standard or detailed usage cost table with all its columns")
     return raw, fschema, cols
 
 
