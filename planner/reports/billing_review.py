@@ -383,15 +383,7 @@ def render_html(review: Review, notes: Sequence[str] = ()) -> str:
     top movers; effective $/GPU-hour by instance type × purchase option.  A chart without data
     is left out and says so.
     """
-    import plotly.io as pio
-    from plotly.offline import get_plotlyjs
-
-    from planner.reports.html import _STYLE, _e, render_section
-
-    def chart(fig: Any, div_id: str) -> str:
-        return ('<div class="chart">' + pio.to_html(
-            fig, full_html=False, include_plotlyjs=False, div_id=div_id,
-            config={"displaylogo": False, "responsive": True}) + "</div>")
+    from planner.reports.html import _e, chart_div, html_page, render_section
 
     figures = [("daily-cost", _fig_daily(review)), ("forecast", _fig_forecast(review)),
                ("movers", _fig_movers(review)), ("gpu-rates", _fig_gpu(review))]
@@ -399,18 +391,12 @@ def render_html(review: Review, notes: Sequence[str] = ()) -> str:
     body = [f"<h1>{_e(title(review))}</h1>", render_section(sections[0]), "<h2>Charts</h2>"]
     for div_id, fig in figures:
         if fig is not None:
-            body.append(chart(fig, div_id))
+            body.append(chart_div(fig, div_id))
     missing = [d for d, f in figures if f is None]
     if missing:
         body.append("<p>Charts without data (n/a): " + _e(", ".join(missing)) + "</p>")
     body.extend(render_section(s) for s in sections[1:])
-    plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{_e(title(review))}</title>\n<style>{_STYLE}</style>\n"
-        f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
-        + "\n".join(body) + "\n</body>\n</html>\n"
-    )
+    return html_page(title(review), body)
 
 
 def render(review: Review, fmt: str, notes: Sequence[str] = ()) -> str:

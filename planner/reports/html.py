@@ -172,7 +172,8 @@ def timeline_figure(result: RunResult) -> Any | None:
     return fig
 
 
-def _chart(fig: Any, div_id: str) -> str:
+def chart_div(fig: Any, div_id: str) -> str:
+    """Return a plotly figure as a ``<div class="chart">`` (plotly.js not included)."""
     import plotly.io as pio
 
     return ('<div class="chart">' + pio.to_html(
@@ -184,18 +185,18 @@ def charts_section(result: RunResult) -> str:
     """Return the charts: distributions, Pareto, fleet size (each skipped when it has no data)."""
     parts = ["<h2>Charts</h2>"]
     for div_id, fig in distribution_figures(result):
-        parts.append(_chart(fig, div_id))
+        parts.append(chart_div(fig, div_id))
     pareto = pareto_figure(result)
     if pareto is not None:
         fig, left_out = pareto
-        parts.append(_chart(fig, "pareto"))
+        parts.append(chart_div(fig, "pareto"))
         if left_out:
             parts.append("<p>Not plotted (n/a, not $0): " + _e("; ".join(left_out)) + "</p>")
     else:
         parts.append(f"<p>Cost against latency: {NA} (no design has a known, complete cost).</p>")
     fig = timeline_figure(result)
     if fig is not None:
-        parts.append(_chart(fig, "fleet-timeline"))
+        parts.append(chart_div(fig, "fleet-timeline"))
     return "\n".join(parts)
 
 
@@ -207,18 +208,23 @@ def render_html(result: RunResult) -> str:
     recommended designs marked; unknown costs listed, not plotted), and fleet size over time.
     plotly.js is inlined: the page needs no network.
     """
-    from plotly.offline import get_plotlyjs
-
     sections = build_report(result)
     body = [f"<h1>{_e(title(result))}</h1>"]
     for s in sections:
         body.append(render_section(s))
         if s.title == "Recommendation":
             body.append(charts_section(result))
+    return html_page(title(result), body)
+
+
+def html_page(page_title: str, body: list[str]) -> str:
+    """Return a self-contained HTML page: the title, the house style, plotly.js inlined, body."""
+    from plotly.offline import get_plotlyjs
+
     plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{_e(title(result))}</title>\n<style>{_STYLE}</style>\n"
+        f"<title>{_e(page_title)}</title>\n<style>{_STYLE}</style>\n"
         f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
         + "\n".join(body) + "\n</body>\n</html>\n"
     )

@@ -128,7 +128,11 @@ def fmt_plain(value: Any) -> str:
 
 
 def short_source(source: str, purchase: str = "on_demand") -> str:
-    """Return the clause of a price source that covers ``purchase``, commit hashes shortened."""
+    """Return the clause of a price source that covers ``purchase``, commit hashes shortened.
+
+    Catalog rows name one source for on-demand and reserved prices and, after ``spot:``, one
+    for spot prices.
+    """
     clauses = [c.strip() for c in source.split(";")]
     chosen = clauses[0]
     if purchase == "spot":

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import io
-import re
 import shutil
 
 from rich.console import Console
 from rich.table import Table
 
-from planner.reports.sections import fmt_ms, fmt_unit, human_ms
+from planner.reports.sections import NA, fmt_money, fmt_ms, fmt_unit, human_ms, short_source
 from planner.results import DesignResult, RunResult
 from planner.stats import Estimate
-
-NA = "n/a"
 
 
 def _console(buffer: io.StringIO) -> Console:
@@ -24,17 +21,6 @@ def _console(buffer: io.StringIO) -> Console:
 
 def _ms(e: Estimate, ci: bool = False) -> str:
     return fmt_ms(e, ci=ci).replace(" ± ", "\n±")
-
-
-def money(value: float | None, digits: int = 2) -> str:
-    """Return ``$1,234.56`` or ``n/a`` for an unknown amount."""
-    if value is None:
-        return NA
-    return f"${value:,.{digits}f}"
-
-
-def _unit(value: float | None) -> str:
-    return fmt_unit(value)
 
 
 def _slo(d: DesignResult) -> str:
@@ -94,11 +80,11 @@ def render_comparison(result: RunResult) -> str:
         )
     console.print(table)
     if best is not None:
-        unit = (f"{_unit(best.cost.usd_per_run)} per run" if best.pattern == "training" else
-                f"{_unit(best.cost.usd_per_1k_requests)} per 1k "
+        unit = (f"{fmt_unit(best.cost.usd_per_run)} per run" if best.pattern == "training" else
+                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k "
                 + ("records" if best.pattern in ("streaming", "batch") else "requests"))
         console.print(f"* cheapest design meeting every SLO: {best.name} "
-                      f"({money(best.cost.usd_per_month, 0)}/month, {unit})")
+                      f"({fmt_money(best.cost.usd_per_month, 0)}/month, {unit})")
     elif any(d.slo is not None for d in result.designs):
         console.print("No design with a known price meets every SLO.")
     console.print(_prices_line(result))
@@ -119,7 +105,7 @@ def layer_lines(result: RunResult) -> list[str]:
         c = d.cost
         if len(c.layers) <= 1 and not c.commitment:
             continue
-        steps = " -> ".join(f"{name} {money(usd)}" for name, usd in c.layers)
+        steps = " -> ".join(f"{name} {fmt_money(usd)}" for name, usd in c.layers)
         text = f"Discount layers [{d.name}]: {steps}"
         if c.commitment:
             cm = c.commitment
@@ -128,7 +114,7 @@ def layer_lines(result: RunResult) -> list[str]:
             text += (f"; {cm.get('label', 'commitment')}: "
                      f"{'n/a' if nodes is None else f'{nodes:.2f}'} nodes committed, "
                      f"{'n/a' if util is None else f'{util * 100:.1f}%'} used, unused "
-                     f"{money(cm.get('unused_commitment_usd'))}")
+                     f"{fmt_money(cm.get('unused_commitment_usd'))}")
         lines.append(text)
     return lines
 
@@ -136,11 +122,11 @@ def layer_lines(result: RunResult) -> list[str]:
 def _cost_cell(d: DesignResult) -> str:
     """Monthly cost, the horizon's (or the run's) cost, and an incomplete flag."""
     c = d.cost
-    lines = [f"{money(c.usd_per_month, 0)}/month"]
+    lines = [f"{fmt_money(c.usd_per_month, 0)}/month"]
     if c.usd_per_run is not None or d.pattern == "training":
-        lines.append(f"{money(c.usd_per_run)}/run")
+        lines.append(f"{fmt_money(c.usd_per_run)}/run")
     else:
-        lines.append(f"{money(c.total_usd)} horizon")
+        lines.append(f"{fmt_money(c.total_usd)} horizon")
     if c.incomplete:
         lines.append("INCOMPLETE")
     return "\n".join(lines)
@@ -152,14 +138,14 @@ def _unit_cells(d: DesignResult) -> tuple[str, str]:
     alloc, busy = [], []
     per = "rec" if d.pattern in ("streaming", "batch") else "req"
     if d.pattern != "training":
-        alloc.append(f"{_unit(c.usd_per_1k_requests)}/1k {per}")
-        busy.append(_unit(c.usd_per_1k_requests_busy))
+        alloc.append(f"{fmt_unit(c.usd_per_1k_requests)}/1k {per}")
+        busy.append(fmt_unit(c.usd_per_1k_requests_busy))
     if c.usd_per_1m_tokens is not None:
-        alloc.append(f"{_unit(c.usd_per_1m_tokens)}/1M tok")
-        busy.append(_unit(c.usd_per_1m_tokens_busy))
+        alloc.append(f"{fmt_unit(c.usd_per_1m_tokens)}/1M tok")
+        busy.append(fmt_unit(c.usd_per_1m_tokens_busy))
     if c.usd_per_run is not None or d.pattern == "training":
-        alloc.append(f"{_unit(c.usd_per_run)}/run")
-        busy.append(_unit(c.usd_per_run_busy))
+        alloc.append(f"{fmt_unit(c.usd_per_run)}/run")
+        busy.append(fmt_unit(c.usd_per_run_busy))
     return "\n".join(alloc), "\n".join(busy)
 
 
@@ -183,24 +169,9 @@ def _prices_line(result: RunResult) -> str:
             parts.append(f"{', '.join(names)}: {purchase} n/a (no price in the catalog)")
         else:
             parts.append(f"{', '.join(names)}: {purchase} as of {as_of}, "
-                         f"{_short_source(source, purchase)}")
+                         f"{short_source(source, purchase)}")
     catalog = result.assumptions.get("price_catalog")
     return f"Prices ({catalog}): " + "; ".join(parts)
-
-
-def _short_source(source: str, purchase: str = "on_demand") -> str:
-    """Return the clause of a price source that covers ``purchase``, commit hashes shortened.
-
-    Catalog rows name one source for on-demand and reserved prices and, after ``spot:``, one
-    for spot prices.
-    """
-    clauses = [c.strip() for c in source.split(";")]
-    chosen = clauses[0]
-    if purchase == "spot":
-        for c in clauses[1:]:
-            if c.startswith("spot:"):
-                chosen = c[len("spot:"):].strip()
-    return re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", chosen)
 
 
 def render_assumptions(result: RunResult) -> str:
@@ -251,7 +222,7 @@ def render_details(result: RunResult) -> str:
                 console.print(f"  spot interruptions: {d.fleet.spot_interruptions.detail}")
             if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
                 console.print("  cost by purchase option: " + ", ".join(
-                    f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
+                    f"{k} {fmt_money(v)}" for k, v in d.cost.by_purchase.items()))
             continue
         little = d.littles_law_relative_error
         console.print(
@@ -274,10 +245,10 @@ def render_details(result: RunResult) -> str:
             console.print(f"  spot interruptions: {f.spot_interruptions.detail}")
         if d.cost.by_purchase and len(d.cost.by_purchase) > 1:
             console.print("  cost by purchase option: " + ", ".join(
-                f"{k} {money(v)}" for k, v in d.cost.by_purchase.items()))
+                f"{k} {fmt_money(v)}" for k, v in d.cost.by_purchase.items()))
         console.print(
             f"  busy GPU-hours {d.busy_gpu_hours.mean or 0:,.3f} of "
             f"{'n/a' if d.gpu_hours is None else format(d.gpu_hours, ',.2f')} allocated; busy cost "
-            f"(window) {money(d.cost.busy_usd)}; mean fleet cost {money(d.cost.usd_per_hour)}/h"
+            f"(window) {fmt_money(d.cost.busy_usd)}; mean fleet cost {fmt_money(d.cost.usd_per_hour)}/h"
         )
     return buffer.getvalue()
