@@ -217,14 +217,15 @@ def render_html(result: RunResult) -> str:
     return html_page(title(result), body)
 
 
-def html_page(page_title: str, body: list[str]) -> str:
-    """Return a self-contained HTML page: the title, the house style, plotly.js inlined, body."""
+def html_page(page_title: str, body: list[str], *, style: bool = True) -> str:
+    """Return a self-contained HTML page: the title, the house style (unless ``style`` is
+    False), plotly.js inlined, then ``body``."""
     from plotly.offline import get_plotlyjs
 
     plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{_e(page_title)}</title>\n<style>{_STYLE}</style>\n"
-        f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
+        f"<title>{_e(page_title)}</title>\n" + (f"<style>{_STYLE}</style>\n" if style else "")
+        + f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
         + "\n".join(body) + "\n</body>\n</html>\n"
     )

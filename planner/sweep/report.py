@@ -196,10 +196,7 @@ def pareto_scatter(result: SweepResult) -> Any | None:
 
 def render_sweep_html(result: SweepResult) -> str:
     """Return the sweep report as one self-contained HTML page (plotly.js inlined)."""
-    import plotly.io as pio
-    from plotly.offline import get_plotlyjs
-
-    from planner.reports.html import render_section
+    from planner.reports.html import chart_div, html_page, render_section
 
     title = f"Sweep of {result.base_design} ({result.scenario['name']})"
     body = [f"<h1>{html.escape(title)}</h1>"]
@@ -207,15 +204,9 @@ def render_sweep_html(result: SweepResult) -> str:
         body.append(render_section(section))
         if section.title.startswith("Cheapest"):
             fig = pareto_scatter(result)
-            body.append('<div class="chart">' + pio.to_html(
-                fig, full_html=False, include_plotlyjs=False, div_id="sweep-pareto",
-                config={"displaylogo": False, "responsive": True}) + "</div>"
+            body.append(chart_div(fig, "sweep-pareto")
                         if fig is not None else f"<p>Cost against latency: {NA}.</p>")
-    plotlyjs = get_plotlyjs().replace("</script", "<\\/script")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n"
-            f"<script type=\"text/javascript\">{plotlyjs}</script>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    return html_page(title, body, style=False)
 
 
 def points_frame(result: SweepResult):
