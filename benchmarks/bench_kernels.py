@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _bench import machine, spread
 from simulators.core.arrivals import PoissonArrivals
 from simulators.realtime import _layout as rk
 from simulators.realtime.api import simulate_realtime
@@ -101,7 +101,7 @@ def main() -> None:
         median = statistics.median(rates)
         print(json.dumps({
             "case": name,
-            "kernel_requests_per_s": {"min": min(rates), "median": median, "max": max(rates)},
+            "kernel_requests_per_s": spread(rates),
             "simpy_requests_per_s": simpy,
             "ratio_kernel_to_simpy": median / simpy,
             "target_requests_per_s": target,
@@ -110,9 +110,7 @@ def main() -> None:
             "threads": numba.get_num_threads(),
             "requests_per_repeat": args.requests,
             "repeats": args.repeats,
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "numba": numba.__version__,
+            **machine(),
         }), flush=True)
 
 

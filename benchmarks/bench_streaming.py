@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _bench import machine, spread
 from simulators.core.arrivals import PoissonArrivals
 from simulators.streaming import _kernel as sk
 from simulators.core.reference_arrivals import poisson_arrivals
@@ -66,12 +66,9 @@ def bench_streaming(rate_rps: float, service: ServiceTime, workers: int, window_
                                      max_batch=max_batch, horizon_s=horizon, warmup_s=0.0)
         simpy.append(arrivals.size / (time.perf_counter() - t0))
 
-    def summary(values: list[float]) -> dict[str, float]:
-        return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
     return {
-        "kernel_records_per_s": summary(kernel),
-        "simpy_records_per_s": summary(simpy),
+        "kernel_records_per_s": spread(kernel),
+        "simpy_records_per_s": spread(simpy),
         "ratio_kernel_to_simpy": statistics.median(kernel) / statistics.median(simpy),
         "first_call_s": first_call_s,
         "records_per_kernel_repeat": records,
@@ -99,8 +96,7 @@ def main() -> None:
         out = bench_streaming(**case, records=args.records, simpy_records=args.simpy_records,
                               repeats=args.repeats)
         print(json.dumps({"case": name, **out, "threads": numba.get_num_threads(),
-                          "machine": platform.machine(), "python": platform.python_version(),
-                          "numba": numba.__version__}), flush=True)
+                          **machine()}), flush=True)
 
 
 if __name__ == "__main__":

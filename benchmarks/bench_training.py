@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ import numba
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _bench import machine, spread
 from simulators.core.fleet import DelayComponent
 from simulators.training.reference import simulate_training_reference_runs
 from simulators.training.api import simulate_training, young_daly_interval_s
@@ -69,7 +69,7 @@ def main() -> None:
             "case": "spot_2000gpuh_8x8_ckpt",
             "threads": threads,
             "replications": args.replications,
-            "kernel_s": {"min": min(times), "median": median, "max": max(times)},
+            "kernel_s": spread(times),
             "kernel_replications_per_s": args.replications / median,
             "simpy_replications": args.simpy_replications,
             "simpy_s_per_replication": simpy_per_rep_s,
@@ -79,9 +79,7 @@ def main() -> None:
             "simpy_mean_completion_h": float(ref["completion_s"].mean() / 3600.0),
             "mean_interruptions": float(sim.n_interruptions().mean()),
             "segments_per_run": round(sim.work_s / CASE["checkpoint_interval_s"] + 0.5),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "numba": numba.__version__,
+            **machine(),
         }), flush=True)
 
 
