@@ -45,6 +45,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -199,6 +200,21 @@ class _At(simpy.events.Event):
         env.schedule_at(self, time_s, priority)
 
 
+def _take_batch(model: Any) -> tuple[list[int], float]:
+    """Take the oldest queued requests (at most ``max_batch``) of ``model``, stamp their dispatch
+    time and draw the batch's service time; return the requests and the service time (s)."""
+    size = min(len(model.queue), model.max_batch)
+    members = [model.queue.popleft() for _ in range(size)]
+    service_s = float(model.service_s(size))
+    if not (math.isfinite(service_s) and service_s > 0.0):
+        raise SimulationError(
+            f"service_s({size}) must be a positive finite number of seconds "
+            f"(got {service_s!r}); fix the service-time sampler"
+        )
+    model.dispatch_s[members] = model.env.now
+    return members, service_s
+
+
 class _RealtimeModel:
     """State and processes of one reference run (see the module docstring for the rules)."""
 
@@ -274,17 +290,9 @@ class _RealtimeModel:
     def _dispatch(self, worker: int) -> None:
         """Start a batch of the oldest queued requests (at most ``max_batch``) on ``worker``."""
         env = self.env
-        size = min(len(self.queue), self.max_batch)
-        members = [self.queue.popleft() for _ in range(size)]
-        service_s = float(self.service_s(size))
-        if not (math.isfinite(service_s) and service_s > 0.0):
-            raise SimulationError(
-                f"service_s({size}) must be a positive finite number of seconds "
-                f"(got {service_s!r}); fix the service-time sampler"
-            )
-        self.dispatch_s[members] = env.now
+        members, service_s = _take_batch(self)
         self.worker_busy[worker] = True
-        self.batch_size.append(size)
+        self.batch_size.append(len(members))
         self.batch_start_s.append(env.now)
         self.batch_worker.append(worker)
         self.batch_end_s.append(np.nan)  # filled in at completion

@@ -81,7 +81,6 @@ marked *(kernel)*.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -92,7 +91,7 @@ from simpy.events import URGENT
 
 from domain.errors import SimulationError
 from simulators.core.fleet import N_CLASSES, STATE_DRAINING, STATE_READY, FleetSpec
-from simulators.realtime.reference import _At, _check_inputs, _Environment
+from simulators.realtime.reference import _At, _check_inputs, _Environment, _take_batch
 from simulators.realtime.reference_fleet_dynamics import PRIORITY_DISPATCH, _FleetDynamics, _Node
 
 __all__ = ["FleetReferenceResult", "simulate_fleet_reference"]
@@ -383,14 +382,7 @@ class _FleetModel(_FleetDynamics):
     def _dispatch(self, worker: int) -> None:
         """Start a batch of the oldest queued requests (at most ``max_batch``) on ``worker``."""
         env = self.env
-        size = min(len(self.queue), self.max_batch)
-        members = [self.queue.popleft() for _ in range(size)]
-        service_s = float(self.service_s(size))
-        if not (math.isfinite(service_s) and service_s > 0.0):
-            raise SimulationError(
-                f"service_s({size}) must be a positive finite number of seconds "
-                f"(got {service_s!r}); fix the service-time sampler")
-        self.dispatch_s[members] = env.now
+        members, service_s = _take_batch(self)
         batch = _Batch(len(self.batches), members, worker, self.slots[worker // self.width],
                        env.now, env.now + service_s)
         self.worker_batch[worker] = batch
