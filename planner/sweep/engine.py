@@ -106,9 +106,9 @@ class SweepResult:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return :meth:`to_dict` as JSON (NaN and inf become null)."""
-        from planner.sweep.store import _finite
+        from planner.results import json_ready
 
-        return json.dumps(_finite(self.to_dict()), indent=indent)
+        return json.dumps(json_ready(self.to_dict()), indent=indent)
 
 
 def default_output(scenario: Scenario, fingerprint: str) -> Path:
