@@ -338,13 +338,12 @@ def design_sections(result: RunResult) -> list[Section]:
     out = []
     for d in result.designs:
         f = d.fleet
-        dist = Table(
-            ("metric", *LATENCY_KEYS),
-            ((f"{d.metric_label}", *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS)),
-             ("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
-                        for k in LATENCY_KEYS))),
-            ("left", *("right" for _ in LATENCY_KEYS)),
-        )
+        rows = [(f"{d.metric_label}", *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS))]
+        if d.wait_ms["mean"].mean is not None:  # only patterns with a request queue wait
+            rows.append(("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
+                                   for k in LATENCY_KEYS)))
+        dist = Table(("metric", *LATENCY_KEYS), tuple(rows),
+                     ("left", *("right" for _ in LATENCY_KEYS)))
         items = [
             f"workload {d.workload}: {d.arrivals}",
             f"pattern {d.pattern}; service time {d.service_time}",

@@ -158,3 +158,22 @@ def test_batching_is_shown_in_each_patterns_own_terms(result) -> None:
     for line in ("batch ≤8, wait ≤2 ms", "window 60 s, batch", "a job every 1 h, batch"):
         assert line in table
     assert "max_wait_ms" not in table
+
+
+def test_wait_row_only_for_designs_with_a_queue(result) -> None:
+    """A real-time design shows its queue wait; a streaming design has no queue, so no wait row
+    (not a row of blanks)."""
+    from dataclasses import replace
+
+    from planner.stats import Estimate
+
+    rt, stream = result.designs[:2]
+    na = Estimate(None, None, None, 0)
+    stream = replace(stream, name="windows", pattern="streaming",
+                     wait_ms={"mean": na, "p50": na, "p99": na})
+    md = render_markdown(replace(result, designs=(rt, stream)))
+    sections = md.split("### ")
+    queue = next(s for s in sections if s.startswith(rt.name))
+    windows = next(s for s in sections if s.startswith("windows"))
+    assert "| wait |" in queue
+    assert "| wait |" not in windows
