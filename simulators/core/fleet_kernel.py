@@ -3,16 +3,25 @@
 Semantics: ``docs/fleet-dynamics.md``.  The serving loop in ``simulators.realtime._layout``
 owns the queue and the per-request statistics; it calls these helpers for every fleet event and
 handles the two events that touch the queue itself (a node death losing batches, and the
-autoscaler's metrics) before delegating the fleet part here.  Everything is arrays and scalars.
+autoscaler's metrics) before delegating the fleet part here.
+
+The fleet travels as a few named structures (namedtuples of arrays, passed by reference; the
+arrays inside are mutable): :data:`FleetParams` (read-only configuration), :data:`FleetState`
+(counters and node slots), :data:`FleetAcc` (node-second accounts and the timeline),
+:data:`Workers` (per-worker availability), plus the event heap
+(:data:`simulators.core.structures.EventHeap`) and the random stream ``rng``.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+
+import numpy as np
 
 from simulators.core.jit import jit
 from simulators.core.rng import exponential, standard_normal
-from simulators.core.structures import avail_set, event_push
+from simulators.core.structures import avail_set, event_push, overlap
 
 # event kinds and their priorities at equal times (lower runs first)
 EV_DEATH = 0
@@ -92,11 +101,51 @@ NODE_SERIES_STATE = N_CLASSES  # + state
 N_NODE_SERIES = N_CLASSES + N_STATES
 
 
-@jit(inline="always")
-def _overlap(start, end, lo, hi):
-    a = max(lo, start)
-    b = min(hi, end)
-    return b - a if b > a else 0.0
+FleetParams = namedtuple("FleetParams", ("fp", "schedule", "prov", "trace_t", "trace_k"))
+"""The fleet's configuration (read-only).
+
+fp : float64[N_FLEET_PARAMS]
+    Scalar parameters (``FP_*``).
+schedule : float64[k, 3]
+    Scheduled minimums (start hour, end hour, nodes).
+prov : float64[k, 2]
+    Provisioning delay components (median s, log-sd).
+trace_t, trace_k : float64[n], int64[n]
+    Spot capacity trace (tick times, nodes available); used when ``fp[FP_TRACE]``.
+"""
+
+FleetState = namedtuple("FleetState", ("fi", "ff", "pend_t", "nd_state", "nd_class", "nd_gen",
+                                       "nd_seq", "nd_base", "nd_since"))
+"""The fleet's mutable state: ``fi`` int64[N_FLEET_INTS] (``FI_*``), ``ff``
+float64[N_FLEET_FLOATS] (``FF_*``), ``pend_t`` float64[k] (request times of the pending spot
+launches, oldest first), and per node slot ``nd_state`` (-1: empty), ``nd_class``, ``nd_gen``
+(bumped when a node starts or goes, so stale events are skipped), ``nd_seq`` (launch order),
+``nd_base`` (1: never scaled in), all int64[max_nodes], and ``nd_since`` float64[max_nodes] (time
+of the last state change)."""
+
+FleetAcc = namedtuple("FleetAcc", ("acc", "timeline", "tl_base", "bin_s", "horizon_s",
+                                   "warmup_s"))
+"""Where the fleet is accounted: ``acc`` float64[2, N_CLASSES, N_STATES + 1] (node-seconds by
+class and state, busy worker-seconds last; ``[0]`` over ``[0, horizon_s]``, ``[1]`` over
+``[warmup_s, horizon_s]``), ``timeline`` float64[n_bins, n_fields] whose node series start at
+field ``tl_base``, and the bin width, horizon and warm-up (s)."""
+
+Workers = namedtuple("Workers", ("avail", "free_t", "cls"))
+"""Per-worker state the fleet touches: ``avail`` (:data:`WorkerAvail`: when each worker can
+start a batch), ``free_t`` float64[W] (when its current batch ends) and ``cls`` int64[W] (the
+class of its node).  Node ``slot`` owns workers ``slot * w .. slot * w + w - 1``."""
+
+
+@jit
+def new_fleet_state(max_nodes):
+    """Return the state of an empty fleet of ``max_nodes`` slots."""
+    ff = np.zeros(N_FLEET_FLOATS)
+    ff[FF_LAST_SCALE_S] = -math.inf
+    ff[FF_FALLBACK_CHECK_S] = -1.0
+    return FleetState(np.zeros(N_FLEET_INTS, dtype=np.int64), ff, np.empty(4 * max_nodes + 16),
+                      np.full(max_nodes, -1, dtype=np.int64), np.zeros(max_nodes, dtype=np.int64),
+                      np.zeros(max_nodes, dtype=np.int64), np.zeros(max_nodes, dtype=np.int64),
+                      np.zeros(max_nodes, dtype=np.int64), np.zeros(max_nodes))
 
 
 @jit(inline="always")
@@ -107,48 +156,51 @@ def _tl_event(timeline, field, t, weight, bin_s, inv_bin, horizon_s):
         timeline[b, field + 1] += weight * (t - b * bin_s)
 
 
+@jit(inline="always")
+def _node_event(books, series, out, t):
+    """Count one node entering (``out`` 0) or leaving (2) a node series at ``t``."""
+    _tl_event(books.timeline, books.tl_base + 4 * series + out, t, 1.0, books.bin_s,
+              1.0 / books.bin_s, books.horizon_s)
+
+
 @jit
-def node_transition(slot, new_state, t, nd_state, nd_class, nd_since, acc, timeline,
-                    tl_node_base, bin_s, horizon_s, warmup_s):
+def node_transition(slot, new_state, t, st, books):
     """Move node ``slot`` to ``new_state`` (-1 = gone) at ``t``, accounting the old state."""
-    inv_bin = 1.0 / bin_s
-    old = nd_state[slot]
-    cls = nd_class[slot]
+    old = st.nd_state[slot]
+    cls = st.nd_class[slot]
     if old >= 0:
-        since = nd_since[slot]
-        acc[0, cls, old] += _overlap(since, t, 0.0, horizon_s)
-        acc[1, cls, old] += _overlap(since, t, warmup_s, horizon_s)
-        _tl_event(timeline, tl_node_base + 4 * (NODE_SERIES_STATE + old) + 2, t, 1.0, bin_s,
-                  inv_bin, horizon_s)
+        since = st.nd_since[slot]
+        books.acc[0, cls, old] += overlap(since, t, 0.0, books.horizon_s)
+        books.acc[1, cls, old] += overlap(since, t, books.warmup_s, books.horizon_s)
+        _node_event(books, NODE_SERIES_STATE + old, 2, t)
         if new_state < 0:
-            _tl_event(timeline, tl_node_base + 4 * (NODE_SERIES_CLASS + cls) + 2, t, 1.0,
-                      bin_s, inv_bin, horizon_s)
+            _node_event(books, NODE_SERIES_CLASS + cls, 2, t)
     if new_state >= 0:
-        _tl_event(timeline, tl_node_base + 4 * (NODE_SERIES_STATE + new_state), t, 1.0, bin_s,
-                  inv_bin, horizon_s)
+        _node_event(books, NODE_SERIES_STATE + new_state, 0, t)
         if old < 0:
-            _tl_event(timeline, tl_node_base + 4 * (NODE_SERIES_CLASS + cls), t, 1.0, bin_s,
-                      inv_bin, horizon_s)
-    nd_state[slot] = new_state
-    nd_since[slot] = t
+            _node_event(books, NODE_SERIES_CLASS + cls, 0, t)
+    st.nd_state[slot] = new_state
+    st.nd_since[slot] = t
 
 
 @jit
-def close_accounts(nd_state, nd_class, nd_since, acc, horizon_s, warmup_s):
+def close_accounts(st, books):
     """Charge every node still alive for its current state up to the horizon."""
-    for slot in range(nd_state.shape[0]):
-        s = nd_state[slot]
+    horizon_s = books.horizon_s
+    for slot in range(st.nd_state.shape[0]):
+        s = st.nd_state[slot]
         if s >= 0:
-            c = nd_class[slot]
-            acc[0, c, s] += _overlap(nd_since[slot], horizon_s, 0.0, horizon_s)
-            acc[1, c, s] += _overlap(nd_since[slot], horizon_s, warmup_s, horizon_s)
+            c = st.nd_class[slot]
+            books.acc[0, c, s] += overlap(st.nd_since[slot], horizon_s, 0.0, horizon_s)
+            books.acc[1, c, s] += overlap(st.nd_since[slot], horizon_s, books.warmup_s,
+                                          horizon_s)
 
 
 @jit
-def set_node_workers(slot, t_avail, w_per_node, use_heap, av_t, hk, hw, pos):
+def set_node_workers(slot, t_avail, w_per_node, wk):
     """Set the availability time of every worker of node ``slot`` (+inf: takes no batch)."""
     for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-        avail_set(use_heap, av_t, hk, hw, pos, w, t_avail)
+        avail_set(wk.avail, w, t_avail)
 
 
 @jit
@@ -163,115 +215,107 @@ def provisioning_delay(prov, rng):
     return total
 
 
+@jit(inline="always")
+def _push(ev, t, kind, slot, gen):
+    """Schedule a fleet event of ``kind`` at ``t`` with its priority."""
+    event_push(ev, t, EV_PRIORITY[kind], kind, slot, gen)
+
+
 @jit
-def launch_node(t, cls, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since, acc,
-                timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
-                ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
+def launch_node(t, cls, par, st, books, ev, rng):
     """Start a node of class ``cls`` in the lowest free slot; return the slot or -1."""
+    fi = st.fi
     slot = -1
-    for k in range(nd_state.shape[0]):
-        if nd_state[k] < 0:
+    for k in range(st.nd_state.shape[0]):
+        if st.nd_state[k] < 0:
             slot = k
             break
     if slot < 0:
         fi[FI_LAUNCH_NO_SLOT] += 1
         return -1
-    nd_class[slot] = cls
-    nd_gen[slot] += 1
+    st.nd_class[slot] = cls
+    st.nd_gen[slot] += 1
     fi[FI_SLOT_HI] = max(fi[FI_SLOT_HI], slot + 1)
-    nd_seq[slot] = fi[FI_NEXT_SEQ]
+    st.nd_seq[slot] = fi[FI_NEXT_SEQ]
     fi[FI_NEXT_SEQ] += 1
-    nd_base[slot] = 0
-    node_transition(slot, ST_PROVISIONING, t, nd_state, nd_class, nd_since, acc, timeline,
-                    tl_node_base, bin_s, horizon_s, warmup_s)
+    st.nd_base[slot] = 0
+    node_transition(slot, ST_PROVISIONING, t, st, books)
     fi[FI_N_PROV] += 1
     fi[FI_N_ALIVE] += 1
-    if fi[FI_N_ALIVE] > fi[FI_MAX_ALIVE] and t <= horizon_s:
+    if fi[FI_N_ALIVE] > fi[FI_MAX_ALIVE] and t <= books.horizon_s:
         fi[FI_MAX_ALIVE] = fi[FI_N_ALIVE]
     if cls == CL_SPOT:
         fi[FI_HELD_SPOT] += 1
     fi[FI_LAUNCH_BASE + cls] += 1
-    delay = provisioning_delay(prov, rng)
-    event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, t + delay,
-               EV_PRIORITY[EV_READY], EV_READY, slot, nd_gen[slot])
+    delay = provisioning_delay(par.prov, rng)
+    _push(ev, t + delay, EV_READY, slot, st.nd_gen[slot])
     return slot
 
 
 @jit
-def node_ready(t, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
-               tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos, w_free,
-               rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
+def node_ready(t, slot, par, st, books, wk, ev, rng):
     """A node finishes provisioning: its workers become available; spot gets its hazard."""
-    node_transition(slot, ST_READY, t, nd_state, nd_class, nd_since, acc, timeline,
-                    tl_node_base, bin_s, horizon_s, warmup_s)
-    fi[FI_N_PROV] -= 1
-    fi[FI_N_READY] += 1
-    w_per_node = int(fp[FP_W])
+    node_transition(slot, ST_READY, t, st, books)
+    st.fi[FI_N_PROV] -= 1
+    st.fi[FI_N_READY] += 1
+    w_per_node = int(par.fp[FP_W])
     for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-        w_free[w] = t
-    set_node_workers(slot, t, w_per_node, use_heap, av_t, hk, hw, pos)
-    schedule_interrupt(t, slot, fp, nd_class, nd_gen, rng, ev_t, ev_key, ev_kind, ev_slot,
-                       ev_gen, ev_meta)
+        wk.free_t[w] = t
+    set_node_workers(slot, t, w_per_node, wk)
+    schedule_interrupt(t, slot, par, st, ev, rng)
 
 
 @jit
-def schedule_interrupt(t, slot, fp, nd_class, nd_gen, rng, ev_t, ev_key, ev_kind, ev_slot,
-                       ev_gen, ev_meta):
+def schedule_interrupt(t, slot, par, st, ev, rng):
     """Draw the Poisson interruption time of a spot node that just became READY."""
-    rate = fp[FP_INTERRUPT_RATE]
-    if nd_class[slot] == CL_SPOT and rate > 0.0 and fp[FP_TRACE] == 0.0:
+    rate = par.fp[FP_INTERRUPT_RATE]
+    if st.nd_class[slot] == CL_SPOT and rate > 0.0 and par.fp[FP_TRACE] == 0.0:
         when = t + exponential(rng) / rate
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, when,
-                   EV_PRIORITY[EV_INTERRUPT], EV_INTERRUPT, slot, nd_gen[slot])
+        _push(ev, when, EV_INTERRUPT, slot, st.nd_gen[slot])
+
+
+@jit(inline="always")
+def _leave_serving(slot, st):
+    """Uncount node ``slot`` from the PROVISIONING / READY (and held spot) counts it is in."""
+    old = st.nd_state[slot]
+    if old == ST_PROVISIONING:
+        st.fi[FI_N_PROV] -= 1
+    elif old == ST_READY:
+        st.fi[FI_N_READY] -= 1
+    if st.nd_class[slot] == CL_SPOT and (old == ST_PROVISIONING or old == ST_READY):
+        st.fi[FI_HELD_SPOT] -= 1
 
 
 @jit
-def node_notice(t, slot, replace, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
-                tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos,
-                pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
+def node_notice(t, slot, replace, par, st, books, wk, ev):
     """A spot node gets its interruption notice: no new batches; death after the notice."""
-    old = nd_state[slot]
-    if old == ST_PROVISIONING:
-        fi[FI_N_PROV] -= 1
-    elif old == ST_READY:
-        fi[FI_N_READY] -= 1
-    if old == ST_PROVISIONING or old == ST_READY:
-        fi[FI_HELD_SPOT] -= 1
-    node_transition(slot, ST_NOTICE, t, nd_state, nd_class, nd_since, acc, timeline,
-                    tl_node_base, bin_s, horizon_s, warmup_s)
-    set_node_workers(slot, math.inf, int(fp[FP_W]), use_heap, av_t, hk, hw, pos)
-    fi[FI_PREEMPTIONS] += 1
-    event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, t + fp[FP_NOTICE_S],
-               EV_PRIORITY[EV_DEATH], EV_DEATH, slot, nd_gen[slot])
+    fp = par.fp
+    _leave_serving(slot, st)
+    node_transition(slot, ST_NOTICE, t, st, books)
+    set_node_workers(slot, math.inf, int(fp[FP_W]), wk)
+    st.fi[FI_PREEMPTIONS] += 1
+    _push(ev, t + fp[FP_NOTICE_S], EV_DEATH, slot, st.nd_gen[slot])
     if replace:
         when = t + fp[FP_REPLACE_DELAY_S]
-        add_pending(when, fi, pend_t)
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, when,
-                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
+        add_pending(when, st)
+        _push(ev, when, EV_LAUNCH, -1, 0)
 
 
 @jit
-def node_gone(t, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
-              tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos):
+def node_gone(t, slot, par, st, books, wk):
     """Remove node ``slot`` (death, drain complete or scale-in of an idle node)."""
-    old = nd_state[slot]
-    if old == ST_PROVISIONING:
-        fi[FI_N_PROV] -= 1
-    elif old == ST_READY:
-        fi[FI_N_READY] -= 1
-    if nd_class[slot] == CL_SPOT and (old == ST_PROVISIONING or old == ST_READY):
-        fi[FI_HELD_SPOT] -= 1
-    node_transition(slot, -1, t, nd_state, nd_class, nd_since, acc, timeline, tl_node_base,
-                    bin_s, horizon_s, warmup_s)
-    nd_gen[slot] += 1
-    fi[FI_N_ALIVE] -= 1
-    set_node_workers(slot, math.inf, int(fp[FP_W]), use_heap, av_t, hk, hw, pos)
+    _leave_serving(slot, st)
+    node_transition(slot, -1, t, st, books)
+    st.nd_gen[slot] += 1
+    st.fi[FI_N_ALIVE] -= 1
+    set_node_workers(slot, math.inf, int(par.fp[FP_W]), wk)
 
 
 @jit
-def add_pending(when, fi, pend_t):
+def add_pending(when, st):
     """Queue a spot launch requested at ``when``, keeping the queue sorted by request time."""
-    n = fi[FI_PEND_N]
+    pend_t = st.pend_t
+    n = st.fi[FI_PEND_N]
     if n >= pend_t.shape[0]:
         return
     i = n
@@ -279,13 +323,11 @@ def add_pending(when, fi, pend_t):
         pend_t[i] = pend_t[i - 1]
         i -= 1
     pend_t[i] = when
-    fi[FI_PEND_N] = n + 1
+    st.fi[FI_PEND_N] = n + 1
 
 
 @jit
-def try_launches(t, force, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
-                 nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
-                 ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
+def try_launches(t, force, par, st, books, ev, rng):
     """Launch pending spot requests that are due and have capacity (or fall back).
 
     Under a capacity trace at most ``K - H`` due requests are tried (oldest first; one that
@@ -293,8 +335,11 @@ def try_launches(t, force, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_se
     ``fallback_to_on_demand_after_s`` launches on-demand.  ``force`` (after the horizon, when
     the capacity limit ends) launches every due request as spot.
     """
-    fallback = fp[FP_FALLBACK_S]
-    is_trace = fp[FP_TRACE] != 0.0
+    fi = st.fi
+    ff = st.ff
+    pend_t = st.pend_t
+    fallback = par.fp[FP_FALLBACK_S]
+    is_trace = par.fp[FP_TRACE] != 0.0
     room = fi[FI_CAPACITY] - fi[FI_HELD_SPOT]
     while fi[FI_PEND_N] > 0 and pend_t[0] <= t:
         if force or not is_trace:
@@ -310,28 +355,25 @@ def try_launches(t, force, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_se
         for k in range(n):
             pend_t[k] = pend_t[k + 1]
         fi[FI_PEND_N] = n
-        launch_node(t, cls, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since,
-                    acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
-                    ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+        launch_node(t, cls, par, st, books, ev, rng)
     # a waiting request falls back at its deadline: make sure someone looks then (once)
     if fi[FI_PEND_N] > 0 and math.isfinite(fallback) and pend_t[0] <= t:
         when = pend_t[0] + fallback
         if ff[FF_FALLBACK_CHECK_S] != when:
             ff[FF_FALLBACK_CHECK_S] = when
-            event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, when,
-                       EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
+            _push(ev, when, EV_LAUNCH, -1, 0)
 
 
 @jit
-def newest(nd_state, nd_class, nd_seq, nd_base, state, want_class):
+def newest(st, state, want_class):
     """Return the slot of the newest non-base node in ``state`` of ``want_class`` (-1: none)."""
     best = -1
     best_seq = -1
-    for k in range(nd_state.shape[0]):
-        if (nd_state[k] == state and nd_class[k] == want_class and nd_base[k] == 0
-                and nd_seq[k] > best_seq):
+    for k in range(st.nd_state.shape[0]):
+        if (st.nd_state[k] == state and st.nd_class[k] == want_class and st.nd_base[k] == 0
+                and st.nd_seq[k] > best_seq):
             best = k
-            best_seq = nd_seq[k]
+            best_seq = st.nd_seq[k]
     return best
 
 
@@ -354,8 +396,9 @@ def clock_minimum(t, fp, schedule):
 
 
 @jit
-def desired_nodes(busy_ws, outstanding_rs, window_len, fp, t, schedule):
+def desired_nodes(busy_ws, outstanding_rs, window_len, par, t):
     """Return the autoscaler's target node count from the window's busy and outstanding areas."""
+    fp = par.fp
     w_per_node = fp[FP_W]
     if window_len <= 0.0:
         return -1
@@ -365,7 +408,7 @@ def desired_nodes(busy_ws, outstanding_rs, window_len, fp, t, schedule):
         raw = outstanding_rs / window_len / (w_per_node * fp[FP_TARGET])
     desired = int(math.ceil(raw - 1e-9))
     low = int(fp[FP_MIN_NODES])
-    sched = clock_minimum(t, fp, schedule)
+    sched = clock_minimum(t, fp, par.schedule)
     low = max(low, sched)
     low = max(low, int(fp[FP_BASE]))
     high = int(fp[FP_AS_MAX_NODES])
@@ -375,186 +418,194 @@ def desired_nodes(busy_ws, outstanding_rs, window_len, fp, t, schedule):
 
 
 @jit
-def _node_idle(slot, t, w_per_node, w_free):
+def _node_idle(slot, t, w_per_node, free_t):
     for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-        if w_free[w] > t:
+        if free_t[w] > t:
             return False
     return True
 
 
 @jit
-def apply_autoscale(t, desired, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
-                    nd_base, nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s,
-                    prov, rng, use_heap, av_t, hk, hw, pos, w_free,
-                    ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
-    """Scale the fleet towards ``desired`` nodes (see docs/fleet-dynamics.md)."""
-    current = fi[FI_N_PROV] + fi[FI_N_READY] + fi[FI_PEND_N]
-    w_per_node = int(fp[FP_W])
-    if desired > current:
-        for _ in range(desired - current):
-            if fp[FP_EXTRA_SPOT] != 0.0:
-                add_pending(t, fi, pend_t)
-            else:
-                launch_node(t, CL_BASE, fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base,
-                            nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s,
-                            prov, rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-        if fp[FP_EXTRA_SPOT] != 0.0:
-            try_launches(t, t >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
-                         nd_base, nd_since, acc, timeline, tl_node_base, bin_s, horizon_s,
-                         warmup_s, prov, rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-        fi[FI_SCALE_OUT] += 1
-        ff[FF_LAST_SCALE_S] = t
-        return
-    if desired >= current or t - ff[FF_LAST_SCALE_S] < fp[FP_COOLDOWN_S]:
-        return
-    remove = current - desired
+def _scale_out(t, n_add, par, st, books, ev, rng):
+    """Add ``n_add`` nodes: spot requests (launched when they can) or base nodes at once."""
+    extra_spot = par.fp[FP_EXTRA_SPOT] != 0.0
+    for _ in range(n_add):
+        if extra_spot:
+            add_pending(t, st)
+        else:
+            launch_node(t, CL_BASE, par, st, books, ev, rng)
+    if extra_spot:
+        try_launches(t, t >= books.horizon_s, par, st, books, ev, rng)
+    st.fi[FI_SCALE_OUT] += 1
+    st.ff[FF_LAST_SCALE_S] = t
+
+
+@jit
+def _removal_candidate(phase, t, w_per_node, st, wk):
+    """Return the newest non-base node that scale-in ``phase`` removes (-1: none).
+
+    Phase 0: PROVISIONING nodes, whatever their class; 1: idle READY spot nodes; 2: idle READY
+    nodes of the other classes; 3: busy READY nodes (they drain).
+    """
+    slot = -1
+    best_seq = -1
+    for k in range(st.nd_state.shape[0]):
+        if st.nd_base[k] != 0 or st.nd_seq[k] <= best_seq:
+            continue
+        state = st.nd_state[k]
+        if phase == 0:
+            ok = state == ST_PROVISIONING
+        elif phase == 1:
+            ok = (state == ST_READY and st.nd_class[k] == CL_SPOT
+                  and _node_idle(k, t, w_per_node, wk.free_t))
+        elif phase == 2:
+            ok = (state == ST_READY and st.nd_class[k] != CL_SPOT
+                  and _node_idle(k, t, w_per_node, wk.free_t))
+        else:
+            ok = state == ST_READY
+        if ok:
+            slot = k
+            best_seq = st.nd_seq[k]
+    return slot
+
+
+@jit
+def _drain_node(t, slot, w_per_node, st, books, wk, ev):
+    """Stop giving node ``slot`` batches; it goes when its last batch ends."""
+    fi = st.fi
+    fi[FI_N_READY] -= 1
+    if st.nd_class[slot] == CL_SPOT:
+        fi[FI_HELD_SPOT] -= 1
+    node_transition(slot, ST_DRAINING, t, st, books)
+    set_node_workers(slot, math.inf, w_per_node, wk)
+    last = t
+    for w in range(slot * w_per_node, (slot + 1) * w_per_node):
+        last = max(last, wk.free_t[w])
+    _push(ev, last, EV_DRAINED, slot, st.nd_gen[slot])
+
+
+@jit
+def _scale_in(t, remove, par, st, books, wk, ev):
+    """Remove ``remove`` nodes: pending requests (newest first), then nodes phase by phase."""
+    fi = st.fi
+    w_per_node = int(par.fp[FP_W])
     removed = 0
     while removed < remove and fi[FI_PEND_N] > 0:  # newest pending request first
         fi[FI_PEND_N] -= 1
         removed += 1
-    # PROVISIONING nodes, newest first whatever their class; then idle READY nodes, spot first,
-    # newest first; then busy READY nodes (spot first, newest first) drain
     for phase in range(4):
         while removed < remove:
-            slot = -1
-            best_seq = -1
-            for k in range(nd_state.shape[0]):
-                if nd_base[k] != 0 or nd_seq[k] <= best_seq:
-                    continue
-                st = nd_state[k]
-                if phase == 0:
-                    ok = st == ST_PROVISIONING
-                elif phase == 1:
-                    ok = (st == ST_READY and nd_class[k] == CL_SPOT
-                          and _node_idle(k, t, w_per_node, w_free))
-                elif phase == 2:
-                    ok = (st == ST_READY and nd_class[k] != CL_SPOT
-                          and _node_idle(k, t, w_per_node, w_free))
-                else:
-                    ok = st == ST_READY
-                if ok:
-                    slot = k
-                    best_seq = nd_seq[k]
+            slot = _removal_candidate(phase, t, w_per_node, st, wk)
             if slot < 0:
                 break
             if phase < 3:
-                node_gone(t, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
-                          timeline, tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t,
-                          hk, hw, pos)
-                removed += 1
-                continue
-            # busy: drain (spot first among the busy ones)
-            spot_slot = newest(nd_state, nd_class, nd_seq, nd_base, ST_READY, CL_SPOT)
-            if spot_slot >= 0:
-                slot = spot_slot
-            cls = nd_class[slot]
-            fi[FI_N_READY] -= 1
-            if cls == CL_SPOT:
-                fi[FI_HELD_SPOT] -= 1
-            node_transition(slot, ST_DRAINING, t, nd_state, nd_class, nd_since, acc,
-                            timeline, tl_node_base, bin_s, horizon_s, warmup_s)
-            set_node_workers(slot, math.inf, w_per_node, use_heap, av_t, hk, hw, pos)
-            last = t
-            for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-                last = max(last, w_free[w])
-            event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, last,
-                       EV_PRIORITY[EV_DRAINED], EV_DRAINED, slot, nd_gen[slot])
+                node_gone(t, slot, par, st, books, wk)
+            else:  # busy: drain (spot first among the busy ones)
+                spot_slot = newest(st, ST_READY, CL_SPOT)
+                _drain_node(t, spot_slot if spot_slot >= 0 else slot, w_per_node, st, books,
+                            wk, ev)
             removed += 1
     if removed > 0:
         fi[FI_SCALE_IN] += 1
-        ff[FF_LAST_SCALE_S] = t
+        st.ff[FF_LAST_SCALE_S] = t
 
 
 @jit
-def trace_tick(t, trace_k, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
-               nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov, rng,
-               use_heap, av_t, hk, hw, pos, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
-               trace_t):
+def apply_autoscale(t, desired, par, st, books, wk, ev, rng):
+    """Scale the fleet towards ``desired`` nodes (see docs/fleet-dynamics.md)."""
+    fi = st.fi
+    current = fi[FI_N_PROV] + fi[FI_N_READY] + fi[FI_PEND_N]
+    if desired > current:
+        _scale_out(t, desired - current, par, st, books, ev, rng)
+    elif desired < current and not t - st.ff[FF_LAST_SCALE_S] < par.fp[FP_COOLDOWN_S]:
+        _scale_in(t, current - desired, par, st, books, wk, ev)
+
+
+@jit
+def trace_tick(t, par, st, books, wk, ev, rng):
     """Apply the spot capacity of the current trace tick: preempt the excess, launch into room."""
+    fi = st.fi
     i = fi[FI_TRACE_POS]
-    fi[FI_CAPACITY] = trace_k[i]
+    fi[FI_CAPACITY] = par.trace_k[i]
     excess = fi[FI_HELD_SPOT] - fi[FI_CAPACITY]
     if excess > 0:
         fi[FI_PREEMPTION_EVENTS] += 1
         for _ in range(excess):
             slot = -1
             best_seq = -1
-            for k in range(nd_state.shape[0]):
-                if (nd_class[k] == CL_SPOT and nd_seq[k] > best_seq
-                        and (nd_state[k] == ST_PROVISIONING or nd_state[k] == ST_READY)):
+            for k in range(st.nd_state.shape[0]):
+                if (st.nd_class[k] == CL_SPOT and st.nd_seq[k] > best_seq
+                        and (st.nd_state[k] == ST_PROVISIONING or st.nd_state[k] == ST_READY)):
                     slot = k
-                    best_seq = nd_seq[k]
+                    best_seq = st.nd_seq[k]
             if slot < 0:
                 break
-            node_notice(t, slot, True, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
-                        timeline, tl_node_base, bin_s, horizon_s, warmup_s, use_heap, av_t, hk,
-                        hw, pos, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-    try_launches(t, t >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq,
-                 nd_base, nd_since, acc, timeline, tl_node_base, bin_s, horizon_s, warmup_s, prov,
-                 rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+            node_notice(t, slot, True, par, st, books, wk, ev)
+    try_launches(t, t >= books.horizon_s, par, st, books, ev, rng)
     fi[FI_TRACE_POS] = i + 1
-    if i + 1 < trace_t.shape[0] and trace_t[i + 1] <= horizon_s:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, trace_t[i + 1],
-                   EV_PRIORITY[EV_TRACE], EV_TRACE, -1, 0)
+    if i + 1 < par.trace_t.shape[0] and par.trace_t[i + 1] <= books.horizon_s:
+        _push(ev, par.trace_t[i + 1], EV_TRACE, -1, 0)
 
 
 @jit
-def start_fleet(fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since, w_class, acc,
-                timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos,
-                w_free, rng, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
-                spot_trace_t, spot_trace_k):
+def _start_node(k, cls, par, st, books, wk, ev, rng):
+    """Start initial node ``k`` of class ``cls`` READY at t = 0 in the next slot."""
+    fi = st.fi
+    w_per_node = int(par.fp[FP_W])
+    slot = fi[FI_N_ALIVE]
+    fi[FI_SLOT_HI] = slot + 1
+    st.nd_class[slot] = cls
+    st.nd_gen[slot] = 1
+    st.nd_seq[slot] = fi[FI_NEXT_SEQ]
+    fi[FI_NEXT_SEQ] += 1
+    st.nd_base[slot] = 1 if k < int(par.fp[FP_BASE]) else 0
+    fi[FI_N_ALIVE] += 1
+    fi[FI_N_PROV] += 1  # node_ready moves it to READY
+    if cls == CL_SPOT:
+        fi[FI_HELD_SPOT] += 1
+    st.nd_state[slot] = ST_PROVISIONING
+    for w in range(slot * w_per_node, (slot + 1) * w_per_node):
+        wk.cls[w] = cls
+    node_ready(0.0, slot, par, st, books, wk, ev, rng)
+
+
+@jit
+def start_fleet(par, st, books, wk, ev, rng):
     """Start the warm fleet at t = 0 (READY nodes) and schedule the first fleet events."""
-    w_per_node = int(fp[FP_W])
-    max_nodes = nd_state.shape[0]
+    fp = par.fp
+    fi = st.fi
+    timeline = books.timeline
+    tl_node = books.tl_base
+    horizon_s = books.horizon_s
     is_trace = fp[FP_TRACE] != 0.0
     extra_spot = fp[FP_EXTRA_SPOT] != 0.0
-    autoscale = fp[FP_AUTOSCALE] != 0.0
     n_base = int(fp[FP_BASE])
     if is_trace:
-        fi[FI_CAPACITY] = spot_trace_k[0]
+        fi[FI_CAPACITY] = par.trace_k[0]
     spot_started = 0
     for k in range(int(fp[FP_INITIAL])):
         cls = CL_SPOT if (k >= n_base and extra_spot) else CL_BASE
         if cls == CL_SPOT and is_trace and spot_started >= fi[FI_CAPACITY]:
-            add_pending(0.0, fi, pend_t)
+            add_pending(0.0, st)
             continue
-        slot = fi[FI_N_ALIVE]
-        fi[FI_SLOT_HI] = slot + 1
-        nd_class[slot] = cls
-        nd_gen[slot] = 1
-        nd_seq[slot] = fi[FI_NEXT_SEQ]
-        fi[FI_NEXT_SEQ] += 1
-        nd_base[slot] = 1 if k < n_base else 0
-        fi[FI_N_ALIVE] += 1
-        fi[FI_N_PROV] += 1  # node_ready moves it to READY
         if cls == CL_SPOT:
-            fi[FI_HELD_SPOT] += 1
             spot_started += 1
-        nd_state[slot] = ST_PROVISIONING
-        for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-            w_class[w] = cls
-        node_ready(0.0, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc, timeline,
-                      tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos, w_free,
-                      rng, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
+        _start_node(k, cls, par, st, books, wk, ev, rng)
     # node_ready counted a transition out of PROVISIONING at t = 0 (zero time); undo its
     # timeline in/out pair so the node series start at the initial fleet
     for k in range(N_STATES):
         for f in range(4):
             timeline[0, tl_node + 4 * (NODE_SERIES_STATE + k) + f] = 0.0
-    for slot in range(max_nodes):
-        if nd_state[slot] >= 0:
+    for slot in range(st.nd_state.shape[0]):
+        if st.nd_state[slot] >= 0:
             timeline[0, tl_node + 4 * (NODE_SERIES_STATE + ST_READY)] += 1.0
-            timeline[0, tl_node + 4 * (NODE_SERIES_CLASS + nd_class[slot])] += 1.0
+            timeline[0, tl_node + 4 * (NODE_SERIES_CLASS + st.nd_class[slot])] += 1.0
     fi[FI_MAX_ALIVE] = fi[FI_N_ALIVE]
     if fi[FI_PEND_N] > 0:  # initial spot nodes waiting for capacity
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, 0.0,
-                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
-    if is_trace and spot_trace_t[0] <= horizon_s:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, max(spot_trace_t[0], 0.0),
-                   EV_PRIORITY[EV_TRACE], EV_TRACE, -1, 0)
-    if autoscale and fp[FP_INTERVAL_S] <= horizon_s:
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, fp[FP_INTERVAL_S],
-                   EV_PRIORITY[EV_AUTOSCALE], EV_AUTOSCALE, -1, 0)
+        _push(ev, 0.0, EV_LAUNCH, -1, 0)
+    if is_trace and par.trace_t[0] <= horizon_s:
+        _push(ev, max(par.trace_t[0], 0.0), EV_TRACE, -1, 0)
+    if fp[FP_AUTOSCALE] != 0.0 and fp[FP_INTERVAL_S] <= horizon_s:
+        _push(ev, fp[FP_INTERVAL_S], EV_AUTOSCALE, -1, 0)
     if extra_spot:  # after the horizon pending launches go ahead whatever the capacity
-        event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, horizon_s,
-                   EV_PRIORITY[EV_LAUNCH], EV_LAUNCH, -1, 0)
+        _push(ev, horizon_s, EV_LAUNCH, -1, 0)

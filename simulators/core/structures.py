@@ -8,65 +8,100 @@ events by (time, priority, sequence number), workers by (free time, index).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from simulators.core.jit import jit
 
+@jit(inline="always")
+def keep_alive(value):
+    """Use ``value`` here and do nothing with it.
+
+    Numba counts references to the arrays (or tuples of arrays) an inlined helper takes, and
+    drops them after their last use.  When that use is inside a branch, LLVM's pruning of
+    reference counts cannot pair them and every call pays atomic increments and decrements
+    (about ten times the serving loop's time when the helpers take a structure of arrays).  A
+    helper that ends with ``keep_alive(arg)`` ends ``arg``'s lifetime on one path, and the
+    counts are pruned away.
+    """
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
-# Event heap: ev_t float64[cap], ev_key int64[cap] (priority << 40 | sequence),
-# ev_kind int64[cap], ev_slot int64[cap], ev_gen int64[cap]; ev_meta int64[2] = (size, next seq)
+# Event heap, ordered by (time, priority, sequence number)
 
 _SEQ_BITS = 40
 
+EventHeap = namedtuple("EventHeap", ("t", "key", "kind", "slot", "gen", "meta"))
+"""The event heap's arrays (one replication's, mutable; the tuple itself is not).
 
-@jit(inline="always")
-def _ev_less(ev_t, ev_key, i, j):
-    return ev_t[i] < ev_t[j] or (ev_t[i] == ev_t[j] and ev_key[i] < ev_key[j])
-
-
-@jit(inline="always")
-def _ev_swap(ev_t, ev_key, ev_kind, ev_slot, ev_gen, i, j):
-    ev_t[i], ev_t[j] = ev_t[j], ev_t[i]
-    ev_key[i], ev_key[j] = ev_key[j], ev_key[i]
-    ev_kind[i], ev_kind[j] = ev_kind[j], ev_kind[i]
-    ev_slot[i], ev_slot[j] = ev_slot[j], ev_slot[i]
-    ev_gen[i], ev_gen[j] = ev_gen[j], ev_gen[i]
+t : float64[cap]
+    Event times (s).
+key : int64[cap]
+    ``priority << 40 | sequence``: breaks ties of equal times.
+kind, slot, gen : int64[cap]
+    Event kind, node slot (-1: none) and the node's generation when the event was scheduled.
+meta : int64[2]
+    (number of events in the heap, next sequence number).
+"""
 
 
 @jit
-def event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, t, priority, kind, slot, gen):
+def new_event_heap(capacity):
+    """Return an empty :data:`EventHeap` with room for ``capacity`` events."""
+    return EventHeap(np.empty(capacity), np.empty(capacity, dtype=np.int64),
+                     np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64),
+                     np.empty(capacity, dtype=np.int64), np.zeros(2, dtype=np.int64))
+
+
+@jit(inline="always")
+def _ev_less(ev, i, j):
+    return ev.t[i] < ev.t[j] or (ev.t[i] == ev.t[j] and ev.key[i] < ev.key[j])
+
+
+@jit(inline="always")
+def _ev_swap(ev, i, j):
+    ev.t[i], ev.t[j] = ev.t[j], ev.t[i]
+    ev.key[i], ev.key[j] = ev.key[j], ev.key[i]
+    ev.kind[i], ev.kind[j] = ev.kind[j], ev.kind[i]
+    ev.slot[i], ev.slot[j] = ev.slot[j], ev.slot[i]
+    ev.gen[i], ev.gen[j] = ev.gen[j], ev.gen[i]
+
+
+@jit
+def event_push(ev, t, priority, kind, slot, gen):
     """Add an event; the heap arrays must have room (callers size them for the fleet)."""
-    i = ev_meta[0]
-    if i >= ev_t.shape[0]:
+    i = ev.meta[0]
+    if i >= ev.t.shape[0]:
         raise RuntimeError("event heap full")
-    ev_t[i] = t
-    ev_key[i] = (priority << _SEQ_BITS) | ev_meta[1]
-    ev_kind[i] = kind
-    ev_slot[i] = slot
-    ev_gen[i] = gen
-    ev_meta[0] = i + 1
-    ev_meta[1] += 1
+    ev.t[i] = t
+    ev.key[i] = (priority << _SEQ_BITS) | ev.meta[1]
+    ev.kind[i] = kind
+    ev.slot[i] = slot
+    ev.gen[i] = gen
+    ev.meta[0] = i + 1
+    ev.meta[1] += 1
     while i > 0:
         parent = (i - 1) >> 1
-        if _ev_less(ev_t, ev_key, i, parent):
-            _ev_swap(ev_t, ev_key, ev_kind, ev_slot, ev_gen, i, parent)
+        if _ev_less(ev, i, parent):
+            _ev_swap(ev, i, parent)
             i = parent
         else:
             break
 
 
 @jit
-def event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
+def event_pop(ev):
     """Remove the first event; return (time, kind, slot, generation)."""
-    t = ev_t[0]
-    kind = ev_kind[0]
-    slot = ev_slot[0]
-    gen = ev_gen[0]
-    n = ev_meta[0] - 1
-    ev_meta[0] = n
+    t = ev.t[0]
+    kind = ev.kind[0]
+    slot = ev.slot[0]
+    gen = ev.gen[0]
+    n = ev.meta[0] - 1
+    ev.meta[0] = n
     if n > 0:
-        _ev_swap(ev_t, ev_key, ev_kind, ev_slot, ev_gen, 0, n)
+        _ev_swap(ev, 0, n)
         i = 0
         while True:
             left = 2 * i + 1
@@ -74,10 +109,10 @@ def event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
                 break
             child = left
             right = left + 1
-            if right < n and _ev_less(ev_t, ev_key, right, left):
+            if right < n and _ev_less(ev, right, left):
                 child = right
-            if _ev_less(ev_t, ev_key, child, i):
-                _ev_swap(ev_t, ev_key, ev_kind, ev_slot, ev_gen, i, child)
+            if _ev_less(ev, child, i):
+                _ev_swap(ev, i, child)
                 i = child
             else:
                 break
@@ -85,9 +120,11 @@ def event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta):
 
 
 @jit(inline="always")
-def event_next_time(ev_t, ev_meta):
+def event_next_time(ev):
     """Return the time of the first event, or +inf when there is none."""
-    return ev_t[0] if ev_meta[0] > 0 else math.inf
+    t = ev.t[0] if ev.meta[0] > 0 else math.inf
+    keep_alive(ev)
+    return t
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,10 +134,31 @@ def event_next_time(ev_t, ev_meta):
 
 SCAN_MAX_WORKERS = 40
 
+WorkerAvail = namedtuple("WorkerAvail", ("use_heap", "av_t", "hk", "hw", "pos"))
+"""Worker availability: ``use_heap`` (bool: more than ``SCAN_MAX_WORKERS`` workers), ``av_t``
+float64[W] (the time each worker can start a batch), and the heap ``hk`` float64[W], ``hw``
+int64[W], ``pos`` int64[W] (kept only when ``use_heap``)."""
+
+
+@jit
+def new_worker_avail(n_workers):
+    """Return the availability of ``n_workers`` workers, every one unavailable (+inf)."""
+    return WorkerAvail(n_workers > SCAN_MAX_WORKERS, np.full(n_workers, math.inf),
+                       np.full(n_workers, math.inf), np.arange(n_workers),
+                       np.arange(n_workers))
+
 
 @jit(inline="always")
 def _h_less(hk, hw, i, j):
     return hk[i] < hk[j] or (hk[i] == hk[j] and hw[i] < hw[j])
+
+
+@jit(inline="always")
+def _h_swap(hk, hw, pos, i, j):
+    hk[i], hk[j] = hk[j], hk[i]
+    hw[i], hw[j] = hw[j], hw[i]
+    pos[hw[i]] = i
+    pos[hw[j]] = j
 
 
 @jit
@@ -109,10 +167,7 @@ def _heap_sift(hk, hw, pos, i):
     while i > 0:
         parent = (i - 1) >> 1
         if _h_less(hk, hw, i, parent):
-            hk[i], hk[parent] = hk[parent], hk[i]
-            hw[i], hw[parent] = hw[parent], hw[i]
-            pos[hw[i]] = i
-            pos[hw[parent]] = parent
+            _h_swap(hk, hw, pos, i, parent)
             i = parent
         else:
             break
@@ -125,23 +180,21 @@ def _heap_sift(hk, hw, pos, i):
         if right < n and _h_less(hk, hw, right, left):
             child = right
         if _h_less(hk, hw, child, i):
-            hk[i], hk[child] = hk[child], hk[i]
-            hw[i], hw[child] = hw[child], hw[i]
-            pos[hw[i]] = i
-            pos[hw[child]] = child
+            _h_swap(hk, hw, pos, i, child)
             i = child
         else:
             break
 
 
 @jit(inline="always")
-def avail_set(use_heap, av_t, hk, hw, pos, w, t):
+def avail_set(avail, w, t):
     """Set the time worker ``w`` can start its next batch (+inf: unavailable)."""
-    av_t[w] = t
-    if use_heap:
-        i = pos[w]
-        hk[i] = t
-        _heap_sift(hk, hw, pos, i)
+    avail.av_t[w] = t
+    if avail.use_heap:
+        i = avail.pos[w]
+        avail.hk[i] = t
+        _heap_sift(avail.hk, avail.hw, avail.pos, i)
+    keep_alive(avail)
 
 
 @jit(inline="always")
@@ -192,15 +245,26 @@ def grow_ring(ring, head, count):
     return bigger
 
 
+RunningBin = namedtuple("RunningBin", ("index", "start", "end", "n", "offset"))
+"""The open bin of a time-ordered timeline series (a value, kept in registers): its index
+(-1: none yet), start and end (s), and the event count and offset sum not yet written."""
+
+
 @jit(inline="always")
-def tally_bin(timeline, count_field, t, weight, cur_bin, bin_start, bin_end, n_acc, off_acc,
-           bin_s, inv_bin):
+def new_running_bin():
+    """Return the running bin of a series before its first event."""
+    return RunningBin(-1, 0.0, -math.inf, 0.0, 0.0)
+
+
+@jit(inline="always")
+def tally_bin(timeline, count_field, t, weight, run, bin_s, inv_bin):
     """Add ``weight`` events at ``t`` (non-decreasing across calls) to a running bin.
 
     Events of one series arrive in time order, so their bin changes rarely: the counts and
     offset sums stay in registers and are written to the timeline when the bin changes (and by
-    the final flush).  Returns the updated running state.
+    the final flush).  Returns the updated :data:`RunningBin`.
     """
+    cur_bin, bin_start, bin_end, n_acc, off_acc = run
     if t >= bin_end:
         if cur_bin >= 0 and cur_bin < timeline.shape[0]:
             timeline[cur_bin, count_field] += n_acc
@@ -210,14 +274,18 @@ def tally_bin(timeline, count_field, t, weight, cur_bin, bin_start, bin_end, n_a
         bin_end = bin_start + bin_s
         n_acc = 0.0
         off_acc = 0.0
-    return cur_bin, bin_start, bin_end, n_acc + weight, off_acc + weight * (t - bin_start)
+    keep_alive(timeline)
+    return RunningBin(cur_bin, bin_start, bin_end, n_acc + weight,
+                      off_acc + weight * (t - bin_start))
 
 
 @jit(inline="always")
-def flush_bin(timeline, count_field, cur_bin, n_acc, off_acc):
-    if cur_bin >= 0 and cur_bin < timeline.shape[0]:
-        timeline[cur_bin, count_field] += n_acc
-        timeline[cur_bin, count_field + 1] += off_acc
+def flush_bin(timeline, count_field, run):
+    """Write the running bin's pending count and offset sum to the timeline."""
+    if run.index >= 0 and run.index < timeline.shape[0]:
+        timeline[run.index, count_field] += run.n
+        timeline[run.index, count_field + 1] += run.offset
+    keep_alive(timeline)
 
 
 @jit(inline="always")

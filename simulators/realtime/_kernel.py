@@ -7,11 +7,24 @@ worker, and runs every fleet event that comes at or before it first.  Per-reques
 recorded at dispatch (the completion time is known then); when a spot node dies with a batch in
 service, the loop takes those records back exactly and puts the batch's requests back at the
 head of the queue.
+
+State travels in a few named structures.  :data:`Replication` holds one replication's arrays
+(inputs, outputs, fleet, workers, event heap); it is built once and never changes, but the
+arrays inside do.  What changes on every request is kept in registers as immutable values that
+the inlined helpers return anew: the queue's indices (:data:`Queue`), the arrival cursor
+(:data:`Cursor`), the running timeline bins and the counters (:data:`Tally`).
+
+Two rules keep the structures free on the hot path (Numba counts references to every array an
+inlined helper takes; unpruned, those atomic counts cost the loop ten times its time): an
+inlined helper that takes ``rep`` ends with ``keep_alive`` (see there) and calls no other
+helper that takes ``rep`` in a branch, and the arrival block is refilled in the loop itself
+(:func:`_refill`), not inside a helper.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import prange
@@ -24,539 +37,634 @@ from simulators.core.arrival_kernel import ARRIVAL_BLOCK, fill_arrivals
 from simulators.core.histogram import bucket_index
 from simulators.core.rng import seed_stream
 from simulators.core.structures import (
-    SCAN_MAX_WORKERS,
     event_next_time,
     event_pop,
     event_push,
     flush_bin,
     grow_ring,
     heap_replace_root,
+    keep_alive,
+    new_event_heap,
+    new_running_bin,
+    new_worker_avail,
     overlap,
     tally_bin,
 )
 
+Replication = namedtuple("Replication", (
+    "src", "service", "sv", "out", "rng", "block", "par", "st", "books", "wk", "ev", "batches",
+    "win", "drops", "inv_bin", "w_per_node", "keep_batches", "track_outstanding", "has_deadline",
+    "deadline_s"))
+"""One replication's structures: the inputs (``rt.ArrivalSource``, ``rt.ServiceModel``,
+``rt.Serving``), its ``rt.Outputs`` rows, the random stream, the current block of arrival times,
+the fleet (``fk.FleetParams``, ``fk.FleetState``, ``fk.FleetAcc``, ``fk.Workers``, the event
+heap), the batches in service (:data:`Batches`), the autoscaler's window of areas float64[2,
+n_win + 1], the rare counters int64[N_DROPS] (``D_*``) and derived scalars."""
+
+Batches = namedtuple("Batches", ("n", "dispatch_t", "arrivals", "lost"))
+"""The last batch of each worker: size int64[W], dispatch time float64[W] and arrival times
+float64[W * max_batch] (kept only when a node can die), and room for one node's lost requests."""
+
+Queue = namedtuple("Queue", ("head", "count", "ring_sum"))
+"""The FIFO queue's indices into its ring of arrival times (a power of two long, oldest at
+``head``), and the sum of the queued arrival times (the autoscaler's outstanding area)."""
+
+Cursor = namedtuple("Cursor", ("idx", "t_gen", "pos", "t_next", "n_taken"))
+"""The arrival stream: index of the next arrival in the block, the generator's state
+(``fill_arrivals``), the next arrival time (+inf: none left) and the arrivals taken so far."""
+
+Tally = namedtuple("Tally", (
+    "n_window", "n_done_by_h", "n_done_in_window", "n_in_system_h", "n_slo", "n_batches",
+    "sum_batch", "n_batches_total", "n_dispatched", "sum_lat", "sum_wait", "sum_service", "busy",
+    "queue_area", "last_completion", "s_exit", "s_busy"))
+"""The counters that dispatches update (``S_*`` of the same names), plus ``s_exit`` (sum over
+requests that left of exit - arrival) and ``s_busy`` (sum over batches of end - start)."""
+
+# rare counters (int64 array, off the dispatch path)
+D_DROPPED = 0
+D_DROPPED_WINDOW = 1
+D_REQUEUED = 2
+D_STRANDED = 3
+N_DROPS = 4
+
+
+@jit(inline="always")
+def _ring_capacity(max_batch):
+    """Return the first ring length: a power of two that holds a full batch."""
+    size = 1024
+    while size < max_batch:
+        size *= 2
+    return size
+
 
 @jit
-def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates, trace,
-                  service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                  max_wait_s, horizon_s, warmup_s, slo_s, bin_s, fp, schedule, prov,
-                  spot_trace_t, spot_trace_k, lat_hist, wait_hist, stats, timeline, acc):
-    """Simulate one replication; write its histograms, stats, timeline and fleet accounts."""
-    rng = np.empty(4, dtype=np.uint64)
-    seed_stream(seed, replication, rng)
-    inv_bin = 1.0 / bin_s
-    timeline.shape[0]
-    tl_node = rt.T_NODE_BASE
-    w_per_node = int(fp[fk.FP_W])
-    max_nodes = int(fp[fk.FP_MAX_NODES])
-    max_workers = max_nodes * w_per_node
-    deadline_s = fp[fk.FP_DEADLINE_S]
-    has_deadline = math.isfinite(deadline_s)
+def _refill(cur, src, horizon_s, rng, block):
+    """Generate the next block of arrival times; return the cursor at its first.
 
-    # queue: a ring of arrival times (oldest at head)
-    ring = np.empty(1024, dtype=np.float64)
+    The serving loop calls it where it finds the block used up (``cur.idx == ARRIVAL_BLOCK``),
+    at once, before any other random draw.
+    """
+    t_gen, pos = fill_arrivals(src.kind, cur.t_gen, cur.pos, rng, src.params, src.hourly_rates,
+                               src.trace, horizon_s, block)
+    return Cursor(0, t_gen, pos, block[0], cur.n_taken)
+
+
+@jit(inline="always")
+def _step(cur, block):
+    """Count the current arrival as taken and move to the next one in the block.
+
+    At the end of the block (``idx == ARRIVAL_BLOCK``) ``t_next`` is not valid until the
+    caller refills it (:func:`_refill`).  Refills stay out of the inlined helpers that take
+    the replication's structures: see :func:`simulators.core.structures.keep_alive`.
+    """
+    idx = cur.idx + 1
+    return Cursor(idx, cur.t_gen, cur.pos, block[idx & (ARRIVAL_BLOCK - 1)], cur.n_taken + 1)
+
+
+@jit(inline="always")
+def _admit(rep, ring, q, cur, a_run):
+    """Put the next arrival at the tail of the queue (the ring has room for it)."""
+    a = cur.t_next
+    ring[(q.head + q.count) & (ring.shape[0] - 1)] = a
+    ring_sum = q.ring_sum + a if rep.track_outstanding else q.ring_sum
+    a_run = tally_bin(rep.out.timeline, rt.T_ARRIVALS, a, 1.0, a_run, rep.sv.bin_s, rep.inv_bin)
+    cur = _step(cur, rep.block)
+    keep_alive(rep)
+    keep_alive(ring)
+    return Queue(q.head, q.count + 1, ring_sum), cur, a_run
+
+
+@jit
+def _admit_until(t, rep, ring, q, cur, a_run):
+    """Queue every arrival up to ``t``, growing the ring as needed."""
+    while cur.t_next <= t:
+        if q.count == ring.shape[0]:
+            ring = grow_ring(ring, q.head, q.count)
+            q = Queue(0, q.count, q.ring_sum)
+        q, cur, a_run = _admit(rep, ring, q, cur, a_run)
+        if cur.idx == ARRIVAL_BLOCK:
+            cur = _refill(cur, rep.src, rep.sv.horizon_s, rep.rng, rep.block)
+    return ring, q, cur, a_run
+
+
+@jit(inline="always")
+def _batch_start(rep, ring, q, t_now):
+    """Return (t_w, worker, trigger) for the batch at the head of the (non-empty) queue.
+
+    ``worker`` is the longest-idle worker (ties: lowest index), ``t_w`` the earliest time it
+    and the head request are both there (never before the last fleet event ``t_now``), and
+    ``trigger`` the head's wait deadline A_i + max_wait.
+    """
+    avail = rep.wk.avail
+    if avail.use_heap:
+        t_free = avail.hk[0]
+        worker = avail.hw[0]
+    else:  # branch-free scan over the slots nodes have used so far (new nodes take the lowest
+        # free slot)
+        t_free = avail.av_t[0]
+        worker = 0
+        for k in range(1, rep.st.fi[fk.FI_SLOT_HI] * rep.w_per_node):
+            f = avail.av_t[k]
+            earlier = f < t_free
+            t_free = f if earlier else t_free
+            worker = k if earlier else worker
+    a_first = ring[q.head]
+    t_w = max(a_first, t_free)
+    if t_w < t_now:  # never dispatch before the last fleet event that ran
+        t_w = t_now
+    trigger = a_first + rep.sv.max_wait_s
+    keep_alive(avail)
+    keep_alive(rep)
+    keep_alive(ring)
+    return t_w, worker, trigger
+
+
+@jit(inline="always")
+def _batch_end(ring, q, max_batch, t_w, trigger):
+    """Return (dispatch, n): D = max(t_w, min(A_i + max_wait, A_{i+B-1})) and the batch size.
+
+    The batch is the queued requests that arrived by the dispatch, at most ``max_batch``
+    (after a fleet event the queue can hold requests that arrive later than the dispatch).
+    """
     mask = ring.shape[0] - 1
-    head = 0
-    count = 0
-    ring_sum = 0.0  # sum of the arrival times in the ring (autoscaler's outstanding area)
+    if q.count >= max_batch:
+        trigger = min(trigger, ring[(q.head + max_batch - 1) & mask])
+    dispatch = max(t_w, trigger)
+    n = min(max_batch, q.count)
+    if ring[(q.head + n - 1) & mask] > dispatch:
+        n = 0
+        while n < q.count and n < max_batch and ring[(q.head + n) & mask] <= dispatch:
+            n += 1
+    keep_alive(ring)
+    return dispatch, n
 
-    # workers: availability structure, free times, the batch each one runs
-    use_heap = max_workers > SCAN_MAX_WORKERS
-    av_t = np.full(max_workers, math.inf)
-    hk = np.full(max_workers, math.inf)
-    hw = np.arange(max_workers)
-    pos = np.arange(max_workers)
-    w_free = np.zeros(max_workers)
-    w_last_n = np.zeros(max_workers, dtype=np.int64)
-    w_last_d = np.zeros(max_workers)
-    inbuf = np.empty(max_workers * max_batch)
-    lost_buf = np.empty(w_per_node * max_batch)
 
-    # nodes and fleet state
-    nd_state = np.full(max_nodes, -1, dtype=np.int64)
-    nd_class = np.zeros(max_nodes, dtype=np.int64)
-    nd_gen = np.zeros(max_nodes, dtype=np.int64)
-    nd_seq = np.zeros(max_nodes, dtype=np.int64)
-    nd_base = np.zeros(max_nodes, dtype=np.int64)
-    nd_since = np.zeros(max_nodes)
-    fi = np.zeros(fk.N_FLEET_INTS, dtype=np.int64)
-    ff = np.zeros(fk.N_FLEET_FLOATS)
-    ff[fk.FF_LAST_SCALE_S] = -math.inf
-    ff[fk.FF_FALLBACK_CHECK_S] = -1.0
-    pend_t = np.empty(4 * max_nodes + 16)
-    ev_cap = 8 * max_nodes + 64
-    ev_t = np.empty(ev_cap)
-    ev_key = np.empty(ev_cap, dtype=np.int64)
-    ev_kind = np.empty(ev_cap, dtype=np.int64)
-    ev_slot = np.empty(ev_cap, dtype=np.int64)
-    ev_gen = np.empty(ev_cap, dtype=np.int64)
-    ev_meta = np.zeros(2, dtype=np.int64)
-    extra_spot = fp[fk.FP_EXTRA_SPOT] != 0.0
-    autoscale = fp[fk.FP_AUTOSCALE] != 0.0
-    n_win = int(round(fp[fk.FP_WINDOW_S] / fp[fk.FP_INTERVAL_S])) if autoscale else 1
-    # per-request bookkeeping that only some fleets need (kept off the fixed fleet's hot path):
-    # the arrival times of each batch in service (to requeue them when a spot node dies) and
-    # the running sums behind the autoscaler's outstanding-requests area
-    keep_batches = extra_spot
-    track_outstanding = autoscale and fp[fk.FP_METRIC] == 1.0
-    w_class = np.zeros(max_workers, dtype=np.int64)
-    win_busy = np.zeros(n_win + 1)
-    win_sys = np.zeros(n_win + 1)
+@jit(inline="always")
+def _take_batch(rep, ring, q, n, worker, dispatch, completion, tally):
+    """Take the ``n`` oldest requests off the queue into ``worker``'s batch, served from
+    ``dispatch`` to ``completion``, and record each one.
 
-    # the warm fleet at t = 0 and the first fleet events
-    fk.start_fleet(fp, fi, nd_state, nd_class, nd_gen, nd_seq, nd_base, nd_since, w_class, acc,
-                   timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk, hw, pos,
-                   w_free, rng, pend_t, ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta,
-                   spot_trace_t, spot_trace_k)
+    Returns the queue and the per-request sums carried on from ``tally``: (queue, requests in
+    the window, sum_lat, sum_wait, n_slo, queue_area, s_exit).
+    """
+    sv = rep.sv
+    head, count, ring_sum = q
+    mask = ring.shape[0] - 1
+    n_counted = 0
+    sum_lat = tally.sum_lat
+    sum_wait = tally.sum_wait
+    n_slo = tally.n_slo
+    queue_area = tally.queue_area
+    s_exit = tally.s_exit
+    base = worker * sv.max_batch
+    for k in range(n):
+        a = ring[head]
+        head = (head + 1) & mask
+        if rep.keep_batches:
+            rep.batches.arrivals[base + k] = a
+        if rep.track_outstanding:
+            ring_sum -= a
+            s_exit += completion - a
+        if a >= sv.warmup_s:
+            latency = completion - a
+            wait = dispatch - a
+            n_counted += 1
+            sum_lat += latency
+            sum_wait += wait
+            rep.out.lat_hist[bucket_index(latency)] += 1
+            rep.out.wait_hist[bucket_index(wait)] += 1
+            n_slo += latency <= sv.slo_s
+        lo = max(sv.warmup_s, a)
+        hi = min(sv.horizon_s, dispatch)
+        queue_area += max(hi - lo, 0.0)
+    count -= n
+    if count == 0:
+        ring_sum = 0.0  # resynchronise: no rounding drift across a month
+    keep_alive(rep)
+    keep_alive(ring)
+    return (Queue(head, count, ring_sum), n_counted, sum_lat, sum_wait, n_slo, queue_area,
+            s_exit)
 
-    n_total = 0
-    n_window = 0
-    n_done_by_h = 0
-    n_done_in_window = 0
-    n_in_system_h = 0
-    n_slo = 0
-    n_batches = 0
-    sum_batch = 0
-    n_batches_total = 0
-    n_dispatched = 0
-    n_dropped = 0
-    n_dropped_window = 0
-    n_requeued = 0
-    n_stranded = 0
-    sum_lat = 0.0
-    sum_wait = 0.0
-    sum_service = 0.0
-    busy = 0.0
-    queue_area = 0.0
-    last_completion = 0.0
-    s_exit = 0.0  # sum over requests that left of (exit - arrival)
-    t_now = 0.0  # time of the latest fleet event run (no dispatch may come before it)
-    s_busy = 0.0  # sum over batches of (end - start)
 
-    # running bins of the time-ordered series (arrivals, dispatched requests, batch starts)
-    a_bin, a_start, a_end, a_n, a_off = -1, 0.0, -math.inf, 0.0, 0.0
-    d_bin, d_start, d_end, d_n, d_off = -1, 0.0, -math.inf, 0.0, 0.0
-    b_bin, b_start, b_end, b_n, b_off = -1, 0.0, -math.inf, 0.0, 0.0
+@jit(inline="always")
+def _dispatch(rep, ring, q, n, worker, dispatch, service, tally, d_run, b_run):
+    """Start the ``n`` oldest queued requests on ``worker`` at ``dispatch`` for ``service``
+    seconds; record them.  Returns the queue, the tally and the dispatched and batch-start
+    running bins.
+    """
+    sv = rep.sv
+    warmup_s = sv.warmup_s
+    horizon_s = sv.horizon_s
+    timeline = rep.out.timeline
+    completion = dispatch + service
+    q, n_counted, sum_lat, sum_wait, n_slo, queue_area, s_exit = _take_batch(
+        rep, ring, q, n, worker, dispatch, completion, tally)
+    rep.batches.n[worker] = n
+    rep.batches.dispatch_t[worker] = dispatch
+    rep.wk.free_t[worker] = completion
+    avail = rep.wk.avail
+    avail.av_t[worker] = completion
+    if avail.use_heap:
+        heap_replace_root(avail.hk, avail.hw, avail.pos, completion)
+    if dispatch < horizon_s:
+        d_run = tally_bin(timeline, rt.T_DISPATCHED, dispatch, float(n), d_run, sv.bin_s,
+                          rep.inv_bin)
+        b_run = tally_bin(timeline, rt.T_BATCHES, dispatch, 1.0, b_run, sv.bin_s, rep.inv_bin)
+    if completion < horizon_s:
+        b = int(completion * rep.inv_bin)
+        timeline[b, rt.T_COMPLETIONS] += n
+        timeline[b, rt.T_BATCHES_DONE] += 1.0
+        timeline[b, rt.T_BATCH_DONE_OFFSET_S] += completion - b * sv.bin_s
+    busy_w = overlap(dispatch, completion, warmup_s, horizon_s)
+    cls = rep.wk.cls[worker]
+    rep.out.acc[0, cls, fk.ACC_BUSY] += overlap(dispatch, completion, 0.0, horizon_s)
+    rep.out.acc[1, cls, fk.ACC_BUSY] += busy_w
+    done_by_h = completion <= horizon_s
+    started_in_window = dispatch >= warmup_s and dispatch < horizon_s
+    keep_alive(avail)
+    keep_alive(timeline)
+    keep_alive(rep)
+    keep_alive(ring)
+    return (q,
+            Tally(tally.n_window + n_counted,
+                  tally.n_done_by_h + (n if done_by_h else 0),
+                  tally.n_done_in_window + (n if done_by_h and completion >= warmup_s else 0),
+                  tally.n_in_system_h + (0 if done_by_h else n),
+                  n_slo,
+                  tally.n_batches + (1 if started_in_window else 0),
+                  tally.sum_batch + (n if started_in_window else 0),
+                  tally.n_batches_total + 1,
+                  tally.n_dispatched + n,
+                  sum_lat, sum_wait, tally.sum_service + n_counted * service,
+                  tally.busy + busy_w, queue_area, max(tally.last_completion, completion),
+                  s_exit, tally.s_busy + service),
+            d_run, b_run)
 
-    pos_arr = -1
-    ablock = np.empty(ARRIVAL_BLOCK)
-    t_gen = 0.0
-    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng, arrival_params,
-                                    hourly_rates, trace, horizon_s, ablock)
-    a_idx = 0
-    t_arr = ablock[0]
 
+@jit(inline="always")
+def _drop_stale(rep, ring, q, cur, tally, a_run, dispatch, n_drop):
+    """Drop every queued request that has waited past its deadline at ``dispatch``.
+
+    Those already in the ring go first, then later arrivals that are stale too (they arrive,
+    wait and are dropped without entering the ring).  Stops early at the end of the block of
+    arrivals: the caller refills it and calls again.  Returns (queue, cursor, tally, a_run,
+    the number dropped so far).
+    """
+    head, count, ring_sum = q
+    n_in_system_h = tally.n_in_system_h
+    queue_area = tally.queue_area
+    s_exit = tally.s_exit
+    sv = rep.sv
     while True:
-        d_cand = math.inf
-        if count == 0:
-            if t_arr == math.inf:
-                # nothing left to serve: run the remaining fleet events up to the horizon (they
-                # are billed and counted) and any later one that may still lose a batch
-                t_next_ev = event_next_time(ev_t, ev_meta)
-                if ev_meta[0] == 0:
-                    break
-                if t_next_ev > horizon_s:
-                    # after the horizon, fleet events run only while a batch is in service
-                    # (a death could still put it back in the queue)
-                    in_service = False
-                    for w in range(max_workers):
-                        if w_last_n[w] > 0 and w_free[w] > t_next_ev:
-                            in_service = True
-                            break
-                    if not in_service:
-                        break
-            else:
-                # An arrival enters the queue here, in the pull loop below and at an autoscaler
-                # evaluation.  The three copies are deliberate: a shared inline helper returning
-                # the 15-value queue state measured 12 % slower on the month benchmark.
-                ring[(head + count) & mask] = t_arr
-                count += 1
-                if track_outstanding:
-                    ring_sum += t_arr
-                n_total += 1
-                a_bin, a_start, a_end, a_n, a_off = tally_bin(
-                    timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
-                    inv_bin)
-                a_idx += 1
-                if a_idx == ARRIVAL_BLOCK:
-                    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
-                                                    arrival_params, hourly_rates, trace,
-                                                    horizon_s, ablock)
-                    a_idx = 0
-                t_arr = ablock[a_idx]
+        if count > 0:
+            a = ring[head]
+            if not dispatch - a > rep.deadline_s:
+                break
+            head = (head + 1) & (ring.shape[0] - 1)
+            count -= 1
+            ring_sum -= a
+        elif (cur.idx < ARRIVAL_BLOCK and cur.t_next < math.inf
+              and dispatch - cur.t_next > rep.deadline_s):
+            a = cur.t_next
+            a_run = tally_bin(rep.out.timeline, rt.T_ARRIVALS, a, 1.0, a_run, sv.bin_s,
+                              rep.inv_bin)
+            cur = _step(cur, rep.block)
+        else:
+            break
+        n_drop += 1
+        if a >= sv.warmup_s:
+            rep.drops[D_DROPPED_WINDOW] += 1
+        queue_area += overlap(a, dispatch, sv.warmup_s, sv.horizon_s)
+        s_exit += dispatch - a
+        if dispatch > sv.horizon_s:
+            n_in_system_h += 1
+    keep_alive(rep)
+    keep_alive(ring)
+    return (Queue(head, count, ring_sum), cur,
+            Tally(tally.n_window, tally.n_done_by_h, tally.n_done_in_window, n_in_system_h,
+                  tally.n_slo, tally.n_batches, tally.sum_batch, tally.n_batches_total,
+                  tally.n_dispatched, tally.sum_lat, tally.sum_wait, tally.sum_service,
+                  tally.busy, queue_area, tally.last_completion, s_exit, tally.s_busy),
+            a_run, n_drop)
 
+
+@jit(inline="always")
+def _count_drops(rep, q, n_drop, dispatch):
+    """Count the ``n_drop`` requests dropped at ``dispatch``; return the queue."""
+    sv = rep.sv
+    rep.drops[D_DROPPED] += n_drop
+    rt._count_event(rep.out.timeline, rt.T_DROPPED, rt.T_DROPPED_OFFSET_S, dispatch,
+                    float(n_drop), sv.bin_s, rep.inv_bin, sv.horizon_s)
+    keep_alive(rep)
+    return q if q.count > 0 else Queue(q.head, 0, 0.0)
+
+
+@jit
+def _strand(rep, q, cur):
+    """No node will ever take a batch again: count the queue and the remaining arrivals as
+    stranded (reported, never silently dropped); return the cursor at the end."""
+    n_stranded = q.count
+    while cur.t_next != math.inf:
+        n_stranded += 1
+        cur = _step(cur, rep.block)
+        if cur.idx == ARRIVAL_BLOCK:
+            cur = _refill(cur, rep.src, rep.sv.horizon_s, rep.rng, rep.block)
+    rep.drops[D_STRANDED] = n_stranded
+    return cur
+
+
+@jit
+def _unrecord_batch(t_e, w, rep, tally):
+    """Take back the records of worker ``w``'s batch, lost at ``t_e`` before it completed."""
+    sv = rep.sv
+    out = rep.out
+    warmup_s = sv.warmup_s
+    horizon_s = sv.horizon_s
+    c_w = rep.wk.free_t[w]
+    nb = rep.batches.n[w]
+    d_w = rep.batches.dispatch_t[w]
+    counted = 0
+    sum_lat = tally.sum_lat
+    sum_wait = tally.sum_wait
+    n_slo = tally.n_slo
+    queue_area = tally.queue_area
+    s_exit = tally.s_exit
+    for k in range(nb):
+        a = rep.batches.arrivals[w * sv.max_batch + k]
+        if a >= warmup_s:
+            counted += 1
+            latency = c_w - a
+            wait = d_w - a
+            sum_lat -= latency
+            sum_wait -= wait
+            out.lat_hist[bucket_index(latency)] -= 1
+            out.wait_hist[bucket_index(wait)] -= 1
+            n_slo -= latency <= sv.slo_s
+        queue_area -= overlap(d_w, t_e, warmup_s, horizon_s)
+        s_exit -= c_w - a
+    cls = rep.st.nd_class[w // rep.w_per_node]
+    lost_busy_w = overlap(t_e, c_w, warmup_s, horizon_s)
+    out.acc[0, cls, fk.ACC_BUSY] -= overlap(t_e, c_w, 0.0, horizon_s)
+    out.acc[1, cls, fk.ACC_BUSY] -= lost_busy_w
+    if c_w < horizon_s:
+        b = int(c_w * rep.inv_bin)
+        out.timeline[b, rt.T_COMPLETIONS] -= nb
+        out.timeline[b, rt.T_BATCHES_DONE] -= 1.0
+        out.timeline[b, rt.T_BATCH_DONE_OFFSET_S] -= c_w - b * sv.bin_s
+    rt._count_event(out.timeline, rt.T_BATCHES_DONE, rt.T_BATCH_DONE_OFFSET_S, t_e, 1.0,
+                    sv.bin_s, rep.inv_bin, horizon_s)
+    done_by_h = c_w <= horizon_s
+    started_in_window = d_w >= warmup_s and d_w < horizon_s
+    return Tally(tally.n_window - counted,
+                 tally.n_done_by_h - (nb if done_by_h else 0),
+                 tally.n_done_in_window - (nb if done_by_h and c_w >= warmup_s else 0),
+                 tally.n_in_system_h - (0 if done_by_h else nb),
+                 n_slo,
+                 tally.n_batches - (1 if started_in_window else 0),
+                 tally.sum_batch - (nb if started_in_window else 0),
+                 tally.n_batches_total - 1,
+                 tally.n_dispatched - nb,
+                 sum_lat, sum_wait, tally.sum_service - counted * (c_w - d_w),
+                 tally.busy - lost_busy_w, queue_area, tally.last_completion, s_exit,
+                 tally.s_busy - (c_w - t_e))
+
+
+@jit
+def _node_death(t_e, slot, rep, ring, q, tally):
+    """A node dies: its batches in service are lost and their requests go back to the head
+    of the queue (oldest first); the node goes.  Returns (ring, queue, tally)."""
+    lost = rep.batches.lost
+    lost_n = 0
+    for w in range(slot * rep.w_per_node, (slot + 1) * rep.w_per_node):
+        nb = rep.batches.n[w]
+        if nb == 0 or rep.wk.free_t[w] <= t_e:
+            continue
+        tally = _unrecord_batch(t_e, w, rep, tally)
+        for k in range(nb):  # collect the lost requests' arrival times
+            lost[lost_n] = rep.batches.arrivals[w * rep.sv.max_batch + k]
+            lost_n += 1
+        rep.wk.free_t[w] = t_e
+        rep.batches.n[w] = 0
+    if lost_n > 0:
+        ring, q = _requeue(np.sort(lost[:lost_n]), ring, q)
+        rep.drops[D_REQUEUED] += lost_n
+        rt._count_event(rep.out.timeline, rt.T_REQUEUED, rt.T_REQUEUED_OFFSET_S, t_e,
+                        float(lost_n), rep.sv.bin_s, rep.inv_bin, rep.sv.horizon_s)
+    fk.node_gone(t_e, slot, rep.par, rep.st, rep.books, rep.wk)
+    return ring, q, tally
+
+
+@jit
+def _requeue(lost, ring, q):
+    """Put the sorted arrival times ``lost`` back at the head of the queue."""
+    head, count, ring_sum = q
+    n = lost.shape[0]
+    while count + n > ring.shape[0]:
+        ring = grow_ring(ring, head, count)
+        head = 0
+    mask = ring.shape[0] - 1
+    for k in range(n - 1, -1, -1):
+        head = (head - 1) & mask
+        ring[head] = lost[k]
+        ring_sum += lost[k]
+    return ring, Queue(head, count + n, ring_sum)
+
+
+@jit
+def _window_areas(t, rep, ring, q, tally):
+    """Return the busy worker-seconds and the requests-in-system area up to ``t``."""
+    busy_area = tally.s_busy
+    sys_area = tally.s_exit + q.count * t - q.ring_sum
+    free_t = rep.wk.free_t
+    for w in range(free_t.shape[0]):
+        if rep.batches.n[w] > 0 and free_t[w] > t:
+            busy_area -= free_t[w] - t
+            sys_area -= rep.batches.n[w] * (free_t[w] - t)
+    mask = ring.shape[0] - 1
+    k = q.count - 1
+    while k >= 0 and ring[(q.head + k) & mask] > t:
+        sys_area += ring[(q.head + k) & mask] - t
+        k -= 1
+    return busy_area, sys_area
+
+
+@jit
+def _autoscale(t, rep, busy_area, sys_area):
+    """Run an autoscaler evaluation at ``t`` on the areas since the start of its window."""
+    fp = rep.par.fp
+    win = rep.win
+    n_win = win.shape[1] - 1
+    fi = rep.st.fi
+    fi[fk.FI_EVALS] += 1
+    e = fi[fk.FI_EVALS]
+    win[0, e % (n_win + 1)] = busy_area
+    win[1, e % (n_win + 1)] = sys_area
+    e0 = e - n_win if e > n_win else 0
+    start_busy = win[0, e0 % (n_win + 1)] if e0 > 0 else 0.0
+    start_sys = win[1, e0 % (n_win + 1)] if e0 > 0 else 0.0
+    window_len = t - e0 * fp[fk.FP_INTERVAL_S]
+    desired = fk.desired_nodes(busy_area - start_busy, sys_area - start_sys, window_len,
+                               rep.par, t)
+    if desired >= 0:
+        fk.apply_autoscale(t, desired, rep.par, rep.st, rep.books, rep.wk, rep.ev, rep.rng)
+    t_next = (e + 1) * fp[fk.FP_INTERVAL_S]  # k * interval, as the contract says
+    if t_next <= rep.sv.horizon_s:
+        event_push(rep.ev, t_next, fk.EV_PRIORITY[fk.EV_AUTOSCALE], fk.EV_AUTOSCALE, -1, 0)
+
+
+@jit
+def _fleet_event(rep, ring, q, cur, tally, a_run, t_now):
+    """Run the first fleet event.  Returns (ring, queue, cursor, tally, a_run, t_now)."""
+    t_e, kind, slot, gen = event_pop(rep.ev)
+    t_now = max(t_now, t_e)
+    par, st, books, wk, ev = rep.par, rep.st, rep.books, rep.wk, rep.ev
+    horizon_s = rep.sv.horizon_s
+    if slot >= 0 and st.nd_gen[slot] != gen:
+        return ring, q, cur, tally, a_run, t_now  # the node this event was for is gone
+    if kind == fk.EV_DEATH:
+        ring, q, tally = _node_death(t_e, slot, rep, ring, q, tally)
+    elif kind == fk.EV_DRAINED:
+        if st.nd_state[slot] == fk.ST_DRAINING:
+            fk.node_gone(t_e, slot, par, st, books, wk)
+    elif kind == fk.EV_READY:
+        if st.nd_state[slot] == fk.ST_PROVISIONING:
+            w_lo = slot * rep.w_per_node
+            for w in range(w_lo, w_lo + rep.w_per_node):
+                rep.batches.n[w] = 0
+                wk.cls[w] = st.nd_class[slot]
+            fk.node_ready(t_e, slot, par, st, books, wk, ev, rep.rng)
+    elif kind == fk.EV_TRACE:
+        if t_e <= horizon_s:
+            fk.trace_tick(t_e, par, st, books, wk, ev, rep.rng)
+    elif kind == fk.EV_INTERRUPT:
+        state = st.nd_state[slot]
+        if t_e <= horizon_s and (state == fk.ST_READY or state == fk.ST_DRAINING):
+            fk.node_notice(t_e, slot, True, par, st, books, wk, ev)
+    elif kind == fk.EV_LAUNCH:
+        fk.try_launches(t_e, t_e >= horizon_s, par, st, books, ev, rep.rng)
+    else:  # EV_AUTOSCALE
+        ring, q, cur, a_run = _admit_until(t_e, rep, ring, q, cur, a_run)
+        busy_area, sys_area = _window_areas(t_e, rep, ring, q, tally)
+        _autoscale(t_e, rep, busy_area, sys_area)
+    return ring, q, cur, tally, a_run, t_now
+
+
+@jit
+def _events_still_matter(rep):
+    """With nothing left to serve: whether the next fleet event still runs.
+
+    Fleet events up to the horizon run (they are billed and counted); after it only while a
+    batch is in service (a death could still put it back in the queue).
+    """
+    t_next_ev = event_next_time(rep.ev)
+    if rep.ev.meta[0] == 0:
+        return False
+    if t_next_ev <= rep.sv.horizon_s:
+        return True
+    free_t = rep.wk.free_t
+    for w in range(free_t.shape[0]):
+        if rep.batches.n[w] > 0 and free_t[w] > t_next_ev:
+            return True
+    return False
+
+
+@jit
+def _serve(rep):
+    """Run one replication's serving loop; return its final cursor and tally.
+
+    The inlined helpers take ``rep`` and end with ``keep_alive`` (see there), and none of them
+    calls another that takes ``rep``: the structure costs the loop no reference counting.
+    """
+    sv = rep.sv
+    max_batch = sv.max_batch
+    src = rep.src
+    rng = rep.rng
+    block = rep.block
+    ev = rep.ev
+    kind, mean_s, mu, sigma = rep.service
+    ring = np.empty(_ring_capacity(max_batch))
+    q = Queue(0, 0, 0.0)
+    cur = _refill(Cursor(ARRIVAL_BLOCK, 0.0, -1, 0.0, 0), src, sv.horizon_s, rng, block)
+    tally = Tally(0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    # running bins of the time-ordered series (arrivals, dispatched requests, batch starts)
+    a_run = new_running_bin()
+    d_run = new_running_bin()
+    b_run = new_running_bin()
+    t_now = 0.0  # time of the latest fleet event run (no dispatch may come before it)
+    while True:
+        if q.count == 0:
+            if cur.t_next == math.inf:
+                if not _events_still_matter(rep):
+                    break
+            else:
+                q, cur, a_run = _admit(rep, ring, q, cur, a_run)
+                if cur.idx == ARRIVAL_BLOCK:
+                    cur = _refill(cur, src, sv.horizon_s, rng, block)
+        d_cand = math.inf
         n = 0
         worker = 0
-        if count > 0:
-            a_first = ring[head]
-            if use_heap:
-                t_free = hk[0]
-                worker = hw[0]
-            else:  # branch-free scan for the longest-idle worker (ties: lowest index), over
-                # the slots nodes have used so far (new nodes take the lowest free slot)
-                t_free = av_t[0]
-                worker = 0
-                for k in range(1, fi[fk.FI_SLOT_HI] * w_per_node):
-                    f = av_t[k]
-                    earlier = f < t_free
-                    t_free = f if earlier else t_free
-                    worker = k if earlier else worker
-            t_w = max(a_first, t_free)
-            if t_w < t_now:  # never dispatch before the last fleet event that ran
-                t_w = t_now
-            # D = max(t_w, min(A_i + max_wait, A_{i+B-1})): pull arrivals while they can still
-            # be part of this batch or trigger it
-            trigger = a_first + max_wait_s
-            if count < max_batch:
-                limit = max(t_w, trigger)
-                while count < max_batch and t_arr <= limit and t_arr < math.inf:
-                    if count == ring.shape[0]:
-                        ring = grow_ring(ring, head, count)
-                        mask = ring.shape[0] - 1
-                        head = 0
-                    ring[(head + count) & mask] = t_arr
-                    count += 1
-                    if track_outstanding:
-                        ring_sum += t_arr
-                    n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
-                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off,
-                        bin_s, inv_bin)
-                    a_idx += 1
-                    if a_idx == ARRIVAL_BLOCK:
-                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
-                                                        arrival_params, hourly_rates, trace,
-                                                        horizon_s, ablock)
-                        a_idx = 0
-                    t_arr = ablock[a_idx]
-            if count >= max_batch:
-                a_last = ring[(head + max_batch - 1) & mask]
-                trigger = min(trigger, a_last)
-            d_cand = max(t_w, trigger)
-            # the batch: queued requests that arrived by the dispatch, at most max_batch (after
-            # a fleet event the queue can hold requests that arrive later than the dispatch)
-            n = min(max_batch, count)
-            if ring[(head + n - 1) & mask] > d_cand:
-                n = 0
-                while n < count and n < max_batch and ring[(head + n) & mask] <= d_cand:
-                    n += 1
-
-        # ---- fleet events at or before the next dispatch run first
-        if ev_meta[0] > 0 and ev_t[0] <= d_cand:
-            t_e, kind, slot, gen = event_pop(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-            t_now = max(t_now, t_e)
-            if slot >= 0 and nd_gen[slot] != gen:
-                continue  # the node this event was for is gone
-            if kind == fk.EV_DEATH:
-                lost_n = 0
-                for w in range(slot * w_per_node, (slot + 1) * w_per_node):
-                    c_w = w_free[w]
-                    nb = w_last_n[w]
-                    if nb == 0 or c_w <= t_e:
-                        continue
-                    d_w = w_last_d[w]
-                    service = c_w - d_w
-                    counted = 0
-                    for k in range(nb):
-                        a = inbuf[w * max_batch + k]
-                        if a >= warmup_s:
-                            counted += 1
-                            latency = c_w - a
-                            wait = d_w - a
-                            sum_lat -= latency
-                            sum_wait -= wait
-                            lat_hist[bucket_index(latency)] -= 1
-                            wait_hist[bucket_index(wait)] -= 1
-                            n_slo -= latency <= slo_s
-                        queue_area -= overlap(d_w, t_e, warmup_s, horizon_s)
-                        s_exit -= c_w - a
-                    n_window -= counted
-                    sum_service -= counted * service
-                    if c_w <= horizon_s:
-                        n_done_by_h -= nb
-                        if c_w >= warmup_s:
-                            n_done_in_window -= nb
-                    else:
-                        n_in_system_h -= nb
-                    cls = nd_class[slot]
-                    lost_busy_w = overlap(t_e, c_w, warmup_s, horizon_s)
-                    busy -= lost_busy_w
-                    acc[0, cls, fk.ACC_BUSY] -= overlap(t_e, c_w, 0.0, horizon_s)
-                    acc[1, cls, fk.ACC_BUSY] -= lost_busy_w
-                    s_busy -= c_w - t_e
-                    if c_w < horizon_s:
-                        b = int(c_w * inv_bin)
-                        timeline[b, rt.T_COMPLETIONS] -= nb
-                        timeline[b, rt.T_BATCHES_DONE] -= 1.0
-                        timeline[b, rt.T_BATCH_DONE_OFFSET_S] -= c_w - b * bin_s
-                    rt._count_event(timeline, rt.T_BATCHES_DONE, rt.T_BATCH_DONE_OFFSET_S, t_e,
-                                    1.0, bin_s, inv_bin, horizon_s)
-                    if d_w >= warmup_s and d_w < horizon_s:
-                        n_batches -= 1
-                        sum_batch -= nb
-                    n_batches_total -= 1
-                    n_dispatched -= nb
-                    for k in range(nb):  # collect the lost requests' arrival times
-                        lost_buf[lost_n] = inbuf[w * max_batch + k]
-                        lost_n += 1
-                    w_free[w] = t_e
-                    w_last_n[w] = 0
-                if lost_n > 0:
-                    lost = np.sort(lost_buf[:lost_n])
-                    while count + lost_n > ring.shape[0]:
-                        ring = grow_ring(ring, head, count)
-                        mask = ring.shape[0] - 1
-                        head = 0
-                    for k in range(lost_n - 1, -1, -1):
-                        head = (head - 1) & mask
-                        ring[head] = lost[k]
-                        ring_sum += lost[k]
-                    count += lost_n
-                    n_requeued += lost_n
-                    rt._count_event(timeline, rt.T_REQUEUED, rt.T_REQUEUED_OFFSET_S, t_e,
-                                    float(lost_n), bin_s, inv_bin, horizon_s)
-                fk.node_gone(t_e, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
-                             timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t, hk,
-                             hw, pos)
-            elif kind == fk.EV_DRAINED:
-                if nd_state[slot] == fk.ST_DRAINING:
-                    fk.node_gone(t_e, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
-                                 timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t,
-                                 hk, hw, pos)
-            elif kind == fk.EV_READY:
-                if nd_state[slot] == fk.ST_PROVISIONING:
-                    w_lo = slot * w_per_node
-                    for w in range(w_lo, w_lo + w_per_node):
-                        w_last_n[w] = 0
-                        w_class[w] = nd_class[slot]
-                    fk.node_ready(t_e, slot, fp, fi, nd_state, nd_class, nd_gen, nd_since, acc,
-                                  timeline, tl_node, bin_s, horizon_s, warmup_s, use_heap, av_t,
-                                  hk, hw, pos, w_free, rng, ev_t, ev_key, ev_kind, ev_slot,
-                                  ev_gen, ev_meta)
-            elif kind == fk.EV_TRACE:
-                if t_e <= horizon_s:
-                    fk.trace_tick(t_e, spot_trace_k, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen,
-                                  nd_seq, nd_base, nd_since, acc, timeline, tl_node, bin_s,
-                                  horizon_s, warmup_s, prov, rng, use_heap, av_t, hk, hw, pos,
-                                  ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, spot_trace_t)
-            elif kind == fk.EV_INTERRUPT:
-                state = nd_state[slot]
-                if t_e <= horizon_s and (state == fk.ST_READY or state == fk.ST_DRAINING):
-                    fk.node_notice(t_e, slot, True, fp, fi, nd_state, nd_class,
-                                   nd_gen, nd_since, acc, timeline, tl_node, bin_s, horizon_s,
-                                   warmup_s, use_heap, av_t, hk, hw, pos, pend_t, ev_t, ev_key,
-                                   ev_kind, ev_slot, ev_gen, ev_meta)
-            elif kind == fk.EV_LAUNCH:
-                fk.try_launches(t_e, t_e >= horizon_s, fp, ff, fi, pend_t, nd_state, nd_class,
-                                nd_gen, nd_seq, nd_base, nd_since, acc, timeline, tl_node,
-                                bin_s, horizon_s, warmup_s, prov, rng, ev_t, ev_key, ev_kind,
-                                ev_slot, ev_gen, ev_meta)
-            else:  # EV_AUTOSCALE
-                while t_arr <= t_e:
-                    if count == ring.shape[0]:
-                        ring = grow_ring(ring, head, count)
-                        mask = ring.shape[0] - 1
-                        head = 0
-                    ring[(head + count) & mask] = t_arr
-                    count += 1
-                    if track_outstanding:
-                        ring_sum += t_arr
-                    n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
-                        timeline, rt.T_ARRIVALS, t_arr, 1.0, a_bin, a_start, a_end, a_n, a_off, bin_s,
-                        inv_bin)
-                    a_idx += 1
-                    if a_idx == ARRIVAL_BLOCK:
-                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
-                                                        arrival_params, hourly_rates, trace,
-                                                        horizon_s, ablock)
-                        a_idx = 0
-                    t_arr = ablock[a_idx]
-                busy_area = s_busy
-                sys_area = s_exit + count * t_e - ring_sum
-                for w in range(max_workers):
-                    if w_last_n[w] > 0 and w_free[w] > t_e:
-                        busy_area -= w_free[w] - t_e
-                        sys_area -= w_last_n[w] * (w_free[w] - t_e)
-                k = count - 1
-                while k >= 0 and ring[(head + k) & mask] > t_e:
-                    sys_area += ring[(head + k) & mask] - t_e
-                    k -= 1
-                fi[fk.FI_EVALS] += 1
-                e = fi[fk.FI_EVALS]
-                win_busy[e % (n_win + 1)] = busy_area
-                win_sys[e % (n_win + 1)] = sys_area
-                e0 = e - n_win if e > n_win else 0
-                start_busy = win_busy[e0 % (n_win + 1)] if e0 > 0 else 0.0
-                start_sys = win_sys[e0 % (n_win + 1)] if e0 > 0 else 0.0
-                window_len = t_e - e0 * fp[fk.FP_INTERVAL_S]
-                desired = fk.desired_nodes(busy_area - start_busy, sys_area - start_sys,
-                                           window_len, fp, t_e, schedule)
-                if desired >= 0:
-                    fk.apply_autoscale(t_e, desired, fp, ff, fi, pend_t, nd_state, nd_class,
-                                       nd_gen, nd_seq, nd_base, nd_since, acc, timeline,
-                                       tl_node, bin_s, horizon_s, warmup_s, prov, rng, use_heap,
-                                       av_t, hk, hw, pos, w_free, ev_t, ev_key, ev_kind,
-                                       ev_slot, ev_gen, ev_meta)
-                t_next = (e + 1) * fp[fk.FP_INTERVAL_S]  # k * interval, as the contract says
-                if t_next <= horizon_s:
-                    event_push(ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta, t_next,
-                               fk.EV_PRIORITY[fk.EV_AUTOSCALE], fk.EV_AUTOSCALE, -1, 0)
+        if q.count > 0:
+            t_w, worker, trigger = _batch_start(rep, ring, q, t_now)
+            # pull arrivals while they can still be part of this batch or trigger it
+            limit = max(t_w, trigger)
+            while q.count < max_batch and cur.t_next <= limit and cur.t_next < math.inf:
+                q, cur, a_run = _admit(rep, ring, q, cur, a_run)
+                if cur.idx == ARRIVAL_BLOCK:
+                    cur = _refill(cur, src, sv.horizon_s, rng, block)
+            d_cand, n = _batch_end(ring, q, max_batch, t_w, trigger)
+        # fleet events at or before the next dispatch run first
+        if ev.meta[0] > 0 and ev.t[0] <= d_cand:
+            ring, q, cur, tally, a_run, t_now = _fleet_event(rep, ring, q, cur, tally, a_run,
+                                                             t_now)
             continue
-
-        if count == 0:
+        if q.count == 0:
             continue
         if d_cand == math.inf:
-            # no node will ever take a batch again: the queue and the rest of the arrivals are
-            # stranded (reported, never silently dropped)
-            n_stranded = count
-            while t_arr != math.inf:
-                n_stranded += 1
-                n_total += 1
-                a_idx += 1
-                if a_idx == ARRIVAL_BLOCK:
-                    t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
-                                                    arrival_params, hourly_rates, trace,
-                                                    horizon_s, ablock)
-                    a_idx = 0
-                t_arr = ablock[a_idx]
-            n_in_system_h += n_stranded
+            cur = _strand(rep, q, cur)
             break
-
-        dispatch = d_cand
-        if has_deadline and dispatch - ring[head] > deadline_s:
-            # drop every queued request that has waited past its deadline (those already in
-            # the ring, then later arrivals that are stale too), then re-form the batch
+        if rep.has_deadline and d_cand - ring[q.head] > rep.deadline_s:
             n_drop = 0
             while True:
-                if count > 0:
-                    a = ring[head]
-                    if not dispatch - a > deadline_s:
-                        break
-                    head = (head + 1) & mask
-                    count -= 1
-                    ring_sum -= a
-                elif t_arr < math.inf and dispatch - t_arr > deadline_s:
-                    a = t_arr  # arrives, waits and is dropped without entering the ring
-                    n_total += 1
-                    a_bin, a_start, a_end, a_n, a_off = tally_bin(
-                        timeline, rt.T_ARRIVALS, a, 1.0, a_bin, a_start, a_end, a_n, a_off,
-                        bin_s, inv_bin)
-                    a_idx += 1
-                    if a_idx == ARRIVAL_BLOCK:
-                        t_gen, pos_arr = fill_arrivals(arrival_kind, t_gen, pos_arr, rng,
-                                                        arrival_params, hourly_rates, trace,
-                                                        horizon_s, ablock)
-                        a_idx = 0
-                    t_arr = ablock[a_idx]
-                else:
+                q, cur, tally, a_run, n_drop = _drop_stale(rep, ring, q, cur, tally, a_run,
+                                                           d_cand, n_drop)
+                if cur.idx < ARRIVAL_BLOCK:
                     break
-                n_drop += 1
-                if a >= warmup_s:
-                    n_dropped_window += 1
-                queue_area += overlap(a, dispatch, warmup_s, horizon_s)
-                s_exit += dispatch - a
-                if dispatch > horizon_s:
-                    n_in_system_h += 1
-            n_dropped += n_drop
-            rt._count_event(timeline, rt.T_DROPPED, rt.T_DROPPED_OFFSET_S, dispatch,
-                            float(n_drop), bin_s, inv_bin, horizon_s)
-            if count == 0:
-                ring_sum = 0.0
+                cur = _refill(cur, src, sv.horizon_s, rng, block)
+            q = _count_drops(rep, q, n_drop, d_cand)
             continue
+        service = svk._service_time(kind, n, mean_s, mu, sigma, rng)
+        q, tally, d_run, b_run = _dispatch(rep, ring, q, n, worker, d_cand, service, tally,
+                                           d_run, b_run)
+    timeline = rep.out.timeline
+    flush_bin(timeline, rt.T_ARRIVALS, a_run)
+    flush_bin(timeline, rt.T_DISPATCHED, d_run)
+    flush_bin(timeline, rt.T_BATCHES, b_run)
+    return cur, tally
 
-        service = svk._service_time(service_kind, n, service_mean_s, service_mu, service_sigma,
-                                   rng)
-        completion = dispatch + service
-        n_counted = 0
-        base = worker * max_batch
-        for k in range(n):
-            a = ring[head]
-            head = (head + 1) & mask
-            if keep_batches:
-                inbuf[base + k] = a
-            if track_outstanding:
-                ring_sum -= a
-                s_exit += completion - a
-            if a >= warmup_s:
-                latency = completion - a
-                wait = dispatch - a
-                n_counted += 1
-                sum_lat += latency
-                sum_wait += wait
-                lat_hist[bucket_index(latency)] += 1
-                wait_hist[bucket_index(wait)] += 1
-                n_slo += latency <= slo_s
-            lo = max(warmup_s, a)
-            hi = min(horizon_s, dispatch)
-            queue_area += max(hi - lo, 0.0)
-        count -= n
-        if count == 0:
-            ring_sum = 0.0  # resynchronise: no rounding drift across a month
-        n_window += n_counted
-        sum_service += n_counted * service
-        w_last_n[worker] = n
-        w_last_d[worker] = dispatch
-        w_free[worker] = completion
-        av_t[worker] = completion
-        if use_heap:
-            heap_replace_root(hk, hw, pos, completion)
-        s_busy += service
 
-        if completion <= horizon_s:
-            n_done_by_h += n
-            if completion >= warmup_s:
-                n_done_in_window += n
-        else:
-            n_in_system_h += n
-        if dispatch < horizon_s:
-            d_bin, d_start, d_end, d_n, d_off = tally_bin(
-                timeline, rt.T_DISPATCHED, dispatch, float(n), d_bin, d_start, d_end, d_n, d_off,
-                bin_s, inv_bin)
-            b_bin, b_start, b_end, b_n, b_off = tally_bin(
-                timeline, rt.T_BATCHES, dispatch, 1.0, b_bin, b_start, b_end, b_n, b_off, bin_s,
-                inv_bin)
-        if completion < horizon_s:
-            b = int(completion * inv_bin)
-            timeline[b, rt.T_COMPLETIONS] += n
-            timeline[b, rt.T_BATCHES_DONE] += 1.0
-            timeline[b, rt.T_BATCH_DONE_OFFSET_S] += completion - b * bin_s
-        busy_w = overlap(dispatch, completion, warmup_s, horizon_s)
-        busy += busy_w
-        cls = w_class[worker]
-        acc[0, cls, fk.ACC_BUSY] += overlap(dispatch, completion, 0.0, horizon_s)
-        acc[1, cls, fk.ACC_BUSY] += busy_w
-        if dispatch >= warmup_s and dispatch < horizon_s:
-            n_batches += 1
-            sum_batch += n
-        n_batches_total += 1
-        n_dispatched += n
-        last_completion = max(last_completion, completion)
-
-    flush_bin(timeline, rt.T_ARRIVALS, a_bin, a_n, a_off)
-    flush_bin(timeline, rt.T_DISPATCHED, d_bin, d_n, d_off)
-    flush_bin(timeline, rt.T_BATCHES, b_bin, b_n, b_off)
-    fk.close_accounts(nd_state, nd_class, nd_since, acc, horizon_s, warmup_s)
-    stats[rt.S_N_ARRIVALS_TOTAL] = n_total
-    stats[rt.S_N_WINDOW] = n_window
-    stats[rt.S_N_COMPLETED_BY_HORIZON] = n_done_by_h
-    stats[rt.S_N_IN_SYSTEM_AT_HORIZON] = n_in_system_h
-    stats[rt.S_SUM_LATENCY_S] = sum_lat
-    stats[rt.S_SUM_WAIT_S] = sum_wait
-    stats[rt.S_SUM_SERVICE_S] = sum_service
-    stats[rt.S_N_SLO_MET] = n_slo
-    stats[rt.S_BUSY_WORKER_S] = busy
-    stats[rt.S_N_BATCHES] = n_batches
-    stats[rt.S_SUM_BATCH_SIZE] = sum_batch
-    stats[rt.S_QUEUE_AREA] = queue_area
-    stats[rt.S_LAST_COMPLETION_S] = last_completion
-    stats[rt.S_N_BATCHES_TOTAL] = n_batches_total
-    stats[rt.S_N_DISPATCHED_TOTAL] = n_dispatched
-    stats[rt.S_N_COMPLETED_IN_WINDOW] = n_done_in_window
-    stats[rt.S_N_DROPPED] = n_dropped
-    stats[rt.S_N_DROPPED_WINDOW] = n_dropped_window
-    stats[rt.S_N_REQUEUED] = n_requeued
-    stats[rt.S_N_STRANDED] = n_stranded
+@jit
+def _write_stats(stats, cur, tally, drops, fi):
+    """Write one replication's counters to its ``S_*`` row."""
+    stats[rt.S_N_ARRIVALS_TOTAL] = cur.n_taken
+    stats[rt.S_N_WINDOW] = tally.n_window
+    stats[rt.S_N_COMPLETED_BY_HORIZON] = tally.n_done_by_h
+    stats[rt.S_N_IN_SYSTEM_AT_HORIZON] = tally.n_in_system_h + drops[D_STRANDED]
+    stats[rt.S_SUM_LATENCY_S] = tally.sum_lat
+    stats[rt.S_SUM_WAIT_S] = tally.sum_wait
+    stats[rt.S_SUM_SERVICE_S] = tally.sum_service
+    stats[rt.S_N_SLO_MET] = tally.n_slo
+    stats[rt.S_BUSY_WORKER_S] = tally.busy
+    stats[rt.S_N_BATCHES] = tally.n_batches
+    stats[rt.S_SUM_BATCH_SIZE] = tally.sum_batch
+    stats[rt.S_QUEUE_AREA] = tally.queue_area
+    stats[rt.S_LAST_COMPLETION_S] = tally.last_completion
+    stats[rt.S_N_BATCHES_TOTAL] = tally.n_batches_total
+    stats[rt.S_N_DISPATCHED_TOTAL] = tally.n_dispatched
+    stats[rt.S_N_COMPLETED_IN_WINDOW] = tally.n_done_in_window
+    stats[rt.S_N_DROPPED] = drops[D_DROPPED]
+    stats[rt.S_N_DROPPED_WINDOW] = drops[D_DROPPED_WINDOW]
+    stats[rt.S_N_REQUEUED] = drops[D_REQUEUED]
+    stats[rt.S_N_STRANDED] = drops[D_STRANDED]
     stats[rt.S_N_PREEMPTIONS] = fi[fk.FI_PREEMPTIONS]
     stats[rt.S_N_PREEMPTION_EVENTS] = fi[fk.FI_PREEMPTION_EVENTS]
     stats[rt.S_N_SCALE_OUT] = fi[fk.FI_SCALE_OUT]
@@ -568,11 +676,47 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     stats[rt.S_N_LAUNCH_NO_SLOT] = fi[fk.FI_LAUNCH_NO_SLOT]
 
 
+@jit
+def _new_replication(seed, replication, src, service, sv, par, out):
+    """Return replication ``replication``'s structures, its stream seeded, its fleet empty."""
+    rng = np.empty(4, dtype=np.uint64)
+    seed_stream(seed, replication, rng)
+    fp = par.fp
+    w_per_node = int(fp[fk.FP_W])
+    max_nodes = int(fp[fk.FP_MAX_NODES])
+    max_workers = max_nodes * w_per_node
+    autoscale = fp[fk.FP_AUTOSCALE] != 0.0
+    n_win = int(round(fp[fk.FP_WINDOW_S] / fp[fk.FP_INTERVAL_S])) if autoscale else 1
+    deadline_s = fp[fk.FP_DEADLINE_S]
+    return Replication(
+        src, service, sv, out, rng, np.empty(ARRIVAL_BLOCK), par, fk.new_fleet_state(max_nodes),
+        fk.FleetAcc(out.acc, out.timeline, rt.T_NODE_BASE, sv.bin_s, sv.horizon_s, sv.warmup_s),
+        fk.Workers(new_worker_avail(max_workers), np.zeros(max_workers),
+                   np.zeros(max_workers, dtype=np.int64)),
+        new_event_heap(8 * max_nodes + 64),
+        Batches(np.zeros(max_workers, dtype=np.int64), np.zeros(max_workers),
+                np.empty(max_workers * sv.max_batch), np.empty(w_per_node * sv.max_batch)),
+        np.zeros((2, n_win + 1)), np.zeros(N_DROPS, dtype=np.int64), 1.0 / sv.bin_s, w_per_node,
+        # per-request bookkeeping that only some fleets need (kept off the fixed fleet's hot
+        # path): the arrival times of each batch in service (to requeue them when a spot node
+        # dies) and the running sums behind the autoscaler's outstanding-requests area
+        fp[fk.FP_EXTRA_SPOT] != 0.0, autoscale and fp[fk.FP_METRIC] == 1.0,
+        math.isfinite(deadline_s), deadline_s)
+
+
+@jit
+def _simulate_one(seed, replication, src, service, sv, par, out):
+    """Simulate one replication; write its histograms, stats, timeline and fleet accounts."""
+    rep = _new_replication(seed, replication, src, service, sv, par, out)
+    # the warm fleet at t = 0 and the first fleet events
+    fk.start_fleet(par, rep.st, rep.books, rep.wk, rep.ev, rep.rng)
+    cur, tally = _serve(rep)
+    fk.close_accounts(rep.st, rep.books)
+    _write_stats(out.stats, cur, tally, rep.drops, rep.st.fi)
+
+
 @jit(parallel=True)
-def realtime_kernel(seed, first_replication, arrival_kind, arrival_params, hourly_rates, trace,
-                    service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                    max_wait_s, horizon_s, warmup_s, slo_s, bin_s, fp, schedule, prov,
-                    spot_trace_t, spot_trace_k, lat_hist, wait_hist, stats, timeline, acc):
+def realtime_kernel(seed, first_replication, src, service, sv, par, out):
     """Run replications ``first_replication + r`` for every row ``r`` of the output arrays.
 
     Parameters
@@ -581,35 +725,25 @@ def realtime_kernel(seed, first_replication, arrival_kind, arrival_params, hourl
         Scenario seed; replication ``k`` uses the stream seeded from ``(seed, k)``.
     first_replication : int
         Index of the replication written to row 0 (lets callers run replications in chunks).
-    arrival_kind, arrival_params, hourly_rates, trace
+    src : rt.ArrivalSource
         The arrival process (see ``simulators.realtime._layout``).
-    service_kind, service_mean_s, service_mu, service_sigma
+    service : rt.ServiceModel
         Per-batch-size service time (float64[max_batch + 1] each).
-    max_batch : int
-        Largest batch.
-    max_wait_s, horizon_s, warmup_s, slo_s, bin_s : float
-        Batching wait, arrival horizon, warm-up, SLO latency threshold, timeline bin width (s).
-    fp : float64[N_FLEET_PARAMS]
-        Fleet parameters (``simulators.core.fleet_kernel.FP_*``).
-    schedule : float64[k, 3]
-        Scheduled minimums (start hour, end hour, nodes).
-    prov : float64[k, 2]
-        Provisioning delay components (median s, log-sd).
-    spot_trace_t, spot_trace_k : float64[n], int64[n]
-        Spot capacity trace (tick times, nodes available); used when ``fp[FP_TRACE]``.
-    lat_hist, wait_hist : int64[R, N_BUCKETS]
-        Output histograms of latency and wait (s) of requests arriving in the window.
-    stats : float64[R, N_STATS]
-        Output counters and sums (``simulators.realtime._layout.S_*``).
-    timeline : float64[R, n_bins, N_TIMELINE]
-        Output per-bin accumulators (``T_*``).
-    acc : float64[R, 2, N_CLASSES, N_STATES + 1]
-        Output node-seconds by class and state, and busy worker-seconds by class
-        (``[:, 0]``: inside ``[0, horizon_s]``; ``[:, 1]``: inside ``[warmup_s, horizon_s]``).
+    sv : rt.Serving
+        Largest batch; batching wait, arrival horizon, warm-up, SLO latency threshold and
+        timeline bin width (s).
+    par : fk.FleetParams
+        Fleet parameters (``simulators.core.fleet_kernel.FP_*``), scheduled minimums,
+        provisioning delay components and spot capacity trace.
+    out : rt.Outputs
+        Output arrays with one row per replication: ``lat_hist``, ``wait_hist`` int64[R,
+        N_BUCKETS] (latency and wait (s) of requests arriving in the window), ``stats``
+        float64[R, N_STATS] (``S_*``), ``timeline`` float64[R, n_bins, N_TIMELINE] (``T_*``)
+        and ``acc`` float64[R, 2, N_CLASSES, N_STATES + 1] (node-seconds by class and state,
+        and busy worker-seconds by class; ``[:, 0]`` inside ``[0, horizon_s]``, ``[:, 1]``
+        inside ``[warmup_s, horizon_s]``).
     """
-    for r in prange(lat_hist.shape[0]):
-        _simulate_one(seed, first_replication + r, arrival_kind, arrival_params, hourly_rates,
-                      trace, service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                      max_wait_s, horizon_s, warmup_s, slo_s, bin_s, fp, schedule, prov,
-                      spot_trace_t, spot_trace_k, lat_hist[r], wait_hist[r], stats[r],
-                      timeline[r], acc[r])
+    for r in prange(out.lat_hist.shape[0]):
+        row = rt.Outputs(out.lat_hist[r], out.wait_hist[r], out.stats[r], out.timeline[r],
+                         out.acc[r])
+        _simulate_one(seed, first_replication + r, src, service, sv, par, row)

@@ -1,11 +1,15 @@
-"""Private array layouts of the real-time kernel: per-replication statistics (``S_*``) and
-the per-bin timeline (``T_*``); read through :class:`simulators.realtime.api.RealtimeSimResult`.
+"""Private layouts of the real-time kernel: the named structures it takes (its inputs and
+outputs), per-replication statistics (``S_*``) and the per-bin timeline (``T_*``); read through
+:class:`simulators.realtime.api.RealtimeSimResult`.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from simulators.core.fleet_kernel import N_CLASSES, N_STATES
 from simulators.core.jit import jit
+from simulators.core.structures import keep_alive
 
 # stats layout (per replication)
 S_N_ARRIVALS_TOTAL = 0
@@ -67,3 +71,28 @@ def _count_event(timeline, count_field, offset_field, t_s, weight, bin_s, inv_bi
     if t_s < horizon_s:
         timeline[b, count_field] += weight
         timeline[b, offset_field] += weight * (t_s - b * bin_s)
+    keep_alive(timeline)
+
+
+# ----------------------------------------------------------------------------------------------
+# What the kernel takes: a few namedtuples of arrays and scalars (Numba passes the arrays inside
+# by reference; the fleet's configuration is :data:`simulators.core.fleet_kernel.FleetParams`)
+
+ArrivalSource = namedtuple("ArrivalSource", ("kind", "params", "hourly_rates", "trace"))
+"""The arrival process (``simulators.core.arrival_kernel``): ``kind`` (``ARRIVAL_*``),
+``params`` float64[N_ARRIVAL_PARAMS] (``P_*``), ``hourly_rates`` float64[3, n] (diurnal thinning
+envelopes) and ``trace`` float64[n] (trace arrival times, s)."""
+
+ServiceModel = namedtuple("ServiceModel", ("kind", "mean_s", "mu", "sigma"))
+"""Per-batch-size service time: ``kind`` (``simulators.core.service_kernel.SERVICE_*``) and
+``mean_s``, ``mu``, ``sigma`` float64[max_batch + 1] each."""
+
+Serving = namedtuple("Serving", ("max_batch", "max_wait_s", "horizon_s", "warmup_s", "slo_s",
+                                 "bin_s"))
+"""Scalars: largest batch; batching wait, arrival horizon, warm-up, SLO latency threshold and
+timeline bin width (s)."""
+
+Outputs = namedtuple("Outputs", ("lat_hist", "wait_hist", "stats", "timeline", "acc"))
+"""Output arrays, one row per replication (or one replication's row): latency and wait
+histograms int64[R, N_BUCKETS], ``stats`` float64[R, N_STATS], ``timeline`` float64[R, n_bins,
+N_TIMELINE] and the fleet accounts ``acc`` float64[R, 2, N_CLASSES, N_STATES + 1]."""

@@ -278,8 +278,8 @@ def fk_state_names() -> tuple[str, ...]:
     return STATE_NAMES
 
 
-def _fleet_arrays(fleet: FleetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                              np.ndarray]:
+def _fleet_arrays(fleet: FleetSpec) -> fk.FleetParams:
+    """Return the kernel's fleet configuration: parameters, schedule, provisioning, trace."""
     fp = np.zeros(fk.N_FLEET_PARAMS)
     fp[fk.FP_W] = fleet.workers_per_node
     fp[fk.FP_INITIAL] = fleet.initial_nodes
@@ -320,7 +320,7 @@ def _fleet_arrays(fleet: FleetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray,
             trace_k = np.ascontiguousarray(sp.trace_capacity, dtype=np.int64)
     prov = np.array([[c.median_s, c.sigma] for c in fleet.provisioning],
                     dtype=np.float64).reshape(-1, 2)
-    return fp, schedule, prov, trace_t, trace_k
+    return fk.FleetParams(fp, schedule, prov, trace_t, trace_k)
 
 
 ENVELOPE_SEGMENT_S = 600.0  # thinning envelope resolution: 10 minutes (divides an hour)
@@ -473,23 +473,22 @@ def simulate_realtime(
     stats = np.zeros((n_replications, rk.N_STATS))
     timeline = np.zeros((n_replications, n_bins, rk.N_TIMELINE))
     acc = np.zeros((n_replications, 2, fk.N_CLASSES, fk.N_STATES + 1))
-    fp, schedule, prov, spot_t, spot_k = _fleet_arrays(fleet)
-    slo = math.inf if slo_latency_s is None else float(slo_latency_s)
-    mean_s = np.ascontiguousarray(service.mean_s[: max_batch + 1])
-    mu = np.ascontiguousarray(service.log_mu[: max_batch + 1])
-    sigma = np.ascontiguousarray(service.log_sigma[: max_batch + 1])
+    source = rk.ArrivalSource(kind, params, hourly, trace)
+    model = rk.ServiceModel(_SERVICE_KINDS[service.distribution],
+                            np.ascontiguousarray(service.mean_s[: max_batch + 1]),
+                            np.ascontiguousarray(service.log_mu[: max_batch + 1]),
+                            np.ascontiguousarray(service.log_sigma[: max_batch + 1]))
+    serving = rk.Serving(int(max_batch), float(max_wait_s), float(horizon_s), float(warmup_s),
+                         math.inf if slo_latency_s is None else float(slo_latency_s),
+                         float(timeline_bin_s))
+    fleet_params = _fleet_arrays(fleet)
 
     chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
     for start in range(0, n_replications, chunk):
         stop = min(start + chunk, n_replications)
-        realtime_kernel(
-            int(seed), start, kind, params, hourly, trace,
-            _SERVICE_KINDS[service.distribution], mean_s, mu, sigma, int(max_batch),
-            float(max_wait_s), float(horizon_s), float(warmup_s), slo, float(timeline_bin_s),
-            fp, schedule, prov, spot_t, spot_k,
-            lat_hist[start:stop], wait_hist[start:stop], stats[start:stop],
-            timeline[start:stop], acc[start:stop],
-        )
+        out = rk.Outputs(lat_hist[start:stop], wait_hist[start:stop], stats[start:stop],
+                         timeline[start:stop], acc[start:stop])
+        realtime_kernel(int(seed), start, source, model, serving, fleet_params, out)
         if progress is not None:
             progress(stop, n_replications)
 

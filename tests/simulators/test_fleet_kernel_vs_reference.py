@@ -539,31 +539,22 @@ def test_bug_fallback_at_a_rounded_time():
     np.testing.assert_array_equal(ref.n_launches, [0, 0, 1])
 
     from simulators.core.rng import seed_stream
+    from simulators.core.structures import new_event_heap
     from simulators.realtime.api import _fleet_arrays
 
-    fp, _, prov, _, _ = _fleet_arrays(fleet)
-    fi = np.zeros(fk.N_FLEET_INTS, dtype=np.int64)
-    fi[fk.FI_CAPACITY] = 0
-    pend_t = np.zeros(32)
-    fk.add_pending(0.7, fi, pend_t)
-    nodes = fleet.max_nodes
-    nd_state = np.full(nodes, -1, dtype=np.int64)
-    nd_class, nd_gen, nd_seq, nd_base = (np.zeros(nodes, dtype=np.int64) for _ in range(4))
-    nd_since = np.zeros(nodes)
-    acc = np.zeros((2, N_CLASSES, fk.N_STATES + 1))
-    timeline = np.zeros((1, rk.N_TIMELINE))
+    par = _fleet_arrays(fleet)
+    st = fk.new_fleet_state(fleet.max_nodes)
+    st.fi[fk.FI_CAPACITY] = 0
+    fk.add_pending(0.7, st)
+    books = fk.FleetAcc(np.zeros((2, N_CLASSES, fk.N_STATES + 1)), np.zeros((1, rk.N_TIMELINE)),
+                        rk.T_NODE_BASE, 60.0, 2.0, 0.0)
     rng = np.empty(4, dtype=np.uint64)
     seed_stream(0, 0, rng)
-    ev_t, ev_key, ev_kind, ev_slot, ev_gen = (np.zeros(64), *(np.zeros(64, dtype=np.int64)
-                                                             for _ in range(4)))
-    ev_meta = np.zeros(2, dtype=np.int64)
+    ev = new_event_heap(64)
     t = 0.7 + 0.1
-    ff = np.array([-math.inf, -1.0])
-    fk.try_launches(t, False, fp, ff, fi, pend_t, nd_state, nd_class, nd_gen, nd_seq, nd_base,
-                    nd_since, acc, timeline, rk.T_NODE_BASE, 60.0, 2.0, 0.0, prov, rng,
-                    ev_t, ev_key, ev_kind, ev_slot, ev_gen, ev_meta)
-    assert fi[fk.FI_LAUNCH_BASE + fk.CL_FALLBACK] == 1 and fi[fk.FI_PEND_N] == 0
-    assert not np.any((ev_t[: ev_meta[0]] == t) & (ev_kind[: ev_meta[0]] == fk.EV_LAUNCH))
+    fk.try_launches(t, False, par, st, books, ev, rng)
+    assert st.fi[fk.FI_LAUNCH_BASE + fk.CL_FALLBACK] == 1 and st.fi[fk.FI_PEND_N] == 0
+    assert not np.any((ev.t[: ev.meta[0]] == t) & (ev.kind[: ev.meta[0]] == fk.EV_LAUNCH))
 
 
 @xfail_while_listed("no_trace_tick_at_the_horizon")
