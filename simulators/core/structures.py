@@ -161,6 +161,28 @@ def _h_swap(hk, hw, pos, i, j):
     pos[hw[j]] = j
 
 
+@jit(inline="always")
+def _smaller_child(hk, hw, i, n):
+    """Return the child of heap position ``i`` that comes first (-1: ``i`` is a leaf).
+
+    Chosen with a select rather than a branch: on the dispatch path it is a coin flip for the
+    predictor.
+    """
+    child = -1
+    left = 2 * i + 1
+    if left < n:
+        child = left
+        right = left + 1
+        if right < n:
+            t_l = hk[left]
+            t_r = hk[right]
+            go_right = (t_r < t_l) | ((t_r == t_l) & (hw[right] < hw[left]))
+            child = left + go_right
+    keep_alive(hk)
+    keep_alive(hw)
+    return child
+
+
 @jit
 def _heap_sift(hk, hw, pos, i):
     n = hk.shape[0]
@@ -172,18 +194,11 @@ def _heap_sift(hk, hw, pos, i):
         else:
             break
     while True:
-        left = 2 * i + 1
-        if left >= n:
+        child = _smaller_child(hk, hw, i, n)
+        if child < 0 or not _h_less(hk, hw, child, i):
             break
-        right = left + 1
-        child = left
-        if right < n and _h_less(hk, hw, right, left):
-            child = right
-        if _h_less(hk, hw, child, i):
-            _h_swap(hk, hw, pos, i, child)
-            i = child
-        else:
-            break
+        _h_swap(hk, hw, pos, i, child)
+        i = child
 
 
 @jit(inline="always")
@@ -202,22 +217,15 @@ def heap_replace_root(hk, hw, pos, t_new):
     """Give the root worker the new time ``t_new`` (>= its old one) and sift it down.
 
     The hot path of the dispatch loop: the hole left by the root walks down along the smaller
-    child, chosen with a select rather than a branch (a coin flip for the predictor).
+    child.
     """
     n = hk.shape[0]
     w_new = hw[0]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= n:
+        child = _smaller_child(hk, hw, i, n)
+        if child < 0:
             break
-        right = left + 1
-        child = left
-        if right < n:
-            t_l = hk[left]
-            t_r = hk[right]
-            go_right = (t_r < t_l) | ((t_r == t_l) & (hw[right] < hw[left]))
-            child = left + go_right
         t_c = hk[child]
         if t_c < t_new or (t_c == t_new and hw[child] < w_new):
             hk[i] = t_c
