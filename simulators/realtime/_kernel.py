@@ -200,6 +200,12 @@ def _batch_end(ring, q, max_batch, t_w, trigger):
 
 
 @jit(inline="always")
+def _request_sums(tally):
+    """Return the tally's sums over requests: (sum_lat, sum_wait, n_slo, queue_area, s_exit)."""
+    return tally.sum_lat, tally.sum_wait, tally.n_slo, tally.queue_area, tally.s_exit
+
+
+@jit(inline="always")
 def _take_batch(rep, ring, q, n, worker, dispatch, completion, tally):
     """Take the ``n`` oldest requests off the queue into ``worker``'s batch, served from
     ``dispatch`` to ``completion``, and record each one.
@@ -211,11 +217,7 @@ def _take_batch(rep, ring, q, n, worker, dispatch, completion, tally):
     head, count, ring_sum = q
     mask = ring.shape[0] - 1
     n_counted = 0
-    sum_lat = tally.sum_lat
-    sum_wait = tally.sum_wait
-    n_slo = tally.n_slo
-    queue_area = tally.queue_area
-    s_exit = tally.s_exit
+    sum_lat, sum_wait, n_slo, queue_area, s_exit = _request_sums(tally)
     base = worker * sv.max_batch
     for k in range(n):
         a = ring[head]
@@ -384,11 +386,7 @@ def _unrecord_batch(t_e, w, rep, tally):
     nb = rep.batches.n[w]
     d_w = rep.batches.dispatch_t[w]
     counted = 0
-    sum_lat = tally.sum_lat
-    sum_wait = tally.sum_wait
-    n_slo = tally.n_slo
-    queue_area = tally.queue_area
-    s_exit = tally.s_exit
+    sum_lat, sum_wait, n_slo, queue_area, s_exit = _request_sums(tally)
     for k in range(nb):
         a = rep.batches.arrivals[w * sv.max_batch + k]
         if a >= warmup_s:
