@@ -22,6 +22,7 @@ from simulators.core.arrivals import (
 )
 from simulators.core.fleet import FleetSpec
 from simulators.core.histogram import N_BUCKETS, percentiles_from_counts
+from simulators.core.result import WindowedStats, columns_record
 from simulators.core.service import ServiceTime
 from simulators.realtime import _layout as rk
 from simulators.realtime._kernel import realtime_kernel
@@ -75,14 +76,11 @@ class RealtimeCounters:
     @classmethod
     def from_stats(cls, stats: np.ndarray) -> RealtimeCounters:
         """Return the record of a float64[R, N_STATS] kernel ``stats`` array (copies)."""
-        from dataclasses import fields
-
-        return cls(**{f.name: stats[..., getattr(rk, "S_" + f.name.upper())].copy()
-                      for f in fields(cls)})
+        return columns_record(cls, stats, rk, "S_")
 
 
 @dataclass(frozen=True)
-class RealtimeSimResult:
+class RealtimeSimResult(WindowedStats):
     """Raw output of :func:`simulate_realtime`, one row per replication.
 
     Attributes
@@ -113,20 +111,6 @@ class RealtimeSimResult:
     timeline: np.ndarray = field(repr=False)
     fleet_acc: np.ndarray = field(repr=False)
     fleet: FleetSpec | None = None
-
-    @property
-    def n_replications(self) -> int:
-        """Return the number of replications."""
-        return int(self.stats.shape[0])
-
-    @property
-    def window_s(self) -> float:
-        """Return the measured window length ``horizon_s - warmup_s`` (s)."""
-        return self.horizon_s - self.warmup_s
-
-    def stat(self, index: int) -> np.ndarray:
-        """Return float64[R]: one ``S_*`` statistic per replication."""
-        return self.stats[:, index].copy()
 
     def counters(self) -> RealtimeCounters:
         """Return the per-replication counters as a typed record (float64[R] fields)."""
@@ -258,10 +242,6 @@ class RealtimeSimResult:
         level_at_start = np.cumsum(n_in - n_out, axis=-1) - (n_in - n_out)
         return level_at_start * width + (n_in * width - offset_in) - (n_out * width - offset_out)
 
-    def _ratio(self, num: int, den: int) -> np.ndarray:
-        d = self.stats[:, den]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(d > 0, self.stats[:, num] / np.where(d > 0, d, 1.0), np.nan)
 
 
 def fk_class_names() -> tuple[str, ...]:
