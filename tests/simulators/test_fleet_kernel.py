@@ -24,8 +24,8 @@ from simulators.core.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.realtime.api import simulate_realtime
 from simulators.core.service import exponential_service, linear_service
+from simulators.realtime.api import simulate_realtime
 from tests.oracles import erlang_c
 
 

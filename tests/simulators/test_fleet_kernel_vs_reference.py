@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from simulators.core import fleet_kernel as fk
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.fleet import (
     CLASS_FALLBACK,
@@ -41,13 +42,12 @@ from simulators.core.fleet import (
     FleetSpec,
     SpotModel,
 )
-from simulators.core import fleet_kernel as fk
-from simulators.realtime import _layout as rk
 from simulators.core.histogram import RELATIVE_ERROR_BOUND, histogram_of
-from simulators.realtime.api import RealtimeSimResult, simulate_realtime
 from simulators.core.reference_arrivals import poisson_arrivals
-from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
 from simulators.core.service import linear_service
+from simulators.realtime import _layout as rk
+from simulators.realtime.api import RealtimeSimResult, simulate_realtime
+from simulators.realtime.reference_fleet import FleetReferenceResult, simulate_fleet_reference
 
 # Open kernel behaviours that contradict docs/fleet-dynamics.md, name -> description.  Each has a
 # minimal failing case below, marked xfail(strict=True) while its entry is here: remove the
