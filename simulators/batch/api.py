@@ -370,30 +370,146 @@ def _arrival_arrays(arrivals: Arrivals, horizon_s: float
     return bk.ARRIVAL_TRACE, ap, hourly, trace
 
 
+def _check_gang(service: ServiceTime, nodes: int, workers_per_node: int, max_batch: int
+                ) -> tuple[int, int, int, float]:
+    """Check the gang shape; return it with one worker's mean service time at ``max_batch``."""
+    nodes = _check_int("nodes", nodes, low=1, fix="give the gang at least one node")
+    workers_per_node = _check_int("workers_per_node", workers_per_node, low=1,
+                                  fix="use the GPUs per node, at least 1")
+    max_batch = _check_int("max_batch", max_batch, low=1, fix="use a batch size of at least 1")
+    if service.max_batch < max_batch:
+        raise _fail("max_batch", max_batch, f"<= {service.max_batch}, the largest batch the "
+                    "service time covers", "lower max_batch or extend the service table")
+    per_worker_s = float(service.mean_s[max_batch])
+    if not (per_worker_s > 0 and math.isfinite(per_worker_s)):
+        raise _fail("service.mean_s[max_batch]", per_worker_s, "> 0",
+                    "give a positive service time")
+    return nodes, workers_per_node, max_batch, per_worker_s
+
+
+def _check_run(horizon_s: float, warmup_s: float, n_replications: int, seed: int
+               ) -> tuple[float, float, int, int]:
+    """Check the horizon, warm-up, replication count and seed."""
+    horizon_s = _check_number("horizon_s", horizon_s, strict=True,
+                              fix="simulate at least one period")
+    warmup_s = _check_number("warmup_s", warmup_s, fix="use 0 for no warm-up")
+    if warmup_s >= horizon_s:
+        raise _fail("warmup_s", warmup_s, f"< horizon_s ({horizon_s:g})",
+                    "shorten the warm-up or lengthen the horizon")
+    n_replications = _check_int("n_replications", n_replications, low=1,
+                                fix="run at least one replication")
+    seed = _check_int("seed", seed, low=0, fix="use a non-negative seed")
+    return horizon_s, warmup_s, n_replications, seed
+
+
+def _checked_schedule(arrivals: Arrivals, horizon_s: float, period_s: float | None,
+                      offset_s: float, at_s: Sequence[float] | None) -> np.ndarray:
+    """Check the schedule options; return the scheduled starts (at least one)."""
+    start_hour = arrivals.start_hour if isinstance(arrivals, DiurnalArrivals) else 0.0
+    if at_s is not None:
+        if period_s is not None:
+            raise _fail("period_s", period_s, "None when at_s is given",
+                        "give either period_s or at_s")
+        at = list(at_s)
+        if not at:
+            raise _fail("at_s", at_s, "a non-empty list", "give at least one start time")
+        for k, a in enumerate(at):
+            _check_number(f"at_s[{k}]", a, fix="give seconds of the day in [0, 86400)")
+            if a >= DAY_S:
+                raise _fail(f"at_s[{k}]", a, "< 86400", "give seconds of the day")
+        scheduled = scheduled_starts_s(horizon_s, at_s=at, start_hour=start_hour)
+    else:
+        period_s = _check_number("period_s", period_s, strict=True,
+                                 fix="give the time between job starts in seconds, or at_s")
+        offset_s = _check_number("offset_s", offset_s, fix="give the first start in seconds")
+        scheduled = scheduled_starts_s(horizon_s, period_s=period_s, offset_s=offset_s)
+    if scheduled.size == 0:
+        raise _fail("horizon_s", horizon_s, "long enough to schedule one job",
+                    "lengthen the horizon or start the schedule earlier")
+    return scheduled
+
+
+def _job_params(nodes: int, workers_per_node: int, throughput: float,
+                provisioning: float | DelayComponent | Sequence[DelayComponent],
+                startup_s: float, checkpoint_s: float | None, checkpoint_cost_s: float,
+                purchase: str, interruptions_per_node_hour: float,
+                replacement_delay_s: float | None, fallback_after: int | None,
+                deadline_s: float | None, slo_freshness_s: float | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Check the job options; return the kernel's job parameters and provisioning array."""
+    prov, prov_mean_s = _provisioning_array(provisioning)
+    startup_s = _check_number("startup_s", startup_s, fix="use 0 for no start-up")
+    tau = math.inf
+    if checkpoint_s is not None:
+        tau = _check_number("checkpoint_s", checkpoint_s, strict=True,
+                            fix="use None for no checkpoints")
+    checkpoint_cost_s = _check_number("checkpoint_cost_s", checkpoint_cost_s,
+                                      fix="use 0 for free checkpoints")
+    if purchase not in PURCHASE_OPTIONS:
+        raise _fail("purchase", purchase, f"one of {PURCHASE_OPTIONS}", "pick a purchase option")
+    rate = _check_number("interruptions_per_node_hour", interruptions_per_node_hour,
+                         fix="use 0 for no interruptions")
+    if rate > 0 and purchase != "spot":
+        raise _fail("interruptions_per_node_hour", rate, "0 for on-demand nodes",
+                    "set purchase='spot' or drop the rate")
+    if replacement_delay_s is None:
+        replacement_delay_s = prov_mean_s + startup_s
+    replacement_delay_s = _check_number("replacement_delay_s", replacement_delay_s,
+                                        fix="give the restart delay in seconds")
+    fallback = 0
+    if fallback_after is not None:
+        fallback = _check_int("fallback_after", fallback_after, low=1,
+                              fix="use None for no fallback, or at least 1 interruption")
+    deadline = math.inf
+    if deadline_s is not None:
+        deadline = _check_number("deadline_s", deadline_s, strict=True,
+                                 fix="give the time from scheduled start to deadline in seconds")
+    slo = math.inf
+    if slo_freshness_s is not None:
+        slo = _check_number("slo_freshness_s", slo_freshness_s, strict=True,
+                            fix="give the freshness target in seconds")
+    jp = np.zeros(bk.N_JOB_PARAMS)
+    jp[bk.JP_NODES] = nodes
+    jp[bk.JP_WORKERS_PER_NODE] = workers_per_node
+    jp[bk.JP_THROUGHPUT_RPS] = throughput
+    jp[bk.JP_STARTUP_S] = startup_s
+    jp[bk.JP_CHECKPOINT_S] = tau
+    jp[bk.JP_CHECKPOINT_COST_S] = checkpoint_cost_s
+    jp[bk.JP_PURCHASE] = bk.OPT_SPOT if purchase == "spot" else bk.OPT_ON_DEMAND
+    jp[bk.JP_GANG_RATE] = nodes * rate / 3600.0
+    jp[bk.JP_REPLACEMENT_S] = replacement_delay_s
+    jp[bk.JP_FALLBACK_AFTER] = fallback
+    jp[bk.JP_DEADLINE_S] = deadline
+    jp[bk.JP_SLO_S] = slo
+    return jp, prov
+
+
+def _run_batch_kernel(seed: int, arrivals: Arrivals, scheduled: np.ndarray, jp: np.ndarray,
+                      prov: np.ndarray, horizon_s: float, warmup_s: float, n_replications: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Allocate the output arrays and run the kernel; return ``(hist, jobs, stats, acc)``."""
+    kind, ap, hourly, trace = _arrival_arrays(arrivals, horizon_s)
+    lower, upper = bucket_bounds()
+    n_jobs = scheduled.size
+    hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
+    jobs = np.zeros((n_replications, n_jobs, bk.N_JOB_COLS))
+    stats = np.zeros((n_replications, bk.N_STATS))
+    acc = np.zeros((n_replications, 2, bk.N_ACC))
+    bk.batch_kernel(seed, 0, kind, ap, hourly, trace, scheduled, jp, prov, horizon_s, warmup_s,
+                    lower, upper, hist, jobs, stats, acc)
+    return hist, jobs, stats, acc
+
+
 def simulate_batch(
-    arrivals: Arrivals,
-    service: ServiceTime,
-    nodes: int,
-    workers_per_node: int,
-    max_batch: int,
-    period_s: float | None,
-    horizon_s: float,
-    warmup_s: float,
-    n_replications: int,
-    seed: int,
-    *,
-    offset_s: float = 0.0,
-    at_s: Sequence[float] | None = None,
+    arrivals: Arrivals, service: ServiceTime, nodes: int, workers_per_node: int,
+    max_batch: int, period_s: float | None, horizon_s: float, warmup_s: float,
+    n_replications: int, seed: int, *,
+    offset_s: float = 0.0, at_s: Sequence[float] | None = None,
     provisioning: float | DelayComponent | Sequence[DelayComponent] = 0.0,
-    startup_s: float = 0.0,
-    checkpoint_s: float | None = None,
-    checkpoint_cost_s: float = 0.0,
-    purchase: str = "on_demand",
-    interruptions_per_node_hour: float = 0.0,
-    replacement_delay_s: float | None = None,
-    fallback_after: int | None = None,
-    deadline_s: float | None = None,
-    slo_freshness_s: float | None = None,
+    startup_s: float = 0.0, checkpoint_s: float | None = None, checkpoint_cost_s: float = 0.0,
+    purchase: str = "on_demand", interruptions_per_node_hour: float = 0.0,
+    replacement_delay_s: float | None = None, fallback_after: int | None = None,
+    deadline_s: float | None = None, slo_freshness_s: float | None = None,
 ) -> BatchSimResult:
     """Simulate scheduled batch jobs (cold-started gangs, optional spot), ``n_replications`` times.
 
@@ -445,103 +561,17 @@ def simulate_batch(
     BatchSimResult
     """
     check_arrivals(arrivals)
-    nodes = _check_int("nodes", nodes, low=1, fix="give the gang at least one node")
-    workers_per_node = _check_int("workers_per_node", workers_per_node, low=1,
-                                  fix="use the GPUs per node, at least 1")
-    max_batch = _check_int("max_batch", max_batch, low=1, fix="use a batch size of at least 1")
-    if service.max_batch < max_batch:
-        raise _fail("max_batch", max_batch, f"<= {service.max_batch}, the largest batch the "
-                    "service time covers", "lower max_batch or extend the service table")
-    per_worker_s = float(service.mean_s[max_batch])
-    if not (per_worker_s > 0 and math.isfinite(per_worker_s)):
-        raise _fail("service.mean_s[max_batch]", per_worker_s, "> 0",
-                    "give a positive service time")
-    horizon_s = _check_number("horizon_s", horizon_s, strict=True,
-                              fix="simulate at least one period")
-    warmup_s = _check_number("warmup_s", warmup_s, fix="use 0 for no warm-up")
-    if warmup_s >= horizon_s:
-        raise _fail("warmup_s", warmup_s, f"< horizon_s ({horizon_s:g})",
-                    "shorten the warm-up or lengthen the horizon")
-    n_replications = _check_int("n_replications", n_replications, low=1,
-                                fix="run at least one replication")
-    seed = _check_int("seed", seed, low=0, fix="use a non-negative seed")
-    start_hour = arrivals.start_hour if isinstance(arrivals, DiurnalArrivals) else 0.0
-    if at_s is not None:
-        if period_s is not None:
-            raise _fail("period_s", period_s, "None when at_s is given",
-                        "give either period_s or at_s")
-        at = list(at_s)
-        if not at:
-            raise _fail("at_s", at_s, "a non-empty list", "give at least one start time")
-        for k, a in enumerate(at):
-            _check_number(f"at_s[{k}]", a, fix="give seconds of the day in [0, 86400)")
-            if a >= DAY_S:
-                raise _fail(f"at_s[{k}]", a, "< 86400", "give seconds of the day")
-        scheduled = scheduled_starts_s(horizon_s, at_s=at, start_hour=start_hour)
-    else:
-        period_s = _check_number("period_s", period_s, strict=True,
-                                 fix="give the time between job starts in seconds, or at_s")
-        offset_s = _check_number("offset_s", offset_s, fix="give the first start in seconds")
-        scheduled = scheduled_starts_s(horizon_s, period_s=period_s, offset_s=offset_s)
-    if scheduled.size == 0:
-        raise _fail("horizon_s", horizon_s, "long enough to schedule one job",
-                    "lengthen the horizon or start the schedule earlier")
-    prov, prov_mean_s = _provisioning_array(provisioning)
-    startup_s = _check_number("startup_s", startup_s, fix="use 0 for no start-up")
-    tau = math.inf
-    if checkpoint_s is not None:
-        tau = _check_number("checkpoint_s", checkpoint_s, strict=True,
-                            fix="use None for no checkpoints")
-    checkpoint_cost_s = _check_number("checkpoint_cost_s", checkpoint_cost_s,
-                                      fix="use 0 for free checkpoints")
-    if purchase not in PURCHASE_OPTIONS:
-        raise _fail("purchase", purchase, f"one of {PURCHASE_OPTIONS}", "pick a purchase option")
-    rate = _check_number("interruptions_per_node_hour", interruptions_per_node_hour,
-                         fix="use 0 for no interruptions")
-    if rate > 0 and purchase != "spot":
-        raise _fail("interruptions_per_node_hour", rate, "0 for on-demand nodes",
-                    "set purchase='spot' or drop the rate")
-    if replacement_delay_s is None:
-        replacement_delay_s = prov_mean_s + startup_s
-    replacement_delay_s = _check_number("replacement_delay_s", replacement_delay_s,
-                                        fix="give the restart delay in seconds")
-    fallback = 0
-    if fallback_after is not None:
-        fallback = _check_int("fallback_after", fallback_after, low=1,
-                              fix="use None for no fallback, or at least 1 interruption")
-    deadline = math.inf
-    if deadline_s is not None:
-        deadline = _check_number("deadline_s", deadline_s, strict=True,
-                                 fix="give the time from scheduled start to deadline in seconds")
-    slo = math.inf
-    if slo_freshness_s is not None:
-        slo = _check_number("slo_freshness_s", slo_freshness_s, strict=True,
-                            fix="give the freshness target in seconds")
-
+    nodes, workers_per_node, max_batch, per_worker_s = _check_gang(
+        service, nodes, workers_per_node, max_batch)
+    horizon_s, warmup_s, n_replications, seed = _check_run(horizon_s, warmup_s, n_replications,
+                                                           seed)
+    scheduled = _checked_schedule(arrivals, horizon_s, period_s, offset_s, at_s)
     throughput = nodes * workers_per_node * max_batch / per_worker_s
-    jp = np.zeros(bk.N_JOB_PARAMS)
-    jp[bk.JP_NODES] = nodes
-    jp[bk.JP_WORKERS_PER_NODE] = workers_per_node
-    jp[bk.JP_THROUGHPUT_RPS] = throughput
-    jp[bk.JP_STARTUP_S] = startup_s
-    jp[bk.JP_CHECKPOINT_S] = tau
-    jp[bk.JP_CHECKPOINT_COST_S] = checkpoint_cost_s
-    jp[bk.JP_PURCHASE] = bk.OPT_SPOT if purchase == "spot" else bk.OPT_ON_DEMAND
-    jp[bk.JP_GANG_RATE] = nodes * rate / 3600.0
-    jp[bk.JP_REPLACEMENT_S] = replacement_delay_s
-    jp[bk.JP_FALLBACK_AFTER] = fallback
-    jp[bk.JP_DEADLINE_S] = deadline
-    jp[bk.JP_SLO_S] = slo
-
-    kind, ap, hourly, trace = _arrival_arrays(arrivals, horizon_s)
-    lower, upper = bucket_bounds()
-    n_jobs = scheduled.size
-    hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
-    jobs = np.zeros((n_replications, n_jobs, bk.N_JOB_COLS))
-    stats = np.zeros((n_replications, bk.N_STATS))
-    acc = np.zeros((n_replications, 2, bk.N_ACC))
-    bk.batch_kernel(seed, 0, kind, ap, hourly, trace, scheduled, jp, prov, horizon_s, warmup_s,
-                    lower, upper, hist, jobs, stats, acc)
+    jp, prov = _job_params(nodes, workers_per_node, throughput, provisioning, startup_s,
+                           checkpoint_s, checkpoint_cost_s, purchase, interruptions_per_node_hour,
+                           replacement_delay_s, fallback_after, deadline_s, slo_freshness_s)
+    hist, jobs, stats, acc = _run_batch_kernel(seed, arrivals, scheduled, jp, prov, horizon_s,
+                                               warmup_s, n_replications)
     return BatchSimResult(
         nodes=nodes, workers_per_node=workers_per_node, max_batch=max_batch,
         throughput_rps=float(throughput), horizon_s=horizon_s, warmup_s=warmup_s,
