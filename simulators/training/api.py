@@ -347,16 +347,13 @@ class TrainingSimResult(ReplicatedRuns):
 def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase: str,
                       n_replications: int, seed: int, *,
                       interruptions_per_node_hour: float = 0.0,
-                      checkpoint_interval_s: float | None = None,
-                      checkpoint_cost_s: float = 0.0,
+                      checkpoint_interval_s: float | None = None, checkpoint_cost_s: float = 0.0,
                       restart_overhead_s: float = 0.0,
                       provisioning: float | DelayComponent | Sequence[DelayComponent] = 0.0,
                       replacement_delay_s: float = 0.0,
                       fallback_after_interruptions: int | None = None,
-                      fallback_near_deadline: bool = False,
-                      fallback_margin_s: float = 0.0,
-                      deadline_s: float | None = None,
-                      reserved_hours: float | None = None,
+                      fallback_near_deadline: bool = False, fallback_margin_s: float = 0.0,
+                      deadline_s: float | None = None, reserved_hours: float | None = None,
                       n_runs: int = 1) -> TrainingSimResult:
     """Simulate a gang-scheduled training job; see the module docstring for the semantics.
 
@@ -405,6 +402,30 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
     SimulationError
         (a ``ValueError``) naming the parameter, its bad value and a fix.
     """
+    _check_job(gpu_hours, nodes, gpus_per_node, purchase, n_replications, n_runs, seed)
+    prov = _check_options(purchase, interruptions_per_node_hour, checkpoint_interval_s,
+                          checkpoint_cost_s, restart_overhead_s, replacement_delay_s,
+                          fallback_margin_s, provisioning, fallback_after_interruptions,
+                          deadline_s, fallback_near_deadline, reserved_hours)
+    work_s, cost, out = _run_training_kernel(
+        gpu_hours, nodes, gpus_per_node, purchase, n_replications, seed,
+        interruptions_per_node_hour, checkpoint_interval_s, checkpoint_cost_s, restart_overhead_s,
+        prov, replacement_delay_s, fallback_after_interruptions, fallback_near_deadline,
+        fallback_margin_s, deadline_s, reserved_hours, n_runs)
+    return TrainingSimResult(
+        gpu_hours=float(gpu_hours), nodes=int(nodes), gpus_per_node=int(gpus_per_node),
+        purchase=purchase, work_s=work_s,
+        deadline_s=None if deadline_s is None else float(deadline_s), seed=int(seed), runs=out,
+        inputs=_inputs_record(
+            gpu_hours, nodes, gpus_per_node, purchase, n_replications, seed,
+            interruptions_per_node_hour, checkpoint_interval_s, cost, restart_overhead_s, prov,
+            replacement_delay_s, fallback_after_interruptions, fallback_near_deadline,
+            fallback_margin_s, deadline_s, reserved_hours, n_runs))
+
+
+def _check_job(gpu_hours, nodes, gpus_per_node, purchase, n_replications, n_runs,
+               seed) -> None:
+    """Check the work, gang shape, purchase option, replication / run counts and seed."""
     _positive("gpu_hours", gpu_hours)
     _count("nodes", nodes)
     _count("gpus_per_node", gpus_per_node)
@@ -415,6 +436,13 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
     _count("n_runs", n_runs)
     if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
         raise SimulationError(f"seed must be an integer >= 0 (got {seed!r}); pass e.g. 0")
+
+
+def _check_options(purchase, interruptions_per_node_hour, checkpoint_interval_s,
+                   checkpoint_cost_s, restart_overhead_s, replacement_delay_s,
+                   fallback_margin_s, provisioning, fallback_after_interruptions, deadline_s,
+                   fallback_near_deadline, reserved_hours) -> np.ndarray:
+    """Check the interruption, checkpoint, delay and fallback options; return the provisioning."""
     _non_negative("interruptions_per_node_hour", interruptions_per_node_hour)
     if purchase == "reserved" and interruptions_per_node_hour > 0:
         raise SimulationError(
@@ -458,7 +486,16 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
             raise SimulationError(
                 f"reserved_hours applies to reserved capacity only (purchase is {purchase!r}); "
                 "drop it or use purchase='reserved'")
+    return prov
 
+
+def _run_training_kernel(gpu_hours, nodes, gpus_per_node, purchase, n_replications, seed,
+                         interruptions_per_node_hour, checkpoint_interval_s, checkpoint_cost_s,
+                         restart_overhead_s, prov, replacement_delay_s,
+                         fallback_after_interruptions, fallback_near_deadline,
+                         fallback_margin_s, deadline_s, reserved_hours, n_runs
+                         ) -> tuple[float, float, np.ndarray]:
+    """Prepare the kernel's arguments and run it; return ``(work_s, checkpoint cost, runs)``."""
     gpus = int(nodes) * int(gpus_per_node)
     work_s = 3600.0 * float(gpu_hours) / gpus
     n_seg, seg, last = _segments(work_s, checkpoint_interval_s)
@@ -480,24 +517,29 @@ def simulate_training(gpu_hours: float, nodes: int, gpus_per_node: int, purchase
     if not np.all(out[:, :, tk.O_COMPLETED] > 0.5):
         raise SimulationError(
             f"a run hit {tk.MAX_INTERRUPTIONS_PER_RUN:,} interruptions without finishing; "
-            "checkpoint more often or set fallback_after_interruptions")
-    return TrainingSimResult(
-        gpu_hours=float(gpu_hours), nodes=int(nodes), gpus_per_node=int(gpus_per_node),
-        purchase=purchase, work_s=work_s,
-        deadline_s=None if deadline_s is None else float(deadline_s), seed=int(seed), runs=out,
-        inputs={
-            "gpu_hours": float(gpu_hours), "nodes": int(nodes),
-            "gpus_per_node": int(gpus_per_node), "purchase": purchase,
-            "n_replications": int(n_replications), "seed": int(seed),
-            "interruptions_per_node_hour": float(interruptions_per_node_hour),
-            "checkpoint_interval_s": checkpoint_interval_s, "checkpoint_cost_s": cost,
-            "restart_overhead_s": float(restart_overhead_s),
-            "provisioning": [tuple(row) for row in prov.tolist()],
-            "replacement_delay_s": float(replacement_delay_s),
-            "fallback_after_interruptions": fallback_after_interruptions,
-            "fallback_near_deadline": bool(fallback_near_deadline),
-            "fallback_margin_s": float(fallback_margin_s), "deadline_s": deadline_s,
-            "reserved_hours": reserved_hours, "n_runs": int(n_runs)})
+        "checkpoint more often or set fallback_after_interruptions")
+    return work_s, cost, out
+
+
+def _inputs_record(gpu_hours, nodes, gpus_per_node, purchase, n_replications, seed,
+                   interruptions_per_node_hour, checkpoint_interval_s, cost, restart_overhead_s,
+                   prov, replacement_delay_s, fallback_after_interruptions,
+                   fallback_near_deadline, fallback_margin_s, deadline_s, reserved_hours,
+                   n_runs) -> dict:
+    """Return the ``inputs`` record of a ``TrainingSimResult``."""
+    return {
+        "gpu_hours": float(gpu_hours), "nodes": int(nodes),
+        "gpus_per_node": int(gpus_per_node), "purchase": purchase,
+        "n_replications": int(n_replications), "seed": int(seed),
+        "interruptions_per_node_hour": float(interruptions_per_node_hour),
+        "checkpoint_interval_s": checkpoint_interval_s, "checkpoint_cost_s": cost,
+        "restart_overhead_s": float(restart_overhead_s),
+        "provisioning": [tuple(row) for row in prov.tolist()],
+        "replacement_delay_s": float(replacement_delay_s),
+        "fallback_after_interruptions": fallback_after_interruptions,
+        "fallback_near_deadline": bool(fallback_near_deadline),
+        "fallback_margin_s": float(fallback_margin_s), "deadline_s": deadline_s,
+        "reserved_hours": reserved_hours, "n_runs": int(n_runs)}
 
 
 # --------------------------------------------------------------------------- helpers
