@@ -422,6 +422,39 @@ def simulate_realtime(
     -------
     RealtimeSimResult
     """
+    fleet, n_workers = _check_inputs(arrivals, service, n_workers, max_batch, max_wait_s,
+                                     horizon_s, warmup_s, n_replications, seed, timeline_bin_s,
+                                     fleet)
+    source, model, serving, fleet_params = _kernel_inputs(
+        arrivals, service, max_batch, max_wait_s, horizon_s, warmup_s, slo_latency_s,
+        timeline_bin_s, fleet)
+    lat_hist, wait_hist, stats, timeline, acc = _output_arrays(n_replications, horizon_s,
+                                                               timeline_bin_s)
+
+    chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
+    for start in range(0, n_replications, chunk):
+        stop = min(start + chunk, n_replications)
+        out = rk.Outputs(lat_hist[start:stop], wait_hist[start:stop], stats[start:stop],
+                         timeline[start:stop], acc[start:stop])
+        realtime_kernel(int(seed), start, source, model, serving, fleet_params, out)
+        if progress is not None:
+            progress(stop, n_replications)
+
+    return RealtimeSimResult(
+        n_workers=int(n_workers), max_batch=int(max_batch), max_wait_s=float(max_wait_s),
+        horizon_s=float(horizon_s), warmup_s=float(warmup_s),
+        slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
+        seed=int(seed), timeline_bin_s=float(timeline_bin_s),
+        latency_hist=lat_hist, wait_hist=wait_hist, stats=stats, timeline=timeline,
+        fleet_acc=acc, fleet=fleet,
+    )
+
+
+def _check_inputs(arrivals: Arrivals, service: ServiceTime, n_workers: int | None,
+                  max_batch: int, max_wait_s: float, horizon_s: float, warmup_s: float,
+                  n_replications: int, seed: int, timeline_bin_s: float,
+                  fleet: FleetSpec | None) -> tuple[FleetSpec, int]:
+    """Check the inputs of ``simulate_realtime``; return the fleet and its initial workers."""
     check_arrivals(arrivals)
     if fleet is None:
         if n_workers is None or n_workers < 1:
@@ -445,14 +478,27 @@ def simulate_realtime(
         raise SimulationError("n_replications must be >= 1 and seed >= 0")
     if not timeline_bin_s > 0:
         raise SimulationError(f"timeline_bin_s must be > 0 (got {timeline_bin_s})")
+    return fleet, n_workers
 
-    kind, params, hourly, trace = _arrival_arrays(arrivals, horizon_s)
+
+def _output_arrays(n_replications: int, horizon_s: float, timeline_bin_s: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return zeroed ``(latency hist, wait hist, stats, timeline, fleet acc)`` arrays."""
     n_bins = int(math.ceil(horizon_s / timeline_bin_s))
     lat_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
     wait_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
     stats = np.zeros((n_replications, rk.N_STATS))
     timeline = np.zeros((n_replications, n_bins, rk.N_TIMELINE))
     acc = np.zeros((n_replications, 2, fk.N_CLASSES, fk.N_STATES + 1))
+    return lat_hist, wait_hist, stats, timeline, acc
+
+
+def _kernel_inputs(arrivals: Arrivals, service: ServiceTime, max_batch: int, max_wait_s: float,
+                   horizon_s: float, warmup_s: float, slo_latency_s: float | None,
+                   timeline_bin_s: float, fleet: FleetSpec
+                   ) -> tuple[rk.ArrivalSource, rk.ServiceModel, rk.Serving, fk.FleetParams]:
+    """Return the kernel's ``(source, model, serving, fleet_params)`` arguments."""
+    kind, params, hourly, trace = _arrival_arrays(arrivals, horizon_s)
     source = rk.ArrivalSource(kind, params, hourly, trace)
     model = rk.ServiceModel(_SERVICE_KINDS[service.distribution],
                             np.ascontiguousarray(service.mean_s[: max_batch + 1]),
@@ -462,29 +508,4 @@ def simulate_realtime(
                          math.inf if slo_latency_s is None else float(slo_latency_s),
                          float(timeline_bin_s))
     fleet_params = _fleet_arrays(fleet)
-
-    chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
-    for start in range(0, n_replications, chunk):
-        stop = min(start + chunk, n_replications)
-        out = rk.Outputs(lat_hist[start:stop], wait_hist[start:stop], stats[start:stop],
-                         timeline[start:stop], acc[start:stop])
-        realtime_kernel(int(seed), start, source, model, serving, fleet_params, out)
-        if progress is not None:
-            progress(stop, n_replications)
-
-    return RealtimeSimResult(
-        n_workers=int(n_workers),
-        max_batch=int(max_batch),
-        max_wait_s=float(max_wait_s),
-        horizon_s=float(horizon_s),
-        warmup_s=float(warmup_s),
-        slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
-        seed=int(seed),
-        timeline_bin_s=float(timeline_bin_s),
-        latency_hist=lat_hist,
-        wait_hist=wait_hist,
-        stats=stats,
-        timeline=timeline,
-        fleet_acc=acc,
-        fleet=fleet,
-    )
+    return source, model, serving, fleet_params
