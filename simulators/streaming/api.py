@@ -423,19 +423,10 @@ def _autoscaling_array(a: StreamingAutoscaling | None) -> np.ndarray:
 
 
 def simulate_streaming(
-    arrivals: Arrivals,
-    service: ServiceTime,
-    n_nodes: int,
-    workers_per_node: int,
-    window_s: float,
-    max_batch: int,
-    horizon_s: float,
-    warmup_s: float,
-    n_replications: int,
-    seed: int,
-    overhead_s: float = 0.0,
-    autoscaling: StreamingAutoscaling | None = None,
-    slo_latency_s: float | None = None,
+    arrivals: Arrivals, service: ServiceTime, n_nodes: int, workers_per_node: int,
+    window_s: float, max_batch: int, horizon_s: float, warmup_s: float,
+    n_replications: int, seed: int, overhead_s: float = 0.0,
+    autoscaling: StreamingAutoscaling | None = None, slo_latency_s: float | None = None,
     *,
     timeline_bin_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
@@ -484,6 +475,44 @@ def simulate_streaming(
     check_arrivals(arrivals)
     _check_inputs(service, n_nodes, workers_per_node, window_s, max_batch, horizon_s, warmup_s,
                   n_replications, seed, overhead_s, autoscaling, slo_latency_s, timeline_bin_s)
+    arrival, outputs, slo, model, asp = _kernel_arrays(
+        arrivals, service, max_batch, horizon_s, n_replications, slo_latency_s, timeline_bin_s,
+        autoscaling)
+    lat_hist, stats, timeline = outputs
+
+    chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
+    for start in range(0, n_replications, chunk):
+        stop = min(start + chunk, n_replications)
+        streaming_kernel(
+            int(seed), start, *arrival,
+            _SERVICE_KINDS[service.distribution], *model, int(max_batch), int(n_nodes),
+            int(workers_per_node), asp, float(window_s), float(overhead_s), float(horizon_s),
+            float(warmup_s), slo, float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
+            timeline[start:stop],
+        )
+        if progress is not None:
+            progress(stop, n_replications)
+
+    return StreamingSimResult(
+        n_nodes=int(n_nodes), workers_per_node=int(workers_per_node), autoscaling=autoscaling,
+        window_s=float(window_s), max_batch=int(max_batch), overhead_s=float(overhead_s),
+        horizon_s=float(horizon_s), warmup_s=float(warmup_s),
+        slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
+        seed=int(seed), timeline_bin_s=float(timeline_bin_s),
+        latency_hist=lat_hist, stats=stats, timeline=timeline,
+    )
+
+
+def _kernel_arrays(arrivals: Arrivals, service: ServiceTime, max_batch: int, horizon_s: float,
+                   n_replications: int, slo_latency_s: float | None, timeline_bin_s: float,
+                   autoscaling: StreamingAutoscaling | None) -> tuple:
+    """Prepare the kernel's arrays.
+
+    Returns ``(arrival, outputs, slo, model, asp)``: the arrival arrays ``(kind, params, hourly,
+    trace)``, the zeroed outputs ``(lat_hist, stats, timeline)``, the SLO threshold (s, inf for
+    none), the service arrays ``(mean_s, log_mu, log_sigma)`` up to ``max_batch`` and the
+    autoscaling parameters.
+    """
     kind, params, hourly, trace = _arrival_arrays(arrivals, float(horizon_s))
     n_bins = math.ceil(horizon_s / timeline_bin_s)
     lat_hist = np.zeros((n_replications, N_BUCKETS), dtype=np.int64)
@@ -494,33 +523,4 @@ def simulate_streaming(
     mu = np.ascontiguousarray(service.log_mu[: max_batch + 1], dtype=np.float64)
     sigma = np.ascontiguousarray(service.log_sigma[: max_batch + 1], dtype=np.float64)
     asp = _autoscaling_array(autoscaling)
-
-    chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
-    for start in range(0, n_replications, chunk):
-        stop = min(start + chunk, n_replications)
-        streaming_kernel(
-            int(seed), start, kind, params, hourly, trace,
-            _SERVICE_KINDS[service.distribution], mean_s, mu, sigma, int(max_batch), int(n_nodes),
-            int(workers_per_node), asp, float(window_s), float(overhead_s), float(horizon_s),
-            float(warmup_s), slo, float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
-            timeline[start:stop],
-        )
-        if progress is not None:
-            progress(stop, n_replications)
-
-    return StreamingSimResult(
-        n_nodes=int(n_nodes),
-        workers_per_node=int(workers_per_node),
-        autoscaling=autoscaling,
-        window_s=float(window_s),
-        max_batch=int(max_batch),
-        overhead_s=float(overhead_s),
-        horizon_s=float(horizon_s),
-        warmup_s=float(warmup_s),
-        slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
-        seed=int(seed),
-        timeline_bin_s=float(timeline_bin_s),
-        latency_hist=lat_hist,
-        stats=stats,
-        timeline=timeline,
-    )
+    return (kind, params, hourly, trace), (lat_hist, stats, timeline), slo, (mean_s, mu, sigma), asp
