@@ -164,23 +164,9 @@ def price_design(
     -------
     DesignCost
     """
-    if not profiles:
-        raise ValueError("price_design needs at least one purchase profile")
-    purchases = [p.purchase for p in profiles]
-    if len(set(purchases)) != len(purchases):
-        raise ValueError(f"purchase options repeat in {purchases}; merge their usage")
-    shapes = {p.hourly_node_hours.shape for p in profiles}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f"hourly_node_hours must all be float64[R, H] of one shape (got {shapes})")
-    n_rep = next(iter(shapes))[0]
+    n_rep = _check_profiles(profiles)
     notes: list[str] = []
     factor = negotiated.factor if negotiated is not None else 1.0
-    od_list = on_demand_list.usd_per_hour
-
-    def disc(p: PurchaseProfile, price: float | None) -> float | None:
-        if price is None or p.purchase == Purchase.SPOT or not p.discountable:
-            return price
-        return price * factor
 
     used = [p for p in profiles if float(p.hourly_node_hours.sum()) > 0 or p.node_s_window > 0]
     for p in used:
@@ -188,93 +174,18 @@ def price_design(
             notes.append(p.quote.note or f"{p.quote.instance_key} has no {p.purchase} price")
     totals_h = {p.purchase: p.hourly_node_hours.sum(axis=1) for p in profiles}  # [R] each
 
-    # every purchase option's cost after all layers, per replication
-    final: dict[str, list[float | None]] = {}
-    commitment_info = None
     od_profile = next((p for p in profiles if p.purchase == Purchase.ON_DEMAND), None)
     od_factor = factor if od_profile is None or od_profile.discountable else 1.0
-    terms = commitment.commitment if commitment is not None else None
-    rate_known = terms is not None
-    if commitment is not None and not rate_known:
-        notes.append(commitment.rate_note or f"{commitment.label}: commitment rate unknown")
-    for p in profiles:
-        price = disc(p, p.quote.usd_per_hour)
-        if p.purchase == Purchase.ON_DEMAND and commitment is not None:
-            if terms is None or price is None:
-                final[p.purchase] = [None] * n_rep
-                continue
-            spend = terms.usd_per_hour_committed
-            c = replace(terms,
-                        effective_usd_per_hour_per_node=terms.effective_usd_per_hour_per_node
-                        * factor,
-                        usd_per_hour_committed=None if spend is None else spend * factor)
-            results = [apply_commitment(p.hourly_node_hours[r], price, c) for r in range(n_rep)]
-            final[p.purchase] = [res.total_usd for res in results]
-            utils = [res.utilization_of_commitment for res in results]
-            commitment_info = {
-                "label": commitment.label,  # type: ignore[union-attr]
-                "kind": c.kind,
-                "rate_usd_per_hour": c.effective_usd_per_hour_per_node,
-                "committed_nodes": float(np.mean([
-                    c.committed_nodes(float(p.hourly_node_hours[r].min()))
-                    for r in range(n_rep)])),
-                "covered_node_hours": float(np.mean([res.covered_node_hours for res in results])),
-                "on_demand_node_hours": float(np.mean([res.on_demand_node_hours
-                                                       for res in results])),
-                "committed_usd": _mean([res.committed_usd for res in results]),
-                "unused_commitment_usd": _mean([res.unused_commitment_usd for res in results]),
-                "utilization_of_commitment": None if any(u is None for u in utils)
-                else float(np.mean(utils)),
-            }
-        else:
-            final[p.purchase] = [None if price is None else float(totals_h[p.purchase][r]) * price
-                                 for r in range(n_rep)]
+    final, commitment_info = _final_costs(profiles, commitment, factor, totals_h, n_rep, notes)
     if commitment is not None and od_profile is None:
         notes.append(f"{commitment.label}: the design has no on-demand usage for it to cover; "  # type: ignore[union-attr]
                      "the commitment is not priced")
-
-    def at_list(p: PurchaseProfile, r: int, with_discount: bool) -> float | None:
-        if od_list is None:
-            return None
-        return float(totals_h[p.purchase][r]) * od_list * (od_factor if with_discount else 1.0)
-
-    def step_total(cost_of) -> float | None:
-        return _mean([_sum_r([cost_of(p, r) for p in profiles]) for r in range(n_rep)])
-
-    layers: list[tuple[str, float | None]] = [
-        ("list price", step_total(lambda p, r: at_list(p, r, False)))]
-    if negotiated is not None:
-        layers.append((f"negotiated discount ({negotiated.provider} {negotiated.percent:g}%)",
-                       step_total(lambda p, r: at_list(p, r, True))))
-    # purchase options that are themselves commitments are priced at the commitment step
-    if commitment is not None or any(p.purchase in COMMITTED for p in used):
-        layers.append(("commitment", step_total(
-            lambda p, r: at_list(p, r, True) if p.purchase == Purchase.SPOT
-            else final[p.purchase][r])))
-    if any(p.purchase == Purchase.SPOT for p in used):
-        layers.append(("spot", step_total(lambda p, r: final[p.purchase][r])))
+    layers = _layers(profiles, used, negotiated, commitment, final, totals_h,
+                     on_demand_list.usd_per_hour, od_factor, n_rep)
     by_purchase = {p: _mean(v) for p, v in final.items()}
     total = _mean([_sum_r([final[p][r] for p in final]) for r in range(n_rep)])
 
-    # effective rates price the measured window
-    effective: dict[str, float | None] = {}
-    usages = []
-    extra_fixed = 0.0
-    for p in profiles:
-        hours = float(totals_h[p.purchase].mean())
-        cost = by_purchase[p.purchase]
-        if cost is None:
-            rate = None
-        elif hours > 0:
-            rate = cost / hours
-        else:
-            rate = disc(p, p.quote.usd_per_hour)
-            extra_fixed += cost  # e.g. a commitment paid with no usage to cover
-        effective[p.purchase] = rate
-        usages.append(PurchaseUsage(replace(p.quote, usd_per_hour=rate),
-                                    node_s_horizon=hours * SECONDS_PER_HOUR,
-                                    node_s_window=p.node_s_window,
-                                    busy_gpu_s_window=p.busy_gpu_s_window))
+    effective, usages, extra_fixed = _effective_rates(profiles, totals_h, by_purchase, factor)
     fc = price_fleet_usage(usages, horizon_s=horizon_s, window_s=window_s,
                            served_requests_window=served_window, hours_per_month=hours_per_month)
     incomplete = total is None
@@ -296,6 +207,131 @@ def price_design(
         incomplete=incomplete,
         note="; ".join(dict.fromkeys(notes)) or None,
     )
+
+
+def _check_profiles(profiles: Sequence[PurchaseProfile]) -> int:
+    """Check the profiles (at least one, options distinct, one [R, H] shape); return R."""
+    if not profiles:
+        raise ValueError("price_design needs at least one purchase profile")
+    purchases = [p.purchase for p in profiles]
+    if len(set(purchases)) != len(purchases):
+        raise ValueError(f"purchase options repeat in {purchases}; merge their usage")
+    shapes = {p.hourly_node_hours.shape for p in profiles}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"hourly_node_hours must all be float64[R, H] of one shape (got {shapes})")
+    return next(iter(shapes))[0]
+
+
+def _disc(p: PurchaseProfile, price: float | None, factor: float) -> float | None:
+    """Apply the negotiated ``factor`` to ``price`` where the option is discountable."""
+    if price is None or p.purchase == Purchase.SPOT or not p.discountable:
+        return price
+    return price * factor
+
+
+def _final_costs(profiles: Sequence[PurchaseProfile], commitment: CommitmentTerms | None,
+                 factor: float, totals_h: dict, n_rep: int, notes: list[str]
+                 ) -> tuple[dict[str, list[float | None]], dict | None]:
+    """Every purchase option's cost after all layers, per replication; and the commitment info."""
+    final: dict[str, list[float | None]] = {}
+    commitment_info = None
+    terms = commitment.commitment if commitment is not None else None
+    rate_known = terms is not None
+    if commitment is not None and not rate_known:
+        notes.append(commitment.rate_note or f"{commitment.label}: commitment rate unknown")
+    for p in profiles:
+        price = _disc(p, p.quote.usd_per_hour, factor)
+        if p.purchase == Purchase.ON_DEMAND and commitment is not None:
+            if terms is None or price is None:
+                final[p.purchase] = [None] * n_rep
+                continue
+            spend = terms.usd_per_hour_committed
+            c = replace(terms,
+                        effective_usd_per_hour_per_node=terms.effective_usd_per_hour_per_node
+                        * factor,
+                        usd_per_hour_committed=None if spend is None else spend * factor)
+            results = [apply_commitment(p.hourly_node_hours[r], price, c) for r in range(n_rep)]
+            final[p.purchase] = [res.total_usd for res in results]
+            commitment_info = _commitment_info(commitment, c, p, results, n_rep)
+        else:
+            final[p.purchase] = [None if price is None else float(totals_h[p.purchase][r]) * price
+                                 for r in range(n_rep)]
+    return final, commitment_info
+
+
+def _commitment_info(commitment: CommitmentTerms, c: Commitment, p: PurchaseProfile,
+                     results: list, n_rep: int) -> dict:
+    """Summarize the commitment over the replications (``DesignCost.commitment``)."""
+    utils = [res.utilization_of_commitment for res in results]
+    return {
+        "label": commitment.label,  # type: ignore[union-attr]
+        "kind": c.kind,
+        "rate_usd_per_hour": c.effective_usd_per_hour_per_node,
+        "committed_nodes": float(np.mean([
+            c.committed_nodes(float(p.hourly_node_hours[r].min()))
+            for r in range(n_rep)])),
+        "covered_node_hours": float(np.mean([res.covered_node_hours for res in results])),
+        "on_demand_node_hours": float(np.mean([res.on_demand_node_hours
+                                               for res in results])),
+        "committed_usd": _mean([res.committed_usd for res in results]),
+        "unused_commitment_usd": _mean([res.unused_commitment_usd for res in results]),
+        "utilization_of_commitment": None if any(u is None for u in utils)
+        else float(np.mean(utils)),
+    }
+
+
+def _layers(profiles: Sequence[PurchaseProfile], used: list[PurchaseProfile],
+            negotiated: NegotiatedDiscount | None, commitment: CommitmentTerms | None,
+            final: dict[str, list[float | None]], totals_h: dict, od_list: float | None,
+            od_factor: float, n_rep: int) -> list[tuple[str, float | None]]:
+    """Return the cost after each pricing layer (list, negotiated, commitment, spot)."""
+
+    def at_list(p: PurchaseProfile, r: int, with_discount: bool) -> float | None:
+        if od_list is None:
+            return None
+        return float(totals_h[p.purchase][r]) * od_list * (od_factor if with_discount else 1.0)
+
+    def step_total(cost_of) -> float | None:
+        return _mean([_sum_r([cost_of(p, r) for p in profiles]) for r in range(n_rep)])
+
+    layers: list[tuple[str, float | None]] = [
+        ("list price", step_total(lambda p, r: at_list(p, r, False)))]
+    if negotiated is not None:
+        layers.append((f"negotiated discount ({negotiated.provider} {negotiated.percent:g}%)",
+                       step_total(lambda p, r: at_list(p, r, True))))
+    # purchase options that are themselves commitments are priced at the commitment step
+    if commitment is not None or any(p.purchase in COMMITTED for p in used):
+        layers.append(("commitment", step_total(
+            lambda p, r: at_list(p, r, True) if p.purchase == Purchase.SPOT
+            else final[p.purchase][r])))
+    if any(p.purchase == Purchase.SPOT for p in used):
+        layers.append(("spot", step_total(lambda p, r: final[p.purchase][r])))
+    return layers
+
+
+def _effective_rates(profiles: Sequence[PurchaseProfile], totals_h: dict,
+                     by_purchase: dict[str, float | None], factor: float
+                     ) -> tuple[dict[str, float | None], list[PurchaseUsage], float]:
+    """Effective rates that price the measured window; return them, the usages, fixed cost."""
+    effective: dict[str, float | None] = {}
+    usages = []
+    extra_fixed = 0.0
+    for p in profiles:
+        hours = float(totals_h[p.purchase].mean())
+        cost = by_purchase[p.purchase]
+        if cost is None:
+            rate = None
+        elif hours > 0:
+            rate = cost / hours
+        else:
+            rate = _disc(p, p.quote.usd_per_hour, factor)
+            extra_fixed += cost  # e.g. a commitment paid with no usage to cover
+        effective[p.purchase] = rate
+        usages.append(PurchaseUsage(replace(p.quote, usd_per_hour=rate),
+                                    node_s_horizon=hours * SECONDS_PER_HOUR,
+                                    node_s_window=p.node_s_window,
+                                    busy_gpu_s_window=p.busy_gpu_s_window))
+    return effective, usages, extra_fixed
 
 
 def _sum_r(values: list[float | None]) -> float | None:
