@@ -351,28 +351,13 @@ def quote_instance(
         (pl.col("provider") == provider) & (pl.col("instance_type") == instance_type)
     )
     if rows.height == 0:
-        close = difflib.get_close_matches(key, catalog.instance_keys(), n=3, cutoff=0.6)
-        others = f" (also close: {', '.join(close[1:])})" if len(close) > 1 else ""
-        hint = (
-            f"did you mean {close[0]}?{others}"
-            if close
-            else f"list the known instances with PriceCatalog.instance_keys() ({provider} "
-            "instances are named like "
-            f"{'p5.48xlarge' if provider == 'aws' else 'a3-highgpu-8g'})"
-        )
         return _unpriced(
             key, provider, instance_type, region, purchase,
-            note=f"unknown instance {key!r} in {where}; {hint}",
+            note=f"unknown instance {key!r} in {where}; {_close_keys_hint(catalog, key, provider)}",
         )
 
     regions = sorted(rows["region"].to_list())
-    if region is None:
-        if len(regions) > 1:
-            raise CatalogError(
-                f"instance {key!r} is listed in regions {', '.join(regions)} in {where}; "
-                "pass region= to choose one"
-            )
-        region = regions[0]
+    region = _pick_region(regions, region, key, where)
     row_frame = rows.filter(pl.col("region") == region)
     if row_frame.height == 0:
         return _unpriced(
@@ -388,20 +373,52 @@ def quote_instance(
     price = row[PRICE_COLUMNS[purchase]]
     note = None
     if price is None:
-        priced = [option for option in PURCHASE_OPTIONS if row[PRICE_COLUMNS[option]] is not None]
-        way_out = (
-            f"choose a priced purchase option ({', '.join(priced)}) or supply"
-            if priced
-            else "no purchase option is priced for it; supply"
-        )
-        note = (
-            f"{instance_type} has no {purchase} price in {catalog.label} ({row['as_of']}); "
-            f"{way_out} the price from another catalog or a billing export"
-        )
+        note = _missing_price_note(catalog, row, instance_type, purchase)
     return replace(_unpriced(key, provider, instance_type, region, purchase, note=note,
                              hardware=row),
                    usd_per_hour=None if price is None else float(price), source=row["source"],
                    as_of=row["as_of"])
+
+
+def _close_keys_hint(catalog: PriceCatalog, key: str, provider: str) -> str:
+    """Suggest close instance keys for an unknown ``key`` (or how to list the known ones)."""
+    close = difflib.get_close_matches(key, catalog.instance_keys(), n=3, cutoff=0.6)
+    others = f" (also close: {', '.join(close[1:])})" if len(close) > 1 else ""
+    hint = (
+        f"did you mean {close[0]}?{others}"
+        if close
+        else f"list the known instances with PriceCatalog.instance_keys() ({provider} "
+        "instances are named like "
+        f"{'p5.48xlarge' if provider == 'aws' else 'a3-highgpu-8g'})"
+    )
+    return hint
+
+
+def _pick_region(regions: list[str], region: str | None, key: str, where: str) -> str:
+    """Return ``region``, or the instance's only region when it is None."""
+    if region is None:
+        if len(regions) > 1:
+            raise CatalogError(
+                f"instance {key!r} is listed in regions {', '.join(regions)} in {where}; "
+                "pass region= to choose one"
+            )
+        region = regions[0]
+    return region
+
+
+def _missing_price_note(catalog: PriceCatalog, row: dict, instance_type: str,
+                        purchase: str) -> str:
+    """Explain a missing ``purchase`` price of a catalog row and the way out."""
+    priced = [option for option in PURCHASE_OPTIONS if row[PRICE_COLUMNS[option]] is not None]
+    way_out = (
+        f"choose a priced purchase option ({', '.join(priced)}) or supply"
+        if priced
+        else "no purchase option is priced for it; supply"
+    )
+    return (
+        f"{instance_type} has no {purchase} price in {catalog.label} ({row['as_of']}); "
+        f"{way_out} the price from another catalog or a billing export"
+    )
 
 
 def _unpriced(
