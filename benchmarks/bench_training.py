@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from _bench import machine, spread
 from simulators.core.fleet import DelayComponent
 from simulators.training.reference import simulate_training_reference_runs
-from simulators.training.api import simulate_training, young_daly_interval_s
+from simulators.training.api import simulate_training
+from simulators.training.checkpoints import young_daly_interval_s
 
 NODES, GPUS_PER_NODE, RATE = 8, 8, 0.05
 CASE = {

@@ -24,7 +24,7 @@ from planner.result_parts import FleetResult, ScheduleBatching
 from simulators.batch.api import BatchSimResult
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
-from simulators.training.api import young_daly_interval_s
+from simulators.training.checkpoints import young_daly_interval_s
 
 
 class BatchPattern:

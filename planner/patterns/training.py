@@ -22,11 +22,8 @@ from planner.patterns.summary import quantile_estimate
 from planner.pricing import PricedQuote
 from planner.result_parts import FleetResult
 from simulators.core.usage import Usage
-from simulators.training.api import (
-    TrainingSimResult,
-    predicted_waste_fraction,
-    young_daly_interval_s,
-)
+from simulators.training.api import TrainingSimResult
+from simulators.training.checkpoints import predicted_waste_fraction, young_daly_interval_s
 from simulators.training.spec import TrainingSpec, simulate
 from simulators.training.usage import training_usage
 

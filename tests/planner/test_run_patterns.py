@@ -16,7 +16,7 @@ from costmodels.catalog import load_snapshot, quote_instance
 from domain.errors import ScenarioError
 from planner.run import run_scenario
 from planner.schema import parse_scenario
-from simulators.training.api import daly_expected_time_s
+from simulators.training.checkpoints import daly_expected_time_s
 
 G5 = 1.006
 

@@ -14,11 +14,11 @@ import math
 import numpy as np
 import pytest
 
-from simulators.training.api import (
+from simulators.training.api import simulate_training
+from simulators.training.checkpoints import (
     daly_expected_time_s,
     daly_interval_s,
     predicted_waste_fraction,
-    simulate_training,
     young_daly_interval_s,
 )
 from tests.simulators.helpers import assert_ci_agrees, ci
