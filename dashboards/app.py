@@ -60,6 +60,11 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
     PRELOAD = ("dashboards.scenario_logic", "dashboards.scenario_view", "planner.run",
                "planner.reports.html")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._unread: dict[str, str] = {}
+        """Job -> the key its result was last looked for under, while not there yet."""
+
     def build_cache_key(self, fn, args, cache_args_to_ignore, triggered):
         """Return Dash's key for a job, made unique per request.
 
@@ -72,6 +77,31 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
 
         return f"{super().build_cache_key(fn, args, cache_args_to_ignore, triggered)}-" \
                f"{uuid.uuid4().hex}"
+
+    def get_result(self, key, job):
+        """Return the job's result, remembering a job whose result was not there yet.
+
+        See :meth:`job_running`: Dash reads the result, then asks whether the job still runs.
+        """
+        result = super().get_result(key, job)
+        if result is self.UNDEFINED and job:
+            self._unread[str(job)] = key
+        return result
+
+    def job_running(self, job):
+        """Return whether the job runs, counting one that finished after its result was read.
+
+        Dash polls a job by reading its result and then asking whether its process still runs;
+        a job that writes its result and exits between the two looks cancelled, and Dash
+        answers 204 and leaves the result unread: the Run click shows nothing (seen under load,
+        one session in twenty). A job whose result has appeared since counts as running for
+        this poll, so the next poll collects it; a cancelled job (killed, no result) still ends
+        the loop.
+        """
+        if super().job_running(job):
+            return True
+        key = self._unread.pop(str(job), None)
+        return key is not None and self.handle.get(key, self.UNDEFINED) is not self.UNDEFINED
 
     def call_job_fn(self, key, job_fn, args, context):
         """Start ``job_fn`` in a process forked from the forkserver; return its pid."""
