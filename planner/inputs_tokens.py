@@ -19,11 +19,11 @@ import polars as pl
 
 from domain.errors import ScenarioError, SimulationError
 from planner.inputs_common import ROW, numbers, read_csv, require_column
-from planner.schema import InferenceWorkload, TokenServiceTime
+from planner.schema import InferenceWorkload, ProfileLatency, TokenCounts, TokenServiceTime
 from simulators.core.tokens import TokenProfile, token_profile
 
 __all__ = ["TokenMeans", "TokenModelInputs", "load_token_means", "load_token_model",
-           "read_token_profile", "read_token_samples"]
+           "mean_token_samples", "read_token_profile", "read_token_samples"]
 
 _PROFILE_COLUMNS = ("gpu", "model", "phase", "batch", "new_tokens_per_sequence",
                     "context_tokens", "mean_ms")
@@ -54,10 +54,15 @@ class TokenMeans:
         return self.prompt_tokens + self.output_tokens
 
 
-def load_token_model(spec: TokenServiceTime, workload: InferenceWorkload, *,
-                     field_path: str) -> TokenModelInputs:
-    """Load a design's token profile and the workload's token counts (trace rows or means)."""
-    profile = read_token_profile(spec.path, spec.model, field_path=field_path)
+def load_token_model(spec: TokenServiceTime | ProfileLatency, workload: InferenceWorkload, *,
+                     field_path: str, model: str | None = None) -> TokenModelInputs:
+    """Load a design's token profile and the workload's token counts (trace rows or means).
+
+    ``model`` names the profile's rows when ``spec`` has none (an llm design's ``model``).
+    """
+    name = getattr(spec, "model", None) or model
+    assert name is not None  # the schema requires a model on one of the two
+    profile = read_token_profile(spec.path, name, field_path=field_path)
     t = workload.tokens
     assert t is not None  # the schema requires tokens with a token service time
     if t.prompt_column is not None or t.output_column is not None:
@@ -67,10 +72,37 @@ def load_token_model(spec: TokenServiceTime, workload: InferenceWorkload, *,
                                             field_path=field_path)
         source = f"{prompt.size:,} requests of {os.path.basename(path)}"
     else:
-        prompt = np.array([max(int(round(t.prompt_tokens or 1)), 1)])
-        output = np.array([max(int(round(t.output_tokens or 1)), 1)])
-        source = "the workload's token means"
+        prompt, output, source = mean_token_samples(t)
     return TokenModelInputs(profile, prompt, output, source)
+
+
+TOKEN_SAMPLES = 20_000
+"""Samples drawn from a token distribution given by its means (a fixed seed: the same scenario
+gives the same samples)."""
+
+
+def mean_token_samples(t: TokenCounts) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return per-request prompt and output token samples for token means and their
+    distribution (constant when none is given), and a line saying what they are."""
+    means = (max(float(t.prompt_tokens or 0.0), 1.0), max(float(t.output_tokens or 0.0), 1.0))
+    d = t.distribution
+    if d is None or d.kind == "constant":
+        p, o = (np.array([max(round(m), 1)], dtype=np.int64) for m in means)
+        return p, o, (f"the workload's token means as constants ({int(p[0])} prompt, "
+                      f"{int(o[0])} output tokens per request)")
+    rng = np.random.default_rng(20_231_113)
+    out = []
+    for mean in means:
+        if d.kind == "exponential":  # geometric on 1, 2, ... with this mean
+            x = rng.geometric(1.0 / mean, TOKEN_SAMPLES) if mean > 1 else np.ones(TOKEN_SAMPLES)
+        else:
+            sigma = np.sqrt(np.log1p(d.cv**2))
+            x = np.maximum(np.rint(rng.lognormal(np.log(mean) - sigma**2 / 2, sigma,
+                                                 TOKEN_SAMPLES)), 1)
+        out.append(np.asarray(x, dtype=np.int64))
+    shape = "geometric" if d.kind == "exponential" else f"lognormal (cv {d.cv:g})"
+    return out[0], out[1], (f"{TOKEN_SAMPLES:,} {shape} samples around the workload's means "
+                            f"({means[0]:g} prompt, {means[1]:g} output tokens)")
 
 
 def load_token_means(workload: InferenceWorkload, *, field_path: str) -> TokenMeans | None:

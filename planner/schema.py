@@ -58,8 +58,13 @@ __all__ = [
     "JobSpot",
     "LatencySLO",
     "LinearServiceTime",
+    "LlmAutoscaling",
+    "LlmDesign",
+    "LlmEngine",
+    "LlmFleet",
     "PoissonArrivals",
     "Pricing",
+    "ProfileLatency",
     "ProvisioningDelay",
     "QueueLimits",
     "RateInterruptions",
@@ -76,6 +81,7 @@ __all__ = [
     "StreamingFleet",
     "TableServiceTime",
     "TokenCounts",
+    "TokenDistribution",
     "TokenServiceTime",
     "TraceArrivals",
     "TraceInterruptions",
@@ -119,6 +125,13 @@ from planner.schema_fleet import (  # re-exported
     SpotInterruptions,
     TraceInterruptions,
 )
+from planner.schema_llm import (  # re-exported
+    LlmAutoscaling,
+    LlmDesign,
+    LlmEngine,
+    LlmFleet,
+    ProfileLatency,
+)
 from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported
 from planner.schema_serving import (  # re-exported
     Batching,
@@ -135,6 +148,7 @@ from planner.schema_workloads import (  # re-exported
     InferenceWorkload,
     LatencySLO,
     TokenCounts,
+    TokenDistribution,
     TrainingWorkload,
     Workload,
 )
@@ -222,8 +236,7 @@ class TrainingDesign(_Frozen):
         return self
 
 
-# One member today; streaming and batch join this union.
-Design = Annotated[RealtimeDesign | StreamingDesign | BatchDesign | TrainingDesign,
+Design = Annotated[RealtimeDesign | StreamingDesign | BatchDesign | TrainingDesign | LlmDesign,
                   Field(discriminator="pattern")]
 
 
@@ -286,15 +299,17 @@ class Scenario(_Frozen):
                 continue
             kind = self.workload(design.workload).kind
             wants = "training" if design.pattern == "training" else "inference"
+            problems.extend(_slo_problems(i, design, self.workload(design.workload)))
             if kind != wants:
                 fit = ("a training design (pattern: training)" if kind == "training" else
-                       "a realtime, streaming or batch design")
+                       "a realtime, streaming, batch or llm design")
                 problems.append((f"designs[{i}].workload", f"a {design.pattern} design needs "
                                  f"a {wants} workload (got {design.workload!r}, kind {kind}); "
                                  f"serve it with {fit}"))
-            elif isinstance(getattr(design, "service_time", None), TokenServiceTime) and \
-                    self.workload(design.workload).tokens is None:
-                problems.append((f"designs[{i}].service_time", f"a token service time needs "
+            elif (isinstance(getattr(design, "service_time", None), TokenServiceTime)
+                  or design.pattern == "llm") and self.workload(design.workload).tokens is None:
+                field_name = "latency" if design.pattern == "llm" else "service_time"
+                problems.append((f"designs[{i}].{field_name}", f"a token service time needs "
                                  f"token counts on workload {design.workload!r} (got no "
                                  "tokens:); add tokens: {prompt_column: ContextTokens, "
                                  "output_column: GeneratedTokens} or token means"))
@@ -309,6 +324,18 @@ class Scenario(_Frozen):
     def design(self, name: str) -> Design:
         """Return the design called ``name`` (KeyError if there is none)."""
         return {design.name: design for design in self.designs}[name]
+
+
+def _slo_problems(i: int, design: Any, workload: Any) -> list[tuple[str, str]]:
+    """TTFT/TPOT bounds judge LLM designs only; the other patterns need a latency bound (and
+    are judged on it alone)."""
+    slo = workload.slo if isinstance(workload, InferenceWorkload) else None
+    if slo is None or design.pattern == "llm" or slo.latency_ms is not None:
+        return []
+    return [(f"designs[{i}].workload", f"workload {workload.name!r} has an SLO on ttft_ms/tpot_ms "
+             f"only, which a {design.pattern} design cannot report (it has no first-token "
+             "time); add latency_ms (end to end) to the workload's slo to judge it, or serve "
+             "it with pattern: llm")]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from planner.schema_arrivals import Arrivals
 from planner.schema_base import Name, _Frozen
 from planner.schema_errors import problem
 
-__all__ = ["InferenceWorkload", "LatencySLO", "TokenCounts", "TrainingWorkload", "Workload"]
+__all__ = ["InferenceWorkload", "LatencySLO", "TokenCounts", "TokenDistribution",
+           "TrainingWorkload", "Workload"]
 
 
 class LatencySLO(_Frozen):
@@ -23,10 +24,16 @@ class LatencySLO(_Frozen):
     For streaming and batch designs the latency is the record's freshness (arrival to the end of
     the processing of its window or job). ``latency_s`` may be written instead of
     ``latency_ms`` for long objectives (e.g. ``latency_s: 21600`` for 6 hours).
+
+    LLM designs (``pattern: llm``) may instead, or as well, bound the time to first token
+    (``ttft_ms``) and the time per output token after it (``tpot_ms``) at the same percentile;
+    ``latency_ms`` is then the end-to-end latency. Every bound given must hold.
     """
 
     percentile: float = Field(gt=0, lt=100)
-    latency_ms: float = Field(gt=0)
+    latency_ms: float | None = Field(default=None, gt=0)
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -44,6 +51,31 @@ class LatencySLO(_Frozen):
                 data["latency_ms"] = value
         return data
 
+    @model_validator(mode="after")
+    def _some_bound(self) -> LatencySLO:
+        if self.latency_ms is None and self.ttft_ms is None and self.tpot_ms is None:
+            raise problem(("latency_ms", "an SLO needs a bound (got only the percentile); add "
+                                         "latency_ms (or latency_s), or for LLM designs ttft_ms "
+                                         "and/or tpot_ms"))
+        return self
+
+    @property
+    def token_bounds(self) -> bool:
+        """Whether the SLO bounds TTFT or TPOT (only LLM designs can be judged on them)."""
+        return self.ttft_ms is not None or self.tpot_ms is not None
+
+
+class TokenDistribution(_Frozen):
+    """How per-request token counts spread around the workload's means.
+
+    ``constant``: every request has the means (rounded); ``exponential``: geometric counts with
+    those means (coefficient of variation ~1); ``lognormal``: lognormal with those means and
+    coefficient of variation ``cv``. Counts are at least 1.
+    """
+
+    kind: Literal["constant", "exponential", "lognormal"]
+    cv: float = Field(default=1.0, gt=0, le=10)
+
 
 class TokenCounts(_Frozen):
     """Tokens per request, for $ per 1 million tokens: mean counts, or trace columns.
@@ -56,6 +88,7 @@ class TokenCounts(_Frozen):
     output_tokens: float | None = Field(default=None, ge=0)
     prompt_column: str | None = Field(default=None, min_length=1)
     output_column: str | None = Field(default=None, min_length=1)
+    distribution: TokenDistribution | None = None
 
     @model_validator(mode="after")
     def _check_one_way(self) -> TokenCounts:
@@ -69,6 +102,9 @@ class TokenCounts(_Frozen):
         if means and (self.prompt_tokens or 0) + (self.output_tokens or 0) <= 0:
             raise problem(("prompt_tokens", "prompt_tokens + output_tokens must be > 0 (got 0); "
                                             "give the mean tokens per request"))
+        if columns and self.distribution is not None:
+            raise problem(("distribution", "applies to token means, not trace columns (the "
+                                           "trace's rows are the distribution); remove it"))
         return self
 
 

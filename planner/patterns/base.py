@@ -170,7 +170,9 @@ def spot_interruptions(design: Any, inputs: ScenarioInputs, hours_per_month: flo
 def slo_target(workload: Any) -> SloTarget | None:
     """Return the workload's latency or freshness SLO, if it has one."""
     slo = workload.slo
-    return None if slo is None else SloTarget(slo.percentile, slo.latency_ms)
+    if slo is None or slo.latency_ms is None:
+        return None
+    return SloTarget(slo.percentile, slo.latency_ms)
 
 
 def timeline_result(timeline: Timeline | None) -> TimelineResult | None:

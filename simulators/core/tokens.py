@@ -97,6 +97,11 @@ GPU_SPECS: dict[str, GpuSpec] = {
         "NVIDIA L4 24GB", 24, 300, 121,
         "NVIDIA L4 Tensor Core GPU datasheet (300 GB/s GDDR6; FP16/BF16 tensor 242 TFLOPS "
         "with sparsity, 121 dense)"),
+    "RTXPRO6000-96GB": GpuSpec(
+        "NVIDIA RTX PRO 6000 Blackwell 96GB", 96, 1792, 504,
+        "NVIDIA RTX PRO 6000 Blackwell datasheet and RTX Blackwell architecture whitepaper "
+        "(96 GB GDDR7, 512-bit at 28 Gbps: 1,792 GB/s; FP16/BF16 tensor with FP32 accumulate "
+        "503.8 TFLOPS dense, 1,007.6 with sparsity)"),
     "A10G-24GB": GpuSpec(
         "NVIDIA A10G 24GB (AWS G5)", 24, 600, 70,
         "NVIDIA publishes no A10G datasheet: 24 GB GDDR6 at 600 GB/s as the A10 datasheet and "
@@ -112,6 +117,7 @@ _GPU_FAMILIES: dict[str, dict[int, str]] = {
     "L40S": {48: "L40S-48GB"},
     "L4": {24: "L4-24GB"},
     "A10G": {24: "A10G-24GB"},
+    "RTX": {96: "RTXPRO6000-96GB"},
 }
 
 

@@ -1,0 +1,123 @@
+"""Scenario schema of LLM serving designs (``pattern: llm``): engine, latency model, fleet.
+
+Semantics: ``docs/llm-serving.md`` (continuous batching, chunked prefill, paged KV cache).
+Re-exported by :mod:`planner.schema`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from planner.schema_base import Name, _Frozen, _resolve_path
+from planner.schema_errors import problem
+from planner.schema_fleet import Autoscaling, Fleet
+
+__all__ = ["LlmAutoscaling", "LlmDesign", "LlmEngine", "LlmFleet", "ProfileLatency"]
+
+
+class LlmEngine(_Frozen):
+    """The serving engine's settings (vLLM's names; SGLang and TGI have the same knobs).
+
+    ``max_num_seqs``: most requests running at once per replica; ``max_num_batched_tokens``:
+    a step's token budget (decode tokens plus prefill chunks); ``block_size``: KV-cache block
+    (tokens); ``gpu_memory_utilization``: share of GPU memory the engine may use (weights,
+    activations, KV cache); ``tensor_parallel``: GPUs per replica (a node runs
+    GPUs / tensor_parallel replicas); ``prefix_caching`` with ``prefix_tokens``: a shared prompt
+    prefix of that many tokens is computed once per replica while resident;
+    ``kv_cache_tokens``: the KV capacity per replica, when known (else derived from the model's
+    shape and the GPU's memory); ``router``: how requests pick a replica.
+    """
+
+    max_num_seqs: int = Field(default=256, ge=1, le=65536)
+    max_num_batched_tokens: int = Field(default=2048, ge=1)
+    block_size: int = Field(default=16, ge=1, le=1024)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    tensor_parallel: int = Field(default=1, ge=1, le=64)
+    prefix_caching: bool = False
+    prefix_tokens: int = Field(default=0, ge=0)
+    kv_cache_tokens: int | None = Field(default=None, ge=1)
+    router: Literal["least_outstanding", "round_robin"] = "least_outstanding"
+
+    @model_validator(mode="after")
+    def _check_prefix(self) -> LlmEngine:
+        if self.prefix_caching and self.prefix_tokens == 0:
+            raise problem(("prefix_tokens", "prefix caching needs the shared prefix's length "
+                                            "(got 0); set e.g. prefix_tokens: 200 (the system "
+                                            "prompt), or prefix_caching: false"))
+        if self.prefix_tokens and not self.prefix_caching:
+            raise problem(("prefix_tokens", f"only applies with prefix_caching: true (got "
+                                            f"{self.prefix_tokens}); set prefix_caching: true "
+                                            "or remove prefix_tokens"))
+        if self.kv_cache_tokens is not None and self.kv_cache_tokens < self.block_size:
+            raise problem(("kv_cache_tokens", f"must hold at least one block of block_size "
+                                              f"{self.block_size} tokens (got "
+                                              f"{self.kv_cache_tokens}); raise it"))
+        return self
+
+
+class ProfileLatency(_Frozen):
+    """Step times from a measured token-latency profile (prefill by tokens, decode steps by
+    batch and context; ``simulators.core.tokens``), for the design's model.
+
+    ``gpu: auto`` derives the profile for the fleet instance's GPU from the measured one by
+    FLOP ratio (prefill) and memory-bandwidth ratio (decode); a GPU key such as
+    ``A100-SXM-80GB`` forces one. ``model`` picks the profile's rows (default: the design's
+    ``model``).
+    """
+
+    kind: Literal["profile"]
+    path: str = Field(min_length=1)
+    gpu: str = "auto"
+    model: str | None = Field(default=None, min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_path(value, info)
+
+
+class LlmAutoscaling(Autoscaling):
+    """Target tracking for LLM replicas: ``in_flight_per_replica`` (waiting + running requests
+    per replica), ``waiting_per_replica`` (queued, not yet admitted) or ``kv_utilization``
+    (share of KV-cache blocks in use, 0 < target <= 1)."""
+
+    metric: Literal["in_flight_per_replica", "waiting_per_replica",  # type: ignore[assignment]
+                    "kv_utilization"]
+
+    @model_validator(mode="after")
+    def _check_kv_target(self) -> LlmAutoscaling:
+        if self.metric == "kv_utilization" and self.target > 1:
+            raise problem(("target", f"is a KV utilisation, at most 1 (got {self.target:g}); "
+                                     "use a fraction such as 0.7"))
+        return self
+
+
+class LlmFleet(Fleet):
+    """The nodes of an LLM design; every GPU serves (``workers_per_node`` does not apply: a
+    node runs GPUs / ``engine.tensor_parallel`` replicas)."""
+
+    autoscaling: LlmAutoscaling | None = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _no_workers(self) -> LlmFleet:
+        if self.workers_per_node != 1:
+            raise problem(("workers_per_node", f"does not apply to llm designs (got "
+                                               f"{self.workers_per_node}): a node runs GPUs / "
+                                               "engine.tensor_parallel replicas; remove it"))
+        return self
+
+
+class LlmDesign(_Frozen):
+    """LLM serving with continuous batching: replicas of ``model`` on the fleet's GPUs, each
+    scheduling every step (decode tokens first, then chunked prefills), with a paged KV cache
+    and recompute preemption (``docs/llm-serving.md``)."""
+
+    name: Name
+    workload: Name
+    pattern: Literal["llm"]
+    model: str = Field(min_length=1)
+    engine: LlmEngine = LlmEngine()
+    fleet: LlmFleet
+    latency: ProfileLatency
