@@ -145,12 +145,15 @@ def build_cost(
     window_s: float,
     served_window: float,
     tokens_per_unit: float | None = None,
+    token_split: tuple[float, float] | None = None,
     runs: float | None = None,
 ) -> CostResult:
     """Price the profiles through every layer and express the unit costs.
 
     ``served_window`` work units (requests or records) completed in the measured window give
-    $ per 1,000; ``tokens_per_unit`` adds $ per 1M tokens; ``runs`` (training runs completed
+    $ per 1,000; ``tokens_per_unit`` adds $ per 1M tokens; ``token_split`` (input and output
+    tokens per unit, measured) adds $ per 1M input and per 1M output tokens (the whole cost
+    over each count: what a per-token price list quotes); ``runs`` (training runs completed
     over the horizon) gives $ per run from the horizon cost.
     """
     od = quotes.get("on_demand") or PricedQuote(
@@ -168,6 +171,8 @@ def build_cost(
         return cost / units * scale
 
     tokens = None if tokens_per_unit is None else served_window * tokens_per_unit
+    t_in, t_out = (None, None) if token_split is None else (served_window * token_split[0],
+                                                            served_window * token_split[1])
     main = quotes[main_purchase].quote
     discounts = []
     if negotiated is not None:
@@ -190,6 +195,10 @@ def build_cost(
         sources=dc.sources,
         usd_per_1m_tokens=per(dc.window_usd, tokens, 1e6),
         usd_per_1m_tokens_busy=per(dc.busy_usd, tokens, 1e6),
+        usd_per_1m_input_tokens=per(dc.window_usd, t_in, 1e6),
+        usd_per_1m_input_tokens_busy=per(dc.busy_usd, t_in, 1e6),
+        usd_per_1m_output_tokens=per(dc.window_usd, t_out, 1e6),
+        usd_per_1m_output_tokens_busy=per(dc.busy_usd, t_out, 1e6),
         usd_per_run=per(dc.total_usd, runs, 1.0),
         usd_per_run_busy=None,
         layers=dc.layers,

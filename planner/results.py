@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.result_llm import LlmResult
 from planner.result_parts import (
     Batching,
     DistributionResult,
@@ -53,6 +54,10 @@ class CostResult:
     sources: tuple[tuple[str, str | None, str | None], ...] = ()
     usd_per_1m_tokens: float | None = None
     usd_per_1m_tokens_busy: float | None = None
+    usd_per_1m_input_tokens: float | None = None
+    usd_per_1m_input_tokens_busy: float | None = None
+    usd_per_1m_output_tokens: float | None = None
+    usd_per_1m_output_tokens_busy: float | None = None
     usd_per_run: float | None = None
     usd_per_run_busy: float | None = None
     layers: tuple[tuple[str, float | None], ...] = ()
@@ -76,6 +81,10 @@ class CostResult:
             "usd_per_1k_requests_busy": self.usd_per_1k_requests_busy,
             "usd_per_1m_tokens": self.usd_per_1m_tokens,
             "usd_per_1m_tokens_busy": self.usd_per_1m_tokens_busy,
+            "usd_per_1m_input_tokens": self.usd_per_1m_input_tokens,
+            "usd_per_1m_input_tokens_busy": self.usd_per_1m_input_tokens_busy,
+            "usd_per_1m_output_tokens": self.usd_per_1m_output_tokens,
+            "usd_per_1m_output_tokens_busy": self.usd_per_1m_output_tokens_busy,
             "usd_per_run": self.usd_per_run,
             "usd_per_run_busy": self.usd_per_run_busy,
             "incomplete": self.incomplete,
@@ -95,13 +104,26 @@ class CostResult:
 
 @dataclass(frozen=True)
 class SloResult:
-    """A latency SLO and how the design did against it."""
+    """A latency SLO and how the design did against it.
+
+    ``metric`` is what is bounded: ``latency`` (the design's own distribution: latency,
+    freshness or completion time), or for LLM designs ``ttft`` or ``tpot``; ``latency_ms`` is
+    the bound.
+    """
 
     percentile: float
     latency_ms: float
     achieved_ms: Estimate
     attainment: Estimate
     met: bool
+    metric: str = "latency"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return {"metric": self.metric, "percentile": self.percentile,
+                "latency_ms": self.latency_ms, "achieved_ms": self.achieved_ms.mean,
+                "achieved_ms_ci95": [self.achieved_ms.low, self.achieved_ms.high],
+                "attainment": self.attainment.mean, "met": self.met}
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,15 @@ class DesignResult:
     """Numbers (and labels) only this pattern reports, named in its registry entry."""
     distribution_ms: DistributionResult | None = field(default=None, repr=False)
     """The metric's distribution (mean over replications of each quantile), for charts."""
+    more_slos: tuple[SloResult, ...] = ()
+    """Further bounds of the SLO beyond :attr:`slo` (LLM designs: TTFT, TPOT); all must hold."""
+    llm: LlmResult | None = None
+    """What only LLM designs report: TTFT, TPOT, tokens, goodput, KV cache."""
+
+    @property
+    def slos(self) -> tuple[SloResult, ...]:
+        """Every bound of the design's SLO (empty without one)."""
+        return () if self.slo is None else (self.slo, *self.more_slos)
 
     @property
     def metric_label(self) -> str:
@@ -154,12 +185,16 @@ class DesignResult:
         """
         out: dict[str, float | None] = {f"{k}_ms": self.latency_ms[k].mean for k in LATENCY_KEYS}
         out["slo_attainment"] = None if self.slo is None else self.slo.attainment.mean
+        if self.llm is not None:
+            out.update(self.llm.flat_metrics())
         out["utilization"] = self.utilization.mean
         out["throughput_rps"] = self.throughput_rps.mean
         out["node_hours"] = self.node_hours
         c = self.cost
         for key in ("total_usd", "usd_per_month", "usd_per_hour", "usd_per_1k_requests",
                     "usd_per_1k_requests_busy", "usd_per_1m_tokens", "usd_per_1m_tokens_busy",
+                    "usd_per_1m_input_tokens", "usd_per_1m_input_tokens_busy",
+                    "usd_per_1m_output_tokens", "usd_per_1m_output_tokens_busy",
                     "usd_per_run", "usd_per_run_busy"):
             out[key] = getattr(c, key)
         out["preemptions"] = self.fleet.preemptions
@@ -171,8 +206,8 @@ class DesignResult:
 
     @property
     def meets_slo(self) -> bool | None:
-        """Return whether the design meets its SLO (None when the workload has none)."""
-        return None if self.slo is None else self.slo.met
+        """Return whether the design meets every bound of its SLO (None without an SLO)."""
+        return None if self.slo is None else all(s.met for s in self.slos)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form of this design's results."""
@@ -216,6 +251,8 @@ class DesignResult:
             else self.distribution_ms.to_dict(),
             "timeline": {} if self.timeline is None else self.timeline.to_dict(),
             "warnings": list(self.warnings),
+            **({} if not self.more_slos else {"slos": [s.to_dict() for s in self.slos]}),
+            **({} if self.llm is None else {"llm": self.llm.to_dict()}),
         }
 
 

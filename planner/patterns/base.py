@@ -27,10 +27,11 @@ from domain.purchase import Purchase
 from planner import schema
 from planner.inputs import ScenarioInputs
 from planner.pricing import PricedQuote
+from planner.result_llm import LlmResult
 from planner.result_parts import Batching, FleetResult, SpotInterruptions, TimelineResult
 from simulators.core.fleet import DelayComponent
 from simulators.core.spec import RunSpec
-from simulators.core.usage import Timeline, Usage
+from simulators.core.usage import Distribution, Timeline, Usage
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(design_name, done, total)``."""
@@ -96,6 +97,13 @@ class PatternRun:
     warnings: tuple[str, ...] = ()
     tokens_per_unit: float | None = None
     per_run: PerRunCost | None = None
+    token_split: tuple[float, float] | None = None
+    """Measured input and output tokens per completed request (LLM designs), for $ per 1M
+    input and output tokens."""
+    extra_slos: tuple[tuple[str, Distribution, SloTarget], ...] = ()
+    """Further SLO bounds on other distributions (name, distribution, target): LLM TTFT/TPOT."""
+    llm: LlmResult | None = None
+    """What only LLM designs report."""
 
 
 class Pattern(Protocol):

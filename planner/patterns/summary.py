@@ -62,8 +62,10 @@ def summarise_distribution(dist: Distribution) -> tuple[dict[str, Estimate], Dis
                                    tuple(float(v) if np.isfinite(v) else None for v in means))
 
 
-def slo_result(dist: Distribution, target: SloTarget | None) -> SloResult | None:
-    """Return how ``dist`` did against ``target`` (None without an SLO)."""
+def slo_result(dist: Distribution, target: SloTarget | None, metric: str = "latency"
+               ) -> SloResult | None:
+    """Return how ``dist`` did against ``target`` (None without an SLO); ``metric`` names what
+    ``dist`` measures."""
     if target is None:
         return None
     q = target.percentile / 100.0
@@ -74,7 +76,8 @@ def slo_result(dist: Distribution, target: SloTarget | None) -> SloResult | None
     attainment = NA if dist.slo_attainment is None else estimate(dist.slo_attainment)
     return SloResult(percentile=target.percentile, latency_ms=target.latency_ms,
                      achieved_ms=achieved, attainment=attainment,
-                     met=achieved.mean is not None and achieved.mean <= target.latency_ms)
+                     met=achieved.mean is not None and achieved.mean <= target.latency_ms,
+                     metric=metric)
 
 
 def price_run(context: DesignContext, run: PatternRun,
@@ -94,7 +97,7 @@ def price_run(context: DesignContext, run: PatternRun,
                       catalog=context.catalog, pricing=context.scenario.pricing,
                       instance=fleet.instance, region=main.region, horizon_s=usage.horizon_s,
                       window_s=usage.window_s, served_window=served,
-                      tokens_per_unit=run.tokens_per_unit,
+                      tokens_per_unit=run.tokens_per_unit, token_split=run.token_split,
                       runs=None if run.per_run is None else 1.0)
     if run.per_run is None:
         return cost
@@ -141,6 +144,8 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
     gpus = run.fleet.gpus_per_node
     node_hours = usage.node_hours
     w = usage.work
+    slos = [s for s in [slo_result(usage.distribution, run.slo)] if s is not None]
+    slos += [slo_result(d, target, name) for name, d, target in run.extra_slos]
     return DesignResult(
         name=context.design.name, workload=context.workload.name,
         pattern=context.design.pattern, metric=usage.metric, fleet=run.fleet,
@@ -151,7 +156,7 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
         else estimate(usage.arrival_rate_rps),
         utilization=estimate(usage.utilization), mean_batch_size=batch_size,
         mean_queue_length=queue_length, littles_law_relative_error=little,
-        slo=slo_result(usage.distribution, run.slo),
+        slo=slos[0] if slos else None, more_slos=tuple(slos[1:]), llm=run.llm,
         requests=RequestCounts(
             in_window_per_replication=float(np.mean(w.arrived_window)),
             completed_by_horizon_per_replication=float(np.mean(w.completed_by_horizon)),
