@@ -160,7 +160,21 @@ class ScheduleBatching:
         return f"a job every {self.period_s / 3600.0:g} h, batch ≤{self.max_batch}"
 
 
-Batching = RequestBatching | WindowBatching | ScheduleBatching
+@dataclass(frozen=True)
+class ContinuousBatching:
+    """LLM engines: every step runs up to ``max_num_seqs`` sequences and
+    ``max_num_batched_tokens`` tokens (decode tokens first, then prefill chunks)."""
+
+    max_num_seqs: int
+    max_num_batched_tokens: int
+
+    def describe(self) -> str:
+        """Return a short line for tables."""
+        return (f"continuous, ≤{self.max_num_seqs} seqs, ≤{self.max_num_batched_tokens:,} "
+                "tokens/step")
+
+
+Batching = RequestBatching | WindowBatching | ScheduleBatching | ContinuousBatching
 """How a design groups its work (None for patterns that do not batch, e.g. training)."""
 
 

@@ -92,9 +92,12 @@ def _check_workers(design: schema.RealtimeDesign, gpus: int | None, index: int) 
             f"{gpus} (one worker per GPU) or pick a larger instance")
 
 
-def fleet_spec(design: schema.RealtimeDesign, workload: schema.InferenceWorkload,
-               inputs: ScenarioInputs, spot: SpotInterruptions | None) -> FleetSpec:
-    """Return the simulator fleet of ``design``.
+def fleet_spec(design: schema.RealtimeDesign | schema.LlmDesign,
+               workload: schema.InferenceWorkload, inputs: ScenarioInputs,
+               spot: SpotInterruptions | None, *, workers_per_node: int | None = None
+               ) -> FleetSpec:
+    """Return the simulator fleet of ``design`` (``workers_per_node`` overrides the fleet's:
+    an LLM node's workers are its replicas).
 
     A spot node under notice keeps its slot until it dies, so spot fleets get extra node slots
     (a quarter more, at least two) for replacements that start beside dying nodes; the
@@ -112,9 +115,10 @@ def fleet_spec(design: schema.RealtimeDesign, workload: schema.InferenceWorkload
     start_hour = 0.0
     if isinstance(workload.arrivals, schema.DiurnalArrivals):
         start_hour = workload.arrivals.start_hour
-    deadline_ms = design.queue.deadline_ms if design.queue is not None else None
+    queue = getattr(design, "queue", None)
+    deadline_ms = queue.deadline_ms if queue is not None else None
     return FleetSpec(
-        workers_per_node=f.workers_per_node, initial_nodes=f.nodes, max_nodes=max_nodes,
+        workers_per_node=f.workers_per_node if workers_per_node is None else workers_per_node, initial_nodes=f.nodes, max_nodes=max_nodes,
         on_demand_base=f.on_demand_base if is_spot else (f.nodes if a is None else 0),
         extra_is_spot=is_spot, autoscaling=policy,
         spot=_spot_model(design, inputs, spot) if is_spot else None,
