@@ -29,6 +29,12 @@ STATE_NAMES = ("provisioning", "ready", "notice", "draining")
 
 _Z95 = 1.6448536269514722
 
+SERVING_AUTOSCALING_METRICS = ("utilization", "queue_per_worker")
+"""Autoscaling metrics of the request-serving patterns (real time, streaming)."""
+LLM_AUTOSCALING_METRICS = ("in_flight_per_replica", "waiting_per_replica", "kv_utilization")
+"""Autoscaling metrics of the ``llm`` pattern (``docs/llm-serving.md``): its kernel feeds the
+first two to the ``queue_per_worker`` rule and ``kv_utilization`` to the ``utilization`` rule."""
+
 
 @dataclass(frozen=True)
 class DelayComponent:
@@ -60,7 +66,7 @@ class DelayComponent:
 class AutoscalingPolicy:
     """Target-tracking autoscaler (see ``docs/fleet-dynamics.md``)."""
 
-    metric: str  # "utilization" or "queue_per_worker"
+    metric: str  # "utilization" or "queue_per_worker" (llm: LLM_AUTOSCALING_METRICS)
     target: float
     min_nodes: int
     max_nodes: int
@@ -167,8 +173,12 @@ class FleetSpec:
         """Return the most workers the fleet can have."""
         return self.max_nodes * self.workers_per_node
 
-    def check(self) -> None:
-        """Raise :class:`SimulationError` for an inconsistent fleet."""
+    def check(self, metrics: tuple[str, ...] = SERVING_AUTOSCALING_METRICS) -> None:
+        """Raise :class:`SimulationError` for an inconsistent fleet.
+
+        ``metrics`` are the autoscaling metrics the calling pattern measures (the ``llm``
+        pattern passes :data:`LLM_AUTOSCALING_METRICS`).
+        """
         if self.workers_per_node < 1 or self.max_nodes < 1:
             raise SimulationError("workers_per_node and max_nodes must be >= 1")
         if not 0 <= self.initial_nodes <= self.max_nodes:
@@ -181,8 +191,9 @@ class FleetSpec:
             raise SimulationError("a fleet with spot nodes needs a spot interruption model")
         a = self.autoscaling
         if a is not None:
-            if a.metric not in ("utilization", "queue_per_worker"):
-                raise SimulationError(f"unknown autoscaling metric {a.metric!r}")
+            if a.metric not in metrics:
+                raise SimulationError(f"unknown autoscaling metric {a.metric!r}; this pattern "
+                                      f"measures {', '.join(metrics)}")
             if not a.target > 0 or not 0 <= a.min_nodes <= a.max_nodes <= self.max_nodes:
                 raise SimulationError("autoscaling needs target > 0 and min <= max <= max_nodes")
             if not a.interval_s > 0 or a.window_s < a.interval_s:
