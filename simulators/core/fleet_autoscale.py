@@ -1,10 +1,16 @@
 """The fleet's autoscaler inside the kernels: the target node count from the measured
 window (target tracking, with the clock schedule's minimum and the on-demand base) and the
-scale-out and scale-in that move the fleet towards it (``docs/fleet-dynamics.md``)."""
+scale-out and scale-in that move the fleet towards it (``docs/fleet-dynamics.md``).
+
+:data:`target_nodes` is the one target-tracking rule (:mod:`simulators.core.autoscale_rule`
+compiled): the real-time fleet calls it through :func:`desired_nodes`, the streaming fleet
+(``simulators/streaming/_fleet.py``) directly."""
 
 from __future__ import annotations
 
 import math
+
+from simulators.core import autoscale_rule
 
 # event kinds and their priorities at equal times (lower runs first)
 from simulators.core.fleet_kernel import (
@@ -60,26 +66,24 @@ def clock_minimum(t, fp, schedule):
     return best
 
 
+target_nodes = jit(autoscale_rule.target_nodes)
+"""``target_nodes(load, workers_per_node, target, min_nodes, scheduled_min, base, max_nodes)``:
+the target-tracking rule, compiled (see :func:`simulators.core.autoscale_rule.target_nodes`)."""
+
+
 @jit
 def desired_nodes(busy_ws, outstanding_rs, window_len, par, t):
     """Return the autoscaler's target node count from the window's busy and outstanding areas."""
     fp = par.fp
-    w_per_node = fp[FP_W]
     if window_len <= 0.0:
         return -1
     if fp[FP_METRIC] == 0.0:
-        raw = busy_ws / window_len / (w_per_node * fp[FP_TARGET])
+        load = busy_ws / window_len
     else:
-        raw = outstanding_rs / window_len / (w_per_node * fp[FP_TARGET])
-    desired = int(math.ceil(raw - 1e-9))
-    low = int(fp[FP_MIN_NODES])
-    sched = clock_minimum(t, fp, par.schedule)
-    low = max(low, sched)
-    low = max(low, int(fp[FP_BASE]))
-    high = int(fp[FP_AS_MAX_NODES])
-    desired = max(desired, low)
-    desired = min(desired, high)
-    return desired
+        load = outstanding_rs / window_len
+    return target_nodes(load, fp[FP_W], fp[FP_TARGET], int(fp[FP_MIN_NODES]),
+                        clock_minimum(t, fp, par.schedule), int(fp[FP_BASE]),
+                        int(fp[FP_AS_MAX_NODES]))
 
 
 @jit

@@ -18,8 +18,10 @@ import numba
 _SIMULATORS = Path(__file__).resolve().parents[1]
 _KERNEL_SOURCES = tuple(sorted(
     path for path in _SIMULATORS.rglob("*.py")
-    if path.name == "jit.py" or "from simulators.core.jit import jit" in path.read_text()))
-"""Every module with a compiled kernel (and this one): their text keys the on-disk cache."""
+    if path.name == "jit.py" or "from simulators.core.jit import jit" in path.read_text()
+    or "kernel source: " in path.read_text()))
+"""Every module with a compiled kernel, every plain module a kernel compiles from (marked
+``kernel source:``), and this one: their text keys the on-disk cache."""
 
 
 def _cache_dir() -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulators.core.autoscale_rule import target_nodes
 from simulators.core.fleet import (
     CLASS_BASE,
     CLASS_FALLBACK,
@@ -38,7 +39,6 @@ PRIORITY_LAUNCH = 5
 PRIORITY_AUTOSCALE = 6
 PRIORITY_DISPATCH = 7
 _GONE = -1
-_ROUNDING_S = 1e-9  # the autoscaler's allowance for float rounding (docs/fleet-dynamics.md)
 
 
 @dataclass(eq=False)
@@ -306,10 +306,10 @@ class _FleetDynamics:
             load = self._busy_worker_s(start_s, now) / window_s
         else:
             load = self._outstanding_area(start_s, now) / window_s
-        desired = math.ceil(load / (self.width * policy.target) - _ROUNDING_S)
         clock_hour = (self.fleet.start_hour + now / 3600.0) % 24.0
-        low = max(policy.min_nodes, policy.scheduled_min(clock_hour), self.fleet.on_demand_base)
-        desired = min(max(desired, low), policy.max_nodes)
+        desired = target_nodes(load, self.width, policy.target, policy.min_nodes,
+                               policy.scheduled_min(clock_hour), self.fleet.on_demand_base,
+                               policy.max_nodes)
         live = [node for node in self.slots if node is not None
                 and node.state in (STATE_PROVISIONING, STATE_READY)]
         current = len(live) + len(self.pending)
