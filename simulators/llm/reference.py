@@ -2,10 +2,11 @@
 
 The executable specification of ``docs/llm-serving.md``: per-request objects, one scheduler
 call per engine step, slow and obvious on purpose.  This module holds the inputs (arrivals and
-token draws), one replica's engine (requests, paged KV blocks, the scheduler of one step, the
-step time) and the result; the SimPy model (events, routing, nodes that come and go,
-autoscaling, the books) is :mod:`simulators.llm.reference_fleet`, on the fleet side of the
-real-time reference (:mod:`simulators.realtime.reference_fleet_dynamics`).
+token draws), the checks, the entry point and the result; one replica's engine (requests,
+paged KV blocks, the scheduler of one step, the step time) and the SimPy model (events,
+routing, nodes that come and go, autoscaling, the books) are in
+:mod:`simulators.llm.reference_fleet`, on the fleet side of the real-time reference
+(:mod:`simulators.realtime.reference_fleet_dynamics`).
 
 Random streams
 --------------
@@ -21,7 +22,7 @@ Random streams
   included) uses sample ``i mod n``.  ``order="random"``: request ``i`` uses sample
   ``min(floor(u_i * n), n - 1)`` where ``u_i`` is the ``i``-th uniform (``(0, 1]``,
   :func:`simulators.core.rng.uniform`) of a stream of its own,
-  ``seed_stream(seed, replication + TOKEN_STREAM)`` with ``TOKEN_STREAM = 2**40``: one draw per
+  ``seed_stream(seed, replication + TOKEN_STREAM)`` with ``TOKEN_STREAM = 2**32``: one draw per
   arrival, in arrival order, nothing else drawn from it (so the token of request ``i`` does not
   depend on the arrival process, the fleet or the block size of the arrival generator).  The
   ``min`` guards ``u = 1``.  One sample = one ``(prompt, output)`` pair.
@@ -84,8 +85,7 @@ Where ``docs/llm-serving.md`` leaves a choice, this model takes the one below.
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,14 +95,24 @@ from simulators.core import arrival_kernel as ak
 from simulators.core.arrivals import DAY_S, DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.core.reference_arrivals import diurnal_arrivals, poisson_arrivals
 from simulators.core.rng import seed_stream, uniform
+from simulators.llm.reference_fleet import (
+    LlmModel,
+    Replica,
+    Request,
+    end_step,
+    run_model,
+    schedule_step,
+    step_duration_s,
+)
 
 if TYPE_CHECKING:  # the spec types live beside the kernel
-    from simulators.llm.spec import EngineConfig, LlmSpec
+    from simulators.llm.spec import LlmSpec
 
-__all__ = ["TOKEN_STREAM", "LlmReferenceRun", "arrival_times", "simulate_reference",
+__all__ = ["TOKEN_STREAM", "LlmReferenceRun", "Replica", "Request", "arrival_times",
+           "end_step", "schedule_step", "simulate_reference", "step_duration_s",
            "token_indices"]
 
-TOKEN_STREAM = 2**40  # token draws of replication r: seed_stream(seed, r + TOKEN_STREAM)
+TOKEN_STREAM = 2**32  # token draws of replication r: seed_stream(seed, r + TOKEN_STREAM)
 ROUTERS = ("least_outstanding", "round_robin")
 
 
@@ -182,220 +192,6 @@ def token_indices(n_requests: int, n_samples: int, order: str, seed: int, replic
     return out
 
 
-# --- one replica's engine ----------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class Request:
-    """One request and its progress (``k``, ``g``, ``P`` of the contract)."""
-
-    index: int  # arrival order
-    arrival_s: float
-    prompt: int  # p
-    output: int  # o
-    computed: int = 0  # k: tokens of P computed
-    emitted: int = 0  # g: output tokens emitted
-    to_prefill: int = 0  # P: p, or p + g after a loss
-    blocks: int = 0  # KV blocks of its own it holds
-    holds_prefix: bool = False
-    admitted: int = -1  # admission sequence number (global)
-    ttft_s: float = math.nan
-    e2e_s: float = math.nan
-    n_preemptions: int = 0
-    n_rerouted: int = 0
-    replica: int = -1
-
-    @property
-    def context(self) -> int:
-        """Tokens whose KV the request holds: ``k + g - (P - p)`` (module notes)."""
-        return self.computed + self.emitted - (self.to_prefill - self.prompt)
-
-    def lose_kv(self) -> int:
-        """Forget the KV cache (preemption or node loss); return the lost context, tokens."""
-        lost = self.context
-        self.computed = 0
-        self.to_prefill = self.prompt + self.emitted
-        self.blocks = 0
-        self.holds_prefix = False
-        return lost
-
-
-@dataclass(eq=False)
-class Step:
-    """One engine step: what it schedules, when it runs."""
-
-    chunks: list[tuple[Request, int]]  # (request, prefill tokens x)
-    decodes: list[Request]
-    decode_context: int  # C: the decode sequences' contexts before the step
-    recomputed: int = 0  # context lost by the requests preempted while deciding it
-    start_s: float = 0.0
-    end_s: float = 0.0
-    lost: bool = False
-
-    @property
-    def prefill_tokens(self) -> int:
-        return sum(x for _, x in self.chunks)
-
-
-@dataclass(eq=False)
-class Replica:
-    """One engine replica: FCFS waiting queue, running list (admission order), KV blocks."""
-
-    index: int
-    engine: EngineConfig
-    waiting: deque[Request] = field(default_factory=deque)
-    running: list[Request] = field(default_factory=list)
-    prefix_holders: int = 0
-    step: Step | None = None
-
-    @property
-    def total_blocks(self) -> int:
-        return self.engine.kv_cache_tokens // self.engine.block_size
-
-    @property
-    def prefix_blocks(self) -> int:
-        return -(-self.engine.prefix_tokens // self.engine.block_size)
-
-    def own_blocks(self, context: int) -> int:
-        """Blocks of its own a request holding ``context`` tokens needs."""
-        blocks = -(-context // self.engine.block_size)
-        return max(0, blocks - self.prefix_blocks)  # prefix_blocks = 0 without prefix caching
-
-    def used_blocks(self) -> int:
-        shared = self.prefix_blocks if self.prefix_holders else 0
-        return shared + sum(r.blocks for r in self.running)
-
-    def n_outstanding(self) -> int:
-        return len(self.waiting) + len(self.running)
-
-    def release(self, req: Request) -> None:
-        """Drop ``req``'s hold on the prefix (its own blocks are zeroed by the caller)."""
-        if req.holds_prefix:
-            self.prefix_holders -= 1
-
-    def clear(self) -> list[Request]:
-        """Empty the replica (node death); return its requests: running, then waiting."""
-        out = list(self.running) + list(self.waiting)
-        self.running.clear()
-        self.waiting.clear()
-        self.prefix_holders = 0
-        return out
-
-
-def _ask(req: Request, budget: int) -> tuple[int, bool]:
-    """Tokens ``x`` the request asks for and whether they complete its prefill."""
-    if req.computed < req.to_prefill:
-        x = min(req.to_prefill - req.computed, budget)
-        return x, req.computed + x == req.to_prefill
-    return 1, False  # a decode token
-
-
-def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Request]]:
-    """Decide one step of ``replica`` (the contract's three stages); return it and the requests
-    preempted while deciding it (most recent first; already counted and reset).
-
-    ``next_admission()`` returns the next global admission sequence number.  Blocks are
-    allocated for the step's contexts ``c'`` now; the step's tokens are taken at its end
-    (:func:`end_step`).
-    """
-    engine = replica.engine
-    budget = engine.max_num_batched_tokens
-    free = replica.total_blocks - replica.used_blocks()
-    chunks: list[tuple[Request, int]] = []
-    decodes: list[Request] = []
-    preempted: list[Request] = []
-    recomputed = 0
-
-    # 1. running requests, in admission order
-    i = 0
-    while i < len(replica.running) and budget > 0:
-        req = replica.running[i]
-        x, completes = _ask(req, budget)
-        need = replica.own_blocks(req.context + x + completes) - req.blocks
-        while need > free:  # preempt the most recently admitted request not yet scheduled
-            victim = replica.running.pop()
-            free += victim.blocks
-            if victim.holds_prefix and replica.prefix_holders == 1:
-                free += replica.prefix_blocks
-            replica.release(victim)
-            recomputed += victim.lose_kv()
-            victim.n_preemptions += 1
-            preempted.append(victim)
-            if victim is req:
-                break
-        if preempted and preempted[-1] is req:
-            break  # it was the last one: the step goes on without it
-        req.blocks += need
-        free -= need
-        budget -= x
-        if req.computed < req.to_prefill:
-            chunks.append((req, x))
-        else:
-            decodes.append(req)
-        i += 1
-    for victim in preempted:  # most recent first: the earliest admitted ends at the head
-        replica.waiting.appendleft(victim)
-
-    # 2. waiting requests, FCFS
-    n_prefix = engine.prefix_tokens
-    while replica.waiting and len(replica.running) < engine.max_num_seqs and budget > 0:
-        req = replica.waiting[0]
-        hit = min(n_prefix, req.prompt) if n_prefix and replica.prefix_holders else 0
-        new_prefix = replica.prefix_blocks if n_prefix and not replica.prefix_holders else 0
-        req.computed = hit  # tentatively (waiting requests have k = 0)
-        x, completes = _ask(req, budget)
-        own = replica.own_blocks(req.context + x + completes)
-        if own + new_prefix > free:
-            req.computed = 0
-            break  # no admission past the head, no preemption to admit
-        replica.waiting.popleft()
-        req.blocks = own
-        req.holds_prefix = bool(n_prefix)
-        replica.prefix_holders += req.holds_prefix
-        req.admitted = next_admission()
-        req.replica = replica.index
-        replica.running.append(req)
-        free -= own + new_prefix
-        budget -= x
-        if req.computed < req.to_prefill:
-            chunks.append((req, x))
-        else:
-            decodes.append(req)
-    step = Step(chunks, decodes, sum(r.context for r in decodes), recomputed=recomputed)
-    return step, preempted
-
-
-def step_duration_s(step: Step, profile: Any) -> float:
-    """Duration of a step (s): ``D(b, C/b)``, ``f(n)`` or ``D(b, C/b) + max(0, f(n) - f(0))``."""
-    b, n = len(step.decodes), step.prefill_tokens
-    if b == 0:
-        return float(profile.prefill_ms(1, n)) / 1000.0
-    decode_ms = float(profile.decode_step_ms(b, step.decode_context / b))
-    if n == 0:
-        return decode_ms / 1000.0
-    extra_ms = max(0.0, float(profile.prefill_ms(1, n)) - float(profile.prefill_ms(1, 0)))
-    return (decode_ms + extra_ms) / 1000.0
-
-
-def end_step(replica: Replica, step: Step, now_s: float) -> list[Request]:
-    """Take the step's tokens at its end; return the requests that finished (freed)."""
-    emitting = [req for req, x in step.chunks if req.computed + x == req.to_prefill]
-    for req, x in step.chunks:
-        req.computed += x
-    finished = []
-    for req in emitting + step.decodes:
-        req.emitted += 1
-        if math.isnan(req.ttft_s):
-            req.ttft_s = now_s - req.arrival_s
-        if req.emitted == req.output:
-            req.e2e_s = now_s - req.arrival_s
-            replica.running.remove(req)
-            req.blocks = 0
-            replica.release(req)
-            finished.append(req)
-    return finished
-
-
 # --- the result --------------------------------------------------------------------------------
 
 
@@ -418,6 +214,10 @@ class LlmReferenceRun:
     ``in_flight_area``, ``kv_area`` (sum of per-replica used / total blocks, replica-seconds);
     ``mean_running_per_replica``, ``mean_waiting_per_replica`` (central queue included),
     ``mean_kv_utilization``, ``peak_kv_utilization``.
+
+    Per step started (start order): ``step_start_s``, ``step_end_s``, ``step_replica``,
+    ``step_decode_batch`` (``b``), ``step_prefill_tokens`` (``n``), ``step_kv_share`` (the
+    replica's used / total blocks once the step is decided), ``step_lost`` (its node died).
 
     Fleet: ``node_s``, ``node_s_window`` (float64[3, 4], class x state, ``[0, horizon_s]`` and
     ``[warmup_s, horizon_s]``), ``busy_replica_s``, ``busy_replica_s_window`` (float64[3], by
@@ -456,6 +256,13 @@ class LlmReferenceRun:
     in_flight_area: float
     kv_area: float
     peak_kv_utilization: float
+    step_start_s: np.ndarray
+    step_end_s: np.ndarray
+    step_replica: np.ndarray
+    step_decode_batch: np.ndarray
+    step_prefill_tokens: np.ndarray
+    step_kv_share: np.ndarray
+    step_lost: np.ndarray
     node_s: np.ndarray
     node_s_window: np.ndarray
     busy_replica_s: np.ndarray
@@ -535,8 +342,6 @@ def simulate_reference(spec: LlmSpec, replication: int = 0, *,
     -------
     LlmReferenceRun
     """
-    from simulators.llm.reference_fleet import run_model  # the model imports this module
-
     check_spec(spec)
     if arrival_times_s is None:
         times = arrival_times(spec, replication, like_kernel=arrivals_like_kernel)
@@ -553,7 +358,53 @@ def simulate_reference(spec: LlmSpec, replication: int = 0, *,
         rng = np.random.default_rng([spec.run.seed, replication, 1])
     requests = [Request(i, float(t), int(prompts[j]), int(outputs[j]), to_prefill=int(prompts[j]))
                 for i, (t, j) in enumerate(zip(times, pick, strict=True))]
-    return run_model(spec, requests, rng)
+    return _result(run_model(spec, requests, rng))
+
+
+def _result(model: LlmModel) -> LlmReferenceRun:
+    reqs = model.requests
+    arrival = np.array([r.arrival_s for r in reqs], dtype=np.float64)
+    prompt = np.array([r.prompt for r in reqs], dtype=np.int64)
+    output = np.array([r.output for r in reqs], dtype=np.int64)
+    ttft = np.array([r.ttft_s for r in reqs], dtype=np.float64)
+    e2e = np.array([r.e2e_s for r in reqs], dtype=np.float64)
+    finished = np.array(model.finished, dtype=bool)
+    rejected = np.array(model.rejected, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(output > 1, (e2e - ttft) / (output - 1), np.nan)
+    run = model.spec.run
+    running, waiting, central, in_flight, kv, replica_s = (float(x) for x in model.areas)
+    steps = model.steps
+
+    def per_step(name: str, dtype: type) -> np.ndarray:
+        return np.array([getattr(s, name) for s in steps], dtype=dtype)
+
+    return LlmReferenceRun(
+        arrival_s=arrival, prompt=prompt, output=output, ttft_s=ttft, e2e_s=e2e, tpot_s=tpot,
+        preemptions=np.array([q.n_preemptions for q in reqs], dtype=np.int64),
+        rerouted=np.array([q.n_rerouted for q in reqs], dtype=np.int64),
+        replica=np.array([q.replica for q in reqs], dtype=np.int64),
+        finished=finished, rejected=rejected,
+        measured=(arrival >= run.warmup_s) & (arrival < run.horizon_s),
+        n_arrived=len(reqs), n_finished=int(finished.sum()), n_rejected=model.n_rejected,
+        n_stranded=int(np.count_nonzero(~finished & ~rejected)),
+        n_preemptions=model.n_kv_preemptions, n_rerouted=model.n_rerouted,
+        n_moved_at_notice=model.n_moved_at_notice,
+        input_tokens=int(prompt[finished].sum()), output_tokens=int(output[finished].sum()),
+        recomputed_tokens=model.recomputed_tokens, n_steps=model.n_steps,
+        decode_seqs=model.decode_seqs, replica_s=replica_s, running_area=running,
+        waiting_area=waiting, central_area=central, in_flight_area=in_flight, kv_area=kv,
+        peak_kv_utilization=model.peak_kv,
+        step_start_s=per_step("start_s", np.float64), step_end_s=per_step("end_s", np.float64),
+        step_replica=per_step("replica", np.int64),
+        step_decode_batch=np.array([len(s.decodes) for s in steps], dtype=np.int64),
+        step_prefill_tokens=np.array([s.prefill_tokens for s in steps], dtype=np.int64),
+        step_kv_share=per_step("kv_share", np.float64), step_lost=per_step("lost", bool),
+        node_s=model.node_s, node_s_window=model.node_s_window,
+        busy_replica_s=model.busy_replica_s, busy_replica_s_window=model.busy_replica_s_window,
+        n_launches=model.n_launches, n_spot_notices=model.n_preemptions,  # the fleet's name
+        n_preemption_events=model.n_preemption_events, n_scale_out=model.n_scale_out,
+        n_scale_in=model.n_scale_in, max_nodes_seen=model.max_nodes_seen, events=model.events)
 
 
 def check_spec(spec: LlmSpec) -> None:

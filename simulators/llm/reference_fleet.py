@@ -1,14 +1,15 @@
-"""The SimPy model of the ``llm`` reference: events, routing, nodes that come and go, the books.
+"""The engine and the SimPy model of the ``llm`` reference (:mod:`simulators.llm.reference`).
 
-Part of :mod:`simulators.llm.reference`, whose module docstring states the rules this model
-adds to ``docs/llm-serving.md`` (event order, readings of the contract).  The fleet side (node
-slots, provisioning, spot notices, launches, trace ticks, the autoscaler and scale-in) is the
-real-time reference's :class:`simulators.realtime.reference_fleet_dynamics._FleetDynamics`,
-reused as it is; this module adds what changes with replicas: routing at arrival, a central
-queue while no replica is ``READY``, engine steps, notices that move waiting requests, deaths
-that lose KV caches, drains that wait for the replicas to empty, and the LLM autoscaling metrics.
+The module docstring of :mod:`simulators.llm.reference` states the rules this model adds to
+``docs/llm-serving.md`` (event order, readings of the contract).  Here are one replica's engine
+(requests, paged KV blocks, the scheduler of one step, the step time) and the model: routing at
+arrival, a central queue while no replica is ``READY``, engine steps, notices that move waiting
+requests, deaths that lose KV caches, drains that wait for the replicas to empty, the LLM
+autoscaling metrics and the books.  The fleet side (node slots, provisioning, spot notices,
+launches, trace ticks, the autoscaler and scale-in) is the real-time reference's
+:class:`simulators.realtime.reference_fleet_dynamics._FleetDynamics`, reused as it is.
 
-Every handler runs through :meth:`_LlmModel._run`, which first integrates the time-averages up
+Every handler runs through :meth:`LlmModel._run`, which first integrates the time-averages up
 to now (the state is constant between events) and afterwards records the new levels.
 """
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
 from collections.abc import Callable, Generator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -30,33 +33,243 @@ from simulators.core.fleet import (
     STATE_NOTICE,
     STATE_READY,
 )
-from simulators.llm.reference import (
-    LlmReferenceRun,
-    Replica,
-    Request,
-    Step,
-    end_step,
-    schedule_step,
-    step_duration_s,
-)
 from simulators.realtime.reference import _At, _Environment
 from simulators.realtime.reference_fleet import _Signal
 from simulators.realtime.reference_fleet_dynamics import _FleetDynamics, _Node
+
+if TYPE_CHECKING:
+    from simulators.llm.spec import EngineConfig
 
 PRIORITY_STEP_END = -1  # before arrivals (0) and fleet events (1..6); step starts are 7
 PRIORITY_ARRIVAL = 0
 _SERVING = (STATE_READY, STATE_NOTICE, STATE_DRAINING)
 
 
-def run_model(spec: Any, requests: list[Request], rng: np.random.Generator) -> LlmReferenceRun:
-    """Run the model on ``requests`` (arrival order) and return the result."""
+# --- one replica's engine ----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Request:
+    """One request and its progress (``k``, ``g``, ``P`` of the contract)."""
+
+    index: int  # arrival order
+    arrival_s: float
+    prompt: int  # p
+    output: int  # o
+    computed: int = 0  # k: tokens of P computed
+    emitted: int = 0  # g: output tokens emitted
+    to_prefill: int = 0  # P: p, or p + g after a loss
+    blocks: int = 0  # KV blocks of its own it holds
+    holds_prefix: bool = False
+    admitted: int = -1  # admission sequence number (global)
+    ttft_s: float = math.nan
+    e2e_s: float = math.nan
+    n_preemptions: int = 0
+    n_rerouted: int = 0
+    replica: int = -1
+
+    @property
+    def context(self) -> int:
+        """Tokens whose KV the request holds: ``k + g - (P - p)`` (module notes)."""
+        return self.computed + self.emitted - (self.to_prefill - self.prompt)
+
+    def lose_kv(self) -> int:
+        """Forget the KV cache (preemption or node loss); return the lost context, tokens."""
+        lost = self.context
+        self.computed = 0
+        self.to_prefill = self.prompt + self.emitted
+        self.blocks = 0
+        self.holds_prefix = False
+        return lost
+
+
+@dataclass(eq=False)
+class Step:
+    """One engine step: what it schedules, when it runs."""
+
+    chunks: list[tuple[Request, int]]  # (request, prefill tokens x)
+    decodes: list[Request]
+    decode_context: int  # C: the decode sequences' contexts before the step
+    recomputed: int = 0  # context lost by the requests preempted while deciding it
+    replica: int = -1
+    kv_share: float = 0.0  # the replica's used / total blocks once the step is decided
+    start_s: float = 0.0
+    end_s: float = 0.0
+    lost: bool = False  # its node died before its end
+
+    @property
+    def prefill_tokens(self) -> int:
+        return sum(x for _, x in self.chunks)
+
+
+@dataclass(eq=False)
+class Replica:
+    """One engine replica: FCFS waiting queue, running list (admission order), KV blocks."""
+
+    index: int
+    engine: EngineConfig
+    waiting: deque[Request] = field(default_factory=deque)
+    running: list[Request] = field(default_factory=list)
+    prefix_holders: int = 0
+    step: Step | None = None
+
+    @property
+    def total_blocks(self) -> int:
+        return self.engine.kv_cache_tokens // self.engine.block_size
+
+    @property
+    def prefix_blocks(self) -> int:
+        return -(-self.engine.prefix_tokens // self.engine.block_size)
+
+    def own_blocks(self, context: int) -> int:
+        """Blocks of its own a request holding ``context`` tokens needs."""
+        blocks = -(-context // self.engine.block_size)
+        return max(0, blocks - self.prefix_blocks)  # prefix_blocks = 0 without prefix caching
+
+    def used_blocks(self) -> int:
+        shared = self.prefix_blocks if self.prefix_holders else 0
+        return shared + sum(r.blocks for r in self.running)
+
+    def n_outstanding(self) -> int:
+        return len(self.waiting) + len(self.running)
+
+    def release(self, req: Request) -> None:
+        """Drop ``req``'s hold on the prefix (its own blocks are zeroed by the caller)."""
+        if req.holds_prefix:
+            self.prefix_holders -= 1
+
+    def clear(self) -> list[Request]:
+        """Empty the replica (node death); return its requests: running, then waiting."""
+        out = list(self.running) + list(self.waiting)
+        self.running.clear()
+        self.waiting.clear()
+        self.prefix_holders = 0
+        return out
+
+
+def _ask(req: Request, budget: int) -> tuple[int, bool]:
+    """Tokens ``x`` the request asks for and whether they complete its prefill."""
+    if req.computed < req.to_prefill:
+        x = min(req.to_prefill - req.computed, budget)
+        return x, req.computed + x == req.to_prefill
+    return 1, False  # a decode token
+
+
+def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Request]]:
+    """Decide one step of ``replica`` (the contract's three stages); return it and the requests
+    preempted while deciding it (most recent first; already counted and reset).
+
+    ``next_admission()`` returns the next global admission sequence number.  Blocks are
+    allocated for the step's contexts ``c'`` now; the step's tokens are taken at its end
+    (:func:`end_step`).
+    """
+    engine = replica.engine
+    budget = engine.max_num_batched_tokens
+    free = replica.total_blocks - replica.used_blocks()
+    chunks: list[tuple[Request, int]] = []
+    decodes: list[Request] = []
+    preempted: list[Request] = []
+    recomputed = 0
+
+    # 1. running requests, in admission order
+    i = 0
+    while i < len(replica.running) and budget > 0:
+        req = replica.running[i]
+        x, completes = _ask(req, budget)
+        need = replica.own_blocks(req.context + x + completes) - req.blocks
+        while need > free:  # preempt the most recently admitted request not yet scheduled
+            victim = replica.running.pop()
+            free += victim.blocks
+            if victim.holds_prefix and replica.prefix_holders == 1:
+                free += replica.prefix_blocks
+            replica.release(victim)
+            recomputed += victim.lose_kv()
+            victim.n_preemptions += 1
+            preempted.append(victim)
+            if victim is req:
+                break
+        if preempted and preempted[-1] is req:
+            break  # it was the last one: the step goes on without it
+        req.blocks += need
+        free -= need
+        budget -= x
+        if req.computed < req.to_prefill:
+            chunks.append((req, x))
+        else:
+            decodes.append(req)
+        i += 1
+    for victim in preempted:  # most recent first: the earliest admitted ends at the head
+        replica.waiting.appendleft(victim)
+
+    # 2. waiting requests, FCFS
+    n_prefix = engine.prefix_tokens
+    while replica.waiting and len(replica.running) < engine.max_num_seqs and budget > 0:
+        req = replica.waiting[0]
+        hit = min(n_prefix, req.prompt) if n_prefix and replica.prefix_holders else 0
+        new_prefix = replica.prefix_blocks if n_prefix and not replica.prefix_holders else 0
+        req.computed = hit  # tentatively (waiting requests have k = 0)
+        x, completes = _ask(req, budget)
+        own = replica.own_blocks(req.context + x + completes)
+        if own + new_prefix > free:
+            req.computed = 0
+            break  # no admission past the head, no preemption to admit
+        replica.waiting.popleft()
+        req.blocks = own
+        req.holds_prefix = bool(n_prefix)
+        replica.prefix_holders += req.holds_prefix
+        req.admitted = next_admission()
+        req.replica = replica.index
+        replica.running.append(req)
+        free -= own + new_prefix
+        budget -= x
+        if req.computed < req.to_prefill:
+            chunks.append((req, x))
+        else:
+            decodes.append(req)
+    step = Step(chunks, decodes, sum(r.context for r in decodes), recomputed=recomputed)
+    return step, preempted
+
+
+def step_duration_s(step: Step, profile: Any) -> float:
+    """Duration of a step (s): ``D(b, C/b)``, ``f(n)`` or ``D(b, C/b) + max(0, f(n) - f(0))``."""
+    b, n = len(step.decodes), step.prefill_tokens
+    if b == 0:
+        return float(profile.prefill_ms(1, n)) / 1000.0
+    decode_ms = float(profile.decode_step_ms(b, step.decode_context / b))
+    if n == 0:
+        return decode_ms / 1000.0
+    extra_ms = max(0.0, float(profile.prefill_ms(1, n)) - float(profile.prefill_ms(1, 0)))
+    return (decode_ms + extra_ms) / 1000.0
+
+
+def end_step(replica: Replica, step: Step, now_s: float) -> list[Request]:
+    """Take the step's tokens at its end; return the requests that finished (freed)."""
+    emitting = [req for req, x in step.chunks if req.computed + x == req.to_prefill]
+    for req, x in step.chunks:
+        req.computed += x
+    finished = []
+    for req in emitting + step.decodes:
+        req.emitted += 1
+        if math.isnan(req.ttft_s):
+            req.ttft_s = now_s - req.arrival_s
+        if req.emitted == req.output:
+            req.e2e_s = now_s - req.arrival_s
+            replica.running.remove(req)
+            req.blocks = 0
+            replica.release(req)
+            finished.append(req)
+    return finished
+
+
+def run_model(spec: Any, requests: list[Request], rng: np.random.Generator) -> LlmModel:
+    """Run the model on ``requests`` (arrival order); return it, finished."""
     spec.fleet.check(metrics=LLM_AUTOSCALING_METRICS)
-    model = _LlmModel(spec, requests, rng)
+    model = LlmModel(spec, requests, rng)
     model.run()
-    return model.result()
+    return model
 
 
-class _LlmModel(_FleetDynamics):
+class LlmModel(_FleetDynamics):
     """One reference run: the fleet (:class:`_FleetDynamics`) with LLM replicas on its slots."""
 
     def __init__(self, spec: Any, requests: list[Request], rng: np.random.Generator) -> None:
@@ -84,6 +297,7 @@ class _LlmModel(_FleetDynamics):
         self.busy_replica_s = np.zeros(N_CLASSES)
         self.busy_replica_s_window = np.zeros(N_CLASSES)
         self.events: list[tuple] = []
+        self.steps: list[Step] = []  # every step started, in start order
         # time-averages over [warmup, horizon]: running, waiting, central, in flight, kv, replicas
         self.areas = np.zeros(6)
         self.levels = np.zeros(6)
@@ -194,7 +408,10 @@ class _LlmModel(_FleetDynamics):
                                   f"{step.prefill_tokens} prefill tokens); fix the profile")
         step.start_s = self.env.now
         step.end_s = self.env.now + duration_s
+        step.replica = replica.index
+        step.kv_share = replica.used_blocks() / replica.total_blocks
         replica.step = step
+        self.steps.append(step)
         done = _At(self.env, step.end_s, PRIORITY_STEP_END)
         done.callbacks.append(lambda _event: self._run(self._end_step, replica, node, step))
 
@@ -315,41 +532,3 @@ class _LlmModel(_FleetDynamics):
         """The window's area of the policy's metric (every LLM metric comes here)."""
         column = {"in_flight_per_replica": 1, "waiting_per_replica": 2, "kv_utilization": 3}
         return self._metric_area(column[self.policy.metric], start_s, end_s)
-
-    # --- the result --------------------------------------------------------------------------
-
-    def result(self) -> LlmReferenceRun:
-        reqs = self.requests
-        arrival = np.array([r.arrival_s for r in reqs], dtype=np.float64)
-        prompt = np.array([r.prompt for r in reqs], dtype=np.int64)
-        output = np.array([r.output for r in reqs], dtype=np.int64)
-        ttft = np.array([r.ttft_s for r in reqs], dtype=np.float64)
-        e2e = np.array([r.e2e_s for r in reqs], dtype=np.float64)
-        finished = np.array(self.finished, dtype=bool)
-        rejected = np.array(self.rejected, dtype=bool)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tpot = np.where(output > 1, (e2e - ttft) / (output - 1), np.nan)
-        r = self.spec.run
-        running, waiting, central, in_flight, kv, replica_s = (float(x) for x in self.areas)
-        return LlmReferenceRun(
-            arrival_s=arrival, prompt=prompt, output=output, ttft_s=ttft, e2e_s=e2e,
-            tpot_s=tpot,
-            preemptions=np.array([q.n_preemptions for q in reqs], dtype=np.int64),
-            rerouted=np.array([q.n_rerouted for q in reqs], dtype=np.int64),
-            replica=np.array([q.replica for q in reqs], dtype=np.int64),
-            finished=finished, rejected=rejected,
-            measured=(arrival >= r.warmup_s) & (arrival < r.horizon_s),
-            n_arrived=len(reqs), n_finished=int(finished.sum()), n_rejected=self.n_rejected,
-            n_stranded=int(np.count_nonzero(~finished & ~rejected)),
-            n_preemptions=self.n_kv_preemptions, n_rerouted=self.n_rerouted,
-            n_moved_at_notice=self.n_moved_at_notice,
-            input_tokens=int(prompt[finished].sum()), output_tokens=int(output[finished].sum()),
-            recomputed_tokens=self.recomputed_tokens, n_steps=self.n_steps,
-            decode_seqs=self.decode_seqs, replica_s=replica_s, running_area=running,
-            waiting_area=waiting, central_area=central, in_flight_area=in_flight, kv_area=kv,
-            peak_kv_utilization=self.peak_kv,
-            node_s=self.node_s, node_s_window=self.node_s_window,
-            busy_replica_s=self.busy_replica_s, busy_replica_s_window=self.busy_replica_s_window,
-            n_launches=self.n_launches, n_spot_notices=self.n_preemptions,  # nodes noticed (the fleet's name)
-            n_preemption_events=self.n_preemption_events, n_scale_out=self.n_scale_out,
-            n_scale_in=self.n_scale_in, max_nodes_seen=self.max_nodes_seen, events=self.events)
