@@ -232,6 +232,7 @@ class DesignResult:
             "utilization_ci95": [self.utilization.low, self.utilization.high],
             "slo_attainment": None if self.slo is None else self.slo.attainment.mean,
             "slo": None if self.slo is None else {
+                "metric": self.slo.metric,
                 "percentile": self.slo.percentile,
                 "latency_ms": self.slo.latency_ms,
                 "achieved_ms": self.slo.achieved_ms.mean,

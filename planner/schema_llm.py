@@ -50,6 +50,12 @@ class LlmEngine(_Frozen):
             raise problem(("prefix_tokens", f"only applies with prefix_caching: true (got "
                                             f"{self.prefix_tokens}); set prefix_caching: true "
                                             "or remove prefix_tokens"))
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise problem(("max_num_batched_tokens", f"must be >= max_num_seqs (got "
+                                                     f"{self.max_num_batched_tokens} < "
+                                                     f"{self.max_num_seqs}): every running "
+                                                     "sequence needs a token of the step's "
+                                                     "budget; raise it (vLLM refuses this too)"))
         if self.kv_cache_tokens is not None and self.kv_cache_tokens < self.block_size:
             raise problem(("kv_cache_tokens", f"must hold at least one block of block_size "
                                               f"{self.block_size} tokens (got "

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from planner.patterns.base import Pattern
 from planner.patterns.batch import BatchPattern
+from planner.patterns.llm import LlmPattern
 from planner.patterns.realtime import RealtimePattern
 from planner.patterns.streaming import StreamingPattern
 from planner.patterns.training import TrainingPattern
 
 PATTERNS: dict[str, Pattern] = {
-    p.name: p for p in (RealtimePattern(), StreamingPattern(), BatchPattern(), TrainingPattern())
+    p.name: p for p in (RealtimePattern(), StreamingPattern(), BatchPattern(), TrainingPattern(),
+                        LlmPattern())
 }
 """Every design pattern by its ``pattern:`` name."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -118,7 +118,8 @@ def fleet_spec(design: schema.RealtimeDesign | schema.LlmDesign,
     queue = getattr(design, "queue", None)
     deadline_ms = queue.deadline_ms if queue is not None else None
     return FleetSpec(
-        workers_per_node=f.workers_per_node if workers_per_node is None else workers_per_node, initial_nodes=f.nodes, max_nodes=max_nodes,
+        workers_per_node=f.workers_per_node if workers_per_node is None else workers_per_node,
+        initial_nodes=f.nodes, max_nodes=max_nodes,
         on_demand_base=f.on_demand_base if is_spot else (f.nodes if a is None else 0),
         extra_is_spot=is_spot, autoscaling=policy,
         spot=_spot_model(design, inputs, spot) if is_spot else None,
@@ -140,14 +141,23 @@ def _spot_model(design: schema.RealtimeDesign, inputs: ScenarioInputs,
                      trace_capacity=np.asarray(trace.capacity, dtype=np.int64), **common)
 
 
-def fleet_result(design: schema.RealtimeDesign, quote, sim: RealtimeSimResult, usage: Usage,
-                 spot: SpotInterruptions | None) -> FleetResult:
-    """Return the fleet block: node-hours by purchase option, state and use, and events."""
+def fleet_result(design: schema.RealtimeDesign | schema.LlmDesign, quote, sim, usage: Usage,
+                 spot: SpotInterruptions | None, *, workers_per_node: int | None = None,
+                 busy_by_class: Callable[[str], np.ndarray] | None = None) -> FleetResult:
+    """Return the fleet block: node-hours by purchase option, state and use, and events.
+
+    ``sim`` is a :class:`RealtimeSimResult` or any result with the same node accounts;
+    ``busy_by_class(basis)`` gives its busy worker-seconds by node class (default: the real-time
+    result's), ``workers_per_node`` its workers (LLM: replicas) per node. Requests the pattern
+    reroutes or rejects are reported as requeued and dropped.
+    """
     f = design.fleet
+    w_per_node = f.workers_per_node if workers_per_node is None else workers_per_node
+    busy_of = sim.busy_worker_s_by_class if busy_by_class is None else busy_by_class
     node_h = sim.node_seconds("horizon").mean(axis=0)  # [class, state]
     node_w = sim.node_seconds("window").mean(axis=0)
-    busy_w = sim.busy_worker_s_by_class("window").mean(axis=0)
-    busy_h = sim.busy_worker_s_by_class("horizon").mean(axis=0) / f.workers_per_node / 3600.0
+    busy_w = busy_of("window").mean(axis=0)
+    busy_h = busy_of("horizon").mean(axis=0) / w_per_node / 3600.0
     by_purchase: dict[str, float] = {}
     split: dict[str, dict[str, float]] = {}
     for cls, purchase in class_purchases(_base_purchase(design)).items():
@@ -160,12 +170,14 @@ def fleet_result(design: schema.RealtimeDesign, quote, sim: RealtimeSimResult, u
         d["busy"] += float(busy_h[cls])
         d["idle"] += max(float(hours[1:].sum() - busy_h[cls]), 0.0)
     state_hours = node_h.sum(axis=0) / 3600.0
-    busy_node_h = float(busy_w.sum()) / f.workers_per_node / 3600.0
+    busy_node_h = float(busy_w.sum()) / w_per_node / 3600.0
     serving_h = float(node_w[:, 1:].sum()) / 3600.0
-    ev = usage.events
+    ev = dict(usage.events)
+    ev.setdefault("requeued_requests", ev.get("rerouted_requests", 0.0))
+    ev.setdefault("dropped_requests", ev.get("rejected_requests", 0.0))
     return FleetResult(
         instance=f.instance, region=quote.region, purchase=f.purchase, nodes=f.nodes,
-        workers_per_node=f.workers_per_node, gpus_per_node=quote.gpus,
+        workers_per_node=w_per_node, gpus_per_node=quote.gpus,
         gpu_model=quote.gpu_model,
         autoscaling=None if f.autoscaling is None else f.autoscaling.model_dump(),
         spot_interruptions=spot,
