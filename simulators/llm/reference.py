@@ -43,10 +43,15 @@ Where ``docs/llm-serving.md`` leaves a choice, this model takes the one below.
   request admitted on a replica holds the prefix (a reference to it) while it runs; the
   prefix's ``nb`` blocks are allocated once, at the admission of the first holder (who
   computes its whole prompt), and freed when the last holder finishes, is preempted or is
-  lost.  A request admitted while the replica holds the prefix starts with ``k = min(N, p)``.  A
-  holder's own blocks are ``max(0, ceil(c / bs) - nb)``.  If that leaves ``k = P`` (a fresh
-  request with ``p <= N``), it asks one decode token (``x = 1``, counted in the decode batch)
-  instead of an empty chunk.  ``ceil(N / bs)`` must not exceed the replica's blocks.
+  lost.  A request admitted while the replica holds the prefix starts with
+  ``k = min(N, p - 1)``: the contract's ``min(N, p)`` except that the last prompt token is
+  always computed (as vLLM does for a full prefix hit), so a prompt inside the prefix
+  (``p <= N``) still asks a chunk (of one token) that completes its prefill and emits its first
+  token, instead of an empty chunk.  A holder's own blocks are
+  ``max(0, ceil(c / bs) - ceil(min(N, p) / bs))``: the contract's ``ceil(c / bs) - nb`` when
+  ``p >= N``; a prompt shorter than the prefix shares only the blocks of its own part of it
+  (its output tokens are not prefix tokens).
+  ``ceil(N / bs)`` must not exceed the replica's blocks.
 * **Preemption** frees the request's blocks at once; the preempted requests go to the head of
   the waiting queue before step 2 runs, so step 2 may admit one of them again in the same step
   if the blocks allow (the contract lists no exception; vLLM V1 skips the waiting queue in a
@@ -201,7 +206,7 @@ class LlmReferenceRun:
 
     Per request (every arrival, in arrival order): ``arrival_s``, ``prompt``, ``output``,
     ``ttft_s``, ``e2e_s``, ``tpot_s`` (NaN when ``output == 1`` or unfinished), ``preemptions``,
-    ``rerouted`` (node losses), ``replica`` (the last one it was admitted on, -1 if none),
+    ``rerouted`` (node losses), ``recomputed`` (context lost, tokens), ``replica`` (the last one it was admitted on, -1 if none),
     ``finished``, ``rejected``, ``measured`` (arrival in ``[warmup_s, horizon_s)``).
 
     Totals over the run: ``n_arrived``, ``n_finished``, ``n_rejected``, ``n_stranded`` (never
@@ -217,7 +222,9 @@ class LlmReferenceRun:
 
     Per step started (start order): ``step_start_s``, ``step_end_s``, ``step_replica``,
     ``step_decode_batch`` (``b``), ``step_prefill_tokens`` (``n``), ``step_kv_share`` (the
-    replica's used / total blocks once the step is decided), ``step_lost`` (its node died).
+    replica's used / total blocks once the step is decided), ``step_completions`` (prefills
+    it completes), ``step_prefix_hit`` (prompt tokens its admissions found cached),
+    ``step_lost`` (its node died).
 
     Fleet: ``node_s``, ``node_s_window`` (float64[3, 4], class x state, ``[0, horizon_s]`` and
     ``[warmup_s, horizon_s]``), ``busy_replica_s``, ``busy_replica_s_window`` (float64[3], by
@@ -233,6 +240,7 @@ class LlmReferenceRun:
     tpot_s: np.ndarray
     preemptions: np.ndarray
     rerouted: np.ndarray
+    recomputed: np.ndarray
     replica: np.ndarray
     finished: np.ndarray
     rejected: np.ndarray
@@ -262,6 +270,8 @@ class LlmReferenceRun:
     step_decode_batch: np.ndarray
     step_prefill_tokens: np.ndarray
     step_kv_share: np.ndarray
+    step_completions: np.ndarray
+    step_prefix_hit: np.ndarray
     step_lost: np.ndarray
     node_s: np.ndarray
     node_s_window: np.ndarray
@@ -383,6 +393,7 @@ def _result(model: LlmModel) -> LlmReferenceRun:
         arrival_s=arrival, prompt=prompt, output=output, ttft_s=ttft, e2e_s=e2e, tpot_s=tpot,
         preemptions=np.array([q.n_preemptions for q in reqs], dtype=np.int64),
         rerouted=np.array([q.n_rerouted for q in reqs], dtype=np.int64),
+        recomputed=np.array([q.n_recomputed for q in reqs], dtype=np.int64),
         replica=np.array([q.replica for q in reqs], dtype=np.int64),
         finished=finished, rejected=rejected,
         measured=(arrival >= run.warmup_s) & (arrival < run.horizon_s),
@@ -399,7 +410,9 @@ def _result(model: LlmModel) -> LlmReferenceRun:
         step_replica=per_step("replica", np.int64),
         step_decode_batch=np.array([len(s.decodes) for s in steps], dtype=np.int64),
         step_prefill_tokens=np.array([s.prefill_tokens for s in steps], dtype=np.int64),
-        step_kv_share=per_step("kv_share", np.float64), step_lost=per_step("lost", bool),
+        step_kv_share=per_step("kv_share", np.float64),
+        step_completions=per_step("completions", np.int64),
+        step_prefix_hit=per_step("prefix_hit", np.int64), step_lost=per_step("lost", bool),
         node_s=model.node_s, node_s_window=model.node_s_window,
         busy_replica_s=model.busy_replica_s, busy_replica_s_window=model.busy_replica_s_window,
         n_launches=model.n_launches, n_spot_notices=model.n_preemptions,  # the fleet's name

@@ -66,6 +66,7 @@ class Request:
     e2e_s: float = math.nan
     n_preemptions: int = 0
     n_rerouted: int = 0
+    n_recomputed: int = 0  # context lost at preemptions and node deaths, tokens
     replica: int = -1
 
     @property
@@ -76,6 +77,7 @@ class Request:
     def lose_kv(self) -> int:
         """Forget the KV cache (preemption or node loss); return the lost context, tokens."""
         lost = self.context
+        self.n_recomputed += lost
         self.computed = 0
         self.to_prefill = self.prompt + self.emitted
         self.blocks = 0
@@ -91,6 +93,8 @@ class Step:
     decodes: list[Request]
     decode_context: int  # C: the decode sequences' contexts before the step
     recomputed: int = 0  # context lost by the requests preempted while deciding it
+    prefix_hit: int = 0  # prompt tokens the admitted requests found in the prefix cache
+    completions: int = 0  # prefills it completes
     replica: int = -1
     kv_share: float = 0.0  # the replica's used / total blocks once the step is decided
     start_s: float = 0.0
@@ -121,10 +125,12 @@ class Replica:
     def prefix_blocks(self) -> int:
         return -(-self.engine.prefix_tokens // self.engine.block_size)
 
-    def own_blocks(self, context: int) -> int:
-        """Blocks of its own a request holding ``context`` tokens needs."""
-        blocks = -(-context // self.engine.block_size)
-        return max(0, blocks - self.prefix_blocks)  # prefix_blocks = 0 without prefix caching
+    def own_blocks(self, req: Request, context: int) -> int:
+        """Blocks of its own ``req`` needs to hold ``context`` tokens: all of them, less (with
+        prefix caching) the ``ceil(min(N, p) / bs)`` blocks of its part of the prefix."""
+        bs = self.engine.block_size
+        shared = -(-min(self.engine.prefix_tokens, req.prompt) // bs)
+        return max(0, -(-context // bs) - shared)
 
     def used_blocks(self) -> int:
         shared = self.prefix_blocks if self.prefix_holders else 0
@@ -169,14 +175,14 @@ def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Req
     chunks: list[tuple[Request, int]] = []
     decodes: list[Request] = []
     preempted: list[Request] = []
-    recomputed = 0
+    recomputed = prefix_hit = 0
 
     # 1. running requests, in admission order
     i = 0
     while i < len(replica.running) and budget > 0:
         req = replica.running[i]
         x, completes = _ask(req, budget)
-        need = replica.own_blocks(req.context + x + completes) - req.blocks
+        need = replica.own_blocks(req, req.context + x + completes) - req.blocks
         while need > free:  # preempt the most recently admitted request not yet scheduled
             victim = replica.running.pop()
             free += victim.blocks
@@ -205,15 +211,16 @@ def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Req
     n_prefix = engine.prefix_tokens
     while replica.waiting and len(replica.running) < engine.max_num_seqs and budget > 0:
         req = replica.waiting[0]
-        hit = min(n_prefix, req.prompt) if n_prefix and replica.prefix_holders else 0
+        hit = min(n_prefix, req.prompt - 1) if n_prefix and replica.prefix_holders else 0
         new_prefix = replica.prefix_blocks if n_prefix and not replica.prefix_holders else 0
         req.computed = hit  # tentatively (waiting requests have k = 0)
         x, completes = _ask(req, budget)
-        own = replica.own_blocks(req.context + x + completes)
+        own = replica.own_blocks(req, req.context + x + completes)
         if own + new_prefix > free:
             req.computed = 0
             break  # no admission past the head, no preemption to admit
         replica.waiting.popleft()
+        prefix_hit += hit
         req.blocks = own
         req.holds_prefix = bool(n_prefix)
         replica.prefix_holders += req.holds_prefix
@@ -226,7 +233,9 @@ def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Req
             chunks.append((req, x))
         else:
             decodes.append(req)
-    step = Step(chunks, decodes, sum(r.context for r in decodes), recomputed=recomputed)
+    step = Step(chunks, decodes, sum(r.context for r in decodes), recomputed=recomputed,
+                prefix_hit=prefix_hit,
+                completions=sum(r.computed + x == r.to_prefill for r, x in chunks))
     return step, preempted
 
 

@@ -225,6 +225,19 @@ def test_prefix_blocks_are_held_once():
     assert b.computed == 64 and (a.blocks, b.blocks) == (3, 3) and replica.used_blocks() == 10
 
 
+def test_a_prompt_inside_the_prefix():
+    """A 40-token prompt admitted beside a holder of the 64-token prefix finds 39 tokens cached
+    (the last prompt token is always computed): its one-token chunk completes its prefill and
+    emits its first token; it holds no block of its own (its 40 tokens and its first output
+    token fit in the 3 blocks of its part of the prefix)."""
+    r = simulate_reference(spec_of([0.0, 0.001], [100, 40], [2, 1], prefix=64))
+    s1 = f_ms(100)
+    s2 = s1 + d_ms(1, 101) + f_ms(1) - f_ms(0)
+    np.testing.assert_allclose(ms(r.ttft_s), [s1, s2 - 1.0], rtol=1e-12)
+    assert r.step_prefix_hit.tolist() == [0, 39]
+    assert r.step_kv_share.tolist() == [7 / 256, 7 / 256]
+
+
 def test_a_request_that_can_never_fit_is_rejected():
     r = simulate_reference(spec_of([0.0, 0.1, 0.2], [100, 150, 100], [20, 20, 20], kv=160))
     assert r.rejected.tolist() == [False, True, False]
@@ -325,12 +338,14 @@ def test_conservation(seed, rate, kv_blocks, budget, seqs, prefix, nodes, router
     assert np.isnan(r.tpot_s[r.output == 1]).all()
     assert r.preemptions.sum() == r.n_preemptions
     assert (r.recomputed_tokens > 0) == (r.n_preemptions > 0)
-    # each output token but the first is a decode step, unless a recomputation emits it (or
-    # a prompt inside the prefix is a full hit: its first token is a decode step)
+    # each output token but the first is a decode step, unless a recomputation emits it
     decodes = (r.output[done] - 1).sum()
-    if r.n_preemptions == 0 and prefix == 0:
+    assert r.decode_seqs <= decodes
+    if r.n_preemptions == 0:
         assert r.decode_seqs == decodes
-    assert r.decode_seqs <= decodes + np.count_nonzero(r.prompt <= prefix)
+        assert r.step_completions.sum() == r.n_finished
+    assert r.recomputed.sum() == r.recomputed_tokens
+    assert r.step_prefix_hit.sum() <= prefix * r.n_finished + prefix * r.n_preemptions
     assert 0.0 <= r.mean_kv_utilization <= r.peak_kv_utilization <= 1.0
     assert r.replica_s == pytest.approx(2 * nodes * 9.0)
     assert r.busy_replica_s_window.sum() <= r.replica_s + 1e-9
