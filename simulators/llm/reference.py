@@ -44,14 +44,19 @@ Where ``docs/llm-serving.md`` leaves a choice, this model takes the one below.
   prefix's ``nb`` blocks are allocated once, at the admission of the first holder (who
   computes its whole prompt), and freed when the last holder finishes, is preempted or is
   lost.  A request admitted while the replica holds the prefix starts with
-  ``k = min(N, p - 1)``: the contract's ``min(N, p)`` except that the last prompt token is
-  always computed (as vLLM does for a full prefix hit), so a prompt inside the prefix
+  ``k = min(N, p, P - 1)``: the contract's ``min(N, p)`` except that at least one token is
+  always computed (as vLLM does for a full prefix hit), so a fresh prompt inside the prefix
   (``p <= N``) still asks a chunk (of one token) that completes its prefill and emits its first
   token, instead of an empty chunk.  A holder's own blocks are
   ``max(0, ceil(c / bs) - ceil(min(N, p) / bs))``: the contract's ``ceil(c / bs) - nb`` when
   ``p >= N``; a prompt shorter than the prefix shares only the blocks of its own part of it
   (its output tokens are not prefix tokens).
   ``ceil(N / bs)`` must not exceed the replica's blocks.
+* **Rejection.**  A request is rejected at arrival when it cannot fit alone in a replica's KV
+  cache at its largest context ``p + o``: ``ceil((p + o) / bs) > total_blocks`` as the contract
+  says, and with prefix caching ``nb + max(0, ceil((p + o) / bs) - ceil(min(N, p) / bs))``
+  blocks (the same when ``p >= N``; more for a prompt shorter than the prefix, which would
+  otherwise be admitted and never finish).  So a replica with work always runs a step.
 * **Preemption** frees the request's blocks at once; the preempted requests go to the head of
   the waiting queue before step 2 runs, so step 2 may admit one of them again in the same step
   if the blocks allow (the contract lists no exception; vLLM V1 skips the waiting queue in a

@@ -132,6 +132,11 @@ class Replica:
         shared = -(-min(self.engine.prefix_tokens, req.prompt) // bs)
         return max(0, -(-context // bs) - shared)
 
+    def blocks_alone(self, req: Request) -> int:
+        """Blocks ``req`` holds at its largest context ``p + o`` alone on the replica (with
+        the prefix's blocks when prefix caching is on)."""
+        return self.own_blocks(req, req.prompt + req.output) + self.prefix_blocks
+
     def used_blocks(self) -> int:
         shared = self.prefix_blocks if self.prefix_holders else 0
         return shared + sum(r.blocks for r in self.running)
@@ -211,7 +216,7 @@ def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Req
     n_prefix = engine.prefix_tokens
     while replica.waiting and len(replica.running) < engine.max_num_seqs and budget > 0:
         req = replica.waiting[0]
-        hit = min(n_prefix, req.prompt - 1) if n_prefix and replica.prefix_holders else 0
+        hit = min(n_prefix, req.prompt, req.to_prefill - 1) if replica.prefix_holders else 0
         new_prefix = replica.prefix_blocks if n_prefix and not replica.prefix_holders else 0
         req.computed = hit  # tentatively (waiting requests have k = 0)
         x, completes = _ask(req, budget)
@@ -350,12 +355,11 @@ class LlmModel(_FleetDynamics):
     # --- requests ----------------------------------------------------------------------------
 
     def _arrival_process(self) -> Generator[simpy.events.Event, None, None]:
-        blocks = self.replicas[0].total_blocks
-        bs = self.engine.block_size
+        replica = self.replicas[0]
         for req in self.requests:
             yield _At(self.env, req.arrival_s, PRIORITY_ARRIVAL)
             self._integrate()
-            if -(-(req.prompt + req.output) // bs) > blocks:
+            if replica.blocks_alone(req) > replica.total_blocks:
                 self.rejected[req.index] = True
                 self.n_rejected += 1
             else:

@@ -246,6 +246,16 @@ def test_a_request_that_can_never_fit_is_rejected():
     assert np.isnan(r.ttft_s[1]) and r.replica[1] == -1
 
 
+def test_a_prompt_shorter_than_the_prefix_holds_the_whole_prefix():
+    """Blocks of one token, a 100-token prefix and 129 blocks: a 62-token prompt with 51
+    output tokens shares 62 of the prefix's 100 blocks and needs 51 of its own, 151 in all, so
+    it is rejected although 62 + 51 <= 129; a 120-token prompt with 2 outputs needs
+    100 + 22 = 122 and is served."""
+    r = simulate_reference(spec_of([0.0, 0.0], [62, 120], [51, 2], kv=129, bs=1, prefix=100))
+    assert r.rejected.tolist() == [True, False] and r.finished.tolist() == [False, True]
+    assert r.step_kv_share.max() == 122 / 129
+
+
 # --- routing and the fleet ---------------------------------------------------------------------
 
 
@@ -331,7 +341,10 @@ def test_conservation(seed, rate, kv_blocks, budget, seqs, prefix, nodes, router
                    warmup=1.0, order="random", router=router, seed=seed)
     r = simulate_reference(spec)
     assert r.n_finished + r.n_rejected == r.n_arrived and r.n_stranded == 0
-    assert r.rejected.tolist() == (np.ceil((r.prompt + r.output) / 16) > kv_blocks).tolist()
+    need = np.ceil((r.prompt + r.output) / 16)
+    if prefix:  # the prefix's blocks, less the request's part of them
+        need += np.ceil(prefix / 16) - np.ceil(np.minimum(prefix, r.prompt) / 16)
+    assert r.rejected.tolist() == (need > kv_blocks).tolist()
     done = r.finished
     assert r.input_tokens == r.prompt[done].sum() and r.output_tokens == r.output[done].sum()
     assert np.all(r.ttft_s[done] > 0) and np.all(r.ttft_s[done] <= r.e2e_s[done])
