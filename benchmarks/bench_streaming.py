@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from _bench import machine, spread
 from simulators.core.arrivals import PoissonArrivals
-from simulators.streaming import _kernel as sk
+from simulators.streaming import _layout as sk
 from simulators.core.reference_arrivals import poisson_arrivals
 from simulators.streaming.reference import simulate_streaming_reference
 from simulators.core.service import ServiceTime, exponential_service, linear_service

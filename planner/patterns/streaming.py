@@ -17,7 +17,7 @@ from planner.patterns.base import (
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import FleetResult, WindowBatching
-from simulators.streaming.api import StreamingAutoscaling
+from simulators.streaming.api import streaming_autoscaling
 from simulators.streaming.spec import StreamingSpec, simulate
 from simulators.streaming.usage import streaming_usage
 
@@ -51,10 +51,9 @@ class StreamingPattern:
             workers_per_node=f.workers_per_node, window_s=design.window_s,
             max_batch=design.batching.max_batch, run=context.run_spec(),
             overhead_s=design.overhead_s,
-            autoscaling=None if a is None else StreamingAutoscaling(
-                target_utilization=a.target_utilization, min_nodes=a.min_nodes,
-                max_nodes=a.max_nodes, interval_s=a.interval_s,
-                provisioning_delay_s=a.provisioning_delay_s),
+            autoscaling=None if a is None else streaming_autoscaling(
+                a.target_utilization, a.min_nodes, a.max_nodes, a.interval_s),
+            provisioning_delay_s=0.0 if a is None else a.provisioning_delay_s,
             slo_latency_s=None if slo is None else slo.latency_ms / 1000.0),
             progress=context.progress_of_design())
         usage = streaming_usage(sim, purchase=f.purchase)

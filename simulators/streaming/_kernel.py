@@ -13,6 +13,12 @@ O(histogram + timeline + workers + backlog windows).  Arrival times come from th
 ``seed_stream(seed, replication)`` (block-generated exactly as in the real-time kernel);
 batch durations come from a second stream ``seed_stream(seed, replication + SERVICE_STREAM)``,
 so the two passes never disturb the service draws.
+
+The fleet (nodes, the shared target-tracking autoscaler, spot interruptions) is
+``simulators/streaming/_fleet.py``: before each processing pass the kernel brings it to the
+pass's start, and :func:`_account_pass` books the pass's busy time and the shares lost to node
+deaths, which the next pass processes again (:func:`_process`).  The array layout (``S_*``,
+``T_*``) is ``simulators/streaming/_layout.py``.
 """
 
 from __future__ import annotations
@@ -28,95 +34,67 @@ from simulators.core.histogram import bucket_index
 from simulators.core.jit import jit
 from simulators.core.rng import seed_stream
 from simulators.core.structures import overlap
+from simulators.streaming import _fleet as fs
+from simulators.streaming._layout import (
+    N_STATS,
+    S_BACKLOG_RECORD_AREA,
+    S_BACKLOG_RECORDS_AT_HORIZON,
+    S_BACKLOG_WINDOW_AREA,
+    S_BACKLOG_WINDOWS_AT_HORIZON,
+    S_BUSY_SPOT_WORKER_S,
+    S_BUSY_WORKER_S,
+    S_BUSY_WORKER_S_HORIZON,
+    S_IN_SYSTEM_AREA,
+    S_LAG_AT_HORIZON_S,
+    S_LAST_END_S,
+    S_LOST_WORKER_S,
+    S_MAX_BACKLOG_RECORDS,
+    S_MAX_BACKLOG_WINDOWS,
+    S_MAX_NODES,
+    S_MAX_PROCESSING_S,
+    S_N_ARRIVALS_TOTAL,
+    S_N_BATCHES,
+    S_N_COMPLETED_IN_WINDOW,
+    S_N_IN_SYSTEM_AT_HORIZON,
+    S_N_INTERRUPTIONS,
+    S_N_LOST_SHARES,
+    S_N_NODES_LAUNCHED,
+    S_N_NONEMPTY_WINDOWS,
+    S_N_PROCESSED_BY_HORIZON,
+    S_N_REPLACEMENTS,
+    S_N_REPROCESSED_RECORDS,
+    S_N_SCALE_IN,
+    S_N_SCALE_OUT,
+    S_N_SLO_MET,
+    S_N_STRANDED,
+    S_N_WINDOW,
+    S_N_WINDOWS_PROCESSED,
+    S_N_WINDOWS_TOTAL,
+    S_NODE_S_HORIZON,
+    S_NODE_S_SPOT_HORIZON,
+    S_NODE_S_SPOT_WINDOW,
+    S_NODE_S_WINDOW,
+    S_SUM_LATENCY_S,
+    S_SUM_PROCESSING_S,
+    SERVICE_STREAM,
+    SPOT_STREAM,
+    T_ARRIVALS,
+    T_BACKLOG_RECORD_S,
+    T_BACKLOG_WINDOW_S,
+    T_BUSY_WORKER_S,
+    T_PROCESSED,
+    spread,
+)
 
-SERVICE_STREAM = 1 << 40  # offset of the service-time stream index from the replication index
+__all__ = ["N_STATS", "streaming_kernel", "window_processing_s"]
 
-# stats layout (per replication)
-S_N_ARRIVALS_TOTAL = 0  # records arrived in [0, horizon)
-S_N_WINDOW = 1  # records arrived in [warmup, horizon): the measured records
-S_N_PROCESSED_BY_HORIZON = 2  # records whose window's processing ended at or before the horizon
-S_N_IN_SYSTEM_AT_HORIZON = 3  # records arrived but not processed by the horizon
-S_N_COMPLETED_IN_WINDOW = 4  # records whose window's processing ended in [warmup, horizon]
-S_SUM_LATENCY_S = 5  # over measured records
-S_N_SLO_MET = 6  # measured records with latency <= SLO
-S_BUSY_WORKER_S = 7  # busy worker-seconds inside [warmup, horizon]
-S_BUSY_WORKER_S_HORIZON = 8  # busy worker-seconds inside [0, horizon]
-S_NODE_S_HORIZON = 9  # node-seconds held inside [0, horizon]
-S_NODE_S_WINDOW = 10  # node-seconds held inside [warmup, horizon]
-S_N_WINDOWS_TOTAL = 11  # windows simulated (every k with k * window_s < horizon)
-S_N_WINDOWS_PROCESSED = 12  # windows whose processing ended at or before the horizon
-S_N_BATCHES = 13  # batches run, every window
-S_MAX_BACKLOG_WINDOWS = 14  # max over closes in [warmup, horizon] of windows waiting to start
-S_MAX_BACKLOG_RECORDS = 15  # ... and of the records in them
-S_BACKLOG_WINDOW_AREA = 16  # integral of waiting windows over [warmup, horizon], window-s
-S_BACKLOG_RECORD_AREA = 17  # integral of records in waiting windows over [warmup, horizon]
-S_IN_SYSTEM_AREA = 18  # integral of records arrived and not processed over [warmup, horizon]
-S_LAG_AT_HORIZON_S = 19  # horizon - close of the newest window processed by the horizon
-S_BACKLOG_WINDOWS_AT_HORIZON = 20  # windows closed by the horizon, not started by it
-S_BACKLOG_RECORDS_AT_HORIZON = 21  # ... and the records in them
-S_SUM_PROCESSING_S = 22  # sum of processing times of non-empty windows
-S_N_NONEMPTY_WINDOWS = 23
-S_MAX_PROCESSING_S = 24
-S_LAST_END_S = 25  # end of the last window's processing (the drain's end)
-S_N_SCALE_OUT = 26  # autoscaler decisions that launched nodes
-S_N_SCALE_IN = 27  # autoscaler decisions that marked nodes for removal
-S_MAX_NODES = 28  # most nodes held at once (provisioning included) up to the horizon
-S_N_NODES_LAUNCHED = 29
-N_STATS = 30
-
-# autoscaling parameters (float64[N_AS_PARAMS]; AS_ON = 0 for a fixed fleet)
-AS_ON = 0
-AS_TARGET = 1  # target utilization, busy / held worker-seconds
-AS_MIN_NODES = 2
-AS_MAX_NODES = 3
-AS_INTERVAL_S = 4  # evaluations at j * interval, j >= 1, up to the horizon
-AS_DELAY_S = 5  # provisioning delay (held, not processing)
-N_AS_PARAMS = 6
-
-# fleet state (int64 and float64 arrays, so the helpers below can update it in place)
-FL_READY = 0  # nodes that can process
-FL_PROV = 1  # nodes provisioning (their ready times in a FIFO ring)
-FL_PROV_HEAD = 2
-FL_PENDING = 3  # nodes marked for removal at the next window start
-FL_SCALE_OUT = 4
-FL_SCALE_IN = 5
-FL_MAX_HELD = 6
-FL_LAUNCHED = 7
-N_FL = 8
-FF_LAST_S = 0  # time up to which held node-seconds are accounted
-FF_NODE_S_H = 1
-FF_NODE_S_W = 2
-N_FF = 3
-AS_EPS = 1e-9  # ceil(x - eps): a ratio equal to an integer up to rounding stays that integer
-
-# timeline layout (per replication and bin over [0, horizon))
-T_ARRIVALS = 0  # records arriving in the bin
-T_PROCESSED = 1  # records whose window's processing ended in the bin
-T_NODE_S = 2  # node-seconds held in the bin
-T_BUSY_WORKER_S = 3  # busy worker-seconds in the bin
-T_BACKLOG_WINDOW_S = 4  # waiting-window-seconds in the bin
-T_BACKLOG_RECORD_S = 5  # waiting-record-seconds in the bin
-N_TIMELINE = 6
-
-
-@jit
-def spread(timeline, field, t0, t1, weight, bin_s, horizon_s):
-    """Add ``weight`` x (time of ``[t0, t1)`` inside each bin) to ``timeline[:, field]``."""
-    t1 = min(t1, horizon_s)
-    t0 = max(t0, 0.0)
-    if not t1 > t0:
-        return
-    n_bins = timeline.shape[0]
-    b = int(t0 / bin_s)
-    while t0 < t1 and b < n_bins:
-        edge = (b + 1) * bin_s
-        if edge <= t0:
-            b += 1
-            continue
-        hi = min(edge, t1)
-        timeline[b, field] += weight * (hi - t0)
-        t0 = hi
-        b += 1
+# per-replication sums of the passes (float64[N_ACC])
+A_BUSY_W = 0  # busy worker-seconds inside [warmup, horizon]
+A_BUSY_H = 1  # ... inside [0, horizon]
+A_BUSY_SPOT_W = 2  # ... of spot nodes inside [warmup, horizon]
+A_LOST_WS = 3  # busy worker-seconds of the shares lost to deaths
+A_LOST_SHARES = 4
+N_ACC = 5
 
 
 @jit
@@ -145,91 +123,127 @@ def window_processing_s(n, max_batch, n_workers, overhead_s, service_kind, mean_
 
 
 @jit
-def _flush_held(t, fl, ff, held_iv, timeline, asp, bin_s, horizon_s, warmup_s):
-    """Account the nodes held over ``[ff[FF_LAST_S], t)`` (node-seconds, timeline, intervals)."""
-    last = ff[FF_LAST_S]
-    if not t > last:
-        return
-    held = float(fl[FL_READY] + fl[FL_PROV])
-    ff[FF_NODE_S_H] += held * overlap(last, t, 0.0, horizon_s)
-    ff[FF_NODE_S_W] += held * overlap(last, t, warmup_s, horizon_s)
-    spread(timeline, T_NODE_S, last, t, held, bin_s, horizon_s)
-    if asp[AS_ON] != 0.0:
-        spread(held_iv, 0, last, t, held, asp[AS_INTERVAL_S], horizon_s)
-    ff[FF_LAST_S] = t
+def _worker_records(w, n_batches, n_workers, max_batch, last_size):
+    """Return the records of the batches worker ``w`` runs (batch ``i`` on ``i mod n_workers``)."""
+    count = (n_batches - 1 - w) // n_workers + 1
+    records = count * max_batch
+    if w == (n_batches - 1) % n_workers:
+        records -= max_batch - last_size
+    return records
 
 
 @jit
-def _evaluate(j, fl, ff, prov_ready, busy_iv, held_iv, timeline, asp, workers_per_node, bin_s,
-              horizon_s, warmup_s):
-    """Run the autoscaler's evaluation ``j`` at ``t = j * interval`` (target tracking)."""
-    interval = asp[AS_INTERVAL_S]
-    t = j * interval
-    _flush_held(t, fl, ff, held_iv, timeline, asp, bin_s, horizon_s, warmup_s)
-    held_ws = held_iv[j - 1, 0] * workers_per_node
-    u = busy_iv[j - 1, 0] / held_ws if held_ws > 0.0 else 0.0
-    current = fl[FL_READY] + fl[FL_PROV] - fl[FL_PENDING]
-    desired = math.ceil(current * u / asp[AS_TARGET] - AS_EPS)
-    lo = int(asp[AS_MIN_NODES])
-    hi = int(asp[AS_MAX_NODES])
-    desired = lo if desired < lo else (min(desired, hi))
-    if desired > current:
-        fl[FL_SCALE_OUT] += 1
-        keep = desired - current
-        keep = min(keep, fl[FL_PENDING])
-        fl[FL_PENDING] -= keep
-        cap = prov_ready.shape[0]
-        for _ in range(desired - current - keep):
-            prov_ready[(fl[FL_PROV_HEAD] + fl[FL_PROV]) % cap] = t + asp[AS_DELAY_S]
-            fl[FL_PROV] += 1
-            fl[FL_LAUNCHED] += 1
-        held = fl[FL_READY] + fl[FL_PROV]
-        fl[FL_MAX_HELD] = max(fl[FL_MAX_HELD], held)
-    elif desired < current:
-        fl[FL_SCALE_IN] += 1
-        fl[FL_PENDING] += current - desired
+def _account_pass(s, m, n_batches, max_batch, n_workers, worker_s, fl, acc, timeline):
+    """Account a pass of ``m`` records started at ``s`` (worker busy times ``worker_s``).
 
-
-@jit
-def _window_start(t, fl, ff, prov_ready, held_iv, timeline, asp, bin_s, horizon_s, warmup_s):
-    """Apply the fleet changes due at a window start ``t``; return the ready nodes."""
-    cap = prov_ready.shape[0]
-    _flush_held(t, fl, ff, held_iv, timeline, asp, bin_s, horizon_s, warmup_s)
-    while fl[FL_PROV] > 0 and prov_ready[fl[FL_PROV_HEAD]] <= t:  # ready by now
-        fl[FL_PROV_HEAD] = (fl[FL_PROV_HEAD] + 1) % cap
-        fl[FL_PROV] -= 1
-        fl[FL_READY] += 1
-    while fl[FL_PENDING] > 0:  # scale-in: provisioning nodes first (newest first), then ready
-        if fl[FL_PROV] > 0:
-            fl[FL_PROV] -= 1
+    Worker ``w`` belongs to the ``w // workers_per_node``-th usable node in launch order.  A
+    node whose death comes before its last batch ends loses its share: its workers are busy up
+    to the death, and its records are processed again.  Returns the lost records and when the
+    next pass may start: the latest of the surviving nodes' last batch ends and the deaths.
+    """
+    p = fl.p
+    w_per_node = int(p[fs.P_W])
+    horizon_s = p[fs.P_HORIZON_S]
+    warmup_s = p[fs.P_WARMUP_S]
+    autoscale = p[fs.P_AUTOSCALE] != 0.0
+    used = min(n_workers, n_batches)
+    last_size = m - (n_batches - 1) * max_batch
+    lost = 0
+    next_s = s
+    u = 0
+    for r in range(fl.si[fs.I_ROWS]):
+        if u * w_per_node >= used:
+            break
+        if not fs.usable(r, s, fl):
+            continue
+        w0 = u * w_per_node
+        w1 = min(w0 + w_per_node, used)
+        finish = s
+        for w in range(w0, w1):
+            finish = max(finish, s + worker_s[w])
+        death = fl.nt[r, fs.NT_DEATH]
+        dies = death < finish
+        spot = fl.nk[r, fs.NK_SPOT] != 0
+        for w in range(w0, w1):
+            end_w = s + worker_s[w]
+            if dies:
+                end_w = min(end_w, death)
+            acc[A_BUSY_W] += overlap(s, end_w, warmup_s, horizon_s)
+            acc[A_BUSY_H] += overlap(s, end_w, 0.0, horizon_s)
+            spread(timeline, T_BUSY_WORKER_S, s, end_w, 1.0, p[fs.P_BIN_S], horizon_s)
+            if autoscale:
+                spread(fl.busy_iv, 0, s, end_w, 1.0, p[fs.P_INTERVAL_S], horizon_s)
+            if spot:
+                acc[A_BUSY_SPOT_W] += overlap(s, end_w, warmup_s, horizon_s)
+            if dies:
+                acc[A_LOST_WS] += end_w - s
+                lost += _worker_records(w, n_batches, n_workers, max_batch, last_size)
+        if dies:
+            acc[A_LOST_SHARES] += 1.0
+            next_s = max(next_s, death)
         else:
-            fl[FL_READY] -= 1
-        fl[FL_PENDING] -= 1
-    return fl[FL_READY]
+            next_s = max(next_s, finish)
+        u += 1
+    return lost, next_s
 
 
 @jit
-def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates, trace,
-                  service_kind, service_mean_s, service_mu, service_sigma, max_batch, n_nodes,
-                  workers_per_node, asp, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
+def _process(start, n, fl, svc, max_batch, overhead_s, srng, worker_s, acc, timeline):
+    """Process a window of ``n`` records from ``start``, pass after pass; return its end.
+
+    ``svc`` is the service model ``(kind, mean_s, mu, sigma)``.  Returns ``(end,
+    processing_s, batches, reprocessed, fl, worker_s)``: the end (inf if no
+    node is ever left), the processing time (the one pass's, or end - start), the batches run,
+    the records processed again, and the fleet and scratch array (either may have grown).
+    """
+    kind, mean_s, mu, sigma = svc
+    w_per_node = int(fl.p[fs.P_W])
+    fl, n_usable = fs.start_pass(start, fl)
+    s = start
+    m = n
+    batches = 0
+    reprocessed = 0
+    while m > 0:
+        if n_usable == 0:
+            s, fl = fs.wait_for_node(s, fl)
+            if s == math.inf:
+                return math.inf, math.inf, batches, reprocessed, fl, worker_s
+            fl, n_usable = fs.start_pass(s, fl)
+            continue
+        n_workers = n_usable * w_per_node
+        if n_workers > worker_s.shape[0]:
+            worker_s = np.empty(2 * n_workers)
+        proc, nb = window_processing_s(m, max_batch, n_workers, overhead_s, kind, mean_s, mu,
+                                       sigma, srng, worker_s)
+        batches += nb
+        lost, next_s = _account_pass(s, m, nb, max_batch, n_workers, worker_s, fl, acc,
+                                     timeline)
+        if lost == 0:
+            end = s + proc
+            return end, proc if s == start else end - start, batches, reprocessed, fl, worker_s
+        reprocessed += lost
+        m = lost
+        s = next_s
+        fl, n_usable = fs.start_pass(s, fl)
+    return start, 0.0, batches, reprocessed, fl, worker_s
+
+
+@jit
+def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates, trace, svc,
+                  max_batch, n_nodes, fp, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
                   lat_hist, stats, timeline):
     """Simulate one replication; write its histogram, stats and timeline."""
     rng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication, rng)
     srng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication + SERVICE_STREAM, srng)
-    autoscale = asp[AS_ON] != 0.0
-    max_nodes = int(asp[AS_MAX_NODES]) if autoscale else n_nodes
-    worker_s = np.zeros(max_nodes * workers_per_node)
-    fl = np.zeros(N_FL, dtype=np.int64)
-    ff = np.zeros(N_FF)
-    fl[FL_READY] = n_nodes
-    fl[FL_MAX_HELD] = n_nodes
-    prov_ready = np.empty(max_nodes + 1)
-    n_iv = math.ceil(horizon_s / asp[AS_INTERVAL_S]) + 1 if autoscale else 1
-    busy_iv = np.zeros((n_iv, 1))
-    held_iv = np.zeros((n_iv, 1))
-    j_eval = 1  # next autoscaler evaluation
+    spot_rng = np.empty(4, dtype=np.uint64)
+    seed_stream(seed, replication + SPOT_STREAM, spot_rng)
+    autoscale = fp[fs.P_AUTOSCALE] != 0.0
+    n_iv = math.ceil(horizon_s / fp[fs.P_INTERVAL_S]) + 1 if autoscale else 1
+    fl = fs.new_fleet(fp, n_nodes, spot_rng, np.zeros((n_iv, 1)), timeline)
+    worker_s = np.zeros(max(n_nodes, int(fp[fs.P_MAX_NODES])) * int(fp[fs.P_W]))
+    acc = np.zeros(N_ACC)
     inv_bin = 1.0 / bin_s
     n_bins = timeline.shape[0]
 
@@ -258,8 +272,6 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     n_done_in_window = 0
     sum_lat = 0.0
     n_slo = 0
-    busy_w = 0.0
-    busy_h = 0.0
     n_windows = 0
     n_windows_done = 0
     n_batches = 0
@@ -275,6 +287,8 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     n_nonempty = 0
     max_proc = 0.0
     prev_end = 0.0
+    n_reprocessed = 0
+    n_stranded = 0
 
     k = 0
     while k * window_s < horizon_s:
@@ -300,36 +314,20 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 a_idx = 0
             t_arr = ablock[a_idx]
 
-        # ---- the window's processing
+        # ---- the window's processing (fleet events up to its start come first)
         start = max(prev_end, close)
-        if autoscale:  # evaluations at or before the window's start come first
-            t_eval = j_eval * asp[AS_INTERVAL_S]
-            while t_eval <= start and t_eval <= horizon_s:
-                _evaluate(j_eval, fl, ff, prov_ready, busy_iv, held_iv, timeline, asp,
-                          workers_per_node, bin_s, horizon_s, warmup_s)
-                j_eval += 1
-                t_eval = j_eval * asp[AS_INTERVAL_S]
-        n_workers = _window_start(start, fl, ff, prov_ready, held_iv, timeline, asp, bin_s,
-                                  horizon_s, warmup_s) * workers_per_node
-        proc, nb = window_processing_s(n, max_batch, n_workers, overhead_s, service_kind,
-                                       service_mean_s, service_mu, service_sigma, srng, worker_s)
-        end = start + proc
+        end, proc, nb, lost, fl, worker_s = _process(start, n, fl, svc, max_batch, overhead_s,
+                                                     srng, worker_s, acc, timeline)
         prev_end = end
         n_windows += 1
         n_batches += nb
-        if n > 0:
+        n_reprocessed += lost
+        if n > 0 and end < math.inf:
             n_nonempty += 1
             sum_proc += proc
             max_proc = max(max_proc, proc)
-            used = min(n_workers, nb)
-            for w in range(used):
-                busy_w += overlap(start, start + worker_s[w], warmup_s, horizon_s)
-                busy_h += overlap(start, start + worker_s[w], 0.0, horizon_s)
-                spread(timeline, T_BUSY_WORKER_S, start, start + worker_s[w], 1.0, bin_s,
-                       horizon_s)
-                if autoscale:
-                    spread(busy_iv, 0, start, start + worker_s[w], 1.0, asp[AS_INTERVAL_S],
-                           horizon_s)
+        elif n > 0:
+            n_stranded += n
 
         # ---- recording pass: regenerate the same arrivals from the snapshot
         if n > 0:
@@ -346,7 +344,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
                 b = int(a * inv_bin)
                 if b < n_bins:
                     timeline[b, T_ARRIVALS] += 1.0
-                if a >= warmup_s:
+                if a >= warmup_s and end < math.inf:
                     latency = end - a
                     sum_lat += latency
                     lat_hist[bucket_index(latency)] += 1
@@ -411,12 +409,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             max_br = max(max_br, p_records)
         k += 1
 
-    if autoscale:  # evaluations after the last window's start, up to the horizon
-        while j_eval * asp[AS_INTERVAL_S] <= horizon_s:
-            _evaluate(j_eval, fl, ff, prov_ready, busy_iv, held_iv, timeline, asp,
-                      workers_per_node, bin_s, horizon_s, warmup_s)
-            j_eval += 1
-    _flush_held(horizon_s, fl, ff, held_iv, timeline, asp, bin_s, horizon_s, warmup_s)
+    fl = fs.advance(horizon_s, fl)  # fleet events after the last window's start, to the horizon
+    fs.flush(horizon_s, fl)
+    si, sf = fl.si, fl.sf
     stats[S_N_ARRIVALS_TOTAL] = n_total
     stats[S_N_WINDOW] = n_window
     stats[S_N_PROCESSED_BY_HORIZON] = n_by_h
@@ -424,14 +419,14 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     stats[S_N_COMPLETED_IN_WINDOW] = n_done_in_window
     stats[S_SUM_LATENCY_S] = sum_lat
     stats[S_N_SLO_MET] = n_slo
-    stats[S_BUSY_WORKER_S] = busy_w
-    stats[S_BUSY_WORKER_S_HORIZON] = busy_h
-    stats[S_NODE_S_HORIZON] = ff[FF_NODE_S_H]
-    stats[S_NODE_S_WINDOW] = ff[FF_NODE_S_W]
-    stats[S_N_SCALE_OUT] = fl[FL_SCALE_OUT]
-    stats[S_N_SCALE_IN] = fl[FL_SCALE_IN]
-    stats[S_MAX_NODES] = fl[FL_MAX_HELD]
-    stats[S_N_NODES_LAUNCHED] = fl[FL_LAUNCHED]
+    stats[S_BUSY_WORKER_S] = acc[A_BUSY_W]
+    stats[S_BUSY_WORKER_S_HORIZON] = acc[A_BUSY_H]
+    stats[S_NODE_S_HORIZON] = sf[fs.F_NODE_S_H]
+    stats[S_NODE_S_WINDOW] = sf[fs.F_NODE_S_W]
+    stats[S_N_SCALE_OUT] = si[fs.I_SCALE_OUT]
+    stats[S_N_SCALE_IN] = si[fs.I_SCALE_IN]
+    stats[S_MAX_NODES] = si[fs.I_MAX_HELD]
+    stats[S_N_NODES_LAUNCHED] = si[fs.I_LAUNCHED]
     stats[S_N_WINDOWS_TOTAL] = n_windows
     stats[S_N_WINDOWS_PROCESSED] = n_windows_done
     stats[S_N_BATCHES] = n_batches
@@ -447,30 +442,41 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     stats[S_N_NONEMPTY_WINDOWS] = n_nonempty
     stats[S_MAX_PROCESSING_S] = max_proc
     stats[S_LAST_END_S] = prev_end
+    stats[S_NODE_S_SPOT_HORIZON] = sf[fs.F_SPOT_S_H]
+    stats[S_NODE_S_SPOT_WINDOW] = sf[fs.F_SPOT_S_W]
+    stats[S_BUSY_SPOT_WORKER_S] = acc[A_BUSY_SPOT_W]
+    stats[S_N_INTERRUPTIONS] = si[fs.I_INTERRUPTIONS]
+    stats[S_N_REPLACEMENTS] = si[fs.I_REPLACEMENTS]
+    stats[S_N_LOST_SHARES] = acc[A_LOST_SHARES]
+    stats[S_N_REPROCESSED_RECORDS] = n_reprocessed
+    stats[S_LOST_WORKER_S] = acc[A_LOST_WS]
+    stats[S_N_STRANDED] = n_stranded
 
 
 @jit(parallel=True)
 def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hourly_rates, trace,
                      service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                     n_nodes, workers_per_node, asp, window_s, overhead_s, horizon_s, warmup_s,
-                     slo_s, bin_s, lat_hist, stats, timeline):
+                     n_nodes, fp, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
+                     lat_hist, stats, timeline):
     """Run replications ``first_replication + r`` for every row ``r`` of the output arrays.
 
     Parameters
     ----------
     seed : int
-        Scenario seed; replication ``k`` uses the streams seeded from ``(seed, k)`` and
-        ``(seed, k + SERVICE_STREAM)``.
+        Scenario seed; replication ``k`` uses the streams seeded from ``(seed, k)`` (arrivals),
+        ``(seed, k + SERVICE_STREAM)`` (batch durations) and ``(seed, k + SPOT_STREAM)`` (spot
+        interruptions).
     first_replication : int
         Index of the replication written to row 0.
     arrival_kind, arrival_params, hourly_rates, trace
         The arrival process (see ``simulators.realtime._layout``).
     service_kind, service_mean_s, service_mu, service_sigma
         Per-batch-size service time (float64[max_batch + 1] each).
-    max_batch, n_nodes, workers_per_node : int
-        Largest batch (records); nodes at t = 0 and workers (GPUs) per node.
-    asp : float64[N_AS_PARAMS]
-        Autoscaling parameters (``AS_*``); ``asp[AS_ON] == 0`` for a fixed fleet.
+    max_batch, n_nodes : int
+        Largest batch (records) and nodes at t = 0.
+    fp : float64[N_PARAMS]
+        The fleet's parameters (``simulators.streaming._fleet.P_*``): workers per node,
+        autoscaling, provisioning delay, spot, and the horizon, warm-up and bin width again.
     window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s : float
         Window length, per-window overhead, arrival horizon, warm-up, SLO latency threshold and
         timeline bin width (s).
@@ -482,7 +488,7 @@ def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hour
         Output per-bin accumulators (``T_*``).
     """
     for r in prange(lat_hist.shape[0]):
+        svc = (service_kind, service_mean_s, service_mu, service_sigma)
         _simulate_one(seed, first_replication + r, arrival_kind, arrival_params, hourly_rates,
-                      trace, service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                      n_nodes, workers_per_node, asp, window_s, overhead_s, horizon_s, warmup_s,
-                      slo_s, bin_s, lat_hist[r], stats[r], timeline[r])
+                      trace, svc, max_batch, n_nodes, fp, window_s, overhead_s, horizon_s,
+                      warmup_s, slo_s, bin_s, lat_hist[r], stats[r], timeline[r])

@@ -5,8 +5,9 @@ Semantics (the contract; ``simulators/streaming/_kernel.py`` implements it and
 -----------------------------------------------------------------------------------------------
 * Records arrive by an arrival process (Poisson, diurnal or trace, ``simulators.core.arrivals``);
   arrivals stop at ``horizon_s``.
-* A standing fleet of ``n_workers = n_nodes * workers_per_node`` identical workers (one per GPU)
-  processes micro-batches.  Window ``k = 0, 1, ...`` covers ``[k W, (k + 1) W)`` (``W =
+* A fleet of nodes with ``workers_per_node`` identical workers each (one per GPU) processes
+  micro-batches; ``n_workers`` below is the workers of the nodes a pass runs on (see Passes; a
+  fixed fleet without spot has one pass a window, on all ``n_nodes`` nodes).  Window ``k = 0, 1, ...`` covers ``[k W, (k + 1) W)`` (``W =
   window_s``; a record arriving exactly at ``(k + 1) W`` belongs to window ``k + 1``) and closes
   at ``close_k = (k + 1) W``.  Windows exist for every ``k`` with ``k W < horizon_s``; the last
   one may close after the horizon.
@@ -19,7 +20,9 @@ Semantics (the contract; ``simulators/streaming/_kernel.py`` implements it and
   worker's busy time plus ``overhead_s`` (scheduling and commit; the workers are not busy
   during it).  An empty window takes 0 and draws nothing.
 * Windows are processed in order, one at a time: ``start_k = max(close_k, end_{k-1})`` and
-  ``end_k = start_k + processing_k``.  Processing continues after the horizon until every
+  ``end_k = start_k + processing_k``.  Records still unprocessed when no node can ever come
+  again would be counted as *stranded* (it cannot happen: every notice brings a replacement and
+  ``min_nodes >= 1``).  Processing continues after the horizon until every
   window is done (the drain), so every record gets a latency; nothing is silently dropped.
 * Latency of a record = ``end_k`` of its window - its arrival time.  Records arriving before
   ``warmup_s`` are processed but left out of the latency statistics.
@@ -31,25 +34,52 @@ Semantics (the contract; ``simulators/streaming/_kernel.py`` implements it and
   older than the lag is processed.  Records *in the system* at ``t`` = arrived by ``t`` and in
   a window not processed by ``t`` (open, waiting or in processing).  Conservation: records
   arrived = processed by the horizon + in the system at the horizon.
-* Fleet: ``n_nodes`` nodes at t = 0, held (billed) while they exist, counted over
-  ``[0, horizon_s]`` (or ``[warmup_s, horizon_s]``).  A window runs on the nodes *ready* at its
-  start; nodes that become ready, or are marked for removal, during its processing change
-  nothing until the next window starts.  Busy worker-seconds are the workers' batch intervals
-  clipped to ``[warmup_s, horizon_s]`` (or ``[0, horizon_s]``).
-* Autoscaling (optional, :class:`StreamingAutoscaling`): target tracking on utilization.  At
-  ``t_j = j * interval_s`` (``j >= 1``, ``t_j <= horizon_s``) the utilization ``u`` = busy
-  worker-seconds / held worker-seconds over ``(t_j - interval_s, t_j]`` gives
-  ``desired = clamp(ceil(N u / target_utilization), min_nodes, max_nodes)`` (``ceil`` with a
-  1e-9 tolerance), with ``N`` the nodes held and not marked for removal.  Scale-out first
-  unmarks nodes marked for removal, then launches nodes that are held (paid) from ``t_j`` and
-  ready at ``t_j + provisioning_delay_s``.  Scale-in marks nodes for removal; they leave (and
-  stop being paid) at the next window start, provisioning nodes first (newest first), then
-  ready ones.  At a window start, nodes ready by then join first, then marked nodes leave.  An
-  evaluation at the same time as a window start runs before it.  After the horizon the
-  autoscaler stops and the fleet drains the remaining windows as it stands.
-* Randomness: replication ``r`` draws arrivals from ``seed_stream(seed, r)`` and batch
-  durations from ``seed_stream(seed, r + 2**40)``; replications run in parallel, so results do
-  not depend on the thread count.
+* Fleet: ``n_nodes`` nodes ready at t = 0; the first ``on_demand_base`` are on-demand *base*
+  nodes (never removed, never interrupted), the others are spot when ``spot`` is given, else
+  on-demand.  A node is held (billed) from its launch until it is removed or dies, and ready
+  from its launch + ``provisioning_delay_s``.  Node-seconds are counted over ``[0, horizon_s]``
+  (or ``[warmup_s, horizon_s]``), spot ones also apart.  Busy worker-seconds are the workers'
+  batch intervals clipped to ``[warmup_s, horizon_s]`` (or ``[0, horizon_s]``).
+* Passes: a window is processed in one or more *passes*.  A pass starting at ``s`` first runs
+  every fleet event at or before ``s`` (below), then the nodes marked for removal leave, then
+  it runs on the *usable* nodes: ready by ``s`` and without an interruption notice.  Its
+  records are split into batches over the usable nodes' workers as above (nodes in launch
+  order, ``workers_per_node`` workers each).  A node's *share* is its workers' batches; it
+  ends at ``f``, its last batch's end.  A node that dies at ``d < f`` loses its share (a share
+  ending exactly at the death is kept): its workers are busy until ``d`` and the share's
+  records are *reprocessed* in the next pass, which starts at the latest of the surviving
+  shares' ends and the deaths, with freshly drawn durations.  A pass with no loss ends the
+  window at its longest worker's busy time + ``overhead_s``; the processing time is
+  ``end_k - start_k``.  Nodes that become ready, get a notice or are marked for removal while
+  a pass runs change nothing until the next pass.  If no node is usable at ``s``, the pass
+  waits for the earliest ready time of a node then provisioning, or for the next launch if one
+  comes first, and starts again there.
+* Autoscaling (optional, :class:`~simulators.core.fleet.AutoscalingPolicy`, metric
+  ``utilization``, no clock schedule; :func:`streaming_autoscaling` builds one): at ``t_j = j *
+  interval_s`` (``j >= 1``, ``t_j <= horizon_s``) the load is the busy worker-seconds inside
+  ``[max(0, t_j - window_s), t_j]`` divided by that span, and ``desired`` is the shared
+  target-tracking rule (:func:`simulators.core.autoscale_rule.target_nodes`, the real-time
+  fleet's): ``ceil(load / (workers_per_node * target) - 1e-9)`` clipped to
+  ``[max(min_nodes, on_demand_base), max_nodes]``.  ``current`` = held nodes without a notice +
+  pending replacement launches - nodes marked for removal.  Scale-out first unmarks marked
+  nodes, then launches the rest at ``t_j`` (spot in a spot fleet).  Scale-in, if
+  ``scale_in_cooldown_s`` has passed since the last scale action (none before the first),
+  cancels pending replacement launches (latest requested first) and marks the rest; marked
+  nodes leave at the next pass start: provisioning nodes first, then ready spot nodes, then
+  ready on-demand ones, newest first within each; base nodes and nodes under notice are never
+  removed (marks with no node left to take lapse).
+* Spot (optional, :class:`~simulators.core.fleet.SpotModel`, Poisson only): a spot node gets
+  its interruption notice an exponential time of rate ``interruptions_per_hour / 3600`` after
+  it is ready, drawn when it launches (in launch order, from the replication's spot stream); a
+  notice that would come after the horizon never comes.  Under notice the node takes no new
+  pass but finishes its share; it dies ``notice_s`` later.  Every notice requests a
+  replacement spot launch at ``notice + replacement_delay_s`` (pending until then).
+* Order at equal times: deaths, notices, replacement launches, autoscaler evaluations, then
+  the pass start.  After the horizon no evaluation runs and no notice comes; notices already
+  given still end in a death and pending launches still launch, so the drain always has nodes.
+* Randomness: replication ``r`` draws arrivals from ``seed_stream(seed, r)``, batch durations
+  from ``seed_stream(seed, r + 2**40)`` and spot interruptions from ``seed_stream(seed, r +
+  2**41)``; replications run in parallel, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -57,50 +87,42 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numba
 import numpy as np
 
 from domain.errors import SimulationError
 from simulators.core.arrivals import Arrivals, check_arrivals
+from simulators.core.fleet import AutoscalingPolicy, SpotModel
 from simulators.core.histogram import N_BUCKETS
 from simulators.core.result import ReplicatedStats, columns_record, histogram_percentiles
 from simulators.core.service import ServiceTime
 from simulators.realtime.api import _SERVICE_KINDS, _arrival_arrays
-from simulators.streaming import _kernel as sk
+from simulators.streaming import _fleet as fs
+from simulators.streaming import _layout as sk
+from simulators.streaming._checks import check_basis, check_fleet, check_inputs
 from simulators.streaming._kernel import streaming_kernel
 
 __all__ = [
     "SimulationError",
-    "StreamingAutoscaling",
     "StreamingCounters",
     "StreamingSimResult",
     "simulate_streaming",
+    "streaming_autoscaling",
 ]
 
 
-@dataclass(frozen=True)
-class StreamingAutoscaling:
-    """Target-tracking autoscaling of the streaming fleet (see the module docstring).
+def streaming_autoscaling(target_utilization: float, min_nodes: int, max_nodes: int,
+                          interval_s: float = 60.0) -> AutoscalingPolicy:
+    """Return the streaming fleet's usual policy: utilization measured over the last interval.
 
-    Attributes
-    ----------
-    target_utilization : float
-        Busy / held worker-seconds the autoscaler steers toward, in (0, 1].
-    min_nodes, max_nodes : int
-        Bounds of the desired node count, ``1 <= min_nodes <= max_nodes``.
-    interval_s : float
-        Evaluation interval (s), > 0; the utilization is measured over the last interval.
-    provisioning_delay_s : float
-        Time (s) from launch to ready, >= 0; the node is paid meanwhile.
+    Target tracking on utilization (busy / held worker-seconds, in (0, 1]) every
+    ``interval_s``, with no scale-in cooldown and no clock schedule; ``1 <= min_nodes <=
+    max_nodes``.
     """
-
-    target_utilization: float
-    min_nodes: int
-    max_nodes: int
-    interval_s: float = 60.0
-    provisioning_delay_s: float = 120.0
+    return AutoscalingPolicy(metric="utilization", target=target_utilization,
+                             min_nodes=min_nodes, max_nodes=max_nodes, interval_s=interval_s,
+                             window_s=interval_s, scale_in_cooldown_s=0.0)
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,15 @@ class StreamingCounters:
     n_scale_in: np.ndarray
     max_nodes: np.ndarray
     n_nodes_launched: np.ndarray
+    node_s_spot_horizon: np.ndarray
+    node_s_spot_window: np.ndarray
+    busy_spot_worker_s: np.ndarray
+    n_interruptions: np.ndarray
+    n_replacements: np.ndarray
+    n_lost_shares: np.ndarray
+    n_reprocessed_records: np.ndarray
+    lost_worker_s: np.ndarray
+    n_stranded: np.ndarray
 
     @classmethod
     def from_stats(cls, array: np.ndarray) -> StreamingCounters:
@@ -157,7 +188,7 @@ class StreamingSimResult(ReplicatedStats):
         Log-bucket histogram (s) of the latencies of records arriving in ``[warmup_s,
         horizon_s)``.
     stats : float64[R, N_STATS]
-        Counters and sums, indexed by ``simulators.streaming._kernel.S_*``; read them by
+        Counters and sums, indexed by ``simulators.streaming._layout.S_*``; read them by
         name through :meth:`counters`.
     timeline : float64[R, n_bins, N_TIMELINE]
         Per-bin accumulators over ``[0, horizon_s)``, indexed by ``T_*``.
@@ -165,7 +196,7 @@ class StreamingSimResult(ReplicatedStats):
 
     n_nodes: int
     workers_per_node: int
-    autoscaling: StreamingAutoscaling | None
+    autoscaling: AutoscalingPolicy | None
     window_s: float
     max_batch: int
     overhead_s: float
@@ -174,6 +205,9 @@ class StreamingSimResult(ReplicatedStats):
     slo_latency_s: float | None
     seed: int
     timeline_bin_s: float
+    provisioning_delay_s: float
+    spot: SpotModel | None
+    on_demand_base: int
     latency_hist: np.ndarray = field(repr=False)
     stats: np.ndarray = field(repr=False)
     timeline: np.ndarray = field(repr=False)
@@ -220,7 +254,7 @@ class StreamingSimResult(ReplicatedStats):
 
     def busy_worker_s(self, basis: str = "window") -> np.ndarray:
         """Return float64[R]: busy worker-seconds (= GPU-seconds), ``"window"`` or ``"horizon"``."""
-        _check_basis(basis)
+        check_basis(basis)
         return self.stat(sk.S_BUSY_WORKER_S if basis == "window" else sk.S_BUSY_WORKER_S_HORIZON)
 
     def node_seconds(self, basis: str = "horizon") -> np.ndarray:
@@ -229,7 +263,7 @@ class StreamingSimResult(ReplicatedStats):
         ``basis="horizon"`` is what the fleet costs for the horizon; ``"window"`` is what the
         measured records cost.
         """
-        _check_basis(basis)
+        check_basis(basis)
         return self.stat(sk.S_NODE_S_HORIZON if basis == "horizon" else sk.S_NODE_S_WINDOW)
 
     def slo_attainment(self) -> np.ndarray | None:
@@ -252,6 +286,27 @@ class StreamingSimResult(ReplicatedStats):
         return {"scale_out": self.stat(sk.S_N_SCALE_OUT), "scale_in": self.stat(sk.S_N_SCALE_IN),
                 "launched": self.stat(sk.S_N_NODES_LAUNCHED),
                 "max_nodes": self.stat(sk.S_MAX_NODES)}
+
+    def spot_node_seconds(self, basis: str = "horizon") -> np.ndarray:
+        """Return float64[R]: the spot nodes' part of :meth:`node_seconds`."""
+        check_basis(basis)
+        return self.stat(sk.S_NODE_S_SPOT_HORIZON if basis == "horizon"
+                         else sk.S_NODE_S_SPOT_WINDOW)
+
+    def spot_counts(self) -> dict[str, np.ndarray]:
+        """Return what spot cost in work per replication (float64[R] each).
+
+        ``interruptions`` (notices), ``replacements`` (launches up to the horizon),
+        ``lost_shares`` (node shares of a pass lost to a death), ``reprocessed_records``,
+        ``lost_worker_s`` (busy worker-seconds thrown away) and ``busy_spot_worker_s`` (spot
+        nodes' busy worker-seconds in the measured window).
+        """
+        return {"interruptions": self.stat(sk.S_N_INTERRUPTIONS),
+                "replacements": self.stat(sk.S_N_REPLACEMENTS),
+                "lost_shares": self.stat(sk.S_N_LOST_SHARES),
+                "reprocessed_records": self.stat(sk.S_N_REPROCESSED_RECORDS),
+                "lost_worker_s": self.stat(sk.S_LOST_WORKER_S),
+                "busy_spot_worker_s": self.stat(sk.S_BUSY_SPOT_WORKER_S)}
 
     def windows_processed(self) -> np.ndarray:
         """Return float64[R]: windows whose processing ended by the horizon."""
@@ -295,8 +350,8 @@ class StreamingSimResult(ReplicatedStats):
         """Return per-bin series, float64[R, n_bins] each, over ``[0, horizon_s)``.
 
         Keys: ``start_s`` and ``width_s`` (float64[n_bins]), ``arrivals`` and ``processed``
-        (records in the bin), ``nodes``, ``busy_workers``, ``backlog_windows`` and
-        ``backlog_records`` (time averages over the bin).
+        (records in the bin), ``nodes``, ``nodes_spot``, ``busy_workers``, ``backlog_windows``
+        and ``backlog_records`` (time averages over the bin).
         """
         tl = self.timeline
         b = self.timeline_bin_s
@@ -309,6 +364,7 @@ class StreamingSimResult(ReplicatedStats):
             "arrivals": tl[:, :, sk.T_ARRIVALS].copy(),
             "processed": tl[:, :, sk.T_PROCESSED].copy(),
             "nodes": tl[:, :, sk.T_NODE_S] / width,
+            "nodes_spot": tl[:, :, sk.T_SPOT_NODE_S] / width,
             "busy_workers": tl[:, :, sk.T_BUSY_WORKER_S] / width,
             "backlog_windows": tl[:, :, sk.T_BACKLOG_WINDOW_S] / width,
             "backlog_records": tl[:, :, sk.T_BACKLOG_RECORD_S] / width,
@@ -320,118 +376,19 @@ class StreamingSimResult(ReplicatedStats):
         return {k: (v if v.ndim == 1 else v.mean(axis=0)) for k, v in per_rep.items()}
 
 
-def _check_basis(basis: str) -> None:
-    if basis not in ("horizon", "window"):
-        raise SimulationError(
-            f"basis must be 'horizon' or 'window' (got {basis!r}); pass one of those")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_inputs(service: ServiceTime, n_nodes: Any, workers_per_node: Any, window_s: Any,
-                  max_batch: Any, horizon_s: Any, warmup_s: Any, n_replications: Any, seed: Any,
-                  overhead_s: Any, autoscaling: Any, slo_latency_s: Any,
-                  timeline_bin_s: Any) -> None:
-    """Raise :class:`SimulationError` naming the parameter, the bad value and the fix."""
-    def finite(x: Any) -> bool:
-        return isinstance(x, (int, float, np.integer, np.floating)) and math.isfinite(x)
-
-    if not (_is_int(n_nodes) and n_nodes >= 1):
-        raise SimulationError(f"n_nodes must be an integer >= 1 (got {n_nodes!r}); "
-                                  "give the standing fleet at least one node")
-    if not (_is_int(workers_per_node) and workers_per_node >= 1):
-        raise SimulationError(
-            f"workers_per_node must be an integer >= 1 (got {workers_per_node!r}); "
-            "use the node's GPU count")
-    if not (finite(window_s) and window_s > 0):
-        raise SimulationError(f"window_s must be a finite number > 0 (got {window_s!r}); "
-                                  "give the micro-batch interval in seconds, e.g. 60")
-    if not (_is_int(max_batch) and max_batch >= 1):
-        raise SimulationError(f"max_batch must be an integer >= 1 (got {max_batch!r}); "
-                                  "give the largest batch one worker runs")
-    if service.max_batch < max_batch:
-        raise SimulationError(
-            f"max_batch {max_batch} exceeds the service time's largest batch size "
-            f"{service.max_batch}; lower max_batch or extend the service-time table")
-    if not (finite(horizon_s) and horizon_s > 0):
-        raise SimulationError(f"horizon_s must be a finite number > 0 (got {horizon_s!r}); "
-                                  "give the simulated time in seconds")
-    if not (finite(warmup_s) and 0 <= warmup_s < horizon_s):
-        raise SimulationError(
-            f"warmup_s must be in [0, horizon_s) (got {warmup_s!r} with horizon_s "
-            f"{horizon_s!r}); shorten the warm-up or lengthen the horizon")
-    if not (_is_int(n_replications) and n_replications >= 1):
-        raise SimulationError(
-            f"n_replications must be an integer >= 1 (got {n_replications!r}); use e.g. 10")
-    if not (_is_int(seed) and seed >= 0):
-        raise SimulationError(f"seed must be an integer >= 0 (got {seed!r}); use e.g. 1")
-    if not (finite(overhead_s) and overhead_s >= 0):
-        raise SimulationError(f"overhead_s must be a finite number >= 0 (got {overhead_s!r});"
-                                  " use 0 for no per-window overhead")
-    if autoscaling is not None:
-        _check_autoscaling(autoscaling, n_nodes)
-    if slo_latency_s is not None and not (finite(slo_latency_s) and slo_latency_s > 0):
-        raise SimulationError(
-            f"slo_latency_s must be a finite number > 0 or None (got {slo_latency_s!r}); "
-            "give the latency target in seconds or leave it out")
-    if not (finite(timeline_bin_s) and timeline_bin_s > 0):
-        raise SimulationError(
-            f"timeline_bin_s must be a finite number > 0 (got {timeline_bin_s!r}); use 60")
-
-
-def _check_autoscaling(a: Any, n_nodes: int) -> None:
-    if not isinstance(a, StreamingAutoscaling):
-        raise SimulationError(
-            f"autoscaling must be a StreamingAutoscaling or None (got {a!r}); "
-            "build one with StreamingAutoscaling(target_utilization=..., min_nodes=..., ...)")
-    t = a.target_utilization
-    if not (isinstance(t, (int, float)) and 0 < t <= 1):
-        raise SimulationError(
-            f"autoscaling.target_utilization must be in (0, 1] (got {t!r}); use e.g. 0.6")
-    if not (_is_int(a.min_nodes) and _is_int(a.max_nodes) and 1 <= a.min_nodes <= a.max_nodes):
-        raise SimulationError(
-            f"autoscaling needs integers 1 <= min_nodes <= max_nodes (got min_nodes "
-            f"{a.min_nodes!r}, max_nodes {a.max_nodes!r}); raise max_nodes or lower min_nodes")
-    if not a.min_nodes <= n_nodes <= a.max_nodes:
-        raise SimulationError(
-            f"n_nodes must be within [autoscaling.min_nodes, autoscaling.max_nodes] (got "
-            f"{n_nodes!r} outside [{a.min_nodes}, {a.max_nodes}]); start inside the bounds")
-    if not (isinstance(a.interval_s, (int, float)) and math.isfinite(a.interval_s)
-            and a.interval_s > 0):
-        raise SimulationError(
-            f"autoscaling.interval_s must be a finite number > 0 (got {a.interval_s!r}); use 60")
-    d = a.provisioning_delay_s
-    if not (isinstance(d, (int, float)) and math.isfinite(d) and d >= 0):
-        raise SimulationError(
-            f"autoscaling.provisioning_delay_s must be a finite number >= 0 (got {d!r}); "
-            "use the node's boot time in seconds")
-
-
-def _autoscaling_array(a: StreamingAutoscaling | None) -> np.ndarray:
-    asp = np.zeros(sk.N_AS_PARAMS)
-    asp[sk.AS_INTERVAL_S] = 1.0
-    if a is not None:
-        asp[sk.AS_ON] = 1.0
-        asp[sk.AS_TARGET] = a.target_utilization
-        asp[sk.AS_MIN_NODES] = a.min_nodes
-        asp[sk.AS_MAX_NODES] = a.max_nodes
-        asp[sk.AS_INTERVAL_S] = a.interval_s
-        asp[sk.AS_DELAY_S] = a.provisioning_delay_s
-    return asp
-
-
 def simulate_streaming(
     arrivals: Arrivals, service: ServiceTime, n_nodes: int, workers_per_node: int,
     window_s: float, max_batch: int, horizon_s: float, warmup_s: float,
     n_replications: int, seed: int, overhead_s: float = 0.0,
-    autoscaling: StreamingAutoscaling | None = None, slo_latency_s: float | None = None,
+    autoscaling: AutoscalingPolicy | None = None, slo_latency_s: float | None = None,
     *,
+    provisioning_delay_s: float = 0.0,
+    spot: SpotModel | None = None,
+    on_demand_base: int = 0,
     timeline_bin_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> StreamingSimResult:
-    """Simulate a streaming micro-batch job on a standing fleet, ``n_replications`` times.
+    """Simulate a streaming micro-batch job on a (possibly autoscaled, spot) fleet.
 
     Parameters
     ----------
@@ -440,7 +397,7 @@ def simulate_streaming(
     service : ServiceTime
         Per-batch-size duration of one batch on one worker; must cover ``max_batch``.
     n_nodes, workers_per_node : int
-        The standing fleet: nodes, and workers (GPUs) per node, each >= 1.
+        The fleet at t = 0: nodes, and workers (GPUs) per node, each >= 1.
     window_s : float
         Micro-batch interval (s), > 0: a window closes every ``window_s``.
     max_batch : int
@@ -454,10 +411,17 @@ def simulate_streaming(
         Scenario seed, >= 0.
     overhead_s : float
         Fixed scheduling/commit time added to every non-empty window's processing (s), >= 0.
-    autoscaling : StreamingAutoscaling, optional
-        Target-tracking autoscaling; None for a fixed fleet of ``n_nodes``.
+    autoscaling : AutoscalingPolicy, optional
+        Target tracking on utilization (:func:`streaming_autoscaling`); None: the fleet changes
+        only by spot interruptions and their replacements.
     slo_latency_s : float, optional
         Latency threshold (s) for SLO attainment.
+    provisioning_delay_s : float
+        Time (s) from a node's launch to ready, >= 0; the node is paid meanwhile.
+    spot : SpotModel, optional
+        Poisson interruptions of the nodes beyond ``on_demand_base``, which are then spot.
+    on_demand_base : int
+        The first nodes at t = 0 that are on-demand and never removed, in ``[0, n_nodes]``.
     timeline_bin_s : float
         Width of the timeline bins (s).
     progress : callable, optional
@@ -473,11 +437,13 @@ def simulate_streaming(
         (a ``SimulationError`` and a ``ValueError``) when a parameter is out of range.
     """
     check_arrivals(arrivals)
-    _check_inputs(service, n_nodes, workers_per_node, window_s, max_batch, horizon_s, warmup_s,
-                  n_replications, seed, overhead_s, autoscaling, slo_latency_s, timeline_bin_s)
-    arrival, outputs, slo, model, asp = _kernel_arrays(
-        arrivals, service, max_batch, horizon_s, n_replications, slo_latency_s, timeline_bin_s,
-        autoscaling)
+    check_inputs(service, n_nodes, workers_per_node, window_s, max_batch, horizon_s, warmup_s,
+                 n_replications, seed, overhead_s, slo_latency_s, timeline_bin_s)
+    check_fleet(n_nodes, autoscaling, provisioning_delay_s, spot, on_demand_base)
+    arrival, outputs, slo, model = _kernel_arrays(
+        arrivals, service, max_batch, horizon_s, n_replications, slo_latency_s, timeline_bin_s)
+    fp = fleet_params(workers_per_node, autoscaling, provisioning_delay_s, spot, on_demand_base,
+                      horizon_s, warmup_s, timeline_bin_s)
     lat_hist, stats, timeline = outputs
 
     chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
@@ -485,9 +451,9 @@ def simulate_streaming(
         stop = min(start + chunk, n_replications)
         streaming_kernel(
             int(seed), start, *arrival,
-            _SERVICE_KINDS[service.distribution], *model, int(max_batch), int(n_nodes),
-            int(workers_per_node), asp, float(window_s), float(overhead_s), float(horizon_s),
-            float(warmup_s), slo, float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
+            _SERVICE_KINDS[service.distribution], *model, int(max_batch), int(n_nodes), fp,
+            float(window_s), float(overhead_s), float(horizon_s), float(warmup_s), slo,
+            float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
             timeline[start:stop],
         )
         if progress is not None:
@@ -499,19 +465,50 @@ def simulate_streaming(
         horizon_s=float(horizon_s), warmup_s=float(warmup_s),
         slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
         seed=int(seed), timeline_bin_s=float(timeline_bin_s),
+        provisioning_delay_s=float(provisioning_delay_s), spot=spot,
+        on_demand_base=int(on_demand_base),
         latency_hist=lat_hist, stats=stats, timeline=timeline,
     )
 
 
+def fleet_params(workers_per_node: int, autoscaling: AutoscalingPolicy | None,
+                 provisioning_delay_s: float, spot: SpotModel | None, on_demand_base: int,
+                 horizon_s: float, warmup_s: float, timeline_bin_s: float) -> np.ndarray:
+    """Return the kernel's fleet parameters (``simulators.streaming._fleet.P_*``)."""
+    fp = np.zeros(fs.N_PARAMS)
+    fp[fs.P_W] = workers_per_node
+    fp[fs.P_INTERVAL_S] = 1.0
+    fp[fs.P_DELAY_S] = provisioning_delay_s
+    fp[fs.P_BASE] = on_demand_base
+    fp[fs.P_HORIZON_S] = horizon_s
+    fp[fs.P_WARMUP_S] = warmup_s
+    fp[fs.P_BIN_S] = timeline_bin_s
+    a = autoscaling
+    if a is not None:
+        fp[fs.P_AUTOSCALE] = 1.0
+        fp[fs.P_TARGET] = a.target
+        fp[fs.P_MIN_NODES] = a.min_nodes
+        fp[fs.P_MAX_NODES] = a.max_nodes
+        fp[fs.P_INTERVAL_S] = a.interval_s
+        fp[fs.P_WINDOW_S] = a.window_s
+        fp[fs.P_WINDOW_N] = round(a.window_s / a.interval_s)
+        fp[fs.P_COOLDOWN_S] = a.scale_in_cooldown_s
+    if spot is not None:
+        fp[fs.P_SPOT] = 1.0
+        fp[fs.P_RATE] = spot.interruptions_per_hour / 3600.0
+        fp[fs.P_NOTICE_S] = spot.notice_s
+        fp[fs.P_REPLACE_S] = spot.replacement_delay_s
+    return fp
+
+
 def _kernel_arrays(arrivals: Arrivals, service: ServiceTime, max_batch: int, horizon_s: float,
-                   n_replications: int, slo_latency_s: float | None, timeline_bin_s: float,
-                   autoscaling: StreamingAutoscaling | None) -> tuple:
+                   n_replications: int, slo_latency_s: float | None,
+                   timeline_bin_s: float) -> tuple:
     """Prepare the kernel's arrays.
 
-    Returns ``(arrival, outputs, slo, model, asp)``: the arrival arrays ``(kind, params, hourly,
+    Returns ``(arrival, outputs, slo, model)``: the arrival arrays ``(kind, params, hourly,
     trace)``, the zeroed outputs ``(lat_hist, stats, timeline)``, the SLO threshold (s, inf for
-    none), the service arrays ``(mean_s, log_mu, log_sigma)`` up to ``max_batch`` and the
-    autoscaling parameters.
+    none) and the service arrays ``(mean_s, log_mu, log_sigma)`` up to ``max_batch``.
     """
     kind, params, hourly, trace = _arrival_arrays(arrivals, float(horizon_s))
     n_bins = math.ceil(horizon_s / timeline_bin_s)
@@ -522,5 +519,4 @@ def _kernel_arrays(arrivals: Arrivals, service: ServiceTime, max_batch: int, hor
     mean_s = np.ascontiguousarray(service.mean_s[: max_batch + 1], dtype=np.float64)
     mu = np.ascontiguousarray(service.log_mu[: max_batch + 1], dtype=np.float64)
     sigma = np.ascontiguousarray(service.log_sigma[: max_batch + 1], dtype=np.float64)
-    asp = _autoscaling_array(autoscaling)
-    return (kind, params, hourly, trace), (lat_hist, stats, timeline), slo, (mean_s, mu, sigma), asp
+    return (kind, params, hourly, trace), (lat_hist, stats, timeline), slo, (mean_s, mu, sigma)

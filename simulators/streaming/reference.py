@@ -14,16 +14,18 @@ Processes
   so a record arriving exactly at ``close_k`` goes to window ``k + 1`` (SimPy orders events by
   time, then priority, then sequence number).
 * ``processor``: takes sealed windows in order from a ``Store`` (so window ``k`` starts at
-  ``max(close_k, end_{k-1})``), splits it into batches of ``max_batch`` records (the last one
-  holds the rest), gives batch ``i`` to worker ``i mod n_workers``, calls ``service_s(size)``
-  once per batch in batch order, and holds for the longest worker's sum plus ``overhead_s``
-  (an empty window takes 0 and calls nothing).  Then every record of the window completes.
-  At a window's start it first applies the fleet changes due: nodes ready by then join, nodes
-  marked for removal leave (provisioning ones first, newest first); the window runs on
-  ``ready nodes x workers_per_node`` workers.
-* ``autoscaler`` (optional): at ``j * interval_s`` (priority ``URGENT``, so before a window
-  starting at the same time) computes the utilization of the last interval from the recorded
-  worker intervals and node lifetimes, and launches nodes or marks them for removal.
+  ``max(close_k, end_{k-1})``) and processes each in passes.  A pass at ``s`` waits until the
+  fleet events at ``s`` have run (priority ``PRIORITY_PASS``), lets the marked nodes leave and
+  takes the usable nodes (:meth:`StreamingFleetModel.start_pass`); it splits its records into
+  batches of ``max_batch`` records (the last one holds the rest), gives batch ``i`` to worker
+  ``i mod n_workers`` (worker ``w`` on the ``w // workers_per_node``-th usable node), calls
+  ``service_s(size)`` once per batch in batch order.  A node whose death comes before its
+  share's end loses the share: its records go to the next pass, at the latest of the surviving
+  shares' ends and the deaths.  The last pass ends at its longest worker's sum plus
+  ``overhead_s`` (an empty window takes 0 and calls nothing); then every record of the window
+  completes.  With no usable node the pass waits (:meth:`StreamingFleetModel.wait_for_node`).
+* the fleet (:mod:`simulators.streaming.reference_fleet`): spot notices, deaths, replacement
+  launches and the autoscaler, at priorities that run before a pass starting at the same time.
 
 Times are exact float64 values: events are scheduled at absolute times (``start + processing``)
 so a kernel doing the same arithmetic gets bit-identical latencies.
@@ -42,9 +44,10 @@ import simpy
 from simpy.events import NORMAL, URGENT
 
 from domain.errors import SimulationError
-from simulators.streaming.api import StreamingAutoscaling
+from simulators.core.fleet import AutoscalingPolicy, SpotModel
+from simulators.streaming.reference_fleet import PRIORITY_PASS, RefNode, StreamingFleetModel
 
-__all__ = ["StreamingReferenceResult", "simulate_streaming_reference"]
+__all__ = ["ReferenceFleet", "StreamingReferenceResult", "simulate_streaming_reference"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,16 @@ class StreamingReferenceResult:
         Node-seconds held (provisioning included) inside ``[0, horizon_s]`` and
         ``[warmup_s, horizon_s]``.
     n_scale_out, n_scale_in, n_launched, max_nodes : int
-        Autoscaler decisions, nodes launched and the most nodes held at once.
+        Autoscaler decisions, nodes launched after t = 0 up to the horizon, and the most nodes
+        held at once.
+    node_s_spot_horizon, node_s_spot_window, busy_spot_worker_s : float
+        The spot nodes' part of the node-seconds, and their busy worker-seconds inside
+        ``[warmup_s, horizon_s]``.
+    n_interruptions, n_replacements, n_lost_shares, n_reprocessed_records : int
+        Spot notices, replacement launches up to the horizon, node shares lost to a death and
+        the records in them.
+    lost_worker_s : float
+        Busy worker-seconds of the lost shares.
     busy_worker_s, busy_worker_s_horizon : float
         Workers' batch intervals clipped to ``[warmup_s, horizon_s]`` and ``[0, horizon_s]``.
     n_arrivals_total, n_processed_by_horizon, n_in_system_at_horizon : int
@@ -98,6 +110,14 @@ class StreamingReferenceResult:
     n_scale_in: int
     n_launched: int
     max_nodes: int
+    node_s_spot_horizon: float
+    node_s_spot_window: float
+    busy_spot_worker_s: float
+    n_interruptions: int
+    n_replacements: int
+    n_lost_shares: int
+    n_reprocessed_records: int
+    lost_worker_s: float
     busy_worker_s: float
     busy_worker_s_horizon: float
     n_arrivals_total: int
@@ -146,13 +166,23 @@ def _check_inputs(arrivals: np.ndarray, *, n_workers: int, window_s: float, max_
         raise SimulationError("arrival_times_s must be sorted, >= 0 and < horizon_s")
 
 
+@dataclass(frozen=True)
+class ReferenceFleet:
+    """The fleet of :func:`simulate_streaming_reference` (see ``simulate_streaming``)."""
+
+    autoscaling: AutoscalingPolicy | None = None
+    provisioning_delay_s: float = 0.0
+    spot: SpotModel | None = None
+    on_demand_base: int = 0
+
+
 class _StreamingModel:
     """The SimPy processes of one run (see the module docstring) and the records they keep."""
 
     def __init__(self, arrivals: np.ndarray, service_s: Callable[[int], float], *,
                  n_workers: int, window_s: float, max_batch: int, horizon_s: float,
-                 overhead_s: float, workers_per_node: int,
-                 autoscaling: StreamingAutoscaling | None) -> None:
+                 overhead_s: float, workers_per_node: int, fleet: ReferenceFleet,
+                 interruption_gap_s: Callable[[], float]) -> None:
         self.arrivals = arrivals
         self.service_s = service_s
         self.window_s = window_s
@@ -160,7 +190,6 @@ class _StreamingModel:
         self.horizon_s = horizon_s
         self.overhead_s = overhead_s
         self.workers_per_node = workers_per_node
-        self.autoscaling = autoscaling
         self.env = _Environment()
         self.windows = simpy.Store(self.env)
         self.open_window: list[float] = []
@@ -170,52 +199,21 @@ class _StreamingModel:
         self.sizes: list[int] = []
         self.batch_sizes: list[int] = []
         self.worker_intervals: list[tuple[float, float]] = []
+        self.spot_intervals: list[tuple[float, float]] = []
         self.record_arrival: list[float] = []
         self.record_end: list[float] = []
-        # nodes: [launch, ready, removed] times; held (paid) over [launch, removed)
-        self.nodes: list[list[float]] = [[0.0, 0.0, math.inf]
-                                         for _ in range(n_workers // workers_per_node)]
         self.nodes_at_start: list[int] = []
-        self.fleet = {"pending": 0, "out": 0, "in": 0, "launched": 0,
-                      "max": n_workers // workers_per_node}
+        self.lost = {"shares": 0, "records": 0, "worker_s": 0.0}
+        self.fleet = StreamingFleetModel(
+            self.env, lambda t, priority: _At(self.env, t, priority),
+            n_nodes=n_workers // workers_per_node, workers_per_node=workers_per_node,
+            autoscaling=fleet.autoscaling, provisioning_delay_s=fleet.provisioning_delay_s,
+            spot=fleet.spot, on_demand_base=fleet.on_demand_base, horizon_s=horizon_s,
+            busy_between=self.busy_between, interruption_gap_s=interruption_gap_s)
 
-    def alive(self, t: float) -> list[list[float]]:
-        return [nd for nd in self.nodes if nd[0] <= t < nd[2]]
-
-    def autoscaler(self) -> Generator[simpy.events.Event, None, None]:
-        a, fleet, nodes = self.autoscaling, self.fleet, self.nodes
-        j = 1
-        while j * a.interval_s <= self.horizon_s:
-            yield _At(self.env, j * a.interval_s, URGENT)
-            lo, hi = (j - 1) * a.interval_s, j * a.interval_s
-            busy = sum(max(min(e, hi) - max(s0, lo), 0.0) for s0, e in self.worker_intervals)
-            held = sum(max(min(nd[2], hi) - max(nd[0], lo), 0.0) for nd in nodes)
-            u = busy / (held * self.workers_per_node) if held > 0 else 0.0
-            current = len(self.alive(hi)) - fleet["pending"]
-            desired = math.ceil(current * u / a.target_utilization - 1e-9)
-            desired = min(max(desired, a.min_nodes), a.max_nodes)
-            if desired > current:
-                fleet["out"] += 1
-                unmark = min(fleet["pending"], desired - current)
-                fleet["pending"] -= unmark
-                for _ in range(desired - current - unmark):
-                    nodes.append([hi, hi + a.provisioning_delay_s, math.inf])
-                    fleet["launched"] += 1
-                fleet["max"] = max(fleet["max"], len(self.alive(hi)))
-            elif desired < current:
-                fleet["in"] += 1
-                fleet["pending"] += current - desired
-            j += 1
-
-    def apply_fleet_changes(self, t: float) -> int:
-        """Remove the marked nodes (provisioning first, newest first); return the ready nodes."""
-        for _ in range(self.fleet["pending"]):
-            live = self.alive(t)
-            provisioning = [nd for nd in live if nd[1] > t]
-            victim = (provisioning or live)[-1]
-            victim[2] = t
-        self.fleet["pending"] = 0
-        return sum(1 for nd in self.alive(t) if nd[1] <= t)
+    def busy_between(self, lo: float, hi: float) -> float:
+        """Busy worker-seconds inside ``[lo, hi]`` (lost batches up to their node's death)."""
+        return sum(max(min(e, hi) - max(s0, lo), 0.0) for s0, e in self.worker_intervals)
 
     def arrival_process(self) -> Generator[simpy.events.Event, None, None]:
         for a in self.arrivals:
@@ -233,71 +231,105 @@ class _StreamingModel:
             self.windows.put(sealed)
             k += 1
 
-    def processing_s(self, n: int, start: float, n_workers_now: int) -> float:
-        """Split a window of ``n`` records into batches over the workers; return its duration."""
-        if n == 0:
-            return 0.0
-        max_batch = self.max_batch
-        n_batches = -(-n // max_batch)
-        busy = [0.0] * min(n_batches, n_workers_now)
+    def run_pass(self, m: int, s: float, nodes: list[RefNode]) -> tuple[int, float, float]:
+        """Run a pass of ``m`` records at ``s`` on ``nodes``; return (lost records, next pass
+        start, longest worker's busy time)."""
+        max_batch, width = self.max_batch, self.workers_per_node
+        n_workers = len(nodes) * width
+        n_batches = -(-m // max_batch)
+        busy = [0.0] * min(n_batches, n_workers)
+        records = [0] * len(busy)
         for i in range(n_batches):
-            size = max_batch if i < n_batches - 1 else n - (n_batches - 1) * max_batch
+            size = max_batch if i < n_batches - 1 else m - (n_batches - 1) * max_batch
             duration = float(self.service_s(size))
             if not (duration > 0 and math.isfinite(duration)):
                 raise SimulationError(
                     f"service_s({size}) must be a positive finite number of seconds "
                     f"(got {duration!r}); fix the service-time sampler")
-            busy[i % n_workers_now] += duration
+            busy[i % n_workers] += duration
+            records[i % n_workers] += size
             self.batch_sizes.append(size)
-        self.worker_intervals.extend((start, start + b) for b in busy)
-        return max(busy) + self.overhead_s
+        lost, next_s = 0, s
+        for u, node in enumerate(nodes):
+            mine = range(u * width, min((u + 1) * width, len(busy)))
+            if not mine:
+                break
+            finish = max(s + busy[w] for w in mine)
+            death = self.fleet.death_s(node)
+            dies = death < finish
+            for w in mine:
+                interval = (s, min(s + busy[w], death) if dies else s + busy[w])
+                self.worker_intervals.append(interval)
+                if node.spot:
+                    self.spot_intervals.append(interval)
+                if dies:
+                    self.lost["worker_s"] += interval[1] - s
+                    lost += records[w]
+            self.lost["shares"] += dies
+            next_s = max(next_s, death if dies else finish)
+        self.lost["records"] += lost
+        return lost, next_s, max(busy)
 
     def processor(self) -> Generator[simpy.events.Event, None, None]:
-        env = self.env
+        env, fleet = self.env, self.fleet
         while True:
             records = yield self.windows.get()
-            start = env.now
-            n_workers_now = self.apply_fleet_changes(start) * self.workers_per_node
-            self.nodes_at_start.append(n_workers_now // self.workers_per_node)
-            n = len(records)
-            processing = self.processing_s(n, start, n_workers_now)
-            end = start + processing
-            if processing > 0:
+            start = s = env.now
+            yield _At(env, s, PRIORITY_PASS)
+            nodes = fleet.start_pass(s)
+            self.nodes_at_start.append(len(nodes))
+            m, end = len(records), start
+            while m > 0:
+                if not nodes:
+                    s = yield from fleet.wait_for_node(s)
+                else:
+                    lost, next_s, longest = self.run_pass(m, s, nodes)
+                    if lost == 0:
+                        end = s + (longest + self.overhead_s)
+                        break
+                    m, s = lost, next_s
+                yield _At(env, s, PRIORITY_PASS)
+                nodes = fleet.start_pass(s)
+            if end > env.now:
                 yield _At(env, end, NORMAL)
             self.start_s.append(start)
             self.end_s.append(end)
-            self.sizes.append(n)
+            self.sizes.append(len(records))
             self.record_arrival.extend(records)
-            self.record_end.extend([end] * n)
+            self.record_end.extend([end] * len(records))
 
     def run(self) -> None:
-        """Start the processes (arrivals, closer, processor, autoscaler) and run to the end."""
+        """Start the processes (arrivals, closer, processor; the fleet's own) and run to the end."""
         env = self.env
         env.process(self.arrival_process())
         env.process(self.closer())
         env.process(self.processor())
-        if self.autoscaling is not None:
-            env.process(self.autoscaler())
         env.run()
         if len(self.end_s) != len(self.close_s) or self.open_window:
             raise AssertionError("reference model stopped with windows left unprocessed")
 
     def result(self, warmup_s: float) -> StreamingReferenceResult:
-        """The run's records and metrics, node-seconds and autoscaler counts included."""
-        horizon_s, fleet = self.horizon_s, self.fleet
-        held = np.array(self.nodes).reshape(-1, 3)
+        """The run's records and metrics, node-seconds and fleet counts included."""
+        horizon_s, fleet, counts = self.horizon_s, self.fleet, self.fleet.counts
         base = _summarise(np.array(self.record_arrival), np.array(self.record_end),
                           np.array(self.close_s), np.array(self.start_s), np.array(self.end_s),
                           np.array(self.sizes, dtype=np.int64),
                           np.array(self.batch_sizes, dtype=np.int64), self.worker_intervals,
                           horizon_s, warmup_s)
+        spot = np.array(self.spot_intervals, dtype=np.float64).reshape(-1, 2)
         return dataclasses.replace(
             base,
             nodes_at_start=np.array(self.nodes_at_start, dtype=np.int64),
-            node_s_horizon=float(_clip(held[:, 0], held[:, 2], 0.0, horizon_s).sum()),
-            node_s_window=float(_clip(held[:, 0], held[:, 2], warmup_s, horizon_s).sum()),
-            n_scale_out=fleet["out"], n_scale_in=fleet["in"], n_launched=fleet["launched"],
-            max_nodes=fleet["max"])
+            node_s_horizon=fleet.node_seconds(0.0, horizon_s),
+            node_s_window=fleet.node_seconds(warmup_s, horizon_s),
+            n_scale_out=counts["scale_out"], n_scale_in=counts["scale_in"],
+            n_launched=counts["launched"], max_nodes=counts["max_nodes"],
+            node_s_spot_horizon=fleet.node_seconds(0.0, horizon_s, spot_only=True),
+            node_s_spot_window=fleet.node_seconds(warmup_s, horizon_s, spot_only=True),
+            busy_spot_worker_s=float(_clip(spot[:, 0], spot[:, 1], warmup_s, horizon_s).sum()),
+            n_interruptions=counts["interruptions"], n_replacements=counts["replacements"],
+            n_lost_shares=self.lost["shares"], n_reprocessed_records=self.lost["records"],
+            lost_worker_s=self.lost["worker_s"])
 
 
 def simulate_streaming_reference(
@@ -311,7 +343,8 @@ def simulate_streaming_reference(
     warmup_s: float,
     overhead_s: float = 0.0,
     workers_per_node: int = 1,
-    autoscaling: StreamingAutoscaling | None = None,
+    fleet: ReferenceFleet | None = None,
+    interruption_gap_s: Callable[[], float] | None = None,
 ) -> StreamingReferenceResult:
     """Simulate a streaming micro-batch job on given arrival times.
 
@@ -320,8 +353,8 @@ def simulate_streaming_reference(
     arrival_times_s : float64[n]
         Record arrival times (s): finite, ``>= 0``, sorted, ``< horizon_s``.
     service_s : callable(int) -> float
-        Duration (s, > 0) of a batch of the given size; called once per batch, in window order
-        then batch order.
+        Duration (s, > 0) of a batch of the given size; called once per batch, in window order,
+        pass order, then batch order.
     n_workers : int
         Workers (GPUs) of the fleet at t = 0, a multiple of ``workers_per_node``.
     window_s : float
@@ -334,8 +367,12 @@ def simulate_streaming_reference(
         Fixed time added to every non-empty window's processing (s), >= 0.
     workers_per_node : int
         Workers per node (nodes at t = 0: ``n_workers / workers_per_node``).
-    autoscaling : StreamingAutoscaling, optional
-        Target-tracking autoscaling (contract in ``simulators/streaming/api.py``).
+    fleet : ReferenceFleet, optional
+        Autoscaling, provisioning delay, spot and on-demand base (contract in
+        ``simulators/streaming/api.py``); None: a fixed on-demand fleet.
+    interruption_gap_s : callable() -> float, optional
+        Time (s) from a spot node's ready to its notice; called once per spot node at its
+        launch, in launch order.  Needed when ``fleet.spot`` has a rate > 0.
 
     Returns
     -------
@@ -344,9 +381,15 @@ def simulate_streaming_reference(
     arrivals = np.asarray(arrival_times_s, dtype=np.float64)
     _check_inputs(arrivals, n_workers=n_workers, window_s=window_s, max_batch=max_batch,
                   horizon_s=horizon_s, warmup_s=warmup_s, overhead_s=overhead_s)
+    fleet = fleet if fleet is not None else ReferenceFleet()
+    if fleet.spot is not None and fleet.spot.interruptions_per_hour > 0 and \
+            interruption_gap_s is None:
+        raise SimulationError("a spot fleet with interruptions needs interruption_gap_s; pass "
+                              "a sampler of the time from ready to notice")
     model = _StreamingModel(arrivals, service_s, n_workers=n_workers, window_s=window_s,
                             max_batch=max_batch, horizon_s=horizon_s, overhead_s=overhead_s,
-                            workers_per_node=workers_per_node, autoscaling=autoscaling)
+                            workers_per_node=workers_per_node, fleet=fleet,
+                            interruption_gap_s=interruption_gap_s or (lambda: math.inf))
     model.run()
     return model.result(warmup_s)
 
@@ -388,6 +431,14 @@ def _summarise(arr: np.ndarray, rec_end: np.ndarray, close: np.ndarray, start: n
         n_scale_in=0,
         n_launched=0,
         max_nodes=0,
+        node_s_spot_horizon=0.0,
+        node_s_spot_window=0.0,
+        busy_spot_worker_s=0.0,
+        n_interruptions=0,
+        n_replacements=0,
+        n_lost_shares=0,
+        n_reprocessed_records=0,
+        lost_worker_s=0.0,
         busy_worker_s=float(_clip(iv[:, 0], iv[:, 1], warmup_s, horizon_s).sum()),
         busy_worker_s_horizon=float(_clip(iv[:, 0], iv[:, 1], 0.0, horizon_s).sum()),
         n_arrivals_total=int(arr.size),

@@ -193,7 +193,7 @@ def test_typed_records_cover_every_kernel_column() -> None:
     from simulators.batch.api import BatchCounters, BatchJobs
     from simulators.realtime import _layout as realtime_layout
     from simulators.realtime.api import RealtimeCounters
-    from simulators.streaming import _kernel as streaming_layout
+    from simulators.streaming import _layout as streaming_layout
     from simulators.streaming.api import StreamingCounters
     from simulators.training import _kernel as training_layout
     from simulators.training.api import TrainingRuns

@@ -153,15 +153,14 @@ def test_autoscaling_tracks_the_target_utilization():
     and 5 nodes, with utilization between lambda c / 5 and lambda c / 4 and no backlog left.
     Started on one node (a quarter of the capacity it needs), it must scale out.
     """
-    from simulators.streaming.api import StreamingAutoscaling
+    from simulators.streaming.api import streaming_autoscaling
 
     rate, c, target = 100.0, 0.02, 0.5
-    auto = StreamingAutoscaling(target, min_nodes=1, max_nodes=10, interval_s=60.0,
-                                provisioning_delay_s=90.0)
+    auto = streaming_autoscaling(target, min_nodes=1, max_nodes=10, interval_s=60.0)
     sim = simulate_streaming(
         PoissonArrivals(rate), constant_service(1000 * c, 1), n_nodes=1, workers_per_node=1,
         window_s=1.0, max_batch=1, horizon_s=4 * 3600.0, warmup_s=3600.0, n_replications=4,
-        seed=23, autoscaling=auto)
+        seed=23, autoscaling=auto, provisioning_delay_s=90.0)
     work = rate * c
     nodes = sim.mean_nodes("window")
     assert ((nodes >= work / target - 0.01) & (nodes <= work / target + 1.0)).all(), nodes
@@ -187,14 +186,13 @@ def test_autoscaling_tracks_the_target_utilization():
 def test_autoscaling_by_hand(times, delay_s, latencies, node_s):
     """Tiny scenarios worked out by hand: W = 1 s, batches of one record of 0.4 s, target 0.5."""
     from simulators.core.arrivals import TraceArrivals
-    from simulators.streaming.api import StreamingAutoscaling
+    from simulators.streaming.api import streaming_autoscaling
 
-    auto = StreamingAutoscaling(0.5, min_nodes=1, max_nodes=3, interval_s=1.0,
-                                provisioning_delay_s=delay_s)
+    auto = streaming_autoscaling(0.5, min_nodes=1, max_nodes=3, interval_s=1.0)
     sim = simulate_streaming(
         TraceArrivals(np.array(times)), constant_service(400.0, 1), n_nodes=1,
         workers_per_node=1, window_s=1.0, max_batch=1, horizon_s=6.0, warmup_s=0.0,
-        n_replications=1, seed=0, autoscaling=auto)
+        n_replications=1, seed=0, autoscaling=auto, provisioning_delay_s=delay_s)
     assert sim.mean_latency_s()[0] == pytest.approx(np.mean(latencies), abs=1e-12)
     assert sim.node_seconds("horizon")[0] == pytest.approx(node_s, abs=1e-12)
     counts = {k: v.tolist() for k, v in sim.scaling_counts().items()}

@@ -11,8 +11,9 @@ import pytest
 
 from domain.errors import SimulationError
 from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
+from simulators.core.fleet import AutoscalingPolicy, SpotModel
 from simulators.core.service import constant_service, exponential_service, table_service
-from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
+from simulators.streaming.api import simulate_streaming, streaming_autoscaling
 
 
 def _run(**overrides):
@@ -102,6 +103,8 @@ _GOOD = {"arrivals": PoissonArrivals(10.0), "service": constant_service(10.0, 8)
     ("n_nodes", 0), ("workers_per_node", 0), ("n_replications", 0), ("seed", -1),
     ("horizon_s", 0.0), ("warmup_s", 60.0), ("warmup_s", -1.0), ("overhead_s", -0.1),
     ("slo_latency_s", 0.0), ("autoscaling", {"target_utilization": 0.6}),
+    ("provisioning_delay_s", -1.0), ("provisioning_delay_s", math.inf), ("on_demand_base", 2),
+    ("on_demand_base", -1), ("spot", {"interruptions_per_hour": 0.1}),
 ])
 def test_bad_input_names_the_parameter_value_and_fix(name, value):
     """A bad parameter raises ValueError naming the parameter, the bad value and a fix."""
@@ -116,17 +119,39 @@ def test_bad_input_names_the_parameter_value_and_fix(name, value):
 
 
 @pytest.mark.parametrize("field, spec, shown", [
-    ("target_utilization", StreamingAutoscaling(0.0, 1, 2), "0.0"),
-    ("target_utilization", StreamingAutoscaling(1.5, 1, 2), "1.5"),
-    ("min_nodes", StreamingAutoscaling(0.5, 3, 2), "3"),
-    ("n_nodes", StreamingAutoscaling(0.5, 2, 4), "[2, 4]"),
-    ("interval_s", StreamingAutoscaling(0.5, 1, 4, 0.0), "0.0"),
-    ("provisioning_delay_s", StreamingAutoscaling(0.5, 1, 4, 60.0, -1.0), "-1.0"),
+    ("target", streaming_autoscaling(0.0, 1, 2), "0.0"),
+    ("target", streaming_autoscaling(1.5, 1, 2), "1.5"),
+    ("min_nodes", streaming_autoscaling(0.5, 3, 2), "3"),
+    ("min_nodes", streaming_autoscaling(0.5, 0, 2), "0"),
+    ("n_nodes", streaming_autoscaling(0.5, 2, 4), "[2, 4]"),
+    ("interval_s", streaming_autoscaling(0.5, 1, 4, 0.0), "0.0"),
+    ("metric", AutoscalingPolicy("queue_per_worker", 2.0, 1, 4), "queue_per_worker"),
+    ("window_s", AutoscalingPolicy("utilization", 0.5, 1, 4, 60.0, 90.0), "90.0"),
+    ("schedule", AutoscalingPolicy("utilization", 0.5, 1, 4, schedule=((8.0, 18.0, 2),)),
+     "(8.0, 18.0, 2)"),
+    ("scale_in_cooldown_s", AutoscalingPolicy("utilization", 0.5, 1, 4,
+                                              scale_in_cooldown_s=-1.0), "-1.0"),
 ])
 def test_bad_autoscaling_names_the_field(field, spec, shown):
     """A bad autoscaling field raises ValueError naming the field, its value and a fix."""
     with pytest.raises(ValueError, match=field) as info:
         simulate_streaming(**dict(_GOOD, autoscaling=spec))
+    assert shown in str(info.value) and ";" in str(info.value)
+
+
+@pytest.mark.parametrize("field, spot, shown", [
+    ("interruptions_per_hour", SpotModel(interruptions_per_hour=-0.5), "-0.5"),
+    ("notice_s", SpotModel(0.1, notice_s=math.nan), "nan"),
+    ("replacement_delay_s", SpotModel(0.1, replacement_delay_s=-2.0), "-2.0"),
+    ("fallback_to_on_demand_after_s", SpotModel(0.1, fallback_to_on_demand_after_s=60.0),
+     "60.0"),
+    ("trace", SpotModel(trace_times_s=np.array([0.0, 60.0]),
+                        trace_capacity=np.array([1, 0])), "2 ticks"),
+])
+def test_bad_spot_names_the_field(field, spot, shown):
+    """A bad spot model raises ValueError naming the field, its value and a fix."""
+    with pytest.raises(ValueError, match=field) as info:
+        simulate_streaming(**dict(_GOOD, spot=spot))
     assert shown in str(info.value) and ";" in str(info.value)
 
 

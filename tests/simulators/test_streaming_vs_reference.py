@@ -19,8 +19,8 @@ from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.histogram import histogram_of
 from simulators.core.reference_arrivals import poisson_arrivals
 from simulators.core.service import ServiceTime, linear_service, table_service
-from simulators.streaming.api import StreamingAutoscaling, simulate_streaming
-from simulators.streaming.reference import simulate_streaming_reference
+from simulators.streaming.api import simulate_streaming, streaming_autoscaling
+from simulators.streaming.reference import ReferenceFleet, simulate_streaming_reference
 
 
 @settings(max_examples=40, deadline=None)
@@ -157,15 +157,15 @@ def test_identical_with_autoscaling(seed, n_per_phase, window_s, wpn, max_batch,
     times = times[times < 60.0]
     horizon, warmup = 60.0, 5.0
     service = linear_service(base_ms, per_item_ms, max_batch)
-    auto = StreamingAutoscaling(target, 1, max_nodes, interval_s, delay_s)
+    auto = streaming_autoscaling(target, 1, max_nodes, interval_s)
     kernel = simulate_streaming(
         TraceArrivals(times), service, n_nodes=1, workers_per_node=wpn, window_s=window_s,
         max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, n_replications=1, seed=seed,
-        autoscaling=auto)
+        autoscaling=auto, provisioning_delay_s=delay_s)
     ref = simulate_streaming_reference(
         times, lambda k: float(service.mean_s[k]), n_workers=wpn, workers_per_node=wpn,
         window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
-        autoscaling=auto)
+        fleet=ReferenceFleet(autoscaling=auto, provisioning_delay_s=delay_s))
     s = kernel.counters()
     np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
     assert s.n_scale_out[0] == ref.n_scale_out
