@@ -7,15 +7,27 @@ numbers, all read from the results object. Unknown values are ``n/a``, never ``$
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-from typing import Any
 
+from planner.reports import llm as llm_report
+from planner.reports.formatting import (
+    NA,
+    fmt_money,
+    fmt_ms,
+    fmt_number,
+    fmt_pct,
+    fmt_plain,
+    fmt_unit,
+    human_ms,
+    short_source,
+)
 from planner.results import LATENCY_KEYS, DesignResult, RunResult
-from planner.stats import Estimate
 
-NA = "n/a"
+__all__ = ["NA", "RECOMMENDED_MARK", "Block", "Bullets", "Paragraph", "Section", "Table",
+           "build_report", "fmt_money", "fmt_ms", "fmt_number", "fmt_pct", "fmt_plain",
+           "fmt_unit", "human_ms", "short_source"]
+"""The formatting helpers are re-exported: reports import them from here."""
+
 RECOMMENDED_MARK = "★"
 """Marks the recommended design (cheapest meeting every SLO) in headers and lists."""
 
@@ -55,109 +67,18 @@ class Section:
     level: int = 2
 
 
-# ----------------------------------------------------------------------------- formatting
-
-def fmt_number(value: float | None, digits: int = 2) -> str:
-    """Return ``1,234.56`` or ``n/a``."""
-    if value is None:
-        return NA
-    return f"{value:,.{digits}f}"
-
-
-def fmt_money(value: float | None, digits: int = 2) -> str:
-    """Return ``$1,234.56`` or ``n/a`` for an unknown amount."""
-    if value is None:
-        return NA
-    return f"${value:,.{digits}f}"
-
-
-def fmt_unit(value: float | None) -> str:
-    """Return a unit cost: 4 decimals below $10 (``$0.0118``), 2 above (``$12.34``), and three
-    significant digits below $0.001 (``$0.0000376``), so a small unit cost never reads $0."""
-    if value is None:
-        return NA
-    if value != 0 and abs(value) < 0.001:
-        decimals = 2 - math.floor(math.log10(abs(value)))
-        return f"${value:.{decimals}f}"
-    return f"${value:.4f}" if abs(value) < 10 else f"${value:,.2f}"
-
-
-def fmt_pct(value: float | None, digits: int = 1) -> str:
-    """Return a fraction as a percentage (``40.2%``) or ``n/a``."""
-    if value is None:
-        return NA
-    return f"{value * 100:.{digits}f}%"
-
-
-def human_ms(value: float | None, *, unit: bool = True) -> str:
-    """Return a duration given in ms in a readable unit: ms below 10 s (no unit unless
-    ``unit``), seconds below two minutes, minutes below two hours, then hours."""
-    if value is None:
-        return NA
-    if abs(value) < 10_000:
-        return f"{value:,.2f}" + (" ms" if unit else "")
-    if abs(value) < 120_000:
-        return f"{value / 1000:,.2f} s"
-    if abs(value) < 7_200_000:
-        return f"{value / 60_000:,.2f} min"
-    return f"{value / 3_600_000:,.2f} h"
-
-
-def fmt_ms(e: Estimate, ci: bool = False) -> str:
-    """Return an estimate with its unit (``7.87 ms ± 0.00 ms``, ``18.2 s``, ``3.5 h``) or
-    ``n/a``."""
-    if e.mean is None:
-        return NA
-    text = human_ms(e.mean)
-    if ci and e.half_width is not None:
-        text += f" ± {human_ms(e.half_width)}"
-    return text
-
-
-def fmt_plain(value: Any) -> str:
-    """Return a short plain form of a scalar (``n/a`` for None)."""
-    if value is None:
-        return NA
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:,.4g}"
-    return str(value)
-
-
-def short_source(source: str, purchase: str = "on_demand") -> str:
-    """Return the clause of a price source that covers ``purchase``, commit hashes shortened.
-
-    Catalog rows name one source for on-demand and reserved prices and, after ``spot:``, one
-    for spot prices.
-    """
-    clauses = [c.strip() for c in source.split(";")]
-    chosen = clauses[0]
-    if purchase == "spot":
-        for c in clauses[1:]:
-            if c.startswith("spot:"):
-                chosen = c[len("spot:"):].strip()
-    return re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", chosen)
-
-
 # ----------------------------------------------------------------------------- facts
 
 def slo_text(d: DesignResult) -> str:
-    """Return ``p99 ≤ 20 ms`` (the SLO target) or ``none``."""
-    if d.slo is None:
-        return "none"
-    if d.slo.latency_ms >= 10_000:
-        return f"p{d.slo.percentile:g} ≤ {human_ms(d.slo.latency_ms)}"
-    return f"p{d.slo.percentile:g} ≤ {d.slo.latency_ms:g} ms"
+    """Return every bound of the SLO naming its metric (``latency p99 ≤ 20 ms``, ``TTFT p99 ≤
+    500 ms; TPOT p99 ≤ 50 ms``) or ``none``."""
+    return llm_report.bounds_text(d)
 
 
 def slo_status(d: DesignResult) -> str:
-    """Return ``met``, ``MISSED`` or ``no SLO``."""
-    if d.slo is None:
-        return "no SLO"
-    return "met" if d.slo.met else "MISSED"
+    """Return ``met`` (every bound), ``MISSED`` (``MISSED (TPOT)`` with several bounds) or
+    ``no SLO``."""
+    return llm_report.status_text(d)
 
 
 def slo_percentile_ms(d: DesignResult) -> float | None:
@@ -165,6 +86,41 @@ def slo_percentile_ms(d: DesignResult) -> float | None:
     if d.slo is not None:
         return d.slo.achieved_ms.mean
     return d.latency_ms["p99"].mean
+
+
+def _axis_metric(d: DesignResult) -> str:
+    return "latency" if d.slo is None or d.slo.metric in ("latency", "e2e") else d.slo.metric
+
+
+def pareto_metric(result: RunResult) -> str:
+    """Return what designs are compared on: the metric of every design's first SLO bound when
+    they all share it (``ttft`` for LLM designs), else ``latency`` (each design's own
+    distribution: end to end for LLM designs), so that TTFT is never ranked against another
+    design's end-to-end latency."""
+    metrics = {_axis_metric(d) for d in result.designs}
+    return metrics.pop() if len(metrics) == 1 else "latency"
+
+
+def comparable_ms(d: DesignResult, metric: str) -> float | None:
+    """Return the design's value on the :func:`pareto_metric` axis (ms): the achieved value of
+    its bound on ``metric`` (``latency`` also takes an E2E bound), else its p99; None when the
+    design does not report ``metric``."""
+    wanted = ("latency", "e2e") if metric == "latency" else (metric,)
+    for s in d.slos:
+        if s.metric in wanted:
+            return s.achieved_ms.mean
+    if metric == "latency":
+        return d.latency_ms["p99"].mean
+    est = llm_report.llm_estimate(d, metric, "p99")
+    return None if est is None else est.mean
+
+
+def pareto_label(result: RunResult) -> str:
+    """Return the axis of :func:`pareto_names` for people."""
+    metric = pareto_metric(result)
+    if metric == "latency":
+        return "the SLO percentile"
+    return f"{llm_report.SLO_METRIC_NAMES.get(metric, metric)} at the SLO percentile"
 
 
 def fleet_text(d: DesignResult) -> str:
@@ -222,14 +178,15 @@ def design_heading(result: RunResult, d: DesignResult) -> str:
 
 
 def pareto_names(result: RunResult) -> list[str]:
-    """Return the designs not dominated in (SLO-percentile value, $/month), in result order.
+    """Return the designs not dominated in (:func:`comparable_ms`, $/month), in result order.
 
     Only designs with a known, complete monthly cost and a known value take part; a design is
     dominated when another is no worse on both axes and better on one.
     """
-    points = {d.name: (slo_percentile_ms(d), d.cost.usd_per_month) for d in result.designs
+    metric = pareto_metric(result)
+    points = {d.name: (comparable_ms(d, metric), d.cost.usd_per_month) for d in result.designs
               if d.cost.usd_per_month is not None and not d.cost.incomplete
-              and slo_percentile_ms(d) is not None}
+              and comparable_ms(d, metric) is not None}
     out = []
     for name, (lat, usd) in points.items():
         dominated = any(
@@ -259,9 +216,11 @@ def comparison_table(result: RunResult) -> Table:
     what = f"{label} " if label else ""
     for key in LATENCY_KEYS:
         row(f"{key} {what}".rstrip(), [fmt_ms(d.latency_ms[key], ci=key == "p99") for d in designs])
-    row("SLO", [slo_text(d) for d in designs])
+    for name, cells in llm_report.comparison_rows(result):
+        row(name, cells)
+    row("SLO", [llm_report.verdicts_text(d) for d in designs])
     row("SLO status", [slo_status(d) for d in designs])
-    row("SLO attainment",
+    row("SLO attainment" + (" (first bound)" if any(len(d.slos) > 1 for d in designs) else ""),
         [NA if d.slo is None else fmt_pct(d.slo.attainment.mean, 2) for d in designs])
     row("throughput (req/s)", [fmt_number(d.throughput_rps.mean, 1) for d in designs])
     row("utilisation", [fmt_pct(d.utilization.mean) for d in designs])
@@ -273,6 +232,8 @@ def comparison_table(result: RunResult) -> Table:
     if has_tokens(result):
         row("$/1M tokens (allocated)", [fmt_unit(d.cost.usd_per_1m_tokens) for d in designs])
         row("$/1M tokens (busy)", [fmt_unit(d.cost.usd_per_1m_tokens_busy) for d in designs])
+    for name, cells in llm_report.token_cost_rows(result):
+        row(name, cells)
     if has_runs(result):
         row("$/training run (allocated)", [fmt_unit(d.cost.usd_per_run) for d in designs])
         row("$/training run (busy)", [fmt_unit(d.cost.usd_per_run_busy) for d in designs])
@@ -292,8 +253,9 @@ def summary_section(result: RunResult) -> Section:
     if sc.get("description"):
         blocks.append(Paragraph(str(sc["description"])))
     workloads: dict[str, DesignResult] = {}
-    for d in result.designs:
-        workloads.setdefault(d.workload, d)
+    for d in result.designs:  # the design judged on the most bounds states the workload's SLO
+        if d.workload not in workloads or len(d.slos) > len(workloads[d.workload].slos):
+            workloads[d.workload] = d
     items = [
         (f"horizon: {fmt_plain(sc.get('horizon_s'))} s, of which {fmt_plain(sc.get('warmup_s'))} s "
         "warm-up"),
@@ -313,15 +275,15 @@ def recommendation_section(result: RunResult) -> Section:
     if best is not None:
         text = (f"{RECOMMENDED_MARK} {best.name}: the cheapest design with a known, complete price "
                 f"that meets every SLO: {fmt_money(best.cost.usd_per_month)} per month, "
-                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k requests; "
-                f"{best.metric_label} at the SLO percentile "
-                f"{fmt_number(slo_percentile_ms(best))} ms against {slo_text(best)}.")
+                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k requests"
+                + "".join(f", {t}" for t in (llm_report.token_cost_text(best),) if t)
+                + f"; SLO: {llm_report.verdicts_text(best)}.")
     else:
         text = ("No recommendation: no design with a known, complete price meets every SLO.")
     items = []
     pareto = pareto_names(result)
     if pareto:
-        items.append("Pareto-optimal in cost per month and the SLO percentile: "
+        items.append(f"Pareto-optimal in cost per month and {pareto_label(result)}: "
                      + ", ".join(pareto))
     unpriced = [d.name for d in result.designs
                 if d.cost.usd_per_month is None or d.cost.incomplete]
@@ -338,7 +300,9 @@ def design_sections(result: RunResult) -> list[Section]:
     out = []
     for d in result.designs:
         f = d.fleet
-        rows = [(f"{d.metric_label}", *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS))]
+        label = "E2E latency" if d.llm is not None else d.metric_label
+        rows = [(label, *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS)),
+                *llm_report.latency_rows(d, LATENCY_KEYS)]
         if d.wait_ms["mean"].mean is not None:  # only patterns with a request queue wait
             rows.append(("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
                                    for k in LATENCY_KEYS)))
@@ -353,13 +317,20 @@ def design_sections(result: RunResult) -> list[Section]:
         batching = batching_text(d)
         if batching is not None:
             items.append(f"batching: {batching}")
+        if d.slos:
+            items.append(f"SLO: {llm_report.verdicts_text(d)}")
+        items.extend(llm_report.engine_items(d))
+        tokens = llm_report.token_cost_text(d)
+        if tokens is not None:
+            items.append(f"token cost (allocated): {tokens}")
         items.append(f"mean nodes {fmt_plain(f.mean_nodes)} (max "
                      f"{fmt_plain(f.max_nodes)}); node-hours {node_hours_text(d)}")
         items.append(f"preemptions {fmt_plain(f.preemptions)}; dropped requests "
                      f"{fmt_plain(f.dropped_requests)}; requeued "
                      f"{fmt_plain(f.requeued_requests)}")
-        items.append(f"mean batch {fmt_number(d.mean_batch_size.mean)}; mean queue "
-                     f"{fmt_number(d.mean_queue_length.mean, 3)}")
+        if d.llm is None:  # an LLM design's batch and queue are in its engine block
+            items.append(f"mean batch {fmt_number(d.mean_batch_size.mean)}; mean queue "
+                         f"{fmt_number(d.mean_queue_length.mean, 3)}")
         gpu_h = NA if d.gpu_hours is None else f"{d.gpu_hours:,.2f}"
         items.append(f"busy GPU-hours {fmt_number(d.busy_gpu_hours.mean, 3)} of {gpu_h} "
                      f"allocated; busy cost {fmt_money(d.cost.busy_usd)}; mean fleet cost "

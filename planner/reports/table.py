@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import shutil
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from planner.reports.sections import NA, fmt_money, fmt_ms, fmt_unit, human_ms, short_source
+from planner.reports import llm as llm_report
+from planner.reports.sections import NA, fmt_money, fmt_ms, fmt_unit, short_source
 from planner.results import DesignResult, RunResult
 from planner.stats import Estimate
 
 
-def _console(buffer: io.StringIO) -> Console:
-    width = max(shutil.get_terminal_size((180, 40)).columns, 180)
+def _console(buffer: io.StringIO, width: int | None = None) -> Console:
+    width = width or max(shutil.get_terminal_size((180, 40)).columns, 180)
     return Console(file=buffer, width=width, color_system=None, highlight=False,
                    emoji=False, soft_wrap=False, markup=False)
 
@@ -24,12 +26,40 @@ def _ms(e: Estimate, ci: bool = False) -> str:
 
 
 def _slo(d: DesignResult) -> str:
+    """Every bound with its verdict, one per line (``TTFT p99 ≤ 500 ms: met (40.28 ms)``),
+    then the first bound's attainment."""
     if d.slo is None:
         return "-"
-    mark = "met" if d.slo.met else "MISSED"
+    lines = [llm_report.verdict_text(d, s) for s in d.slos]
     att = d.slo.attainment.mean
-    head = f"{mark}: p{d.slo.percentile:g} ≤ {human_ms(d.slo.latency_ms)}"
-    return f"{head}\n{att * 100:.2f}% within" if att is not None else head
+    if att is not None:
+        first = "" if len(d.slos) == 1 else f" ({llm_report.metric_name(d, d.slo)})"
+        lines.append(f"{att * 100:.2f}% within{first}")
+    return "\n".join(lines)
+
+
+def _llm_cells(d: DesignResult) -> tuple[str, str, str]:
+    """TTFT p99 and TPOT p99 with their CIs and the goodput; n/a without an LLM block."""
+    ttft = llm_report.llm_estimate(d, "ttft", "p99")
+    tpot = llm_report.llm_estimate(d, "tpot", "p99")
+    return (NA if ttft is None else _ms(ttft, ci=True), NA if tpot is None else _ms(tpot, ci=True),
+            llm_report.goodput_text(d))
+
+
+def _needed_width(table: Table) -> int:
+    """Return the narrowest width that shows every cell of ``table``: no-wrap columns at their
+    widest line, the others at their longest word (or their ``min_width``), plus padding and
+    borders (rich crops a table wider than the console)."""
+    total = len(table.columns) + 1
+    for column in table.columns:
+        cells = [str(column.header), *(str(c) for c in column.cells)]
+        if column.no_wrap:
+            width = max(cell_len(line) for c in cells for line in c.split("\n"))
+        else:
+            width = max([column.min_width or 0,
+                         *(cell_len(word) for c in cells for word in c.split())])
+        total += width + 2
+    return total
 
 
 def render_comparison(result: RunResult) -> str:
@@ -43,15 +73,19 @@ def render_comparison(result: RunResult) -> str:
         title_justify="left",
     )
     best = result.cheapest_meeting_slo()
+    llm = llm_report.has_llm(result)
     for header, justify in [
-        ("design", "left"), ("fleet", "left"), ("p50", "right"), ("p99", "right"),
-        ("SLO", "left"), ("rate/s", "right"), ("util", "right"), ("node-h", "right"),
+        ("design", "left"), ("fleet", "left"), ("p50", "right"),
+        ("p99 E2E" if llm else "p99", "right"),
+        *([("TTFT p99", "right"), ("TPOT p99", "right")] if llm else []),
+        ("SLO", "left"), ("rate/s", "right"), *([("goodput/s", "right")] if llm else []),
+        ("util", "right"), ("node-h", "right"),
         ("nodes", "right"), ("preempt", "right"), ("cost", "right"),
         ("unit cost", "right"), ("busy basis", "right"),
     ]:
         table.add_column(header, justify=justify, overflow="fold",
                          no_wrap=justify == "right" or header == "design",
-                         min_width=22 if header == "fleet" else None)
+                         min_width=22 if header in ("fleet", "SLO") else None)
     for d in result.designs:
         f = d.fleet
         star = " *" if best is not None and d.name == best.name else ""
@@ -64,13 +98,16 @@ def render_comparison(result: RunResult) -> str:
             f"{f.purchase}, {scaling}"
             + ("" if d.batching is None else f"\n{d.batching.describe()}"))
         util = d.utilization.mean
+        ttft, tpot, goodput = _llm_cells(d)
         table.add_row(
             d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})"),
             fleet,
             _ms(d.latency_ms["p50"]),
             _ms(d.latency_ms["p99"], ci=True),
+            *((ttft, tpot) if llm else ()),
             _slo(d),
             f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else "-",
+            *((goodput,) if llm else ()),
             f"{util * 100:.1f}%" if util is not None else NA,
             _node_hours(d),
             f"{f.mean_nodes:.1f}\nmax {f.max_nodes:.0f}",
@@ -78,6 +115,7 @@ def render_comparison(result: RunResult) -> str:
             _cost_cell(d),
             *_unit_cells(d),
         )
+    console.width = max(console.width, _needed_width(table))  # never crop a column
     console.print(table)
     if best is not None:
         unit = (f"{fmt_unit(best.cost.usd_per_run)} per run" if best.pattern == "training" else
@@ -143,6 +181,9 @@ def _unit_cells(d: DesignResult) -> tuple[str, str]:
     if c.usd_per_1m_tokens is not None:
         alloc.append(f"{fmt_unit(c.usd_per_1m_tokens)}/1M tok")
         busy.append(fmt_unit(c.usd_per_1m_tokens_busy))
+    if c.usd_per_1m_output_tokens is not None:
+        alloc.append(f"{fmt_unit(c.usd_per_1m_output_tokens)}/1M out tok")
+        busy.append(fmt_unit(c.usd_per_1m_output_tokens_busy))
     if c.usd_per_run is not None or d.pattern == "training":
         alloc.append(f"{fmt_unit(c.usd_per_run)}/run")
         busy.append(fmt_unit(c.usd_per_run_busy))
@@ -209,12 +250,19 @@ def render_details(result: RunResult) -> str:
         table.add_column("metric")
         for key in ("mean", "p50", "p90", "p95", "p99"):
             table.add_column(key, justify="right")
-        table.add_row(d.metric_label, *[_ms(d.latency_ms[k], ci=True)
-                                      for k in ("mean", "p50", "p90", "p95", "p99")])
+        keys = ("mean", "p50", "p90", "p95", "p99")
+        table.add_row("E2E latency" if d.llm is not None else d.metric_label,
+                      *[_ms(d.latency_ms[k], ci=True) for k in keys])
+        for row in llm_report.latency_rows(d, keys):
+            table.add_row(*(cell.replace(" ± ", "\n±") for cell in row))
         if d.pattern == "realtime":
             table.add_row("wait ms", _ms(d.wait_ms["mean"], ci=True),
                           _ms(d.wait_ms["p50"], ci=True), "", "", _ms(d.wait_ms["p99"], ci=True))
         console.print(table)
+        if d.slos:
+            console.print(f"  SLO: {llm_report.verdicts_text(d)}", soft_wrap=True)
+        for item in llm_report.engine_items(d):
+            console.print(f"  {item}", soft_wrap=True)
         if d.pattern != "realtime":
             console.print("  " + "; ".join(
                 f"{k.replace('_', ' ')} {_plain(v)}" for k, v in d.pattern_metrics.items()))
