@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from planner.reports.llm_charts import llm_figures
 from planner.reports.sections import (
     NA,
     RECOMMENDED_MARK,
@@ -16,14 +17,16 @@ from planner.reports.sections import (
     Section,
     Table,
     build_report,
+    comparable_ms,
     fmt_money,
+    pareto_label,
+    pareto_metric,
     pareto_names,
     recommended_name,
-    slo_percentile_ms,
     title,
 )
 from planner.result_parts import DistributionResult, TimelineResult
-from planner.results import DesignResult, RunResult
+from planner.results import DesignResult, RunResult, SloResult
 
 PURCHASE_NODE_KEYS = ("nodes_base", "nodes_spot", "nodes_on_demand_fallback")
 """Timeline series that partition the fleet by purchase option (summed for the fleet size)."""
@@ -85,6 +88,12 @@ def fleet_size(timeline: TimelineResult | None) -> list[float | None] | None:
     return None
 
 
+def own_bounds(d: DesignResult) -> list[SloResult]:
+    """Return the SLO bounds on the design's own distribution (``latency_ms``): its latency,
+    freshness or completion-time bound, an LLM design's E2E bound (not TTFT or TPOT)."""
+    return [s for s in d.slos if s.metric in ("latency", "e2e")]
+
+
 def distribution_figures(result: RunResult) -> list[tuple[str, Any]]:
     """Return one CDF figure per metric label (latency, freshness...) of designs that have one."""
     import plotly.graph_objects as go
@@ -101,10 +110,10 @@ def distribution_figures(result: RunResult) -> list[tuple[str, Any]]:
             fig.add_trace(go.Scatter(
                 x=list(dist.values), y=list(dist.quantiles),
                 mode="lines+markers", name=d.name))
-            if d.slo is not None:
+            for slo in own_bounds(d):
                 fig.add_trace(go.Scatter(
-                    x=[d.slo.latency_ms], y=[d.slo.percentile / 100], mode="markers",
-                    marker={"symbol": "x", "size": 11}, name=f"{d.name} SLO {d.slo.latency_ms:g} ms",
+                    x=[slo.latency_ms], y=[slo.percentile / 100], mode="markers",
+                    marker={"symbol": "x", "size": 11}, name=f"{d.name} SLO {slo.latency_ms:g} ms",
                     showlegend=True))
         fig.update_layout(title=f"{label.capitalize()} distribution (mean of replications)",
                           xaxis_title=f"{label} (ms)", yaxis_title="quantile",
@@ -118,8 +127,9 @@ def pareto_figure(result: RunResult) -> tuple[Any, list[str]] | None:
     import plotly.graph_objects as go
 
     plotted, left_out = [], []
+    metric = pareto_metric(result)
     for d in result.designs:
-        lat = slo_percentile_ms(d)
+        lat = comparable_ms(d, metric)
         if d.cost.usd_per_month is None or d.cost.incomplete or lat is None:
             why = ("cost incomplete" if d.cost.incomplete and d.cost.usd_per_month is not None
                    else "cost n/a" if d.cost.usd_per_month is None else f"{d.metric_label} n/a")
@@ -147,8 +157,10 @@ def pareto_figure(result: RunResult) -> tuple[Any, list[str]] | None:
             hovertext=[(f"{d.name}: {fmt_money(d.cost.usd_per_month)}/month, "
                        f"{lat:,.2f} ms; SLO {'met' if d.meets_slo else 'none' if d.slo is None else 'MISSED'}")],
             hoverinfo="text"))
-    fig.update_layout(title="Cost per month against the SLO percentile (p99 when no SLO)",
-                      xaxis_title="value at the SLO percentile (ms)", yaxis_title="USD per month",
+    label = pareto_label(result)
+    axis = "value at the SLO percentile" if label == "the SLO percentile" else label
+    fig.update_layout(title=f"Cost per month against {label} (p99 when no SLO)",
+                      xaxis_title=f"{axis} (ms)", yaxis_title="USD per month",
                       template="plotly_white", height=460)
     return fig, left_out
 
@@ -197,6 +209,8 @@ def charts_section(result: RunResult) -> str:
     fig = timeline_figure(result)
     if fig is not None:
         parts.append(chart_div(fig, "fleet-timeline"))
+    for div_id, fig in llm_figures(result):
+        parts.append(chart_div(fig, div_id))
     return "\n".join(parts)
 
 
