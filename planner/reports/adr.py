@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from planner.reports import llm as llm_report
 from planner.reports.markdown import escape
 from planner.reports.sections import (
     NA,
@@ -40,9 +41,11 @@ def default_date(result: RunResult) -> str:
 
 
 def _workloads(result: RunResult) -> dict[str, DesignResult]:
+    """Each workload's design judged on the most SLO bounds (it states the workload's SLO)."""
     out: dict[str, DesignResult] = {}
     for d in result.designs:
-        out.setdefault(d.workload, d)
+        if d.workload not in out or len(d.slos) > len(out[d.workload].slos):
+            out[d.workload] = d
     return out
 
 
@@ -68,26 +71,60 @@ def default_title(result: RunResult, budget_usd_per_month: float | None = None) 
 
 
 def _value_vs_slo(d: DesignResult) -> str:
-    value = slo_percentile_ms(d)
+    """Every bound of the SLO: ``p99 TTFT 40.28 ms against an SLO of 500.00 ms: met; ...``,
+    then the first bound's attainment."""
     if d.slo is None:
-        return f"p99 {d.metric_label} {human_ms(value)} (no SLO)"
-    verdict = "met" if d.slo.met else "MISSED"
-    return (f"p{d.slo.percentile:g} {d.metric_label} {human_ms(value)} against an SLO of "
-            f"{human_ms(d.slo.latency_ms)}: {verdict} (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
+        return f"p99 {d.metric_label} {human_ms(slo_percentile_ms(d))} (no SLO)"
+    parts = [f"p{s.percentile:g} {llm_report.metric_name(d, s)} {human_ms(s.achieved_ms.mean)} "
+             f"against an SLO of {human_ms(s.latency_ms)}: {'met' if s.met else 'MISSED'}"
+             for s in d.slos]
+    first = "" if len(d.slos) == 1 else f"{llm_report.metric_name(d, d.slo)} "
+    return "; ".join(parts) + f" ({first}attainment {fmt_pct(d.slo.attainment.mean, 2)})"
 
 
 def _cost_line(d: DesignResult) -> str:
     if d.cost.usd_per_month is None:
         return "cost n/a (price unknown)"
     lower = " (incomplete: a lower bound)" if d.cost.incomplete else ""
+    tokens = llm_report.token_cost_text(d) if d.llm is not None else None
     return (f"{fmt_money(d.cost.usd_per_month)} per month{lower}, "
             f"{fmt_unit(d.cost.usd_per_1k_requests)} per 1k requests allocated, "
-            f"{fmt_unit(d.cost.usd_per_1k_requests_busy)} busy")
+            f"{fmt_unit(d.cost.usd_per_1k_requests_busy)} busy"
+            + ("" if tokens is None else f", {tokens}"))
 
 
 def _option_summary(d: DesignResult) -> str:
-    return (f"{d.name}: {d.pattern}, {fleet_text(d)}; {_value_vs_slo(d)}; {_cost_line(d)}; "
-            f"utilisation {fmt_pct(d.utilization.mean)}")
+    llm = llm_report.summary_text(d)
+    return (f"{d.name}: {d.pattern}, {fleet_text(d)}; {_value_vs_slo(d)}; "
+            + ("" if llm is None else f"{llm}; ")
+            + f"{_cost_line(d)}; utilisation {fmt_pct(d.utilization.mean)}")
+
+
+def _slo_pros_cons(d: DesignResult, good: list[str], neutral: list[str],
+                   bad: list[str]) -> None:
+    """One statement per bound of the SLO (met or missed, with the margin), and for LLM
+    designs how much of the throughput is goodput."""
+    if d.slo is None:
+        neutral.append(f"its workload has no SLO (p99 {d.metric_label} "
+                       f"{human_ms(slo_percentile_ms(d))})")
+    for s in d.slos:
+        value = s.achieved_ms.mean
+        what = f"{llm_report.metric_name(d, s)} p{s.percentile:g}"
+        if s.met:
+            margin = None if value is None else s.latency_ms - value
+            good.append(f"it meets the SLO: {what} {human_ms(value)} ≤ "
+                        f"{human_ms(s.latency_ms)} (margin {human_ms(margin)})")
+        else:
+            att = f" (attainment {fmt_pct(s.attainment.mean, 2)})" if s is d.slo else ""
+            bad.append(f"it misses the SLO: {what} {human_ms(value)} > "
+                       f"{human_ms(s.latency_ms)}{att}")
+    m, rate = d.llm, d.arrival_rate_rps.mean
+    if m is None or m.goodput_rps.mean is None or not rate:
+        return
+    share = m.goodput_rps.mean / rate
+    text = (f"goodput {m.goodput_rps.mean:,.2f} req/s of {rate:,.2f} req/s arriving "
+            f"({fmt_pct(share)}) meet every bound of the SLO")
+    (good if share is not None and share >= 0.99 else bad).append(text)
 
 
 def _spot_hours(d: DesignResult) -> float:
@@ -100,16 +137,7 @@ def _pros_cons(d: DesignResult, chosen: DesignResult | None,
     good: list[str] = []
     neutral: list[str] = []
     bad: list[str] = []
-    value = slo_percentile_ms(d)
-    if d.slo is None:
-        neutral.append(f"its workload has no SLO (p99 {d.metric_label} {human_ms(value)})")
-    elif d.slo.met:
-        margin = None if value is None else d.slo.latency_ms - value
-        good.append(f"it meets the SLO: p{d.slo.percentile:g} {human_ms(value)} ≤ "
-                    f"{human_ms(d.slo.latency_ms)} (margin {human_ms(margin)})")
-    else:
-        bad.append(f"it misses the SLO: p{d.slo.percentile:g} {human_ms(value)} > "
-                   f"{human_ms(d.slo.latency_ms)} (attainment {fmt_pct(d.slo.attainment.mean, 2)})")
+    _slo_pros_cons(d, good, neutral, bad)
     month = d.cost.usd_per_month
     if month is None:
         bad.append("its cost is n/a: no price for "
@@ -198,7 +226,7 @@ def render_adr(
     lines += ["## Decision Drivers", ""]
     for name, d in workloads.items():
         lines.append(f"* {escape(f'workload {name}: {d.arrivals}')}")
-        lines.append(f"* {escape(f'SLO of {name}: {slo_text(d)} ({d.metric_label})')}")
+        lines.append(f"* {escape(f'SLO of {name}: {slo_text(d)}')}")
     lines.append("* " + escape(f"cost: the lowest known, complete monthly cost "
                                f"({fmt_plain(a.get('hours_per_month'))} hours per month); an "
                                "unknown or incomplete price is never the cheapest"))
@@ -259,8 +287,10 @@ def _outcome(result: RunResult, chosen: DesignResult | None, budget: float | Non
                     key=lambda d: (d.cost.usd_per_month, d.name))
     text = (f"Chosen option: \"{chosen.name}\", because it is the cheapest design with a known, "
             f"complete price that meets every SLO: {fmt_money(c_month)} per month "
-            f"({fmt_unit(chosen.cost.usd_per_1k_requests)} per 1k requests), "
-            f"{_value_vs_slo(chosen)}.")
+            f"({fmt_unit(chosen.cost.usd_per_1k_requests)} per 1k requests"
+            + ("" if chosen.llm is None else f"; {llm_report.token_cost_text(chosen)}")
+            + f"), {_value_vs_slo(chosen)}"
+            + ("" if chosen.llm is None else f"; {llm_report.summary_text(chosen)}") + ".")
     if others:
         nxt = others[0]
         diff = nxt.cost.usd_per_month - c_month

@@ -41,7 +41,8 @@ def test_consequences_name_preemption_and_idle_cost() -> None:
     text = render_adr(run_result())
     consequences = text.split("### Consequences")[1].split("## Pros and Cons")[0]
     assert "Bad, because preemption exposure: 1.50 spot node-hours and 1 preemptions" in consequences
-    assert "Good, because it meets the SLO: p99 30.00 ms ≤ 50.00 ms (margin 20.00 ms)" in consequences
+    assert ("Good, because it meets the SLO: latency p99 30.00 ms ≤ 50.00 ms (margin 20.00 ms)"
+            in consequences)
 
 
 def test_unknown_and_incomplete_prices_are_bad_not_cheap() -> None:
