@@ -86,7 +86,8 @@ def check_against_scenario(scenario: Scenario, guardrails: list[Guardrail],
     with usage_errors(option):
         check_guardrails(guardrails, design_names=[d.name for d in scenario.designs],
                          selected=designs,
-                         metric_names=known_metrics(d.pattern for d in scenario.designs))
+                         metric_names=known_metrics(d.pattern for d in scenario.designs),
+                         design_patterns={d.name: d.pattern for d in scenario.designs})
 
 
 def _command(details: bool, doc: str):

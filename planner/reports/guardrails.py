@@ -11,6 +11,12 @@ An expression names a *breach*: ``p99_ms > 150`` fails the run when a checked de
 above 150 ms. A metric that is unknown (None) for a checked design is a breach too: the guardrail
 cannot be proven to hold. A cost metric of a design whose cost is incomplete is a lower bound; it
 breaches unless the lower bound alone proves the condition false.
+
+Some metrics belong to one pattern: ``ttft_p99_ms``, ``tpot_p99_ms``, ``goodput_rps`` ... only
+LLM designs report them (:data:`planner.patterns.llm.LLM_METRIC_NAMES`). Without a design prefix
+such a guardrail checks the checked designs whose pattern reports it (a static-batching design
+has no TTFT to breach); naming a metric that no checked design's pattern reports is a usage
+error, found before simulating.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import difflib
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.errors import PlannerError
@@ -30,7 +36,9 @@ BASE_METRICS: tuple[str, ...] = (
     "slo_attainment", "utilization", "throughput_rps", "node_hours",
     "total_usd", "usd_per_month", "usd_per_hour", "usd_per_1k_requests",
     "usd_per_1k_requests_busy", "usd_per_1m_tokens", "usd_per_1m_tokens_busy",
-    "usd_per_run", "usd_per_run_busy", "preemptions", "dropped_requests",
+    "usd_per_1m_input_tokens", "usd_per_1m_input_tokens_busy", "usd_per_1m_output_tokens",
+    "usd_per_1m_output_tokens_busy", "usd_per_run", "usd_per_run_busy", "preemptions",
+    "dropped_requests",
 )
 """Metrics every design has (:meth:`DesignResult.flat_metrics` without pattern metrics)."""
 
@@ -126,6 +134,7 @@ def check_guardrails(
     design_names: Sequence[str],
     selected: Sequence[str] = (),
     metric_names: Iterable[str] | None = BASE_METRICS,
+    design_patterns: Mapping[str, str] | None = None,
 ) -> None:
     """Check that every guardrail names a known metric and design, before simulating.
 
@@ -136,6 +145,8 @@ def check_guardrails(
     selected : the ``--design`` names (checked against ``design_names``).
     metric_names : the valid metrics; None skips the metric check (when the scenario has
         patterns whose extra metrics are only known after simulating).
+    design_patterns : each design's pattern; when given, a guardrail must name a metric that
+        the pattern of its design (with a prefix) or of at least one checked design reports.
 
     Raises
     ------
@@ -155,8 +166,46 @@ def check_guardrails(
                 f"{_suggest(g.design, design_names)}; designs: {', '.join(design_names)}")
         if valid is not None and g.metric not in valid:
             raise GuardrailError(
-                f"--fail-if {g.text!r}: unknown metric {g.metric!r}{_suggest(g.metric, valid)}; "
-                f"metrics: {', '.join(valid)}")
+                f"--fail-if {g.text!r}: unknown metric {g.metric!r}{_suggest(g.metric, valid)}"
+                f"{_owners_hint(g.metric)}; metrics: {', '.join(valid)}")
+        if design_patterns is not None:
+            _check_applies(g, design_patterns, selected or design_names)
+
+
+def _pattern_metrics(pattern: str) -> tuple[str, ...]:
+    """Return the metrics designs of ``pattern`` report: every design's plus its own."""
+    return known_metrics([pattern]) or BASE_METRICS
+
+
+def _owners(metric: str) -> list[str]:
+    """Return the patterns whose designs report ``metric`` beyond the common ones."""
+    from planner.patterns import PATTERNS
+
+    return [name for name, entry in PATTERNS.items() if metric in entry.metric_names]
+
+
+def _owners_hint(metric: str) -> str:
+    owners = _owners(metric)
+    if not owners:
+        return ""
+    return (f" (a metric of {' and '.join(owners)} designs, and the scenario has none; use one "
+            "of the metrics below)")
+
+
+def _check_applies(g: Guardrail, design_patterns: Mapping[str, str],
+                   checked: Sequence[str]) -> None:
+    """Raise when no design the guardrail checks reports its metric."""
+    targets = [g.design] if g.design is not None else list(checked)
+    if any(g.metric in _pattern_metrics(design_patterns[n]) for n in targets
+           if n in design_patterns):
+        return
+    which = ", ".join(f"{n} ({design_patterns.get(n)})" for n in targets)
+    owners = _owners(g.metric)
+    raise GuardrailError(
+        f"--fail-if {g.text!r}: {g.metric!r} is a metric of "
+        f"{' and '.join(owners) or 'other'} designs only, and the checked design(s) "
+        f"{which} do not report it; check a design that does"
+        + ("" if g.design is not None else ", e.g. 'DESIGN:" + g.text.strip() + "'"))
 
 
 def known_metrics(patterns: Iterable[str]) -> tuple[str, ...] | None:
@@ -201,15 +250,19 @@ def evaluate_guardrails(
     checked = [result.design(n) for n in designs] if designs else list(result.designs)
     breaches: list[Breach] = []
     for g in guardrails:
-        targets = [result.design(g.design)] if g.design is not None else checked
+        if g.design is not None:
+            targets = [result.design(g.design)]
+        else:  # a pattern's own metric checks the designs of the patterns that report it
+            targets = [d for d in checked if g.metric in d.flat_metrics()
+                       or g.metric in _pattern_metrics(d.pattern)] or checked
         rule = f"fail-if {g.text!r}"
         for d in targets:
             metrics = d.flat_metrics()
-            if g.metric not in metrics:
+            if g.metric not in metrics and g.metric not in _pattern_metrics(d.pattern):
                 raise GuardrailError(
                     f"--fail-if {g.text!r}: design {d.name!r} has no metric {g.metric!r}"
                     f"{_suggest(g.metric, metrics)}; metrics: {', '.join(metrics)}")
-            breach = _check(d.name, g.metric, metrics[g.metric], g.op, g.threshold, rule,
+            breach = _check(d.name, g.metric, metrics.get(g.metric), g.op, g.threshold, rule,
                             lower_bound=g.metric in COST_METRICS and d.cost.incomplete)
             if breach is not None:
                 breaches.append(breach)
