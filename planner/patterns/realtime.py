@@ -76,8 +76,18 @@ class RealtimePattern:
             pattern_metrics={} if tokens is None else {
                 "tokens_per_request": tokens.per_request, "prompt_tokens": tokens.prompt_tokens,
                 "output_tokens": tokens.output_tokens, "tokens_source": tokens.source},
-            warnings=tuple(_warnings(design, quote, usage, fleet, inputs, workload.name)),
+            warnings=tuple(_warnings(design, quote, usage, fleet, inputs, workload.name)
+                           + list(_token_slo_note(workload))),
             tokens_per_unit=None if tokens is None else tokens.per_request)
+
+
+def _token_slo_note(workload: schema.InferenceWorkload) -> tuple[str, ...]:
+    slo = workload.slo
+    if slo is None or not slo.token_bounds:
+        return ()
+    return ("judged on end-to-end latency only: a request-batching design has no first-token "
+            "time, so the SLO's ttft_ms/tpot_ms bounds (which llm designs are judged on) do not "
+            "apply to it",)
 
 
 def _base_purchase(design: schema.RealtimeDesign) -> str:
