@@ -51,7 +51,7 @@ Where ``docs/llm-serving.md`` leaves a choice, this model takes the one below.
   ``max(0, ceil(c / bs) - ceil(min(N, p) / bs))``: the contract's ``ceil(c / bs) - nb`` when
   ``p >= N``; a prompt shorter than the prefix shares only the blocks of its own part of it
   (its output tokens are not prefix tokens).
-  ``ceil(N / bs)`` must not exceed the replica's blocks.
+  ``ceil(N / bs)`` must be smaller than the replica's blocks.
 * **Rejection.**  A request is rejected at arrival when it cannot fit alone in a replica's KV
   cache at its largest context ``p + o``: ``ceil((p + o) / bs) > total_blocks`` as the contract
   says, and with prefix caching ``nb + max(0, ceil((p + o) / bs) - ceil(min(N, p) / bs))``
@@ -439,9 +439,9 @@ def check_spec(spec: LlmSpec) -> None:
     if not (isinstance(e.prefix_tokens, (int, np.integer)) and e.prefix_tokens >= 0):
         raise SimulationError(f"engine.prefix_tokens must be an integer >= 0 "
                               f"(got {e.prefix_tokens!r})")
-    if -(-e.prefix_tokens // e.block_size) > blocks:
-        raise SimulationError(f"engine.prefix_tokens={e.prefix_tokens} needs more blocks than "
-                              f"the KV cache holds ({blocks}); lower it or raise the cache")
+    if -(-e.prefix_tokens // e.block_size) >= blocks:
+        raise SimulationError(f"engine.prefix_tokens={e.prefix_tokens} leaves no room in the KV "
+                              f"cache ({blocks} blocks); lower it or raise the cache")
     prompts, outputs = np.asarray(spec.tokens.prompt), np.asarray(spec.tokens.output)
     if prompts.ndim != 1 or prompts.size < 1 or prompts.shape != outputs.shape:
         raise SimulationError("tokens.prompt and tokens.output must be 1-D arrays of one length "
