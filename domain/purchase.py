@@ -44,8 +44,8 @@ COMMITTED: tuple[str, ...] = RESERVED + SAVINGS_PLANS
 FLEET_PURCHASES: tuple[str, ...] = (Purchase.ON_DEMAND.value, Purchase.SPOT.value) + RESERVED
 """Options of a real-time serving fleet."""
 
-STREAMING_PURCHASES: tuple[str, ...] = (Purchase.ON_DEMAND.value,) + COMMITTED
-"""Options of a streaming fleet: no spot (the streaming model has no interruptions)."""
+STREAMING_PURCHASES: tuple[str, ...] = (Purchase.ON_DEMAND.value, Purchase.SPOT.value) + COMMITTED
+"""Options of a streaming fleet (spot nodes are interrupted and their shares reprocessed)."""
 
 AnyPurchase = Literal[PURCHASE_OPTIONS]  # type: ignore[valid-type]
 FleetPurchase = Literal[FLEET_PURCHASES]  # type: ignore[valid-type]

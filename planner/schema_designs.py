@@ -22,8 +22,12 @@ from planner.schema_fleet import (
     NodeFleet,
     ProvisioningDelay,
     RateInterruptions,
+    Spot,
+    TraceInterruptions,
+    provisioning_problems,
+    spot_notice_s,
+    spot_problems,
 )
-
 
 JobInterruptions = Annotated[RateInterruptions | AdvisorInterruptions,
                              Field(discriminator="kind")]
@@ -122,8 +126,10 @@ class Schedule(_Frozen):
 
 
 class StreamingAutoscaling(_Frozen):
-    """Target tracking on utilisation every ``interval_s``; new nodes serve after
-    ``provisioning_delay_s`` (paid meanwhile)."""
+    """Target tracking on utilisation every ``interval_s`` (the shared rule of
+    ``docs/fleet-dynamics.md``, measured over the last interval, no scale-in cooldown); new nodes
+    serve after ``provisioning_delay_s`` (paid meanwhile), unless ``fleet.provisioning`` gives
+    the delay."""
 
     target_utilization: float = Field(gt=0, le=1)
     min_nodes: int = Field(ge=1)
@@ -140,26 +146,58 @@ class StreamingAutoscaling(_Frozen):
 
 
 class StreamingFleet(NodeFleet):
-    """The standing fleet of a streaming design. Spot is not offered: the streaming model has
-    no interruptions, and pricing spot without them would flatter it."""
+    """The fleet of a streaming design.
+
+    With ``purchase: spot`` the first ``on_demand_base`` nodes are on-demand and never removed,
+    the others spot, interrupted as ``spot`` says (``kind: rate`` or an AWS Spot Advisor band;
+    ``notice_s``, ``replacement_delay_s``); a node that dies while processing its share of a
+    window loses it, and the share is processed again.  ``provisioning`` (constant delays,
+    summed) is the time from a node's launch to ready; without it, an autoscaled fleet's
+    ``autoscaling.provisioning_delay_s`` is.
+    """
 
     purchase: StreamingPurchase = "on_demand"
+    on_demand_base: int = Field(default=0, ge=0)
     autoscaling: StreamingAutoscaling | None = None
-
-    @field_validator("purchase", mode="before")
-    @classmethod
-    def _no_spot(cls, value: object) -> object:
-        if value == "spot":
-            raise problem(("", "streaming designs do not model spot interruptions (got spot); "
-                               "use on_demand or a commitment, or a realtime or batch design "
-                               "for spot"))
-        return value
+    provisioning: tuple[ProvisioningDelay, ...] = ()
+    spot: Spot | None = None
 
     @model_validator(mode="after")
-    def _check_nodes(self) -> StreamingFleet:
+    def _check_fleet(self) -> StreamingFleet:
         a = self.autoscaling
+        problems: list[tuple[str, str]] = []
         if a is not None and not a.min_nodes <= self.nodes <= a.max_nodes:
-            raise problem(("nodes", f"must be within autoscaling.min_nodes..max_nodes (got "
-                                    f"{self.nodes}, not in {a.min_nodes}..{a.max_nodes}); start "
-                                    "the fleet inside that range"))
+            problems.append(("nodes", f"must be within autoscaling.min_nodes..max_nodes (got "
+                                      f"{self.nodes}, not in {a.min_nodes}..{a.max_nodes}); "
+                                      "start the fleet inside that range"))
+        problems += spot_problems(self, "kind: rate")
+        if self.spot is not None and isinstance(self.spot.interruptions, TraceInterruptions):
+            problems.append(("spot.interruptions.kind", "streaming fleets replay no spot "
+                             "capacity trace (got trace); use kind: rate or kind: advisor"))
+        for i, delay in enumerate(self.provisioning):
+            if delay.p95_s is not None:
+                problems.append((f"provisioning[{i}].p95_s", f"streaming fleets take constant "
+                                 f"delays (got p95_s {delay.p95_s:g}); remove p95_s and give "
+                                 "the median as the delay"))
+        problems += provisioning_problems(self.provisioning)
+        if self.provisioning and a is not None and \
+                "provisioning_delay_s" in a.model_fields_set:
+            problems.append(("autoscaling.provisioning_delay_s", f"gives the delay a second time "
+                             f"(got {a.provisioning_delay_s:g} beside provisioning); remove it "
+                             "or remove provisioning"))
+        if problems:
+            raise problem(*problems)
         return self
+
+    @property
+    def provisioning_delay_s(self) -> float:
+        """Time (s) from a node's launch to ready: the sum of ``provisioning``, else
+        ``autoscaling.provisioning_delay_s``, else 0."""
+        if self.provisioning:
+            return float(sum(delay.median_s for delay in self.provisioning))
+        return self.autoscaling.provisioning_delay_s if self.autoscaling is not None else 0.0
+
+    @property
+    def spot_notice_s(self) -> float | None:
+        """Warning before a spot node dies (s): ``spot.notice_s`` or the provider's default."""
+        return spot_notice_s(self)

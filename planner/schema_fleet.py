@@ -218,7 +218,7 @@ class Fleet(NodeFleet):
     @model_validator(mode="after")
     def _check_dynamics(self) -> Fleet:
         problems: list[tuple[str, str]] = []
-        nodes, auto, spot = self.nodes, self.autoscaling, self.spot
+        nodes, auto = self.nodes, self.autoscaling
         if self.max_nodes is not None and self.max_nodes < nodes:
             problems.append(("max_nodes", f"must be >= nodes (got {self.max_nodes} < {nodes}); "
                                           "raise max_nodes or lower nodes"))
@@ -231,31 +231,8 @@ class Fleet(NodeFleet):
                 problems.append(("max_nodes", f"must be >= autoscaling.max_nodes (got "
                                  f"{self.max_nodes} < {auto.max_nodes}); raise max_nodes, or "
                                  "remove it to default to autoscaling.max_nodes"))
-        if self.on_demand_base and self.purchase != "spot":
-            problems.append(("on_demand_base", f"only applies with purchase: spot (got "
-                             f"{self.on_demand_base} with purchase: {self.purchase}); remove it "
-                             "or set purchase: spot"))
-        elif self.on_demand_base > nodes:
-            problems.append(("on_demand_base", f"must be <= nodes (got {self.on_demand_base} > "
-                             f"{nodes}); lower on_demand_base or raise nodes"))
-        if self.purchase == "spot" and spot is None:
-            example = "advisor" if self.provider == "aws" else "rate, per_node_hour: 0.01"
-            problems.append(("spot", f"is required with purchase: spot (got none); add spot: "
-                                     f"{{interruptions: {{kind: {example}}}}}"))
-        elif self.purchase != "spot" and spot is not None:
-            problems.append(("spot", f"only applies with purchase: spot (got spot: with "
-                                     f"purchase: {self.purchase}); remove spot or set purchase: "
-                                     "spot"))
-        elif spot is not None and isinstance(spot.interruptions, AdvisorInterruptions) and \
-                self.provider != "aws":
-            problems.append(("spot.interruptions.kind", f"advisor bands cover AWS only (got "
-                             f"advisor for {self.instance}); use kind: rate or kind: trace"))
-        seen: set[str] = set()
-        for i, delay in enumerate(self.provisioning):
-            if delay.name in seen:
-                problems.append((f"provisioning[{i}].name", f"{delay.name!r} is already used; "
-                                 "give each delay component a unique name"))
-            seen.add(delay.name)
+        problems += spot_problems(self, "kind: rate or kind: trace")
+        problems += provisioning_problems(self.provisioning)
         if problems:
             raise problem(*problems)
         return self
@@ -280,7 +257,51 @@ class Fleet(NodeFleet):
     @property
     def spot_notice_s(self) -> float | None:
         """Warning before a spot node dies (s): ``spot.notice_s`` or the provider's default."""
-        if self.spot is None:
-            return None
-        return self.spot.notice_s if self.spot.notice_s is not None else \
-            SPOT_NOTICE_S[self.provider]
+        return spot_notice_s(self)
+
+
+def spot_notice_s(fleet: Fleet | NodeFleet) -> float | None:
+    """Warning before a spot node of ``fleet`` dies (s): ``fleet.spot.notice_s`` or the
+    provider's default (None without spot)."""
+    spot = getattr(fleet, "spot", None)
+    if spot is None:
+        return None
+    return spot.notice_s if spot.notice_s is not None else SPOT_NOTICE_S[fleet.provider]
+
+
+def spot_problems(fleet: Fleet | NodeFleet, other_kinds: str) -> list[tuple[str, str]]:
+    """Return the problems of a fleet's ``purchase``, ``on_demand_base`` and ``spot`` together
+    (the real-time and streaming fleets' rules); ``other_kinds`` is the fix offered to an
+    advisor band outside AWS."""
+    problems: list[tuple[str, str]] = []
+    purchase, base, spot = fleet.purchase, fleet.on_demand_base, fleet.spot
+    if base and purchase != "spot":
+        problems.append(("on_demand_base", f"only applies with purchase: spot (got {base} with "
+                         f"purchase: {purchase}); remove it or set purchase: spot"))
+    elif base > fleet.nodes:
+        problems.append(("on_demand_base", f"must be <= nodes (got {base} > {fleet.nodes}); "
+                         "lower on_demand_base or raise nodes"))
+    if purchase == "spot" and spot is None:
+        example = "advisor" if fleet.provider == "aws" else "rate, per_node_hour: 0.01"
+        problems.append(("spot", f"is required with purchase: spot (got none); add spot: "
+                                 f"{{interruptions: {{kind: {example}}}}}"))
+    elif purchase != "spot" and spot is not None:
+        problems.append(("spot", f"only applies with purchase: spot (got spot: with purchase: "
+                                 f"{purchase}); remove spot or set purchase: spot"))
+    elif spot is not None and isinstance(spot.interruptions, AdvisorInterruptions) and \
+            fleet.provider != "aws":
+        problems.append(("spot.interruptions.kind", f"advisor bands cover AWS only (got "
+                         f"advisor for {fleet.instance}); use {other_kinds}"))
+    return problems
+
+
+def provisioning_problems(provisioning: tuple[ProvisioningDelay, ...]) -> list[tuple[str, str]]:
+    """Return a problem for each provisioning delay component whose name is already used."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, delay in enumerate(provisioning):
+        if delay.name in seen:
+            problems.append((f"provisioning[{i}].name", f"{delay.name!r} is already used; "
+                             "give each delay component a unique name"))
+        seen.add(delay.name)
+    return problems

@@ -27,7 +27,7 @@ def test_groups_are_plain_strings_in_catalog_order() -> None:
         assert all(type(option) is str for option in group)
         assert [o for o in PURCHASE_OPTIONS if o in group] == list(group)
     assert set(COMMITTED) == set(RESERVED) | set(SAVINGS_PLANS)
-    assert Purchase.SPOT not in STREAMING_PURCHASES and Purchase.SPOT in FLEET_PURCHASES
+    assert Purchase.SPOT in STREAMING_PURCHASES and Purchase.SPOT in FLEET_PURCHASES
 
 
 def test_literals_offer_the_groups() -> None:

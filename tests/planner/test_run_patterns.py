@@ -146,11 +146,60 @@ def test_training_design_needs_a_training_workload():
         _inference([design])
 
 
-def test_streaming_refuses_spot():
-    design = {"name": "s", "workload": "w", "pattern": "streaming", "window_s": 1,
-              "fleet": {"instance": "aws:g5.xlarge", "nodes": 1, "purchase": "spot"},
-              "service_time": {"kind": "constant", "ms": 5}}
-    with pytest.raises(ScenarioError, match="do not model spot interruptions"):
+G5_8X, G5_8X_SPOT = 2.448, 0.93  # aws:g5.8xlarge on-demand and spot, $/h (snapshot)
+
+
+def _streaming_spot(name, **fleet):
+    # ~100 records a 2 s window, four batches of 0.2 s over three nodes: each share <= 0.4 s
+    return {"name": name, "workload": "w", "pattern": "streaming", "window_s": 2,
+            "fleet": {"instance": "aws:g5.8xlarge", "nodes": 3, "purchase": "spot",
+                      "on_demand_base": 1, **fleet},
+            "batching": {"max_batch": 32}, "service_time": {"kind": "constant", "ms": 200}}
+
+
+def test_streaming_spot_prices_spot_node_hours_at_the_spot_rate():
+    # no interruption (rate 0): 1 on-demand base node + 2 spot nodes for 2 h, by hand
+    calm = _streaming_spot("calm", spot={"interruptions": {"kind": "rate", "per_node_hour": 0}})
+    # 3 interruptions per spot node-hour, 30 s notice, replacement launched at the notice and
+    # ready 60 s later: the dying node and its replacement overlap 30 s per interruption
+    busy = _streaming_spot("busy", provisioning=[{"name": "boot", "median_s": 60}],
+                           spot={"interruptions": {"kind": "rate", "per_node_hour": 3},
+                                 "notice_s": 30})
+    result = run_scenario(_inference([calm, busy], replications=8))
+    d = result.design("calm")
+    assert d.fleet.node_hours == {"on_demand": pytest.approx(2.0), "spot": pytest.approx(4.0)}
+    assert d.cost.total_usd == pytest.approx(2 * G5_8X + 4 * G5_8X_SPOT)
+    assert d.cost.usd_per_month == pytest.approx((G5_8X + 2 * G5_8X_SPOT) * 730)
+    assert d.cost.by_purchase == {"on_demand": pytest.approx(2 * G5_8X),
+                                  "spot": pytest.approx(4 * G5_8X_SPOT)}
+    assert d.fleet.preemptions == 0 and d.pattern_metrics["interruptions"] == 0
+    b = result.design("busy")
+    spot_h = b.fleet.node_hours["spot"]
+    interruptions = b.pattern_metrics["interruptions"]
+    assert b.fleet.preemptions == interruptions
+    # renewal: each spot slot is exposed 1/3 h, then waits 60 s for its replacement to be ready
+    assert interruptions == pytest.approx(2 * 2 * 3600 / (1200 + 60), rel=0.15)
+    assert spot_h == pytest.approx(4.0 + interruptions * 30 / 3600, rel=1e-3)
+    assert b.fleet.node_hours["on_demand"] == pytest.approx(2.0)
+    assert b.cost.total_usd == pytest.approx(2 * G5_8X + spot_h * G5_8X_SPOT)
+    assert b.fleet.spot_interruptions.per_node_hour == 3
+
+
+def test_streaming_spot_reprocesses_the_shares_of_dying_nodes():
+    # notice 0: a node interrupted while busy with its share loses it; its records are
+    # reprocessed (shown as requeued), and the window ends later than without interruptions
+    spot = {"interruptions": {"kind": "rate", "per_node_hour": 30}, "notice_s": 0}
+    result = run_scenario(_inference([_streaming_spot("s", spot=spot)], replications=4))
+    d = result.design("s")
+    assert d.pattern_metrics["interruptions"] > 100
+    assert d.pattern_metrics["reprocessed_records"] > 0
+    assert d.fleet.requeued_requests == d.pattern_metrics["reprocessed_records"]
+
+
+def test_streaming_spot_fields_are_checked():
+    design = _streaming_spot("s", spot={"interruptions": {"kind": "trace", "path": "t.json"}})
+    with pytest.raises(ScenarioError, match=r"designs\[0\]\.fleet\.spot\.interruptions\.kind: "
+                                            r"streaming fleets replay no spot capacity trace"):
         _inference([design])
 
 
