@@ -398,43 +398,32 @@ def simulate_streaming(
         Per-batch-size duration of one batch on one worker; must cover ``max_batch``.
     n_nodes, workers_per_node : int
         The fleet at t = 0: nodes, and workers (GPUs) per node, each >= 1.
-    window_s : float
-        Micro-batch interval (s), > 0: a window closes every ``window_s``.
-    max_batch : int
-        Largest batch one worker runs (records), >= 1.
+    window_s, max_batch
+        Micro-batch interval (s, > 0: a window closes every ``window_s``) and the largest
+        batch one worker runs (records, >= 1).
     horizon_s, warmup_s : float
         Arrivals stop at ``horizon_s``; statistics cover arrivals in ``[warmup_s, horizon_s)``.
-    n_replications : int
+    n_replications, seed : int
         Independent replications (run in parallel; replication ``k`` is seeded from
-        ``(seed, k)``).
-    seed : int
-        Scenario seed, >= 0.
+        ``(seed, k)``) and the scenario seed, >= 0.
     overhead_s : float
         Fixed scheduling/commit time added to every non-empty window's processing (s), >= 0.
     autoscaling : AutoscalingPolicy, optional
         Target tracking on utilization (:func:`streaming_autoscaling`); None: the fleet changes
         only by spot interruptions and their replacements.
     slo_latency_s : float, optional
-        Latency threshold (s) for SLO attainment.
-    provisioning_delay_s : float
-        Time (s) from a node's launch to ready, >= 0; the node is paid meanwhile.
-    spot : SpotModel, optional
-        Poisson interruptions of the nodes beyond ``on_demand_base``, which are then spot.
-    on_demand_base : int
-        The first nodes at t = 0 that are on-demand and never removed, in ``[0, n_nodes]``.
-    timeline_bin_s : float
-        Width of the timeline bins (s).
+        Latency threshold (s) for SLO attainment; ``timeline_bin_s``: the timeline's bins (s).
+    provisioning_delay_s, spot, on_demand_base
+        Launch-to-ready time (s, >= 0, paid); Poisson interruptions (:class:`SpotModel`) of the
+        nodes beyond the first ``on_demand_base`` (on-demand, never removed), then spot.
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk of replications.
 
     Returns
     -------
     StreamingSimResult
-
-    Raises
-    ------
-    SimulationError
-        (a ``SimulationError`` and a ``ValueError``) when a parameter is out of range.
+        Raises :class:`SimulationError` (a ``ValueError``) naming a bad parameter, its value
+        and the fix.
     """
     check_arrivals(arrivals)
     check_inputs(service, n_nodes, workers_per_node, window_s, max_batch, horizon_s, warmup_s,
@@ -445,20 +434,16 @@ def simulate_streaming(
     fp = fleet_params(workers_per_node, autoscaling, provisioning_delay_s, spot, on_demand_base,
                       horizon_s, warmup_s, timeline_bin_s)
     lat_hist, stats, timeline = outputs
-
     chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
     for start in range(0, n_replications, chunk):
         stop = min(start + chunk, n_replications)
-        streaming_kernel(
-            int(seed), start, *arrival,
-            _SERVICE_KINDS[service.distribution], *model, int(max_batch), int(n_nodes), fp,
-            float(window_s), float(overhead_s), float(horizon_s), float(warmup_s), slo,
-            float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
-            timeline[start:stop],
-        )
+        streaming_kernel(int(seed), start, *arrival, _SERVICE_KINDS[service.distribution],
+                         *model, int(max_batch), int(n_nodes), fp, float(window_s),
+                         float(overhead_s), float(horizon_s), float(warmup_s), slo,
+                         float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
+                         timeline[start:stop])
         if progress is not None:
             progress(stop, n_replications)
-
     return StreamingSimResult(
         n_nodes=int(n_nodes), workers_per_node=int(workers_per_node), autoscaling=autoscaling,
         window_s=float(window_s), max_batch=int(max_batch), overhead_s=float(overhead_s),

@@ -32,11 +32,8 @@ import simpy
 from simulators.core.autoscale_rule import target_nodes
 from simulators.core.fleet import AutoscalingPolicy, SpotModel
 
-PRIORITY_DEATH = 2
-PRIORITY_NOTICE = 3
-PRIORITY_LAUNCH = 4
-PRIORITY_EVAL = 5
-PRIORITY_PASS = 6
+# SimPy priorities at equal times, after the window model's URGENT (0) and NORMAL (1) events
+PRIORITY_DEATH, PRIORITY_NOTICE, PRIORITY_LAUNCH, PRIORITY_EVAL, PRIORITY_PASS = range(2, 7)
 
 
 @dataclass(eq=False)

@@ -368,10 +368,71 @@ BAD_CASES = [
 ]
 
 
+# Streaming fleets: the real-time fleet's spot checks, plus what streaming refuses
+
+
+def streaming_example(**fleet: Any) -> dict[str, Any]:
+    """A one-design scenario mapping with a streaming design whose fleet is updated."""
+    data = example()
+    data["designs"][0] = {
+        "name": "d", "workload": "w", "pattern": "streaming", "window_s": 1,
+        "fleet": {"instance": "aws:g5.8xlarge", "nodes": 2, **fleet},
+        "service_time": {"kind": "constant", "ms": 5},
+    }
+    return data
+
+
+STREAMING_SPOT = {"interruptions": {"kind": "rate", "per_node_hour": 0.05}}
+
+
+def _streaming(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        data["designs"][0] = streaming_example(**fields)["designs"][0]
+    return mutate
+
+
+STREAMING_BAD_CASES = [
+    ("trace", _streaming(purchase="spot", spot={"interruptions": {"kind": "trace",
+                                                                  "path": "t.json"}}),
+     f"{F}.spot.interruptions.kind", "got trace", "use kind: rate or kind: advisor"),
+    ("spot-missing", _streaming(purchase="spot"), f"{F}.spot", "got none",
+     "add spot: {interruptions: {kind: advisor}}"),
+    ("spot-without-spot-purchase", _streaming(spot=STREAMING_SPOT), f"{F}.spot",
+     "purchase: on_demand", "remove spot or set purchase: spot"),
+    ("base-without-spot", _streaming(on_demand_base=1), f"{F}.on_demand_base",
+     "purchase: on_demand", "set purchase: spot"),
+    ("base-above-nodes", _streaming(purchase="spot", spot=STREAMING_SPOT, on_demand_base=3),
+     f"{F}.on_demand_base", "3 > 2", "lower on_demand_base or raise nodes"),
+    ("advisor-on-gcp", _streaming(purchase="spot", instance="gcp:g2-standard-4", spot=ADVISOR),
+     f"{F}.spot.interruptions.kind", "gcp:g2-standard-4", "use kind: rate"),
+    ("rate-negative",
+     _streaming(purchase="spot", spot={"interruptions": {"kind": "rate", "per_node_hour": -1}}),
+     f"{F}.spot.interruptions.per_node_hour", "-1", "0 or more"),
+    ("notice-negative", _streaming(purchase="spot", spot={**STREAMING_SPOT, "notice_s": -5}),
+     f"{F}.spot.notice_s", "-5", "0 or more"),
+    ("replacement-negative",
+     _streaming(purchase="spot", spot={**STREAMING_SPOT, "replacement_delay_s": -2}),
+     f"{F}.spot.replacement_delay_s", "-2", "0 or more"),
+    ("spot-unknown-field", _streaming(purchase="spot", spot={**STREAMING_SPOT, "notice": 30}),
+     f"{F}.spot.notice", "notice: 30", "did you mean 'notice_s'?"),
+    ("provisioning-lognormal",
+     _streaming(provisioning=[{"name": "boot", "median_s": 60, "p95_s": 90}]),
+     f"{F}.provisioning[0].p95_s", "p95_s 90", "remove p95_s"),
+    ("delay-given-twice",
+     _streaming(provisioning=[{"name": "boot", "median_s": 60}],
+                autoscaling={"target_utilization": 0.5, "min_nodes": 1, "max_nodes": 3,
+                             "provisioning_delay_s": 30}),
+     f"{F}.autoscaling.provisioning_delay_s", "got 30", "remove it or remove provisioning"),
+    ("purchase-unknown", _streaming(purchase="preemptible"), f"{F}.purchase", "'preemptible'",
+     "'spot'"),
+]
+
+
 @pytest.mark.parametrize(
     ("mutate", "field_path", "bad_value", "fix"),
-    [case[1:] for case in BAD_CASES],
-    ids=[case[0] for case in BAD_CASES],
+    [case[1:] for case in BAD_CASES + STREAMING_BAD_CASES],
+    ids=[case[0] for case in BAD_CASES]
+    + [f"streaming-{case[0]}" for case in STREAMING_BAD_CASES],
 )
 def test_bad_input_names_path_value_and_fix(
     mutate: Callable[[dict[str, Any]], None], field_path: str, bad_value: str, fix: str
@@ -485,20 +546,6 @@ def test_provisioning_spread_matches_the_simulator_lognormal() -> None:
 # Streaming fleets: spot, on-demand base and provisioning like the real-time fleet's
 
 
-def streaming_example(**fleet: Any) -> dict[str, Any]:
-    """A one-design scenario mapping with a streaming design whose fleet is updated."""
-    data = example()
-    data["designs"][0] = {
-        "name": "d", "workload": "w", "pattern": "streaming", "window_s": 1,
-        "fleet": {"instance": "aws:g5.8xlarge", "nodes": 2, **fleet},
-        "service_time": {"kind": "constant", "ms": 5},
-    }
-    return data
-
-
-STREAMING_SPOT = {"interruptions": {"kind": "rate", "per_node_hour": 0.05}}
-
-
 def test_streaming_spot_fleet_validates() -> None:
     fleet = parse_scenario(streaming_example(
         purchase="spot", on_demand_base=1, spot={**STREAMING_SPOT, "replacement_delay_s": 20},
@@ -520,60 +567,3 @@ def test_streaming_provisioning_delay_defaults() -> None:
         "target_utilization": 0.5, "min_nodes": 1, "max_nodes": 3,
         "provisioning_delay_s": 45})).designs[0].fleet
     assert auto.provisioning_delay_s == 45.0
-
-
-def _streaming(**fields: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(data: dict[str, Any]) -> None:
-        data["designs"][0] = streaming_example(**fields)["designs"][0]
-    return mutate
-
-
-STREAMING_BAD_CASES = [
-    ("trace", _streaming(purchase="spot", spot={"interruptions": {"kind": "trace",
-                                                                  "path": "t.json"}}),
-     f"{F}.spot.interruptions.kind", "got trace", "use kind: rate or kind: advisor"),
-    ("spot-missing", _streaming(purchase="spot"), f"{F}.spot", "got none",
-     "add spot: {interruptions: {kind: advisor}}"),
-    ("spot-without-spot-purchase", _streaming(spot=STREAMING_SPOT), f"{F}.spot",
-     "purchase: on_demand", "remove spot or set purchase: spot"),
-    ("base-without-spot", _streaming(on_demand_base=1), f"{F}.on_demand_base",
-     "purchase: on_demand", "set purchase: spot"),
-    ("base-above-nodes", _streaming(purchase="spot", spot=STREAMING_SPOT, on_demand_base=3),
-     f"{F}.on_demand_base", "3 > 2", "lower on_demand_base or raise nodes"),
-    ("advisor-on-gcp", _streaming(purchase="spot", instance="gcp:g2-standard-4", spot=ADVISOR),
-     f"{F}.spot.interruptions.kind", "gcp:g2-standard-4", "use kind: rate"),
-    ("rate-negative",
-     _streaming(purchase="spot", spot={"interruptions": {"kind": "rate", "per_node_hour": -1}}),
-     f"{F}.spot.interruptions.per_node_hour", "-1", "0 or more"),
-    ("notice-negative", _streaming(purchase="spot", spot={**STREAMING_SPOT, "notice_s": -5}),
-     f"{F}.spot.notice_s", "-5", "0 or more"),
-    ("replacement-negative",
-     _streaming(purchase="spot", spot={**STREAMING_SPOT, "replacement_delay_s": -2}),
-     f"{F}.spot.replacement_delay_s", "-2", "0 or more"),
-    ("spot-unknown-field", _streaming(purchase="spot", spot={**STREAMING_SPOT, "notice": 30}),
-     f"{F}.spot.notice", "notice: 30", "did you mean 'notice_s'?"),
-    ("provisioning-lognormal",
-     _streaming(provisioning=[{"name": "boot", "median_s": 60, "p95_s": 90}]),
-     f"{F}.provisioning[0].p95_s", "p95_s 90", "remove p95_s"),
-    ("provisioning-duplicate-name",
-     _streaming(provisioning=[{"name": "boot", "median_s": 1}, {"name": "boot", "median_s": 2}]),
-     f"{F}.provisioning[1].name", "'boot'", "unique name"),
-    ("delay-given-twice",
-     _streaming(provisioning=[{"name": "boot", "median_s": 60}],
-                autoscaling={"target_utilization": 0.5, "min_nodes": 1, "max_nodes": 3,
-                             "provisioning_delay_s": 30}),
-     f"{F}.autoscaling.provisioning_delay_s", "got 30", "remove it or remove provisioning"),
-    ("purchase-unknown", _streaming(purchase="preemptible"), f"{F}.purchase", "'preemptible'",
-     "'spot'"),
-]
-
-
-@pytest.mark.parametrize(
-    ("mutate", "field_path", "bad_value", "fix"),
-    [case[1:] for case in STREAMING_BAD_CASES],
-    ids=[case[0] for case in STREAMING_BAD_CASES],
-)
-def test_bad_streaming_fleet_names_path_value_and_fix(
-    mutate: Callable[[dict[str, Any]], None], field_path: str, bad_value: str, fix: str
-) -> None:
-    test_bad_input_names_path_value_and_fix(mutate, field_path, bad_value, fix)

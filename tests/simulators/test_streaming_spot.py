@@ -21,7 +21,6 @@ from scipy import stats
 
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.fleet import SpotModel
-from simulators.core.histogram import histogram_of
 from simulators.core.reference_arrivals import poisson_arrivals
 from simulators.core.rng import exponential, seed_stream
 from simulators.core.service import constant_service, linear_service
@@ -29,6 +28,12 @@ from simulators.streaming._layout import SPOT_STREAM
 from simulators.streaming.api import simulate_streaming, streaming_autoscaling
 from simulators.streaming.reference import ReferenceFleet, simulate_streaming_reference
 from tests.simulators.helpers import assert_ci_agrees, ci
+from tests.simulators.test_streaming_vs_reference import assert_matches_reference
+
+SPOT_DELAYS = {"notice_s": st.sampled_from([0.0, 0.1, 2.0]),
+               "replace_s": st.sampled_from([0.0, 0.5, 3.0]),
+               "delay_s": st.sampled_from([0.0, 1.0, 2.5])}
+"""Notice, replacement and provisioning delays (s), on the arrivals' grid so events tie."""
 
 
 def _kernel_gaps(seed: int, per_hour: float, replication: int = 0):
@@ -37,40 +42,6 @@ def _kernel_gaps(seed: int, per_hour: float, replication: int = 0):
     seed_stream(seed, replication + SPOT_STREAM, state)
     rate = per_hour / 3600.0
     return lambda: float(exponential(state)) / rate
-
-
-def _assert_identical(kernel, ref, horizon):
-    s = kernel.counters()
-    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
-    assert s.n_interruptions[0] == ref.n_interruptions
-    assert s.n_replacements[0] == ref.n_replacements
-    assert s.n_lost_shares[0] == ref.n_lost_shares
-    assert s.n_reprocessed_records[0] == ref.n_reprocessed_records
-    assert s.n_batches[0] == ref.batch_size.size
-    assert s.n_scale_out[0] == ref.n_scale_out
-    assert s.n_scale_in[0] == ref.n_scale_in
-    assert s.n_nodes_launched[0] == ref.n_launched
-    assert s.max_nodes[0] == ref.max_nodes
-    assert s.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
-    assert s.n_windows_processed[0] == np.count_nonzero(ref.window_end_s <= horizon)
-    assert s.last_end_s[0] == ref.window_end_s[-1]
-    assert s.n_stranded[0] == 0
-    close = {"rtol": 1e-9, "atol": 1e-9}
-    np.testing.assert_allclose(s.sum_latency_s[0], ref.latency_s.sum(), **close)
-    np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
-    np.testing.assert_allclose(kernel.busy_worker_s("horizon")[0], ref.busy_worker_s_horizon,
-                               **close)
-    np.testing.assert_allclose(s.busy_spot_worker_s[0], ref.busy_spot_worker_s, **close)
-    np.testing.assert_allclose(s.lost_worker_s[0], ref.lost_worker_s, **close)
-    np.testing.assert_allclose(kernel.node_seconds("horizon")[0], ref.node_s_horizon, **close)
-    np.testing.assert_allclose(kernel.node_seconds("window")[0], ref.node_s_window, **close)
-    np.testing.assert_allclose(kernel.spot_node_seconds("horizon")[0], ref.node_s_spot_horizon,
-                               **close)
-    np.testing.assert_allclose(kernel.spot_node_seconds("window")[0], ref.node_s_spot_window,
-                               **close)
-    tl = kernel.timeline_per_replication()
-    np.testing.assert_allclose((tl["nodes_spot"] * tl["width_s"]).sum(), ref.node_s_spot_horizon,
-                               **close)
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,9 +56,7 @@ def _assert_identical(kernel, ref, horizon):
     base_ms=st.sampled_from([20.0, 150.0]),
     per_item_ms=st.sampled_from([0.0, 30.0]),
     per_hour=st.sampled_from([60.0, 360.0, 1800.0]),
-    notice_s=st.sampled_from([0.0, 0.1, 2.0]),
-    replace_s=st.sampled_from([0.0, 0.5, 3.0]),
-    delay_s=st.sampled_from([0.0, 1.0, 2.5]),
+    **SPOT_DELAYS,
 )
 def test_identical_with_spot(seed, n, window_s, n_nodes, wpn, base, max_batch, base_ms,
                              per_item_ms, per_hour, notice_s, replace_s, delay_s):
@@ -113,7 +82,7 @@ def test_identical_with_spot(seed, n, window_s, n_nodes, wpn, base, max_batch, b
         window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
         fleet=ReferenceFleet(provisioning_delay_s=delay_s, spot=spot, on_demand_base=base),
         interruption_gap_s=_kernel_gaps(seed, per_hour))
-    _assert_identical(kernel, ref, horizon)
+    assert_matches_reference(kernel, ref)
 
 
 @settings(max_examples=40, deadline=None)
@@ -131,9 +100,7 @@ def test_identical_with_spot(seed, n, window_s, n_nodes, wpn, base, max_batch, b
     window_n=st.sampled_from([1, 3]),
     cooldown_s=st.sampled_from([0.0, 4.0]),
     per_hour=st.sampled_from([120.0, 900.0]),
-    notice_s=st.sampled_from([0.0, 1.0]),
-    replace_s=st.sampled_from([0.0, 2.0]),
-    delay_s=st.sampled_from([0.0, 1.0, 3.0]),
+    **SPOT_DELAYS,
 )
 def test_identical_with_spot_and_autoscaling(seed, n_per_phase, window_s, wpn, base, max_batch,
                                              per_item_ms, target, max_nodes, interval_s,
@@ -163,7 +130,7 @@ def test_identical_with_spot_and_autoscaling(seed, n_per_phase, window_s, wpn, b
         fleet=ReferenceFleet(autoscaling=auto, provisioning_delay_s=delay_s, spot=spot,
                              on_demand_base=base),
         interruption_gap_s=_kernel_gaps(seed, per_hour))
-    _assert_identical(kernel, ref, horizon)
+    assert_matches_reference(kernel, ref)
     assert ref.nodes_at_start.max() <= max_nodes + 1
 
 

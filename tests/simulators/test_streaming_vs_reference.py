@@ -23,6 +23,49 @@ from simulators.streaming.api import simulate_streaming, streaming_autoscaling
 from simulators.streaming.reference import ReferenceFleet, simulate_streaming_reference
 
 
+def assert_matches_reference(kernel, ref) -> None:
+    """Assert replication 0 of ``kernel`` is the reference run: every count equal, every sum
+    equal up to float rounding (the two add the same terms in different orders)."""
+    s = kernel.counters()
+    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
+    equal = {
+        "n_window": ref.latency_s.size, "n_arrivals_total": ref.n_arrivals_total,
+        "n_processed_by_horizon": ref.n_processed_by_horizon,
+        "n_in_system_at_horizon": ref.n_in_system_at_horizon,
+        "n_windows_total": ref.window_close_s.size,
+        "n_windows_processed": np.count_nonzero(ref.window_end_s <= kernel.horizon_s),
+        "n_batches": ref.batch_size.size, "max_backlog_windows": ref.max_backlog_windows,
+        "max_backlog_records": ref.max_backlog_records,
+        "backlog_windows_at_horizon": ref.backlog_windows_at_horizon,
+        "backlog_records_at_horizon": ref.backlog_records_at_horizon,
+        "lag_at_horizon_s": ref.lag_at_horizon_s, "last_end_s": ref.window_end_s[-1],
+        "n_scale_out": ref.n_scale_out, "n_scale_in": ref.n_scale_in,
+        "n_nodes_launched": ref.n_launched, "max_nodes": ref.max_nodes,
+        "n_interruptions": ref.n_interruptions, "n_replacements": ref.n_replacements,
+        "n_lost_shares": ref.n_lost_shares, "n_reprocessed_records": ref.n_reprocessed_records,
+        "n_stranded": 0,
+    }
+    assert {k: getattr(s, k)[0] for k in equal} == equal
+    tl = kernel.timeline_per_replication()
+    close = {
+        "sum_latency_s": ref.latency_s.sum(), "busy_worker_s": ref.busy_worker_s,
+        "busy_worker_s_horizon": ref.busy_worker_s_horizon,
+        "busy_spot_worker_s": ref.busy_spot_worker_s, "lost_worker_s": ref.lost_worker_s,
+        "backlog_window_area": ref.backlog_window_area,
+        "backlog_record_area": ref.backlog_record_area, "in_system_area": ref.in_system_area,
+        "node_s_horizon": ref.node_s_horizon, "node_s_window": ref.node_s_window,
+        "node_s_spot_horizon": ref.node_s_spot_horizon,
+        "node_s_spot_window": ref.node_s_spot_window,
+    }
+    got = {k: getattr(s, k)[0] for k in close}
+    got["timeline nodes"] = (tl["nodes"][0] * tl["width_s"]).sum()
+    got["timeline spot nodes"] = (tl["nodes_spot"][0] * tl["width_s"]).sum()
+    close["timeline nodes"] = ref.node_s_horizon
+    close["timeline spot nodes"] = ref.node_s_spot_horizon
+    for key, value in close.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=1e-9, err_msg=key)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**31),
@@ -58,30 +101,9 @@ def test_identical_on_deterministic_inputs(seed, n, mean_gap_s, grid_s, window_s
     ref = simulate_streaming_reference(
         times, lambda k: float(service.mean_s[k]), n_workers=workers, window_s=window_s,
         max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, overhead_s=overhead_s)
-    s = kernel.counters()
-    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
+    assert_matches_reference(kernel, ref)
     np.testing.assert_array_equal(kernel.latency_hist[0], kernel.latency_hist[1])
-    assert s.n_window[0] == ref.latency_s.size
-    assert s.n_arrivals_total[0] == ref.n_arrivals_total == n
-    assert s.n_processed_by_horizon[0] == ref.n_processed_by_horizon
-    assert s.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
-    assert s.n_windows_total[0] == ref.window_close_s.size
-    assert s.n_windows_processed[0] == np.count_nonzero(ref.window_end_s <= horizon)
-    assert s.n_batches[0] == ref.batch_size.size
-    assert s.max_backlog_windows[0] == ref.max_backlog_windows
-    assert s.max_backlog_records[0] == ref.max_backlog_records
-    assert s.backlog_windows_at_horizon[0] == ref.backlog_windows_at_horizon
-    assert s.backlog_records_at_horizon[0] == ref.backlog_records_at_horizon
-    assert s.lag_at_horizon_s[0] == ref.lag_at_horizon_s
-    assert s.last_end_s[0] == ref.window_end_s[-1]
-    close = {"rtol": 1e-9, "atol": 1e-9}
-    np.testing.assert_allclose(s.sum_latency_s[0], ref.latency_s.sum(), **close)
-    np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
-    np.testing.assert_allclose(kernel.busy_worker_s("horizon")[0], ref.busy_worker_s_horizon,
-                               **close)
-    np.testing.assert_allclose(s.backlog_window_area[0], ref.backlog_window_area, **close)
-    np.testing.assert_allclose(s.backlog_record_area[0], ref.backlog_record_area, **close)
-    np.testing.assert_allclose(s.in_system_area[0], ref.in_system_area, **close)
+    assert ref.n_arrivals_total == n
 
 
 def _jittered_table(max_batch: int) -> ServiceTime:
@@ -166,20 +188,5 @@ def test_identical_with_autoscaling(seed, n_per_phase, window_s, wpn, max_batch,
         times, lambda k: float(service.mean_s[k]), n_workers=wpn, workers_per_node=wpn,
         window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
         fleet=ReferenceFleet(autoscaling=auto, provisioning_delay_s=delay_s))
-    s = kernel.counters()
-    np.testing.assert_array_equal(kernel.latency_hist[0], histogram_of(ref.latency_s))
-    assert s.n_scale_out[0] == ref.n_scale_out
-    assert s.n_scale_in[0] == ref.n_scale_in
-    assert s.n_nodes_launched[0] == ref.n_launched
-    assert s.max_nodes[0] == ref.max_nodes
-    assert s.n_in_system_at_horizon[0] == ref.n_in_system_at_horizon
-    assert s.max_backlog_windows[0] == ref.max_backlog_windows
-    assert s.last_end_s[0] == ref.window_end_s[-1]
-    close = {"rtol": 1e-9, "atol": 1e-9}
-    np.testing.assert_allclose(s.sum_latency_s[0], ref.latency_s.sum(), **close)
-    np.testing.assert_allclose(kernel.busy_worker_s()[0], ref.busy_worker_s, **close)
-    np.testing.assert_allclose(kernel.node_seconds("horizon")[0], ref.node_s_horizon, **close)
-    np.testing.assert_allclose(kernel.node_seconds("window")[0], ref.node_s_window, **close)
-    tl = kernel.timeline_per_replication()
-    np.testing.assert_allclose((tl["nodes"] * tl["width_s"]).sum(), ref.node_s_horizon, **close)
+    assert_matches_reference(kernel, ref)
     assert ref.nodes_at_start.min() >= 1 and ref.nodes_at_start.max() <= max_nodes
