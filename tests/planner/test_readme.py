@@ -54,3 +54,12 @@ def test_readme_sweep_snippet_validates() -> None:
     assert scenario.sweep is not None and scenario.sweep.design == "realtime-base"
     plan = plan_sweep(scenario)  # every point is checked by the design schema
     assert len(plan.points) == 2 * 4 * 2 * 2 and plan.runnable
+
+
+def test_readme_llm_snippet_validates() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
+    llm = next(yaml.safe_load(b) for b in blocks if "pattern: llm" in b)
+    scenario = parse_scenario({"name": "readme-llm", "horizon_s": 600, **llm})
+    design = scenario.designs[0]
+    assert design.pattern == "llm" and design.engine.max_num_seqs == 256
+    assert scenario.workloads[0].slo.ttft_ms == 500
