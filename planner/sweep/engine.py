@@ -44,7 +44,7 @@ class SweepResult:
     base_design: str
     mode: str
     constraints: SweepConstraints
-    slo: dict[str, float] | None
+    slo: dict[str, float | None] | None
     rows: tuple[Row, ...]
     n_ran: int
     n_resumed: int
@@ -147,10 +147,14 @@ def _run_points(plan: SweepPlan, job: SweepJob, store: SweepStore, executor: Exe
     return n_ran, n_resumed
 
 
-def _slo(scenario: Scenario, plan: SweepPlan) -> dict[str, float] | None:
-    """The base design's workload SLO (percentile and latency), or None."""
+def _slo(scenario: Scenario, plan: SweepPlan) -> dict[str, float | None] | None:
+    """The base design's workload SLO (percentile, latency and, for LLM workloads, TTFT and
+    TPOT bounds; None where not set), or None."""
     slo = scenario.workload(scenario.design(plan.base_design).workload).slo
-    return None if slo is None else {"percentile": slo.percentile, "latency_ms": slo.latency_ms}
+    if slo is None:
+        return None
+    return {"percentile": slo.percentile, "latency_ms": slo.latency_ms,
+            "ttft_ms": getattr(slo, "ttft_ms", None), "tpot_ms": getattr(slo, "tpot_ms", None)}
 
 
 def run_sweep(

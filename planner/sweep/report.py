@@ -13,6 +13,7 @@ import io
 import json
 from typing import Any
 
+from planner.reports.llm import SLO_METRIC_NAMES
 from planner.reports.sections import (
     NA,
     Bullets,
@@ -20,7 +21,9 @@ from planner.reports.sections import (
     Section,
     Table,
     fmt_money,
+    fmt_number,
     fmt_pct,
+    fmt_unit,
     human_ms,
 )
 from planner.sweep.analysis import infeasible_reasons, latency_ms
@@ -28,6 +31,11 @@ from planner.sweep.engine import SweepResult
 
 __all__ = ["build_sweep_report", "render_sweep_html", "render_sweep_markdown",
            "render_sweep_parquet", "render_sweep_table"]
+
+
+ALL_POINTS_SHOWN = 50
+"""Points listed in the report's table of every point (in plan order); the rest are in the
+JSON and Parquet reports."""
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -39,20 +47,80 @@ def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _bounds(result: SweepResult) -> list[dict[str, Any]]:
+    """Return the SLO bounds the points are judged on (``metric``, ``percentile``,
+    ``latency_ms``): those of the first point that ran, else the workload's SLO."""
+    for r in result.rows:
+        if r.get("slos"):
+            return list(r["slos"])
+    slo = result.slo or {}
+    return [{"metric": metric, "percentile": slo["percentile"], "latency_ms": slo[key]}
+            for metric, key in (("ttft", "ttft_ms"), ("tpot", "tpot_ms"), ("latency", "latency_ms"))
+            if slo.get(key) is not None]
+
+
+def _name(metric: str) -> str:
+    return SLO_METRIC_NAMES.get(metric, metric)
+
+
+def _bound_text(bound: dict[str, Any]) -> str:
+    """``TTFT p99 ≤ 500 ms`` (``p99 ≤ 40 ms`` for a latency bound)."""
+    name = "" if bound["metric"] == "latency" else f"{_name(bound['metric'])} "
+    limit = bound["latency_ms"]
+    return f"{name}p{bound['percentile']:g} ≤ " + (human_ms(limit) if limit >= 10_000
+                                                    else f"{limit:g} ms")
+
+
 def _latency_label(result: SweepResult) -> str:
-    return f"p{result.slo['percentile']:g}" if result.slo else "p99"
+    """The latency axis: the first SLO bound's metric at its percentile, else p99."""
+    bounds = _bounds(result)
+    if not bounds:
+        return "p99"
+    first = bounds[0]
+    name = "" if first["metric"] == "latency" else f"{_name(first['metric'])} "
+    return f"{name}p{first['percentile']:g}"
+
+
+def _llm_columns(result: SweepResult) -> list[tuple[str, str]]:
+    """The LLM latencies shown beside the axis (header, metric name), when points have them
+    and the axis is not that latency already."""
+    if not any("ttft_p99_ms" in (r.get("metrics") or {}) for r in result.rows):
+        return []
+    return [(h, k) for h, k in (("TTFT p99", "ttft_p99_ms"), ("TPOT p99", "tpot_p99_ms"))
+            if h != _latency_label(result)]
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """Return the point's SLO verdict over every bound: ``met``, ``MISSED (TPOT)``, ``n/a``."""
+    meets = row.get("meets_slo")
+    if meets is None:
+        return NA
+    if meets:
+        return "met"
+    missed = [_name(s["metric"]) for s in row.get("slos") or [] if not s.get("met")]
+    return "MISSED" + (f" ({', '.join(missed)})" if len(row.get("slos") or []) > 1 else "")
+
+
+def _verdicts_text(row: dict[str, Any]) -> str:
+    """Every bound of a point with its verdict: ``TTFT p99 ≤ 500 ms: met (40.28 ms); ...``."""
+    return "; ".join(f"{_bound_text(s)}: {'met' if s.get('met') else 'MISSED'} "
+                     f"({human_ms(s.get('achieved_ms'))})" for s in row.get("slos") or []) or NA
 
 
 def _point_table(result: SweepResult, rows: list[dict[str, Any]]) -> Table:
     lat = _latency_label(result)
+    extra = _llm_columns(result)
     body = []
     for r in rows:
         m = r.get("metrics") or {}
         body.append((r["point_id"], _params_text(r["params"]), fmt_money(m.get("usd_per_month")),
-                     human_ms(latency_ms(r)), fmt_pct(m.get("slo_attainment"), 2),
+                     human_ms(latency_ms(r)), *(human_ms(m.get(k)) for _, k in extra),
+                     fmt_pct(m.get("slo_attainment"), 2), verdict(r),
                      "yes" if result.is_feasible(r) else "no"))
-    return Table(headers=("point", "parameters", "$/month", lat, "SLO attainment", "feasible"),
-                 rows=tuple(body), align=("left", "left", "right", "right", "right", "left"))
+    return Table(headers=("point", "parameters", "$/month", lat, *(h for h, _ in extra),
+                          "SLO attainment", "SLO", "feasible"),
+                 rows=tuple(body), align=("left", "left", "right", "right",
+                                          *("right" for _ in extra), "right", "left", "left"))
 
 
 def build_sweep_report(result: SweepResult) -> list[Section]:
@@ -60,8 +128,8 @@ def build_sweep_report(result: SweepResult) -> list[Section]:
     counts = result.counts()
     c = result.constraints
     wanted = []
-    if c.slo and result.slo:
-        wanted.append(f"p{result.slo['percentile']:g} ≤ {result.slo['latency_ms']:g} ms")
+    if c.slo:
+        wanted.extend(_bound_text(b) for b in _bounds(result))
     if c.budget_usd_per_month is not None:
         wanted.append(f"≤ {fmt_money(c.budget_usd_per_month)}/month")
     summary = Section("Sweep", (Bullets((
@@ -85,12 +153,21 @@ def build_sweep_report(result: SweepResult) -> list[Section]:
                  f"{fmt_money(m.get('usd_per_month'))} per month "
                  f"({fmt_money(m.get('usd_per_hour'))}/h)",
                  f"{_latency_label(result)} {human_ms(latency_ms(best))}"
-                 + ("" if _latency_label(result) == "p99" else
+                 + ("" if _latency_label(result) == "p99" or "ttft_p99_ms" in m else
                     f"; p99 {human_ms(m.get('p99_ms'))}")
                  + f"; SLO attainment {fmt_pct(m.get('slo_attainment'), 2)}",
                  f"utilization {fmt_pct(m.get('utilization'))}; throughput "
                  f"{m.get('throughput_rps') or 0:,.1f} req/s; $/1k requests "
                  f"{fmt_money(m.get('usd_per_1k_requests'), 4)}"]
+        if best.get("slos"):
+            items.append(f"SLO: {_verdicts_text(best)}")
+        if "ttft_p99_ms" in m:
+            items.append(f"TTFT p99 {human_ms(m.get('ttft_p99_ms'))}, TPOT p99 "
+                         f"{human_ms(m.get('tpot_p99_ms'))}, E2E p99 "
+                         f"{human_ms(m.get('e2e_p99_ms'))}; goodput "
+                         f"{fmt_number(m.get('goodput_rps'))} req/s; $/1M output tokens "
+                         f"{fmt_unit(m.get('usd_per_1m_output_tokens'))}, $/1M tokens "
+                         f"{fmt_unit(m.get('usd_per_1m_tokens'))}")
         rec = Section("Cheapest point meeting the constraints", (Bullets(tuple(items)),))
     sections = [summary, rec,
                 Section(f"Pareto front: cost against {_latency_label(result)}",
@@ -102,17 +179,25 @@ def build_sweep_report(result: SweepResult) -> list[Section]:
         for case in result.sensitivity:
             r = case.row
             if r is None:
-                rows.append((case.case, NA, NA, NA, case.note or NA))
+                rows.append((case.case, NA, NA, NA, NA, case.note or NA))
                 continue
             m = r.get("metrics") or {}
             reasons = infeasible_reasons(r, result.constraints)
             rows.append((case.case, fmt_money(m.get("usd_per_month")), human_ms(latency_ms(r)),
-                         fmt_pct(m.get("slo_attainment"), 2),
+                         fmt_pct(m.get("slo_attainment"), 2), verdict(r),
                          "yes" if not reasons else "no: " + "; ".join(reasons)))
         sections.append(Section("Sensitivity of the cheapest point", (Table(
-            headers=("case", "$/month", _latency_label(result), "SLO attainment",
+            headers=("case", "$/month", _latency_label(result), "SLO attainment", "SLO",
                      "meets constraints"),
-            rows=tuple(rows), align=("left", "right", "right", "right", "left")),)))
+            rows=tuple(rows), align=("left", "right", "right", "right", "left", "left")),)))
+    ran = [r for r in result.rows if r.get("status") == "ok"]
+    if ran:
+        shown = ran[:ALL_POINTS_SHOWN]
+        blocks: list[Any] = [_point_table(result, shown)]
+        if len(ran) > len(shown):
+            blocks.append(Paragraph(f"... and {len(ran) - len(shown)} more points (every point "
+                                    "is in the JSON and Parquet reports)."))
+        sections.append(Section("Every point that ran", tuple(blocks)))
     skipped = [r for r in result.rows if r.get("status") in ("skipped", "error")]
     if skipped:
         items = tuple(f"{r['point_id']} ({_params_text(r['params'])}): {r['status']}: "
@@ -186,8 +271,9 @@ def pareto_scatter(result: SweepResult) -> Any | None:
         fig.add_trace(go.Scatter(x=[latency_ms(best)], y=[best["metrics"]["usd_per_month"]],
                                  mode="markers", name="cheapest feasible",
                                  marker={"symbol": "star", "size": 16, "color": "#bf8700"}))
-    if result.slo:
-        fig.add_vline(x=result.slo["latency_ms"], line_dash="dash", line_color="#888")
+    bounds = _bounds(result)
+    if bounds:
+        fig.add_vline(x=bounds[0]["latency_ms"], line_dash="dash", line_color="#888")
     fig.update_layout(title=f"Cost per month against {_latency_label(result)} latency",
                       xaxis_title=f"{_latency_label(result)} (ms)", xaxis_type="log",
                       yaxis_title="USD per month", template="plotly_white", height=480)
@@ -225,7 +311,8 @@ def points_frame(result: SweepResult):
         record: dict[str, Any] = {"point_id": r["point_id"], "index": r["index"],
                                   "status": r["status"], "error": r.get("error"),
                                   "seed": r["seed"], "feasible": result.is_feasible(r),
-                                  "slo_ms": r.get("slo_ms"), "meets_slo": r.get("meets_slo")}
+                                  "slo_ms": r.get("slo_ms"), "meets_slo": r.get("meets_slo"),
+                                  "slo": verdict(r) if r.get("status") == "ok" else None}
         for key, value in r["params"].items():
             record[f"param.{key}"] = float(value) if as_number[key] else \
                 json.dumps(value) if isinstance(value, (dict, list)) else str(value)

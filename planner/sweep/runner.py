@@ -37,7 +37,8 @@ _PATH_KEYS = ("path", "paths")
 KERNELS = (("simulators.realtime.api", "realtime_kernel"),
            ("simulators.streaming.api", "streaming_kernel"),
            ("simulators.batch._kernel", "batch_kernel"),
-           ("simulators.training._kernel", "training_kernel"))
+           ("simulators.training._kernel", "training_kernel"),
+           ("simulators.llm.api", "llm_kernel"))
 """The module attributes timed with ``measure_kernels`` (each pattern's compiled kernel)."""
 
 
@@ -220,7 +221,7 @@ def run_point(job: SweepJob, task: PointTask) -> dict[str, Any]:
     row: dict[str, Any] = {"point_id": task.point_id, "index": task.index,
                            "params": task.params, "seed": task.seed, "status": "ok",
                            "error": None, "metrics": None, "slo_ms": None, "meets_slo": None,
-                           "cost_incomplete": None, "kernel_s": None}
+                           "slos": None, "cost_incomplete": None, "kernel_s": None}
     try:
         data, local = _prepared(job)
         design = _walk_paths(task.design, lambda v: local.get(v, v))
@@ -233,6 +234,7 @@ def run_point(job: SweepJob, task: PointTask) -> dict[str, Any]:
         design = result.designs[0]
         row.update(metrics=design.flat_metrics(), meets_slo=design.meets_slo,
                    slo_ms=None if design.slo is None else design.slo.achieved_ms.mean,
+                   slos=[s.to_dict() for s in design.slos],
                    cost_incomplete=design.cost.incomplete,
                    kernel_s=spent[0] if job.measure_kernels else None)
     row["wall_s"] = time.perf_counter() - started

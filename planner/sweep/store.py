@@ -8,8 +8,9 @@ Layout of ``DIR``:
 ``points.jsonl``
     One row per finished point, appended and flushed as it finishes (in completion order):
     ``point_id``, ``index``, ``params``, ``seed``, ``status`` (``ok``, ``skipped``, ``error``),
-    ``error``, ``metrics`` (``DesignResult.flat_metrics()``), ``meets_slo``,
-    ``cost_incomplete``, ``kernel_s``, ``wall_s``.
+    ``error``, ``metrics`` (``DesignResult.flat_metrics()``), ``slo_ms`` (the first SLO
+    bound's achieved value), ``slos`` (every bound: ``SloResult.to_dict()``), ``meets_slo``
+    (every bound met), ``cost_incomplete``, ``kernel_s``, ``wall_s``.
 
 Resume: rows whose point id is in the current plan are kept and those points are not run again;
 a torn last line (a killed writer) is dropped.  Rows of a different fingerprint are never mixed
