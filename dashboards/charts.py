@@ -1,7 +1,8 @@
 """Figures and tables of a :class:`RunResult` for the Scenarios page.
 
-Every number comes from the result; the distribution, Pareto and fleet-size figures are the HTML
-report's own builders (:mod:`planner.reports.html`), with the SLO drawn as a line here.
+Every number comes from the result; the distribution, Pareto, fleet-size and LLM figures are the
+HTML report's own builders (:mod:`planner.reports.html`, :mod:`planner.reports.llm_charts`),
+with the SLO drawn as a line here.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from typing import Any
 
 from dash import html
 
+from planner.reports import llm as llm_report
+from planner.reports import llm_charts
 from planner.reports.html import distribution_figures, pareto_figure, timeline_figure
-from planner.reports.sections import NA, Table, comparison_table, fmt_money
+from planner.reports.sections import NA, Table, comparison_table, fmt_money, pareto_metric
 from planner.results import RunResult
 
 THEME = "plotly_white"
+LLM_FIGURES = ("ttft", "tpot", "kv", "running")
+"""Figures of LLM designs (TTFT, TPOT, KV utilisation, running/waiting), shown when a design
+of the run is an LLM design."""
 
 
 def table_component(table: Table, table_id: str) -> html.Table:
@@ -52,18 +58,21 @@ def distribution_figure(result: RunResult) -> Any | None:
 
 
 def pareto_with_slo(result: RunResult) -> tuple[Any | None, list[str]]:
-    """Return the cost-per-month vs SLO-percentile figure with each SLO as a dashed line."""
+    """Return the cost-per-month vs SLO-percentile figure with each SLO bound on its axis (the
+    latency, or TTFT when every design is judged on TTFT first) as a dashed line."""
     built = pareto_figure(result)
     if built is None:
         return None, [f"{d.name}: cost n/a" for d in result.designs]
     fig, left_out = built
+    wanted = {"latency": ("latency", "e2e")}.get(pareto_metric(result), (pareto_metric(result),))
     seen = set()
     for d in result.designs:
-        if d.slo is not None and d.slo.latency_ms not in seen:
-            seen.add(d.slo.latency_ms)
-            fig.add_vline(x=d.slo.latency_ms, line_dash="dash", line_color="#c0392b",
-                          annotation_text=f"SLO p{d.slo.percentile:g} {d.slo.latency_ms:g} ms",
-                          annotation_position="top right")
+        for slo in d.slos:
+            if slo.metric in wanted and slo.latency_ms not in seen:
+                seen.add(slo.latency_ms)
+                fig.add_vline(x=slo.latency_ms, line_dash="dash", line_color="#c0392b",
+                              annotation_text=f"SLO {llm_report.bound_text(d, slo)}",
+                              annotation_position="top right")
     return fig, left_out
 
 
@@ -74,8 +83,10 @@ def queue_figure(result: RunResult) -> Any | None:
     fig = go.Figure()
     for d in result.designs:
         tl = d.timeline
-        if tl is not None and tl.start_s and "mean_queue" in tl.series:
-            fig.add_trace(go.Scatter(x=list(tl.start_s), y=list(tl.series["mean_queue"]),
+        key = next((k for k in ("mean_queue", "mean_waiting") if tl is not None
+                    and k in tl.series), None)  # an LLM engine's queue: its waiting requests
+        if tl is not None and tl.start_s and key is not None:
+            fig.add_trace(go.Scatter(x=list(tl.start_s), y=list(tl.series[key]),
                                      mode="lines", name=d.name))
     if not fig.data:
         return None
@@ -136,9 +147,24 @@ def figures(result: RunResult) -> dict[str, Any]:
     notes = {"distribution": "no distribution recorded", "pareto": f"cost {NA} for every design",
              "fleet": "no fleet timeline", "queue": "no queue timeline",
              "purchase": f"cost by purchase option: {NA}"}
+    if llm_report.has_llm(result):
+        out.update({"ttft": llm_charts.llm_distribution_figure(result, "ttft"),
+                    "tpot": llm_charts.llm_distribution_figure(result, "tpot"),
+                    "kv": llm_charts.kv_figure(result),
+                    "running": llm_charts.queue_figure(result)})
+        notes.update(ttft="no TTFT recorded", tpot="no TPOT recorded",
+                     kv="no KV-cache timeline", running="no engine queue timeline")
     result_figs = {k: (v if v is not None else empty_figure(notes[k])) for k, v in out.items()}
     result_figs["left_out"] = left_out
     return result_figs
+
+
+def slo_list(result: RunResult) -> html.Ul:
+    """Return every design's SLO bounds with their verdicts, one item per design."""
+    return html.Ul([html.Li(f"{d.name}: {llm_report.verdicts_text(d)}"
+                            + ("" if d.llm is not None or not llm_report.has_llm(result)
+                               else "; TTFT and TPOT n/a (static batching)"))
+                    for d in result.designs], id="scn-slo")
 
 
 def result_components(result: RunResult, run_id: str) -> list[Any]:
@@ -153,12 +179,15 @@ def result_components(result: RunResult, run_id: str) -> list[Any]:
     status = (f"Simulated {len(result.designs)} design(s) x {reps} replications in "
               f"{result.wall_s:.1f} s. Recommended (cheapest meeting its SLO): "
               f"{best or 'none'}.")
+    keys = ("distribution", "pareto", "fleet", "queue", "purchase",
+            *(k for k in LLM_FIGURES if k in figs))
     graphs = [dcc.Graph(id=f"scn-fig-{key}", figure=figs[key],
                         config={"displaylogo": False, "responsive": True})
-              for key in ("distribution", "pareto", "fleet", "queue", "purchase")]
+              for key in keys]
     children: list[Any] = [
         html.Div(status, className="msg ok", id="scn-run-status", **{"data-run": run_id}),
         html.H3("Comparison"), comparison(result),
+        html.H3("SLO bounds"), slo_list(result),
         html.H3("Charts"), html.Div(graphs, className="charts"),
     ]
     if figs["left_out"]:

@@ -36,11 +36,17 @@ _HASH = re.compile(r"^[0-9a-f]{16}$")
 GLOBAL_FIELDS: dict[str, type] = {
     "rate_rps": float,
     "slo_ms": float,
+    "ttft_ms": float,
+    "tpot_ms": float,
     "horizon_s": float,
     "replications": int,
 }
-"""Scenario-wide parameters: arrival (mean) rate of every inference workload, SLO latency of
-every workload with an SLO, simulated horizon and replications."""
+"""Scenario-wide parameters: arrival (mean) rate of every inference workload, the SLO bounds
+(latency, and the TTFT and TPOT bounds of LLM workloads) of every workload that has that bound,
+simulated horizon and replications."""
+
+SLO_BOUNDS = {"slo_ms": "latency_ms", "ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms"}
+"""Global SLO parameters and the workload ``slo:`` field each sets."""
 
 DESIGN_FIELDS: dict[str, type] = {
     "instance": str,
@@ -51,8 +57,15 @@ DESIGN_FIELDS: dict[str, type] = {
     "max_nodes": int,
     "max_batch": int,
     "max_wait_ms": float,
+    "max_num_seqs": int,
+    "max_num_batched_tokens": int,
 }
-"""Per-design parameters, keyed ``<design>.<field>`` in edits and in the URL."""
+"""Per-design parameters, keyed ``<design>.<field>`` in edits and in the URL: fleet and
+autoscaling, the dynamic batching of request-queue designs, the engine of LLM designs."""
+
+ENGINE_FIELDS = ("max_num_seqs", "max_num_batched_tokens")
+"""Design fields that live in an LLM design's ``engine:`` (defaults as the schema's)."""
+ENGINE_DEFAULTS = {"max_num_seqs": 256, "max_num_batched_tokens": 2048}
 
 PURCHASE_OPTIONS = FLEET_PURCHASES  # a real-time fleet's options, as the schema accepts them
 _STORE_SIZE_LIMIT_BYTES = 256 * 1024 * 1024
@@ -202,8 +215,11 @@ def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
             if out["rate_rps"] is None and isinstance(arrivals.get(key), (int, float)):
                 out["rate_rps"] = arrivals[key]
         slo = w.get("slo") or {}
-        if out["slo_ms"] is None and isinstance(slo.get("latency_ms"), (int, float)):
-            out["slo_ms"] = slo["latency_ms"]
+        for key, name in SLO_BOUNDS.items():
+            if out[key] is None and isinstance(slo.get(name), (int, float)):
+                out[key] = slo[name]
+        if out["slo_ms"] is None and isinstance(slo.get("latency_s"), (int, float)):
+            out["slo_ms"] = slo["latency_s"] * 1000.0
     out["horizon_s"] = base.get("horizon_s")
     out["replications"] = base.get("replications", 8)
     d = _design(base, design) if design else None
@@ -218,6 +234,35 @@ def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
                    max_nodes=auto.get("max_nodes") if auto else None,
                    max_batch=None if batching is None else batching.get("max_batch", 1),
                    max_wait_ms=None if batching is None else batching.get("max_wait_ms", 0.0))
+        if d.get("pattern") == "llm":
+            engine = d.get("engine") if isinstance(d.get("engine"), dict) else {}
+            out.update({k: engine.get(k, ENGINE_DEFAULTS[k]) for k in ENGINE_FIELDS})
+    return out
+
+
+def not_applicable(base: Mapping[str, Any], design: str | None) -> list[str]:
+    """Return, for people, the controls that do not apply to the scenario or the design (they
+    are disabled) and why."""
+    values = base_values(base, design)
+    d = _design(base, design) if design else None
+    out = []
+    missing = [label for key, label in (("slo_ms", "SLO latency"), ("ttft_ms", "SLO TTFT"),
+                                        ("tpot_ms", "SLO TPOT")) if values[key] is None]
+    if missing:
+        out.append(f"{', '.join(missing)}: no workload of this scenario has that bound")
+    if d is None:
+        return out
+    pattern = d.get("pattern", "realtime")
+    if pattern == "llm":
+        out.append(f"{design} is an llm design (continuous batching): max batch and max wait "
+                   "do not apply; max_num_seqs and max_num_batched_tokens set its engine")
+    else:
+        out.append(f"max_num_seqs and max_num_batched_tokens apply to llm designs only "
+                   f"({design} is {pattern})")
+        if values["max_batch"] is None:
+            out.append(f"max batch and max wait: {design} has no batching: section")
+    if values["min_nodes"] is None:
+        out.append(f"autoscaling min/max nodes: {design} has a fixed fleet (no autoscaling:)")
     return out
 
 
@@ -269,9 +314,10 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
     """Return a copy of the scenario mapping ``base`` with ``edits`` applied.
 
     ``rate_rps`` sets ``arrivals.rate_rps`` (Poisson) or ``arrivals.mean_rate_rps`` (diurnal)
-    of every inference workload; ``slo_ms`` sets ``slo.latency_ms`` of every workload with an
-    SLO; ``<design>.<field>`` sets that design's fleet, autoscaling or batching field. Edits
-    that do not apply (an unknown design, a trace workload's rate) are ignored.
+    of every inference workload; ``slo_ms``, ``ttft_ms`` and ``tpot_ms`` set that bound of
+    every workload whose SLO has it; ``<design>.<field>`` sets that design's fleet,
+    autoscaling, batching or (LLM designs) engine field. Edits that do not apply (an unknown
+    design, a trace workload's rate, max batch of an LLM design) are ignored.
     """
     data = _plain(base)
     for key, value in edits.items():
@@ -284,10 +330,8 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
                     for name in ("rate_rps", "mean_rate_rps"):
                         if name in arrivals:
                             arrivals[name] = value
-        elif key == "slo_ms":
-            for w in _workloads(data):
-                if isinstance(w.get("slo"), dict):
-                    w["slo"]["latency_ms"] = value
+        elif key in SLO_BOUNDS:
+            _set_bound(data, SLO_BOUNDS[key], value)
         elif "." in key:
             name, field = key.rsplit(".", 1)
             d = _design(data, name)
@@ -298,14 +342,35 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
                 if isinstance(fleet, dict) and isinstance(fleet.get("autoscaling"), dict):
                     fleet["autoscaling"][field] = value
             elif field in ("max_batch", "max_wait_ms"):
+                if d.get("pattern") == "llm":
+                    continue  # continuous batching: the engine's fields apply instead
                 d.setdefault("batching", {})
                 if isinstance(d["batching"], dict):
                     d["batching"][field] = value
+            elif field in ENGINE_FIELDS:
+                if d.get("pattern") == "llm":
+                    d.setdefault("engine", {})
+                    if isinstance(d["engine"], dict):
+                        d["engine"][field] = value
             elif isinstance(fleet, dict):
                 fleet[field] = value
     if edits.get("horizon_s") is not None and isinstance(data.get("warmup_s"), (int, float)):
         data["warmup_s"] = min(data["warmup_s"], float(edits["horizon_s"]) / 10)
     return data
+
+
+def _set_bound(data: dict[str, Any], name: str, value: Any) -> None:
+    """Set SLO bound ``name`` of every workload whose SLO has that bound (``latency_s`` is
+    replaced by ``latency_ms``); an SLO without it is left alone (no new bound appears)."""
+    for w in _workloads(data):
+        slo = w.get("slo")
+        if not isinstance(slo, dict):
+            continue
+        if name == "latency_ms" and "latency_s" in slo:
+            del slo["latency_s"]
+            slo["latency_ms"] = value
+        elif name in slo:
+            slo[name] = value
 
 
 # ----------------------------------------------------------------------------- URL state

@@ -18,6 +18,8 @@ from domain.errors import PlannerError
 _NUMBER_FIELDS = {
     "rate_rps": "arrival rate / mean rate (req/s)",
     "slo_ms": "SLO latency (ms)",
+    "ttft_ms": "SLO TTFT (ms, llm)",
+    "tpot_ms": "SLO TPOT (ms, llm)",
     "horizon_s": "simulated horizon (s)",
     "nodes": "fleet nodes",
     "on_demand_base": "on-demand base nodes (spot fleets)",
@@ -25,10 +27,12 @@ _NUMBER_FIELDS = {
     "max_nodes": "autoscaling max nodes",
     "max_batch": "max batch",
     "max_wait_ms": "max wait (ms)",
+    "max_num_seqs": "max_num_seqs (llm engine)",
+    "max_num_batched_tokens": "max_num_batched_tokens (llm engine)",
 }
-GLOBAL_INPUTS = ("rate_rps", "slo_ms", "horizon_s", "replications")
+GLOBAL_INPUTS = ("rate_rps", "slo_ms", "ttft_ms", "tpot_ms", "horizon_s", "replications")
 DESIGN_INPUTS = ("instance", "purchase", "nodes", "on_demand_base", "min_nodes", "max_nodes",
-                 "max_batch", "max_wait_ms")
+                 "max_batch", "max_wait_ms", "max_num_seqs", "max_num_batched_tokens")
 FIELDS = GLOBAL_INPUTS + DESIGN_INPUTS
 
 
@@ -104,6 +108,18 @@ def on_design(base: dict[str, Any] | None, design: str | None,
     return [values[f] for f in FIELDS] + [values[f] is None for f in FIELDS]
 
 
+def on_design_notes(base: dict[str, Any] | None, design: str | None):
+    """Return the message naming the disabled controls and why (None when all apply)."""
+    if not base:
+        return None
+    notes = logic.not_applicable(base["data"], design)
+    if not notes:
+        return None
+    return html.Div([html.Span("Not applicable here (disabled): "),
+                     html.Ul([html.Li(n) for n in notes])], className="msg info",
+                    id="scn-design-notes-text")
+
+
 def on_inputs(base: dict[str, Any] | None, design: str | None, edits: dict[str, Any] | None,
               values: list[Any]):
     """Return the edits store after an input changed."""
@@ -155,7 +171,6 @@ def on_run(settings: Settings, set_progress, choice: str | None, edits: dict[str
         return None, None, message(str(exc)), "/calibration"
     return (charts.result_components(view.result, view.run_id), view.run_id, None,
             f"/calibration?run={view.run_id}")
-
 
 
 

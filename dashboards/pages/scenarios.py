@@ -17,6 +17,7 @@ from dashboards.scenario_view import (
     message,
     on_choice,
     on_design,
+    on_design_notes,
     on_download,
     on_edits,
     on_inputs,
@@ -60,6 +61,7 @@ def layout(**query: Any) -> html.Div:
                                className="field")] + [field(f) for f in DESIGN_INPUTS],
                      className="grid"),
         ], className="panel"),
+        html.Div(id="scn-design-notes"),
         html.Div(id="scn-validation"),
         html.Div([
             html.Button("Run", id="scn-run", className="primary", n_clicks=0),
@@ -107,6 +109,11 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
         + [Output(f"scn-in-{f}", "disabled") for f in FIELDS],
         Input("scn-base", "data"), Input("scn-design", "value"), State("scn-edits", "data"),
     )(on_design)
+
+    app.callback(
+        Output("scn-design-notes", "children"),
+        Input("scn-base", "data"), Input("scn-design", "value"),
+    )(on_design_notes)
 
     app.callback(
         Output("scn-edits", "data"),
