@@ -162,6 +162,18 @@ class DesignResult:
     """Further bounds of the SLO beyond :attr:`slo` (LLM designs: TTFT, TPOT); all must hold."""
     llm: LlmResult | None = None
     """What only LLM designs report: TTFT, TPOT, tokens, goodput, KV cache."""
+    unjudged_slo: tuple[str, ...] = ()
+    """Bounds of the workload's SLO this design cannot be judged on (a request-batching design
+    has no first-token time: ``ttft``, ``tpot``); such a design is never recommended as
+    meeting every SLO."""
+
+    @property
+    def fully_meets_slo(self) -> bool | None:
+        """Whether every bound of the workload's SLO is judged and met (None without an SLO);
+        False when a bound cannot be judged."""
+        if self.unjudged_slo:
+            return False
+        return self.meets_slo
 
     @property
     def slos(self) -> tuple[SloResult, ...]:
@@ -254,6 +266,7 @@ class DesignResult:
             "warnings": list(self.warnings),
             **({} if not self.more_slos else {"slos": [s.to_dict() for s in self.slos]}),
             **({} if self.llm is None else {"llm": self.llm.to_dict()}),
+            **({} if not self.unjudged_slo else {"unjudged_slo": list(self.unjudged_slo)}),
         }
 
 
@@ -278,10 +291,11 @@ class RunResult:
         """Return the design with the lowest known monthly cost that meets its SLO, if any.
 
         Designs without an SLO count as meeting it; designs with an unknown or incomplete price
-        are skipped (an unknown price is not cheap).
+        are skipped (an unknown price is not cheap), and so are designs the SLO cannot be fully
+        judged on (:attr:`DesignResult.unjudged_slo`).
         """
         ok = [d for d in self.designs
-              if d.meets_slo is not False and d.cost.usd_per_month is not None
+              if d.fully_meets_slo is not False and d.cost.usd_per_month is not None
               and not d.cost.incomplete]
         if not ok:
             return None

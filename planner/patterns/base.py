@@ -104,6 +104,8 @@ class PatternRun:
     """Further SLO bounds on other distributions (name, distribution, target): LLM TTFT/TPOT."""
     llm: LlmResult | None = None
     """What only LLM designs report."""
+    unjudged_slo: tuple[str, ...] = ()
+    """Bounds of the workload's SLO the pattern cannot report (``ttft``, ``tpot``)."""
 
 
 class Pattern(Protocol):

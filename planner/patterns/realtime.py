@@ -78,16 +78,24 @@ class RealtimePattern:
                 "output_tokens": tokens.output_tokens, "tokens_source": tokens.source},
             warnings=tuple(_warnings(design, quote, usage, fleet, inputs, workload.name)
                            + list(_token_slo_note(workload))),
+            unjudged_slo=_unjudged(workload),
             tokens_per_unit=None if tokens is None else tokens.per_request)
 
 
-def _token_slo_note(workload: schema.InferenceWorkload) -> tuple[str, ...]:
+def _unjudged(workload: schema.InferenceWorkload) -> tuple[str, ...]:
     slo = workload.slo
-    if slo is None or not slo.token_bounds:
+    if slo is None:
         return ()
-    return ("judged on end-to-end latency only: a request-batching design has no first-token "
-            "time, so the SLO's ttft_ms/tpot_ms bounds (which llm designs are judged on) do not "
-            "apply to it",)
+    return tuple(name for name, bound in (("ttft", slo.ttft_ms), ("tpot", slo.tpot_ms))
+                 if bound is not None)
+
+
+def _token_slo_note(workload: schema.InferenceWorkload) -> tuple[str, ...]:
+    if not _unjudged(workload):
+        return ()
+    return ("SLO judged on end-to-end latency only: a request-batching design has no "
+            "first-token time, so the ttft_ms/tpot_ms bounds cannot be checked and it is not "
+            "recommended as meeting every SLO (llm designs are judged on them)",)
 
 
 def _base_purchase(design: schema.RealtimeDesign) -> str:

@@ -157,6 +157,7 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
         utilization=estimate(usage.utilization), mean_batch_size=batch_size,
         mean_queue_length=queue_length, littles_law_relative_error=little,
         slo=slos[0] if slos else None, more_slos=tuple(slos[1:]), llm=run.llm,
+        unjudged_slo=run.unjudged_slo,
         requests=RequestCounts(
             in_window_per_replication=float(np.mean(w.arrived_window)),
             completed_by_horizon_per_replication=float(np.mean(w.completed_by_horizon)),

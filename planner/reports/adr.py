@@ -51,7 +51,8 @@ def _workloads(result: RunResult) -> dict[str, DesignResult]:
 
 def _ok(d: DesignResult) -> bool:
     """Return whether ``d`` is eligible: meets its SLO and has a known, complete price."""
-    return d.meets_slo is not False and d.cost.usd_per_month is not None and not d.cost.incomplete
+    return (d.fully_meets_slo is not False and d.cost.usd_per_month is not None
+            and not d.cost.incomplete)
 
 
 def _chosen(result: RunResult, budget: float | None) -> DesignResult | None:

@@ -232,7 +232,8 @@ def run_point(job: SweepJob, task: PointTask) -> dict[str, Any]:
         row.update(status="error", error=" ".join(str(exc).split()))
     else:
         design = result.designs[0]
-        row.update(metrics=design.flat_metrics(), meets_slo=design.meets_slo,
+        row.update(metrics=design.flat_metrics(),
+                   meets_slo=None if design.unjudged_slo else design.meets_slo,
                    slo_ms=None if design.slo is None else design.slo.achieved_ms.mean,
                    slos=[s.to_dict() for s in design.slos],
                    cost_incomplete=design.cost.incomplete,

@@ -135,3 +135,23 @@ def test_continuous_batching_beats_static_batching_on_the_same_gpu():
     assert cont.cost.total_usd == pytest.approx(stat.cost.total_usd)
     assert cont.latency_ms["p50"].mean < stat.latency_ms["p50"].mean
     assert stat.llm is None and not any("end-to-end latency only" in w for w in stat.warnings)
+
+
+def test_a_design_that_cannot_report_ttft_is_never_recommended_on_a_ttft_slo():
+    static = {"name": "a-static", "workload": "chat", "pattern": "realtime",
+              "fleet": {"instance": "aws:p5.4xlarge", "nodes": 1},
+              "batching": {"max_batch": 8, "max_wait_ms": 20},
+              "service_time": {"kind": "tokens", "path": PROFILE, "model": "llama-3-8b",
+                               "jitter": "none"}}
+    run = run_scenario(_scenario(rate=0.5, horizon_s=600, replications=2,
+                                 slo={"percentile": 99, "latency_ms": 60_000, "ttft_ms": 5000},
+                                 extra_designs=[static]))
+    stat, cont = run.design("a-static"), run.design("vllm")
+    # same instance, same price, and the static design sorts first by name: only the judging
+    # of the TTFT bound can tell them apart
+    assert stat.cost.usd_per_month == pytest.approx(cont.cost.usd_per_month)
+    assert stat.meets_slo is True and stat.unjudged_slo == ("ttft",)
+    assert stat.fully_meets_slo is False and cont.fully_meets_slo is True
+    assert run.cheapest_meeting_slo().name == "vllm"
+    assert run.to_dict()["designs"][1]["unjudged_slo"] == ["ttft"]
+    assert any("first-token time" in w for w in stat.warnings)
