@@ -32,41 +32,38 @@ Random streams
 
 Readings of the contract
 ------------------------
-Where ``docs/llm-serving.md`` leaves a choice, this model takes the one below.
+The first four are stated by ``docs/llm-serving.md`` since its clarifications (they were this
+model's readings first; the kernel took the same); the rest are this model's readings where the
+contract leaves a choice.
 
-* **Context.**  A request holds ``c = k + g - (P - p)`` tokens of KV: the contract's ``k + g``
-  before any preemption (``P = p``).  After a preemption ``k`` counts the recomputed prompt
-  *and* output tokens up to ``P = p + g``, so ``k + g`` would count the ``g`` tokens twice (and a
-  preempted request, ``k = 0``, would hold blocks); ``c`` is 0 right after a loss and
-  ``p + g + 1`` when the recomputation ends, as it would have been without the loss.
+* **Context.**  A request holds ``c = k + g - g0`` tokens of KV, ``g0 = P - p`` (the outputs
+  prefilled again after a loss): 0 right after a loss and ``p + g + 1`` when the recomputation
+  ends, as it would have been without the loss.
 * **Prefix caching** (``N = prefix_tokens > 0``, ``nb = ceil(N / block_size)``).  Every
   request admitted on a replica holds the prefix (a reference to it) while it runs; the
   prefix's ``nb`` blocks are allocated once, at the admission of the first holder (who
-  computes its whole prompt), and freed when the last holder finishes, is preempted or is
-  lost.  A request admitted while the replica holds the prefix starts with
-  ``k = min(N, p, P - 1)``: the contract's ``min(N, p)`` except that at least one token is
-  always computed (as vLLM does for a full prefix hit), so a fresh prompt inside the prefix
-  (``p <= N``) still asks a chunk (of one token) that completes its prefill and emits its first
-  token, instead of an empty chunk.  A holder's own blocks are
-  ``max(0, ceil(c / bs) - ceil(min(N, p) / bs))``: the contract's ``ceil(c / bs) - nb`` when
-  ``p >= N``; a prompt shorter than the prefix shares only the blocks of its own part of it
-  (its output tokens are not prefix tokens).
-  ``ceil(N / bs)`` must be smaller than the replica's blocks.
+  computes its whole prompt; requests admitted after it, in the same step too, skip the
+  prefix), and freed when the last holder finishes, is preempted or is lost.  A request
+  admitted while the replica holds the prefix starts with ``k = min(N, p, P - 1)`` (a fresh
+  prompt inside the prefix still computes its last token, as vLLM does).  A holder's own blocks
+  are ``max(0, ceil(c / bs) - ceil(min(N, p) / bs))``.  ``ceil(N / bs)`` must be smaller than
+  the replica's blocks.
 * **Rejection.**  A request is rejected at arrival when it cannot fit alone in a replica's KV
-  cache at its largest context ``p + o``: ``ceil((p + o) / bs) > total_blocks`` as the contract
-  says, and with prefix caching ``nb + max(0, ceil((p + o) / bs) - ceil(min(N, p) / bs))``
-  blocks (the same when ``p >= N``; more for a prompt shorter than the prefix, which would
-  otherwise be admitted and never finish).  So a replica with work always runs a step.
-* **Preemption** frees the request's blocks at once; the preempted requests go to the head of
-  the waiting queue before step 2 runs, so step 2 may admit one of them again in the same step
-  if the blocks allow (the contract lists no exception; vLLM V1 skips the waiting queue in a
-  step that preempted).  Recomputed tokens count the lost context ``c`` at each preemption and
-  each node loss.
+  cache at its largest context ``p + o``: ``ceil((p + o) / bs) > total_blocks``, and with
+  prefix caching ``nb + max(0, ceil((p + o) / bs) - ceil(min(N, p) / bs))`` blocks (more for a
+  prompt shorter than the prefix).  So a replica with work always runs a step.
 * **Event order** at one time: step ends (priority -1), arrivals (0), fleet events (1..6:
   death, ready, trace tick, interrupt, launch, autoscale), then step starts (7).  So a request
   finishing at ``t`` has left before an arrival at ``t`` is routed, an arrival at ``t`` is in
   the waiting queue of a step starting at ``t``, and a step ending exactly at a node's death
   keeps its tokens.
+* **Step times** in seconds are the profile's ms ``/ 1000`` (the contract's words), then added
+  to the step's start: ``end = start + ms / 1000``.
+* **Preemption** frees the request's blocks at once; the preempted requests go to the head of
+  the waiting queue before step 2 runs, so step 2 may admit one of them again in the same step
+  if the blocks allow (the contract lists no exception; vLLM V1 skips the waiting queue in a
+  step that preempted).  Recomputed tokens count the lost context ``c`` at each preemption and
+  each node loss.
 * **Notice.**  The waiting requests of the node's replicas are routed again at once (counted in
   ``n_moved_at_notice``, not in ``rerouted``); a running request preempted on a ``NOTICE``
   replica stays in that replica's waiting queue and may be admitted there again.  At the death,

@@ -29,38 +29,7 @@ from simulators.llm.reference import (
     simulate_reference,
     token_indices,
 )
-
-try:
-    from simulators.llm.spec import EngineConfig, LlmSpec, TokenSamples
-except ImportError:  # TEMPORARY stand-ins until simulators/llm/spec.py lands
-    from dataclasses import dataclass as _dc
-
-    @_dc(frozen=True)
-    class EngineConfig:
-        kv_cache_tokens: int
-        max_num_seqs: int = 256
-        max_num_batched_tokens: int = 2048
-        block_size: int = 16
-        prefix_tokens: int = 0
-        tensor_parallel: int = 1
-
-    @_dc(frozen=True)
-    class TokenSamples:
-        prompt: np.ndarray
-        output: np.ndarray
-        order: str = "random"
-
-    @_dc(frozen=True)
-    class LlmSpec:
-        arrivals: object
-        tokens: TokenSamples
-        profile: object
-        engine: EngineConfig
-        fleet: FleetSpec
-        run: RunSpec
-        router: str = "least_outstanding"
-        slo: object = None
-        timeline_bin_s: float = 60.0
+from simulators.llm.spec import EngineConfig, LlmSpec, TokenSamples
 from tests.simulators.test_llm_service import load_token_profile
 
 PROFILE = token_profile("toy", "toy gpu", prefill_tokens=[1, 1025], prefill_ms=[2.0, 258.0],
