@@ -88,7 +88,8 @@ F_NODE_S_W = 2
 F_SPOT_S_H = 3
 F_SPOT_S_W = 4
 F_LAST_SCALE_S = 5
-N_FLOATS = 6
+F_NEXT_EVENT_S = 6  # no fleet event before this time (a lower bound; -inf: look again)
+N_FLOATS = 7
 
 # event kinds, in their order at equal times
 EV_NONE = -1
@@ -136,6 +137,7 @@ def new_fleet(p, n_nodes, rng, busy_iv, timeline):
     si = np.zeros(N_INTS, dtype=np.int64)
     sf = np.zeros(N_FLOATS)
     sf[F_LAST_SCALE_S] = -math.inf
+    sf[F_NEXT_EVENT_S] = -math.inf
     fl = StreamFleet(p, si, sf, np.empty((cap, N_NT)), np.zeros((cap, N_NK), dtype=np.int64),
                      rng, busy_iv, timeline)
     base = int(p[P_BASE])
@@ -146,24 +148,43 @@ def new_fleet(p, n_nodes, rng, busy_iv, timeline):
     return fl
 
 
-@jit
-def flush(t, fl):
-    """Account the nodes held over ``[sf[F_LAST_S], t)``: node-seconds and the timeline."""
-    p, sf = fl.p, fl.sf
+@jit(inline="always")
+def flush_held(t, p, si, sf, timeline):
+    """Account the nodes held over ``[sf[F_LAST_S], t)``: node-seconds and the timeline.
+
+    Takes the fleet's arrays rather than :data:`StreamFleet`, so that the kernel's loop over
+    windows can call it without touching the structure's reference counts.
+    """
     last = sf[F_LAST_S]
     if not t > last:
         return
     horizon_s = p[P_HORIZON_S]
-    held = float(fl.si[I_HELD])
+    held = float(si[I_HELD])
     sf[F_NODE_S_H] += held * overlap(last, t, 0.0, horizon_s)
     sf[F_NODE_S_W] += held * overlap(last, t, p[P_WARMUP_S], horizon_s)
-    spread(fl.timeline, T_NODE_S, last, t, held, p[P_BIN_S], horizon_s)
-    spot = float(fl.si[I_HELD_SPOT])
+    spread(timeline, T_NODE_S, last, t, held, p[P_BIN_S], horizon_s)
+    spot = float(si[I_HELD_SPOT])
     if spot > 0.0:
         sf[F_SPOT_S_H] += spot * overlap(last, t, 0.0, horizon_s)
         sf[F_SPOT_S_W] += spot * overlap(last, t, p[P_WARMUP_S], horizon_s)
-        spread(fl.timeline, T_SPOT_NODE_S, last, t, spot, p[P_BIN_S], horizon_s)
+        spread(timeline, T_SPOT_NODE_S, last, t, spot, p[P_BIN_S], horizon_s)
     sf[F_LAST_S] = t
+
+
+@jit
+def flush(t, fl):
+    """:func:`flush_held` of the fleet ``fl``."""
+    flush_held(t, fl.p, fl.si, fl.sf, fl.timeline)
+
+
+@jit(inline="always")
+def _copy_row(nt, nk, r, to_nt, to_nk, to_r):
+    """Copy row ``r`` of the node table ``nt``, ``nk`` to row ``to_r`` of ``to_nt``, ``to_nk``
+    (element by element: cheaper to compile than slices)."""
+    for j in range(N_NT):
+        to_nt[to_r, j] = nt[r, j]
+    for j in range(N_NK):
+        to_nk[to_r, j] = nk[r, j]
 
 
 @jit
@@ -171,8 +192,7 @@ def _drop_row(r, fl):
     """Delete row ``r`` of the node table, keeping the others in launch order."""
     n = fl.si[I_ROWS]
     for i in range(r, n - 1):
-        fl.nt[i, :] = fl.nt[i + 1, :]
-        fl.nk[i, :] = fl.nk[i + 1, :]
+        _copy_row(fl.nt, fl.nk, i + 1, fl.nt, fl.nk, i)
     fl.si[I_ROWS] = n - 1
 
 
@@ -192,8 +212,8 @@ def _launch(t, spot, fl):
         cap = 2 * fl.nt.shape[0]
         nt = np.empty((cap, N_NT))
         nk = np.zeros((cap, N_NK), dtype=np.int64)
-        nt[: fl.nt.shape[0]] = fl.nt
-        nk[: fl.nk.shape[0]] = fl.nk
+        for r in range(fl.si[I_ROWS]):
+            _copy_row(fl.nt, fl.nk, r, nt, nk, r)
         fl = StreamFleet(fl.p, fl.si, fl.sf, nt, nk, fl.rng, fl.busy_iv, fl.timeline)
     _add_row(t + fl.p[P_DELAY_S], spot, False, fl)
     si = fl.si
@@ -321,10 +341,18 @@ def do_event(t, kind, r, fl):
 
 @jit
 def advance(t, fl):
-    """Run every fleet event at or before ``t``, in order."""
+    """Run every fleet event at or before ``t``, in order.
+
+    Remembers when the next event comes (``F_NEXT_EVENT_S``): events are only added by
+    events, which run here or in :func:`wait_for_node` (which forgets it), and removals at a
+    pass start only make the next event later, so the remembered time stays a lower bound.
+    """
+    if fl.sf[F_NEXT_EVENT_S] > t:
+        return fl
     while True:
         te, kind, r = next_event(fl)
         if kind == EV_NONE or te > t:
+            fl.sf[F_NEXT_EVENT_S] = te
             return fl
         fl = do_event(te, kind, r, fl)
 
@@ -371,10 +399,30 @@ def start_pass(s, fl):
     return fl, usable_count(s, fl)
 
 
-@jit
-def usable(r, s, fl):
+@jit(inline="always")
+def begin_pass(s, fl):
+    """:func:`start_pass`, with its common case inline: no event due and no node marked."""
+    si, sf = fl.si, fl.sf
+    if si[I_MARKS] != 0 or not sf[F_NEXT_EVENT_S] > s:
+        return start_pass(s, fl)
+    flush_held(s, fl.p, si, sf, fl.timeline)
+    n = 0
+    for r in range(si[I_ROWS]):
+        if row_usable(r, s, fl.nt, fl.nk):
+            n += 1
+    return fl, n
+
+
+@jit(inline="always")
+def row_usable(r, s, nt, nk):
     """Return whether row ``r`` can take a pass starting at ``s`` (live and ready)."""
-    return fl.nk[r, NK_STATE] == LIVE and fl.nt[r, NT_READY] <= s
+    return nk[r, NK_STATE] == LIVE and nt[r, NT_READY] <= s
+
+
+@jit(inline="always")
+def usable(r, s, fl):
+    """:func:`row_usable` of the fleet ``fl``."""
+    return row_usable(r, s, fl.nt, fl.nk)
 
 
 @jit
@@ -404,5 +452,6 @@ def wait_for_node(s, fl):
             return ready, fl
         launches = fl.si[I_LAUNCH_COUNT]
         fl = do_event(te, kind, r, fl)
+        fl.sf[F_NEXT_EVENT_S] = -math.inf
         if fl.si[I_LAUNCH_COUNT] > launches:
             return te, fl

@@ -132,49 +132,56 @@ def _worker_records(w, n_batches, n_workers, max_batch, last_size):
     return records
 
 
-@jit
-def _account_pass(s, m, n_batches, max_batch, n_workers, worker_s, fl, acc, timeline):
+@jit(inline="always")
+def _book_busy(s, end_w, spot, p, acc, timeline):
+    """Book a worker busy over ``[s, end_w)`` (a spot node's worker if ``spot``)."""
+    horizon_s = p[fs.P_HORIZON_S]
+    acc[A_BUSY_W] += overlap(s, end_w, p[fs.P_WARMUP_S], horizon_s)
+    acc[A_BUSY_H] += overlap(s, end_w, 0.0, horizon_s)
+    spread(timeline, T_BUSY_WORKER_S, s, end_w, 1.0, p[fs.P_BIN_S], horizon_s)
+    if spot:
+        acc[A_BUSY_SPOT_W] += overlap(s, end_w, p[fs.P_WARMUP_S], horizon_s)
+
+
+@jit(inline="always")
+def _account_pass(s, m, n_batches, max_batch, n_workers, worker_s, p, nt, nk, n_rows, busy_iv,
+                  acc, timeline):
     """Account a pass of ``m`` records started at ``s`` (worker busy times ``worker_s``).
 
-    Worker ``w`` belongs to the ``w // workers_per_node``-th usable node in launch order.  A
-    node whose death comes before its last batch ends loses its share: its workers are busy up
-    to the death, and its records are processed again.  Returns the lost records and when the
-    next pass may start: the latest of the surviving nodes' last batch ends and the deaths.
+    Worker ``w`` belongs to the ``w // workers_per_node``-th usable node in launch order (the
+    rows ``0 .. n_rows - 1`` of the node table ``nt``, ``nk``).  A node whose death comes
+    before its last batch ends loses its share: its workers are busy up to the death, and its
+    records are processed again.  Returns the lost records and when the next pass may start:
+    the latest of the surviving nodes' last batch ends and the deaths.
     """
-    p = fl.p
     w_per_node = int(p[fs.P_W])
     horizon_s = p[fs.P_HORIZON_S]
-    warmup_s = p[fs.P_WARMUP_S]
     autoscale = p[fs.P_AUTOSCALE] != 0.0
     used = min(n_workers, n_batches)
     last_size = m - (n_batches - 1) * max_batch
     lost = 0
     next_s = s
     u = 0
-    for r in range(fl.si[fs.I_ROWS]):
+    for r in range(n_rows):
         if u * w_per_node >= used:
             break
-        if not fs.usable(r, s, fl):
+        if not fs.row_usable(r, s, nt, nk):
             continue
         w0 = u * w_per_node
         w1 = min(w0 + w_per_node, used)
         finish = s
         for w in range(w0, w1):
             finish = max(finish, s + worker_s[w])
-        death = fl.nt[r, fs.NT_DEATH]
+        death = nt[r, fs.NT_DEATH]
         dies = death < finish
-        spot = fl.nk[r, fs.NK_SPOT] != 0
+        spot = nk[r, fs.NK_SPOT] != 0
         for w in range(w0, w1):
             end_w = s + worker_s[w]
             if dies:
                 end_w = min(end_w, death)
-            acc[A_BUSY_W] += overlap(s, end_w, warmup_s, horizon_s)
-            acc[A_BUSY_H] += overlap(s, end_w, 0.0, horizon_s)
-            spread(timeline, T_BUSY_WORKER_S, s, end_w, 1.0, p[fs.P_BIN_S], horizon_s)
+            _book_busy(s, end_w, spot, p, acc, timeline)
             if autoscale:
-                spread(fl.busy_iv, 0, s, end_w, 1.0, p[fs.P_INTERVAL_S], horizon_s)
-            if spot:
-                acc[A_BUSY_SPOT_W] += overlap(s, end_w, warmup_s, horizon_s)
+                spread(busy_iv, 0, s, end_w, 1.0, p[fs.P_INTERVAL_S], horizon_s)
             if dies:
                 acc[A_LOST_WS] += end_w - s
                 lost += _worker_records(w, n_batches, n_workers, max_batch, last_size)
@@ -187,18 +194,47 @@ def _account_pass(s, m, n_batches, max_batch, n_workers, worker_s, fl, acc, time
     return lost, next_s
 
 
-@jit
-def _process(start, n, fl, svc, max_batch, overhead_s, srng, worker_s, acc, timeline):
+@jit(inline="always")
+def _process_static(start, n, fleet_arrays, svc, max_batch, overhead_s, srng, worker_s, acc,
+                    timeline):
+    """:func:`_process` for a fleet that never changes: one pass on every node.
+
+    ``fleet_arrays`` = ``(p, si, sf, nk)`` of the fleet, unpacked once.
+    """
+    p, si, sf, nk = fleet_arrays
+    kind, mean_s, mu, sigma = svc
+    fs.flush_held(start, p, si, sf, timeline)
+    if n == 0:
+        return start, 0.0, 0
+    n_rows = si[fs.I_ROWS]
+    n_workers = n_rows * int(p[fs.P_W])
+    proc, nb = window_processing_s(n, max_batch, n_workers, overhead_s, kind, mean_s, mu,
+                                   sigma, srng, worker_s)
+    w_per_node = int(p[fs.P_W])
+    for w in range(min(n_workers, nb)):  # every node usable, none dies, no autoscaler
+        _book_busy(start, start + worker_s[w], nk[w // w_per_node, fs.NK_SPOT] != 0, p, acc,
+                   timeline)
+    return start + proc, proc, nb
+
+
+@jit(inline="always")
+def _process(start, n, fl, static, svc, max_batch, overhead_s, srng, worker_s, acc, timeline):
     """Process a window of ``n`` records from ``start``, pass after pass; return its end.
 
-    ``svc`` is the service model ``(kind, mean_s, mu, sigma)``.  Returns ``(end,
+    ``static``: the fleet never changes (no autoscaling, no interruptions), so every node is
+    usable and only the node-seconds need bringing up to ``start``.  ``svc`` is the service
+    model ``(kind, mean_s, mu, sigma)``.  Returns ``(end,
     processing_s, batches, reprocessed, fl, worker_s)``: the end (inf if no
     node is ever left), the processing time (the one pass's, or end - start), the batches run,
     the records processed again, and the fleet and scratch array (either may have grown).
     """
     kind, mean_s, mu, sigma = svc
     w_per_node = int(fl.p[fs.P_W])
-    fl, n_usable = fs.start_pass(start, fl)
+    if static:
+        fs.flush(start, fl)
+        n_usable = fl.si[fs.I_ROWS]
+    else:
+        fl, n_usable = fs.begin_pass(start, fl)
     s = start
     m = n
     batches = 0
@@ -208,7 +244,7 @@ def _process(start, n, fl, svc, max_batch, overhead_s, srng, worker_s, acc, time
             s, fl = fs.wait_for_node(s, fl)
             if s == math.inf:
                 return math.inf, math.inf, batches, reprocessed, fl, worker_s
-            fl, n_usable = fs.start_pass(s, fl)
+            fl, n_usable = fs.begin_pass(s, fl)
             continue
         n_workers = n_usable * w_per_node
         if n_workers > worker_s.shape[0]:
@@ -216,15 +252,15 @@ def _process(start, n, fl, svc, max_batch, overhead_s, srng, worker_s, acc, time
         proc, nb = window_processing_s(m, max_batch, n_workers, overhead_s, kind, mean_s, mu,
                                        sigma, srng, worker_s)
         batches += nb
-        lost, next_s = _account_pass(s, m, nb, max_batch, n_workers, worker_s, fl, acc,
-                                     timeline)
+        lost, next_s = _account_pass(s, m, nb, max_batch, n_workers, worker_s, fl.p, fl.nt,
+                                     fl.nk, fl.si[fs.I_ROWS], fl.busy_iv, acc, timeline)
         if lost == 0:
             end = s + proc
             return end, proc if s == start else end - start, batches, reprocessed, fl, worker_s
         reprocessed += lost
         m = lost
         s = next_s
-        fl, n_usable = fs.start_pass(s, fl)
+        fl, n_usable = fs.begin_pass(s, fl)
     return start, 0.0, batches, reprocessed, fl, worker_s
 
 
@@ -240,8 +276,10 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     spot_rng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication + SPOT_STREAM, spot_rng)
     autoscale = fp[fs.P_AUTOSCALE] != 0.0
+    static = not autoscale and not fp[fs.P_RATE] > 0.0
     n_iv = math.ceil(horizon_s / fp[fs.P_INTERVAL_S]) + 1 if autoscale else 1
     fl = fs.new_fleet(fp, n_nodes, spot_rng, np.zeros((n_iv, 1)), timeline)
+    fleet_arrays = (fl.p, fl.si, fl.sf, fl.nk)  # a static fleet's, for good
     worker_s = np.zeros(max(n_nodes, int(fp[fs.P_MAX_NODES])) * int(fp[fs.P_W]))
     acc = np.zeros(N_ACC)
     inv_bin = 1.0 / bin_s
@@ -316,8 +354,14 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
 
         # ---- the window's processing (fleet events up to its start come first)
         start = max(prev_end, close)
-        end, proc, nb, lost, fl, worker_s = _process(start, n, fl, svc, max_batch, overhead_s,
-                                                     srng, worker_s, acc, timeline)
+        if static:
+            end, proc, nb = _process_static(start, n, fleet_arrays, svc, max_batch, overhead_s,
+                                            srng, worker_s, acc, timeline)
+            lost = 0
+        else:
+            end, proc, nb, lost, fl, worker_s = _process(start, n, fl, static, svc, max_batch,
+                                                         overhead_s, srng, worker_s, acc,
+                                                         timeline)
         prev_end = end
         n_windows += 1
         n_batches += nb
@@ -339,12 +383,13 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
             if refilled:
                 ablock[:] = block_snap
             t_arr = ablock[a_idx]
+            finite = end < math.inf
             while t_arr < close:
                 a = t_arr
                 b = int(a * inv_bin)
                 if b < n_bins:
                     timeline[b, T_ARRIVALS] += 1.0
-                if a >= warmup_s and end < math.inf:
+                if a >= warmup_s and finite:
                     latency = end - a
                     sum_lat += latency
                     lat_hist[bucket_index(latency)] += 1
