@@ -464,8 +464,8 @@ def admit_and_launch(rep, qi, w, t, free, n_pref, first, b_left):
     nd = ri[w, R_ND]
     ri[w, R_FIRST] = first
     stall = nd == 0 and n_pref == 0  # nothing could be scheduled: never happens (tests)
-    t_end = math.inf if stall else t + 1e-3 * step_ms(pre_ms, rows, contexts, floor_ms, nd,
-                                                      ri[w, R_CSUM], n_pref)
+    t_end = math.inf if stall else t + step_ms(pre_ms, rows, contexts, floor_ms, nd,
+                                               ri[w, R_CSUM], n_pref) / 1000.0
     rf[w, RF_START] = t
     ri[w, R_MODE] = 0 if stall else 1
     set_step_end(av_t, av_hk, av_hw, av_pos, use_heap, w, t_end)

@@ -123,8 +123,8 @@ def step_ms(prefill_ms, decode_rows, contexts, floor_ms, b, c_sum, n):
 @jit
 def step_seconds(tab, b, c_sum, n):
     """Return the duration (s) of a step (:func:`step_ms`) from the :data:`StepTables`."""
-    return 1e-3 * step_ms(tab.prefill_ms, tab.decode_rows, tab.contexts, tab.floor_ms, b, c_sum,
-                          n)
+    return step_ms(tab.prefill_ms, tab.decode_rows, tab.contexts, tab.floor_ms, b, c_sum,
+                   n) / 1000.0
 
 
 def profile_arrays(profile) -> Profile:
