@@ -236,11 +236,22 @@ FLEET_CASES = {
     "autoscaling on in-flight requests": _autoscaled_fleet("in_flight_per_replica", 3.0),
     "autoscaling on waiting requests": _autoscaled_fleet("waiting_per_replica", 0.5),
     "autoscaling on KV utilisation": _autoscaled_fleet("kv_utilization", 0.3),
+    "spot only: every node dies, central queue": FleetSpec(
+        workers_per_node=2, initial_nodes=2, max_nodes=3, extra_is_spot=True,
+        spot=SpotModel(notice_s=0.5, replacement_delay_s=0.5,
+                       trace_times_s=np.array([0.0, 5.0, 12.0]),
+                       trace_capacity=np.array([2, 0, 2])),
+        provisioning=(DelayComponent("boot", 2.0),)),
     "no node at first: central queue": FleetSpec(
         workers_per_node=2, initial_nodes=0, max_nodes=2,
         autoscaling=AutoscalingPolicy("in_flight_per_replica", 2.0, 1, 2, 1.0, 2.0, 4.0),
         provisioning=(DelayComponent("boot", 2.5),)),
 }
+
+
+# a cache small enough that a request preempted on a node under notice is still waiting there
+# when the node dies (with the heavy burst)
+KV_BLOCKS = {"spot only: every node dies, central queue": 120}
 
 
 @pytest.mark.parametrize("name", list(FLEET_CASES))
@@ -262,7 +273,8 @@ def _fleet_case(name: str, prefix: int, burst: int) -> LlmSpec:
     rng = np.random.default_rng(len(name))
     times = np.concatenate([rng.uniform(0.0, 8.0, burst), rng.uniform(14.0, 18.0, burst // 3)])
     return spec_of(np.sort(np.round(times, 3)), rng.integers(30, 600, 15),
-                   rng.integers(2, 150, 15), kv=16 * 300, seqs=16, budget=256, prefix=prefix,
+                   rng.integers(2, 150, 15), kv=16 * KV_BLOCKS.get(name, 300), seqs=16,
+                   budget=256, prefix=prefix,
                    fleet=FLEET_CASES[name], horizon=40.0, warmup=2.0, order="random",
                    profile=UGLY, seed=3)
 
