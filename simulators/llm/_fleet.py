@@ -51,7 +51,8 @@ from simulators.llm._layout import (
     T_RUNNING_AREA,
 )
 from simulators.llm._lists import push_back, unlink
-from simulators.llm._replica import account_busy, count_at, lose_context, mark_pending
+from simulators.llm._preempt import lose_context
+from simulators.llm._replica import account_busy, count_at, mark_pending
 
 
 @jit(inline="always")

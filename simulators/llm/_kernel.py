@@ -62,11 +62,11 @@ from simulators.llm._layout import (
     Cursor,
 )
 from simulators.llm._lists import grow_pool, new_pool
+from simulators.llm._preempt import preempt_walk
 from simulators.llm._replica import (
     admit_and_launch,
     count_at,
     end_step,
-    preempt_walk,
     schedule_running,
 )
 from simulators.llm._steptime import step_tables

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from domain.errors import SimulationError
-from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.core.arrivals import DiurnalArrivals, PoissonArrivals, TraceArrivals
 from simulators.core.fleet import AutoscalingPolicy, DelayComponent, FleetSpec, SpotModel
 from simulators.core.spec import RunSpec
 from simulators.core.tokens import TokenProfile, token_profile
@@ -209,6 +209,43 @@ def test_usage_and_spec_entry_point():
     # Little's law on the per-replica running count: L = lambda E2E (all requests end in time)
     np.testing.assert_allclose(c.mean_running * 2 + c.mean_waiting * 2,
                                sim.arrival_rate_rps() * sim.e2e.mean_s, rtol=0.05)
+
+
+def test_a_large_fleet_keeps_its_steps_in_a_heap_with_the_same_results():
+    """Over 40 replicas the step ends live in an indexed heap instead of a scanned array.
+    Isolated requests all go to replica 0 (least outstanding, lowest index), so 48 replicas
+    give exactly the one-replica results; a loaded large fleet conserves requests and tokens."""
+    trace = TraceArrivals(np.arange(40) * 15.0)
+    one = run(arrivals=trace, fleet=FleetSpec.fixed(1), horizon_s=600.0, reps=1)
+    many = run(arrivals=trace, fleet=FleetSpec.fixed(24, workers_per_node=2), horizon_s=600.0,
+               reps=1)
+    np.testing.assert_array_equal(one.hist, many.hist)
+    np.testing.assert_array_equal(one.counters().steps, many.counters().steps)
+    loaded = run(rate=120.0, tokens=random_tokens(), fleet=FleetSpec.fixed(24, 2),
+                 horizon_s=120.0, reps=2,
+                 arrivals=DiurnalArrivals(120.0, peak_to_trough=3.0, start_hour=13.0))
+    assert_conserved(loaded)
+    assert (loaded.replica_routed() > 0).all()
+
+
+def test_requests_wait_in_the_central_queue_until_a_node_is_ready():
+    """No node at t = 0: requests wait centrally until the autoscaler's node is READY (first
+    evaluation at 30 s, 60 s of provisioning), then all are served; without any node to come
+    every request is stranded, counted, never lost."""
+    policy = AutoscalingPolicy("in_flight_per_replica", target=4.0, min_nodes=1, max_nodes=2,
+                               interval_s=30.0, window_s=30.0)
+    fleet = FleetSpec(workers_per_node=1, initial_nodes=0, max_nodes=2, autoscaling=policy,
+                      provisioning=(DelayComponent("load", 60.0),))
+    sim = run(rate=2.0, fleet=fleet, horizon_s=300.0, reps=2)
+    assert_conserved(sim)
+    c = sim.counters()
+    assert (c.stranded == 0).all() and (c.finished == c.arrived).all()
+    first = sim.e2e.percentiles_s(np.array([1.0]))[:, 0]
+    assert (first >= 60.0).all()  # the earliest requests waited for the node
+    none = run(rate=2.0, fleet=FleetSpec(1, 0, 1), horizon_s=100.0, reps=1)
+    c = none.counters()
+    assert c.stranded[0] == c.arrived[0] > 0 and c.finished[0] == 0
+    assert c.in_system_at_horizon[0] == c.arrived[0]
 
 
 @pytest.mark.parametrize("kwargs, words", [
