@@ -15,8 +15,10 @@ Three kinds of checks:
   ``KERNEL_DISCREPANCIES`` and marked ``xfail(strict=True)`` while listed (remove the entry
   once the kernel is fixed).
 
-The random sweeps use a profile with non-dyadic times (``UGLY``) so that a step's end never
-falls within a rounding error of a trace's grid point (see the listed discrepancy).
+The random sweeps use a profile with non-dyadic times (``UGLY``) so that a step's end does not
+fall within a rounding error of a trace's grid point: there the last bit of the step time (the
+interpolation's, the ms-to-s conversion's) decides whether an arrival joins a step, and both
+models must then do the same float arithmetic (``test_seconds_from_ms``).
 """
 
 from __future__ import annotations
@@ -40,13 +42,10 @@ from tests.simulators.test_llm_reference import spec_of
 
 # Kernel behaviours that contradict docs/llm-serving.md, name -> description.  Each has a minimal
 # case below, xfail(strict=True) while its entry is here.
-KERNEL_DISCREPANCIES: dict[str, str] = {
-    "seconds_from_ms": (
-        "the kernel converts step times with ms * 1e-3, the contract says profile ms / 1000: "
-        "17.75 ms + 2.25 ms end at 0.020000000000000004 s in the kernel, 0.019999999999999997 s "
-        "by the contract, so an arrival at 0.02 s joins the next step in the kernel and waits a "
-        "step longer by the contract"),
-}
+KERNEL_DISCREPANCIES: dict[str, str] = {}
+# Found and fixed so far (their minimal cases stay as plain tests): "seconds_from_ms" (the
+# kernel converted step times with ms * 1e-3, the contract says ms / 1000; fixed in a506590).
+
 
 UGLY = token_profile("ugly", "gpu", prefill_tokens=[1, 1025], prefill_ms=[2.1, 257.3],
                      decode_batch=[1, 2, 1, 2], decode_context=[1, 1, 1025, 1025],
