@@ -36,6 +36,7 @@ value and the fix.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -301,7 +302,9 @@ class LlmSimResult(WindowedStats):
     def timeline_mean(self) -> dict[str, np.ndarray]:
         """Return the replication-mean of :meth:`timeline_per_replication`."""
         per_rep = self.timeline_per_replication()
-        return {k: (v if v.ndim == 1 else np.nanmean(v, axis=0)) for k, v in per_rep.items()}
+        with warnings.catch_warnings():  # a bin without a serving replica in any replication
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return {k: (v if v.ndim == 1 else np.nanmean(v, axis=0)) for k, v in per_rep.items()}
 
 
 def _basis(basis: str) -> int:
