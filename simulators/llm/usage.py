@@ -6,33 +6,9 @@ from collections.abc import Collection
 
 import numpy as np
 
-from simulators.core.hourly import hourly_node_hours
-from simulators.core.usage import PurchaseUsage, Timeline, Usage, Work
+from simulators.core.usage import Timeline, Usage, Work
 from simulators.llm.api import LlmSimResult
-from simulators.realtime.usage import CLASS_SERIES, class_purchases
-
-
-def purchase_usage(sim: LlmSimResult, base_purchase: str,
-                   priced: Collection[str]) -> tuple[PurchaseUsage, ...]:
-    """Return the node usage of each purchase option in ``priced``, in node-class order
-    (busy GPU-seconds = busy replica-seconds x tensor parallelism)."""
-    node_h = sim.node_seconds("horizon").sum(axis=2)  # [R, class]
-    node_w = sim.node_seconds("window").mean(axis=0)
-    busy_w = sim.busy_replica_s_by_class("window").mean(axis=0) * sim.engine.tensor_parallel
-    tl = sim.timeline_per_replication()
-    sums: dict[str, list[float]] = {}
-    hourly: dict[str, np.ndarray] = {}
-    held: dict[str, np.ndarray] = {}
-    for cls, purchase in class_purchases(base_purchase).items():
-        acc = sums.setdefault(purchase, [0.0, 0.0])
-        acc[0] += float(node_w[cls].sum())
-        acc[1] += float(busy_w[cls])
-        held[purchase] = held.get(purchase, 0.0) + node_h[:, cls]
-        series = hourly_node_hours(tl["start_s"], tl["width_s"], tl[f"nodes_{CLASS_SERIES[cls]}"],
-                                   sim.horizon_s)
-        hourly[purchase] = hourly.get(purchase, 0.0) + series
-    return tuple(PurchaseUsage(p, hourly[p], held[p], node_s, busy)  # type: ignore[arg-type]
-                 for p, (node_s, busy) in sums.items() if p in priced)
+from simulators.realtime.usage import purchase_usage
 
 
 def timeline(sim: LlmSimResult) -> Timeline:
@@ -90,7 +66,9 @@ def llm_usage(sim: LlmSimResult, *, base_purchase: str, priced: Collection[str])
     return Usage(
         metric="latency",
         distribution=sim.e2e,
-        purchases=purchase_usage(sim, base_purchase, priced),
+        purchases=purchase_usage(
+            sim, base_purchase, priced,
+            busy_gpu_s_by_class=sim.busy_replica_s_by_class("window") * tp),
         node_s_horizon=sim.node_seconds("horizon").sum(axis=(1, 2)),
         busy_gpu_s_horizon=sim.busy_replica_s("horizon") * tp,
         utilization=sim.utilization(),

@@ -31,12 +31,19 @@ def class_purchases(base_purchase: str) -> dict[int, str]:
             CLASS_FALLBACK: Purchase.ON_DEMAND}
 
 
-def purchase_usage(sim: RealtimeSimResult, base_purchase: str,
-                   priced: Collection[str]) -> tuple[PurchaseUsage, ...]:
-    """Return the node usage of each purchase option in ``priced``, in node-class order."""
+def purchase_usage(sim: RealtimeSimResult, base_purchase: str, priced: Collection[str], *,
+                   busy_gpu_s_by_class: np.ndarray | None = None) -> tuple[PurchaseUsage, ...]:
+    """Return the node usage of each purchase option in ``priced``, in node-class order.
+
+    ``sim`` is a real-time result or one with the same node accounts and timeline (the llm
+    pattern's); ``busy_gpu_s_by_class`` float64[R, class] gives its busy GPU-seconds in the
+    window (default: the real-time result's busy worker-seconds, one worker per GPU).
+    """
     node_h = sim.node_seconds("horizon").sum(axis=2)  # [R, class]
     node_w = sim.node_seconds("window").mean(axis=0)
-    busy_w = sim.busy_worker_s_by_class("window").mean(axis=0)
+    busy = sim.busy_worker_s_by_class("window") if busy_gpu_s_by_class is None \
+        else busy_gpu_s_by_class
+    busy_w = busy.mean(axis=0)
     tl = sim.timeline_per_replication()
     sums: dict[str, list[float]] = {}
     hourly: dict[str, np.ndarray] = {}
