@@ -61,11 +61,14 @@ def verdicts_text(d: DesignResult) -> str:
 
 def status_text(d: DesignResult) -> str:
     """Return ``met`` (every bound), ``MISSED`` (naming the missed bounds when there are
-    several) or ``no SLO``."""
+    several), ``met (TTFT, TPOT n/a)`` when bounds the design cannot report were left unjudged
+    (it is then never recommended), or ``no SLO``."""
     if not d.slos:
         return "no SLO"
     missed = [metric_name(d, s) for s in d.slos if not s.met]
     if not missed:
+        if d.unjudged_slo:
+            return f"met ({', '.join(u.upper() for u in d.unjudged_slo)} n/a)"
         return "met"
     return "MISSED" if len(d.slos) == 1 else f"MISSED ({', '.join(missed)})"
 

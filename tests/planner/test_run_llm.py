@@ -14,6 +14,7 @@ import pytest
 
 from domain.errors import ScenarioError
 from planner.inputs_tokens import read_token_profile
+from planner.reports.sections import slo_status
 from planner.run import run_scenario
 from planner.schema import parse_scenario
 from simulators.core.llm_models import kv_cache_tokens, model_spec
@@ -155,3 +156,4 @@ def test_a_design_that_cannot_report_ttft_is_never_recommended_on_a_ttft_slo():
     assert run.cheapest_meeting_slo().name == "vllm"
     assert run.to_dict()["designs"][1]["unjudged_slo"] == ["ttft"]
     assert any("first-token time" in w for w in stat.warnings)
+    assert slo_status(stat) == "met (TTFT n/a)" and slo_status(cont) == "met"
