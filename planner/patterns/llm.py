@@ -240,6 +240,7 @@ def _warnings(design: schema.LlmDesign, quote, usage, llm: LlmResult, inputs: Sc
                    "lower max_num_seqs or add KV capacity")
     if workload in inputs.traces:
         out.extend(inputs.traces[workload].notes)
-    if not math.isfinite(llm.peak_kv_utilization.mean or 0.0):
+    peak = llm.peak_kv_utilization.mean
+    if peak is None or not math.isfinite(peak):
         out.append("KV utilisation n/a: no replica served in the window")
     return out
