@@ -2,12 +2,12 @@
 
 ``docs/llm-serving.md``: a step with ``b`` decode sequences whose contexts sum to ``C`` and
 ``n`` prefill tokens takes ``D(b, C / b)`` (decode only), ``f(n)`` (prefill only) or
-``D(b, C / b) + max(0, f(n) - f(0))`` (mixed), with ``f(n)`` =
+``D(b, C / b) + max(0, f(b + n) - f(b))`` (mixed), with ``f(n)`` =
 :meth:`simulators.core.tokens.TokenProfile.prefill_ms` ``(1, n)`` and ``D(b, c)`` =
 :meth:`~simulators.core.tokens.TokenProfile.decode_step_ms` ``(b, c)``.  The interpolators
 below are the profile's, written again for Numba with the same arithmetic (the tests compare
 them to 1e-9 ms); :func:`step_tables` evaluates the parts that depend only on integers once per
-replication (``f(n)`` for every ``n <= max_num_batched_tokens``, the decode grid interpolated
+replication (``f(n)`` for every ``n <= max_num_batched_tokens + max_num_seqs``, the decode grid interpolated
 at every batch size ``b <= max_num_seqs``), so a step costs one interpolation in the context.
 """
 
@@ -26,7 +26,7 @@ and contexts (ascending), the decode grid float64[nb, nc] (ms) and the floor of 
 (ms, half the smallest measured one), as :class:`simulators.core.tokens.TokenProfile` has them."""
 
 StepTables = namedtuple("StepTables", ("prefill_ms", "decode_rows", "contexts", "floor_ms"))
-"""Per-replication tables: ``prefill_ms`` float64[B + 1] (``f(n)``), ``decode_rows``
+"""Per-replication tables: ``prefill_ms`` float64[B + S + 1] (``f(n)``, ``S`` = max_num_seqs), ``decode_rows``
 float64[max_num_seqs + 1, nc] (the grid interpolated in the batch size), the grid's contexts and
 the decode floor (ms)."""
 
@@ -91,8 +91,8 @@ def decode_ms(prof, b, c):
 @jit
 def step_tables(prof, max_tokens, max_seqs):
     """Return the :data:`StepTables` of a profile for the engine's limits."""
-    pre = np.empty(max_tokens + 1)
-    for n in range(max_tokens + 1):
+    pre = np.empty(max_tokens + max_seqs + 1)
+    for n in range(max_tokens + max_seqs + 1):
         pre[n] = prefill_one_ms(prof.pre_x, prof.pre_y, float(n))
     rows = np.zeros((max_seqs + 1, prof.dec_grid.shape[1]))
     for b in range(1, max_seqs + 1):
@@ -113,7 +113,7 @@ def step_ms(prefill_ms, decode_rows, contexts, floor_ms, b, c_sum, n):
         j += 1
     w = (c - contexts[j]) / (contexts[j + 1] - contexts[j])
     d = max(floor_ms, decode_rows[bb, j] * (1.0 - w) + decode_rows[bb, j + 1] * w)
-    extra = max(0.0, prefill_ms[n] - prefill_ms[0])
+    extra = max(0.0, prefill_ms[bb + n] - prefill_ms[bb])
     keep_alive(prefill_ms)
     keep_alive(decode_rows)
     keep_alive(contexts)

@@ -17,7 +17,7 @@ Contract (the full text, which the kernel and the SimPy reference both implement
   back to the head of the waiting queue to prefill ``p + g`` tokens) while KV blocks are short;
   then waiting requests are admitted FCFS while ``max_num_seqs``, the token budget and the free
   blocks allow.  A step of ``b`` decode sequences with contexts summing to ``C`` and ``n``
-  prefill tokens lasts ``D(b, C / b) + max(0, f(n) - f(0))`` (``f(n)`` alone when ``b = 0``) on
+  prefill tokens lasts ``D(b, C / b) + max(0, f(b + n) - f(b))`` (``f(n)`` alone when ``b = 0``) on
   the token profile.  TTFT is the end of the step emitting the first output token, E2E the end
   of the step emitting the last, TPOT ``(E2E - TTFT) / (o - 1)``.  Prefix caching shares the
   first ``min(prefix_tokens, p)`` prompt tokens of every request while a running request holds

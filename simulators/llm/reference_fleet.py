@@ -245,14 +245,14 @@ def schedule_step(replica: Replica, next_admission: Any) -> tuple[Step, list[Req
 
 
 def step_duration_s(step: Step, profile: Any) -> float:
-    """Duration of a step (s): ``D(b, C/b)``, ``f(n)`` or ``D(b, C/b) + max(0, f(n) - f(0))``."""
+    """Duration of a step (s): ``D(b, C/b)``, ``f(n)`` or ``D(b, C/b) + max(0, f(b + n) - f(b))``."""
     b, n = len(step.decodes), step.prefill_tokens
     if b == 0:
         return float(profile.prefill_ms(1, n)) / 1000.0
     decode_ms = float(profile.decode_step_ms(b, step.decode_context / b))
     if n == 0:
         return decode_ms / 1000.0
-    extra_ms = max(0.0, float(profile.prefill_ms(1, n)) - float(profile.prefill_ms(1, 0)))
+    extra_ms = max(0.0, float(profile.prefill_ms(1, b + n)) - float(profile.prefill_ms(1, b)))
     return (decode_ms + extra_ms) / 1000.0
 
 

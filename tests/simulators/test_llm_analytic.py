@@ -63,7 +63,6 @@ def assert_step_time_matches(profile: TokenProfile) -> None:
             assert decode_ms(prof, float(b), c) == pytest.approx(
                 profile.decode_step_ms(b, c), abs=1e-9), (b, c)
     tab = step_tables(prof, 2048, 256)
-    f0 = profile.prefill_ms(1, 0)
     for b, c_sum, n in ((0, 0, 700), (1, 513, 0), (37, 37 * 900, 0), (64, 64 * 3000, 1500),
                         (256, 256 * 600, 2048), (5, 5 * 100, 3)):
         if b == 0:
@@ -71,7 +70,7 @@ def assert_step_time_matches(profile: TokenProfile) -> None:
         else:
             want = profile.decode_step_ms(b, c_sum / b)
             if n > 0:
-                want += max(0.0, profile.prefill_ms(1, n) - f0)
+                want += max(0.0, profile.prefill_ms(1, b + n) - profile.prefill_ms(1, b))
         assert step_seconds(tab, b, float(c_sum), n) == pytest.approx(want / 1000, abs=1e-12)
 
 
