@@ -35,6 +35,7 @@ from planner.inputs_tokens import TokenMeans, TokenModelInputs, load_token_means
 from planner.inputs_traces import TraceArrivalsData, load_trace
 from planner.schema import (
     AdvisorInterruptions,
+    AutoLatency,
     ProfileLatency,
     Scenario,
     TableServiceTime,
@@ -168,10 +169,10 @@ def _load_service_time(got: _Collected, scenario: Scenario, i: int, design) -> N
         got.put(got.token_models, design.name, got.attempt(lambda: load_token_model(
             spec, scenario.workload(design.workload), field_path=where)))
     latency = getattr(design, "latency", None)
-    if isinstance(latency, ProfileLatency):
+    if isinstance(latency, (ProfileLatency, AutoLatency)):
         got.put(got.token_models, design.name, got.attempt(lambda: load_token_model(
             latency, scenario.workload(design.workload), field_path=f"designs[{i}].latency",
-            model=design.model)))
+            model=design.model_name)))
 
 
 def _load_spot(got: _Collected, scenario: Scenario, i: int, design) -> None:

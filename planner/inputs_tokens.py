@@ -19,7 +19,13 @@ import polars as pl
 
 from domain.errors import ScenarioError, SimulationError
 from planner.inputs_common import ROW, numbers, read_csv, require_column
-from planner.schema import InferenceWorkload, ProfileLatency, TokenCounts, TokenServiceTime
+from planner.schema import (
+    AutoLatency,
+    InferenceWorkload,
+    ProfileLatency,
+    TokenCounts,
+    TokenServiceTime,
+)
 from simulators.core.tokens import TokenProfile, token_profile
 
 __all__ = ["TokenMeans", "TokenModelInputs", "load_token_means", "load_token_model",
@@ -32,9 +38,10 @@ _PROFILE_NUMBERS = ("batch", "new_tokens_per_sequence", "context_tokens", "mean_
 
 @dataclass(frozen=True, eq=False)
 class TokenModelInputs:
-    """The measured token profile of a design and the token counts it is driven by."""
+    """The measured token profile of a design (None when the latency model derives the step
+    times) and the token counts it is driven by."""
 
-    profile: TokenProfile
+    profile: TokenProfile | None
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     tokens_source: str
@@ -54,15 +61,19 @@ class TokenMeans:
         return self.prompt_tokens + self.output_tokens
 
 
-def load_token_model(spec: TokenServiceTime | ProfileLatency, workload: InferenceWorkload, *,
-                     field_path: str, model: str | None = None) -> TokenModelInputs:
-    """Load a design's token profile and the workload's token counts (trace rows or means).
+def load_token_model(spec: TokenServiceTime | ProfileLatency | AutoLatency,
+                     workload: InferenceWorkload, *, field_path: str,
+                     model: str | None = None) -> TokenModelInputs:
+    """Load a design's token profile (none for ``kind: auto``) and the workload's token counts
+    (trace rows or means).
 
     ``model`` names the profile's rows when ``spec`` has none (an llm design's ``model``).
     """
-    name = getattr(spec, "model", None) or model
-    assert name is not None  # the schema requires a model on one of the two
-    profile = read_token_profile(spec.path, name, field_path=field_path)
+    profile = None
+    if not isinstance(spec, AutoLatency):
+        name = getattr(spec, "model", None) or model
+        assert name is not None  # the schema requires a model on one of the two
+        profile = read_token_profile(spec.path, name, field_path=field_path)
     t = workload.tokens
     assert t is not None  # the schema requires tokens with a token service time
     if t.prompt_column is not None or t.output_column is not None:

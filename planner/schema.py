@@ -42,6 +42,7 @@ __all__ = [
     "SPOT_NOTICE_S",
     "AdvisorInterruptions",
     "Arrivals",
+    "AutoLatency",
     "Autoscaling",
     "BatchDesign",
     "Batching",
@@ -62,6 +63,7 @@ __all__ = [
     "LlmDesign",
     "LlmEngine",
     "LlmFleet",
+    "ModelConfig",
     "PoissonArrivals",
     "Pricing",
     "ProfileLatency",
@@ -126,10 +128,12 @@ from planner.schema_fleet import (  # re-exported
     TraceInterruptions,
 )
 from planner.schema_llm import (  # re-exported
+    AutoLatency,
     LlmAutoscaling,
     LlmDesign,
     LlmEngine,
     LlmFleet,
+    ModelConfig,
     ProfileLatency,
 )
 from planner.schema_pricing import Commitment, EffectiveRate, Pricing  # re-exported

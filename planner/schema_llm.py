@@ -6,7 +6,7 @@ Re-exported by :mod:`planner.schema`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -14,7 +14,8 @@ from planner.schema_base import Name, _Frozen, _resolve_path
 from planner.schema_errors import problem
 from planner.schema_fleet import Autoscaling, Fleet
 
-__all__ = ["LlmAutoscaling", "LlmDesign", "LlmEngine", "LlmFleet", "ProfileLatency"]
+__all__ = ["AutoLatency", "LlmAutoscaling", "LlmDesign", "LlmEngine", "LlmFleet", "ModelConfig",
+           "ProfileLatency"]
 
 
 class LlmEngine(_Frozen):
@@ -27,7 +28,12 @@ class LlmEngine(_Frozen):
     GPUs / tensor_parallel replicas); ``prefix_caching`` with ``prefix_tokens``: a shared prompt
     prefix of that many tokens is computed once per replica while resident;
     ``kv_cache_tokens``: the KV capacity per replica, when known (else derived from the model's
-    shape and the GPU's memory); ``router``: how requests pick a replica.
+    shape and the GPU's memory); ``router``: how requests pick a replica; ``dtype``: the
+    weights' data type (fp8: W8A8 GEMMs on GPUs with FP8 tensor cores, half the weight bytes);
+    ``kv_cache_dtype``: the KV cache's (``auto``: as the weights); ``host_overhead_ms``: the
+    engine's host time per step (scheduling, input preparation, sampling), which a CUDA-graph
+    profile leaves out (default 1 ms, ``docs/latency-model.md``; 0 when the profile was
+    measured through the engine, or the fit file's value when it was fitted to an engine run).
     """
 
     max_num_seqs: int = Field(default=256, ge=1, le=65536)
@@ -39,6 +45,9 @@ class LlmEngine(_Frozen):
     prefix_tokens: int = Field(default=0, ge=0)
     kv_cache_tokens: int | None = Field(default=None, ge=1)
     router: Literal["least_outstanding", "round_robin"] = "least_outstanding"
+    dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
+    kv_cache_dtype: Literal["auto", "bf16", "fp16", "fp8"] = "auto"
+    host_overhead_ms: float | None = Field(default=None, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _check_prefix(self) -> LlmEngine:
@@ -63,14 +72,25 @@ class LlmEngine(_Frozen):
         return self
 
 
+def _gpu_name(value: str) -> str:
+    if value == "auto":
+        return value
+    from simulators.core.gpus import resolve_gpu
+
+    try:
+        return resolve_gpu(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class ProfileLatency(_Frozen):
     """Step times from a measured token-latency profile (prefill by tokens, decode steps by
     batch and context; ``simulators.core.tokens``), for the design's model.
 
     ``gpu: auto`` derives the profile for the fleet instance's GPU from the measured one by
-    FLOP ratio (prefill) and memory-bandwidth ratio (decode); a GPU key such as
-    ``A100-SXM-80GB`` forces one. ``model`` picks the profile's rows (default: the design's
-    ``model``).
+    FLOP ratio (prefill) and memory-bandwidth ratio (decode); a GPU name (``H100``, ``RTX
+    4090``, ``A100-SXM-80GB``) forces one. ``model`` picks the profile's rows (default: the
+    design's ``model``).
     """
 
     kind: Literal["profile"]
@@ -79,6 +99,43 @@ class ProfileLatency(_Frozen):
     model: str | None = Field(default=None, min_length=1)
 
     @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_path(value, info)
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu(cls, value: str) -> str:
+        return _gpu_name(value)
+
+
+class AutoLatency(_Frozen):
+    """Step times from the roofline latency model (``docs/latency-model.md``): FLOPs and bytes
+    from the model's shape, peaks from the GPU's datasheet, efficiencies and per-layer overhead
+    fitted to measured profiles (the bundled H100 fit, or ``fit:`` a file written by ``planner
+    llm fit`` / ``planner llm replay --fit``). ``gpu: auto`` takes the fleet instance's GPU."""
+
+    kind: Literal["auto"] = "auto"
+    gpu: str = "auto"
+    fit: str | None = Field(default=None, min_length=1)
+
+    @field_validator("fit")
+    @classmethod
+    def _resolve(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu(cls, value: str) -> str:
+        return _gpu_name(value)
+
+
+class ModelConfig(_Frozen):
+    """A model given by its Hugging Face ``config.json`` (a file or the folder holding it)."""
+
+    config: str = Field(min_length=1)
+
+    @field_validator("config")
     @classmethod
     def _resolve(cls, value: str, info: ValidationInfo) -> str:
         return _resolve_path(value, info)
@@ -123,7 +180,23 @@ class LlmDesign(_Frozen):
     name: Name
     workload: Name
     pattern: Literal["llm"]
-    model: str = Field(min_length=1)
+    model: str | ModelConfig
     engine: LlmEngine = LlmEngine()
     fleet: LlmFleet
-    latency: ProfileLatency
+    latency: Annotated[ProfileLatency | AutoLatency, Field(discriminator="kind")] = AutoLatency()
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value):
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("needs a model name such as llama-3.1-8b, or {config: PATH} "
+                                 "of a Hugging Face config.json")
+        return value
+
+    @property
+    def model_name(self) -> str:
+        """The model's name as reports show it."""
+        if isinstance(self.model, str):
+            return self.model
+        return self.model.config

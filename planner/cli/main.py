@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from planner.cli import adr, billing, dashboard, prices, simulate
+from planner.cli import adr, billing, dashboard, llm, prices, profile, simulate
 from planner.cli import sweep as sweep_cli
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ adr.register(app)
 billing.register(app)
 dashboard.register(app)
 sweep_cli.register(app)
+profile.register(app)
+llm.register(app)
 app.add_typer(prices.app, name="prices",
               help="Browse the dated GPU price catalog (the newest refreshed cache, else the "
                    "built-in snapshot) and refresh it from the AWS Pricing API.")

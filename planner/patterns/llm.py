@@ -21,14 +21,13 @@ from planner.patterns.base import (
     spot_interruptions,
     timeline_result,
 )
+from planner.patterns.llm_steps import StepModel, kv_cache, step_model
 from planner.patterns.realtime import fleet_result, fleet_spec
 from planner.patterns.summary import summarise_distribution
 from planner.pricing import PricedQuote
 from planner.result_llm import LlmEngineResult, LlmResult
 from planner.result_parts import ContinuousBatching
 from planner.stats import estimate
-from simulators.core.llm_models import kv_cache_tokens, model_spec
-from simulators.core.tokens import GPU_SPECS, TokenProfile, gpu_key, scale_profile
 from simulators.llm import EngineConfig, LlmSlo, LlmSpec, TokenSamples, llm_usage, simulate
 
 LLM_METRIC_NAMES = tuple(
@@ -47,9 +46,10 @@ class LlmPattern:
     metric = "latency"
     assumption = ("llm: continuous batching as vLLM V1 schedules it (decode tokens first, then "
                   "chunked prefills within the step's token budget; paged KV cache; recompute "
-                  "preemption of the newest request); a step's time comes from the measured "
-                  "token profile (prefill by tokens, decode by batch and context); the latency "
-                  "distribution is end to end")
+                  "preemption of the newest request); a step's time comes from the roofline "
+                  "latency model (the model's shape, the GPU's datasheet, efficiencies fitted "
+                  "to measured H100 steps) or a measured token profile, plus the engine's host "
+                  "time per step; the latency distribution is end to end")
     metric_names = LLM_METRIC_NAMES
 
     def purchases(self, design: schema.LlmDesign) -> set[str]:
@@ -62,8 +62,9 @@ class LlmPattern:
         index = context.scenario.designs.index(design)
         quote = quotes[design.fleet.purchase].quote
         replicas = _replicas_per_node(design, quote.gpus, index)
-        profile, gpu = _profile(design, inputs, quote, index)
-        kv_tokens, kv_source = _kv_cache(design, quote, gpu, index)
+        steps = step_model(design, inputs, quote, index)
+        profile = steps.profile
+        kv_tokens, kv_source = kv_cache(design, quote, steps, index)
         tokens = inputs.token_models[design.name]
         spot = spot_interruptions(design, inputs, context.hours_per_month)
         engine = design.engine
@@ -93,9 +94,9 @@ class LlmPattern:
         usage = llm_usage(sim, base_purchase=base, priced=quotes)
         fleet = fleet_result(design, quote, sim, usage, spot, workers_per_node=replicas,
                              busy_by_class=sim.busy_replica_s_by_class)
-        step_source = f"{profile.model} on {gpu}: {profile.derivation}"
+        step_source = steps.description
         llm = _llm_result(sim, usage.window_s, LlmEngineResult(
-            model=design.model, tensor_parallel=engine.tensor_parallel,
+            model=steps.model.name if steps.model is not None else design.model_name, tensor_parallel=engine.tensor_parallel,
             replicas_per_node=replicas, max_num_seqs=engine.max_num_seqs,
             max_num_batched_tokens=engine.max_num_batched_tokens, block_size=engine.block_size,
             gpu_memory_utilization=engine.gpu_memory_utilization,
@@ -118,8 +119,7 @@ class LlmPattern:
             pattern_metrics={} if split is None else {
                 "tokens_per_request": split[0] + split[1], "prompt_tokens": split[0],
                 "output_tokens": split[1], "tokens_source": tokens.tokens_source},
-            warnings=tuple(_warnings(design, quote, usage, llm, inputs, workload.name, gpu,
-                                     profile)),
+            warnings=tuple(_warnings(design, quote, usage, llm, inputs, workload.name, steps)),
             tokens_per_unit=None if split is None else split[0] + split[1],
             token_split=split, llm=llm)
 
@@ -155,41 +155,6 @@ def _replicas_per_node(design: schema.LlmDesign, gpus: int | None, index: int) -
     return gpus // tp
 
 
-def _profile(design: schema.LlmDesign, inputs: ScenarioInputs, quote, index: int
-             ) -> tuple[TokenProfile, str]:
-    """The measured profile, derived for the fleet's GPU (``gpu: auto``) or the one named."""
-    measured = inputs.token_models[design.name].profile
-    try:
-        if design.latency.gpu == "auto":
-            if quote.gpu_model is None:
-                raise SimulationError(f"gpu: auto needs the GPU of {design.fleet.instance}, "
-                                      "which the price catalog does not know; set gpu: to a "
-                                      "known GPU, e.g. H100-SXM-80GB")
-            target = gpu_key(quote.gpu_model, quote.gpu_memory_gib)
-        else:
-            target = design.latency.gpu
-        return scale_profile(measured, target), target
-    except SimulationError as exc:
-        raise ScenarioError(f"designs[{index}].latency: {exc}") from None
-
-
-def _kv_cache(design: schema.LlmDesign, quote, gpu: str, index: int) -> tuple[int, str]:
-    """The KV capacity per replica: given, or derived from the model and the GPU's memory."""
-    e = design.engine
-    if e.kv_cache_tokens is not None:
-        return e.kv_cache_tokens, f"KV cache {e.kv_cache_tokens:,} tokens per replica (given)"
-    memory = quote.gpu_memory_gib if quote.gpu_memory_gib else GPU_SPECS[gpu].memory_gib
-    try:
-        cap = kv_cache_tokens(model_spec(design.model), gpu_memory_gib=memory,
-                              tensor_parallel=e.tensor_parallel,
-                              gpu_memory_utilization=e.gpu_memory_utilization,
-                              max_num_batched_tokens=e.max_num_batched_tokens,
-                              max_num_seqs=e.max_num_seqs, block_size=e.block_size)
-    except SimulationError as exc:
-        raise ScenarioError(f"designs[{index}].engine: {exc}") from None
-    return cap.tokens, cap.derivation
-
-
 def _llm_result(sim, window_s: float, engine: LlmEngineResult) -> LlmResult:
     c = sim.counters()
     dists = {}
@@ -216,13 +181,21 @@ def _llm_result(sim, window_s: float, engine: LlmEngineResult) -> LlmResult:
 
 
 def _warnings(design: schema.LlmDesign, quote, usage, llm: LlmResult, inputs: ScenarioInputs,
-              workload: str, gpu: str, profile: TokenProfile) -> list[str]:
+              workload: str, steps: StepModel) -> list[str]:
     out = []
     if quote.usd_per_hour is None and quote.note:
         out.append(f"price n/a: {quote.note}")
-    if profile.derivation != "measured":
-        out.append(f"step times derived for {gpu} from a profile measured on {profile.gpu}: "
-                   f"{profile.derivation}")
+    profile = steps.profile
+    if isinstance(design.latency, schema.AutoLatency):
+        out.append(f"step times from the latency model for {steps.gpu}: derived FLOPs and bytes "
+                   f"of {profile.model}, datasheet peaks, fitted efficiencies ({profile.derivation})")
+    elif not profile.derivation.startswith("measured"):
+        out.append(f"step times derived for {steps.gpu} from a profile measured on "
+                   f"{profile.gpu}: {profile.derivation}")
+    if steps.host_overhead_ms:
+        out.append(f"assumes {steps.host_overhead_ms:g} ms of engine host time per step "
+                   f"({steps.host_overhead_source}); set engine.host_overhead_ms to your "
+                   "engine's")
     throughput = float(np.mean(usage.throughput_rps))
     arrival_rate = float(np.mean(usage.arrival_rate_rps))
     if throughput < 0.98 * arrival_rate:
