@@ -29,12 +29,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from domain.errors import ScenarioError, SimulationError
+from planner.inputs_llm import load_model
 from planner.patterns.summary import summarise_distribution
 from simulators.core.arrivals import TraceArrivals
 from simulators.core.fleet import FleetSpec
 from simulators.core.gpus import GPU_SPECS, resolve_gpu
 from simulators.core.latency_model import DEFAULT_HOST_OVERHEAD_MS, LatencyFit, derived_profile
-from simulators.core.llm_models import ModelSpec, kv_cache_tokens, load_model
+from simulators.core.llm_models import ModelSpec, kv_cache_tokens
 from simulators.core.spec import RunSpec
 from simulators.llm import EngineConfig, LlmSpec, TokenSamples, simulate
 

@@ -80,10 +80,10 @@ def latency(
     debug: bool = options.DEBUG,
 ) -> None:
     """Print the time (ms) of one engine step of MODEL on GPU, with its breakdown."""
+    from planner.inputs_llm import load_fit, load_model
     from simulators.core.gpus import GPU_SPECS, resolve_gpu
-    from simulators.core.latency_fit import load_fit
     from simulators.core.latency_model import Hardware, Shape, step_time
-    from simulators.core.llm_models import dtype_bytes, load_model
+    from simulators.core.llm_models import dtype_bytes
 
     if phase is Phase.decode and tokens != 1:
         raise _usage(f"--tokens {tokens} applies to prefill only: a decode step adds one token "
@@ -148,10 +148,10 @@ def fit_profile(
     """Fit the latency model's efficiencies and per-layer overhead to a measured profile."""
     import polars as pl
 
+    from planner.inputs_llm import load_model
     from planner.inputs_tokens import read_token_profile
     from simulators.core.gpus import GPU_SPECS, resolve_gpu
     from simulators.core.latency_fit import fit_latency
-    from simulators.core.llm_models import load_model
 
     with user_errors(debug):
         from domain.errors import ScenarioError
@@ -214,6 +214,7 @@ def replay(
     debug: bool = options.DEBUG,
 ) -> None:
     """Replay a recorded engine run; print measured vs predicted TTFT, TPOT and E2E."""
+    from planner.inputs_llm import load_fit, load_fit_file
     from planner.llm_replay import (
         fit_engine_run,
         markdown_table,
@@ -222,7 +223,6 @@ def replay(
         run_gpu,
         run_model,
     )
-    from simulators.core.latency_fit import load_fit, load_fit_file
     from simulators.core.latency_model import DEFAULT_HOST_OVERHEAD_MS
 
     with user_errors(debug):

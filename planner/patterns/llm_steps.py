@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from domain.errors import ScenarioError, SimulationError
 from planner import schema
 from planner.inputs import ScenarioInputs
+from planner.inputs_llm import load_fit_file, load_model
 from simulators.core.gpus import GPU_SPECS, gpu_key
-from simulators.core.latency_fit import load_fit_file
 from simulators.core.latency_model import DEFAULT_HOST_OVERHEAD_MS, derived_profile
-from simulators.core.llm_models import ModelSpec, kv_cache_tokens, load_model
+from simulators.core.llm_models import ModelSpec, kv_cache_tokens
 from simulators.core.tokens import TokenProfile, scale_profile
 
 

@@ -14,13 +14,12 @@ ties the weight-streaming efficiency to the KV-streaming one (both stream device
 says so in :attr:`LatencyFitReport.notes`. Two shapes or more (different layer counts and
 widths) separate them.
 
-The package ships the fit of the bundled H100 profile (:func:`bundled_fit`); users refit from
-their own profile (``planner llm fit``).
+The package ships the fit of the bundled H100 profile (:data:`BUNDLED_FIT`, read by
+:func:`planner.inputs_llm.load_fit`); users refit from their own profile (``planner llm fit``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -192,41 +191,3 @@ def fit_from_dict(data, *, where: str) -> LatencyFit:
                           source=str(terms.get("source", where)))
     except (TypeError, ValueError) as exc:
         raise SimulationError(f"{where}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class FitFile:
-    """A fit file: the terms, and the engine host time per step when it was fitted to an engine
-    run (``planner llm replay --fit``; None for a fit to a CUDA-graph profile)."""
-
-    fit: LatencyFit
-    host_overhead_ms: float | None
-
-
-def load_fit_file(path: str | None = None) -> FitFile:
-    """Return the fit stored in ``path`` (JSON written by ``planner llm fit`` or ``planner llm
-    replay --fit``), or the bundled one."""
-    where = path or BUNDLED_FIT
-    try:
-        with open(where, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise SimulationError(f"{where}: no such fit file; write one with 'planner llm fit "
-                              "PROFILE.csv --out FILE'") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SimulationError(f"{where}: not a readable JSON fit file ({exc})") from None
-    host = data.get("host_overhead_ms") if isinstance(data, dict) else None
-    if host is not None and not (isinstance(host, (int, float)) and 0 <= host < 1e4):
-        raise SimulationError(f"{where}: host_overhead_ms = {host!r} must be a number of ms "
-                              ">= 0")
-    return FitFile(fit_from_dict(data, where=where), None if host is None else float(host))
-
-
-def load_fit(path: str | None = None) -> LatencyFit:
-    """Return the terms stored in ``path``, or the bundled ones."""
-    return load_fit_file(path).fit
-
-
-def bundled_fit() -> LatencyFit:
-    """Return the shipped fit."""
-    return load_fit(None)

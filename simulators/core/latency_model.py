@@ -235,14 +235,23 @@ def step_parts(shape: Shape, hw: Hardware, fit: LatencyFit, *, tokens, logits, k
         allreduce = 2.0 * one * s.layers
     else:
         allreduce = np.zeros_like(t)
-    k = ROOFLINE_SHARPNESS
-    gemm = (gemm_c**k + gemm_m**k) ** (1.0 / k) * s.layers
-    attn = (attn_c**k + attn_m**k) ** (1.0 / k) * s.layers
+    gemm = _roofline(gemm_c, gemm_m) * s.layers
+    attn = _roofline(attn_c, attn_m) * s.layers
     over = np.full_like(t, (fit.layer_overhead_us * s.layers + fit.step_overhead_us) * 1e-6)
     total = gemm + attn + allreduce + logits_s + over
     return {"ms": total * 1e3, "gemm": gemm * 1e3, "attention": attn * 1e3,
             "allreduce": allreduce * 1e3, "logits": logits_s * 1e3, "overhead": over * 1e3,
             "gemm_compute": gemm_c >= gemm_m, "attention_compute": attn_c >= attn_m}
+
+
+def _roofline(compute, memory):
+    """``(compute^k + memory^k)^(1/k)``, computed as ``max x (1 + (min/max)^k)^(1/k)`` so that
+    neither side underflows."""
+    hi = np.maximum(compute, memory)
+    lo = np.minimum(compute, memory)
+    ratio = np.divide(lo, hi, out=np.zeros_like(hi, dtype=np.float64), where=hi > 0)
+    k = ROOFLINE_SHARPNESS
+    return hi * (1.0 + ratio**k) ** (1.0 / k)
 
 
 def prefill_work(tokens, context=0):

@@ -8,14 +8,14 @@ capacity in tokens.
 
 Shapes come from the bundled catalog :data:`MODEL_SPECS` (the ``config.json`` keys of each
 model on Hugging Face, in :mod:`simulators.core.model_catalog`) or from a user's
-``config.json`` (:func:`model_from_hf_config`); :func:`load_model` takes either. Both go through
-the one reader :func:`model_from_config`. That file is the only one this module reads.
+``config.json`` (read by :func:`planner.inputs_llm.model_from_hf_config`; ``load_model`` there
+takes either). Both go through the one reader :func:`model_from_config`. This module reads no
+files.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
@@ -222,7 +222,6 @@ class ModelSpec:
 
 # --- reading a Hugging Face config.json -------------------------------------------------------
 
-_MAX_CONFIG_BYTES = 8 * 1024 * 1024
 _UNSUPPORTED_FIX = ("this reader covers decoders with a gated MLP or uniform routed experts "
                     "(Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen3-MoE); give "
                     "engine.kv_cache_tokens instead")
@@ -353,46 +352,6 @@ def model_from_config(config: Mapping, *, path: str = "config.json", name: str |
         qk_norm=model_type.startswith("qwen3"))
 
 
-def model_from_hf_config(path) -> ModelSpec:
-    """Return the shape in a Hugging Face ``config.json`` (the file, or a folder holding it).
-
-    The file is parsed with ``json.load`` and read by :func:`model_from_config`; the spec is
-    named from ``_name_or_path`` (its last part when that is a local path) or the folder.
-
-    Raises
-    ------
-    SimulationError
-        The file is missing, unreadable, not JSON, or lacks a key the shape needs; the message
-        names the file, the key and value, and the fix.
-    """
-    file = os.path.expanduser(str(path))
-    if os.path.isdir(file):
-        folder, file = file, os.path.join(file, "config.json")
-        if not os.path.isfile(file):
-            raise SimulationError(f"{folder}: folder has no config.json; give the folder a "
-                                  "model was downloaded to, or the path of its config.json")
-    if not os.path.isfile(file):
-        raise SimulationError(f"{file}: no such file; give the path of the model's Hugging "
-                              "Face config.json (or of the folder holding it)")
-    size = os.path.getsize(file)
-    if size > _MAX_CONFIG_BYTES:
-        raise SimulationError(f"{file}: {size / 1e6:.0f} MB is not a config.json (weights?); "
-                              "give the model's config.json")
-    try:
-        with open(file, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise SimulationError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
-                              f"{exc.colno}); download the config.json again") from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SimulationError(f"{file}: not a JSON text file ({exc.__class__.__name__}); give "
-                              "the model's config.json") from None
-    except OSError as exc:
-        raise SimulationError(f"{file}: cannot be read ({exc.strerror or exc}); check the "
-                              "path and its permissions") from None
-    return model_from_config(config, path=file)
-
-
 # --- the catalog ------------------------------------------------------------------------------
 
 _HF = "Hugging Face config.json of "
@@ -436,40 +395,6 @@ def model_spec(name: str) -> ModelSpec:
         f"model {name!r} has no shape on record{hint}; known: {', '.join(MODEL_SPECS)}; give "
         "the path of the model's Hugging Face config.json instead, or engine.kv_cache_tokens, "
         "or add the model to simulators.core.model_catalog from its config.json")
-
-
-def load_model(ref: str, *, base_dir: str | None = None) -> ModelSpec:
-    """Return the shape ``ref`` names: a path to a ``config.json`` or a folder holding one
-    (absolute, ``~``, or relative to ``base_dir``, default the working directory), else a
-    catalog name (:func:`model_spec`).
-
-    A file, or a folder with a ``config.json``, at that path wins over a catalog name.
-
-    Raises
-    ------
-    SimulationError
-        For a path that cannot be read (see :func:`model_from_hf_config`), or a name that is
-        neither a path nor in the catalog.
-    """
-    text = str(ref).strip()
-    if not text:
-        raise SimulationError("model is empty; give a catalog name such as 'llama-3.1-8b' or "
-                              "the path of a Hugging Face config.json")
-    path = os.path.expanduser(text)
-    if not os.path.isabs(path):
-        path = os.path.join(base_dir if base_dir is not None else os.getcwd(), path)
-    if os.path.isfile(path) or os.path.isfile(os.path.join(path, "config.json")):
-        return model_from_hf_config(path)
-    if _catalog_key(text)[0] is not None:
-        return model_spec(text)
-    if text.endswith(".json") or text.startswith((".", "~", os.sep)) or os.path.isabs(text):
-        return model_from_hf_config(path)  # a path that is not there: says so
-    try:
-        return model_spec(text)
-    except SimulationError as exc:
-        if "/" not in text and os.sep not in text:
-            raise
-        raise SimulationError(f"{exc}; as a path, {path} does not exist") from None
 
 
 # --- KV-cache capacity ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from domain.errors import SimulationError
+from planner.inputs_llm import load_model, model_from_hf_config
 from simulators.core.llm_models import (
     AUTO_DTYPE,
     DTYPE_BYTES,
@@ -21,8 +22,6 @@ from simulators.core.llm_models import (
     dtype_bytes,
     dtype_name,
     kv_cache_tokens,
-    load_model,
-    model_from_hf_config,
     model_spec,
 )
 
