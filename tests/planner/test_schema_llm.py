@@ -97,3 +97,38 @@ def test_token_distribution_only_with_means():
                                               "distribution": {"kind": "lognormal"}},
                        "workloads.0.arrivals": {"kind": "trace", "path": "x.csv"}})
     assert "distribution" in message and "trace columns" in message
+
+
+def test_latency_defaults_to_the_latency_model_and_gpu_names_resolve():
+    from planner.schema import AutoLatency
+
+    design = scenario(**{"designs.0.latency": None}).designs[0]
+    assert isinstance(design.latency, AutoLatency) and design.latency.gpu == "auto"
+    named = scenario(**{"designs.0.latency": {"kind": "auto", "gpu": "nvidia h200 141gb"}})
+    assert named.designs[0].latency.gpu == "H200-SXM-141GB"
+    profile = scenario(**{"designs.0.latency.gpu": "RTX 4090"})
+    assert profile.designs[0].latency.gpu == "RTX4090-24GB"
+
+
+def test_a_bad_gpu_name_or_dtype_is_named_with_its_field():
+    with pytest.raises(ScenarioError, match=r"designs\[0\]\.latency.*H1000"):
+        scenario(**{"designs.0.latency": {"kind": "auto", "gpu": "H1000"}})
+    with pytest.raises(ScenarioError, match=r"designs\[0\]\.engine\.dtype"):
+        scenario(**{"designs.0.engine.dtype": "int3"})
+
+
+def test_a_model_can_be_a_hugging_face_config(tmp_path):
+    import json
+
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+              "hidden_size": 2048, "intermediate_size": 8192, "num_attention_heads": 32,
+              "num_key_value_heads": 8, "num_hidden_layers": 16, "vocab_size": 128256,
+              "tie_word_embeddings": True}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    design = scenario(**{"designs.0.model": {"config": str(tmp_path / "config.json")}})
+    assert design.designs[0].model.config == str(tmp_path / "config.json")
+    from planner.inputs_llm import load_model
+    from simulators.core.llm_models import model_spec
+
+    got = load_model(design.designs[0].model.config)
+    assert got.parameters() == model_spec("llama-3.2-1b").parameters()
