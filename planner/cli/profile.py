@@ -27,6 +27,7 @@ from planner.profiling import (
     write_profile_csv,
 )
 from planner.profiling.shape import GIB, decoder_shape
+from simulators.core.gpus import gpu_key
 
 DEFAULT_PREFILL = "128,256,512,1024,2048,4096,8192"
 DEFAULT_BATCHES = "1,2,4,8,16,32,64,128,256"
@@ -251,6 +252,17 @@ def _summary(console, run, out: Path | None, wall_s: float) -> None:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     for problem in run.loadable_problems():
         console.print(f"warning: {problem}; an llm design cannot use this profile as it is",
+                      markup=False, soft_wrap=True)
+    if run.device != "cuda":
+        console.print("note: measured on the CPU; an llm design scales a profile from its GPU's "
+                      "datasheet, so it needs one measured on a GPU (--device cuda)",
+                      markup=False, soft_wrap=True)
+        return
+    try:
+        gpu_key(run.gpu)
+    except PlannerError as exc:
+        console.print(f"warning: the gpu column {run.gpu!r} has no datasheet entry ({exc}); "
+                      "rename it to a known GPU for an llm design to use the profile",
                       markup=False, soft_wrap=True)
 
 

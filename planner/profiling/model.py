@@ -150,6 +150,11 @@ class Decoder:
         self.layers = [_Layer(shape, new) for _ in range(shape.layers)]
         self.final_norm = new((shape.hidden,), ones=True)
         self.lm_head = self.embed if shape.tied_embeddings else new((shape.vocab, shape.hidden))
+        # SDPA's enable_gqa runs only in its flash backend (CUDA, 16-bit, head_dim <= 256);
+        # elsewhere it would fall back to the math backend, which materialises the scores,
+        # so the KV heads are repeated instead
+        self.native_gqa = (_GQA_KWARG and self.device.type == "cuda"
+                           and dtype in (torch.float16, torch.bfloat16) and shape.head_dim <= 256)
         self.cos, self.sin = rope_tables(shape.head_dim, int(max_positions), shape.rope_theta,
                                          device=self.device, dtype=dtype)
 
@@ -176,9 +181,9 @@ class Decoder:
             k, v = k.unsqueeze(0), v.unsqueeze(0)
             if group == 1:
                 out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            elif _GQA_KWARG:
+            elif self.native_gqa:
                 out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-            else:  # pragma: no cover - PyTorch < 2.5
+            else:
                 out = F.scaled_dot_product_attention(
                     q, k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1),
                     is_causal=True)

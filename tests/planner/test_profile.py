@@ -23,6 +23,7 @@ from planner.profiling import (
     COLUMNS,
     DecoderShape,
     ProfileRow,
+    ProfileRun,
     TorchMissing,
     profile_csv,
     write_profile_csv,
@@ -116,9 +117,14 @@ def _net(shape: DecoderShape, positions: int = 64) -> m.Decoder:
                      init_std=0.3)
 
 
-@pytest.mark.parametrize("shape", [DENSE, MOE], ids=["dense", "moe"])
-def test_prefill_matches_a_naive_reference(shape: DecoderShape) -> None:
+@pytest.mark.parametrize(("shape", "native_gqa"), [(DENSE, False), (DENSE, True), (MOE, False)],
+                         ids=["dense", "dense-enable_gqa", "moe"])
+def test_prefill_matches_a_naive_reference(shape: DecoderShape, native_gqa: bool) -> None:
     net = _net(shape)
+    if native_gqa:  # the CUDA path (SDPA's enable_gqa), here on the CPU math backend
+        if not m._GQA_KWARG:
+            pytest.skip("SDPA has no enable_gqa before PyTorch 2.5")
+        net.native_gqa = True
     tokens = torch.randint(0, shape.vocab, (12,), generator=torch.Generator().manual_seed(1))
     cache = m.KvCache(shape, max_batch=1, max_context=16, device="cpu", dtype=torch.float32)
     with torch.inference_mode():
@@ -306,8 +312,21 @@ def test_cli_writes_a_profile(tiny_model, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"wrote {out}: 6 rows of tiny" in result.stderr
     assert "[6/6] decode batch 2 x context 16" in result.stderr
+    assert "note: measured on the CPU" in result.stderr
     profile = read_token_profile(str(out), "tiny", field_path="x")
     assert list(profile.decode_contexts) == [8, 16]
+
+
+def test_cli_summary_flags_a_gpu_without_a_datasheet(capsys) -> None:
+    row = ProfileRow("NVIDIA GeForce GTX 1080", "m", "float16", "tiny", "prefill", 1, 8, 0, 1.0,
+                     1.0)
+    run = ProfileRun([row], [], "cuda", row.gpu, "float16", 8 * 1024**3)
+    profile_cli._summary(profile_cli.stderr_console(), run, None, 1.0)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: the gpu column 'NVIDIA GeForce GTX 1080' has no datasheet entry" in err
+    run = ProfileRun([row], [], "cuda", "NVIDIA H100 80GB HBM3", "float16", 8 * 1024**3)
+    profile_cli._summary(profile_cli.stderr_console(), run, None, 1.0)
+    assert "datasheet" not in capsys.readouterr().err
 
 
 def test_cli_prints_to_stdout_and_reports_skipped_points(tiny_model) -> None:
