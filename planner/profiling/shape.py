@@ -8,11 +8,9 @@ profiler can skip a grid point that does not fit instead of running out of memor
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from domain.errors import PlannerError
-from simulators.core import llm_models
 
 GIB = 1024.0**3
 
@@ -121,30 +119,18 @@ def decoder_shape(spec) -> DecoderShape:
         rope_theta=float(getattr(spec, "rope_theta", None) or 10_000.0))
 
 
-_MODEL_LOADERS = ("planner.inputs_llm", "simulators.core.llm_models")
-"""Modules whose ``load_model(ref)`` reads a catalog name or a ``config.json`` path, first
-found wins (the reader is moving to the input layer, ``planner.inputs_llm``)."""
-
-
 def resolve_model(ref: str):
     """Return the ``ModelSpec`` of a catalog name or a path to a Hugging Face ``config.json``
-    (or a folder holding one), through ``load_model`` (see :data:`_MODEL_LOADERS`); the
-    catalog lookup ``model_spec`` (names only) where no module has one.
+    (or a folder holding one), through :func:`planner.inputs_llm.load_model`.
 
     Raises
     ------
     PlannerError
         An unknown name or an unreadable config (the message names the value and the fix).
     """
-    for name in _MODEL_LOADERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        load = getattr(module, "load_model", None)
-        if load is not None:
-            return load(ref)
-    return llm_models.model_spec(ref)
+    from planner.inputs_llm import load_model
+
+    return load_model(ref)
 
 
 # ---------------------------------------------------------------------------------------------
