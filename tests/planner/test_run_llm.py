@@ -52,10 +52,13 @@ def low_load():
 
 def test_low_load_ttft_is_one_prefill_and_tpot_one_decode_step(low_load, profile):
     # 0.5 req/s of 64 output tokens at ~7 ms a step: a request is almost always alone, so its
-    # TTFT is the prefill of 512 tokens and each later token one batch-1 decode step
+    # TTFT is the prefill of 512 tokens and each later token one batch-1 decode step, each
+    # step with the engine's default host time (docs/latency-model.md)
+    from simulators.core.latency_model import DEFAULT_HOST_OVERHEAD_MS as host
+
     d = low_load.design("vllm")
-    ttft = profile.prefill_ms(1, 512)
-    decode = np.mean([profile.decode_step_ms(1, 512 + k) for k in range(1, 64)])
+    ttft = profile.prefill_ms(1, 512) + host
+    decode = np.mean([profile.decode_step_ms(1, 512 + k) for k in range(1, 64)]) + host
     assert d.llm.ttft_ms["p50"].mean == pytest.approx(ttft, rel=0.02)
     assert d.llm.tpot_ms["p50"].mean == pytest.approx(decode, rel=0.03)
     assert d.llm.e2e_ms["p50"].mean == pytest.approx(ttft + 63 * decode, rel=0.03)

@@ -82,7 +82,7 @@ def test_two_requests_step_by_step():
     """A at 0 and B at 1 ms, 100-token prompts, 3 output tokens, one replica."""
     r = simulate_reference(spec_of([0.0, 0.001], [100], [3]))
     s1 = f_ms(100)  # A's prefill; B arrives during it
-    s2 = s1 + d_ms(1, 101) + f_ms(100) - f_ms(0)  # A decodes at 101, B prefills: mixed
+    s2 = s1 + d_ms(1, 101) + f_ms(1 + 100) - f_ms(1)  # A decodes at 101, B prefills: mixed
     s3 = s2 + d_ms(2, (102 + 101) / 2)  # both decode: A's 3rd token, A done
     s4 = s3 + d_ms(1, 102)  # B's 3rd token
     np.testing.assert_allclose(ms(r.ttft_s), [s1, s2 - 1.0], rtol=1e-12)
@@ -100,7 +100,7 @@ def test_chunked_prefill_shares_the_budget():
     t = 3 * f_ms(256)  # A: 256, 256, 256 (B waits: no budget left)
     t += f_ms(232 + 24)  # A's last 232 complete its prefill, B is admitted with 24
     ttft_a = t
-    t += d_ms(1, 1001) + f_ms(76) - f_ms(0)  # A decodes (its 2nd token: done), B's last 76
+    t += d_ms(1, 1001) + f_ms(1 + 76) - f_ms(1)  # A decodes (its 2nd token: done), B's last 76
     np.testing.assert_allclose(ms(r.ttft_s), [ttft_a, t - 1.0], rtol=1e-12)
     np.testing.assert_allclose(ms(r.e2e_s), [t, t - 1.0], rtol=1e-12)
     assert np.isnan(r.tpot_s[1]) and r.n_steps == 5
@@ -171,11 +171,12 @@ def test_prefix_caching_saves_the_prefix_compute():
     C, arriving after both left, computes the whole prompt again."""
     r = simulate_reference(spec_of([0.0, 0.001, 1.0], [100], [2, 1, 1], prefix=64))
     s1 = f_ms(100)
-    s2 = s1 + d_ms(1, 101) + f_ms(36) - f_ms(0)
+    s2 = s1 + d_ms(1, 101) + f_ms(1 + 36) - f_ms(1)
     np.testing.assert_allclose(ms(r.ttft_s), [s1, s2 - 1.0, f_ms(100)], rtol=1e-12)
     np.testing.assert_allclose(ms(r.e2e_s), [s2, s2 - 1.0, f_ms(100)], rtol=1e-12)
     plain = simulate_reference(spec_of([0.0, 0.001, 1.0], [100], [2, 1, 1]))
-    assert ms(plain.ttft_s)[1] == pytest.approx(s1 + d_ms(1, 101) + f_ms(100) - f_ms(0) - 1.0)
+    assert ms(plain.ttft_s)[1] == pytest.approx(
+        s1 + d_ms(1, 101) + f_ms(1 + 100) - f_ms(1) - 1.0)
 
 
 def test_prefix_blocks_are_held_once():
@@ -201,7 +202,7 @@ def test_a_prompt_inside_the_prefix():
     token fit in the 3 blocks of its part of the prefix)."""
     r = simulate_reference(spec_of([0.0, 0.001], [100, 40], [2, 1], prefix=64))
     s1 = f_ms(100)
-    s2 = s1 + d_ms(1, 101) + f_ms(1) - f_ms(0)
+    s2 = s1 + d_ms(1, 101) + f_ms(1 + 1) - f_ms(1)
     np.testing.assert_allclose(ms(r.ttft_s), [s1, s2 - 1.0], rtol=1e-12)
     assert r.step_prefix_hit.tolist() == [0, 39]
     assert r.step_kv_share.tolist() == [7 / 256, 7 / 256]
