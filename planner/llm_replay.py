@@ -35,7 +35,7 @@ from simulators.core.arrivals import TraceArrivals
 from simulators.core.fleet import FleetSpec
 from simulators.core.gpus import GPU_SPECS, resolve_gpu
 from simulators.core.latency_model import DEFAULT_HOST_OVERHEAD_MS, LatencyFit, derived_profile
-from simulators.core.llm_models import ModelSpec, kv_cache_tokens
+from simulators.core.llm_models import ModelSpec, dtype_name, kv_cache_tokens
 from simulators.core.spec import RunSpec
 from simulators.llm import EngineConfig, LlmSpec, TokenSamples, simulate
 
@@ -208,21 +208,14 @@ def run_gpu(run: EngineRun, gpu: str | None) -> str:
     return resolve_gpu(ref)
 
 
-def _dtype(value: str) -> str:
-    return "bf16" if value in ("auto", "bfloat16", "bf16") else (
-        "fp16" if value in ("float16", "half", "fp16") else
-        "fp8" if str(value).startswith("fp8") else "bf16")
-
-
 def replay_engine_run(run: EngineRun, model: ModelSpec, gpu_key: str, fit: LatencyFit, *,
                       host_overhead_ms: float = DEFAULT_HOST_OVERHEAD_MS) -> ReplayResult:
     """Replay ``run`` on ``model`` and GPU ``gpu_key`` with the latency model's ``fit``."""
     e = run.engine
     tp = int(e["tensor_parallel_size"])
     gpu = GPU_SPECS[gpu_key]
-    weight_dtype, kv_dtype = _dtype(e["dtype"]), _dtype(e["kv_cache_dtype"])
-    if e["kv_cache_dtype"] == "auto":
-        kv_dtype = weight_dtype
+    weight_dtype = dtype_name(e["dtype"])
+    kv_dtype = weight_dtype if e["kv_cache_dtype"] == "auto" else dtype_name(e["kv_cache_dtype"])
     if run.kv_cache_tokens is not None:
         cap_tokens, cap_text = run.kv_cache_tokens, f"KV cache {run.kv_cache_tokens:,} tokens " \
                                                    "(meta.json)"

@@ -96,7 +96,8 @@ class LlmPattern:
                              busy_by_class=sim.busy_replica_s_by_class)
         step_source = steps.description
         llm = _llm_result(sim, usage.window_s, LlmEngineResult(
-            model=steps.model.name if steps.model is not None else design.model_name, tensor_parallel=engine.tensor_parallel,
+            model=steps.model.name if steps.model is not None else design.model_name,
+            tensor_parallel=engine.tensor_parallel,
             replicas_per_node=replicas, max_num_seqs=engine.max_num_seqs,
             max_num_batched_tokens=engine.max_num_batched_tokens, block_size=engine.block_size,
             gpu_memory_utilization=engine.gpu_memory_utilization,
@@ -187,8 +188,10 @@ def _warnings(design: schema.LlmDesign, quote, usage, llm: LlmResult, inputs: Sc
         out.append(f"price n/a: {quote.note}")
     profile = steps.profile
     if isinstance(design.latency, schema.AutoLatency):
-        out.append(f"step times from the latency model for {steps.gpu}: derived FLOPs and bytes "
-                   f"of {profile.model}, datasheet peaks, fitted efficiencies ({profile.derivation})")
+        out.append(f"step times from the roofline latency model for {profile.model} on "
+                   f"{steps.gpu}: FLOPs and bytes derived from the shape, peaks from the "
+                   "datasheet, efficiencies fitted to measured steps (the service time names "
+                   "the fit; docs/latency-model.md)")
     elif not profile.derivation.startswith("measured"):
         out.append(f"step times derived for {steps.gpu} from a profile measured on "
                    f"{profile.gpu}: {profile.derivation}")

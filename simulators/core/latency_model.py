@@ -29,11 +29,13 @@ This module reads no files: the fitted terms are a :class:`LatencyFit` its calle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from domain.errors import SimulationError
+from simulators.core.llm_models import dtype_bytes
+from simulators.core.tokens import token_profile
 
 ALLREDUCE_LINK_EFFICIENCY = 0.7
 """Share of the per-direction link bandwidth a ring all-reduce reaches (NCCL's bus bandwidth is
@@ -320,9 +322,6 @@ def derived_profile(model, gpu, fit: LatencyFit, *, gpu_key: str, tp: int = 1,
     (``max_seqs``) x :data:`DECODE_CONTEXTS`; ``host_overhead_ms`` is added to every step (the
     engine's host time per step, which a CUDA-graph measurement leaves out).
     """
-    from simulators.core.llm_models import dtype_bytes
-    from simulators.core.tokens import token_profile
-
     shape, hw = Shape.of(model), Hardware.of(gpu)
     fp8 = dtype_bytes(weight_dtype) == 1.0 and bool(hw.fp8_tflops)
     kw = {"tp": tp, "weight_bytes": dtype_bytes(weight_dtype), "kv_bytes": dtype_bytes(kv_dtype),
@@ -346,7 +345,6 @@ def derived_profile(model, gpu, fit: LatencyFit, *, gpu_key: str, tp: int = 1,
     prof = token_profile(model.name, gpu.name, prefill_tokens=n, prefill_ms=pre,
                          decode_batch=b, decode_context=c, decode_ms=dec,
                          source="the roofline latency model")
-    from dataclasses import replace
     return replace(prof, gpu_key=gpu_key, derivation=derivation)
 
 
