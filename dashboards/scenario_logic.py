@@ -412,9 +412,14 @@ def query_to_state(query: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]
 
 # ----------------------------------------------------------------------------- validate and run
 
+_FILE_KEYS = ("path", "config", "fit")
+"""Scenario fields that name files: data paths, an llm model's ``config`` (a config.json) and
+its latency ``fit`` file."""
+
+
 def _paths(value: Any) -> list[str]:
     if isinstance(value, dict):
-        out = [v for k, v in value.items() if k == "path" and isinstance(v, str)]
+        out = [v for k, v in value.items() if k in _FILE_KEYS and isinstance(v, str)]
         for v in value.values():
             out.extend(_paths(v))
         return out

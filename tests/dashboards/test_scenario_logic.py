@@ -122,6 +122,21 @@ def test_uploaded_paths_cannot_escape_the_scenarios_folder(settings, path):
         logic.build_scenario(settings, choice, {})
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("model", {"config": "/etc/passwd"}),
+    ("latency", {"kind": "auto", "fit": "../../fit.json"})])
+def test_uploaded_llm_file_fields_cannot_escape_the_scenarios_folder(settings, field, value):
+    data = yaml.safe_load((settings.scenarios_dir / "tiny.yaml").read_text())
+    design = {"name": "llm", "workload": data["designs"][0]["workload"], "pattern": "llm",
+              "model": "llama-3-8b", "fleet": {"instance": "aws:p5.4xlarge", "nodes": 1}}
+    design[field] = value
+    data["designs"].append(design)
+    data["workloads"][0]["tokens"] = {"prompt_tokens": 500, "output_tokens": 100}
+    choice = logic.store_upload(settings, data_url(yaml.safe_dump(data)), "escape.yaml")
+    with pytest.raises(ScenarioError, match="outside the scenarios folder"):
+        logic.build_scenario(settings, choice, {})
+
+
 def test_unknown_choice_is_refused(settings):
     with pytest.raises(ScenarioError, match="not bundled"):
         logic.load_base(settings, "../scenarios/tiny")
