@@ -6,9 +6,12 @@ snapshot packaged in ``costmodels/data``; other catalogs (AWS Pricing API, GCP C
 Catalog) build the same frame with :meth:`PriceCatalog.from_frame`.
 
 :func:`quote_instance` answers "what does ``aws:p5.48xlarge`` on spot cost per hour?".  An unknown
-instance or a missing price is not an error: the quote carries ``usd_per_hour=None`` and a note
-saying why, so that reports print "n/a" and never $0.  A malformed key or an unknown purchase
-option is a user error and raises :class:`domain.errors.CatalogError`.
+instance or a missing price is not an error here: the quote carries ``usd_per_hour=None`` and a
+note saying why and where to get the price (:func:`price_sources_hint`), so that reports print
+"n/a" and never $0.  (The planner's input layer rejects a scenario instance the catalog does not
+know and the scenario does not price, with :func:`suggest_instance_keys` as its did-you-mean.)
+A malformed key or an unknown purchase option is a user error and raises
+:class:`domain.errors.CatalogError`.
 """
 
 from __future__ import annotations
@@ -140,6 +143,89 @@ class PriceCatalog:
             pl.concat_str(pl.col("provider"), pl.lit(":"), pl.col("instance_type")).alias("key")
         )["key"]
         return sorted(set(keys.to_list()))
+
+    def has_instance(self, instance_key: str) -> bool:
+        """Return whether the catalog lists ``provider:instance_type`` in any region.
+
+        The provider is compared lower-cased and both halves stripped, as
+        :func:`quote_instance` does; a key without a colon is never listed.
+        """
+        provider, sep, instance_type = instance_key.partition(":")
+        if not sep:
+            return False
+        rows = self.frame.filter((pl.col("provider") == provider.strip().lower())
+                                 & (pl.col("instance_type") == instance_type.strip()))
+        return rows.height > 0
+
+
+def suggest_instance_keys(catalog: PriceCatalog, text: str, *, n: int = 3) -> list[str]:
+    """Return up to ``n`` catalog keys close to ``text``, the likeliest first.
+
+    ``text`` may lack its provider prefix (``g5.xlarge``) or name the wrong one
+    (``gcp:g5.xlarge``, ``azure:g5.xlarge``): the same instance type under another provider
+    comes first, then close instance types of the named provider, then of any provider
+    (:func:`difflib.get_close_matches` on the lower-cased instance types, cutoff 0.6).
+
+    Parameters
+    ----------
+    catalog : PriceCatalog
+        The catalog whose :meth:`PriceCatalog.instance_keys` are suggested.
+    text : str
+        What the user wrote, e.g. ``"aws:g5.xxlarge"``.
+    n : int, default 3
+        Most suggestions returned.
+
+    Returns
+    -------
+    list of str
+        e.g. ``["aws:g5.xlarge", "aws:g5.8xlarge", "aws:g5.4xlarge"]``; empty when nothing is
+        close.
+    """
+    provider, sep, instance_type = text.strip().partition(":")
+    if not sep:
+        provider, instance_type = "", provider
+    provider, wanted = provider.strip().lower(), instance_type.strip().lower()
+    keys = catalog.instance_keys()
+
+    def close_in(pool: list[str]) -> list[str]:
+        by_type = {key.partition(":")[2].lower(): key for key in pool}
+        return [by_type[t] for t in difflib.get_close_matches(wanted, list(by_type), n=n,
+                                                               cutoff=0.6)]
+
+    same_type = [key for key in keys if key.partition(":")[2].lower() == wanted]
+    same_provider = [key for key in keys if key.partition(":")[0] == provider]
+    ranked = same_type + close_in(same_provider) + close_in(keys)
+    return [key for key in dict.fromkeys(ranked) if key != f"{provider}:{instance_type}"][:n]
+
+
+def did_you_mean(suggestions: list[str]) -> str:
+    """Return ``"did you mean K? (also close: ...)"`` for suggested keys ("" for none)."""
+    if not suggestions:
+        return ""
+    others = f" (also close: {', '.join(suggestions[1:])})" if len(suggestions) > 1 else ""
+    return f"did you mean {suggestions[0]}?{others}"
+
+
+def price_sources_hint(instance_key: str, purchase: str, region: str | None = None) -> str:
+    """Say where to get a price the catalog lacks: a refresh of the local price cache
+    (``planner prices refresh`` with its real options) or an effective rate in the scenario.
+
+    Parameters
+    ----------
+    instance_key : str
+        ``provider:instance_type``, e.g. ``"aws:g5.xlarge"``.
+    purchase : str
+        The purchase option to price, e.g. ``"spot"``.
+    region : str or None
+        The region to refresh (None: the command's default region for the provider).
+    """
+    provider, _, instance_type = instance_key.partition(":")
+    region_option = f" --region {region}" if region else ""
+    return (f"run `planner prices refresh --provider {provider} --instances {instance_type}"
+            f"{region_option}` to fetch its current prices into the local price cache, or give "
+            f"the price in the scenario as pricing.effective_rates: [{{instance: {instance_key}, "
+            f"purchase: {purchase}, usd_per_hour: <USD per node-hour>, source: <where the rate "
+            "comes from>, as_of: <YYYY-MM-DD>}]")
 
 
 def _check_frame(frame: pl.DataFrame, label: str) -> None:
@@ -353,7 +439,9 @@ def quote_instance(
     if rows.height == 0:
         return _unpriced(
             key, provider, instance_type, region, purchase,
-            note=f"unknown instance {key!r} in {where}; {_close_keys_hint(catalog, key, provider)}",
+            note=(f"unknown instance {key!r} in {where}; "
+                  f"{_close_keys_hint(catalog, key, provider)}; if {key} is a real instance "
+                  f"type the catalog lacks, {price_sources_hint(key, purchase, region)}"),
         )
 
     regions = sorted(rows["region"].to_list())
@@ -365,7 +453,8 @@ def quote_instance(
             hardware=rows.row(0, named=True),
             note=(
                 f"{instance_type} has no price in region {region!r} in {where}; "
-                f"price it in {' or '.join(regions)} or use a catalog that covers {region}"
+                f"price it in {' or '.join(regions)}, or "
+                f"{price_sources_hint(key, purchase, region)}"
             ),
         )
 
@@ -373,7 +462,7 @@ def quote_instance(
     price = row[PRICE_COLUMNS[purchase]]
     note = None
     if price is None:
-        note = _missing_price_note(catalog, row, instance_type, purchase)
+        note = _missing_price_note(catalog, row, key, purchase)
     return replace(_unpriced(key, provider, instance_type, region, purchase, note=note,
                              hardware=row),
                    usd_per_hour=None if price is None else float(price), source=row["source"],
@@ -382,16 +471,10 @@ def quote_instance(
 
 def _close_keys_hint(catalog: PriceCatalog, key: str, provider: str) -> str:
     """Suggest close instance keys for an unknown ``key`` (or how to list the known ones)."""
-    close = difflib.get_close_matches(key, catalog.instance_keys(), n=3, cutoff=0.6)
-    others = f" (also close: {', '.join(close[1:])})" if len(close) > 1 else ""
-    hint = (
-        f"did you mean {close[0]}?{others}"
-        if close
-        else f"list the known instances with PriceCatalog.instance_keys() ({provider} "
-        "instances are named like "
-        f"{'p5.48xlarge' if provider == 'aws' else 'a3-highgpu-8g'})"
-    )
-    return hint
+    return did_you_mean(suggest_instance_keys(catalog, key)) or (
+        f"list the known instances with `planner prices list --provider {provider}` "
+        f"({provider} instances are named like "
+        f"{'p5.48xlarge' if provider == 'aws' else 'a3-highgpu-8g'})")
 
 
 def _pick_region(regions: list[str], region: str | None, key: str, where: str) -> str:
@@ -406,18 +489,14 @@ def _pick_region(regions: list[str], region: str | None, key: str, where: str) -
     return region
 
 
-def _missing_price_note(catalog: PriceCatalog, row: dict, instance_type: str,
-                        purchase: str) -> str:
-    """Explain a missing ``purchase`` price of a catalog row and the way out."""
+def _missing_price_note(catalog: PriceCatalog, row: dict, key: str, purchase: str) -> str:
+    """Explain a missing ``purchase`` price of a catalog row and where to get one."""
     priced = [option for option in PURCHASE_OPTIONS if row[PRICE_COLUMNS[option]] is not None]
-    way_out = (
-        f"choose a priced purchase option ({', '.join(priced)}) or supply"
-        if priced
-        else "no purchase option is priced for it; supply"
-    )
+    others = (f"or choose a purchase option the catalog prices for it ({', '.join(priced)})"
+              if priced else "the catalog prices no purchase option of it")
     return (
-        f"{instance_type} has no {purchase} price in {catalog.label} ({row['as_of']}); "
-        f"{way_out} the price from another catalog or a billing export"
+        f"the catalog ({catalog.label}, {row['as_of']}) has no {purchase} price for {key} in "
+        f"{row['region']}: {price_sources_hint(key, purchase, row['region'])}; {others}"
     )
 
 

@@ -171,8 +171,11 @@ def test_missing_spot_price_is_none_not_zero(snapshot: PriceCatalog) -> None:
     assert quote.usd_per_hour is None
     assert quote.gpus == 1  # hardware facts are still known
     assert quote.note is not None
-    assert "g5.xlarge has no spot price in built-in snapshot (2026-01-21)" in quote.note
-    assert "on_demand, reserved_1yr" in quote.note
+    assert quote.note.startswith("the catalog (built-in snapshot, 2026-01-21) has no spot price "
+                                 "for aws:g5.xlarge in us-east-1: run `planner prices refresh "
+                                 "--provider aws --instances g5.xlarge --region us-east-1`")
+    assert "pricing.effective_rates: [{instance: aws:g5.xlarge, purchase: spot" in quote.note
+    assert "(on_demand, reserved_1yr)" in quote.note
 
 
 def test_instance_without_any_price(snapshot: PriceCatalog) -> None:
@@ -180,9 +183,10 @@ def test_instance_without_any_price(snapshot: PriceCatalog) -> None:
     assert quote.usd_per_hour is None
     assert quote.gpu_model == "NVIDIA H200"
     assert quote.note.startswith(
-        "p5e.48xlarge has no on_demand price in built-in snapshot (2026-01-21); "
-        "no purchase option is priced"
+        "the catalog (built-in snapshot, 2026-01-21) has no on_demand price for aws:p5e.48xlarge "
+        "in us-east-1: run `planner prices refresh"
     )
+    assert quote.note.endswith("the catalog prices no purchase option of it")
 
 
 def test_missing_commitment_price_on_gcp(snapshot: PriceCatalog) -> None:
@@ -206,6 +210,8 @@ def test_unknown_instance_without_close_match(snapshot: PriceCatalog) -> None:
     assert quote.usd_per_hour is None
     assert "unknown instance 'gcp:zzz'" in quote.note
     assert "did you mean" not in quote.note
+    assert "`planner prices list --provider gcp`" in quote.note
+    assert "purchase: spot" in quote.note  # where to give the price
 
 
 def test_unknown_region_gives_none_with_listed_region(snapshot: PriceCatalog) -> None:

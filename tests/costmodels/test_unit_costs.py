@@ -121,7 +121,8 @@ def test_unknown_price_gives_none_everywhere_and_keeps_the_note() -> None:
     )
     for name in MONEY_FIELDS:
         assert getattr(cost, name) is None, name
-    assert cost.note.startswith("g5.xlarge has no spot price in built-in snapshot")
+    assert cost.note.startswith("the catalog (built-in snapshot, 2026-01-21) has no spot price "
+                                "for aws:g5.xlarge")
     assert cost.purchase == "spot"
     assert cost.price_as_of == "2026-01-21"
 
