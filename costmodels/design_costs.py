@@ -122,6 +122,8 @@ class DesignCost:
     sources: tuple[tuple[str, str | None, str | None], ...]
     incomplete: bool
     note: str | None
+    total_usd_by_replication: tuple[float, ...] | None = None
+    """The horizon's cost in each replication (None when unknown), for intervals."""
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -183,7 +185,8 @@ def price_design(
     layers = _layers(profiles, used, negotiated, commitment, final, totals_h,
                      on_demand_list.usd_per_hour, od_factor, n_rep)
     by_purchase = {p: _mean(v) for p, v in final.items()}
-    total = _mean([_sum_r([final[p][r] for p in final]) for r in range(n_rep)])
+    per_replication = [_sum_r([final[p][r] for p in final]) for r in range(n_rep)]
+    total = _mean(per_replication)
 
     effective, usages, extra_fixed = _effective_rates(profiles, totals_h, by_purchase, factor)
     fc = price_fleet_usage(usages, horizon_s=horizon_s, window_s=window_s,
@@ -206,6 +209,8 @@ def price_design(
         sources=fc.sources,
         incomplete=incomplete,
         note="; ".join(dict.fromkeys(notes)) or None,
+        total_usd_by_replication=None if total is None
+        else tuple(float(v) for v in per_replication),  # type: ignore[arg-type]
     )
 
 

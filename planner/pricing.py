@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from costmodels.catalog import InstanceQuote, PriceCatalog, quote_instance
 from costmodels.design_costs import CommitmentTerms, PurchaseProfile, price_design
 from costmodels.discounts import (
@@ -18,6 +20,7 @@ from costmodels.discounts import (
 )
 from planner import schema
 from planner.results import CostResult
+from planner.stats import estimate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +177,11 @@ def build_cost(
     t_in, t_out = (None, None) if token_split is None else (served_window * token_split[0],
                                                             served_window * token_split[1])
     main = quotes[main_purchase].quote
+    monthly_ci = None
+    if dc.total_usd_by_replication is not None and len(dc.total_usd_by_replication) > 1:
+        scale = pricing.hours_per_month * 3600.0 / horizon_s
+        e = estimate(np.asarray(dc.total_usd_by_replication) * scale)
+        monthly_ci = (e.low, e.high)
     discounts = []
     if negotiated is not None:
         discounts.append(f"negotiated {negotiated.provider} {negotiated.percent:g}%")
@@ -205,4 +213,5 @@ def build_cost(
         discounts=tuple(discounts),
         commitment=dc.commitment,
         incomplete=dc.incomplete,
+        usd_per_month_ci95=monthly_ci,
     )

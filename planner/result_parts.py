@@ -11,6 +11,51 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+WARNING_CODES = {
+    "price_unknown": "a purchase option the design uses has no price",
+    "overload": "offered load exceeds the fleet's capacity: queues grow without bound",
+    "work_pending": "more than 1 % of the work that arrived is unfinished at the horizon",
+    "partial_day": "daily traffic simulated over part of a day: monthly figures extrapolate it",
+    "commitment_term": "a commitment is priced for its whole term, not only the hours used",
+    "commitment_underused": "most of a commitment's term is paid for but unused",
+    "slo_inconclusive": "the SLO's confidence interval straddles the bound",
+    "deadline_missed": "jobs or runs miss their deadline",
+    "job_overrun": "a job starts late because the previous one is still running",
+    "backlog": "processing falls behind the arrivals",
+    "trace": "a note on the arrival trace",
+    "gpus_unknown": "GPUs per node unknown",
+    "model": "a caveat of the service-time or latency model",
+}
+"""Every code a design warning may carry, with what it means (the JSON's ``warnings[].code``)."""
+
+
+class DesignWarning(str):
+    """A flag on a design's figures: its sentence for people (the string itself, so every
+    report prints it as it is) and a stable :attr:`code` from :data:`WARNING_CODES` for
+    machines (the JSON's ``warnings[].code``)."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> DesignWarning:
+        if code not in WARNING_CODES:
+            raise ValueError(f"unknown design warning code {code!r}")
+        obj = super().__new__(cls, message)
+        obj.code = code
+        return obj
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (self.code, str(self))
+
+    @property
+    def message(self) -> str:
+        """The sentence."""
+        return str(self)
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"code", "message"}``."""
+        return {"code": self.code, "message": str(self)}
+
+
 @dataclass(frozen=True)
 class SpotInterruptions:
     """Where a design's spot interruption model came from."""

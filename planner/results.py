@@ -14,6 +14,7 @@ from typing import Any
 from planner.result_llm import LlmResult
 from planner.result_parts import (
     Batching,
+    DesignWarning,
     DistributionResult,
     FleetResult,
     RequestCounts,
@@ -64,6 +65,16 @@ class CostResult:
     discounts: tuple[str, ...] = ()
     commitment: dict[str, Any] | None = None
     incomplete: bool = False
+    usd_per_month_ci95: tuple[float, float] | None = None
+    """95 % interval of the monthly cost across replications (None: unknown or one
+    replication); two designs whose monthly costs differ by less than their intervals allow
+    are a tie (:func:`cost_tie`)."""
+
+    @property
+    def usd_per_month_half_width(self) -> float | None:
+        """Half-width of :attr:`usd_per_month_ci95` (None when unknown)."""
+        ci = self.usd_per_month_ci95
+        return None if ci is None else 0.5 * (ci[1] - ci[0])
 
     @property
     def known(self) -> bool:
@@ -75,6 +86,8 @@ class CostResult:
         return {
             "total_usd": self.total_usd,
             "usd_per_month": self.usd_per_month,
+            "usd_per_month_ci95": None if self.usd_per_month_ci95 is None
+            else list(self.usd_per_month_ci95),
             "usd_per_hour": self.usd_per_hour,
             "usd_per_1k_requests": self.usd_per_1k_requests,
             "busy_usd": self.busy_usd,
@@ -102,28 +115,63 @@ class CostResult:
         }
 
 
+SLO_MET, SLO_MISSED, SLO_INCONCLUSIVE = "met", "MISSED", "inconclusive"
+"""An SLO bound's verdict: met or MISSED when the 95 % interval of the achieved value lies on
+one side of the bound, inconclusive when it straddles it (more replications would settle it)."""
+
+
 @dataclass(frozen=True)
 class SloResult:
     """A latency SLO and how the design did against it.
 
     ``metric`` is what is bounded: ``latency`` (the design's own distribution: latency,
     freshness or completion time), or for LLM designs ``ttft`` or ``tpot``; ``latency_ms`` is
-    the bound.
+    the bound. :attr:`verdict` reads the achieved value's 95 % interval, not only its mean;
+    :attr:`met` is True only for a verdict of met.
     """
 
     percentile: float
     latency_ms: float
     achieved_ms: Estimate
     attainment: Estimate
-    met: bool
     metric: str = "latency"
+
+    @property
+    def verdict(self) -> str:
+        """``met``, ``MISSED`` or ``inconclusive`` (the interval straddles the bound); with one
+        replication (no interval) the mean decides; an unknown value is MISSED."""
+        a = self.achieved_ms
+        if a.mean is None:
+            return SLO_MISSED
+        if a.low is not None and a.high is not None and a.low <= self.latency_ms <= a.high \
+                and a.low < a.high:
+            return SLO_INCONCLUSIVE
+        return SLO_MET if a.mean <= self.latency_ms else SLO_MISSED
+
+    @property
+    def met(self) -> bool:
+        """Whether the bound is met with 95 % confidence."""
+        return self.verdict == SLO_MET
+
+    def replications_to_settle(self) -> int | None:
+        """For an inconclusive verdict, about how many replications would shrink the interval
+        off the bound (the half-width falls as 1/sqrt(n)); None when conclusive or unknown."""
+        a = self.achieved_ms
+        if self.verdict != SLO_INCONCLUSIVE or a.half_width is None or a.mean is None:
+            return None
+        gap = abs(a.mean - self.latency_ms)
+        if gap <= 0:
+            return None
+        return max(int(math.ceil(a.n * (a.half_width / gap) ** 2)) + 1, a.n + 1)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
         return {"metric": self.metric, "percentile": self.percentile,
                 "latency_ms": self.latency_ms, "achieved_ms": self.achieved_ms.mean,
                 "achieved_ms_ci95": [self.achieved_ms.low, self.achieved_ms.high],
-                "attainment": self.attainment.mean, "met": self.met}
+                "attainment": self.attainment.mean, "met": self.met,
+                "verdict": self.verdict,
+                "replications_to_settle": self.replications_to_settle()}
 
 
 @dataclass(frozen=True)
@@ -152,7 +200,7 @@ class DesignResult:
     busy_gpu_hours: Estimate
     cost: CostResult
     timeline: TimelineResult | None = field(default=None, repr=False)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[DesignWarning, ...] = ()
     metric: str = "latency"
     pattern_metrics: dict[str, Any] = field(default_factory=dict)
     """Numbers (and labels) only this pattern reports, named in its registry entry."""
@@ -244,13 +292,7 @@ class DesignResult:
             "utilization_ci95": [self.utilization.low, self.utilization.high],
             "slo_attainment": None if self.slo is None else self.slo.attainment.mean,
             "slo": None if self.slo is None else {
-                "metric": self.slo.metric,
-                "percentile": self.slo.percentile,
-                "latency_ms": self.slo.latency_ms,
-                "achieved_ms": self.slo.achieved_ms.mean,
-                "achieved_ms_ci95": [self.slo.achieved_ms.low, self.slo.achieved_ms.high],
-                "met": self.slo.met,
-            },
+                k: v for k, v in self.slo.to_dict().items() if k != "attainment"},
             "mean_batch_size": self.mean_batch_size.mean,
             "mean_queue_length": self.mean_queue_length.mean,
             "littles_law_relative_error": self.littles_law_relative_error,
@@ -263,11 +305,22 @@ class DesignResult:
             "distribution_ms": None if self.distribution_ms is None
             else self.distribution_ms.to_dict(),
             "timeline": {} if self.timeline is None else self.timeline.to_dict(),
-            "warnings": list(self.warnings),
+            "warnings": [w.to_dict() for w in self.warnings],
             **({} if not self.more_slos else {"slos": [s.to_dict() for s in self.slos]}),
             **({} if self.llm is None else {"llm": self.llm.to_dict()}),
             **({} if not self.unjudged_slo else {"unjudged_slo": list(self.unjudged_slo)}),
         }
+
+
+def cost_tie(a: CostResult, b: CostResult) -> bool:
+    """Whether two monthly costs are equal within the simulation's noise: both known, and their
+    difference no larger than the combined 95 % half-widths ``sqrt(h_a^2 + h_b^2)`` (a cost
+    with no interval has half-width 0, so deterministic costs tie only when equal)."""
+    if a.usd_per_month is None or b.usd_per_month is None or a.incomplete or b.incomplete:
+        return False
+    ha = a.usd_per_month_half_width or 0.0
+    hb = b.usd_per_month_half_width or 0.0
+    return abs(a.usd_per_month - b.usd_per_month) <= math.hypot(ha, hb)
 
 
 @dataclass(frozen=True)
@@ -301,6 +354,15 @@ class RunResult:
             return None
         return min(ok, key=lambda d: (d.cost.usd_per_month, d.name))
 
+    def ties_with_best(self) -> tuple[DesignResult, ...]:
+        """Other designs that meet every SLO and cost the same as the recommendation within the
+        noise (:func:`cost_tie`): the recommendation is then a choice among equals on cost."""
+        best = self.cheapest_meeting_slo()
+        if best is None:
+            return ()
+        return tuple(d for d in self.designs if d.name != best.name
+                     and d.fully_meets_slo is not False and cost_tie(d.cost, best.cost))
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form of the whole run."""
         best = self.cheapest_meeting_slo()
@@ -313,6 +375,9 @@ class RunResult:
             "recommendation": {
                 "cheapest_meeting_slo": None if best is None else best.name,
                 "usd_per_month": None if best is None else best.cost.usd_per_month,
+                "usd_per_month_ci95": None if best is None or best.cost.usd_per_month_ci95
+                is None else list(best.cost.usd_per_month_ci95),
+                "cost_ties": [d.name for d in self.ties_with_best()],
             },
             "wall_s": self.wall_s,
         }

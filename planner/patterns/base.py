@@ -28,7 +28,13 @@ from planner import schema
 from planner.inputs import ScenarioInputs
 from planner.pricing import PricedQuote
 from planner.result_llm import LlmResult
-from planner.result_parts import Batching, FleetResult, SpotInterruptions, TimelineResult
+from planner.result_parts import (
+    Batching,
+    DesignWarning,
+    FleetResult,
+    SpotInterruptions,
+    TimelineResult,
+)
 from simulators.core.fleet import DelayComponent
 from simulators.core.spec import RunSpec
 from simulators.core.usage import Distribution, Timeline, Usage
@@ -94,7 +100,7 @@ class PatternRun:
     timeline: TimelineResult | None
     slo: SloTarget | None
     pattern_metrics: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[DesignWarning, ...] = ()
     tokens_per_unit: float | None = None
     per_run: PerRunCost | None = None
     token_split: tuple[float, float] | None = None
@@ -135,10 +141,16 @@ def purchases_with_fallback(design: Any) -> set[str]:
     return {purchase} | ({Purchase.ON_DEMAND} if purchase == Purchase.SPOT else set())
 
 
-def price_warnings(quotes: Mapping[str, PricedQuote]) -> list[str]:
+def price_warnings(quotes: Mapping[str, PricedQuote]) -> list[DesignWarning]:
     """Return a warning for each purchase option whose price is unknown."""
-    return [f"price n/a: {q.quote.note}" for q in quotes.values()
+    return [DesignWarning("price_unknown", f"price n/a: {q.quote.note}") for q in quotes.values()
             if q.quote.usd_per_hour is None and q.quote.note]
+
+
+def trace_warnings(inputs: ScenarioInputs, workload: str) -> list[DesignWarning]:
+    """Return the notes of the workload's arrival trace, if it replays one."""
+    trace = inputs.traces.get(workload)
+    return [] if trace is None else [DesignWarning("trace", n) for n in trace.notes]
 
 
 def provisioning_of(fleet: Any) -> tuple[DelayComponent, ...]:

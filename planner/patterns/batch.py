@@ -13,6 +13,7 @@ from planner.patterns.base import (
     DesignContext,
     PatternRun,
     price_warnings,
+    trace_warnings,
     provisioning_of,
     purchases_with_fallback,
     slo_target,
@@ -20,7 +21,7 @@ from planner.patterns.base import (
     timeline_result,
 )
 from planner.pricing import PricedQuote
-from planner.result_parts import FleetResult, ScheduleBatching
+from planner.result_parts import DesignWarning, FleetResult, ScheduleBatching
 from simulators.batch.api import BatchSimResult
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
@@ -128,14 +129,14 @@ def _metrics(sim: BatchSimResult, interval: float | None, interruptions: float) 
     }
 
 
-def _warnings(design, quotes, metrics: dict, n_jobs: int, inputs, workload) -> list[str]:
+def _warnings(design, quotes, metrics: dict, n_jobs: int, inputs, workload
+              ) -> list[DesignWarning]:
     warnings = price_warnings(quotes)
     if design.deadline_s is not None and metrics["jobs_missing_deadline"] > 0:
-        warnings.append(f"{metrics['jobs_missing_deadline']:.2f} of {n_jobs} jobs per "
-                        f"replication miss the {design.deadline_s / 3600:g} h deadline")
+        warnings.append(DesignWarning("deadline_missed", f"{metrics['jobs_missing_deadline']:.2f} of {n_jobs} jobs per "
+                        f"replication miss the {design.deadline_s / 3600:g} h deadline"))
     if metrics["job_overruns"] > 0:
-        warnings.append(f"{metrics['job_overruns']:.2f} jobs per replication start late: the "
-                        "previous job was still running")
-    if workload.name in inputs.traces:
-        warnings.extend(inputs.traces[workload.name].notes)
-    return warnings
+        warnings.append(DesignWarning(
+            "job_overrun", f"{metrics['job_overruns']:.2f} jobs per replication start late: "
+            "the previous job was still running"))
+    return warnings + trace_warnings(inputs, workload.name)

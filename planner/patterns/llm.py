@@ -20,13 +20,14 @@ from planner.patterns.base import (
     purchases_with_fallback,
     spot_interruptions,
     timeline_result,
+    trace_warnings,
 )
 from planner.patterns.llm_steps import StepModel, kv_cache, step_model
 from planner.patterns.realtime import fleet_result, fleet_spec
 from planner.patterns.summary import summarise_distribution
 from planner.pricing import PricedQuote
 from planner.result_llm import LlmEngineResult, LlmResult
-from planner.result_parts import ContinuousBatching
+from planner.result_parts import ContinuousBatching, DesignWarning
 from planner.stats import estimate
 from simulators.llm import EngineConfig, LlmSlo, LlmSpec, TokenSamples, llm_usage, simulate
 
@@ -182,41 +183,45 @@ def _llm_result(sim, window_s: float, engine: LlmEngineResult) -> LlmResult:
 
 
 def _warnings(design: schema.LlmDesign, quote, usage, llm: LlmResult, inputs: ScenarioInputs,
-              workload: str, steps: StepModel) -> list[str]:
+              workload: str, steps: StepModel) -> list[DesignWarning]:
     out = []
     if quote.usd_per_hour is None and quote.note:
-        out.append(f"price n/a: {quote.note}")
+        out.append(DesignWarning("price_unknown", f"price n/a: {quote.note}"))
     profile = steps.profile
     if isinstance(design.latency, schema.AutoLatency):
-        out.append(f"step times from the roofline latency model for {profile.model} on "
-                   f"{steps.gpu}: FLOPs and bytes derived from the shape, peaks from the "
-                   "datasheet, efficiencies fitted to measured steps (the service time names "
-                   "the fit; docs/latency-model.md)")
+        out.append(DesignWarning(
+            "model", f"step times from the roofline latency model for {profile.model} on "
+            f"{steps.gpu}: FLOPs and bytes derived from the shape, peaks from the "
+            "datasheet, efficiencies fitted to measured steps (the service time names "
+            "the fit; docs/latency-model.md)"))
     elif not profile.derivation.startswith("measured"):
-        out.append(f"step times derived for {steps.gpu} from a profile measured on "
-                   f"{profile.gpu}: {profile.derivation}")
+        out.append(DesignWarning(
+            "model", f"step times derived for {steps.gpu} from a profile measured on "
+            f"{profile.gpu}: {profile.derivation}"))
     if steps.host_overhead_ms:
-        out.append(f"assumes {steps.host_overhead_ms:g} ms of engine host time per step "
-                   f"({steps.host_overhead_source}); set engine.host_overhead_ms to your "
-                   "engine's")
+        out.append(DesignWarning(
+            "model", f"assumes {steps.host_overhead_ms:g} ms of engine host time per step "
+            f"({steps.host_overhead_source}); set engine.host_overhead_ms to your engine's"))
     throughput = float(np.mean(usage.throughput_rps))
     arrival_rate = float(np.mean(usage.arrival_rate_rps))
     if throughput < 0.98 * arrival_rate:
-        out.append(f"overloaded: throughput {throughput:.2f} req/s is below the arrival rate "
-                   f"{arrival_rate:.2f} req/s, so the queues grow and latency depends on the "
-                   "horizon; add replicas")
+        out.append(DesignWarning(
+            "overload", f"overloaded: arrivals {arrival_rate:,.2f} req/s, served "
+            f"{throughput:,.2f} req/s: the queues grow without bound, so latency and cost per "
+            "token depend on the horizon and are not steady-state figures; add replicas"))
     if llm.rejected_requests > 0:
-        out.append(f"{llm.rejected_requests:.1f} requests per replication could never fit one "
-                   f"replica's KV cache ({llm.kv_cache_tokens:,} tokens) and were rejected; "
-                   "raise gpu_memory_utilization or tensor_parallel")
+        out.append(DesignWarning(
+            "model", f"{llm.rejected_requests:.1f} requests per replication could never fit "
+            f"one replica's KV cache ({llm.kv_cache_tokens:,} tokens) and were rejected; "
+            "raise gpu_memory_utilization or tensor_parallel"))
     finished = float(np.mean(usage.work.completed_window))
     if finished > 0 and llm.preemptions > 0.01 * finished:
-        out.append(f"KV cache pressure: {llm.preemptions:,.0f} preemptions per replication "
-                   f"({llm.preemptions / finished:.1%} of requests) recompute their prompts; "
-                   "lower max_num_seqs or add KV capacity")
-    if workload in inputs.traces:
-        out.extend(inputs.traces[workload].notes)
+        out.append(DesignWarning(
+            "model", f"KV cache pressure: {llm.preemptions:,.0f} preemptions per replication "
+            f"({llm.preemptions / finished:.1%} of requests) recompute their prompts; "
+            "lower max_num_seqs or add KV capacity"))
+    out += trace_warnings(inputs, workload)
     peak = llm.peak_kv_utilization.mean
     if peak is None or not math.isfinite(peak):
-        out.append("KV utilisation n/a: no replica served in the window")
+        out.append(DesignWarning("model", "KV utilisation n/a: no replica served in the window"))
     return out

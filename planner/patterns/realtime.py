@@ -19,10 +19,12 @@ from planner.patterns.base import (
     purchases_with_fallback,
     slo_target,
     spot_interruptions,
+    trace_warnings,
     timeline_result,
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import (
+    DesignWarning,
     FleetResult,
     Launches,
     RequestBatching,
@@ -42,7 +44,7 @@ class RealtimePattern:
     name = "realtime"
     metric = "latency"
     assumption = None
-    metric_names = ("tokens_per_request", "prompt_tokens", "output_tokens")
+    metric_names = ("tokens_per_request", "prompt_tokens", "output_tokens", "offered_load")
 
     def purchases(self, design: schema.RealtimeDesign) -> set[str]:
         """The fleet's purchase option, plus on-demand for the base and fallback of spot."""
@@ -68,15 +70,18 @@ class RealtimePattern:
         usage = realtime_usage(sim, base_purchase=_base_purchase(design), priced=quotes)
         fleet = fleet_result(design, quote, sim, usage, spot)
         tokens = inputs.token_means.get(workload.name)
+        load = offered_load(design, service, float(np.mean(usage.arrival_rate_rps)))
+        metrics: dict = {} if tokens is None else {
+            "tokens_per_request": tokens.per_request, "prompt_tokens": tokens.prompt_tokens,
+            "output_tokens": tokens.output_tokens, "tokens_source": tokens.source}
+        metrics["offered_load"] = load
         return PatternRun(
             usage=usage, fleet=fleet,
             batching=RequestBatching(design.batching.max_batch, design.batching.max_wait_ms),
             service_time=service.description, arrivals=describe_arrivals(workload.arrivals),
             timeline=timeline_result(usage.timeline), slo=slo,
-            pattern_metrics={} if tokens is None else {
-                "tokens_per_request": tokens.per_request, "prompt_tokens": tokens.prompt_tokens,
-                "output_tokens": tokens.output_tokens, "tokens_source": tokens.source},
-            warnings=tuple(_warnings(design, quote, usage, fleet, inputs, workload.name)
+            pattern_metrics=metrics,
+            warnings=tuple(_warnings(design, quote, usage, fleet, inputs, workload.name, load)
                            + list(_token_slo_note(workload))),
             unjudged_slo=_unjudged(workload),
             tokens_per_unit=None if tokens is None else tokens.per_request)
@@ -90,12 +95,25 @@ def _unjudged(workload: schema.InferenceWorkload) -> tuple[str, ...]:
                  if bound is not None)
 
 
-def _token_slo_note(workload: schema.InferenceWorkload) -> tuple[str, ...]:
+def offered_load(design: schema.RealtimeDesign, service, arrival_rate_rps: float) -> float:
+    """Return the offered load rho: the arrival rate over the fleet's most throughput, every
+    worker of its largest size running full batches (``max_batch / mean service time of a
+    full batch`` each). rho >= 1 means no batching policy can keep up: the queue grows
+    without bound."""
+    f = design.fleet
+    a = f.autoscaling
+    nodes = f.nodes if a is None else max(a.max_nodes, f.nodes)
+    b = design.batching.max_batch
+    capacity = nodes * f.workers_per_node * b / float(service.mean_s[b])
+    return arrival_rate_rps / capacity if capacity > 0 else math.inf
+
+
+def _token_slo_note(workload: schema.InferenceWorkload) -> tuple[DesignWarning, ...]:
     if not _unjudged(workload):
         return ()
-    return ("SLO judged on end-to-end latency only: a request-batching design has no "
+    return (DesignWarning("model", "SLO judged on end-to-end latency only: a request-batching design has no "
             "first-token time, so the ttft_ms/tpot_ms bounds cannot be checked and it is not "
-            "recommended as meeting every SLO (llm designs are judged on them)",)
+            "recommended as meeting every SLO (llm designs are judged on them)"),)
 
 
 def _base_purchase(design: schema.RealtimeDesign) -> str:
@@ -219,28 +237,32 @@ def fleet_result(design: schema.RealtimeDesign | schema.LlmDesign, quote, sim, u
 
 
 def _warnings(design: schema.RealtimeDesign, quote, usage: Usage, fleet: FleetResult,
-              inputs: ScenarioInputs, workload: str) -> list[str]:
+              inputs: ScenarioInputs, workload: str, load: float) -> list[DesignWarning]:
     out = []
     gpus = quote.gpus
     if gpus is not None and design.fleet.workers_per_node < gpus:
         idle = gpus - design.fleet.workers_per_node
-        out.append(f"{idle} of {gpus} GPUs per {quote.instance_type} node run no worker but "
-                   "are paid for (allocated cost counts them; busy cost does not)")
+        out.append(DesignWarning(
+            "model", f"{idle} of {gpus} GPUs per {quote.instance_type} node run no worker but "
+            "are paid for (allocated cost counts them; busy cost does not)"))
     if quote.usd_per_hour is None and quote.note:
-        out.append(f"price n/a: {quote.note}")
+        out.append(DesignWarning("price_unknown", f"price n/a: {quote.note}"))
     throughput = float(np.mean(usage.throughput_rps))
     arrival_rate = float(np.mean(usage.arrival_rate_rps))
-    if throughput < 0.98 * arrival_rate:
-        out.append(f"overloaded: throughput {throughput:.1f} req/s is below the arrival rate "
-                   f"{arrival_rate:.1f} req/s, so the queue grows without bound and latency "
-                   "depends on the horizon; add workers or allow larger batches")
-    if workload in inputs.traces:
-        out.extend(inputs.traces[workload].notes)
+    if load >= 1.0 or throughput < 0.98 * arrival_rate:
+        out.append(DesignWarning(
+            "overload", f"overloaded: offered load {load:.2f} of the fleet's capacity "
+            f"(arrivals {arrival_rate:,.1f} req/s, served {throughput:,.1f} req/s): the queue "
+            "grows without bound, so latency and cost per request depend on the horizon and "
+            "are not steady-state figures; add workers or allow larger batches"))
+    out += trace_warnings(inputs, workload)
     if fleet.launches_without_slot > 0:
-        out.append(f"{fleet.launches_without_slot:.1f} launches per replication found "
-                   "every node slot taken (nodes under notice hold theirs); raise "
-                   "fleet.max_nodes to leave room for replacements")
+        out.append(DesignWarning(
+            "model", f"{fleet.launches_without_slot:.1f} launches per replication found "
+            "every node slot taken (nodes under notice hold theirs); raise "
+            "fleet.max_nodes to leave room for replacements"))
     if fleet.stranded_requests > 0:
-        out.append(f"{fleet.stranded_requests:.0f} requests per replication were "
-                   "stranded: no node was left to serve them")
+        out.append(DesignWarning(
+            "model", f"{fleet.stranded_requests:.0f} requests per replication were "
+            "stranded: no node was left to serve them"))
     return out

@@ -12,13 +12,14 @@ from planner.patterns.base import (
     DesignContext,
     PatternRun,
     price_warnings,
+    trace_warnings,
     purchases_with_fallback,
     slo_target,
     spot_interruptions,
     timeline_result,
 )
 from planner.pricing import PricedQuote
-from planner.result_parts import FleetResult, SpotInterruptions, WindowBatching
+from planner.result_parts import DesignWarning, FleetResult, SpotInterruptions, WindowBatching
 from simulators.core.fleet import SpotModel
 from simulators.core.usage import Usage
 from simulators.streaming.api import streaming_autoscaling
@@ -71,10 +72,10 @@ class StreamingPattern:
         warnings = price_warnings(quotes)
         lag = float(np.mean(sim.lag_at_horizon_s()))
         if lag > 2 * design.window_s:
-            warnings.append(f"backlog: processing falls behind the windows (lag at the horizon "
-                            f"{lag:,.0f} s); add workers or larger batches")
-        if workload.name in inputs.traces:
-            warnings.extend(inputs.traces[workload.name].notes)
+            warnings.append(DesignWarning(
+                "backlog", f"backlog: processing falls behind the windows (lag at the horizon "
+                f"{lag:,.0f} s); add workers or larger batches"))
+        warnings += trace_warnings(inputs, workload.name)
         tokens = inputs.token_means.get(workload.name)
         metrics = {
             "window_s": design.window_s,

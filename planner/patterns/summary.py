@@ -75,9 +75,7 @@ def slo_result(dist: Distribution, target: SloTarget | None, metric: str = "late
         achieved = estimate(dist.percentiles_s(np.array([q]))[:, 0] * 1000.0)
     attainment = NA if dist.slo_attainment is None else estimate(dist.slo_attainment)
     return SloResult(percentile=target.percentile, latency_ms=target.latency_ms,
-                     achieved_ms=achieved, attainment=attainment,
-                     met=achieved.mean is not None and achieved.mean <= target.latency_ms,
-                     metric=metric)
+                     achieved_ms=achieved, attainment=attainment, metric=metric)
 
 
 def price_run(context: DesignContext, run: PatternRun,
@@ -106,8 +104,20 @@ def price_run(context: DesignContext, run: PatternRun,
     return dataclasses.replace(
         cost, usd_per_run=per_run, usd_per_run_busy=cost.busy_usd,
         usd_per_month=None if per_run is None else per_run * run.per_run.runs_per_month,
+        usd_per_month_ci95=_scaled_ci(cost.usd_per_month_ci95, cost.usd_per_month,
+                                      per_run, run.per_run.runs_per_month),
         usd_per_hour=None if per_run is None else per_run / mean_run_h,
         usd_per_1k_requests=None, usd_per_1k_requests_busy=None)
+
+
+def _scaled_ci(ci: tuple[float, float] | None, monthly: float | None, total: float | None,
+               units_per_month: float) -> tuple[float, float] | None:
+    """Re-scale a monthly interval computed from the horizon's cost to ``total x
+    units_per_month`` (the same per-replication values, another factor)."""
+    if ci is None or not monthly or total is None:
+        return None
+    factor = total * units_per_month / monthly
+    return (ci[0] * factor, ci[1] * factor)
 
 
 def run_cost_metrics(run: PatternRun, cost: CostResult) -> dict[str, float | None]:

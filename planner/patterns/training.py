@@ -20,7 +20,7 @@ from planner.patterns.base import (
 )
 from planner.patterns.summary import quantile_estimate
 from planner.pricing import PricedQuote
-from planner.result_parts import FleetResult
+from planner.result_parts import DesignWarning, FleetResult
 from simulators.core.usage import Usage
 from simulators.training.api import TrainingSimResult
 from simulators.training.checkpoints import predicted_waste_fraction, young_daly_interval_s
@@ -60,8 +60,9 @@ class TrainingPattern:
         gpus = quote.gpus
         if gpus is None:
             gpus = 1
-            warnings.append(f"GPUs per {f.instance} node unknown: the gang is taken as 1 GPU "
-                            "per node")
+            warnings.append(DesignWarning(
+                "gpus_unknown", f"GPUs per {f.instance} node unknown: the gang is taken as 1 "
+                "GPU per node"))
         spot = spot_interruptions(design, context.inputs, context.hours_per_month)
         plan = _checkpoints(design, 0.0 if spot is None else spot.per_node_hour)
         reserved = f.purchase in schema.COMMITTED
@@ -164,18 +165,20 @@ def _metrics(design: schema.TrainingDesign, workload: schema.TrainingWorkload,
 
 
 def _warnings(workload: schema.TrainingWorkload, sim: TrainingSimResult, metrics: dict,
-              plan: _Checkpoints) -> list[str]:
+              plan: _Checkpoints) -> list[DesignWarning]:
     out = []
     interval, young = plan.interval_s, plan.young_daly_s
     if interval is not None and young is not None and not 0.5 <= interval / young <= 2.0:
-        out.append(f"checkpoint interval {interval:,.0f} s is far from Young/Daly's "
-                   f"sqrt(2 x cost x MTBF) = {young:,.0f} s: expect more waste")
+        out.append(DesignWarning(
+            "model", f"checkpoint interval {interval:,.0f} s is far from Young/Daly's "
+            f"sqrt(2 x cost x MTBF) = {young:,.0f} s: expect more waste"))
     if workload.slo is not None:
         target = workload.deadline_percentile
         met = (metrics["deadline_probability"] or 0) * 100
         achieved = quantile_estimate(sim.completion_time_s()[:, 0] * 1000.0,
                                      target / 100.0).mean
         if achieved is None or achieved > workload.slo.latency_ms:
-            out.append(f"the deadline of {workload.deadline_h:g} h is met in {met:.1f}% of "
-                       f"runs, below {target:g}%")
+            out.append(DesignWarning(
+                "deadline_missed", f"the deadline of {workload.deadline_h:g} h is met in "
+                f"{met:.1f}% of runs, below {target:g}%"))
     return out

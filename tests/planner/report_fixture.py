@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from planner.result_parts import (
+    DesignWarning,
     DistributionResult,
     FleetResult,
     RequestBatching,
@@ -64,7 +65,7 @@ def design(name: str, *, p99: float | None, slo_ms: float | None, month: float |
     if slo_ms is not None:
         met = p99 is not None and p99 <= slo_ms
         slo = SloResult(percentile=99.0, latency_ms=slo_ms, achieved_ms=lat["p99"],
-                        attainment=est(0.999 if met else 0.97, 0.001), met=met)
+                        attainment=est(0.999 if met else 0.97, 0.001))
     spec = {"instance": "aws:g5.xlarge", "region": "us-east-1", "purchase": "on_demand",
             "nodes": 2, "workers_per_node": 1, "gpus_per_node": 1, "gpu_model": "NVIDIA A10G",
             "autoscaling": None, "spot_interruptions": None, "node_hours": {"on_demand": 2.0},
@@ -103,7 +104,7 @@ def run_result() -> RunResult:
                fleet={"node_hours": {"on_demand": 1.0, "spot": 1.5}, "preemptions": 1.0}),
         design("cheap-spot", p99=60.0, slo_ms=50.0, month=500.0, distribution=dist,
                fleet={"purchase": "spot", "node_hours": {"spot": 2.0}, "preemptions": 2.0},
-               warnings=("overloaded at peak",)),
+               warnings=(DesignWarning("overload", "overloaded at peak"),)),
         design("slow-expensive", p99=45.0, slo_ms=50.0, month=2000.0, util=0.9),
         design("partial", p99=20.0, slo_ms=50.0, month=300.0, incomplete=True,
                layers=(("list", 0.5), ("negotiated -10%", 0.45)),

@@ -35,7 +35,7 @@ from planner.sweep import (
 from planner.sweep.runner import PointTask, build_job, run_point
 
 BASE: dict[str, Any] = {
-    "name": "tiny-sweep", "horizon_s": 120, "warmup_s": 10, "replications": 2, "seed": 5,
+    "name": "tiny-sweep", "horizon_s": 120, "warmup_s": 10, "replications": 5, "seed": 5,
     "workloads": [{"name": "w", "kind": "inference",
                    "arrivals": {"kind": "poisson", "rate_rps": 150},
                    "slo": {"percentile": 99, "latency_ms": 40}}],
