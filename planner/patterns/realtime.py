@@ -251,7 +251,7 @@ def _warnings(design: schema.RealtimeDesign, quote, usage: Usage, fleet: FleetRe
     arrival_rate = float(np.mean(usage.arrival_rate_rps))
     if load >= 1.0 or throughput < 0.98 * arrival_rate:
         out.append(DesignWarning(
-            "overload", f"overloaded: offered load {load:.2f} of the fleet's capacity "
+            "overload", f"overloaded: the offered load is {load:.2f}x the fleet's capacity "
             f"(arrivals {arrival_rate:,.1f} req/s, served {throughput:,.1f} req/s): the queue "
             "grows without bound, so latency and cost per request depend on the horizon and "
             "are not steady-state figures; add workers or allow larger batches"))

@@ -16,8 +16,13 @@ import numpy as np
 from costmodels.design_costs import PurchaseProfile
 from planner.patterns.base import DesignContext, PatternRun, SloTarget
 from planner.pricing import PricedQuote, build_cost
-from planner.result_parts import DistributionResult, RequestCounts
-from planner.results import CostResult, DesignResult, SloResult
+from planner.result_parts import (
+    DesignWarning,
+    DistributionResult,
+    RequestCounts,
+    ScheduleBatching,
+)
+from planner.results import SLO_INCONCLUSIVE, CostResult, DesignResult, SloResult
 from planner.stats import Estimate, estimate
 from simulators.core.usage import Distribution, Usage
 
@@ -133,6 +138,37 @@ def run_cost_metrics(run: PatternRun, cost: CostResult) -> dict[str, float | Non
                             float(np.percentile(run_costs, 95)), float(np.max(run_costs)))))
 
 
+PENDING_LIMIT = 0.01
+"""Unfinished work at the horizon above this share of the arrivals is flagged."""
+
+
+def _generic_warnings(run: PatternRun, slos: list[SloResult]) -> list[DesignWarning]:
+    """Flags every pattern shares: inconclusive SLO bounds; work left in the system at the
+    horizon (queues, not a batch's next period, which the batch pattern judges itself)."""
+    out = []
+    for s in slos:
+        if s.verdict != SLO_INCONCLUSIVE:
+            continue
+        a = s.achieved_ms
+        settle = s.replications_to_settle()
+        out.append(DesignWarning(
+            "slo_inconclusive", f"SLO {s.metric} p{s.percentile:g} <= {s.latency_ms:g} ms is "
+            f"inconclusive: {a.mean:,.2f} ms with a 95% interval of {a.low:,.2f} to "
+            f"{a.high:,.2f} ms over {a.n} replications straddles the bound"
+            + ("" if settle is None else f"; about {settle:,} replications would settle it")))
+    codes = {w.code for w in run.warnings}
+    w = run.usage.work
+    pending = float(np.mean(w.in_system_at_horizon))
+    arrived = float(np.mean(w.completed_by_horizon)) + pending + float(np.mean(w.dropped))
+    judged_here = run.per_run is None and not isinstance(run.batching, ScheduleBatching)
+    if judged_here and "overload" not in codes and pending > PENDING_LIMIT * arrived > 0:
+        out.append(DesignWarning(
+            "work_pending", f"{pending:,.0f} of {arrived:,.0f} units of work per replication "
+            f"({pending / arrived:.1%}) are unfinished at the horizon: the cost covers only "
+            "what ran; lengthen the horizon or add capacity"))
+    return out
+
+
 def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> DesignResult:
     """Return the design's results: statistics of its usage, its cost and its details."""
     usage: Usage = run.usage
@@ -156,6 +192,7 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
     w = usage.work
     slos = [s for s in [slo_result(usage.distribution, run.slo)] if s is not None]
     slos += [slo_result(d, target, name) for name, d, target in run.extra_slos]
+    warnings = list(run.warnings) + _generic_warnings(run, slos)
     return DesignResult(
         name=context.design.name, workload=context.workload.name,
         pattern=context.design.pattern, metric=usage.metric, fleet=run.fleet,
@@ -175,5 +212,5 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
             dropped_per_replication=float(np.mean(w.dropped))),
         node_hours=node_hours, gpu_hours=None if gpus is None else node_hours * gpus,
         busy_gpu_hours=estimate(usage.busy_gpu_s_horizon / 3600.0), cost=cost,
-        timeline=run.timeline, warnings=tuple(run.warnings), pattern_metrics=metrics,
+        timeline=run.timeline, warnings=tuple(warnings), pattern_metrics=metrics,
         distribution_ms=dist)

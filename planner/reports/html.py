@@ -23,6 +23,7 @@ from planner.reports.sections import (
     pareto_metric,
     pareto_names,
     recommended_name,
+    slo_status,
     title,
 )
 from planner.result_parts import DistributionResult, TimelineResult
@@ -155,7 +156,7 @@ def pareto_figure(result: RunResult) -> tuple[Any, list[str]] | None:
             textposition="top center", name=label + (f" ({', '.join(tags)})" if tags else ""),
             marker={"symbol": symbol, "size": 16 if d.name == best else 12},
             hovertext=[(f"{d.name}: {fmt_money(d.cost.usd_per_month)}/month, "
-                       f"{lat:,.2f} ms; SLO {'met' if d.meets_slo else 'none' if d.slo is None else 'MISSED'}")],
+                       f"{lat:,.2f} ms; SLO {slo_status(d)}")],
             hoverinfo="text"))
     label = pareto_label(result)
     axis = "value at the SLO percentile" if label == "the SLO percentile" else label

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from planner.reports.formatting import NA, fmt_ms, fmt_number, fmt_pct, fmt_unit, human_ms
 from planner.result_llm import LLM_LATENCY_KEYS
-from planner.results import DesignResult, RunResult, SloResult
+from planner.results import SLO_INCONCLUSIVE, SLO_MISSED, DesignResult, RunResult, SloResult
 from planner.stats import Estimate
 
 SLO_METRIC_NAMES = {"ttft": "TTFT", "tpot": "TPOT", "e2e": "E2E latency"}
@@ -44,9 +44,18 @@ def bound_text(d: DesignResult, slo: SloResult) -> str:
 
 
 def verdict_text(d: DesignResult, slo: SloResult) -> str:
-    """Return one bound and how the design did: ``TTFT p99 ≤ 500 ms: met (40.28 ms)``."""
-    mark = "met" if slo.met else "MISSED"
-    return f"{bound_text(d, slo)}: {mark} ({human_ms(slo.achieved_ms.mean)})"
+    """Return one bound and how the design did: ``TTFT p99 ≤ 500 ms: met (40.28 ms)``; an
+    inconclusive verdict gives the interval that straddles the bound and the replications
+    that would settle it: ``latency p95 ≤ 20.00 s: inconclusive (20.02 s, 95% CI 18.80 s to
+    21.25 s; ~40 replications would settle it)``."""
+    a = slo.achieved_ms
+    if slo.verdict != SLO_INCONCLUSIVE:
+        return f"{bound_text(d, slo)}: {slo.verdict} ({human_ms(a.mean)})"
+    settle = slo.replications_to_settle()
+    more = ("" if settle is None
+            else f"; ~{settle:,} replications would settle it (now {a.n})")
+    return (f"{bound_text(d, slo)}: inconclusive ({human_ms(a.mean)}, 95% CI "
+            f"{human_ms(a.low)} to {human_ms(a.high)}{more})")
 
 
 def bounds_text(d: DesignResult) -> str:
@@ -61,11 +70,15 @@ def verdicts_text(d: DesignResult) -> str:
 
 def status_text(d: DesignResult) -> str:
     """Return ``met`` (every bound), ``MISSED`` (naming the missed bounds when there are
-    several), ``met (TTFT, TPOT n/a)`` when bounds the design cannot report were left unjudged
+    several), ``inconclusive`` (no bound missed, some interval straddles its bound),
+    ``met (TTFT, TPOT n/a)`` when bounds the design cannot report were left unjudged
     (it is then never recommended), or ``no SLO``."""
     if not d.slos:
         return "no SLO"
-    missed = [metric_name(d, s) for s in d.slos if not s.met]
+    missed = [metric_name(d, s) for s in d.slos if s.verdict == SLO_MISSED]
+    open_ = [metric_name(d, s) for s in d.slos if s.verdict == SLO_INCONCLUSIVE]
+    if not missed and open_:
+        return "inconclusive" if len(d.slos) == 1 else f"inconclusive ({', '.join(open_)})"
     if not missed:
         if d.unjudged_slo:
             return f"met ({', '.join(u.upper() for u in d.unjudged_slo)} n/a)"

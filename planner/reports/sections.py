@@ -21,7 +21,7 @@ from planner.reports.formatting import (
     human_ms,
     short_source,
 )
-from planner.results import LATENCY_KEYS, DesignResult, RunResult
+from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, cost_tie
 
 __all__ = ["NA", "RECOMMENDED_MARK", "Block", "Bullets", "Paragraph", "Section", "Table",
            "build_report", "fmt_money", "fmt_ms", "fmt_number", "fmt_pct", "fmt_plain",
@@ -76,8 +76,8 @@ def slo_text(d: DesignResult) -> str:
 
 
 def slo_status(d: DesignResult) -> str:
-    """Return ``met`` (every bound), ``MISSED`` (``MISSED (TPOT)`` with several bounds) or
-    ``no SLO``."""
+    """Return ``met`` (every bound), ``MISSED`` (``MISSED (TPOT)`` with several bounds),
+    ``inconclusive`` or ``no SLO``."""
     return llm_report.status_text(d)
 
 
@@ -181,20 +181,47 @@ def pareto_names(result: RunResult) -> list[str]:
     """Return the designs not dominated in (:func:`comparable_ms`, $/month), in result order.
 
     Only designs with a known, complete monthly cost and a known value take part; a design is
-    dominated when another is no worse on both axes and better on one.
+    dominated when another is no worse on both axes and better on one. Costs inside each
+    other's noise (:func:`planner.results.cost_tie`) are equal: being cheaper by less than the
+    noise does not make a design Pareto-optimal.
     """
     metric = pareto_metric(result)
-    points = {d.name: (comparable_ms(d, metric), d.cost.usd_per_month) for d in result.designs
+    points = {d.name: (comparable_ms(d, metric), d.cost) for d in result.designs
               if d.cost.usd_per_month is not None and not d.cost.incomplete
               and comparable_ms(d, metric) is not None}
+
+    def cheaper(a: CostResult, b: CostResult) -> bool:
+        return not cost_tie(a, b) and a.usd_per_month < b.usd_per_month  # type: ignore[operator]
+
     out = []
-    for name, (lat, usd) in points.items():
+    for name, (lat, c) in points.items():
         dominated = any(
-            other != name and o_lat <= lat and o_usd <= usd and (o_lat < lat or o_usd < usd)
-            for other, (o_lat, o_usd) in points.items())
+            other != name and o_lat <= lat and not cheaper(c, o_c)
+            and (o_lat < lat or cheaper(o_c, c))
+            for other, (o_lat, o_c) in points.items())
         if not dominated:
             out.append(name)
     return out
+
+
+FLAG_MARKS = {"overload": "OVERLOADED", "work_pending": "WORK PENDING",
+              "partial_day": "PARTIAL DAY", "commitment_underused": "COMMITMENT UNDERUSED",
+              "slo_inconclusive": "SLO INCONCLUSIVE"}
+"""Warnings whose figures a reader must not take at face value, and the mark that says so
+next to the design's name in comparison tables."""
+
+
+def flag_marks(d: DesignResult) -> list[str]:
+    """Return the marks of the design's figure-changing warnings (:data:`FLAG_MARKS`)."""
+    codes = dict.fromkeys(getattr(w, "code", "") for w in d.warnings)
+    return [FLAG_MARKS[c] for c in codes if c in FLAG_MARKS]
+
+
+def money_ci(c: CostResult) -> str:
+    """Return the monthly cost with its 95 % interval: ``$1,234.56 ± $12.30``."""
+    half = c.usd_per_month_half_width
+    text = fmt_money(c.usd_per_month)
+    return text if not half or c.usd_per_month is None else f"{text} ± {fmt_money(half)}"
 
 
 # ----------------------------------------------------------------------------- sections
@@ -222,11 +249,12 @@ def comparison_table(result: RunResult) -> Table:
     row("SLO status", [slo_status(d) for d in designs])
     row("SLO attainment" + (" (first bound)" if any(len(d.slos) > 1 for d in designs) else ""),
         [NA if d.slo is None else fmt_pct(d.slo.attainment.mean, 2) for d in designs])
-    row("throughput (req/s)", [fmt_number(d.throughput_rps.mean, 1) for d in designs])
+    row("arrival rate (/s)", [fmt_number(d.arrival_rate_rps.mean, 1) for d in designs])
+    row("throughput (/s)", [fmt_number(d.throughput_rps.mean, 1) for d in designs])
     row("utilisation", [fmt_pct(d.utilization.mean) for d in designs])
     row("node-hours", [node_hours_text(d) for d in designs])
     row("cost, horizon", [fmt_money(d.cost.total_usd) for d in designs])
-    row("cost per month", [fmt_money(d.cost.usd_per_month) for d in designs])
+    row("cost per month (± 95% CI)", [money_ci(d.cost) for d in designs])
     row("$/1k requests (allocated)", [fmt_unit(d.cost.usd_per_1k_requests) for d in designs])
     row("$/1k requests (busy)", [fmt_unit(d.cost.usd_per_1k_requests_busy) for d in designs])
     if has_tokens(result):
@@ -237,6 +265,7 @@ def comparison_table(result: RunResult) -> Table:
     if has_runs(result):
         row("$/training run (allocated)", [fmt_unit(d.cost.usd_per_run) for d in designs])
         row("$/training run (busy)", [fmt_unit(d.cost.usd_per_run_busy) for d in designs])
+    row("flags", [", ".join(flag_marks(d)) or "none" for d in designs])
     row("cost complete", ["n/a (price unknown)" if d.cost.usd_per_hour is None
                           else ("no (incomplete)" if d.cost.incomplete else "yes")
                           for d in designs])
@@ -274,13 +303,17 @@ def recommendation_section(result: RunResult) -> Section:
     best = result.cheapest_meeting_slo()
     if best is not None:
         text = (f"{RECOMMENDED_MARK} {best.name}: the cheapest design with a known, complete price "
-                f"that meets every SLO: {fmt_money(best.cost.usd_per_month)} per month, "
+                f"that meets every SLO: {money_ci(best.cost)} per month, "
                 f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k requests"
                 + "".join(f", {t}" for t in (llm_report.token_cost_text(best),) if t)
                 + f"; SLO: {llm_report.verdicts_text(best)}.")
     else:
         text = ("No recommendation: no design with a known, complete price meets every SLO.")
     items = []
+    ties = result.ties_with_best()
+    if ties:
+        items.append("the same cost within the simulation's noise (a tie, not a win): "
+                     + ", ".join(f"{d.name} ({money_ci(d.cost)})" for d in ties))
     pareto = pareto_names(result)
     if pareto:
         items.append(f"Pareto-optimal in cost per month and {pareto_label(result)}: "
@@ -410,7 +443,8 @@ def assumptions_section(result: RunResult) -> Section:
 
 def warnings_section(result: RunResult) -> Section | None:
     """Return every design's warnings, if any."""
-    items = [f"{d.name}: {w}" for d in result.designs for w in d.warnings]
+    items = [f"{d.name}: [{getattr(w, 'code', 'note')}] {w}" for d in result.designs
+             for w in d.warnings]
     if not items:
         return None
     return Section("Warnings", (Bullets(tuple(items)),))

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.reports import llm as llm_report
-from planner.reports.sections import NA, fmt_money, fmt_ms, fmt_unit, short_source
+from planner.reports.sections import (
+    NA,
+    flag_marks,
+    fmt_money,
+    fmt_ms,
+    fmt_unit,
+    money_ci,
+    short_source,
+)
 from planner.results import DesignResult, RunResult
 from planner.stats import Estimate
 
@@ -78,7 +86,8 @@ def render_comparison(result: RunResult) -> str:
         ("design", "left"), ("fleet", "left"), ("p50", "right"),
         ("p99 E2E" if llm else "p99", "right"),
         *([("TTFT p99", "right"), ("TPOT p99", "right")] if llm else []),
-        ("SLO", "left"), ("rate/s", "right"), *([("goodput/s", "right")] if llm else []),
+        ("SLO", "left"), ("arrivals/s", "right"), ("served/s", "right"),
+        *([("goodput/s", "right")] if llm else []),
         ("util", "right"), ("node-h", "right"),
         ("nodes", "right"), ("preempt", "right"), ("cost", "right"),
         ("unit cost", "right"), ("busy basis", "right"),
@@ -100,13 +109,14 @@ def render_comparison(result: RunResult) -> str:
         util = d.utilization.mean
         ttft, tpot, goodput = _llm_cells(d)
         table.add_row(
-            d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})"),
+            d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})")
+            + "".join(f"\n{flag}" for flag in flag_marks(d)),
             fleet,
             _ms(d.latency_ms["p50"]),
             _ms(d.latency_ms["p99"], ci=True),
             *((ttft, tpot) if llm else ()),
             _slo(d),
-            f"{d.throughput_rps.mean:,.0f}" if d.throughput_rps.mean is not None else "-",
+            _rate(d.arrival_rate_rps.mean), _rate(d.throughput_rps.mean),
             *((goodput,) if llm else ()),
             f"{util * 100:.1f}%" if util is not None else NA,
             _node_hours(d),
@@ -122,7 +132,11 @@ def render_comparison(result: RunResult) -> str:
                 f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k "
                 + ("records" if best.pattern in ("streaming", "batch") else "requests"))
         console.print(f"* cheapest design meeting every SLO: {best.name} "
-                      f"({fmt_money(best.cost.usd_per_month, 0)}/month, {unit})")
+                      f"({money_ci(best.cost)}/month, {unit})")
+        ties = result.ties_with_best()
+        if ties:
+            console.print("  the same cost within the simulation's noise (a tie, not a win): "
+                          + ", ".join(f"{d.name} ({money_ci(d.cost)}/month)" for d in ties))
     elif any(d.slo is not None for d in result.designs):
         console.print("No design with a known price meets every SLO.")
     console.print(_prices_line(result))
@@ -131,7 +145,7 @@ def render_comparison(result: RunResult) -> str:
     console.print(render_assumptions(result))
     warnings = [(d.name, w) for d in result.designs for w in d.warnings]
     for name, w in warnings:
-        console.print(f"warning [{name}]: {w}")
+        console.print(f"warning [{name}] {getattr(w, 'code', 'note')}: {w}")
     return buffer.getvalue()
 
 
@@ -161,6 +175,8 @@ def _cost_cell(d: DesignResult) -> str:
     """Monthly cost, the horizon's (or the run's) cost, and an incomplete flag."""
     c = d.cost
     lines = [f"{fmt_money(c.usd_per_month, 0)}/month"]
+    if c.usd_per_month_half_width:  # a fixed fleet's cost has no noise: no "± $0"
+        lines.append(f"± {fmt_money(c.usd_per_month_half_width, 0)}")
     if c.usd_per_run is not None or d.pattern == "training":
         lines.append(f"{fmt_money(c.usd_per_run)}/run")
     else:
@@ -188,6 +204,13 @@ def _unit_cells(d: DesignResult) -> tuple[str, str]:
         alloc.append(f"{fmt_unit(c.usd_per_run)}/run")
         busy.append(fmt_unit(c.usd_per_run_busy))
     return "\n".join(alloc), "\n".join(busy)
+
+
+def _rate(value: float | None) -> str:
+    """A rate per second: ``1,300`` (``0.42`` below 10, ``n/a`` when unknown)."""
+    if value is None:
+        return NA
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:,.2g}"
 
 
 def _node_hours(d: DesignResult) -> str:
