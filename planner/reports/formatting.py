@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from planner.stats import Estimate
 
 NA = "n/a"
+
 
 def fmt_number(value: float | None, digits: int = 2) -> str:
     """Return ``1,234.56`` or ``n/a``."""
@@ -46,29 +48,76 @@ def fmt_pct(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
-def human_ms(value: float | None, *, unit: bool = True) -> str:
-    """Return a duration given in ms in a readable unit: ms below 10 s (no unit unless
-    ``unit``), seconds below two minutes, minutes below two hours, then hours."""
+TIME_UNITS: dict[str, float] = {"ms": 1.0, "s": 1_000.0, "min": 60_000.0, "h": 3_600_000.0}
+"""Milliseconds per unit of the durations reports show, smallest first."""
+
+
+def time_unit(value_ms: float | None) -> str:
+    """Return the readable unit of a duration in ms: ``ms`` below 10 s, ``s`` below two
+    minutes, ``min`` below two hours, then ``h`` (``ms`` for an unknown value)."""
+    if value_ms is None or not math.isfinite(value_ms):
+        return "ms"
+    size = abs(value_ms)
+    if size < 10_000:
+        return "ms"
+    if size < 120_000:
+        return "s"
+    return "min" if size < 7_200_000 else "h"
+
+
+def common_unit(values: Iterable[float | None]) -> str:
+    """Return one unit for durations (ms) shown side by side in a row or column: the unit of
+    the largest known value (``ms`` when none is known)."""
+    known = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    return time_unit(max(known)) if known else "ms"
+
+
+def estimates_unit(estimates: Iterable[Estimate | None]) -> str:
+    """Return :func:`common_unit` of the means of ``estimates`` (None entries are skipped)."""
+    return common_unit(e.mean for e in estimates if e is not None)
+
+
+def ms_in(value: float | None, unit: str) -> str:
+    """Return a duration given in ms in ``unit`` (``0.11 min``, ``18.23 s``) or ``n/a``.
+
+    Two decimals; a value shown in a larger unit than its own that rounds below 1 keeps three
+    significant digits (``0.107 min``, ``0.00500 s``), so it never reads as zero."""
     if value is None:
         return NA
-    if abs(value) < 10_000:
-        return f"{value:,.2f}" + (" ms" if unit else "")
-    if abs(value) < 120_000:
-        return f"{value / 1000:,.2f} s"
-    if abs(value) < 7_200_000:
-        return f"{value / 60_000:,.2f} min"
-    return f"{value / 3_600_000:,.2f} h"
+    scaled = value / TIME_UNITS[unit]
+    decimals = 2
+    if (value != 0 and abs(scaled) < 1 and math.isfinite(scaled)
+            and TIME_UNITS[unit] > TIME_UNITS[time_unit(value)]):
+        decimals = max(2, 2 - math.floor(math.log10(abs(scaled))))
+    return f"{scaled:,.{decimals}f} {unit}"
 
 
-def fmt_ms(e: Estimate, ci: bool = False) -> str:
-    """Return an estimate with its unit (``7.87 ms ± 0.00 ms``, ``18.2 s``, ``3.5 h``) or
-    ``n/a``."""
+def human_ms(value: float | None, *, unit: bool = True) -> str:
+    """Return a duration given in ms in its readable unit (:func:`time_unit`): ms below 10 s
+    (no unit unless ``unit``), seconds below two minutes, minutes below two hours, then
+    hours."""
+    if value is None:
+        return NA
+    text = ms_in(value, time_unit(value))
+    return text if unit or not text.endswith(" ms") else text[:-len(" ms")]
+
+
+def fmt_ms(e: Estimate, ci: bool = False, unit: str | None = None) -> str:
+    """Return an estimate and, with ``ci``, its 95 % half-width, both in one unit: ``unit``
+    when given (a row or column's :func:`common_unit`), else the mean's own
+    (``34.62 min ± 0.107 min``, ``7.87 ms ± 0.00 ms``); ``n/a`` when unknown."""
     if e.mean is None:
         return NA
-    text = human_ms(e.mean)
+    shown = unit or time_unit(e.mean)
+    text = ms_in(e.mean, shown)
     if ci and e.half_width is not None:
-        text += f" ± {human_ms(e.half_width)}"
+        text += f" ± {ms_in(e.half_width, shown)}"
     return text
+
+
+def fmt_ms_in(e: Estimate, unit: str, ci: bool = False) -> str:
+    """Return :func:`fmt_ms` of ``e`` in ``unit`` (one unit for a whole row or column)."""
+    return fmt_ms(e, ci=ci, unit=unit)
 
 
 def fmt_plain(value: Any) -> str:

@@ -17,8 +17,10 @@ def test_human_ms(ms, text):
     assert human_ms(ms) == text
 
 
-def test_fmt_ms_keeps_the_interval_in_readable_units():
-    assert fmt_ms(Estimate(18_230.0, 16_270.0, 20_190.0, 4), ci=True) == "18.23 s ± 1,960.00 ms"
+def test_fmt_ms_states_the_interval_in_the_value_s_unit():
+    # issue 15 item 10: a value and its half-width share one unit (was "18.23 s ± 1,960.00 ms")
+    assert fmt_ms(Estimate(18_230.0, 16_270.0, 20_190.0, 4), ci=True) == "18.23 s ± 1.96 s"
+    assert fmt_ms(Estimate(7.87, 7.87, 7.87, 4), ci=True) == "7.87 ms ± 0.00 ms"
     assert fmt_ms(Estimate(None, None, None, 0)) == "n/a"
 
 
