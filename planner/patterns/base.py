@@ -89,6 +89,17 @@ class PerRunCost:
 
 
 @dataclass(frozen=True)
+class SteadyStateCost:
+    """Costing of patterns that work in whole periods (batch jobs): $/month = the horizon's
+    cost / the periods it paid for x the periods in a month, so a horizon that ends between
+    jobs (or mid-job) is neither under- nor over-counted."""
+
+    periods_in_horizon: float
+    periods_per_month: float
+    detail: str
+
+
+@dataclass(frozen=True)
 class PatternRun:
     """What a pattern's simulation produced: the shared usage record and its own details."""
 
@@ -103,6 +114,7 @@ class PatternRun:
     warnings: tuple[DesignWarning, ...] = ()
     tokens_per_unit: float | None = None
     per_run: PerRunCost | None = None
+    steady_state: SteadyStateCost | None = None
     token_split: tuple[float, float] | None = None
     """Measured input and output tokens per completed request (LLM designs), for $ per 1M
     input and output tokens."""

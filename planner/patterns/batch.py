@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,6 +14,7 @@ from planner.build import build_arrivals, build_service, describe_arrivals
 from planner.patterns.base import (
     DesignContext,
     PatternRun,
+    SteadyStateCost,
     price_warnings,
     trace_warnings,
     provisioning_of,
@@ -20,11 +23,13 @@ from planner.patterns.base import (
     spot_interruptions,
     timeline_result,
 )
+from planner.patterns.summary import PENDING_LIMIT
 from planner.pricing import PricedQuote
 from planner.result_parts import DesignWarning, FleetResult, ScheduleBatching
 from simulators.batch.api import BatchSimResult
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
+from simulators.core.arrivals import DAY_S, Arrivals, DiurnalArrivals, TraceArrivals
 from simulators.training.checkpoints import young_daly_interval_s
 
 
@@ -35,11 +40,14 @@ class BatchPattern:
     metric = "freshness"
     assumption = ("batch: freshness runs from a record's arrival to the end of the job that "
                   "processed it; each job cold-starts its nodes (paid) and shuts them down; on "
-                  "spot an interruption loses the work since the last checkpoint")
+                  "spot an interruption loses the work since the last checkpoint; steady state: "
+                  "simulation time 0 is a job's cutoff, so every job takes a whole period of "
+                  "records, and $/month = the horizon's cost per job x jobs per month")
     metric_names = ("jobs_per_replication", "mean_job_hours", "p95_job_hours",
                     "jobs_missing_deadline", "job_overruns", "interruptions", "lost_work_hours",
-                    "records_pending_at_horizon", "checkpoint_interval_s",
-                    "throughput_per_job_rps")
+                    "records_pending_at_horizon", "records_awaiting_next_job",
+                    "records_unfinished_at_horizon", "jobs_paid_in_horizon",
+                    "checkpoint_interval_s", "throughput_per_job_rps")
 
     def purchases(self, design: schema.BatchDesign) -> set[str]:
         """The fleet's purchase option, plus on-demand for the fallback of spot."""
@@ -61,11 +69,12 @@ class BatchPattern:
         ck, sp = design.checkpoint, f.spot
         if context.progress is not None:
             context.progress(design.name, 0, 1)
+        origin = steady_origin(build_arrivals(workload, inputs), design.schedule)
         sim = simulate(BatchSpec(
-            arrivals=build_arrivals(workload, inputs), service=service, nodes=f.nodes,
+            arrivals=origin.arrivals, service=service, nodes=f.nodes,
             workers_per_node=f.workers_per_node, max_batch=design.batching.max_batch,
             period_s=design.schedule.period_s, run=context.run_spec(),
-            offset_s=design.schedule.offset_s, at_s=design.schedule.at_s,
+            offset_s=origin.offset_s, at_s=origin.at_s,
             provisioning=provisioning if provisioning else 0.0, startup_s=design.startup_s,
             checkpoint_s=interval, checkpoint_cost_s=0.0 if ck is None else ck.cost_s,
             purchase=Purchase.SPOT if f.purchase == Purchase.SPOT else Purchase.ON_DEMAND,
@@ -95,11 +104,53 @@ class BatchPattern:
                      f"{f.purchase}, cold start per job\njobs {when}, "
                      f"batch ≤{design.batching.max_batch}"))
         metrics = _metrics(sim, interval, interruptions)
+        steady = SteadyStateCost(
+            periods_in_horizon=metrics["jobs_paid_in_horizon"],
+            periods_per_month=context.hours_per_month * 3600.0 / period,
+            detail=f"a job every {period / 3600:g} h on average")
+        warnings = _warnings(design, quotes, metrics, sim.n_jobs, inputs, workload)
+        warnings += _steady_warnings(metrics, sim, origin, period)
         return PatternRun(
             usage=usage, fleet=fleet, batching=ScheduleBatching(period, design.batching.max_batch),
             service_time=service.description, arrivals=describe_arrivals(workload.arrivals),
             timeline=timeline_result(usage.timeline), slo=slo, pattern_metrics=metrics,
-            warnings=tuple(_warnings(design, quotes, metrics, sim.n_jobs, inputs, workload)))
+            warnings=tuple(warnings), steady_state=steady)
+
+
+@dataclass(frozen=True)
+class SteadyOrigin:
+    """Where simulation time 0 sits: on a job's cutoff, so the first job takes a whole period.
+
+    ``arrivals`` (a diurnal curve's ``start_hour`` moved with the origin), the schedule's
+    ``offset_s`` and ``at_s`` in the moved time, and ``aligned`` (False for a replayed trace,
+    whose times cannot move: its first job may take a partial period)."""
+
+    arrivals: Arrivals
+    offset_s: float
+    at_s: tuple[float, ...] | None
+    aligned: bool
+
+
+def steady_origin(arrivals: Arrivals, schedule: schema.Schedule) -> SteadyOrigin:
+    """Move time 0 onto a cutoff of ``schedule`` (the clock phase of jobs against a diurnal
+    curve is unchanged: both move together). A job at time 0 has nothing to do and does not
+    count, so the first job inside the horizon takes exactly one period of records, and so
+    does every later one: the horizon holds whole periods, each record processed once."""
+    at = schedule.at_s
+    if isinstance(arrivals, TraceArrivals):
+        return SteadyOrigin(arrivals, schedule.offset_s, at, aligned=False)
+    clock0 = 3600.0 * arrivals.start_hour if isinstance(arrivals, DiurnalArrivals) else 0.0
+    if at is None:
+        assert schedule.period_s is not None
+        shift = (schedule.offset_s - 0.0) % schedule.period_s
+    else:
+        shift = min((a - clock0) % DAY_S for a in at)
+    if isinstance(arrivals, DiurnalArrivals):
+        moved = dataclasses.replace(arrivals,
+                                    start_hour=(arrivals.start_hour + shift / 3600.0) % 24.0)
+        return SteadyOrigin(moved, 0.0, at, aligned=True)
+    return SteadyOrigin(arrivals, 0.0, None if at is None
+                        else tuple(sorted((a - shift) % DAY_S for a in at)), aligned=True)
 
 
 def _checkpoint_interval(design: schema.BatchDesign, rate: float) -> float | None:
@@ -112,9 +163,24 @@ def _checkpoint_interval(design: schema.BatchDesign, rate: float) -> float | Non
     return young_daly_interval_s(max(ck.cost_s, 1e-9), mtbf_s) if mtbf_s else None
 
 
+def _jobs_paid(sim: BatchSimResult) -> float:
+    """Jobs the horizon paid for, per replication: each job counts by the share of its nodes'
+    time inside the horizon (a job cut by the horizon counts in part; none ran: 0)."""
+    if sim.n_jobs == 0:
+        return 0.0
+    start, end = sim.job_column("start_s"), sim.job_column("end_s")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = np.clip((np.minimum(end, sim.horizon_s) - start) / (end - start), 0.0, 1.0)
+    inside = np.where(np.isfinite(end), inside, 1.0)
+    return float(inside.sum(axis=1).mean())
+
+
 def _metrics(sim: BatchSimResult, interval: float | None, interruptions: float) -> dict:
     durations = sim.job_durations_s()
     finite = durations[np.isfinite(durations)]
+    arrived = sim.records_arrived("horizon")
+    taken = sim.job_column("records").sum(axis=1)
+    awaiting = arrived - taken
     return {
         "jobs_per_replication": float(sim.n_jobs),
         "mean_job_hours": float(finite.mean()) / 3600.0 if finite.size else None,
@@ -124,9 +190,39 @@ def _metrics(sim: BatchSimResult, interval: float | None, interruptions: float) 
         "interruptions": interruptions,
         "lost_work_hours": float(np.mean(sim.lost_work_s())) / 3600.0,
         "records_pending_at_horizon": float(np.mean(sim.records_pending("horizon"))),
+        "records_awaiting_next_job": float(np.mean(awaiting)),
+        "records_unfinished_at_horizon": float(np.mean(sim.records_pending("horizon")
+                                                       - awaiting)),
+        "records_arrived": float(np.mean(arrived)),
+        "jobs_paid_in_horizon": _jobs_paid(sim),
         "checkpoint_interval_s": interval,
         "throughput_per_job_rps": sim.throughput_rps,
     }
+
+
+def _steady_warnings(metrics: dict, sim: BatchSimResult, origin: SteadyOrigin,
+                     period_s: float) -> list[DesignWarning]:
+    """Flag work the horizon's jobs left unfinished, a horizon with no whole job, and a trace
+    whose first job takes a partial period."""
+    out = []
+    arrived = metrics["records_arrived"]
+    unfinished = metrics["records_unfinished_at_horizon"]
+    if sim.n_jobs == 0 or metrics["jobs_paid_in_horizon"] < 1.0:
+        out.append(DesignWarning(
+            "work_pending", f"no whole job ran inside the {sim.horizon_s / 3600:g} h horizon "
+            f"(a job every {period_s / 3600:g} h): the cost is not a steady-state figure; "
+            "make the horizon at least two periods"))
+    elif arrived > 0 and unfinished > PENDING_LIMIT * arrived:
+        out.append(DesignWarning(
+            "work_pending", f"{unfinished:,.0f} records ({unfinished / arrived:.1%} of "
+            "arrivals) were taken by jobs still running at the horizon: their cost counts "
+            "only in part and their freshness not at all; lengthen the horizon or make the "
+            "jobs faster"))
+    if not origin.aligned:
+        out.append(DesignWarning(
+            "partial_day", "a replayed trace cannot be moved onto the schedule, so the first "
+            "job may take less than a whole period of records; the cost per job averages it in"))
+    return out
 
 
 def _warnings(design, quotes, metrics: dict, n_jobs: int, inputs, workload

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from costmodels.design_costs import PurchaseProfile
-from planner.patterns.base import DesignContext, PatternRun, SloTarget
+from planner.patterns.base import DesignContext, PatternRun, SloTarget, SteadyStateCost
 from planner.pricing import PricedQuote, build_cost
 from planner.result_parts import (
     DesignWarning,
@@ -102,6 +102,8 @@ def price_run(context: DesignContext, run: PatternRun,
                       window_s=usage.window_s, served_window=served,
                       tokens_per_unit=run.tokens_per_unit, token_split=run.token_split,
                       runs=None if run.per_run is None else 1.0)
+    if run.steady_state is not None:
+        return _steady_state_cost(context, cost, run.steady_state)
     if run.per_run is None:
         return cost
     per_run = cost.total_usd
@@ -113,6 +115,19 @@ def price_run(context: DesignContext, run: PatternRun,
                                       per_run, run.per_run.runs_per_month),
         usd_per_hour=None if per_run is None else per_run / mean_run_h,
         usd_per_1k_requests=None, usd_per_1k_requests_busy=None)
+
+
+def _steady_state_cost(context: DesignContext, cost: CostResult, steady: SteadyStateCost
+                       ) -> CostResult:
+    """Re-express the monthly cost per whole period (:class:`SteadyStateCost`)."""
+    if cost.total_usd is None or steady.periods_in_horizon <= 0:
+        return cost
+    per_month = cost.total_usd / steady.periods_in_horizon * steady.periods_per_month
+    return dataclasses.replace(
+        cost, usd_per_month=per_month, usd_per_hour=per_month / context.hours_per_month,
+        usd_per_month_ci95=_scaled_ci(cost.usd_per_month_ci95, cost.usd_per_month,
+                                      cost.total_usd,
+                                      steady.periods_per_month / steady.periods_in_horizon))
 
 
 def _scaled_ci(ci: tuple[float, float] | None, monthly: float | None, total: float | None,
@@ -169,6 +184,38 @@ def _generic_warnings(run: PatternRun, slos: list[SloResult]) -> list[DesignWarn
     return out
 
 
+def _clock(hour: float) -> str:
+    minutes = int(round(hour * 60.0)) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def partial_day_warning(context: DesignContext, run: PatternRun) -> DesignWarning | None:
+    """Flag a daily traffic curve simulated over a horizon that is not a whole number of days:
+    the monthly cost and the unit costs then extrapolate the hours simulated (the trough, from
+    ``start_hour`` 0) to the whole month. The message gives the simulated hours' share of the
+    day's mean traffic (the rate integrated over the horizon, against the daily mean)."""
+    arrivals = context.workload.arrivals
+    horizon = context.scenario.horizon_s
+    if run.per_run is not None or getattr(arrivals, "kind", None) != "diurnal":
+        return None
+    days = horizon / 86400.0
+    if abs(days - round(days)) < 1e-9 and days >= 1:
+        return None
+    midpoints = (np.arange(4096) + 0.5) * (horizon / 4096)
+    share = float(np.mean(arrivals.rate_rps_at(midpoints))) / arrivals.mean_rate_rps
+    start = arrivals.start_hour
+    end = (start + horizon / 3600.0) % 24.0
+    fixed = getattr(context.design.fleet, "autoscaling", None) is None
+    what = ("the fleet is fixed, so its monthly cost holds, but the unit costs and latencies "
+            "are those of these hours" if fixed else
+            "the autoscaled fleet's monthly cost and the unit costs extrapolate these hours")
+    return DesignWarning(
+        "partial_day", f"daily traffic simulated for {horizon / 3600:g} h (clock "
+        f"{_clock(start)} to {_clock(end)}, arrivals.start_hour {start:g}), which carries "
+        f"{share:.2f}x the day's mean traffic: {what} to the month; simulate whole days "
+        "(horizon_s a multiple of 86,400) for monthly figures")
+
+
 def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> DesignResult:
     """Return the design's results: statistics of its usage, its cost and its details."""
     usage: Usage = run.usage
@@ -193,6 +240,9 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
     slos = [s for s in [slo_result(usage.distribution, run.slo)] if s is not None]
     slos += [slo_result(d, target, name) for name, d, target in run.extra_slos]
     warnings = list(run.warnings) + _generic_warnings(run, slos)
+    partial = partial_day_warning(context, run)
+    if partial is not None:
+        warnings.append(partial)
     return DesignResult(
         name=context.design.name, workload=context.workload.name,
         pattern=context.design.pattern, metric=usage.metric, fleet=run.fleet,
