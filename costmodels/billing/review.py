@@ -42,9 +42,12 @@ Rules (also in :data:`ASSUMPTIONS`):
 * **Utilisation**: ``Used`` / (``Used`` + ``Unused``) commitment ``EffectiveCost`` per
   ``CommitmentDiscountType``; realised savings = ``ContractedCost − EffectiveCost`` of the
   used rows.
-* **GPU**: rows with ``x_GpuCount > 0`` or a ``x_GpuModel``; GPU-hours = ``x_UsageHours ×
-  x_GpuCount``; $ per GPU-hour = Σ cost / Σ GPU-hours over usage rows with known GPU-hours
-  that are not ``Unused`` commitment rows (so it is the GPU-hours-weighted mean rate).
+* **GPU** (:mod:`costmodels.billing.review_gpu`): rows with ``x_GpuCount > 0`` or a
+  ``x_GpuModel``, by instance type and purchase option; GPU-hours = ``x_UsageHours ×
+  x_GpuCount`` of the used usage rows; the cost is split into used and unused commitment
+  (``Unused`` rows and commitment fee rows) and every rate is a cost over the same row's
+  GPU-hours: effective $/GPU-hour = (used + unused) / GPU-hours, so cost / GPU-hours = rate on
+  every row; unknown GPU-hours give no rate.
 * Unknown values are ``None``; a group with no rows is absent, never $0.
 """
 
@@ -65,14 +68,13 @@ from costmodels.billing.review_days import (
     floor_day,
     forecast_month,
 )
+from costmodels.billing.review_gpu import GPU_RATE_RULE, gpu_spend
 from costmodels.billing.review_types import (
     Change,
     CommitmentLine,
     Commitments,
     DailyPoint,
     Freshness,
-    GpuRate,
-    GpuSpend,
     Mover,
     Review,
     Totals,
@@ -86,7 +88,6 @@ TOP_MOVERS = 10
 """Movers listed one by one; the rest are summed into one ``(other groups)`` row."""
 CHART_GROUPS = 8
 """Groups drawn one by one in the daily stacked series; the rest are ``(other)``."""
-COMMITTED_OPTIONS = ("reserved", "savings_plan", "committed_use")
 OTHER_GROUPS = "(other groups)"
 
 ASSUMPTIONS: dict[str, str] = {
@@ -99,8 +100,7 @@ ASSUMPTIONS: dict[str, str] = {
     "coverage": "covered (CommitmentDiscountStatus Used) / eligible compute usage (Usage rows "
                 "with x_UsageHours > 0, not spot, not Unused), in hours and in ContractedCost",
     "utilisation": "Used / (Used + Unused) commitment EffectiveCost per CommitmentDiscountType",
-    "gpu_rate": "Σ EffectiveCost / Σ GPU-hours (x_UsageHours × x_GpuCount) over GPU usage rows "
-                "with known GPU-hours, Unused commitment rows excluded",
+    "gpu_rate": GPU_RATE_RULE,
 }
 
 
@@ -278,7 +278,7 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
         currency=currencies[0] if currencies else None,
         current=current, previous=previous, change=_change(current, previous),
         movers=_movers(cur, old) if has_prev else None,
-        gpu=_gpu(cur), commitments=_commitments(cur),
+        gpu=gpu_spend(cur), commitments=_commitments(cur),
         anomalies=find_anomalies(daily_total, daily_group, month_start, cutoff),
         forecast=None if freshness.month_complete else forecast_month(
             cube, current.effective_usd, month_start, month_end, seen),
@@ -360,41 +360,6 @@ def _movers(cur: pl.DataFrame, old: pl.DataFrame) -> tuple[Mover, ...]:
         top.append(Mover(OTHER_GROUPS, c, p, delta, _pct(c, p), _ratio(delta, total_change),
                          n_groups=len(rest)))
     return tuple(top)
-
-
-def _gpu(cur: pl.DataFrame) -> GpuSpend | None:
-    gpu = cur.filter(pl.col("is_gpu"))
-    if gpu.height == 0:
-        return None
-    rated = gpu.filter((pl.col("cat") == "Usage") & pl.col("gpu_known")
-                       & (pl.col("cstatus").fill_null("") != "Unused"))
-    table = (gpu.group_by("inst", "purch")
-             .agg(pl.col("gpu_model").drop_nulls().first(), pl.col("hours").sum(),
-                  pl.col("effective").sum(), pl.col("list").sum())
-             .join(rated.group_by("inst", "purch").agg(
-                 pl.col("gpu_hours").sum().alias("r_gh"), pl.col("effective").sum().alias("r_eff"),
-                 pl.col("list").sum().alias("r_list")), on=["inst", "purch"], how="left",
-                 nulls_equal=True)
-             .sort("effective", "inst", "purch", descending=[True, False, False],
-                   nulls_last=True))
-    rates = tuple(GpuRate(
-        r["inst"], r["purch"], r["gpu_model"], float(r["hours"] or 0.0),
-        r["r_gh"] if r["r_gh"] else None, r["effective"], r["list"],
-        _ratio(r["r_eff"], r["r_gh"]), _ratio(r["r_list"], r["r_gh"]),
-    ) for r in table.iter_rows(named=True))
-    total_eff = float(gpu["effective"].sum())
-    spot = float(gpu.filter(pl.col("purch") == "spot")["effective"].sum())
-    committed = float(gpu.filter(pl.col("purch").is_in(COMMITTED_OPTIONS)
-                                 | pl.col("has_commit"))["effective"].sum())
-    r_gh = float(rated["gpu_hours"].sum()) if rated.height else 0.0
-    return GpuSpend(
-        effective_usd=total_eff, list_usd=float(gpu["list"].sum()),
-        gpu_hours=r_gh or None,
-        effective_usd_per_gpu_hour=_ratio(float(rated["effective"].sum()), r_gh),
-        list_usd_per_gpu_hour=_ratio(float(rated["list"].sum()), r_gh),
-        spot_share=_ratio(spot, total_eff), commitment_share=_ratio(committed, total_eff),
-        rates=rates,
-    )
 
 
 def _commitment_line(ctype: str | None, covered: pl.DataFrame, used: pl.DataFrame,

@@ -51,27 +51,49 @@ class Mover:
 
 @dataclass(frozen=True)
 class GpuRate:
-    """GPU usage of one instance type and purchase option."""
+    """GPU usage and cost of one instance type and purchase option.
+
+    ``effective_usd = used_usd + unused_commitment_usd``; each rate is its cost over
+    ``gpu_hours`` (the used GPU-hours), ``None`` when the GPU-hours are unknown or 0:
+    ``effective_usd_per_gpu_hour = effective_usd / gpu_hours`` (unused commitment included),
+    ``used_usd_per_gpu_hour = used_usd / gpu_hours``, ``list_usd_per_gpu_hour = list_usd /
+    gpu_hours`` (``list_usd``: list cost of the used rows).  See
+    :mod:`costmodels.billing.review_gpu`.
+    """
 
     instance_type: str | None
     purchase_option: str | None
     gpu_model: str | None
     usage_hours: float
     gpu_hours: float | None
+    used_usd: float
+    unused_commitment_usd: float
     effective_usd: float
     list_usd: float
     effective_usd_per_gpu_hour: float | None
+    used_usd_per_gpu_hour: float | None
     list_usd_per_gpu_hour: float | None
 
 
 @dataclass(frozen=True)
 class GpuSpend:
-    """GPU spend of the month: totals, shares and the rate table."""
+    """GPU spend of the month: totals (the sums of ``rates``), shares and the rate table.
+
+    The total rates divide the cost of the rows with known GPU-hours
+    (``rated_effective_usd``, and their used and list cost) by ``gpu_hours``;
+    ``unrated_usd = effective_usd - rated_effective_usd`` is GPU spend in rows whose GPU-hours
+    are unknown.
+    """
 
     effective_usd: float
+    used_usd: float
+    unused_commitment_usd: float
     list_usd: float
     gpu_hours: float | None
+    rated_effective_usd: float
+    unrated_usd: float
     effective_usd_per_gpu_hour: float | None
+    used_usd_per_gpu_hour: float | None
     list_usd_per_gpu_hour: float | None
     spot_share: float | None
     commitment_share: float | None

@@ -177,13 +177,17 @@ def test_gpu_rate_per_gpu_hour_is_hand_computed_on_a_tiny_frame():
     assert spot.effective_usd_per_gpu_hour == pytest.approx(30.0 / 8)
     ri = by[("p5.48xlarge", "reserved")]
     assert ri.gpu_hours == 32.0 and ri.effective_usd == 300.0  # unused hour in spend
-    assert ri.effective_usd_per_gpu_hour == pytest.approx(240.0 / 32)  # not in the rate
+    assert (ri.used_usd, ri.unused_commitment_usd) == (240.0, 60.0)
+    assert ri.effective_usd_per_gpu_hour == pytest.approx(300.0 / 32)  # and in the rate
+    assert ri.used_usd_per_gpu_hour == pytest.approx(240.0 / 32)  # not in the used rate
     mystery = by[("mystery.gpu", "on_demand")]
     assert mystery.gpu_hours is None and mystery.effective_usd_per_gpu_hour is None
     total = 196.64 + 98.32 + 30.0 + 240.0 + 60.0 + 5.0
     assert gpu.effective_usd == pytest.approx(total)
     assert gpu.gpu_hours == 64.0
-    assert gpu.effective_usd_per_gpu_hour == pytest.approx((196.64 + 98.32 + 30 + 240) / 64)
+    assert gpu.unrated_usd == pytest.approx(5.0)  # the unknown GPU count
+    assert gpu.effective_usd_per_gpu_hour == pytest.approx((196.64 + 98.32 + 30 + 300) / 64)
+    assert gpu.used_usd_per_gpu_hour == pytest.approx((196.64 + 98.32 + 30 + 240) / 64)
     assert gpu.list_usd_per_gpu_hour == pytest.approx(98.32 * 8 / 64)
     assert gpu.spot_share == pytest.approx(30.0 / total)
     assert gpu.commitment_share == pytest.approx(300.0 / total)
