@@ -129,33 +129,47 @@ def movers_section(review: Review) -> Section:
          "share of change"), rows, ("left",) + ("right",) * 5),))
 
 
+def _discount(effective: float | None, list_: float | None) -> float | None:
+    return None if effective is None or not list_ else 1 - effective / list_
+
+
 def gpu_section(review: Review) -> Section:
-    """GPU-hours and $/GPU-hour by instance type and purchase option."""
+    """GPU-hours, used and unused-commitment cost and $/GPU-hour by instance type and purchase
+    option; on every row effective = used + unused and effective / GPU-h = eff $/GPU-h."""
     g = review.gpu
     if g is None:
         return Section("GPU spend", (Paragraph("No GPU rows (x_GpuCount > 0 or x_GpuModel) in "
                                                f"{review.month}."),))
-    summary = Bullets((
-        f"GPU spend (effective): {fmt_money(g.effective_usd)} (list {fmt_money(g.list_usd)})",
+    items = [
+        (f"GPU spend (effective): {fmt_money(g.effective_usd)} = used "
+         f"{fmt_money(g.used_usd)} + unused commitment {fmt_money(g.unused_commitment_usd)} "
+         f"(list of the used rows {fmt_money(g.list_usd)})"),
         (f"GPU-hours: {fmt_number(g.gpu_hours, 1)}; effective "
-        f"{fmt_unit(g.effective_usd_per_gpu_hour)}/GPU-hour vs list "
-        f"{fmt_unit(g.list_usd_per_gpu_hour)}/GPU-hour"),
-        (f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
-        f"{fmt_pct(g.commitment_share)}"),
-    ))
+         f"{fmt_unit(g.effective_usd_per_gpu_hour)}/GPU-hour with unused commitment (used only "
+         f"{fmt_unit(g.used_usd_per_gpu_hour)}) vs list {fmt_unit(g.list_usd_per_gpu_hour)}"
+         "/GPU-hour"),
+    ]
+    if g.unrated_usd:
+        items.append(f"{fmt_money(g.unrated_usd)} of GPU spend is in rows with unknown "
+                     "GPU-hours (no GPU count or no used hours): in the spend, not in a "
+                     "$/GPU-hour")
+    items.append(f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
+                 f"{fmt_pct(g.commitment_share)}")
+    items.append("per row: effective = used + unused commitment (Unused rows, commitment fees); "
+                 "eff, used and list $/GPU-h = effective, used and list cost / GPU-h; discount "
+                 "= 1 - eff / list")
     rows = tuple((
         _name(r.instance_type), PURCHASE_LABEL.get(r.purchase_option or "", NA),
         _name(r.gpu_model), fmt_number(r.usage_hours, 1), fmt_number(r.gpu_hours, 1),
-        fmt_money(r.effective_usd), fmt_unit(r.effective_usd_per_gpu_hour),
+        fmt_money(r.used_usd), fmt_money(r.unused_commitment_usd), fmt_money(r.effective_usd),
+        fmt_unit(r.used_usd_per_gpu_hour), fmt_unit(r.effective_usd_per_gpu_hour),
         fmt_unit(r.list_usd_per_gpu_hour),
-        fmt_pct(1 - r.effective_usd_per_gpu_hour / r.list_usd_per_gpu_hour
-                if r.effective_usd_per_gpu_hour is not None and r.list_usd_per_gpu_hour
-                else None),
+        fmt_pct(_discount(r.effective_usd_per_gpu_hour, r.list_usd_per_gpu_hour)),
     ) for r in g.rates)
-    table = Table(("instance", "purchase", "GPU", "instance-h", "GPU-h", "effective",
-                   "eff $/GPU-h", "list $/GPU-h", "discount"), rows,
-                  ("left", "left", "left") + ("right",) * 6)
-    return Section("GPU spend", (summary, table))
+    table = Table(("instance", "purchase", "GPU", "inst-h", "GPU-h", "used", "unused",
+                   "effective", "used $/GPU-h", "eff $/GPU-h", "list $/GPU-h", "discount"), rows,
+                  ("left", "left", "left") + ("right",) * 9)
+    return Section("GPU spend", (Bullets(tuple(items)), table))
 
 
 def commitments_section(review: Review) -> Section:
@@ -366,12 +380,18 @@ def _fig_gpu(review: Review) -> Any | None:
     options = sorted({r.purchase_option or NA for r in rates})
     for opt in options:
         sel = [r for r in rates if (r.purchase_option or NA) == opt]
-        fig.add_trace(go.Bar(x=[_name(r.instance_type) for r in sel],
-                             y=[r.effective_usd_per_gpu_hour for r in sel],
-                             name=PURCHASE_LABEL.get(opt, opt)))
-    fig.update_layout(barmode="group", title="Effective $ per GPU-hour by instance type and "
-                      "purchase option", yaxis_title="$ per GPU-hour", template="plotly_white",
-                      height=420)
+        fig.add_trace(go.Bar(
+            x=[_name(r.instance_type) for r in sel], y=[r.effective_usd_per_gpu_hour for r in sel],
+            name=PURCHASE_LABEL.get(opt, opt),
+            customdata=[[fmt_unit(r.used_usd_per_gpu_hour), fmt_money(r.effective_usd),
+                         fmt_money(r.unused_commitment_usd), fmt_number(r.gpu_hours, 1)]
+                        for r in sel],
+            hovertemplate=("%{x}: %{y:$.4f}/GPU-h = %{customdata[1]} / %{customdata[3]} "
+                           "GPU-h (used only %{customdata[0]}/GPU-h; unused commitment "
+                           "%{customdata[2]})<extra></extra>")))
+    fig.update_layout(barmode="group", title="Effective $ per GPU-hour (unused commitment "
+                      "included) by instance type and purchase option",
+                      yaxis_title="$ per GPU-hour", template="plotly_white", height=420)
     return fig
 
 
