@@ -15,6 +15,7 @@ import numpy as np
 
 from costmodels.design_costs import PurchaseProfile
 from planner.patterns.base import DesignContext, PatternRun, SloTarget, SteadyStateCost
+from planner.patterns.commitment_term import price_term, term_warnings
 from planner.pricing import PricedQuote, build_cost
 from planner.result_parts import (
     DesignWarning,
@@ -103,18 +104,18 @@ def price_run(context: DesignContext, run: PatternRun,
                       tokens_per_unit=run.tokens_per_unit, token_split=run.token_split,
                       runs=None if run.per_run is None else 1.0)
     if run.steady_state is not None:
-        return _steady_state_cost(context, cost, run.steady_state)
+        return price_term(context, run, _steady_state_cost(context, cost, run.steady_state))
     if run.per_run is None:
-        return cost
+        return price_term(context, run, cost)
     per_run = cost.total_usd
     mean_run_h = float(usage.distribution.mean_s.mean()) / 3600.0
-    return dataclasses.replace(
+    return price_term(context, run, dataclasses.replace(
         cost, usd_per_run=per_run, usd_per_run_busy=cost.busy_usd,
         usd_per_month=None if per_run is None else per_run * run.per_run.runs_per_month,
         usd_per_month_ci95=_scaled_ci(cost.usd_per_month_ci95, cost.usd_per_month,
                                       per_run, run.per_run.runs_per_month),
         usd_per_hour=None if per_run is None else per_run / mean_run_h,
-        usd_per_1k_requests=None, usd_per_1k_requests_busy=None)
+        usd_per_1k_requests=None, usd_per_1k_requests_busy=None))
 
 
 def _steady_state_cost(context: DesignContext, cost: CostResult, steady: SteadyStateCost
@@ -194,7 +195,7 @@ def partial_day_warning(context: DesignContext, run: PatternRun) -> DesignWarnin
     the monthly cost and the unit costs then extrapolate the hours simulated (the trough, from
     ``start_hour`` 0) to the whole month. The message gives the simulated hours' share of the
     day's mean traffic (the rate integrated over the horizon, against the daily mean)."""
-    arrivals = context.workload.arrivals
+    arrivals = getattr(context.workload, "arrivals", None)
     horizon = context.scenario.horizon_s
     if run.per_run is not None or getattr(arrivals, "kind", None) != "diurnal":
         return None
@@ -240,6 +241,7 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
     slos = [s for s in [slo_result(usage.distribution, run.slo)] if s is not None]
     slos += [slo_result(d, target, name) for name, d, target in run.extra_slos]
     warnings = list(run.warnings) + _generic_warnings(run, slos)
+    warnings += term_warnings(context, cost)
     partial = partial_day_warning(context, run)
     if partial is not None:
         warnings.append(partial)
