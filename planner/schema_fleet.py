@@ -184,8 +184,9 @@ class NodeFleet(_Frozen):
         provider, sep, instance_type = value.strip().partition(":")
         if not sep or provider not in PROVIDERS or not instance_type or " " in instance_type:
             raise problem(("", f"must be '<provider>:<instance_type>' with provider "
-                               f"{' or '.join(PROVIDERS)} (got {value!r}); write e.g. "
-                               "aws:p5.48xlarge or gcp:a3-highgpu-8g"))
+                               f"{' or '.join(PROVIDERS)} (got {value!r}); "
+                               f"{instance_key_hint(value)}write e.g. aws:p5.48xlarge or "
+                               "gcp:a3-highgpu-8g"))
         return f"{provider}:{instance_type}"
 
     @property
@@ -258,6 +259,20 @@ class Fleet(NodeFleet):
     def spot_notice_s(self) -> float | None:
         """Warning before a spot node dies (s): ``spot.notice_s`` or the provider's default."""
         return spot_notice_s(self)
+
+
+def instance_key_hint(value: str) -> str:
+    """Return ``"did you mean aws:g5.xlarge?; "`` for a malformed instance key (a missing or
+    wrong provider prefix), from the built-in price snapshot's keys; "" when none is close.
+
+    The snapshot is packaged data, so the schema still reads no user file; the catalog in use
+    (a refreshed cache) is checked later, with the scenario's own prices, by
+    :func:`planner.inputs.instance_problem`.
+    """
+    from costmodels.catalog import did_you_mean, load_snapshot, suggest_instance_keys
+
+    hint = did_you_mean(suggest_instance_keys(load_snapshot(), value))
+    return f"{hint}; " if hint else ""
 
 
 def spot_notice_s(fleet: Fleet | NodeFleet) -> float | None:

@@ -43,13 +43,15 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from domain.purchase import AnyPurchase
 from planner.schema_base import PROVIDERS, Name, _Frozen, _resolve_path
 from planner.schema_errors import problem
+from planner.schema_fleet import instance_key_hint
 
 
 def _check_instance_key(value: str) -> str:
     provider, _, instance_type = value.partition(":")
     if provider not in PROVIDERS or not instance_type.strip():
         raise problem(("", f"must be 'provider:instance_type' with provider one of "
-                           f"{', '.join(PROVIDERS)} (got {value!r}); write e.g. 'aws:g5.xlarge'"))
+                           f"{', '.join(PROVIDERS)} (got {value!r}); {instance_key_hint(value)}"
+                           "write e.g. 'aws:g5.xlarge'"))
     return value
 
 
