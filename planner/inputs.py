@@ -16,6 +16,11 @@ module:
 - :mod:`planner.inputs_billing`: effective rates from billing exports;
 - :mod:`planner.inputs_common`: the CSV helpers they share.
 
+It also checks each design's instance against the price catalog in use
+(:func:`instance_problem`): an instance the catalog does not list is an input error with a
+did-you-mean, unless the scenario prices it (an ``effective_rates`` entry, or billing exports that
+show it).
+
 Line numbers count the CSV header as line 1, so the first data row is line 2.
 """
 
@@ -26,8 +31,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from costmodels.catalog import (
+    PriceCatalog,
+    did_you_mean,
+    price_sources_hint,
+    suggest_instance_keys,
+)
+from costmodels.price_cache import default_catalog
 from costmodels.spot_advisor import DEFAULT_REGION, SpotAdvice, lookup_band
 from domain.errors import CatalogError, ScenarioError
+from domain.purchase import PURCHASE_OPTIONS
 from planner.inputs_billing import BillingRates, load_billing_rates
 from planner.inputs_spot import SpotTraceData, load_spot_trace
 from planner.inputs_tables import ServiceTable, load_service_table
@@ -36,6 +49,7 @@ from planner.inputs_traces import TraceArrivalsData, load_trace
 from planner.schema import (
     AdvisorInterruptions,
     AutoLatency,
+    Pricing,
     ProfileLatency,
     Scenario,
     TableServiceTime,
@@ -44,7 +58,7 @@ from planner.schema import (
     TraceInterruptions,
 )
 
-__all__ = ["ScenarioInputs", "load_scenario_inputs"]
+__all__ = ["ScenarioInputs", "instance_problem", "load_scenario_inputs"]
 
 
 def _no_entries() -> Mapping[str, Any]:
@@ -115,16 +129,29 @@ class _Collected:
             into[name] = value
 
 
-def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
+def load_scenario_inputs(scenario: Scenario, *,
+                         catalog: PriceCatalog | None = None) -> ScenarioInputs:
     """Load every table and trace a scenario points to, reporting all problems at once.
 
     Also looks up the Spot Advisor band of each design with ``spot.interruptions: {kind:
-    advisor}`` and no ``band``, in the bundled snapshot (:mod:`costmodels.spot_advisor`).
+    advisor}`` and no ``band``, in the bundled snapshot (:mod:`costmodels.spot_advisor`), and
+    checks that the price catalog knows each design's instance, or the scenario prices it
+    (:func:`instance_problem`).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    catalog : PriceCatalog, optional
+        The catalog the scenario is priced from (default
+        :func:`costmodels.price_cache.default_catalog`, what :func:`planner.run.run_scenario`
+        uses by default).
 
     Raises
     ------
     ScenarioError
-        One message, starting with the scenario's file (or name), listing every file problem.
+        One message, starting with the scenario's file (or name), listing every file problem
+        and every instance that cannot be priced.
     """
     got = _Collected()
     for i, workload in enumerate(scenario.workloads):
@@ -133,12 +160,22 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
         _load_service_time(got, scenario, i, design)
         _load_spot(got, scenario, i, design)
     billing = got.attempt(lambda: load_billing_rates(scenario.pricing))
+    if billing is not None or scenario.pricing.source != "billing":  # else: already a problem
+        catalog = catalog if catalog is not None else default_catalog()
+        for i, design in enumerate(scenario.designs):
+            fleet = design.fleet
+            found = instance_problem(fleet.instance, fleet.region, catalog=catalog,
+                                     pricing=scenario.pricing, billing=billing,
+                                     purchase=getattr(fleet, "purchase", "on_demand"),
+                                     field_path=f"designs[{i}].fleet.instance")
+            if found is not None:
+                got.problems.append(found)
     if got.problems:
         label = scenario.source_path or scenario.name
         noun = "problem" if len(got.problems) == 1 else "problems"
         body = "\n".join(f"  - {p}" for p in got.problems)
         raise ScenarioError(f"{label}: {len(got.problems)} {noun} in the files this scenario "
-                            f"points to:\n{body}")
+                            f"points to or the instances it prices:\n{body}")
     return ScenarioInputs(service_tables=MappingProxyType(got.tables),
                           traces=MappingProxyType(got.traces),
                           spot_traces=MappingProxyType(got.spot_traces),
@@ -146,6 +183,35 @@ def load_scenario_inputs(scenario: Scenario) -> ScenarioInputs:
                           token_means=MappingProxyType(got.token_means),
                           token_models=MappingProxyType(got.token_models),
                           billing_rates=billing)
+
+
+def instance_problem(instance: str, region: str | None, *, catalog: PriceCatalog,
+                     pricing: Pricing, billing: BillingRates | None, purchase: str,
+                     field_path: str) -> str | None:
+    """Return the problem line of an instance nobody can price, or None when it can be priced.
+
+    An instance is accepted when ``catalog`` lists it (in any region: a missing region or
+    purchase option is a priced-as-n/a note, not an error), when ``pricing.effective_rates``
+    gives a rate for it (any purchase option; in ``region`` or with no region, as
+    :func:`planner.pricing.quotes_for` matches them), or when the billing exports of ``pricing:
+    {source: billing}`` show its usage. Otherwise the line names ``field_path``, the value, the
+    catalog's close keys (:func:`costmodels.catalog.suggest_instance_keys`) and the ways to
+    price a real instance type the catalog lacks (``purchase`` is the one shown there).
+    """
+    if catalog.has_instance(instance):
+        return None
+    if any(rate.instance == instance and rate.region in (None, region)
+           for rate in pricing.effective_rates):
+        return None
+    instance_type = instance.partition(":")[2]
+    if billing is not None and any(billing.rate(instance_type, region, option) is not None
+                                   for option in PURCHASE_OPTIONS):
+        return None
+    hint = did_you_mean(suggest_instance_keys(catalog, instance))
+    return (f"{field_path}: unknown instance type, not in the price catalog ({catalog.label}, "
+            f"{catalog.as_of}) (got {instance!r}); {hint + '; ' if hint else ''}fix the name "
+            f"(`planner prices list` lists the known instances) or, if {instance} is a real "
+            f"instance type the catalog lacks, {price_sources_hint(instance, purchase, region)}")
 
 
 def _load_workload(got: _Collected, scenario: Scenario, i: int, workload) -> None:

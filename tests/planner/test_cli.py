@@ -39,7 +39,7 @@ designs:
   - name: mystery
     workload: w
     pattern: realtime
-    fleet: {instance: aws:p9.mega, nodes: 1}
+    fleet: {instance: aws:p5e.48xlarge, nodes: 1}  # listed, no on-demand price
     service_time: {kind: exponential, mean_ms: 2}
 """
 
@@ -75,10 +75,11 @@ def test_json_has_the_documented_fields_and_honest_prices(small: Path) -> None:
             d["cost"])
     assert g5["cost"]["price_as_of"] == "2026-01-21"
     assert g5["cost"]["total_usd"] == pytest.approx(2 * 1.006 * 60 / 3600)
-    # an unknown instance is n/a (null), never $0
+    # an instance without a price is n/a (null), never $0, and the note says where to get one
     assert mystery["cost"]["total_usd"] is None
     assert mystery["cost"]["usd_per_1k_requests"] is None
-    assert "did you mean" in mystery["cost"]["note"] or "unknown" in mystery["cost"]["note"]
+    assert "has no on_demand price" in mystery["cost"]["note"]
+    assert "planner prices refresh" in mystery["cost"]["note"]
     assert doc["assumptions"]["hours_per_month"] == 730
     assert doc["recommendation"]["cheapest_meeting_slo"] == "g5"
 

@@ -35,7 +35,7 @@ designs:
   - name: mystery
     workload: w
     pattern: realtime
-    fleet: {instance: aws:p9.mega, nodes: 1}
+    fleet: {instance: aws:p5e.48xlarge, nodes: 1}  # listed, no on-demand price
     service_time: {kind: exponential, mean_ms: 2}
 """
 

@@ -229,13 +229,13 @@ def test_scenario_inputs_hold_spot_traces_and_advice(tmp_path: Path) -> None:
 def test_scenario_inputs_report_every_spot_problem(tmp_path: Path) -> None:
     data = scenario_with(tmp_path, {"interruptions": {"kind": "trace", "path": "none.json"}},
                          {"interruptions": {"kind": "advisor"}})
-    data["designs"][1]["fleet"]["instance"] = "aws:p5.48xlarg"
+    data["designs"][1]["fleet"]["instance"] = "aws:p5.4xlarge"  # in the catalog, not the advisor
     with pytest.raises(ScenarioError) as info:
         load_scenario_inputs(parse_scenario(data, base_dir=tmp_path, source="s.yaml"))
     message = str(info.value)
     assert message.startswith("s.yaml: 2 problems")
     assert "  - designs[0].fleet.spot.interruptions.path: file not found" in message
-    assert "  - designs[1].fleet.spot.interruptions: p5.48xlarg in us-west-2" in message
+    assert "  - designs[1].fleet.spot.interruptions: p5.4xlarge in us-west-2" in message
     assert "set spot.interruptions.band explicitly" in message
 
 

@@ -126,9 +126,11 @@ def test_token_means_from_trace_columns(tmp_path):
         d.cost.usd_per_1k_requests / 1000 / (prompt + output) * 1e6)
 
 
-def test_unknown_instance_is_incomplete_and_never_recommended():
+def test_unpriced_instance_is_incomplete_and_never_recommended():
+    # the catalog lists p5e.48xlarge without an on-demand price (an unknown instance is an
+    # input error: tests/test_unknown_instance.py)
     other = {"name": "unknown", "workload": "w", "pattern": "realtime",
-             "fleet": {"instance": "aws:g5.huge", "nodes": 1},
+             "fleet": {"instance": "aws:p5e.48xlarge", "nodes": 1},
              "batching": {"max_batch": 1, "max_wait_ms": 0},
              "service_time": {"kind": "constant", "ms": 5}}
     result = run_scenario(_scenario(extra_designs=[other]))
