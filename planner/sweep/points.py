@@ -8,7 +8,9 @@ other points the sweep holds; its seed is derived from ``(scenario seed, point i
 
 A point whose design breaks the design schema is planned as *skipped* with the validation
 message as its reason; a sweep spec that cannot work at all (unknown design, a path the base
-design lacks, an SLO constraint on a workload without an SLO) raises :class:`ScenarioError`.
+design lacks, an SLO constraint on a workload without an SLO, an instance that the price catalog
+does not know and the scenario does not price, named by the sweep value that sets it) raises
+:class:`ScenarioError`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from costmodels.catalog import PriceCatalog
+from costmodels.price_cache import default_catalog
 from domain.errors import ScenarioError
+from planner.inputs import instance_problem
+from planner.inputs_billing import BillingRates, load_billing_rates
 from planner.schema import Scenario, parse_scenario
 from planner.schema_sweep import SPOT_SHARE, Sweep, is_variant
 
@@ -209,14 +215,24 @@ def _check_spec(scenario: Scenario, label: str) -> tuple[Sweep, Any]:
     return sweep, base
 
 
-def plan_sweep(scenario: Scenario) -> SweepPlan:
+def plan_sweep(scenario: Scenario, *, catalog: PriceCatalog | None = None) -> SweepPlan:
     """Return every point of ``scenario.sweep``, validated, in a deterministic order.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario with a ``sweep:`` section.
+    catalog : PriceCatalog, optional
+        The catalog the points are priced from, whose instances they may use (default
+        :func:`costmodels.price_cache.default_catalog`, what :func:`planner.sweep.run_sweep`
+        uses by default).
 
     Raises
     ------
     ScenarioError
-        No sweep, an unknown base design, a path the base design lacks, or an SLO constraint
-        on a workload without an SLO.
+        No sweep, an unknown base design, a path the base design lacks, an SLO constraint
+        on a workload without an SLO, or an instance nobody prices
+        (:func:`planner.inputs.instance_problem`), named by the sweep value that sets it.
     """
     label = scenario.source_path or "<scenario>"
     sweep, base = _check_spec(scenario, label)
@@ -239,6 +255,8 @@ def plan_sweep(scenario: Scenario) -> SweepPlan:
         raise ScenarioError(f"{label}: invalid sweep, {len(problems)} problem(s):\n{body}")
 
     points: list[SweepPoint] = []
+    fleets: dict[tuple[str, str, str | None], str] = {}  # (path, instance, region) -> purchase
+    bad_values: list[str] = []  # malformed instance keys among the sweep's values
     seen: set[str] = set()
     for params in _parameter_sets(sweep, scenario.seed):
         pid = point_id(params)
@@ -250,18 +268,78 @@ def plan_sweep(scenario: Scenario) -> SweepPlan:
         try:
             design = apply_parameters(base_data, params)
             design["name"] = base.name
-            check_point(data, design, seed)
+            fleet = check_point(data, design, seed).designs[0].fleet
         except (KeyError, ValueError) as exc:
             points.append(SweepPoint(index, pid, params, seed, None, "skipped", exc.args[0]))
             continue
         except ScenarioError as exc:
+            source = _instance_source(params)
+            malformed = [line.strip().removeprefix("- ").replace(_POINT_INSTANCE, source, 1)
+                         for line in str(exc).splitlines()[1:]
+                         if source and line.strip().startswith(f"- {_POINT_INSTANCE}:")]
+            if malformed:  # a typo in the sweep's values, not an invalid combination
+                bad_values += [m for m in malformed if m not in bad_values]
+                continue
             reason = str(exc).split("\n", 1)[-1].strip().removeprefix("- ")
             points.append(SweepPoint(index, pid, params, seed, None, "skipped",
                                      " ".join(reason.split())))
             continue
         points.append(SweepPoint(index, pid, params, seed, design))
+        path = _instance_source(params) or \
+            f"designs[{scenario.designs.index(base)}].fleet.instance"
+        fleets.setdefault((path, fleet.instance, fleet.region),
+                          getattr(fleet, "purchase", "on_demand"))
+    problems = bad_values + _instance_problems(scenario, fleets, catalog)
+    if problems:
+        body = "\n".join(f"  - {p}" for p in problems)
+        raise ScenarioError(f"{label}: invalid sweep, {len(problems)} problem(s):\n{body}")
     return SweepPlan(sweep=sweep, base_design=base.name, points=tuple(points),
                      scenario_data=data)
+
+
+_POINT_INSTANCE = "designs[0].fleet.instance"
+"""Where a point's instance is in its one-design scenario (:func:`check_point`)."""
+
+
+def _instance_source(params: Mapping[str, Any]) -> str | None:
+    """Return the sweep parameter that sets a point's ``fleet.instance`` (None: the base's)."""
+    for path, value in params.items():
+        sets_instance = path == "fleet.instance" or (
+            is_variant(path) and isinstance(value, Mapping) and (
+                "fleet.instance" in value
+                or isinstance(value.get("fleet"), Mapping) and "instance" in value["fleet"]))
+        if sets_instance:
+            return f"sweep.parameters.{path}"
+    return None
+
+
+def _instance_problems(scenario: Scenario, fleets: Mapping[tuple[str, str, str | None], str],
+                       catalog: PriceCatalog | None) -> list[str]:
+    """Return a problem line for each distinct point instance nobody can price.
+
+    The billing exports of ``pricing: {source: billing}`` are read only when the catalog and
+    the effective rates leave an instance unpriced; if they cannot be read, the run reports
+    that (here the instances they might price are not judged).
+    """
+    if not fleets:
+        return []
+    catalog = catalog if catalog is not None else default_catalog()
+    billing: BillingRates | None = None
+    problems: list[str] = []
+    for (path, instance, region), purchase in fleets.items():
+        found = instance_problem(instance, region, catalog=catalog, pricing=scenario.pricing,
+                                 billing=None, purchase=purchase, field_path=path)
+        if found is not None and scenario.pricing.source == "billing":
+            try:
+                billing = billing or load_billing_rates(scenario.pricing)
+            except ScenarioError:
+                return []
+            found = instance_problem(instance, region, catalog=catalog,
+                                     pricing=scenario.pricing, billing=billing,
+                                     purchase=purchase, field_path=path)
+        if found is not None:
+            problems.append(found)
+    return problems
 
 
 def point_scenario_data(data: Mapping[str, Any], design: Mapping[str, Any],
