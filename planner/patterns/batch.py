@@ -45,7 +45,7 @@ class BatchPattern:
                   "records, and $/month = the horizon's cost per job x jobs per month")
     metric_names = ("jobs_per_replication", "mean_job_hours", "p95_job_hours",
                     "jobs_missing_deadline", "job_overruns", "interruptions", "lost_work_hours",
-                    "records_pending_at_horizon", "records_awaiting_next_job",
+                    "records_pending_at_horizon", "records_arrived", "records_awaiting_next_job",
                     "records_unfinished_at_horizon", "jobs_paid_in_horizon",
                     "checkpoint_interval_s", "throughput_per_job_rps")
 

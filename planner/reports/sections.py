@@ -254,7 +254,7 @@ def comparison_table(result: RunResult) -> Table:
     row("utilisation", [fmt_pct(d.utilization.mean) for d in designs])
     row("node-hours", [node_hours_text(d) for d in designs])
     row("cost, horizon", [fmt_money(d.cost.total_usd) for d in designs])
-    row("cost per month (± 95% CI)", [money_ci(d.cost) for d in designs])
+    row("cost per month", [money_ci(d.cost) for d in designs])
     row("$/1k requests (allocated)", [fmt_unit(d.cost.usd_per_1k_requests) for d in designs])
     row("$/1k requests (busy)", [fmt_unit(d.cost.usd_per_1k_requests_busy) for d in designs])
     if has_tokens(result):
@@ -443,7 +443,7 @@ def assumptions_section(result: RunResult) -> Section:
 
 def warnings_section(result: RunResult) -> Section | None:
     """Return every design's warnings, if any."""
-    items = [f"{d.name}: [{getattr(w, 'code', 'note')}] {w}" for d in result.designs
+    items = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
              for w in d.warnings]
     if not items:
         return None
@@ -462,8 +462,9 @@ def build_report(result: RunResult) -> list[Section]:
         Section("Comparison", (
             comparison_table(result),
             Paragraph(f"{RECOMMENDED_MARK} = recommended (cheapest design with a known, complete "
-                      "price meeting every SLO); p99 shows ± the 95% confidence half-width "
-                      "across replications; n/a = unknown."),
+                      "price meeting every SLO); p99 and cost per month show ± the 95% "
+                      "confidence half-width across replications (a cost with none is fixed); "
+                      "n/a = unknown."),
         )),
         recommendation_section(result),
         Section("Designs", ()),

@@ -134,7 +134,13 @@ def test_training_spot_matches_daly_within_the_interval():
 def test_training_reserved_window_is_paid_whole():
     design = _train_design("res", "reserved_1yr", reserved_hours=48)
     d = run_scenario(_training([design])).design("res")
-    assert d.cost.usd_per_run == pytest.approx(2 * 48 * 61.3837)
+    # a 1-year commitment is paid for every hour of its term: 2 nodes x $61.3837/h x 730 h a
+    # month, which one run a month (48 h of it reserved) shares alone
+    assert d.cost.usd_per_month == pytest.approx(2 * 61.3837 * 730)
+    assert d.cost.usd_per_run == pytest.approx(2 * 61.3837 * 730)
+    term = d.cost.commitment["term"]
+    assert term["used_share"] == pytest.approx(48 / 730)
+    assert {w.code for w in d.warnings} >= {"commitment_term", "commitment_underused"}
     assert d.utilization.mean < 0.5  # ~17 h of a 48 h window
 
 
