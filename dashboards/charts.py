@@ -195,7 +195,8 @@ def result_components(result: RunResult, run_id: str) -> list[Any]:
                                className="muted"))
     children += [html.H3("Cost by purchase option (over the horizon)"),
                  table_component(purchase_table(result), "scn-purchase-table")]
-    warnings = [f"{d.name}: {w}" for d in result.designs for w in d.warnings]
+    warnings = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
+                for w in d.warnings]
     if warnings:
         children += [html.H3("Warnings"), html.Ul([html.Li(w) for w in warnings])]
     return children

@@ -26,7 +26,8 @@ from planner.patterns.base import (
 from planner.patterns.summary import PENDING_LIMIT
 from planner.pricing import PricedQuote
 from planner.result_parts import DesignWarning, FleetResult, ScheduleBatching
-from simulators.batch.api import BatchSimResult
+from domain.errors import ScenarioError
+from simulators.batch.api import BatchSimResult, scheduled_starts_s
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage
 from simulators.core.arrivals import DAY_S, Arrivals, DiurnalArrivals, TraceArrivals
@@ -70,6 +71,7 @@ class BatchPattern:
         if context.progress is not None:
             context.progress(design.name, 0, 1)
         origin = steady_origin(build_arrivals(workload, inputs), design.schedule)
+        _check_horizon(context, origin)
         sim = simulate(BatchSpec(
             arrivals=origin.arrivals, service=service, nodes=f.nodes,
             workers_per_node=f.workers_per_node, max_batch=design.batching.max_batch,
@@ -161,6 +163,25 @@ def _checkpoint_interval(design: schema.BatchDesign, rate: float) -> float | Non
         return ck.interval_s
     mtbf_s = 3600.0 / (design.fleet.nodes * rate) if rate > 0 else None
     return young_daly_interval_s(max(ck.cost_s, 1e-9), mtbf_s) if mtbf_s else None
+
+
+def _check_horizon(context: DesignContext, origin: SteadyOrigin) -> None:
+    """Refuse a horizon that holds no job once time 0 sits on a cutoff (input error)."""
+    sched, horizon = context.design.schedule, context.scenario.horizon_s
+    start_hour = (origin.arrivals.start_hour if isinstance(origin.arrivals, DiurnalArrivals)
+                  else 0.0)
+    def starts(until: float):
+        return scheduled_starts_s(until, sched.period_s, origin.offset_s, origin.at_s,
+                                  start_hour)
+
+    if starts(horizon).size == 0:
+        index = context.scenario.designs.index(context.design)
+        first = float(starts(horizon + 2 * 86400.0 + 2 * (sched.period_s or 0.0))[0])
+        raise ScenarioError(
+            f"horizon_s: {horizon:,.0f} s holds no job of designs[{index}] "
+            f"({context.design.name}): the first job of the steady state runs {first:,.0f} s "
+            "after a cutoff; make horizon_s at least two periods "
+            f"({2 * first:,.0f} s) so that every job takes a whole period of records")
 
 
 def _jobs_paid(sim: BatchSimResult) -> float:
