@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 WARNING_CODES = {
     "price_unknown": "a purchase option the design uses has no price",
     "overload": "offered load exceeds the fleet's capacity: queues grow without bound",

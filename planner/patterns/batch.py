@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.errors import ScenarioError
 from domain.purchase import Purchase
 from planner import schema
 from planner.build import build_arrivals, build_service, describe_arrivals
@@ -16,17 +17,16 @@ from planner.patterns.base import (
     PatternRun,
     SteadyStateCost,
     price_warnings,
-    trace_warnings,
     provisioning_of,
     purchases_with_fallback,
     slo_target,
     spot_interruptions,
     timeline_result,
+    trace_warnings,
 )
 from planner.patterns.summary import PENDING_LIMIT
 from planner.pricing import PricedQuote
 from planner.result_parts import DesignWarning, FleetResult, ScheduleBatching
-from domain.errors import ScenarioError
 from simulators.batch.api import BatchSimResult, scheduled_starts_s
 from simulators.batch.spec import BatchSpec, simulate
 from simulators.batch.usage import batch_usage

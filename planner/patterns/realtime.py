@@ -19,8 +19,8 @@ from planner.patterns.base import (
     purchases_with_fallback,
     slo_target,
     spot_interruptions,
-    trace_warnings,
     timeline_result,
+    trace_warnings,
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import (

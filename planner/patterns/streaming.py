@@ -12,11 +12,11 @@ from planner.patterns.base import (
     DesignContext,
     PatternRun,
     price_warnings,
-    trace_warnings,
     purchases_with_fallback,
     slo_target,
     spot_interruptions,
     timeline_result,
+    trace_warnings,
 )
 from planner.pricing import PricedQuote
 from planner.result_parts import DesignWarning, FleetResult, SpotInterruptions, WindowBatching
