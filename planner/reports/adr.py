@@ -2,14 +2,10 @@
 
 The decision is the results object's: the cheapest design with a known, complete price that
 meets every SLO (:meth:`RunResult.cheapest_meeting_slo`), and, when a budget is given, within it.
-When no design qualifies the record says so and decides nothing. Each design is described in
-its pattern's own words and unit (:data:`PATTERN_TERMS`: a training design trains and costs so
-much per run; batch and streaming designs score records; real-time and LLM designs serve
-requests, LLM designs priced per 1M tokens). An SLO verdict is met, MISSED or inconclusive (the
-interval straddles the bound), and a cost difference inside the simulation's noise
-(:func:`planner.results.cost_tie`) is a tie, never a saving. Deterministic: the date is the
-newest catalog date of the prices the designs used unless given; nothing depends on the wall
-clock.
+When no design qualifies the record says so and decides nothing. Each design speaks its
+pattern's words and unit (:data:`PATTERN_TERMS`); an SLO verdict may be inconclusive, and a cost
+difference inside the simulation's noise (:func:`planner.results.cost_tie`) is a tie.
+Deterministic: the date is the newest catalog date of the prices used unless given.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from planner.reports import llm as llm_report
-from planner.reports.formatting import common_unit, ms_in
+from planner.reports.formatting import ms_in, shared_unit
 from planner.reports.markdown import escape
 from planner.reports.sections import (
     NA,
@@ -28,6 +24,7 @@ from planner.reports.sections import (
     fmt_pct,
     fmt_plain,
     fmt_unit,
+    human_ms,
     money_ci,
     node_hours_by_purchase,
     short_source,
@@ -109,11 +106,9 @@ def unit_cost_text(d: DesignResult, *, busy: bool = True) -> str:
                                               if busy else "")
     c = d.cost
     if unit == "1M tokens" and c.usd_per_1m_output_tokens is not None:
-        text += (f" ({fmt_unit(c.usd_per_1m_input_tokens)} per 1M input, "
-                 f"{fmt_unit(c.usd_per_1m_output_tokens)} per 1M output tokens)")
-    elif unit != "1M tokens" and d.llm is not None:
-        tokens = llm_report.token_cost_text(d)
-        text += "" if tokens is None else f", {tokens}"
+        split = (f"{fmt_unit(c.usd_per_1m_input_tokens)} per 1M input, "
+                 f"{fmt_unit(c.usd_per_1m_output_tokens)} per 1M output tokens")
+        text += f" ({split})" if busy else f"; {split}"
     return text
 
 
@@ -199,17 +194,22 @@ def noise_usd(a: CostResult, b: CostResult) -> float:
     return math.hypot(a.usd_per_month_half_width or 0.0, b.usd_per_month_half_width or 0.0)
 
 
-def _verdict_clause(d: DesignResult, s: SloResult) -> str:
+def _in(value_ms: float | None, unit: str | None) -> str:
+    """Return a duration in ``unit`` (a sentence's :func:`shared_unit`), else in its own."""
+    return human_ms(value_ms) if unit is None else ms_in(value_ms, unit)
+
+
+def _verdict_clause(s: SloResult) -> str:
     """Return ``met``, ``MISSED`` or ``inconclusive (95% CI 18.80 s to 21.25 s straddles the
     bound; about 40 replications would settle it, now 8)``."""
     if s.verdict != SLO_INCONCLUSIVE:
         return s.verdict
     a = s.achieved_ms
-    unit = common_unit((a.low, a.high, s.latency_ms))
+    unit = shared_unit((a.low, a.high, s.latency_ms))
     settle = s.replications_to_settle()
     more = ("" if settle is None
             else f"; about {settle:,} replications would settle it, now {a.n:,}")
-    return (f"inconclusive (95% CI {ms_in(a.low, unit)} to {ms_in(a.high, unit)} straddles "
+    return (f"inconclusive (95% CI {_in(a.low, unit)} to {_in(a.high, unit)} straddles "
             f"the bound{more})")
 
 
@@ -217,14 +217,13 @@ def _value_vs_slo(d: DesignResult) -> str:
     """Every bound of the SLO: ``p99 TTFT 40.28 ms against an SLO of 500.00 ms: met; ...``,
     then the first bound's attainment (value and bound in one unit)."""
     if d.slo is None:
-        value = slo_percentile_ms(d)
-        return f"p99 {d.metric_label} {ms_in(value, common_unit((value,)))} (no SLO)"
+        return f"p99 {d.metric_label} {human_ms(slo_percentile_ms(d))} (no SLO)"
     parts = []
     for s in d.slos:
-        unit = common_unit((s.achieved_ms.mean, s.latency_ms))
+        unit = shared_unit((s.achieved_ms.mean, s.latency_ms))
         parts.append(f"p{s.percentile:g} {llm_report.metric_name(d, s)} "
-                     f"{ms_in(s.achieved_ms.mean, unit)} against an SLO of "
-                     f"{ms_in(s.latency_ms, unit)}: {_verdict_clause(d, s)}")
+                     f"{_in(s.achieved_ms.mean, unit)} against an SLO of "
+                     f"{_in(s.latency_ms, unit)}: {_verdict_clause(s)}")
     first = "" if len(d.slos) == 1 else f"{llm_report.metric_name(d, d.slo)} "
     return "; ".join(parts) + f" ({first}attainment {fmt_pct(d.slo.attainment.mean, 2)})"
 
@@ -253,21 +252,20 @@ def _slo_pros_cons(d: DesignResult, good: list[str], neutral: list[str],
     """One statement per bound of the SLO (met, missed or inconclusive, with the margin or
     the interval), and for LLM designs how much of the throughput is goodput."""
     if d.slo is None:
-        value = slo_percentile_ms(d)
         neutral.append(f"its workload has no SLO (p99 {d.metric_label} "
-                       f"{ms_in(value, common_unit((value,)))})")
+                       f"{human_ms(slo_percentile_ms(d))})")
     for s in d.slos:
         value = s.achieved_ms.mean
         what = f"{llm_report.metric_name(d, s)} p{s.percentile:g}"
-        unit = common_unit((value, s.latency_ms))
-        shown, bound = ms_in(value, unit), ms_in(s.latency_ms, unit)
+        unit = shared_unit((value, s.latency_ms))
+        shown, bound = _in(value, unit), _in(s.latency_ms, unit)
         if s.verdict == SLO_MET:
             margin = None if value is None else s.latency_ms - value
             good.append(f"it meets the SLO: {what} {shown} ≤ {bound} (margin "
-                        f"{ms_in(margin, unit)})")
+                        f"{_in(margin, unit)})")
         elif s.verdict == SLO_INCONCLUSIVE:
             bad.append(f"its SLO verdict is inconclusive, neither met nor missed: {what} {shown} "
-                       f"against {bound}, {_verdict_clause(d, s)}")
+                       f"against {bound}, {_verdict_clause(s)}")
         else:
             att = f" (attainment {fmt_pct(s.attainment.mean, 2)})" if s is d.slo else ""
             bad.append(f"it misses the SLO: {what} {shown} > {bound}{att}")
@@ -303,8 +301,8 @@ def _exposure(d: DesignResult) -> str:
 
 def _against_chosen(d: DesignResult, chosen: DesignResult, good: list[str],
                     neutral: list[str], bad: list[str]) -> None:
-    """How ``d``'s monthly cost compares with the chosen design's: a tie inside the noise,
-    else more or less by how much."""
+    """How ``d``'s monthly cost compares with the chosen design's: a tie inside the noise
+    (equal costs included), else more or less by how much."""
     c, o = d.cost, chosen.cost
     month, other = c.usd_per_month, o.usd_per_month
     if month is None or other is None:
@@ -316,11 +314,9 @@ def _against_chosen(d: DesignResult, chosen: DesignResult, good: list[str],
     elif month > other:
         bad.append(f"it costs {fmt_money(month - other)} per month more than {chosen.name} "
                    f"{vs}")
-    elif month < other:
+    else:
         good.append(f"it costs {fmt_money(other - month)} per month less than {chosen.name} "
                     f"{vs}")
-    else:
-        neutral.append(f"it costs the same as {chosen.name} ({fmt_money(month)} per month)")
 
 
 def _pros_cons(d: DesignResult, chosen: DesignResult | None,
@@ -363,8 +359,10 @@ def _pros_cons(d: DesignResult, chosen: DesignResult | None,
     return good, neutral, bad
 
 
-def _bullets(prefix: str, items: list[str]) -> list[str]:
-    return [f"* {prefix}, because {escape(i)}" for i in items]
+def _bullets(d: DesignResult, chosen: DesignResult | None, budget: float | None) -> list[str]:
+    """Return the Good, Neutral and Bad bullets of ``d`` (:func:`_pros_cons`)."""
+    return [f"* {prefix}, because {escape(i)}" for prefix, items in
+            zip(("Good", "Neutral", "Bad"), _pros_cons(d, chosen, budget)) for i in items]
 
 
 def _count(value: object) -> str:
@@ -446,33 +444,20 @@ def render_adr(
     lines += _outcome(result, chosen, budget_usd_per_month)
     lines.append("")
     if chosen is not None:
-        good, neutral, bad = _pros_cons(chosen, chosen, budget_usd_per_month)
-        lines += ["### Consequences", ""]
-        lines += _bullets("Good", good) + _bullets("Neutral", neutral) + _bullets("Bad", bad)
-        lines.append("")
+        lines += ["### Consequences", "", *_bullets(chosen, chosen, budget_usd_per_month), ""]
 
     lines += ["## Pros and Cons of the Options", ""]
     for d in result.designs:
-        good, neutral, bad = _pros_cons(d, chosen, budget_usd_per_month)
         mark = " (chosen)" if chosen is not None and d.name == chosen.name else ""
-        lines += [f"### {escape(d.name + mark)}", "", escape(_option_summary(d)), ""]
-        lines += _bullets("Good", good) + _bullets("Neutral", neutral) + _bullets("Bad", bad)
-        lines.append("")
+        lines += [f"### {escape(d.name + mark)}", "", escape(_option_summary(d)), "",
+                  *_bullets(d, chosen, budget_usd_per_month), ""]
 
-    lines += ["## Warnings", ""]
-    lines += [f"* {escape(item)}" for item in _warnings(result)]
-    lines.append("")
-
+    warnings = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
+                for w in d.warnings] or ["none: no design has a warning"]
+    lines += ["## Warnings", "", *(f"* {escape(item)}" for item in warnings), ""]
     lines += ["## Assumptions", ""]
     lines += [f"* {escape(item)}" for item in _assumptions(result)]
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _warnings(result: RunResult) -> list[str]:
-    """Return every design's warnings with their codes (``cheap-spot: [overload] ...``)."""
-    items = [f"{d.name}: [{getattr(w, 'code', 'note')}] {w}" for d in result.designs
-             for w in d.warnings]
-    return items or ["none: no design has a warning"]
 
 
 def _slo_reason(d: DesignResult) -> str:
@@ -514,7 +499,7 @@ def _outcome(result: RunResult, chosen: DesignResult | None, budget: float | Non
         return _no_decision(result, budget)
     c = chosen.cost
     c_month = c.usd_per_month
-    ties = [d for d in result.ties_with_best() if _ok(d)]
+    ties = list(result.ties_with_best())
     tied = {d.name for d in ties}
     others = sorted((d for d in result.designs
                      if d.name != chosen.name and d.name not in tied and _ok(d)),
@@ -572,15 +557,11 @@ def _basis(result: RunResult) -> list[str]:
 
 
 def _pairs(mapping: dict[str, object]) -> str:
-    """Return ``kind savings_plan, coverage 50.0%, term usd $2,150,884.85`` (nested mappings
-    flattened one level; amounts in dollars, shares in percent)."""
-    def one(k: str, v: object) -> str:
-        if isinstance(v, dict):
-            return _pairs(v)
-        if isinstance(v, float) and ("usd" in k or "share" in k or k == "coverage"):
-            v = fmt_money(v) if "usd" in k else fmt_pct(v)
-        return f"{k.replace('_', ' ')} {fmt_plain(v)}"
-    return ", ".join(one(k, v) for k, v in mapping.items())
+    """Return ``kind savings_plan, coverage 0.5, term usd $2,150,884.85`` (nested mappings
+    flattened, amounts in dollars)."""
+    return ", ".join(_pairs(v) if isinstance(v, dict) else f"{k.replace('_', ' ')} " + (
+        fmt_money(v) if isinstance(v, float) and "usd" in k else fmt_plain(v))
+        for k, v in mapping.items())
 
 
 def _assumptions(result: RunResult) -> list[str]:

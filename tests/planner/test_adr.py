@@ -15,7 +15,8 @@ MADR_HEADINGS = ["## Context and Problem Statement", "## Decision Drivers",
 
 def test_madr_layout_in_order() -> None:
     text = render_adr(run_result())
-    assert text.startswith("---\nstatus: proposed\ndate: 2026-07-30\n---\n\n# Serve w with fast-rt\n")
+    # the date is the catalog date of the prices used (AWS, 2026-01-21), not the catalog's own
+    assert text.startswith("---\nstatus: proposed\ndate: 2026-01-21\n---\n\n# Serve w with fast-rt\n")
     positions = [text.index(h) for h in MADR_HEADINGS]
     assert positions == sorted(positions)
     for d in run_result().designs:
@@ -72,8 +73,9 @@ def test_assumptions_and_determinism() -> None:
     result = run_result()
     text = render_adr(result)
     assumptions = text.split("## Assumptions")[1]
-    for needle in ("prices: built-in snapshot, as of 2026-07-30", "as of 2026-01-21",
-                   "hours per month: 730", "simulation horizon: 3,600 s, of which 60 s warm-up",
+    for needle in ("prices: built-in snapshot; AWS as of 2026-01-21",
+                   "price source (AWS on_demand, as of 2026-01-21): vantage @0123456",
+                   "hours per month: 730", "simulation: 3,600 s (60 s warm-up), 3 replications",
                    "replications: 3; seed: 11", "planner version: 9.9.9-test",
                    "discount on partial: negotiated 10% on compute",
                    "scenario file: fixture.yaml"):
@@ -88,3 +90,5 @@ def test_title_status_date_overrides_and_default_date() -> None:
     assert text.startswith("---\nstatus: accepted\ndate: 2027-01-02\n---\n\n# Use fast-rt\n")
     bare = replace(result, assumptions={"hours_per_month": 730.0})
     assert default_date(bare) == "2026-01-21"
+    unpriced = replace(result, designs=(result.design("mystery<&>"),))
+    assert default_date(unpriced) == "2026-07-30"  # no price used: the catalog's date
