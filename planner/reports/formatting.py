@@ -72,6 +72,17 @@ def common_unit(values: Iterable[float | None]) -> str:
     return time_unit(max(known)) if known else "ms"
 
 
+def shared_unit(values: Iterable[float | None]) -> str | None:
+    """Return :func:`common_unit` of durations (ms) a sentence compares (a value against its
+    bound) when each known non-zero one reads at least 1 in it, else None: each is then best
+    in its own unit (``63.27 s against 100.00 ms``, not ``0.100 s``)."""
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    unit = common_unit(known)
+    if any(v != 0 and abs(v) < TIME_UNITS[unit] for v in known):
+        return None
+    return unit
+
+
 def estimates_unit(estimates: Iterable[Estimate | None]) -> str:
     """Return :func:`common_unit` of the means of ``estimates`` (None entries are skipped)."""
     return common_unit(e.mean for e in estimates if e is not None)
