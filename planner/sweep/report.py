@@ -13,6 +13,7 @@ import io
 import json
 from typing import Any
 
+from planner.reports.formatting import common_unit, ms_in
 from planner.reports.llm import SLO_METRIC_NAMES
 from planner.reports.sections import (
     NA,
@@ -90,31 +91,62 @@ def _llm_columns(result: SweepResult) -> list[tuple[str, str]]:
             if h != _latency_label(result)]
 
 
+def _bound_verdict(bound: dict[str, Any]) -> str:
+    """One bound's verdict: its stored ``verdict`` (met, MISSED, inconclusive), else from
+    ``met`` (rows written before verdicts were stored)."""
+    return str(bound.get("verdict") or ("met" if bound.get("met") else "MISSED"))
+
+
 def verdict(row: dict[str, Any]) -> str:
-    """Return the point's SLO verdict over every bound: ``met``, ``MISSED (TPOT)``, ``n/a``."""
+    """Return the point's SLO verdict over every bound: ``met``, ``MISSED (TPOT)``,
+    ``inconclusive`` (no bound missed, an interval straddles its bound) or ``n/a``."""
     meets = row.get("meets_slo")
     if meets is None:
         return NA
     if meets:
         return "met"
-    missed = [_name(s["metric"]) for s in row.get("slos") or [] if not s.get("met")]
-    return "MISSED" + (f" ({', '.join(missed)})" if len(row.get("slos") or []) > 1 else "")
+    bounds = row.get("slos") or []
+    missed = [_name(s["metric"]) for s in bounds if _bound_verdict(s) == "MISSED"]
+    open_ = [_name(s["metric"]) for s in bounds if _bound_verdict(s) == "inconclusive"]
+    word, names = ("inconclusive", open_) if open_ and not missed else ("MISSED", missed)
+    return word + (f" ({', '.join(names)})" if len(bounds) > 1 and names else "")
 
 
 def _verdicts_text(row: dict[str, Any]) -> str:
-    """Every bound of a point with its verdict: ``TTFT p99 ≤ 500 ms: met (40.28 ms); ...``."""
-    return "; ".join(f"{_bound_text(s)}: {'met' if s.get('met') else 'MISSED'} "
-                     f"({human_ms(s.get('achieved_ms'))})" for s in row.get("slos") or []) or NA
+    """Every bound of a point with its verdict: ``TTFT p99 ≤ 500 ms: met (40.28 ms); ...``;
+    an inconclusive one gives its 95% interval (in the value's unit)."""
+    parts = []
+    for s in row.get("slos") or []:
+        value, mark = s.get("achieved_ms"), _bound_verdict(s)
+        low, high = (s.get("achieved_ms_ci95") or [None, None])[:2]
+        if mark == "inconclusive" and low is not None and high is not None:
+            unit = common_unit((value, low, high))
+            settle = s.get("replications_to_settle")
+            parts.append(f"{_bound_text(s)}: inconclusive ({ms_in(value, unit)}, 95% CI "
+                         f"{ms_in(low, unit)} to {ms_in(high, unit)}"
+                         + ("" if settle is None else f"; ~{settle:,} replications would "
+                            "settle it") + ")")
+        else:
+            parts.append(f"{_bound_text(s)}: {mark} ({human_ms(value)})")
+    return "; ".join(parts) or NA
+
+
+def _column(values: list[float | None]) -> list[str]:
+    """Durations (ms) of one table column, all in the unit of the largest."""
+    unit = common_unit(values)
+    return [ms_in(v, unit) for v in values]
 
 
 def _point_table(result: SweepResult, rows: list[dict[str, Any]]) -> Table:
     lat = _latency_label(result)
     extra = _llm_columns(result)
+    latency = _column([latency_ms(r) for r in rows])
+    others = [_column([(r.get("metrics") or {}).get(k) for r in rows]) for _, k in extra]
     body = []
-    for r in rows:
+    for i, r in enumerate(rows):
         m = r.get("metrics") or {}
         body.append((r["point_id"], _params_text(r["params"]), fmt_money(m.get("usd_per_month")),
-                     human_ms(latency_ms(r)), *(human_ms(m.get(k)) for _, k in extra),
+                     latency[i], *(column[i] for column in others),
                      fmt_pct(m.get("slo_attainment"), 2), verdict(r),
                      "yes" if result.is_feasible(r) else "no"))
     return Table(headers=("point", "parameters", "$/month", lat, *(h for h, _ in extra),
@@ -176,14 +208,16 @@ def build_sweep_report(result: SweepResult) -> list[Section]:
                         (_point_table(result, result.pareto("attainment")),))]
     if result.sensitivity:
         rows = []
-        for case in result.sensitivity:
+        latency = _column([None if case.row is None else latency_ms(case.row)
+                           for case in result.sensitivity])
+        for case, lat in zip(result.sensitivity, latency):
             r = case.row
             if r is None:
                 rows.append((case.case, NA, NA, NA, NA, case.note or NA))
                 continue
             m = r.get("metrics") or {}
             reasons = infeasible_reasons(r, result.constraints)
-            rows.append((case.case, fmt_money(m.get("usd_per_month")), human_ms(latency_ms(r)),
+            rows.append((case.case, fmt_money(m.get("usd_per_month")), lat,
                          fmt_pct(m.get("slo_attainment"), 2), verdict(r),
                          "yes" if not reasons else "no: " + "; ".join(reasons)))
         sections.append(Section("Sensitivity of the cheapest point", (Table(
