@@ -24,8 +24,10 @@ from urllib.parse import urlencode
 import yaml
 
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
+from costmodels.price_cache import default_catalog
 from domain.errors import ScenarioError
 from domain.purchase import FLEET_PURCHASES
+from planner.inputs import instance_problem
 from planner.results import RunResult
 from planner.schema import Scenario, parse_scenario
 
@@ -452,7 +454,23 @@ def build_scenario(settings: Settings, choice: str | None,
             raise ScenarioError(f"{label}: path {path!r} is outside the scenarios folder; in "
                                 "the dashboard a scenario may only read files under "
                                 f"{settings.scenarios_dir.name}/ (e.g. data/...)")
+    _check_instances(scenario, label)
     return scenario
+
+
+def _check_instances(scenario: Scenario, label: str) -> None:
+    """Refuse, at edit time, an instance the price catalog does not know and the scenario does
+    not price (the run would refuse it: :func:`planner.inputs.instance_problem`); a scenario
+    priced from billing exports is checked when it runs, once the bills are read."""
+    if scenario.pricing.source == "billing":
+        return
+    catalog = default_catalog()
+    problems = [p for i, d in enumerate(scenario.designs) if (p := instance_problem(
+        d.fleet.instance, d.fleet.region, catalog=catalog, pricing=scenario.pricing,
+        billing=None, purchase=getattr(d.fleet, "purchase", "on_demand"),
+        field_path=f"designs[{i}].fleet.instance")) is not None]
+    if problems:
+        raise ScenarioError(f"{label}: " + "; ".join(problems))
 
 
 def scenario_yaml(settings: Settings, choice: str | None,

@@ -68,7 +68,7 @@ def run_scenario(
     """
     started = time.perf_counter()
     catalog = catalog if catalog is not None else default_catalog()
-    inputs = load_scenario_inputs(scenario)
+    inputs = load_scenario_inputs(scenario, catalog=catalog)
     results = tuple(run_design(scenario, design, inputs, catalog, progress)
                     for design in scenario.designs)
     return RunResult(

@@ -199,8 +199,8 @@ def run_sweep(
     """
     started = time.perf_counter()
     label = scenario.source_path or "<scenario>"
-    plan = plan_sweep(scenario)
     catalog = catalog if catalog is not None else default_catalog()
+    plan = plan_sweep(scenario, catalog=catalog)
     job = build_job(plan, catalog, label=label, measure_kernels=measure_kernels)
     folder = Path(output) if output is not None else default_output(scenario, job.key)
     manifest = {"scenario": scenario.name, "source_path": scenario.source_path,
