@@ -264,8 +264,8 @@ def _slo_pros_cons(d: DesignResult, good: list[str], neutral: list[str],
             good.append(f"it meets the SLO: {what} {shown} ≤ {bound} (margin "
                         f"{_in(margin, unit)})")
         elif s.verdict == SLO_INCONCLUSIVE:
-            bad.append(f"its SLO verdict is inconclusive, neither met nor missed: {what} {shown} "
-                       f"against {bound}, {_verdict_clause(s)}")
+            bad.append(f"the SLO is neither met nor missed yet: {what} {shown} against {bound}: "
+                       f"{_verdict_clause(s)}")
         else:
             att = f" (attainment {fmt_pct(s.attainment.mean, 2)})" if s is d.slo else ""
             bad.append(f"it misses the SLO: {what} {shown} > {bound}{att}")
