@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 import yaml
 
-from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
 from costmodels.price_cache import default_catalog
+from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
 from domain.errors import ScenarioError
 from domain.purchase import FLEET_PURCHASES
 from planner.inputs import instance_problem
