@@ -98,8 +98,10 @@ def commitment_for(catalog: PriceCatalog, pricing: schema.Pricing, instance: str
         origin = f"catalog {spec.catalog_purchase} ({catalog.label}, {quote.as_of})"
         if rate is None:
             return CommitmentTerms(None, label, rate_note=(
-                f"{label}: {quote.note or 'no rate in the catalog'}; give the commitment's "
-                "usd_per_hour (or hourly_usd and upfront_usd) in pricing.commitments"))
+                f"{label}: the catalog ({catalog.label}) has no {spec.catalog_purchase} rate "
+                f"for {instance} in {quote.region or 'its default region'}; give the "
+                "commitment's usd_per_hour (or hourly_usd and upfront_usd) in "
+                "pricing.commitments (effective_rates do not price commitments)"))
     commitment = Commitment(kind=spec.kind, usd_per_hour_committed=spec.usd_per_hour_committed,
                             nodes=spec.nodes, coverage=spec.coverage,
                             effective_usd_per_hour_per_node=float(rate))
