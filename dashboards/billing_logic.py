@@ -188,6 +188,11 @@ def _money(value: Any) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
 
+def _rate(value: Any) -> str:
+    """A $/GPU-hour rate to 4 decimals, as the CLI review prints it."""
+    return "n/a" if value is None else f"${value:,.4f}"
+
+
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{value * 100:,.1f}%"
 
@@ -206,8 +211,10 @@ def gpu_rows(review: Mapping[str, Any]) -> list[list[str]]:
     return [[str(r.get("instance_type") or "n/a"), str(r.get("purchase_option") or "n/a"),
              str(r.get("gpu_model") or "n/a"),
              "n/a" if r.get("gpu_hours") is None else f"{r['gpu_hours']:,.1f}",
-             _money(r.get("effective_usd")), _money(r.get("effective_usd_per_gpu_hour")),
-             _money(r.get("list_usd_per_gpu_hour"))]
+             _money(r.get("used_usd")), _money(r.get("unused_commitment_usd")),
+             _money(r.get("effective_usd")), _rate(r.get("used_usd_per_gpu_hour")),
+             _rate(r.get("effective_usd_per_gpu_hour")),
+             _rate(r.get("list_usd_per_gpu_hour"))]
             for r in gpu.get("rates") or []]
 
 

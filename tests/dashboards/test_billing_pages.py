@@ -113,3 +113,24 @@ def test_bill_rates_are_effective_cost_over_hours(tmp_path):
 def test_bill_rates_without_compute_rows_are_all_na(cur_sample):
     bills = logic.bill_rates([cur_sample])
     assert bills["rates"] == [] and "no compute usage" in bills["note"]
+
+
+def test_gpu_rows_show_used_and_unused_and_add_up(tmp_path):
+    """Issue 15 item 5 on the Cost review page: every GPU row's effective cost / GPU-hours is
+    its effective $/GPU-hour, and used + unused commitment is the effective cost (the same rows
+    as the CLI review's JSON)."""
+    review = {"gpu": {"rates": [
+        {"instance_type": "g5.xlarge", "purchase_option": "reserved", "gpu_model": "A10G",
+         "gpu_hours": 436.3, "used_usd": 263.35, "unused_commitment_usd": 334.94,
+         "effective_usd": 598.29, "used_usd_per_gpu_hour": 263.35 / 436.3,
+         "effective_usd_per_gpu_hour": 598.29 / 436.3, "list_usd_per_gpu_hour": 1.006},
+        {"instance_type": "p5.48xlarge", "purchase_option": "reserved", "gpu_model": "H100",
+         "gpu_hours": None, "used_usd": 0.0, "unused_commitment_usd": 50.0,
+         "effective_usd": 50.0, "used_usd_per_gpu_hour": None,
+         "effective_usd_per_gpu_hour": None, "list_usd_per_gpu_hour": None}]}}
+    first, second = logic.gpu_rows(review)
+    money = [float(c.strip("$").replace(",", "")) for c in first[4:7]]
+    assert money[0] + money[1] == pytest.approx(money[2])
+    assert float(first[8].strip("$")) == pytest.approx(money[2] / float(first[3]), abs=5e-4)
+    assert first[8] == "$1.3713" and first[7] == "$0.6036"
+    assert second[3] == "n/a" and second[7] == second[8] == "n/a"  # no hours: no rate, not $0
