@@ -88,6 +88,34 @@ def run_scenario(
     )
 
 
+def _unit_cost_basis(patterns: set[str]) -> str:
+    """Say how each unit cost the run shows is computed, for the patterns present."""
+    parts = []
+    if patterns & {"realtime", "llm"}:
+        parts.append("$ per 1,000 requests (and per 1M tokens) = cost of the nodes during the "
+                     "window after warm-up / requests (tokens) completed in it")
+    if patterns & {"streaming", "batch"}:
+        parts.append("$ per 1,000 records = cost of the nodes during the window after warm-up "
+                     "/ records processed in it")
+    if "training" in patterns:
+        parts.append("$ per run = the cost of one run (a commitment: its term's cost per "
+                     "month / runs per month)")
+    return "; ".join(parts)
+
+
+def _monthly_basis(patterns: set[str]) -> str:
+    """Say how the monthly figure is projected, for the patterns present."""
+    parts = []
+    if patterns & {"realtime", "llm", "streaming"}:
+        parts.append("cost of the simulated horizon scaled to hours_per_month (daily traffic "
+                     "needs whole days: a partial day is flagged)")
+    if "batch" in patterns:
+        parts.append("batch: the horizon's cost per job x jobs per month (steady state)")
+    if "training" in patterns:
+        parts.append("training: $ per run x runs_per_month")
+    return "; ".join(parts) + "; a commitment purchase is paid for every hour of its term"
+
+
 def _assumptions(scenario: schema.Scenario, inputs: ScenarioInputs,
                  catalog: PriceCatalog) -> dict[str, object]:
     """Return what every figure of the run rests on, for every format."""
@@ -97,17 +125,18 @@ def _assumptions(scenario: schema.Scenario, inputs: ScenarioInputs,
         "price_catalog": catalog.label,
         "price_catalog_as_of": catalog.as_of,
         "discounts": describe_discounts(scenario.pricing, inputs.billing_rates),
-        "cost_basis": "allocated: every node-hour of the fleet is paid for; busy: only the "
-                      "GPU-seconds spent serving batches, at the node price / GPUs per node",
-        "unit_cost_basis": "$ per 1,000 requests = cost of the nodes during the window after "
-                           "warm-up / requests completed in it",
-        "monthly_projection": "cost of the simulated horizon scaled to hours_per_month",
-        "utilization_basis": "busy worker-seconds / serving worker-seconds (nodes ready, "
-                             "under notice or draining); one worker per GPU",
+        "cost_basis": "allocated: every node-hour of the fleet is paid for (a commitment: every "
+                      "hour of its term); busy: only the GPU-seconds spent on work, at the "
+                      "node price / GPUs per node",
+        "unit_cost_basis": _unit_cost_basis(present),
+        "monthly_projection": _monthly_basis(present),
+        "utilization_basis": "busy worker-seconds / worker-seconds of nodes ready, under "
+                             "notice or draining; one worker per GPU",
         "fleet": "provisioning nodes are paid; a spot node under notice runs beside its "
                  "replacement until it dies; its batch in service is lost and re-queued",
         "statistics": f"mean of {scenario.replications} replications with a Student-t 95% "
-                      "confidence interval; requests arriving in the warm-up excluded",
+                      "confidence interval; work arriving in the warm-up excluded; an SLO "
+                      "whose interval straddles its bound is inconclusive",
         "percentiles": "nearest-rank, from log-bucket histograms (relative error <= 0.78%)",
         **{f"pattern_{name}": p.assumption for name, p in PATTERNS.items()
            if name in present and p.assumption},

@@ -21,8 +21,8 @@ TITLE = typer.Option(None, "--title", help="Decision title (default: 'Serve <wor
 STATUS = typer.Option("proposed", "--status", help="MADR status: proposed, accepted, rejected, "
                       "deprecated, superseded by ADR-NNNN, ...")
 DATE = typer.Option(None, "--date", metavar="YYYY-MM-DD",
-                    help="Decision date (default: the price catalog's as-of date, so that the "
-                         "same scenario gives the same file).")
+                    help="Decision date (default: the newest catalog date of the prices the "
+                         "designs used, so that the same scenario gives the same file).")
 BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
                       help="A budget listed as a decision driver: a design above it is not "
                            "chosen.")

@@ -92,7 +92,8 @@ class TrainingPattern:
         return PatternRun(
             usage=usage, fleet=fleet, batching=None,
             service_time=f"{workload.gpu_hours:g} GPU-hours on {f.nodes * gpus} GPUs",
-            arrivals=f"one run per replication, {workload.runs_per_month:g} runs per month",
+            arrivals=f"one run per replication, {workload.runs_per_month:g} "
+                     f"run{'' if workload.runs_per_month == 1 else 's'} per month",
             timeline=None, slo=slo, pattern_metrics=metrics, warnings=tuple(warnings),
             per_run=PerRunCost(workload.runs_per_month))
 

@@ -11,7 +11,17 @@ results object.
 
 from __future__ import annotations
 
-from planner.reports.formatting import NA, fmt_ms, fmt_number, fmt_pct, fmt_unit, human_ms
+from planner.reports.formatting import (
+    NA,
+    common_unit,
+    estimates_unit,
+    fmt_ms,
+    fmt_number,
+    fmt_pct,
+    fmt_unit,
+    human_ms,
+    ms_in,
+)
 from planner.result_llm import LLM_LATENCY_KEYS
 from planner.results import SLO_INCONCLUSIVE, SLO_MISSED, DesignResult, RunResult, SloResult
 from planner.stats import Estimate
@@ -54,8 +64,9 @@ def verdict_text(d: DesignResult, slo: SloResult) -> str:
     settle = slo.replications_to_settle()
     more = ("" if settle is None
             else f"; ~{settle:,} replications would settle it (now {a.n})")
-    return (f"{bound_text(d, slo)}: inconclusive ({human_ms(a.mean)}, 95% CI "
-            f"{human_ms(a.low)} to {human_ms(a.high)}{more})")
+    unit = common_unit((a.mean, a.low, a.high))
+    return (f"{bound_text(d, slo)}: inconclusive ({ms_in(a.mean, unit)}, 95% CI "
+            f"{ms_in(a.low, unit)} to {ms_in(a.high, unit)}{more})")
 
 
 def bounds_text(d: DesignResult) -> str:
@@ -93,10 +104,17 @@ def llm_estimate(d: DesignResult, which: str, key: str) -> Estimate | None:
     return d.llm.latency(which)[key]
 
 
-def llm_ms(d: DesignResult, which: str, key: str, *, ci: bool = False) -> str:
-    """Return ``40.28 ms ± 6.21 ms`` for an LLM latency, ``n/a`` for a design without one."""
+def llm_ms(d: DesignResult, which: str, key: str, *, ci: bool = False,
+           unit: str | None = None) -> str:
+    """Return ``40.28 ms ± 6.21 ms`` for an LLM latency (in ``unit`` when given), ``n/a`` for
+    a design without one."""
     est = llm_estimate(d, which, key)
-    return NA if est is None else fmt_ms(est, ci=ci)
+    return NA if est is None else fmt_ms(est, ci=ci, unit=unit)
+
+
+def llm_unit(d: DesignResult, which: str, keys: tuple[str, ...]) -> str:
+    """Return one unit for a design's ``which`` latency over ``keys`` (a row of a table)."""
+    return estimates_unit(llm_estimate(d, which, k) for k in keys if k in LLM_LATENCY_KEYS)
 
 
 def goodput_text(d: DesignResult) -> str:
@@ -113,8 +131,9 @@ def comparison_rows(result: RunResult) -> list[tuple[str, list[str]]]:
     rows = []
     for which, label in LLM_TIMES:
         for key in ("p50", "p99"):
-            rows.append((f"{key} {label}", [llm_ms(d, which, key, ci=key == "p99")
-                                            for d in designs]))
+            rows.append((f"{key} {label}", [
+                llm_ms(d, which, key, ci=key == "p99", unit=llm_unit(d, which, ("p50", "p99")))
+                for d in designs]))
     rows.append(("goodput (req/s meeting every bound)", [goodput_text(d) for d in designs]))
     rows.append(("tokens/s in, out", [NA if d.llm is None else
                                       f"{fmt_number(d.llm.input_tokens_per_s.mean, 0)}, "
@@ -146,8 +165,9 @@ def latency_rows(d: DesignResult, keys: tuple[str, ...], *, ci: bool = True
         return []
     out = []
     for which, label in LLM_TIMES:
-        out.append((label, *(llm_ms(d, which, k, ci=ci) if k in LLM_LATENCY_KEYS else ""
-                             for k in keys)))
+        unit = llm_unit(d, which, keys)
+        out.append((label, *(llm_ms(d, which, k, ci=ci, unit=unit) if k in LLM_LATENCY_KEYS
+                             else "" for k in keys)))
     return out
 
 

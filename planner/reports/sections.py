@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from planner.reports import llm as llm_report
 from planner.reports.formatting import (
     NA,
+    estimates_unit,
     fmt_money,
     fmt_ms,
     fmt_number,
@@ -25,7 +26,7 @@ from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, c
 
 __all__ = ["NA", "RECOMMENDED_MARK", "Block", "Bullets", "Paragraph", "Section", "Table",
            "build_report", "fmt_money", "fmt_ms", "fmt_number", "fmt_pct", "fmt_plain",
-           "fmt_unit", "human_ms", "short_source"]
+           "estimates_unit", "fmt_unit", "human_ms", "short_source"]
 """The formatting helpers are re-exported: reports import them from here."""
 
 RECOMMENDED_MARK = "★"
@@ -241,8 +242,10 @@ def comparison_table(result: RunResult) -> Table:
     if label is None:
         row("metric", [d.metric_label for d in designs])
     what = f"{label} " if label else ""
-    for key in LATENCY_KEYS:
-        row(f"{key} {what}".rstrip(), [fmt_ms(d.latency_ms[key], ci=key == "p99") for d in designs])
+    units = [estimates_unit(d.latency_ms[k] for k in LATENCY_KEYS) for d in designs]
+    for key in LATENCY_KEYS:  # one unit per design over its percentiles
+        row(f"{key} {what}".rstrip(), [fmt_ms(d.latency_ms[key], ci=key == "p99", unit=u)
+                                       for d, u in zip(designs, units)])
     for name, cells in llm_report.comparison_rows(result):
         row(name, cells)
     row("SLO", [llm_report.verdicts_text(d) for d in designs])
@@ -334,11 +337,13 @@ def design_sections(result: RunResult) -> list[Section]:
     for d in result.designs:
         f = d.fleet
         label = "E2E latency" if d.llm is not None else d.metric_label
-        rows = [(label, *(fmt_ms(d.latency_ms[k], ci=True) for k in LATENCY_KEYS)),
+        unit = estimates_unit(d.latency_ms[k] for k in LATENCY_KEYS)
+        rows = [(label, *(fmt_ms(d.latency_ms[k], ci=True, unit=unit) for k in LATENCY_KEYS)),
                 *llm_report.latency_rows(d, LATENCY_KEYS)]
         if d.wait_ms["mean"].mean is not None:  # only patterns with a request queue wait
-            rows.append(("wait", *(fmt_ms(d.wait_ms[k], ci=True) if k in d.wait_ms else ""
-                                   for k in LATENCY_KEYS)))
+            wait = estimates_unit(d.wait_ms[k] for k in LATENCY_KEYS if k in d.wait_ms)
+            rows.append(("wait", *(fmt_ms(d.wait_ms[k], ci=True, unit=wait) if k in d.wait_ms
+                                   else "" for k in LATENCY_KEYS)))
         dist = Table(("metric", *LATENCY_KEYS), tuple(rows),
                      ("left", *("right" for _ in LATENCY_KEYS)))
         items = [

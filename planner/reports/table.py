@@ -12,6 +12,7 @@ from rich.table import Table
 from planner.reports import llm as llm_report
 from planner.reports.sections import (
     NA,
+    estimates_unit,
     flag_marks,
     fmt_money,
     fmt_ms,
@@ -29,8 +30,8 @@ def _console(buffer: io.StringIO, width: int | None = None) -> Console:
                    emoji=False, soft_wrap=False, markup=False)
 
 
-def _ms(e: Estimate, ci: bool = False) -> str:
-    return fmt_ms(e, ci=ci).replace(" ± ", "\n±")
+def _ms(e: Estimate, ci: bool = False, unit: str | None = None) -> str:
+    return fmt_ms(e, ci=ci, unit=unit).replace(" ± ", "\n±")
 
 
 def _slo(d: DesignResult) -> str:
@@ -112,8 +113,10 @@ def render_comparison(result: RunResult) -> str:
             d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})")
             + "".join(f"\n{flag}" for flag in flag_marks(d)),
             fleet,
-            _ms(d.latency_ms["p50"]),
-            _ms(d.latency_ms["p99"], ci=True),
+            _ms(d.latency_ms["p50"], unit=estimates_unit((d.latency_ms["p50"],
+                                                         d.latency_ms["p99"]))),
+            _ms(d.latency_ms["p99"], ci=True, unit=estimates_unit((d.latency_ms["p50"],
+                                                                   d.latency_ms["p99"]))),
             *((ttft, tpot) if llm else ()),
             _slo(d),
             _rate(d.arrival_rate_rps.mean), _rate(d.throughput_rps.mean),
@@ -274,13 +277,16 @@ def render_details(result: RunResult) -> str:
         for key in ("mean", "p50", "p90", "p95", "p99"):
             table.add_column(key, justify="right")
         keys = ("mean", "p50", "p90", "p95", "p99")
+        unit = estimates_unit(d.latency_ms[k] for k in keys)
         table.add_row("E2E latency" if d.llm is not None else d.metric_label,
-                      *[_ms(d.latency_ms[k], ci=True) for k in keys])
+                      *[_ms(d.latency_ms[k], ci=True, unit=unit) for k in keys])
         for row in llm_report.latency_rows(d, keys):
             table.add_row(*(cell.replace(" ± ", "\n±") for cell in row))
         if d.pattern == "realtime":
-            table.add_row("wait ms", _ms(d.wait_ms["mean"], ci=True),
-                          _ms(d.wait_ms["p50"], ci=True), "", "", _ms(d.wait_ms["p99"], ci=True))
+            wait = estimates_unit(d.wait_ms[k] for k in ("mean", "p50", "p99"))
+            table.add_row("wait", _ms(d.wait_ms["mean"], ci=True, unit=wait),
+                          _ms(d.wait_ms["p50"], ci=True, unit=wait), "", "",
+                          _ms(d.wait_ms["p99"], ci=True, unit=wait))
         console.print(table)
         if d.slos:
             console.print(f"  SLO: {llm_report.verdicts_text(d)}", soft_wrap=True)

@@ -8,6 +8,7 @@ front; an unknown price is never cheap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,13 @@ def infeasible_reasons(row: Row, constraints: SweepConstraints) -> list[str]:
     if cost is None:
         out.append("cost n/a" if not row.get("cost_incomplete") else "cost incomplete")
     if constraints.slo and row.get("meets_slo") is not True:
-        out.append("SLO missed" if row.get("meets_slo") is False else "no SLO result")
+        verdicts = {s.get("verdict") for s in row.get("slos") or []}
+        if row.get("meets_slo") is None:
+            out.append("no SLO result")
+        elif "MISSED" not in verdicts and "inconclusive" in verdicts:
+            out.append("SLO inconclusive (more replications would settle it)")
+        else:
+            out.append("SLO missed")
     budget = constraints.budget_usd_per_month
     if budget is not None and cost is not None and cost > budget:
         out.append(f"over budget (${cost:,.2f} > ${budget:,.2f} per month)")
@@ -92,7 +99,33 @@ def pareto_front(rows: Sequence[Row], *, axis: str = "latency") -> list[Row]:
             front.extend(p[3] for p in points[i:j] if p[1] == group_best)
         best_cheaper = min(best_cheaper, group_best)
         i = j
-    return front
+    return _without_noise_wins(front, axis)
+
+
+def _half_width(row: Row) -> float:
+    return float(row.get("usd_per_month_half_width") or 0.0)
+
+
+def _without_noise_wins(front: list[Row], axis: str) -> list[Row]:
+    """Drop a front point whose only edge is a cost lower than a better point's by less than
+    their combined 95 % half-widths (a tie in cost, :func:`planner.results.cost_tie`): the
+    better point then dominates it. The front is sorted by cost, each point better on
+    ``axis`` than every cheaper one."""
+    def value(row: Row) -> float:
+        v = latency_ms(row) if axis == "latency" else -(_metric(row, "slo_attainment") or 0.0)
+        return float(v) if v is not None else math.inf
+
+    kept = []
+    for k, row in enumerate(front):
+        cost = cost_usd_per_month(row) or 0.0
+        tied_better = any(
+            value(other) < value(row)
+            and abs((cost_usd_per_month(other) or 0.0) - cost)
+            <= math.hypot(_half_width(row), _half_width(other))
+            for other in front[k + 1:])
+        if not tied_better:
+            kept.append(row)
+    return kept
 
 
 def cheapest_feasible(rows: Iterable[Row], constraints: SweepConstraints) -> Row | None:

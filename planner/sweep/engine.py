@@ -120,7 +120,8 @@ def default_output(scenario: Scenario, fingerprint: str) -> Path:
 def _skipped_row(point: SweepPoint) -> Row:
     return {"point_id": point.point_id, "index": point.index, "params": point.params,
             "seed": point.seed, "status": "skipped", "error": point.reason, "metrics": None,
-            "slo_ms": None, "meets_slo": None, "cost_incomplete": None, "kernel_s": None,
+            "slo_ms": None, "meets_slo": None, "cost_incomplete": None,
+            "usd_per_month_half_width": None, "kernel_s": None,
             "wall_s": 0.0}
 
 

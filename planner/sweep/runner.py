@@ -221,7 +221,8 @@ def run_point(job: SweepJob, task: PointTask) -> dict[str, Any]:
     row: dict[str, Any] = {"point_id": task.point_id, "index": task.index,
                            "params": task.params, "seed": task.seed, "status": "ok",
                            "error": None, "metrics": None, "slo_ms": None, "meets_slo": None,
-                           "slos": None, "cost_incomplete": None, "kernel_s": None}
+                           "slos": None, "cost_incomplete": None,
+                           "usd_per_month_half_width": None, "kernel_s": None}
     try:
         data, local = _prepared(job)
         design = _walk_paths(task.design, lambda v: local.get(v, v))
@@ -237,6 +238,7 @@ def run_point(job: SweepJob, task: PointTask) -> dict[str, Any]:
                    slo_ms=None if design.slo is None else design.slo.achieved_ms.mean,
                    slos=[s.to_dict() for s in design.slos],
                    cost_incomplete=design.cost.incomplete,
+                   usd_per_month_half_width=design.cost.usd_per_month_half_width,
                    kernel_s=spent[0] if job.measure_kernels else None)
     row["wall_s"] = time.perf_counter() - started
     return row

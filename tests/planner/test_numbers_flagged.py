@@ -307,3 +307,18 @@ def test_every_design_warning_has_a_known_code_and_reaches_every_format(tmp_path
 def test_a_warning_code_must_be_known():
     with pytest.raises(ValueError, match="unknown design warning code"):
         DesignWarning("nope", "x")
+
+
+def test_a_sweep_front_drops_a_point_cheaper_only_inside_the_noise():
+    from planner.sweep.analysis import pareto_front
+
+    def row(i, usd, p99, half):
+        return {"status": "ok", "index": i, "point_id": f"p{i}", "slo_ms": p99,
+                "metrics": {"usd_per_month": usd}, "usd_per_month_half_width": half}
+
+    rows = [row(0, 1000.0, 30.0, 10.0), row(1, 1000.51, 20.0, 10.0), row(2, 2000.0, 10.0, 1.0)]
+    assert [r["point_id"] for r in pareto_front(rows)] == ["p1", "p2"]
+    # without intervals (one replication) the $0.51 is all there is: both stay
+    for r in rows:
+        r["usd_per_month_half_width"] = None
+    assert [r["point_id"] for r in pareto_front(rows)] == ["p0", "p1", "p2"]

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli.main import app
-from planner.reports.formatting import fmt_number, fmt_unit, human_ms
+from planner.reports.formatting import fmt_number, fmt_unit, human_ms, ms_in, shared_unit
 from planner.reports.guardrails import fmt_value
 from planner.reports.markdown import escape
 
@@ -200,8 +200,12 @@ def test_adr_states_the_llm_metrics_and_bounds(scenario, designs, tmp_path) -> N
     options = text.split("## Considered Options")[1].split("## Decision Outcome")[0]
     for s in vllm["slos"]:
         name = NAMES[s["metric"]]
-        assert escape(f"p99 {name} {human_ms(s['achieved_ms'])} against an SLO of "
-                      f"{human_ms(s['latency_ms'])}: {'met' if s['met'] else 'MISSED'}") in options
+        u = shared_unit((s["achieved_ms"], s["latency_ms"]))
+
+        def fmt(v, u=u):
+            return human_ms(v) if u is None else ms_in(v, u)
+        assert escape(f"p99 {name} {fmt(s['achieved_ms'])} against an SLO of "
+                      f"{fmt(s['latency_ms'])}: {s['verdict']}") in options
     m = vllm["llm"]
     assert escape(f"TTFT p99 {human_ms(m['ttft_ms']['p99'])}, TPOT p99 "
                   f"{human_ms(m['tpot_ms']['p99'])}") in options

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from planner.cli.main import app
-from planner.reports.formatting import fmt_money, human_ms
+from planner.reports.formatting import common_unit, fmt_money, human_ms, ms_in
 from planner.reports.markdown import escape
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +77,10 @@ def test_every_point_runs_and_feasibility_needs_every_bound(swept) -> None:
 def _verdict(point: dict) -> str:
     if point["meets_slo"]:
         return "met"
-    missed = [NAMES[s["metric"]] for s in point["slos"] if not s["met"]]
+    missed = [NAMES[s["metric"]] for s in point["slos"] if s["verdict"] == "MISSED"]
+    if not missed:
+        open_ = [NAMES[s["metric"]] for s in point["slos"] if s["verdict"] == "inconclusive"]
+        return f"inconclusive ({', '.join(open_)})"
     return f"MISSED ({', '.join(missed)})"
 
 
@@ -91,13 +94,15 @@ def test_markdown_report_shows_ttft_tpot_and_verdicts(swept) -> None:
     table = md.split("## Every point that ran")[1]
     header = "| point | parameters | $/month | TTFT p99 | TPOT p99 | SLO attainment | SLO | feasible |"
     assert table.strip().splitlines()[0] == escape(header).replace("\\|", "|")
+    ttft_unit = common_unit(p["slo_ms"] for p in doc["points"])
+    tpot_unit = common_unit(p["metrics"]["tpot_p99_ms"] for p in doc["points"])
     for p in doc["points"]:
         m = p["metrics"]
         row = next(line for line in table.splitlines() if line.startswith(f"| {p['point_id']}"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[2] == escape(fmt_money(m["usd_per_month"]))
-        assert cells[3] == escape(human_ms(p["slo_ms"]))
-        assert cells[4] == escape(human_ms(m["tpot_p99_ms"]))
+        assert cells[3] == escape(ms_in(p["slo_ms"], ttft_unit))
+        assert cells[4] == escape(ms_in(m["tpot_p99_ms"], tpot_unit))
         assert cells[6] == escape(_verdict(p))
         assert cells[7] == ("yes" if p["feasible"] else "no")
     best = doc["cheapest_feasible"]
