@@ -23,9 +23,12 @@ from planner.result_parts import (
 )
 from planner.stats import Estimate
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the JSON results; 2: typed batching per pattern (streaming ``window_s``, batch
-``period_s``, training none), every fleet key present for every pattern."""
+``period_s``, training none), every fleet key present for every pattern; 3: ``warnings`` are
+``{code, message}`` objects, SLO bounds carry ``verdict`` (met / MISSED / inconclusive) and
+``replications_to_settle``, costs carry ``usd_per_month_ci95``, the recommendation names its
+``cost_ties``."""
 LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99")
 WAIT_KEYS = ("mean", "p50", "p99")
 
