@@ -207,7 +207,7 @@ def pareto_names(result: RunResult) -> list[str]:
 
 FLAG_MARKS = {"overload": "OVERLOADED", "work_pending": "WORK PENDING",
               "partial_day": "PARTIAL DAY", "commitment_underused": "COMMITMENT UNDERUSED",
-              "slo_inconclusive": "SLO INCONCLUSIVE"}
+              "slo_inconclusive": "SLO INCONCLUSIVE", "backlog": "BACKLOG"}
 """Warnings whose figures a reader must not take at face value, and the mark that says so
 next to the design's name in comparison tables."""
 
