@@ -108,3 +108,30 @@ def test_cost_review_upload(dash_duo, app, shared_data):
     dash_duo.wait_for_contains_text("#cr-review", "2023-11", timeout=10)
     assert severe(dash_duo) == []
     screenshot(dash_duo, "cost-review-upload")
+
+
+def test_an_overloaded_run_is_flagged_on_the_page_as_in_the_json(dash_duo, app, settings):
+    """Issue 15: a figure the run cannot support is flagged in the dashboard too: the page's
+    flags row and warnings match the codes and messages of the results JSON for the same
+    edited scenario."""
+    from dashboards import scenario_logic
+    from planner.reports.sections import FLAG_MARKS
+    from planner.run import run_scenario
+
+    edits = {"rate_rps": 100000.0}
+    expected = run_scenario(scenario_logic.build_scenario(settings, "tiny", edits)).to_dict()
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/?scenario=tiny&rate_rps=100000.0")
+    dash_duo.wait_for_contains_text("#scn-validation", "valid: 2 design(s)", timeout=20)
+    dash_duo.find_element("#scn-run").click()
+    dash_duo.wait_for_element("#scn-comparison", timeout=60)
+    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#scn-comparison tr")
+    cells = {r.find_elements(By.CSS_SELECTOR, "td, th")[0].text:
+             [c.text for c in r.find_elements(By.CSS_SELECTOR, "td, th")[1:]] for r in rows}
+    for design, shown in zip(expected["designs"], cells["flags"]):
+        marks = [FLAG_MARKS[w["code"]] for w in design["warnings"] if w["code"] in FLAG_MARKS]
+        assert marks and "OVERLOADED" in marks
+        assert shown == ", ".join(dict.fromkeys(marks))
+        overload = next(w["message"] for w in design["warnings"] if w["code"] == "overload")
+        assert overload.split(" (arrivals")[0] in dash_duo.driver.page_source
+    assert severe(dash_duo) == []
