@@ -167,10 +167,12 @@ def _generic_warnings(run: PatternRun, slos: list[SloResult]) -> list[DesignWarn
             continue
         a = s.achieved_ms
         settle = s.replications_to_settle()
+        scale, unit = (1.0, "ms") if s.latency_ms < 10_000 else (1000.0, "s")
         out.append(DesignWarning(
-            "slo_inconclusive", f"SLO {s.metric} p{s.percentile:g} <= {s.latency_ms:g} ms is "
-            f"inconclusive: {a.mean:,.2f} ms with a 95% interval of {a.low:,.2f} to "
-            f"{a.high:,.2f} ms over {a.n} replications straddles the bound"
+            "slo_inconclusive", f"SLO {s.metric} p{s.percentile:g} <= "
+            f"{s.latency_ms / scale:,.6g} {unit} is inconclusive: {a.mean / scale:,.2f} {unit} "
+            f"with a 95% interval of {a.low / scale:,.2f} to {a.high / scale:,.2f} {unit} over "
+            f"{a.n} replications straddles the bound"
             + ("" if settle is None else f"; about {settle:,} replications would settle it")))
     codes = {w.code for w in run.warnings}
     w = run.usage.work
@@ -206,10 +208,11 @@ def partial_day_warning(context: DesignContext, run: PatternRun) -> DesignWarnin
     share = float(np.mean(arrivals.rate_rps_at(midpoints))) / arrivals.mean_rate_rps
     start = arrivals.start_hour
     end = (start + horizon / 3600.0) % 24.0
-    fixed = getattr(context.design.fleet, "autoscaling", None) is None
+    fixed = (getattr(context.design.fleet, "autoscaling", None) is None
+             and context.design.pattern != "batch")
     what = ("the fleet is fixed, so its monthly cost holds, but the unit costs and latencies "
             "are those of these hours" if fixed else
-            "the autoscaled fleet's monthly cost and the unit costs extrapolate these hours")
+            "the monthly cost and the unit costs extrapolate these hours")
     return DesignWarning(
         "partial_day", f"daily traffic simulated for {horizon / 3600:g} h (clock "
         f"{_clock(start)} to {_clock(end)}, arrivals.start_hour {start:g}), which carries "
