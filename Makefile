@@ -48,3 +48,4 @@ bench-month: $(STAMP)
 bench-billing: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_billing_review.py
+	$(BIN)/python benchmarks/bench_billing_cli.py
