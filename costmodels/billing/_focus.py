@@ -1,10 +1,18 @@
-"""FOCUS 1.0 / 1.1 / 1.2 files (CSV or Parquet) -> the normalised frame.
+"""FOCUS 1.0 / 1.1 / 1.2 / 1.3 files (CSV or Parquet) -> the normalised frame.
 
 Column names are matched case-insensitively (``SkuPriceid`` -> ``SkuPriceId``) and deprecated
 names are mapped (``AmortizedCost`` -> ``EffectiveCost``, ``ChargeType`` -> ``ChargeCategory``,
 ``UsageQuantity``/``UsageUnit`` -> ``ConsumedQuantity``/``ConsumedUnit``, ``Region`` ->
 ``RegionId``, ``Provider``/``Publisher``/``InvoiceIssuer`` -> ``...Name``); each is reported as
 an oddity.  Enum values in the wrong case are corrected and counted.
+
+A FOCUS 1.3 file is read as a 1.2 file where the columns are shared; its own columns
+(``ServiceProviderName``, ``HostProviderName``, ``ContractApplied``, ``Allocated*``) are kept,
+and a 1.3 file without the deprecated ``ProviderName`` / ``PublisherName`` gets them from
+``ServiceProviderName``.  ServiceSubcategory, mandatory since FOCUS 1.2, is derived where a file
+lacks it (FOCUS 1.0), leaves it null, or gives a value that is not allowed for the row's
+ServiceCategory (:mod:`costmodels.billing._subcategories`); an absent column and a replaced
+value are reported as oddities.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import polars as pl
 
 from costmodels.billing._common import (
     MONEY_IN,
+    NULL_TOKENS,
     ROW,
     Cols,
     Oddity,
@@ -27,7 +36,8 @@ from costmodels.billing._common import (
     short_account_checks,
     time_zone_checks,
 )
-from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS
+from costmodels.billing._subcategories import unfit_subcategory, with_service_subcategory
+from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_13_COLUMNS, FOCUS_COLUMNS
 
 DEPRECATED = {"AmortizedCost": "EffectiveCost", "ChargeType": "ChargeCategory",
               "UsageQuantity": "ConsumedQuantity", "UsageUnit": "ConsumedUnit",
@@ -44,6 +54,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "CapacityReservationStatus": ("Used", "Unused"),
 }
 
+_V13 = tuple(FOCUS_13_COLUMNS)
 _V12 = ("BillingAccountType", "SubAccountType", "InvoiceId", "PricingCurrency",
         "PricingCurrencyContractedUnitPrice", "PricingCurrencyEffectiveCost",
         "PricingCurrencyListUnitPrice")
@@ -56,13 +67,16 @@ _OWN_EXTRAS = ("x_InstanceType", "x_GpuModel", "x_GpuCount", "x_PurchaseOption",
 _HOUR_UNITS = ["Hours", "Hour", "Hrs", "hour", "hours", "Instance Hours", "Normalized Hour"]
 
 
+_KNOWN = (*FOCUS_COLUMNS, *FOCUS_13_COLUMNS, *EXTRA_COLUMNS)
+
+
 def _canonical_names(columns: list[str]) -> dict[str, str]:
-    lowered = {name.lower(): name for name in (*FOCUS_COLUMNS, *EXTRA_COLUMNS)}
+    lowered = {name.lower(): name for name in _KNOWN}
     deprecated = {k.lower(): v for k, v in DEPRECATED.items()}
     out = {}
     for col in columns:
         key = col.lower()
-        if col in FOCUS_COLUMNS or col in EXTRA_COLUMNS:
+        if col in _KNOWN:
             out[col] = col
         elif key in lowered:
             out[col] = lowered[key]
@@ -74,10 +88,12 @@ def _canonical_names(columns: list[str]) -> dict[str, str]:
 
 
 def detect_focus(columns: list[str]) -> str | None:
-    """The FOCUS version a header implies (``"focus-1.0"``...``"focus-1.2"``), or None."""
+    """The FOCUS version a header implies (``"focus-1.0"``...``"focus-1.3"``), or None."""
     names = set(_canonical_names(columns).values())
     if "BilledCost" not in names or not ({"ChargePeriodStart", "ChargeCategory"} & names):
         return None
+    if names & set(_V13):
+        return "focus-1.3"
     if names & set(_V12):
         return "focus-1.2"
     if names & set(_V11):
@@ -124,7 +140,7 @@ def _name_oddities(label: str, names: dict[str, str]) -> tuple[list[Oddity], dic
             kind = "deprecated_column" if col.lower() in {k.lower() for k in DEPRECATED} \
                 else "wrong_case_column"
             oddities.append(Oddity(kind, label, col, 1, col,
-                                   f"column {col} read as FOCUS 1.2 {canon}"))
+                                   f"column {col} read as FOCUS {canon}"))
     return oddities, renamed, dupes
 
 
@@ -134,8 +150,7 @@ def _read_columns(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType])
     columns = [c for c in schema if c != ROW]
     names = _canonical_names(columns)
     oddities, renamed, dupes = _name_oddities(label, names)
-    extra = [c for c in columns if names[c] not in FOCUS_COLUMNS and names[c] not in EXTRA_COLUMNS
-             and not c.startswith("x_")]
+    extra = [c for c in columns if names[c] not in _KNOWN and not c.startswith("x_")]
     if extra:
         oddities.append(Oddity("extra_columns", label, None, len(extra), ", ".join(extra[:10]),
                                "columns that are neither FOCUS nor x_-prefixed; ignored"))
@@ -153,8 +168,13 @@ def _read_columns(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType])
     return raw, cols, oddities
 
 
+def _provider(cols: Cols) -> pl.Expr:
+    """ProviderName, else FOCUS 1.3's ServiceProviderName that replaces it."""
+    return pl.coalesce(cols.text("ProviderName"), cols.text("ServiceProviderName"))
+
+
 def _is_aws(cols: Cols) -> pl.Expr:
-    return cols.text("ProviderName").is_in(["AWS", "Amazon Web Services"]).fill_null(False)
+    return _provider(cols).is_in(["AWS", "Amazon Web Services"]).fill_null(False)
 
 
 def _row_checks(cols: Cols) -> tuple[list[OddityCheck], dict[str, pl.Expr], list[str]]:
@@ -163,6 +183,14 @@ def _row_checks(cols: Cols) -> tuple[list[OddityCheck], dict[str, pl.Expr], list
     Short account ids are only an oddity on AWS rows.
     """
     checks = null_literal_checks(cols.schema, cols.original)
+    if cols.has("ServiceSubcategory"):
+        given = cols.text("ServiceSubcategory")
+        null_text = given.str.strip_chars().str.to_lowercase().is_in(list(NULL_TOKENS))
+        checks.append(OddityCheck(
+            "invalid_subcategory", cols.label("ServiceSubcategory"),
+            unfit_subcategory(cols.text("ServiceCategory"), given) & ~null_text, given,
+            "ServiceSubcategory not allowed for the row's ServiceCategory; derived from "
+            "ServiceCategory and ServiceName"))
     checks += time_zone_checks(cols, ["ChargePeriodStart", "ChargePeriodEnd",
                                       "BillingPeriodStart", "BillingPeriodEnd"])
     enums = {name: _enum(cols, name, checks) for name in ENUMS}
@@ -188,14 +216,14 @@ def _periods(cols: Cols) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
 def _missing_column_oddities(label: str, cols: Cols) -> list[Oddity]:
     """File-level oddities for the optional key columns that are absent."""
     oddities = []
-    for name in ("BillingPeriodStart", "EffectiveCost", "ChargeCategory"):
+    fixes = {"BillingPeriodStart": "derived from ChargePeriodStart's calendar month (UTC)",
+             "EffectiveCost": "set to BilledCost",
+             "ChargeCategory": "rows rejected",
+             "ServiceSubcategory": "derived from ServiceCategory and ServiceName"}
+    for name, fix in fixes.items():
         if not cols.has(name):
             oddities.append(Oddity("missing_column", label, name, 1, name,
-                                   f"FOCUS column {name} is absent; "
-                                   + {"BillingPeriodStart": "derived from ChargePeriodStart's "
-                                                            "calendar month (UTC)",
-                                      "EffectiveCost": "set to BilledCost",
-                                      "ChargeCategory": "rows rejected"}[name]))
+                                   f"FOCUS column {name} is absent; {fix}"))
     return oddities
 
 
@@ -234,7 +262,7 @@ def _focus_columns(cols: Cols, enums: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
     billed = cols.money("BilledCost")
     charge_start, charge_end, period_start, period_end = _periods(cols)
     exprs: dict[str, pl.Expr] = {}
-    for name, dtype in FOCUS_COLUMNS.items():
+    for name, dtype in {**FOCUS_COLUMNS, **FOCUS_13_COLUMNS}.items():
         if dtype == pl.Float64:
             exprs[name] = cols.money(name)
         elif isinstance(dtype, pl.Datetime):
@@ -251,6 +279,9 @@ def _focus_columns(cols: Cols, enums: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
         "BillingPeriodEnd": period_end,
         "BillingAccountId": account("BillingAccountId"),
         "SubAccountId": account("SubAccountId"),
+        "ProviderName": _provider(cols),
+        "PublisherName": pl.coalesce(cols.text("PublisherName"),
+                                     cols.text("ServiceProviderName")),
     })
     return exprs
 
@@ -315,5 +346,6 @@ def prepare_focus(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
     exprs.update(_extension_columns(label, cols, enums))
     for expr in reject_rules(_rejection_rules(cols, enums["ChargeCategory"])):
         exprs[expr.meta.output_name()] = expr
+    normalised = with_service_subcategory(finish(frame, exprs))
     return Prepared(label, version, f"{cols.label('BilledCost')} (billed cost)", raw,
-                    finish(frame, exprs), checks, oddities)
+                    normalised, checks, oddities)

@@ -1,7 +1,8 @@
-"""The normalised billing frame: FOCUS 1.2 column names and polars types, plus ``x_`` extras.
+"""The normalised billing frame: FOCUS 1.2 and 1.3 column names and polars types, plus ``x_`` extras.
 
 Every reader in :mod:`costmodels.billing` returns a ``polars.LazyFrame`` with exactly
-:data:`FOCUS_COLUMNS` followed by :data:`EXTRA_COLUMNS`, in that order.  Conventions:
+:data:`FOCUS_COLUMNS` (FOCUS 1.2), :data:`FOCUS_13_COLUMNS` (the columns FOCUS 1.3 adds) and
+:data:`EXTRA_COLUMNS`, in that order (:data:`NORMALISED_SCHEMA`).  Conventions:
 
 * Date/times are ``Datetime("us", "UTC")``; ``ChargePeriodEnd`` and ``BillingPeriodEnd`` are
   exclusive bounds.
@@ -13,6 +14,10 @@ Every reader in :mod:`costmodels.billing` returns a ``polars.LazyFrame`` with ex
   Purchase, Tax, Credit, Adjustment; ``PricingCategory``: Standard, Dynamic, Committed, Other;
   ``CommitmentDiscountStatus``: Used, Unused; ``CommitmentDiscountCategory``: Spend, Usage;
   ``ChargeClass``: Correction or null; ``ChargeFrequency``: One-Time, Recurring, Usage-Based).
+* The FOCUS 1.3 columns are null unless the source has them (a FOCUS 1.3 file); the FOCUS 1.3
+  writer derives ``ServiceProviderName``, ``HostProviderName`` and ``ContractApplied`` where
+  they are null (:mod:`costmodels.billing.focus_writer`).  ``ContractApplied``,
+  ``AllocatedMethodDetails`` and ``AllocatedTags`` are JSON objects as strings.
 * Extras: ``x_Provider`` (``aws`` | ``gcp`` | ``focus`` source), ``x_SourceFile`` and
   ``x_SourceRow`` (1-based data row, for error messages and reconciliation), ``x_InstanceType``
   (e.g. ``p5.48xlarge``, ``a2-highgpu-1g``), ``x_GpuModel`` (e.g. ``NVIDIA H100``),
@@ -24,6 +29,8 @@ Every reader in :mod:`costmodels.billing` returns a ``polars.LazyFrame`` with ex
 from __future__ import annotations
 
 import polars as pl
+
+from costmodels.billing.errors import BillingError
 
 UTC_TIME = pl.Datetime("us", "UTC")
 
@@ -88,6 +95,33 @@ FOCUS_COLUMNS: dict[str, pl.DataType] = {
 }
 """The 57 FOCUS 1.2 Cost and Usage columns, alphabetical as in the specification."""
 
+FOCUS_13_COLUMNS: dict[str, pl.DataType] = {
+    "AllocatedMethodDetails": pl.String(),
+    "AllocatedMethodId": pl.String(),
+    "AllocatedResourceId": pl.String(),
+    "AllocatedResourceName": pl.String(),
+    "AllocatedTags": pl.String(),
+    "ContractApplied": pl.String(),
+    "HostProviderName": pl.String(),
+    "ServiceProviderName": pl.String(),
+}
+"""The 8 Cost and Usage columns FOCUS 1.3 adds to 1.2's 57 (it keeps ProviderName and
+PublisherName, deprecated: ServiceProviderName replaces ProviderName)."""
+
+FOCUS_VERSIONS: tuple[str, ...] = ("1.2", "1.3")
+"""The FOCUS versions the writer produces."""
+
+
+def focus_columns(version: str) -> list[str]:
+    """The FOCUS column names of ``version`` (``"1.2"`` or ``"1.3"``), alphabetical."""
+    if version == "1.2":
+        return list(FOCUS_COLUMNS)
+    if version == "1.3":
+        return sorted({*FOCUS_COLUMNS, *FOCUS_13_COLUMNS})
+    raise BillingError(f"unknown FOCUS version {version!r}; use one of "
+                       f"{', '.join(FOCUS_VERSIONS)}")
+
+
 PURCHASE_OPTIONS: tuple[str, ...] = (
     "on_demand", "spot", "reserved", "savings_plan", "committed_use", "other",
 )
@@ -106,5 +140,5 @@ EXTRA_COLUMNS: dict[str, pl.DataType] = {
 }
 """Provider extras after the FOCUS columns (FOCUS requires the ``x_`` prefix)."""
 
-NORMALISED_SCHEMA: dict[str, pl.DataType] = {**FOCUS_COLUMNS, **EXTRA_COLUMNS}
+NORMALISED_SCHEMA: dict[str, pl.DataType] = {**FOCUS_COLUMNS, **FOCUS_13_COLUMNS, **EXTRA_COLUMNS}
 """Column order and types of every normalised frame."""
