@@ -1,4 +1,5 @@
-"""Shared pieces of the billing readers: typed column access, parsing, rejection and oddity rules.
+"""Shared pieces of the billing readers: typed column access, parsing, rejection and oddity rules,
+and the reconciliation records (:class:`Reconciliation`) with their wording.
 
 Every reader scans a file with all CSV cells as strings (Parquet and JSON keep their types),
 then builds polars expressions through :class:`Cols`, which knows each column's source dtype and
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 import polars as pl
 
@@ -330,3 +334,198 @@ SERVICE_SUBCATEGORY_DEFAULT = "Other ({})"
 def to_json_text(value: object) -> str:
     """Compact JSON text (for examples in messages)."""
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+# -- the reconciliation of a read --------------------------------------------------------
+
+SHORT_ROW_REASON = "row has fewer fields than the header (a field is missing or cut off)"
+"""The reason of a CSV row with fewer fields than the header; its amount is unknown."""
+
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One source row that was not normalised, and why."""
+
+    source_file: str
+    row: int
+    column: str | None
+    value: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class PeriodReconciliation:
+    """Rows and money of one source file in one billing period.
+
+    Every amount is the source's own text read as an exact decimal (``money_basis``, the cost
+    column(s) as the file spells them).  ``money_in`` sums the amounts that could be read,
+    ``money_out`` those of the normalised rows, ``money_rejected`` those of the rejected rows.
+    ``amounts_unknown`` counts rejected rows whose amount could not be read (not a number, or a
+    row with fewer fields than the header); ``unknown_examples`` quotes a few.
+    ``rows_mismatched`` counts normalised rows whose Float64 ``BilledCost`` is not their source
+    amount (to Float64 precision): the conversion lost money.
+    """
+
+    source_file: str
+    billing_period_start: datetime | None
+    money_basis: str
+    rows_in: int
+    money_in: Decimal
+    rows_out: int
+    money_out: Decimal
+    rows_rejected: int
+    money_rejected: Decimal
+    amounts_unknown: int = 0
+    unknown_examples: tuple[str, ...] = ()
+    rows_mismatched: int = 0
+    first_mismatch_row: int | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """Rows in = out + rejected, and the known money in = out + rejected, exactly."""
+        return (self.rows_in == self.rows_out + self.rows_rejected
+                and self.money_in == self.money_out + self.money_rejected
+                and self.rows_mismatched == 0)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every amount could be read (no rejected row's amount is unknown)."""
+        return self.amounts_unknown == 0
+
+    @property
+    def verdict(self) -> str:
+        """``balanced``, ``INCOMPLETE`` (balanced, some amounts unknown) or ``NOT BALANCED``."""
+        return verdict(self.balanced, self.complete)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The reconciliation of one :func:`read_billing` call."""
+
+    periods: tuple[PeriodReconciliation, ...]
+    rejected: tuple[RejectedRow, ...]
+    rejected_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(source file, reason) -> number of rows rejected for it (complete, even past the list)."""
+
+    @property
+    def rows_in(self) -> int:
+        """Rows read from all files."""
+        return sum(p.rows_in for p in self.periods)
+
+    @property
+    def rows_out(self) -> int:
+        """Rows in the normalised frame."""
+        return sum(p.rows_out for p in self.periods)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows rejected."""
+        return sum(p.rows_rejected for p in self.periods)
+
+    @property
+    def money_in(self) -> Decimal:
+        """Sum of the sources' own cost columns."""
+        return sum((p.money_in for p in self.periods), Decimal(0))
+
+    @property
+    def money_out(self) -> Decimal:
+        """Sum of BilledCost in the normalised frame."""
+        return sum((p.money_out for p in self.periods), Decimal(0))
+
+    @property
+    def money_rejected(self) -> Decimal:
+        """Source cost of the rejected rows."""
+        return sum((p.money_rejected for p in self.periods), Decimal(0))
+
+    @property
+    def amounts_unknown(self) -> int:
+        """Rejected rows whose amount could not be read."""
+        return sum(p.amounts_unknown for p in self.periods)
+
+    @property
+    def rows_mismatched(self) -> int:
+        """Normalised rows whose BilledCost is not their source amount."""
+        return sum(p.rows_mismatched for p in self.periods)
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every file and period balances (rows and the known money, exactly)."""
+        return all(p.balanced for p in self.periods)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every amount could be read."""
+        return all(p.complete for p in self.periods)
+
+    @property
+    def verdict(self) -> str:
+        """``balanced``, ``INCOMPLETE`` (balanced, some amounts unknown) or ``NOT BALANCED``."""
+        return verdict(self.balanced, self.complete)
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable lines: one per file and period, then the rejections by reason."""
+        lines = []
+        for p in self.periods:
+            month = p.billing_period_start.strftime("%Y-%m") if p.billing_period_start else "?"
+            lines.append(
+                f"{p.source_file} [{month}] rows {p.rows_in} in = {p.rows_out} out + "
+                f"{p.rows_rejected} rejected; {p.money_basis}: "
+                f"{money_text(p.money_in, p.amounts_unknown)} in = {p.money_out:.2f} out + "
+                f"{money_text(p.money_rejected, p.amounts_unknown, rows=p.rows_rejected)} "
+                f"rejected ({period_verdict_text(p)})")
+        for (source, reason), n in sorted(self.rejected_counts.items()):
+            example = next((r for r in self.rejected
+                            if r.source_file == source and r.reason == reason), None)
+            where = f", e.g. {rejected_example(example)}" if example else ""
+            lines.append(f"rejected {n} row(s) of {source}: {reason}{where}")
+        return lines
+
+
+def verdict(balanced: bool, complete: bool) -> str:
+    """The reconciliation's one-word verdict."""
+    if not balanced:
+        return "NOT BALANCED"
+    return "balanced" if complete else "INCOMPLETE"
+
+
+def money_text(known: Decimal, unknown: int, *, rows: int | None = None,
+               spec: str = ".2f") -> str:
+    """An exact total (format ``spec``), ``+ ?`` when some amounts are unknown, ``?`` when all
+    ``rows`` are."""
+    if not unknown:
+        return format(known, spec)
+    if rows is not None and rows == unknown and known == 0:
+        return "?"
+    return f"{format(known, spec)} + ?"
+
+
+def period_verdict_text(p: PeriodReconciliation) -> str:
+    """The verdict with what makes a period incomplete or unbalanced."""
+    notes = []
+    if p.rows_mismatched:
+        notes.append(f"{p.rows_mismatched} normalised row(s) whose BilledCost is not the source "
+                     f"amount, e.g. row {p.first_mismatch_row}")
+    if p.amounts_unknown:
+        shown = "; ".join(p.unknown_examples)
+        more = p.amounts_unknown - len(p.unknown_examples)
+        notes.append(f"{p.amounts_unknown} rejected amount(s) unknown: {shown}"
+                     + (f" and {more} more" if more > 0 else ""))
+    return p.verdict + (": " + "; ".join(notes) if notes else "")
+
+
+def amount_hint(value: str | None) -> str:
+    """A hint for an amount that was not read: thousands separators are not."""
+    if value is not None and _THOUSANDS.match(value.strip()):
+        plain = value.strip().replace(",", "")
+        return f" (thousands separators are not read; write {plain})"
+    return ""
+
+
+def rejected_example(row: RejectedRow) -> str:
+    """One rejected row as a message fragment: row, column, value (and a hint)."""
+    if row.reason == SHORT_ROW_REASON:
+        return f"row {row.row}: {row.value} (from column {row.column} on, no field)"
+    return (f"row {row.row} column {row.column} value {row.value!r}"
+            f"{amount_hint(row.value)}")

@@ -5,6 +5,14 @@ maps it onto :data:`costmodels.billing.schema.NORMALISED_SCHEMA`, and reconciles
 way: rows and money in (the source's own cost column, summed exactly) against rows and money out
 plus rows rejected, per billing period.  A row with a bad value is rejected with its reason and
 row number, never dropped silently; a malformed file raises :class:`BillingFormatError`.
+
+Money is summed exactly: each amount is the source's own text read as a decimal (no float
+sums), so a 1e15 row next to many 0.01 rows reconciles to the cent.  A rejected row whose amount
+cannot be read (``abc``, ``1,234.50``: thousands separators are not read, the text is shown; a
+row with fewer fields than the header) makes the reconciliation *incomplete* rather than
+claiming 0.00.  A CSV file's bytes are checked first (:func:`inspect_csv`): duplicate column
+names, a row with more fields than the header and a file cut off in its last row are errors;
+bytes that are not UTF-8 are read as U+FFFD and reported as an oddity with their offset.
 """
 
 from __future__ import annotations
@@ -26,12 +34,24 @@ from costmodels.billing._common import (
     REJECT_REASON,
     REJECT_VALUE,
     ROW,
+    SHORT_ROW_REASON,
     Oddity,
+    PeriodReconciliation,
     Prepared,
+    Reconciliation,
+    RejectedRow,
+    amount_hint,
 )
 from costmodels.billing._focus import detect_focus, prepare_focus
 from costmodels.billing._gcp import detect_gcp, prepare_gcp
-from costmodels.billing._sources import SourceFile, SourceResolver
+from costmodels.billing._sources import (
+    BadBytes,
+    CsvLayout,
+    SourceFile,
+    SourceResolver,
+    inspect_csv,
+    inspect_text,
+)
 from costmodels.billing.errors import BillingError, BillingFormatError
 from costmodels.billing.schema import NORMALISED_SCHEMA
 
@@ -43,107 +63,12 @@ __all__ = [
 MAX_REJECTED_LISTED = 10_000
 """Rejected rows listed one by one per file; beyond this only their counts are kept."""
 
-_CENT = Decimal("0.005")
+UNKNOWN_EXAMPLES = 3
+"""Unknown amounts quoted per file and billing period."""
 
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """One source row that was not normalised, and why."""
-
-    source_file: str
-    row: int
-    column: str | None
-    value: str | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class PeriodReconciliation:
-    """Rows and money of one source file in one billing period.
-
-    ``money_in`` is the exact sum of the source's own cost column (``money_basis``);
-    ``money_out`` the sum of ``BilledCost`` of the normalised rows; ``money_rejected`` the
-    source cost of the rejected rows (a cost that is not a number counts as 0).
-    """
-
-    source_file: str
-    billing_period_start: datetime | None
-    money_basis: str
-    rows_in: int
-    money_in: Decimal
-    rows_out: int
-    money_out: Decimal
-    rows_rejected: int
-    money_rejected: Decimal
-
-    @property
-    def balanced(self) -> bool:
-        """Rows in = out + rejected, and money in = out + rejected to the cent."""
-        return (self.rows_in == self.rows_out + self.rows_rejected
-                and abs(self.money_in - self.money_out - self.money_rejected) < _CENT)
-
-
-@dataclass(frozen=True)
-class Reconciliation:
-    """The reconciliation of one :func:`read_billing` call."""
-
-    periods: tuple[PeriodReconciliation, ...]
-    rejected: tuple[RejectedRow, ...]
-    rejected_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """(source file, reason) -> number of rows rejected for it (complete, even past the list)."""
-
-    @property
-    def rows_in(self) -> int:
-        """Rows read from all files."""
-        return sum(p.rows_in for p in self.periods)
-
-    @property
-    def rows_out(self) -> int:
-        """Rows in the normalised frame."""
-        return sum(p.rows_out for p in self.periods)
-
-    @property
-    def rows_rejected(self) -> int:
-        """Rows rejected."""
-        return sum(p.rows_rejected for p in self.periods)
-
-    @property
-    def money_in(self) -> Decimal:
-        """Sum of the sources' own cost columns."""
-        return sum((p.money_in for p in self.periods), Decimal(0))
-
-    @property
-    def money_out(self) -> Decimal:
-        """Sum of BilledCost in the normalised frame."""
-        return sum((p.money_out for p in self.periods), Decimal(0))
-
-    @property
-    def money_rejected(self) -> Decimal:
-        """Source cost of the rejected rows."""
-        return sum((p.money_rejected for p in self.periods), Decimal(0))
-
-    @property
-    def balanced(self) -> bool:
-        """Whether every file and period balances (rows exactly, money to the cent)."""
-        return all(p.balanced for p in self.periods)
-
-    def summary_lines(self) -> list[str]:
-        """Human-readable lines: one per file and period, then the rejections by reason."""
-        lines = []
-        for p in self.periods:
-            month = p.billing_period_start.strftime("%Y-%m") if p.billing_period_start else "?"
-            lines.append(
-                f"{p.source_file} [{month}] rows {p.rows_in} in = {p.rows_out} out + "
-                f"{p.rows_rejected} rejected; {p.money_basis}: {p.money_in:.2f} in = "
-                f"{p.money_out:.2f} out + {p.money_rejected:.2f} rejected "
-                f"{'(balanced)' if p.balanced else '(NOT BALANCED)'}")
-        for (source, reason), n in sorted(self.rejected_counts.items()):
-            example = next((r for r in self.rejected
-                            if r.source_file == source and r.reason == reason), None)
-            where = (f", e.g. row {example.row} column {example.column} value {example.value!r}"
-                     if example else "")
-            lines.append(f"rejected {n} row(s) of {source}: {reason}{where}")
-        return lines
+FLOAT_TOLERANCE_ABS = 1e-6
+FLOAT_TOLERANCE_REL = 1e-12
+"""How far a normalised (Float64) BilledCost may sit from its exact source amount."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +183,88 @@ def _scan(source: SourceFile) -> pl.LazyFrame:
     return lf
 
 
+def _check_layout(label: str, layout: CsvLayout) -> None:
+    """Raise for what makes a CSV file unreadable as a table: duplicate names, cut, long rows."""
+    header, width = layout.header, len(layout.header)
+    dupes = [name for i, name in enumerate(header) if name in header[:i]]
+    if dupes:
+        name = dupes[0]
+        where = ", ".join(str(i + 1) for i, h in enumerate(header) if h == name)
+        others = sorted(set(dupes) - {name})
+        also = f"; also duplicated: {', '.join(others)}" if others else ""
+        raise BillingFormatError(
+            f"{label}: column {name} appears {header.count(name)} times in the header (fields "
+            f"{where}){also}; every column needs its own name: rename or drop the duplicate",
+            source_file=label, column=name, row=0)
+    if layout.cut_row is not None:
+        row, fields = layout.cut_row
+        column = header[min(fields, width) - 1] if width else None
+        what = (f"it ends inside the quoted field {column} (field {fields} of {width})"
+                if layout.cut_in_quotes else
+                f"it has {fields} of {width} fields and no line break ends it (from column "
+                f"{column} on, missing or cut short)")
+        raise BillingFormatError(
+            f"{label}: the file is cut off in row {row}: {what}; download the file again",
+            source_file=label, column=column, row=row)
+    if layout.long_row is not None:
+        row, fields = layout.long_row
+        raise BillingFormatError(
+            f"{label}: row {row} has {fields} fields but the header has {width}; a value holds "
+            "an unquoted comma or the header lost a column: quote the value or fix the header",
+            source_file=label, row=row)
+
+
+def _bad_bytes_oddity(label: str, bad: BadBytes, header: tuple[str, ...]) -> Oddity:
+    column = header[bad.field] if bad.row > 0 and bad.field < len(header) else None
+    where = f"row {bad.row}" + (f", column {column}" if column else "") if bad.row else "header row"
+    return Oddity("invalid_utf8", label, column, bad.count, bad.example,
+                  f"{bad.count} byte sequence(s) that are not UTF-8, the first at byte "
+                  f"{bad.offset} ({where}); read as U+FFFD (\ufffd); re-export the file as UTF-8")
+
+
+def _reject_short_rows(frame: pl.LazyFrame, layout: CsvLayout) -> pl.LazyFrame:
+    """Reject the rows with fewer fields than the header (their reason overrides any other).
+
+    Their fields may have shifted, so their amount is unknown: ``MONEY_IN`` is set to null.
+    """
+    width = len(layout.header)
+    short = pl.LazyFrame({
+        "x_SourceRow": [row for row, _ in layout.short_rows],
+        "_short_column": [layout.header[min(n, width - 1)] for _, n in layout.short_rows],
+        "_short_value": [f"{n} of {width} fields" for _, n in layout.short_rows],
+    }, schema={"x_SourceRow": NORMALISED_SCHEMA["x_SourceRow"], "_short_column": pl.String,
+               "_short_value": pl.String})
+    is_short = pl.col("_short_value").is_not_null()
+    return (frame.join(short, on="x_SourceRow", how="left", maintain_order="left")
+            .with_columns(pl.when(is_short).then(pl.lit(SHORT_ROW_REASON))
+                          .otherwise(pl.col(REJECT_REASON)).alias(REJECT_REASON),
+                          pl.when(is_short).then(pl.col("_short_column"))
+                          .otherwise(pl.col(REJECT_COLUMN)).alias(REJECT_COLUMN),
+                          pl.when(is_short).then(pl.col("_short_value"))
+                          .otherwise(pl.col(REJECT_VALUE)).alias(REJECT_VALUE),
+                          pl.when(~is_short).then(pl.col(MONEY_IN)).alias(MONEY_IN))
+            .drop("_short_column", "_short_value"))
+
+
 def _prepare(source: SourceFile) -> Prepared:
+    layout = None
+    if source.kind == "csv":
+        layout = inspect_csv(source.local)
+        _check_layout(source.label, layout)
+    elif source.kind == "ndjson" and (bad := inspect_text(source.local)) is not None:
+        raise BillingFormatError(
+            f"{source.label}: {bad.count} byte sequence(s) that are not UTF-8, the first at byte "
+            f"{bad.offset} (line {bad.row}: {bad.example}); JSON must be UTF-8: re-export the "
+            "file as UTF-8", source_file=source.label, row=bad.row)
+    prepared = _prepare_format(source)
+    if layout is not None and layout.bad_bytes is not None:
+        prepared.oddities.append(_bad_bytes_oddity(source.label, layout.bad_bytes, layout.header))
+    if layout is not None and layout.short_rows:
+        prepared.frame = _reject_short_rows(prepared.frame, layout)
+    return prepared
+
+
+def _prepare_format(source: SourceFile) -> Prepared:
     raw = _scan(source)
     schema = dict(raw.collect_schema())
     columns = [c for c in schema if c != ROW]
@@ -287,17 +293,60 @@ def _prepare(source: SourceFile) -> Prepared:
         source_file=source.label, row=0)
 
 
+def money_columns(money_basis: str) -> list[str]:
+    """The source columns a ``money_basis`` names (``"cost + credits (net cost)"`` -> both)."""
+    names = money_basis.split(" (", 1)[0]
+    return [name.strip() for name in names.split(" + ") if name.strip()]
+
+
+def _amount_unknown(p: Prepared) -> pl.Expr:
+    """True for a rejected row whose amount cannot be read.
+
+    That is a row with fewer fields than the header, or one rejected for a present value of a
+    money column (or whose amount is null while a present value was rejected: the amount rules
+    come first, so an empty amount reads "missing", with no value).
+    """
+    rejected = pl.col(REJECT_REASON).is_not_null()
+    bad_money = (pl.col(REJECT_COLUMN).is_in(money_columns(p.money_basis))
+                 | pl.col(MONEY_IN).is_null())
+    return (rejected & ((pl.col(REJECT_REASON) == SHORT_ROW_REASON)
+                        | (pl.col(REJECT_VALUE).is_not_null() & bad_money))).fill_null(False)
+
+
+def _unknown_examples(rows: list | None, reasons: list | None, values: list | None) -> tuple[
+        str, ...]:
+    """``row 7 'abc'`` or ``row 6 (9 of 15 fields)`` for each unknown amount quoted."""
+    out = []
+    for row, reason, value in zip(rows or [], reasons or [], values or [], strict=True):
+        if reason == SHORT_ROW_REASON:
+            out.append(f"row {row} ({value})")
+        else:
+            out.append(f"row {row} {value!r}{amount_hint(value)}")
+    return tuple(out)
+
+
 def _reconcile(p: Prepared):
     """Collect the per-period stats, rejected rows and oddity counts of one prepared file."""
     accepted = pl.col(REJECT_REASON).is_null()
     money_in = pl.col(MONEY_IN).fill_null(0)
-    stats_q = (p.frame.group_by("BillingPeriodStart").agg(
+    unknown = pl.col("_unknown")
+    source_float = pl.col(MONEY_IN).cast(pl.Float64)
+    mismatch = accepted & ((pl.col("BilledCost") - source_float).abs()
+                           > FLOAT_TOLERANCE_ABS + FLOAT_TOLERANCE_REL * source_float.abs()
+                           ).fill_null(True)
+    stats_q = (p.frame.with_columns(_amount_unknown(p).alias("_unknown"))
+               .group_by("BillingPeriodStart").agg(
         pl.len().alias("rows_in"),
         money_in.sum().alias("money_in"),
         accepted.sum().alias("rows_out"),
-        pl.col("BilledCost").filter(accepted).sum().alias("money_out"),
+        money_in.filter(accepted).sum().alias("money_out"),
         (~accepted).sum().alias("rows_rejected"),
         money_in.filter(~accepted).sum().alias("money_rejected"),
+        unknown.sum().alias("amounts_unknown"),
+        *[pl.col(c).filter(unknown).head(UNKNOWN_EXAMPLES).alias(f"_u{c}")
+          for c in ("x_SourceRow", REJECT_REASON, REJECT_VALUE)],
+        mismatch.sum().alias("rows_mismatched"),
+        pl.col("x_SourceRow").filter(mismatch).first().alias("first_mismatch_row"),
         pl.col("ChargePeriodEnd").filter(accepted).max().alias("latest"),
     ).sort("BillingPeriodStart", nulls_last=True))
     rejected_q = (p.frame.filter(~accepted)
@@ -326,9 +375,11 @@ def _reconcile(p: Prepared):
     periods = [
         PeriodReconciliation(
             p.source_file, r["BillingPeriodStart"], p.money_basis, r["rows_in"],
-            Decimal(str(r["money_in"] or 0)), r["rows_out"],
-            Decimal(repr(float(r["money_out"] or 0.0))), r["rows_rejected"],
-            Decimal(str(r["money_rejected"] or 0)))
+            _exact(r["money_in"]), r["rows_out"], _exact(r["money_out"]), r["rows_rejected"],
+            _exact(r["money_rejected"]), int(r["amounts_unknown"]),
+            _unknown_examples(r["_ux_SourceRow"], r[f"_u{REJECT_REASON}"],
+                              r[f"_u{REJECT_VALUE}"]), int(r["rows_mismatched"]),
+            r["first_mismatch_row"])
         for r in stats.iter_rows(named=True)]
     rejected_rows = [RejectedRow(p.source_file, r["x_SourceRow"], r[REJECT_COLUMN], r[REJECT_VALUE],
                                  r[REJECT_REASON]) for r in rejected.iter_rows(named=True)]
@@ -345,3 +396,8 @@ def _reconcile(p: Prepared):
                                "blank lines (every field empty) skipped; they are not rows"))
     latest = stats["latest"].max()
     return periods, rejected_rows, reason_counts, oddities, latest
+
+
+def _exact(value: object) -> Decimal:
+    """A polars Decimal sum as an exact ``Decimal`` (0 for an empty group)."""
+    return Decimal(0) if value is None else Decimal(str(value))
