@@ -1,21 +1,39 @@
 """AWS Cost and Usage Report (legacy CSV, Athena/Parquet, CUR 2.0) -> the normalised frame.
 
 The three shapes are first renamed onto the CUR 2.0 snake_case names (``lineItem/UnblendedCost``
--> ``line_item_unblended_cost``, ``savingsPlan/SavingsPlanARN`` ->
-``savings_plan_savings_plan_a_r_n``); one mapping then serves all three.  The mapping follows the
-FinOps Foundation converter's rules and the amortisation table in the billing-formats reference
-(section 2.3).
+-> ``line_item_unblended_cost``), ignoring case and punctuation (``savingsPlan/SavingsPlanArn``
+and ``…ARN`` are both ``savings_plan_savings_plan_a_r_n``); one mapping then serves all three.
+The mapping follows the FinOps Foundation converter's rules and the CUR amortisation rules
+(billing-formats reference, section 2.3), with FOCUS 1.2's commitment rows:
+
+* ``DiscountedUsage`` costs ``reservation/EffectiveCost`` (else its parts
+  ``AmortizedUpfrontCostForUsage + RecurringFeeForUsage``; unknown, never $0, when the report has
+  neither) and ``SavingsPlanCoveredUsage`` costs ``savingsPlan/SavingsPlanEffectiveCost``: both
+  are ``Used`` commitment.
+* The commitment fees (``RIFee``, ``SavingsPlanRecurringFee``, ``SavingsPlanUpfrontFee`` and an
+  RI's upfront ``Fee``) are ``Purchase`` rows with ``EffectiveCost`` 0.  The unused part of a
+  fee becomes a row of its own (:func:`prepare_aws`'s ``derived`` rows): ``ChargeCategory``
+  Usage, ``CommitmentDiscountStatus`` Unused, ``BilledCost`` 0, ``EffectiveCost`` =
+  ``reservation/UnusedAmortizedUpfrontFeeForBillingPeriod + reservation/UnusedRecurringFee``
+  (``RIFee``) or ``savingsPlan/TotalCommitmentToDate - savingsPlan/UsedCommitment``
+  (``SavingsPlanRecurringFee``), net variants where the report has net costs.
+* A column rejects a row only where it applies to the row's line item type: text in
+  ``savingsPlan/SavingsPlanEffectiveCost`` of a data-transfer ``Usage`` row is an oddity, not a
+  rejection; a bad value where the column applies is rejected naming that column.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
-from costmodels.billing._categories import AWS_CATEGORIES
+from costmodels.billing import _categories as tables
 from costmodels.billing._common import (
     MONEY_IN,
+    NULL_TOKENS,
+    REJECT_REASON,
     ROW,
     Cols,
     OddityCheck,
@@ -27,10 +45,12 @@ from costmodels.billing._common import (
     json_object,
     missing_column,
     null_literal_checks,
+    parse_utc,
     reject_rules,
     short_account_checks,
     time_zone_checks,
 )
+from costmodels.billing.schema import NORMALISED_SCHEMA
 
 USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
 DISCOUNT_TYPES = ("Discount", "BundledDiscount", "EdpDiscount", "PrivateRateDiscount",
@@ -39,25 +59,11 @@ PURCHASE_TYPES = ("SavingsPlanUpfrontFee", "SavingsPlanRecurringFee", "RIFee", "
 KNOWN_TYPES = (*USAGE_TYPES, *DISCOUNT_TYPES, *PURCHASE_TYPES, "Tax", "Credit", "Refund",
                "FlatRateSubscription")
 
-UNITS = {"Hrs": "Hours", "Hours": "Hours", "hours": "Hours", "GB-Mo": "GB-Months",
-         "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "Requests": "Requests",
-         "Request": "Requests", "GB": "GB", "vCPU-Hours": "vCPU-Hours", "Count": "Count",
-         "LCU-Hrs": "LCU-Hours", "Queries": "Queries", "Keys": "Keys", "Events": "Events",
-         "ACU-Hr": "ACU-Hours", "Obj-Month": "Object-Months", "API Request": "Requests",
-         "API Requests": "Requests", "IOs": "IOs", "GB-month": "GB-Months", "Secrets": "Secrets"}
-"""AWS pricing units -> FOCUS unit format; others pass through unchanged."""
+COMMITMENT_FEE_TYPES = ("RIFee", "SavingsPlanRecurringFee")
+"""Fee line items that carry the unused part of a commitment (a derived ``Unused`` row)."""
 
-SUBCATEGORIES = {"AmazonEC2": "Virtual Machines", "AmazonS3": "Object Storage",
-                 "AmazonSageMaker": "Machine Learning", "AmazonEKS": "Containers",
-                 "AmazonECS": "Containers", "AWSLambda": "Serverless Compute",
-                 "AmazonEBS": "Block Storage", "AmazonEFS": "File Storage",
-                 "AmazonRDS": "Relational Databases", "AmazonDynamoDB": "NoSQL Databases",
-                 "AmazonCloudWatch": "Observability", "AmazonSQS": "Messaging",
-                 "AmazonSNS": "Messaging", "awskms": "Secret Management",
-                 "AWSSecretsManager": "Secret Management", "AmazonCloudFront": "Content Delivery",
-                 "AmazonVPC": "Network Infrastructure", "AWSGlue": "Data Processing",
-                 "AmazonAthena": "Data Processing", "AWSCloudTrail": "Observability"}
-"""Product codes whose FOCUS ServiceSubcategory is known; others get ``Other (<category>)``."""
+AMORTISATION_COLUMNS = tables.AWS_AMORTISATION_COLUMNS
+_NET = tables.AWS_NET_COLUMNS
 
 _INSTANCE_USAGE = r"(BoxUsage|SpotUsage|HeavyUsage|DedicatedUsage|HostUsage|ReservedHostUsage|Train|Notebk|Host|Processing|Hosting)[^:]*:(.+)$"
 
@@ -71,12 +77,21 @@ def snake(name: str) -> str:
     return "_".join(parts)
 
 
+def name_key(name: str) -> str:
+    """A column name reduced to lower-case letters and digits, for matching AWS names."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+_KNOWN = {name_key(name): name for name in tables.AWS_CUR_COLUMNS}
+
+
 def detect_shape(columns: list[str]) -> str | None:
     """``"aws-cur-csv"``, ``"aws-cur-athena"``, ``"aws-cur2"`` or None when not a CUR file."""
-    if any(c.startswith("lineItem/") for c in columns):
+    if any(c.lower().startswith("lineitem/") for c in columns):
         return "aws-cur-csv"
-    if "line_item_unblended_cost" in columns or "line_item_line_item_type" in columns:
-        if "product" in columns or "resource_tags" in columns or "bill_payer_account_name" in columns:
+    keys = {name_key(c) for c in columns}
+    if name_key("line_item_unblended_cost") in keys or name_key("line_item_line_item_type") in keys:
+        if keys & {"product", "resourcetags", name_key("bill_payer_account_name")}:
             return "aws-cur2"
         return "aws-cur-athena"
     return None
@@ -137,11 +152,23 @@ def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
 
 def _canonical(raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                shape: str) -> tuple[pl.LazyFrame, Cols]:
-    """Rename the columns onto the CUR 2.0 names; typed access keeps the original spelling."""
-    if shape == "aws-cur-csv":
-        canonical = {name: (name if name == ROW else snake(name)) for name in schema}
-    else:
-        canonical = {name: name for name in schema}
+    """Rename the columns onto the CUR 2.0 names; typed access keeps the original spelling.
+
+    A column whose name matches one of ``tables.AWS_CUR_COLUMNS`` ignoring case and punctuation
+    takes that name (the first such column, if a file had two); the others keep their
+    snake_case (legacy CSV) or own (Athena, CUR 2.0) name.
+    """
+    canonical: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in schema:
+        if name == ROW:
+            canonical[name] = name
+            continue
+        plain = snake(name) if shape == "aws-cur-csv" else name
+        known = _KNOWN.get(name_key(name))
+        target = known if known is not None and known not in taken else plain
+        taken.add(target)
+        canonical[name] = target
     original = {v: k for k, v in canonical.items()}
     raw = raw.rename({k: v for k, v in canonical.items() if k != v})
     cschema = {canonical[k]: v for k, v in schema.items()}
@@ -162,6 +189,38 @@ def _row_checks(cols: Cols) -> list[OddityCheck]:
                               lit_type.is_not_null() & ~lit_type.is_in(list(KNOWN_TYPES)),
                               lit_type, "line item type not in the AWS documentation; "
                               "read as an Adjustment at its unblended cost"))
+    return checks + _commitment_checks(cols, lit_type)
+
+
+def _uses_net(cols: Cols) -> bool:
+    return cols.has("line_item_net_unblended_cost")
+
+
+def _read_columns(cols: Cols) -> list[str]:
+    """The amortisation columns this file's amounts are read from (net ones with net costs)."""
+    net_names = set(_NET.values())
+    return [name for name in AMORTISATION_COLUMNS
+            if cols.has(name) and (name not in net_names or _uses_net(cols))]
+
+
+def _commitment_checks(cols: Cols, lit_type: pl.Expr) -> list[OddityCheck]:
+    """Text in an amortisation column where it does not apply, and fees with unknown unused."""
+    checks = []
+    for name in _read_columns(cols):
+        applies = AMORTISATION_COLUMNS[name][0]
+        cell = cols.text(name).str.strip_chars().str.to_lowercase()
+        stray = ((lit_type != applies).fill_null(True) & cols.bad_number(name)
+                 & ~cell.is_in(list(NULL_TOKENS)))
+        checks.append(OddityCheck("inapplicable_text", cols.label(name), stray, cols.text(name),
+                                  f"text in a column that applies only to {applies} rows; "
+                                  "ignored"))
+    unknown = (lit_type.is_in(list(COMMITMENT_FEE_TYPES)) & _unused_commitment(cols).is_null())
+    checks.append(OddityCheck(
+        "unknown_unused_commitment", cols.label("line_item_line_item_type"),
+        unknown.fill_null(False), lit_type,
+        "commitment fee without its unused amount (RIFee: reservation/UnusedAmortizedUpfront"
+        "FeeForBillingPeriod, reservation/UnusedRecurringFee; SavingsPlanRecurringFee: "
+        "savingsPlan/TotalCommitmentToDate); its unused commitment is unknown, not counted"))
     return checks
 
 
@@ -199,31 +258,43 @@ def _spot(cols: Cols) -> pl.Expr:
         cols.text("line_item_usage_type").str.contains("SpotUsage").fill_null(False)
 
 
-def _effective_cost(cols: Cols) -> pl.Expr:
-    """Amortised cost, by the billing-formats reference's table (net variants where present)."""
+def _amount(cols: Cols, name: str) -> pl.Expr:
+    """An amortisation amount: the net variant where the report has net costs, else gross."""
+    net = _NET.get(name)
+    if net is not None and _uses_net(cols) and cols.has(net):
+        return pl.coalesce(cols.money(net), cols.money(name))
+    return cols.money(name)
+
+
+def _ri_used(cols: Cols) -> pl.Expr:
+    """A ``DiscountedUsage`` row's amortised cost; null (unknown) when the report has none."""
+    parts = (_amount(cols, "reservation_amortized_upfront_cost_for_usage")
+             + cols.money("reservation_recurring_fee_for_usage"))
+    return pl.coalesce(_amount(cols, "reservation_effective_cost"), parts)
+
+
+def _unused_commitment(cols: Cols) -> pl.Expr:
+    """The unused part of a commitment fee row (``RIFee``, ``SavingsPlanRecurringFee``)."""
     lit_type = cols.text("line_item_line_item_type")
-    has_net = cols.has("line_item_net_unblended_cost")
+    upfront = _amount(cols, "reservation_unused_amortized_upfront_fee_for_billing_period")
+    recurring = _amount(cols, "reservation_unused_recurring_fee")
+    ri_unused = pl.when(upfront.is_not_null() | recurring.is_not_null()) \
+        .then(upfront.fill_null(0.0) + recurring.fill_null(0.0))
+    sp_unused = (cols.money("savings_plan_total_commitment_to_date")
+                 - cols.money("savings_plan_used_commitment").fill_null(0.0))
+    return (pl.when(lit_type == "RIFee").then(ri_unused)
+            .when(lit_type == "SavingsPlanRecurringFee").then(sp_unused))
 
-    def pick(name: str) -> pl.Expr:
-        value = cols.money(name).fill_null(0.0)
-        net_name = {"reservation_effective_cost": "reservation_net_effective_cost",
-                    "savings_plan_savings_plan_effective_cost":
-                        "savings_plan_net_savings_plan_effective_cost"}.get(name)
-        if has_net and net_name and cols.has(net_name):
-            return cols.money(net_name).fill_null(value)
-        return value
 
+def _effective_cost(cols: Cols) -> pl.Expr:
+    """Amortised cost by the CUR rules; commitment fees are 0 (their unused part is a row)."""
+    lit_type = cols.text("line_item_line_item_type")
     return (
         pl.when(lit_type == "SavingsPlanCoveredUsage")
-        .then(pick("savings_plan_savings_plan_effective_cost"))
-        .when(lit_type == "DiscountedUsage").then(pick("reservation_effective_cost"))
-        .when(lit_type.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee"])).then(0.0)
-        .when(lit_type == "SavingsPlanRecurringFee")
-        .then(cols.money("savings_plan_total_commitment_to_date").fill_null(0.0)
-              - cols.money("savings_plan_used_commitment").fill_null(0.0))
-        .when(lit_type == "RIFee")
-        .then(cols.money("reservation_unused_amortized_upfront_fee_for_billing_period")
-              .fill_null(0.0) + cols.money("reservation_unused_recurring_fee").fill_null(0.0))
+        .then(_amount(cols, "savings_plan_savings_plan_effective_cost"))
+        .when(lit_type == "DiscountedUsage").then(_ri_used(cols))
+        .when(lit_type.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee",
+                              *COMMITMENT_FEE_TYPES])).then(0.0)
         .when((lit_type == "Fee") & cols.text("reservation_reservation_a_r_n").is_not_null())
         .then(0.0)
         .otherwise(_billed(cols)))
@@ -235,7 +306,7 @@ def _cost_columns(cols: Cols) -> dict[str, pl.Expr]:
     category = _category(lit_type)
     billed = _billed(cols)
     amount = cols.money("line_item_usage_amount")
-    unit_focus = cols.text("pricing_unit").replace(UNITS)
+    unit_focus = cols.text("pricing_unit").replace(tables.AWS_UNITS)
     list_rate = cols.money("pricing_public_on_demand_rate")
     list_cost = (pl.when(lit_type == "SavingsPlanNegation").then(0.0)
                  .otherwise(pl.coalesce(cols.money("pricing_public_on_demand_cost"),
@@ -296,7 +367,7 @@ def _commitment_columns(cols: Cols) -> dict[str, pl.Expr]:
                                       "SavingsPlanNegation", *PURCHASE_TYPES])
     commitment_id = pl.when(commitment_rows).then(
         pl.coalesce(sp_arn, cols.text("reservation_reservation_a_r_n")))
-    is_sp = sp_arn.is_not_null()
+    is_sp = sp_arn.is_not_null() | lit_type.str.starts_with("SavingsPlan").fill_null(False)
     return {
         "CapacityReservationId": cols.text("capacity_reservation_capacity_reservation_arn"),
         "CapacityReservationStatus": cols.text("capacity_reservation_capacity_reservation_status")
@@ -332,9 +403,9 @@ def _source_columns(label: str, cols: Cols, shape: str) -> dict[str, pl.Expr]:
     product_code = cols.text("line_item_product_code")
     service_name = pl.coalesce(cols.text("product_product_name"),
                                _map_get(cols, "product", "product_name"), product_code)
-    service_category = product_code.replace_strict(AWS_CATEGORIES, default="Other",
+    service_category = product_code.replace_strict(tables.AWS_CATEGORIES, default="Other",
                                                    return_dtype=pl.String).fill_null("Other")
-    subcategory = product_code.replace_strict(SUBCATEGORIES, default=None,
+    subcategory = product_code.replace_strict(tables.AWS_SUBCATEGORIES, default=None,
                                               return_dtype=pl.String)
     return {
         "AvailabilityZone": cols.text("line_item_availability_zone"),
@@ -389,12 +460,20 @@ def _rejection_rules(cols: Cols, money_col: str) -> list[tuple[pl.Expr, str, str
          & cols.bad_number("line_item_usage_amount"),
          "usage amount is not a number", cols.label("line_item_usage_amount"),
          cols.text("line_item_usage_amount")),
-        (cols.bad_number("reservation_effective_cost") |
-         cols.bad_number("savings_plan_savings_plan_effective_cost"),
-         "amortised cost is not a number", cols.label("reservation_effective_cost"),
-         pl.coalesce(cols.text("reservation_effective_cost"),
-                     cols.text("savings_plan_savings_plan_effective_cost"))),
+        *_amortisation_rules(cols),
     ]
+
+
+def _amortisation_rules(cols: Cols) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
+    """A bad number in an amortisation column rejects the rows it applies to, naming it."""
+    lit_type = cols.text("line_item_line_item_type")
+    rules = []
+    for name in _read_columns(cols):
+        applies, what = AMORTISATION_COLUMNS[name]
+        rules.append(((lit_type == applies).fill_null(False) & cols.bad_number(name),
+                      f"{what} of a {applies} row is not a number", cols.label(name),
+                      cols.text(name)))
+    return rules
 
 
 def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
@@ -406,8 +485,8 @@ def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
                            .then(usage_type.str.extract(_INSTANCE_USAGE, 2)))
     interval = cols.text("identity_time_interval")
     frame = frame.with_columns(
-        interval.str.split("/").list.get(0, null_on_oob=True).pipe(_parse).alias("_iv_start"),
-        interval.str.split("/").list.get(1, null_on_oob=True).pipe(_parse).alias("_iv_end"),
+        interval.str.split("/").list.get(0, null_on_oob=True).pipe(parse_utc).alias("_iv_start"),
+        interval.str.split("/").list.get(1, null_on_oob=True).pipe(parse_utc).alias("_iv_end"),
         instance.alias("_instance"),
     )
     return join_gpus(frame, "aws", "_instance")
@@ -444,8 +523,18 @@ def _gpu_columns(cols: Cols) -> dict[str, pl.Expr]:
     }
 
 
+@dataclass
+class AwsPrepared(Prepared):
+    """A prepared CUR file plus ``derived``: the unused commitment rows of its accepted fee
+    lines (normalised columns only).  They have no source row of their own (``x_SourceRow`` is
+    the fee line's) and no billed cost, so they are outside the row and money reconciliation;
+    the reader appends them to the file's accepted rows."""
+
+    derived: pl.LazyFrame | None = None
+
+
 def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
-                shape: str) -> Prepared:
+                shape: str) -> AwsPrepared:
     """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``)."""
     raw, cols = _canonical(raw, schema, shape)
     frame = clean_nulls(raw, cols.schema)
@@ -463,14 +552,41 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
     for expr in reject_rules(_rejection_rules(cols, money_col)):
         exprs[expr.meta.output_name()] = expr
     basis = "net unblended cost" if has_net else "unblended cost"
-    return Prepared(label, shape, f"{cols.label(money_col)} ({basis})", raw, finish(frame, exprs),
-                    checks)
+    return AwsPrepared(label, shape, f"{cols.label(money_col)} ({basis})", raw,
+                       finish(frame, exprs), checks, derived=_unused_rows(frame, cols, exprs))
 
 
-def _parse(expr: pl.Expr) -> pl.Expr:
-    from costmodels.billing._common import parse_utc
+def _unused_rows(frame: pl.LazyFrame, cols: Cols, exprs: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """The unused part of each accepted commitment fee line as a FOCUS ``Unused`` usage row.
 
-    return parse_utc(expr)
+    It copies the fee line's columns but: ChargeCategory Usage, ChargeFrequency Usage-Based,
+    PricingCategory Committed, BilledCost, ListCost and ContractedCost 0, EffectiveCost the
+    unused amount, CommitmentDiscountStatus Unused, ResourceId the commitment's id, no consumed
+    quantity or usage hours; the quantity is the unused reserved hours (``RIFee``) or the
+    unused commitment in the billing currency (Savings Plan).
+    """
+    lit_type = cols.text("line_item_line_item_type")
+    unused = _unused_commitment(cols)
+    is_ri = lit_type == "RIFee"
+    quantity = pl.when(is_ri).then(cols.money("reservation_unused_quantity")).otherwise(unused)
+    unit = pl.when(is_ri).then(exprs["PricingUnit"]).otherwise(exprs["BillingCurrency"])
+    what = pl.when(is_ri).then(pl.lit("Unused reservation")) \
+        .otherwise(pl.lit("Unused Savings Plan commitment"))
+    no_number, no_text = pl.lit(None, pl.Float64), pl.lit(None, pl.String)
+    row = {**exprs,
+           "BilledCost": pl.lit(0.0), "EffectiveCost": unused, "ListCost": pl.lit(0.0),
+           "ContractedCost": pl.lit(0.0), "ListUnitPrice": no_number,
+           "ContractedUnitPrice": no_number, "ChargeCategory": pl.lit("Usage"),
+           "ChargeFrequency": pl.lit("Usage-Based"), "PricingCategory": pl.lit("Committed"),
+           "ChargeDescription": pl.concat_str([what, exprs["ChargeDescription"]], separator=": ",
+                                              ignore_nulls=True),
+           "CommitmentDiscountStatus": pl.lit("Unused"), "CommitmentDiscountQuantity": quantity,
+           "CommitmentDiscountUnit": unit, "ConsumedQuantity": no_number,
+           "ConsumedUnit": no_text, "PricingQuantity": quantity, "PricingUnit": unit,
+           "ResourceId": exprs["CommitmentDiscountId"], "x_UsageHours": no_number}
+    fees = frame.filter(lit_type.is_in(list(COMMITMENT_FEE_TYPES)) & (unused != 0).fill_null(False))
+    return (finish(fees, row).filter(pl.col(REJECT_REASON).is_null())
+            .select(list(NORMALISED_SCHEMA)))
 
 
 def _require(cols: Cols, label: str) -> None:

@@ -1,4 +1,5 @@
-"""Service name -> FOCUS ServiceCategory lookups (generated from the FOCUS converter's mapping files).
+"""Service name -> FOCUS ServiceCategory lookups (generated from the FOCUS converter's mapping
+files), plus the CUR reader's own AWS unit and service-subcategory tables (hand-written).
 
 Source: ``finopsfoundation/focus_converters`` @ c799bf96dea67c8dc8569eebbcd720e7562088fa,
 ``conversion_configs/{aws,gcp}/mapping_files/*_category_mapping.csv``.
@@ -373,3 +374,86 @@ GCP_CATEGORIES: dict[str, str] = {
     "Cloud CDN": "Networking",
     "Stackdriver": "Management and Governance",
 }
+
+AWS_UNITS: dict[str, str] = {
+    "Hrs": "Hours", "Hours": "Hours", "hours": "Hours", "GB-Mo": "GB-Months",
+    "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "Requests": "Requests",
+    "Request": "Requests", "GB": "GB", "vCPU-Hours": "vCPU-Hours", "Count": "Count",
+    "LCU-Hrs": "LCU-Hours", "Queries": "Queries", "Keys": "Keys", "Events": "Events",
+    "ACU-Hr": "ACU-Hours", "Obj-Month": "Object-Months", "API Request": "Requests",
+    "API Requests": "Requests", "IOs": "IOs", "GB-month": "GB-Months", "Secrets": "Secrets",
+}
+"""AWS pricing units -> FOCUS unit format; others pass through unchanged."""
+
+AWS_SUBCATEGORIES: dict[str, str] = {
+    "AmazonEC2": "Virtual Machines", "AmazonS3": "Object Storage",
+    "AmazonSageMaker": "Machine Learning", "AmazonEKS": "Containers",
+    "AmazonECS": "Containers", "AWSLambda": "Serverless Compute",
+    "AmazonEBS": "Block Storage", "AmazonEFS": "File Storage",
+    "AmazonRDS": "Relational Databases", "AmazonDynamoDB": "NoSQL Databases",
+    "AmazonCloudWatch": "Observability", "AmazonSQS": "Messaging",
+    "AmazonSNS": "Messaging", "awskms": "Secret Management",
+    "AWSSecretsManager": "Secret Management", "AmazonCloudFront": "Content Delivery",
+    "AmazonVPC": "Network Infrastructure", "AWSGlue": "Data Processing",
+    "AmazonAthena": "Data Processing", "AWSCloudTrail": "Observability",
+}
+"""AWS product codes whose FOCUS ServiceSubcategory is known; others get ``Other (<category>)``."""
+
+AWS_CUR_COLUMNS: tuple[str, ...] = (
+    "bill_billing_entity", "bill_billing_period_end_date", "bill_billing_period_start_date",
+    "bill_invoice_id", "bill_invoicing_entity", "bill_payer_account_id",
+    "bill_payer_account_name", "capacity_reservation_capacity_reservation_arn",
+    "capacity_reservation_capacity_reservation_status", "identity_time_interval",
+    "line_item_availability_zone", "line_item_currency_code", "line_item_legal_entity",
+    "line_item_line_item_description", "line_item_line_item_type",
+    "line_item_net_unblended_cost", "line_item_product_code", "line_item_resource_id",
+    "line_item_unblended_cost", "line_item_unblended_rate", "line_item_usage_account_id",
+    "line_item_usage_account_name", "line_item_usage_amount", "line_item_usage_end_date",
+    "line_item_usage_start_date", "line_item_usage_type", "pricing_public_on_demand_cost",
+    "pricing_public_on_demand_rate", "pricing_rate_code", "pricing_rate_id", "pricing_term",
+    "pricing_unit", "product", "product_gpu", "product_instance_type", "product_location",
+    "product_product_name", "product_region", "product_region_code", "product_sku",
+    "reservation_amortized_upfront_cost_for_usage", "reservation_effective_cost",
+    "reservation_net_amortized_upfront_cost_for_usage", "reservation_net_effective_cost",
+    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_net_unused_recurring_fee", "reservation_recurring_fee_for_usage",
+    "reservation_reservation_a_r_n", "reservation_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_unused_quantity", "reservation_unused_recurring_fee", "resource_tags",
+    "savings_plan_net_savings_plan_effective_cost", "savings_plan_savings_plan_a_r_n",
+    "savings_plan_savings_plan_effective_cost", "savings_plan_total_commitment_to_date",
+    "savings_plan_used_commitment",
+)
+"""The CUR 2.0 names the CUR reader uses; a file's column matches one whatever its case and
+punctuation (``savingsPlan/SavingsPlanArn`` is ``savings_plan_savings_plan_a_r_n``)."""
+
+AWS_AMORTISATION_COLUMNS: dict[str, tuple[str, str]] = {
+    "reservation_effective_cost": ("DiscountedUsage", "amortised cost"),
+    "reservation_net_effective_cost": ("DiscountedUsage", "net amortised cost"),
+    "reservation_amortized_upfront_cost_for_usage": ("DiscountedUsage", "amortised upfront cost"),
+    "reservation_net_amortized_upfront_cost_for_usage": ("DiscountedUsage",
+                                                         "net amortised upfront cost"),
+    "reservation_recurring_fee_for_usage": ("DiscountedUsage", "recurring fee"),
+    "savings_plan_savings_plan_effective_cost": ("SavingsPlanCoveredUsage", "amortised cost"),
+    "savings_plan_net_savings_plan_effective_cost": ("SavingsPlanCoveredUsage",
+                                                     "net amortised cost"),
+    "reservation_unused_amortized_upfront_fee_for_billing_period": ("RIFee",
+                                                                    "unused upfront fee"),
+    "reservation_net_unused_amortized_upfront_fee_for_billing_period": (
+        "RIFee", "net unused upfront fee"),
+    "reservation_unused_recurring_fee": ("RIFee", "unused recurring fee"),
+    "reservation_net_unused_recurring_fee": ("RIFee", "net unused recurring fee"),
+    "reservation_unused_quantity": ("RIFee", "unused quantity"),
+    "savings_plan_total_commitment_to_date": ("SavingsPlanRecurringFee", "commitment"),
+    "savings_plan_used_commitment": ("SavingsPlanRecurringFee", "used commitment"),
+}
+"""Amortisation columns -> (the line item type they apply to, what they hold), as the CUR data
+dictionary's "line items applicable" say.  Only there can they reject a row."""
+
+AWS_NET_COLUMNS: dict[str, str] = {"reservation_effective_cost": "reservation_net_effective_cost",
+        "reservation_amortized_upfront_cost_for_usage":
+            "reservation_net_amortized_upfront_cost_for_usage",
+        "savings_plan_savings_plan_effective_cost": "savings_plan_net_savings_plan_effective_cost",
+        "reservation_unused_amortized_upfront_fee_for_billing_period":
+            "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+        "reservation_unused_recurring_fee": "reservation_net_unused_recurring_fee"}
+"""Gross amortisation column -> its net (after private pricing) variant."""

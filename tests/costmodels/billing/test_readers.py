@@ -211,12 +211,23 @@ def _gpu_cur_rows() -> list[list[str]]:
 def test_aws_amortisation_and_gpu_extras(tmp_path: Path) -> None:
     path = _write(tmp_path / "gpu.csv", CUR_HEADER, _gpu_cur_rows())
     result = read_billing([str(path)])
-    frame = result.frame.collect().sort("x_SourceRow")
+    everything = result.frame.collect()
+    unused = everything.filter(pl.col("CommitmentDiscountStatus") == "Unused").sort("x_SourceRow")
+    frame = everything.filter(pl.col("CommitmentDiscountStatus").ne_missing("Unused")) \
+        .sort("x_SourceRow")
     assert result.reconciliation.balanced
     eff = dict(zip(frame["x_SourceRow"], frame["EffectiveCost"], strict=True))
-    assert eff == pytest.approx({1: 550.4, 2: 3.0, 3: 412.8, 4: 0.0, 5: 87.2, 6: 6.34,
-                                 7: 0.66, 8: 12.5})
-    # amortised total = billed total minus nothing lost: SP fee 500 = 412.8 used + 87.2 unused
+    # the commitment fees are purchases with no effective cost (FOCUS EffectiveCost-C-005-C)
+    assert eff == pytest.approx({1: 550.4, 2: 3.0, 3: 412.8, 4: 0.0, 5: 0.0, 6: 6.34,
+                                 7: 0.0, 8: 12.5})
+    # their unused parts are Unused usage rows: SP fee 500 = 412.8 used + 87.2 unused; RI 0.66
+    assert unused["x_SourceRow"].to_list() == [5, 7]
+    assert unused["EffectiveCost"].to_list() == pytest.approx([87.2, 0.66])
+    assert unused["BilledCost"].to_list() == [0.0, 0.0]
+    assert unused["ChargeCategory"].to_list() == ["Usage", "Usage"]
+    assert unused["CommitmentDiscountType"].to_list() == ["Savings Plan", "Reserved Instance"]
+    assert everything["EffectiveCost"].sum() == pytest.approx(550.4 + 3 + 412.8 + 87.2 + 6.34
+                                                              + 0.66 + 12.5)
     assert frame["BilledCost"].sum() == pytest.approx(550.4 + 3 + 0 + 7 + 12.5 + 500)
     assert frame["ChargeCategory"].to_list() == ["Usage"] * 4 + ["Purchase", "Usage",
                                                                   "Purchase", "Tax"]
