@@ -40,8 +40,10 @@ Rules (also in :data:`ASSUMPTIONS`):
   on-demand-equivalent cost, before commitment discounts); per ``CommitmentDiscountType`` over
   the same eligible total, so the types add up to the whole.
 * **Utilisation**: ``Used`` / (``Used`` + ``Unused``) commitment ``EffectiveCost`` per
-  ``CommitmentDiscountType``; realised savings = ``ContractedCost − EffectiveCost`` of the
-  used rows.
+  ``CommitmentDiscountType``; realised (net) savings = ``ContractedCost`` of the used rows (what
+  the covered usage would have cost without the commitment) − the whole commitment's
+  ``EffectiveCost``, used and unused (AWS Cost Explorer's net savings: unused commitment is a
+  loss).
 * **GPU** (:mod:`costmodels.billing.review_gpu`): rows with ``x_GpuCount > 0`` or a
   ``x_GpuModel``, by instance type and purchase option; GPU-hours = ``x_UsageHours ×
   x_GpuCount`` of the used usage rows; the cost is split into used and unused commitment
@@ -99,7 +101,9 @@ ASSUMPTIONS: dict[str, str] = {
     "forecast_method": FORECAST_METHOD,
     "coverage": "covered (CommitmentDiscountStatus Used) / eligible compute usage (Usage rows "
                 "with x_UsageHours > 0, not spot, not Unused), in hours and in ContractedCost",
-    "utilisation": "Used / (Used + Unused) commitment EffectiveCost per CommitmentDiscountType",
+    "utilisation": "Used / (Used + Unused) commitment EffectiveCost per CommitmentDiscountType; "
+                   "savings = ContractedCost of the Used rows - EffectiveCost of the Used and "
+                   "Unused rows (net of the unused commitment)",
     "gpu_rate": GPU_RATE_RULE,
 }
 
@@ -372,7 +376,7 @@ def _commitment_line(ctype: str | None, covered: pl.DataFrame, used: pl.DataFram
         coverage_hours=_ratio(cov_h, elig_h), covered_contracted_usd=cov_c,
         eligible_contracted_usd=elig_c or None, coverage_cost=_ratio(cov_c, elig_c),
         used_usd=u, unused_usd=n, utilisation=_ratio(u, u + n),
-        savings_usd=float(used["contracted"].sum()) - u,
+        savings_usd=float(used["contracted"].sum()) - u - n,
     )
 
 

@@ -102,7 +102,13 @@ class GpuSpend:
 
 @dataclass(frozen=True)
 class CommitmentLine:
-    """Coverage and utilisation of one commitment type (``None``: every type together)."""
+    """Coverage and utilisation of one commitment type (``None``: every type together).
+
+    ``used_usd`` and ``unused_usd`` are the EffectiveCost of the ``Used`` and ``Unused``
+    commitment rows, ``utilisation = used / (used + unused)``, and ``savings_usd`` the net
+    savings: the ContractedCost of the used rows (the usage at its price without the
+    commitment) minus ``used_usd + unused_usd``.
+    """
 
     commitment_type: str | None
     covered_hours: float

@@ -227,12 +227,15 @@ def test_commitment_coverage_and_utilisation_are_hand_computed():
     assert c.total.coverage_cost == pytest.approx(40.0 / 100.0)
     assert c.total.used_usd == 25.0 and c.total.unused_usd == 5.0
     assert c.total.utilisation == pytest.approx(25 / 30)
-    assert c.total.savings_usd == pytest.approx((30 - 18) + (10 - 7))
+    # net savings: the covered usage's contracted cost minus the whole commitment, unused included
+    assert c.total.savings_usd == pytest.approx((30 - 18 - 2) + (10 - 7 - 3))
     by = {line.commitment_type: line for line in c.by_type}
     assert by["Reserved Instance"].coverage_hours == pytest.approx(0.3)
     assert by["Savings Plan"].coverage_hours == pytest.approx(0.1)
     assert by["Reserved Instance"].utilisation == pytest.approx(18 / 20)
     assert by["Savings Plan"].utilisation == pytest.approx(7 / 10)
+    assert by["Reserved Instance"].savings_usd == pytest.approx(30 - 18 - 2)
+    assert by["Savings Plan"].savings_usd == pytest.approx(10 - 7 - 3)
     assert sum(line.covered_hours for line in c.by_type) == c.total.covered_hours
 
 
