@@ -15,7 +15,13 @@ of an hour that ran).  Per provider, region, instance type, purchase option and 
 * ``usd_per_gpu_hour`` divides the effective rate by ``x_GpuCount`` when the GPU count is
   known and the same on every row of the group, else it is null.
 
-A rate is null (unknown), never 0, when the group has no hours.
+A rate is null (unknown), never 0, when the group has no hours, or when a row of the group has
+no ``EffectiveCost`` (the bill gives no amortised cost for it, e.g. an AWS reservation's
+``DiscountedUsage`` rows without ``reservation/EffectiveCost``): ``effective_cost`` is then null
+too and ``note`` says why.
+
+Rates are per currency: a month whose compute usage is billed in more than one currency is
+refused (an hourly rate never averages EUR and USD), naming each currency's files.
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ from domain.errors import PlannerError
 RATE_COLUMNS = (
     "provider", "region", "instance_type", "purchase_option", "billing_period", "usage_hours",
     "effective_cost", "list_cost", "effective_usd_per_hour", "list_usd_per_hour", "gpus",
-    "usd_per_gpu_hour", "currency", "n_rows", "source",
+    "usd_per_gpu_hour", "currency", "n_rows", "source", "note",
 )
 """Columns of :func:`effective_rates`' frame, in order."""
 
 MAX_FILES_NAMED = 3
+
+NO_AMORTISED_COST = ("n/a: {} of {} rows have no EffectiveCost (the bill gives no amortised "
+                     "cost for them, e.g. a reservation's DiscountedUsage rows without "
+                     "reservation/EffectiveCost); an hour's price cannot be told, and is not $0")
+"""The ``note`` of a rate left unknown because rows lack their amortised cost."""
 
 
 def _files_text(files: list[str]) -> str:
@@ -63,7 +74,8 @@ def effective_rates(frame: pl.LazyFrame, *, month: str | None = None) -> pl.Data
     Raises
     ------
     PlannerError
-        For a bad ``month`` or one without compute usage rows.
+        For a bad ``month``, one without compute usage rows, or one whose compute usage is
+        billed in several currencies.
     """
     usage = frame.filter(
         (pl.col("ChargeCategory") == "Usage") & pl.col("x_InstanceType").is_not_null()
@@ -87,14 +99,15 @@ def effective_rates(frame: pl.LazyFrame, *, month: str | None = None) -> pl.Data
             pl.col("RegionId").alias("region"),
             pl.col("x_InstanceType").alias("instance_type"),
             pl.col("x_PurchaseOption").alias("purchase_option"),
+            pl.col("BillingCurrency").alias("currency"),
         )
         .agg(
             pl.col("x_UsageHours").sum().alias("usage_hours"),
             pl.col("EffectiveCost").sum().alias("effective_cost"),
+            pl.col("EffectiveCost").null_count().alias("_no_cost"),
             pl.col("ListCost").sum().alias("list_cost"),
             pl.when(gpus.min() == gpus.max()).then(gpus.min()).alias("gpus"),
             gpus.null_count().alias("_gpu_nulls"),
-            pl.col("BillingCurrency").unique().sort().str.join(",").alias("currency"),
             pl.len().alias("n_rows"),
             pl.col("x_SourceFile").unique().sort().alias("_files"),
         )
@@ -103,11 +116,16 @@ def effective_rates(frame: pl.LazyFrame, *, month: str | None = None) -> pl.Data
     if out.height == 0:
         raise PlannerError(f"--month {month} has no compute usage rows (x_InstanceType with "
                            "x_UsageHours > 0); choose a month the bills cover")
+    _refuse_mixed_currencies(out, month)
     hours = pl.col("usage_hours")
-    rate = pl.when(hours > 0).then(pl.col("effective_cost") / hours)
+    known = pl.col("_no_cost") == 0
+    rate = pl.when((hours > 0) & known).then(pl.col("effective_cost") / hours)
     out = out.with_columns(
         pl.lit(month).alias("billing_period"),
+        pl.when(known).then(pl.col("effective_cost")).alias("effective_cost"),
         rate.alias("effective_usd_per_hour"),
+        pl.when(~known).then(pl.format(NO_AMORTISED_COST, pl.col("_no_cost"),
+                                       pl.col("n_rows"))).alias("note"),
         pl.when(hours > 0).then(pl.col("list_cost") / hours).alias("list_usd_per_hour"),
         pl.when(pl.col("_gpu_nulls") == 0).then(pl.col("gpus")).alias("gpus"),
         pl.col("_files").map_elements(
@@ -120,3 +138,16 @@ def effective_rates(frame: pl.LazyFrame, *, month: str | None = None) -> pl.Data
     )
     return out.select(RATE_COLUMNS).sort("provider", "region", "instance_type",
                                          "purchase_option", nulls_last=True)
+
+
+def _refuse_mixed_currencies(groups: pl.DataFrame, month: str) -> None:
+    """Raise when the month's compute usage is billed in more than one currency."""
+    by_currency = (groups.group_by("currency").agg(pl.col("_files").list.explode().unique().sort())
+                   .sort("currency", nulls_last=True))
+    if by_currency.height <= 1:
+        return
+    parts = [f"{row['currency'] or 'no currency'} ({_files_text(list(row['_files']))})"
+             for row in by_currency.iter_rows(named=True)]
+    raise PlannerError(f"--month {month}: the compute usage is billed in "
+                       f"{' and '.join(parts)}; an hourly rate never averages two currencies: "
+                       "read one currency's files at a time")
