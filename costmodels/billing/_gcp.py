@@ -4,7 +4,10 @@ Three physical shapes of the same BigQuery table are read:
 
 * CSV, flattened: nested fields as dotted names (``service.description``, ``invoice.month``),
   repeated records (``labels``, ``system_labels``, ``project.labels``, ``credits``) as JSON text,
-  timestamps as BigQuery writes them (``2026-10-05 00:00:00 UTC``);
+  timestamps as BigQuery writes them (``2026-10-05 00:00:00 UTC``); ``credits`` may also be a
+  Python literal (``[{'name': 'FreeTrial', 'amount': -0.5, ...}]``, as koku-nise writes it),
+  parsed and checked, never evaluated; a ``credits`` value that is neither is refused with its
+  row and the reason (``CREDIT_ERRORS``);
 * JSON lines and Parquet: nested structs and lists of structs, as BigQuery exports them.
 
 Structs are first flattened onto the dotted names, and the repeated records are brought to one
@@ -52,12 +55,15 @@ from costmodels.billing._common import (
     time_zone_checks,
 )
 from costmodels.billing._gcp_nested import (
+    CREDIT_ERRORS,
+    CREDITS_PARSED,
     _bad_key_values,
     _credit_sum,
     _credits,
     _flatten,
     _get,
     _key_values,
+    parsed_credits,
 )
 from costmodels.billing.schema import UTC_TIME
 
@@ -112,6 +118,8 @@ _COMMITMENT_SKU = r"(?i)^\s*commitment\b"
 _HOURS_UNITS = {"seconds": 1 / 3600, "second": 1 / 3600, "s": 1 / 3600, "hour": 1.0,
                 "hours": 1.0, "h": 1.0}
 _SEC_PER_HOUR = 3600.0
+SHOWN_CHARS = 200
+"""Characters of a rejected ``credits`` value kept in the rejection list."""
 
 
 def detect_gcp(columns: list[str]) -> str | None:
@@ -132,6 +140,8 @@ class _Row:
 
     cols: Cols
     credits: pl.Expr
+    credits_error: pl.Expr
+    """Why ``credits`` was refused (a key of ``CREDIT_ERRORS``), null when it was read."""
     credits_bad: pl.Expr
     labels: pl.Expr
     system_labels: pl.Expr
@@ -206,7 +216,7 @@ def _file_oddities(label: str, fschema: dict[str, pl.DataType], cols: Cols) -> l
 
 def _row(cols: Cols) -> _Row:
     """Credits, labels, costs, invoice month (period), usage times, account and region."""
-    credits, credits_bad = _credits(cols)
+    credits, credits_error = _credits()
     cost = cols.money("cost")
     cost_type_raw = cols.text("cost_type").str.strip_chars()
     invoice = cols.text("invoice.month").str.strip_chars()
@@ -217,7 +227,8 @@ def _row(cols: Cols) -> _Row:
     period_end = (month.dt.offset_by("1mo").dt.replace_time_zone("America/Los_Angeles")
                   .dt.convert_time_zone("UTC").cast(UTC_TIME))
     return _Row(
-        cols=cols, credits=credits, credits_bad=credits_bad,
+        cols=cols, credits=credits, credits_error=credits_error,
+        credits_bad=credits_error.is_not_null(),
         labels=_key_values(cols, "labels"), system_labels=_key_values(cols, "system_labels"),
         cost=cost, billed=cost + _credit_sum(credits),
         sku=cols.text("sku.description"), service=cols.text("service.description"),
@@ -251,14 +262,24 @@ def _row_checks(fschema: dict[str, pl.DataType], row: _Row) -> list[OddityCheck]
     return checks
 
 
+def _credits_shown(cols: Cols) -> pl.Expr:
+    """A rejected ``credits`` text as listed: its first :data:`SHOWN_CHARS` characters (a
+    nested credits column is not text: nothing to list)."""
+    if not cols.has("credits") or not is_stringy(cols.schema["credits"]):
+        return pl.lit(None, pl.String)
+    text = cols.text("credits")
+    return pl.when(text.str.len_chars() > SHOWN_CHARS) \
+        .then(text.str.slice(0, SHOWN_CHARS) + "…").otherwise(text)
+
+
 def _rejection_rules(row: _Row) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
     """The rules that reject a row, in the order they are checked."""
     cols = row.cols
     return [
         (cols.bad_number("cost"), "cost is not a number", "cost", cols.text("cost")),
         (row.cost.is_null(), "cost is missing", "cost", pl.lit(None, pl.String)),
-        (row.credits_bad, "credits is not a list of credits with numeric amounts", "credits",
-         cols.text("credits")),
+        *[(row.credits_error == kind, why, "credits", _credits_shown(cols))
+          for kind, why in CREDIT_ERRORS.items()],
         (row.period_start.is_null(), "invoice month is missing or not YYYYMM", "invoice.month",
          cols.text("invoice.month")),
         (row.charge_start.is_null(), "usage start time is missing or not a date/time",
@@ -481,7 +502,8 @@ def prepare_gcp(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
                 shape: str) -> Prepared:
     """Build the normalised frame of one GCP export file (``raw`` has ``x_SourceRow``)."""
     raw, fschema, cols = _read_flat(label, raw, schema)
-    frame = clean_nulls(raw, fschema)
+    # credits are parsed once, into a column (JSON or Python-literal text, never evaluated)
+    frame = clean_nulls(raw, fschema).with_columns(parsed_credits(cols).alias(CREDITS_PARSED))
     oddities = _file_oddities(label, fschema, cols)
     row = _row(cols)
     checks = _row_checks(fschema, row)
