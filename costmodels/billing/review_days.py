@@ -47,29 +47,87 @@ def floor_day(ts: dt.datetime) -> dt.datetime:
     return ts.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def daily_costs(cube: pl.DataFrame, *, group_by: bool) -> pl.DataFrame:
-    """Effective cost per UTC day (and group): single-day rows, plus multi-day rows spread."""
+def _month_after(start: dt.datetime) -> dt.datetime:
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1, day=1)
+
+
+def _month_before(start: dt.datetime) -> dt.datetime:
+    return (start.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def current_month_start(cube: pl.DataFrame) -> dt.datetime | None:
+    """The reviewed month's UTC start, for a caller that does not pass it to
+    :func:`daily_costs`: the calendar month holding most of the cube's current rows (by charge
+    day; a multi-day charge by its middle), or the month after the one holding most of its
+    previous-month rows when it has no current rows; None for an empty cube."""
+    cur = cube.filter(pl.col("cur"))
+    rows = cur if cur.height else cube
+    if rows.height == 0:
+        return None
+    middle = pl.col("long_start") + (pl.col("long_end") - pl.col("long_start")) / 2
+    months = (rows.select(pl.coalesce(pl.col("day"), middle.dt.date()).dt.truncate("1mo")
+                          .alias("month"), pl.col("n"))
+              .group_by("month").agg(pl.col("n").sum())
+              .sort(["n", "month"], descending=[True, False]))
+    first = months["month"][0]
+    start = dt.datetime(first.year, first.month, 1, tzinfo=dt.UTC)
+    return start if cur.height else _month_after(start)
+
+
+def daily_costs(cube: pl.DataFrame, *, group_by: bool,
+                month_start: dt.datetime | None = None) -> pl.DataFrame:
+    """Effective cost per UTC day (and group) of the reviewed month and the month before.
+
+    Each row stays in its own billing month (``cur``: the month from ``month_start``, else the
+    month before), so the days of a month add up to the month's total exactly: a single-day
+    charge is placed on the UTC day of its start, moved to the first (last) day of its billing
+    month when it starts before (after) it, e.g. GCP usage from the day before the invoice month;
+    a multi-day charge is spread over the hours it covers within its billing month (all on the
+    nearest day of the month when it covers none).  ``month_start`` defaults to
+    :func:`current_month_start`.
+    """
     keys = ["day", "grp"] if group_by else ["day"]
-    short = cube.filter(pl.col("day").is_not_null()).group_by(keys).agg(pl.col("effective").sum())
+    if month_start is None:
+        month_start = current_month_start(cube)
+    if month_start is None:
+        return cube.select(pl.col(keys), pl.col("effective")).clear()
+    month_end = _month_after(month_start)
+    prev_start = _month_before(month_start)
+    cur = pl.col("cur")
+    lo = pl.when(cur).then(pl.lit(month_start)).otherwise(pl.lit(prev_start))
+    hi = pl.when(cur).then(pl.lit(month_end)).otherwise(pl.lit(month_start))
+    first_day, last_day = lo.dt.date(), (hi - pl.duration(days=1)).dt.date()
+    short = (cube.filter(pl.col("day").is_not_null())
+             .with_columns(pl.col("day").clip(first_day, last_day))
+             .group_by(keys).agg(pl.col("effective").sum()))
     long = cube.filter(pl.col("day").is_null())
     if long.height:
+        clipped = long.select(
+            "grp", "effective",
+            pl.max_horizontal(pl.col("long_start"), lo).alias("s"),
+            pl.min_horizontal(pl.col("long_end"), hi).alias("e"),
+            pl.col("long_start").dt.date().clip(first_day, last_day).alias("nearest"))
+        outside = (clipped.filter(pl.col("e") <= pl.col("s"))
+                   .select(pl.col("nearest").alias("day"), "grp", "effective"))
+        inside = clipped.filter(pl.col("e") > pl.col("s"))
         spread = (
-            long.select("long_start", "long_end", "grp", "effective")
-            .with_columns(pl.date_ranges(pl.col("long_start").dt.date(),
-                                         (pl.col("long_end") - pl.duration(microseconds=1))
-                                         .dt.date()).alias("day"))
+            inside.with_columns(pl.date_ranges(pl.col("s").dt.date(),
+                                               (pl.col("e") - pl.duration(microseconds=1))
+                                               .dt.date()).alias("day"))
             .explode("day")
             .with_columns(pl.col("day").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
                           .alias("d0"))
             .with_columns(
-                (pl.min_horizontal(pl.col("d0") + pl.duration(days=1), pl.col("long_end"))
-                 - pl.max_horizontal(pl.col("d0"), pl.col("long_start"))).alias("overlap"))
+                (pl.min_horizontal(pl.col("d0") + pl.duration(days=1), pl.col("e"))
+                 - pl.max_horizontal(pl.col("d0"), pl.col("s"))).alias("overlap"))
             .with_columns((pl.col("effective") * pl.col("overlap").dt.total_microseconds()
-                           / (pl.col("long_end") - pl.col("long_start")).dt.total_microseconds())
+                           / (pl.col("e") - pl.col("s")).dt.total_microseconds())
                           .alias("effective"))
-            .group_by(keys).agg(pl.col("effective").sum())
+            .select("day", "grp", "effective")
         )
-        short = pl.concat([short, spread]).group_by(keys).agg(pl.col("effective").sum())
+        short = pl.concat([short, spread.group_by(keys).agg(pl.col("effective").sum()),
+                           outside.group_by(keys).agg(pl.col("effective").sum())],
+                          how="diagonal_relaxed").group_by(keys).agg(pl.col("effective").sum())
     return short.sort(keys, nulls_last=True)
 
 
