@@ -10,6 +10,8 @@ row per day × group × charge attributes) of one month.  Rules (also ``GPU_RATE
   purchase option), whose ``EffectiveCost`` is the unused part once usage is amortised (the
   AWS ``RIFee`` line: unused upfront plus unused recurring fee).  Every other GPU row is
   **used** cost (usage, and discounts or credits that name the instance type).
+* **Instance-hours** (``usage_hours``): ``x_UsageHours`` of the used ``Usage`` rows that have
+  them; ``None`` when none has (per-core, RAM or other non-instance SKUs), never 0.
 * **GPU-hours**: ``x_UsageHours × x_GpuCount`` of the used ``Usage`` rows; unused commitment
   hours are not GPU-hours (nothing ran on them).  A row whose used usage has hours without a GPU
   count has unknown GPU-hours (``None``), as has a row without used hours (a commitment nobody
@@ -62,6 +64,7 @@ def _row_table(gpu: pl.DataFrame) -> pl.DataFrame:
             pl.col("effective").filter(unused).sum().alias("unused"),
             pl.col("list").filter(~unused).sum().alias("list"),
             pl.col("hours").filter(used_usage & pl.col("is_compute")).sum().alias("hours"),
+            (used_usage & pl.col("is_compute")).any().alias("has_hours"),
             pl.col("gpu_hours").filter(used_usage & pl.col("gpu_known")).sum().alias("gh"),
             (used_usage & pl.col("is_compute") & ~pl.col("gpu_known")).any()
             .alias("gpu_count_missing"),
@@ -75,10 +78,12 @@ def _rate(row: dict[str, Any]) -> GpuRate:
     used, unused, list_usd = float(row["used"]), float(row["unused"]), float(row["list"])
     gh = float(row["gh"] or 0.0)
     gpu_hours = gh if gh > 0 and not row["gpu_count_missing"] else None
+    # hours only from rows that give instance-hours (a per-core or RAM SKU gives none)
+    usage_hours = float(row["hours"]) if row["has_hours"] else None
     effective = used + unused
     return GpuRate(
         instance_type=row["inst"], purchase_option=row["purch"], gpu_model=row["gpu_model"],
-        usage_hours=float(row["hours"] or 0.0), gpu_hours=gpu_hours,
+        usage_hours=usage_hours, gpu_hours=gpu_hours,
         used_usd=used, unused_commitment_usd=unused, effective_usd=effective,
         list_usd=list_usd,
         effective_usd_per_gpu_hour=_ratio(effective, gpu_hours),
