@@ -1,9 +1,31 @@
-"""Write the normalised billing frame as a FOCUS 1.2 dataset (Parquet or CSV).
+"""Write the normalised billing frame as a FOCUS 1.3 (default) or 1.2 dataset (Parquet or CSV).
 
 FOCUS columns come first (alphabetical, as in the specification), then the ``x_`` extras.
-Date/times are UTC (``YYYY-MM-DDTHH:MM:SSZ`` in CSV).  Where a mandatory cost column is null the
-specification's own fallback is applied (``ListCost`` and ``ContractedCost`` equal to
-``BilledCost`` when no unit price is known, ``EffectiveCost`` equal to ``BilledCost``).
+Date/times are UTC (``YYYY-MM-DDTHH:MM:SSZ`` in CSV).  Where a mandatory column is null the
+specification's own fallback is applied:
+
+* ``ListCost`` and ``ContractedCost`` equal ``BilledCost`` when no unit price is known,
+  ``EffectiveCost`` equals ``BilledCost``;
+* ``ServiceSubcategory`` (mandatory since 1.2) is kept where it is an allowed value of the
+  row's ServiceCategory and derived from ServiceCategory and ServiceName otherwise
+  (:mod:`costmodels.billing._subcategories`), whatever the source.
+
+FOCUS 1.3 adds eight columns and keeps 1.2's, ProviderName and PublisherName included
+(deprecated; the specification asks data generators to keep them during the transition).
+Where the source did not give them (every source but a FOCUS 1.3 file):
+
+* ``ServiceProviderName`` is ``ProviderName`` (the specification's migration mapping);
+* ``HostProviderName`` is ``ServiceProviderName`` (the provider hosts its own services and the
+  exports name no other host), null on ``Tax`` rows, whose host cannot be determined;
+* ``ContractApplied`` is set on the usage rows a commitment discount applies to (a
+  ``CommitmentDiscountId``, ``ChargeCategory`` "Usage": the covered and the unused rows): one
+  element whose ``ContractId`` and ``ContractCommitmentId`` are the commitment's id,
+  ``ContractCommitmentAppliedCost`` the row's EffectiveCost and
+  ``ContractCommitmentAppliedQuantity`` / ``Unit`` its CommitmentDiscountQuantity / Unit (both
+  null unless both are known).  Commitment purchases and rows without a commitment get null;
+* the allocation columns (``AllocatedMethodId``, ``AllocatedMethodDetails``,
+  ``AllocatedResourceId``, ``AllocatedResourceName``, ``AllocatedTags``) are the source's: a
+  reader fills them from the source's split cost allocation, else they stay null.
 """
 
 from __future__ import annotations
@@ -12,14 +34,53 @@ from pathlib import Path
 
 import polars as pl
 
+from costmodels.billing._subcategories import with_service_subcategory
 from costmodels.billing.errors import BillingError
-from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS, NORMALISED_SCHEMA
+from costmodels.billing.schema import EXTRA_COLUMNS, NORMALISED_SCHEMA, focus_columns
 
 FORMATS = ("parquet", "csv")
+DEFAULT_VERSION = "1.3"
+"""The FOCUS version written unless another is asked for."""
 
 
-def focus_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Apply FOCUS 1.2's null fallbacks to a normalised frame and order its columns."""
+def _service_provider() -> pl.Expr:
+    return pl.coalesce(pl.col("ServiceProviderName"), pl.col("ProviderName"))
+
+
+def _host_provider() -> pl.Expr:
+    not_tax = (pl.col("ChargeCategory") != "Tax").fill_null(True)
+    return pl.coalesce(pl.col("HostProviderName"), pl.when(not_tax).then(_service_provider()))
+
+
+def _contract_applied() -> pl.Expr:
+    """ContractApplied of a commitment-covered usage row (JSON object text), else the source's."""
+    commitment = pl.col("CommitmentDiscountId")
+    quantity, unit = pl.col("CommitmentDiscountQuantity"), pl.col("CommitmentDiscountUnit")
+    both = quantity.is_not_null() & unit.is_not_null()
+    element = pl.struct(
+        commitment.alias("ContractId"),
+        commitment.alias("ContractCommitmentId"),
+        pl.col("EffectiveCost").alias("ContractCommitmentAppliedCost"),
+        pl.when(both).then(quantity).alias("ContractCommitmentAppliedQuantity"),
+        pl.when(both).then(unit).alias("ContractCommitmentAppliedUnit"),
+    ).struct.json_encode()
+    covered = commitment.is_not_null() & (pl.col("ChargeCategory") == "Usage").fill_null(False)
+    derived = pl.when(covered).then(
+        pl.concat_str(pl.lit('{"Elements":['), element, pl.lit("]}")))
+    return pl.coalesce(pl.col("ContractApplied"), derived)
+
+
+def focus_frame(frame: pl.LazyFrame, version: str = DEFAULT_VERSION) -> pl.LazyFrame:
+    """Apply FOCUS's null fallbacks to a normalised frame and order its columns for ``version``.
+
+    Parameters
+    ----------
+    frame : polars.LazyFrame
+        A frame with :data:`NORMALISED_SCHEMA` (e.g. ``read_billing(...).frame``).
+    version : {"1.3", "1.2"}
+        The FOCUS version whose columns the result has.
+    """
+    columns = focus_columns(version)
     missing = [name for name in NORMALISED_SCHEMA if name not in frame.collect_schema()]
     if missing:
         raise BillingError(f"frame lacks normalised columns {missing}; pass the frame of "
@@ -30,15 +91,23 @@ def focus_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
     contracted = pl.coalesce(
         pl.col("ContractedCost"),
         pl.when(pl.col("ContractedUnitPrice").is_null()).then(list_cost))
-    return frame.with_columns(
+    out = with_service_subcategory(frame.with_columns(
         pl.col("EffectiveCost").fill_null(billed),
         list_cost.alias("ListCost"),
         contracted.alias("ContractedCost"),
-    ).select([*FOCUS_COLUMNS, *EXTRA_COLUMNS])
+    ))
+    if version == "1.3":
+        out = out.with_columns(
+            _service_provider().alias("ServiceProviderName"),
+            _host_provider().alias("HostProviderName"),
+            _contract_applied().alias("ContractApplied"),
+        )
+    return out.select([*columns, *EXTRA_COLUMNS])
 
 
-def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | None = None) -> Path:
-    """Write ``frame`` (the normalised schema) as FOCUS 1.2 Parquet or CSV.
+def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | None = None,
+                version: str = DEFAULT_VERSION) -> Path:
+    """Write ``frame`` (the normalised schema) as FOCUS 1.3 or 1.2 Parquet or CSV.
 
     Parameters
     ----------
@@ -48,6 +117,8 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
         The output file; its suffix (``.parquet`` or ``.csv``) picks the format unless
         ``file_format`` is given.
     file_format : {"parquet", "csv"}, optional
+    version : {"1.3", "1.2"}
+        The FOCUS version to write (default 1.3).
 
     Returns
     -------
@@ -59,7 +130,7 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
     if fmt not in FORMATS:
         raise BillingError(f"cannot write FOCUS as {fmt!r} ({path}); use a .parquet or .csv "
                            "output file")
-    out = focus_frame(frame)
+    out = focus_frame(frame, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         out.sink_parquet(path)

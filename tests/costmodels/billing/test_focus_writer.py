@@ -11,22 +11,24 @@ from typer.testing import CliRunner
 
 from costmodels.billing.focus_writer import write_focus
 from costmodels.billing.readers import read_billing
-from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS
+from costmodels.billing.schema import EXTRA_COLUMNS, focus_columns
 from planner.cli.main import app
 
 CUR_SAMPLE = ("billing-samples/focus-converters/test-fixtures/"
               "aws-legacy-cur-sample-anonymous-aws-export-dataset.csv")
 
 
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])
-def test_written_focus_round_trips(shared_data: Path, tmp_path: Path, suffix: str) -> None:
+def test_written_focus_round_trips(shared_data: Path, tmp_path: Path, suffix: str,
+                                   version: str) -> None:
     source = read_billing([str(shared_data / CUR_SAMPLE)])
-    out = write_focus(source.frame, tmp_path / f"out.{suffix}")
+    out = write_focus(source.frame, tmp_path / f"out.{suffix}", version=version)
     header = (pl.read_parquet_schema(out) if suffix == "parquet"
               else pl.read_csv(out, n_rows=0).schema)
-    assert list(header) == [*FOCUS_COLUMNS, *EXTRA_COLUMNS]
+    assert list(header) == [*focus_columns(version), *EXTRA_COLUMNS]
     back = read_billing([str(out)])
-    assert back.formats[str(out)] == "focus-1.2"
+    assert back.formats[str(out)] == f"focus-{version}"
     assert back.reconciliation.balanced
     assert abs(back.reconciliation.money_in - source.reconciliation.money_in) < Decimal("0.005")
     a = source.frame.collect()
@@ -45,6 +47,7 @@ def test_convert_cli_prints_reconciliation(shared_data: Path, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "1281 in = 1281 out + 0 rejected" in result.output
     assert "reconciliation balanced" in result.output
+    assert "(FOCUS 1.3, focus)" in result.output
     assert pl.read_parquet(out).height == 1281
 
 
