@@ -266,7 +266,9 @@ class BadBytes:
     field : int
         Its 0-based field in that record (CSV; 0 for other files).
     example : str
-        The bytes around it, undecodable bytes written as ``\\xNN``.
+        The text around it, each undecodable sequence read as U+FFFD.
+    first_bytes : str
+        The first undecodable sequence, as ``\\xNN`` escapes.
     """
 
     count: int
@@ -274,6 +276,7 @@ class BadBytes:
     row: int
     field: int
     example: str
+    first_bytes: str
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,7 @@ class _Utf8Scan:
         self.count = 0
         self.first: int | None = None
         self.example = ""
+        self.first_bytes = ""
 
     def feed(self, chunk: bytes, final: bool) -> None:
         buf = self.carry + chunk
@@ -344,7 +348,8 @@ class _Utf8Scan:
                             exc.start - 30, 0)
                 end = part.find(b"\n", exc.end, exc.end + 30)
                 around = part[start:end if end >= 0 else exc.end + 30]
-                self.example = around.decode("utf-8", errors="backslashreplace")
+                self.example = around.decode("utf-8", errors="replace")
+                self.first_bytes = "".join(f"\\x{b:02x}" for b in part[exc.start:exc.end])
         self.base += cut
         self.carry = buf[cut:]
 
@@ -493,7 +498,7 @@ def inspect_csv(path: Path) -> CsvLayout:
     bad = None
     if utf8.count and utf8.first is not None:
         row, fld = state.bad_position or (state.record, state.separators)
-        bad = BadBytes(utf8.count, utf8.first, row, fld, utf8.example)
+        bad = BadBytes(utf8.count, utf8.first, row, fld, utf8.example, utf8.first_bytes)
     return CsvLayout(_header(path, state.header_end), tuple(state.short), state.long_row,
                      cut_row, in_quotes, bad)
 
@@ -511,7 +516,7 @@ def inspect_text(path: Path) -> BadBytes | None:
             if known is None and utf8.first is not None:
                 local = max(utf8.first - (utf8.base - len(chunk) + len(utf8.carry)), 0)
                 return BadBytes(utf8.count, utf8.first, lines + chunk[:local].count(b"\n") + 1,
-                                0, utf8.example)
+                                0, utf8.example, utf8.first_bytes)
             lines += chunk.count(b"\n")
             chunk = following
     return None

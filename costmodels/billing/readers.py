@@ -218,8 +218,9 @@ def _bad_bytes_oddity(label: str, bad: BadBytes, header: tuple[str, ...]) -> Odd
     column = header[bad.field] if bad.row > 0 and bad.field < len(header) else None
     where = f"row {bad.row}" + (f", column {column}" if column else "") if bad.row else "header row"
     return Oddity("invalid_utf8", label, column, bad.count, bad.example,
-                  f"{bad.count} byte sequence(s) that are not UTF-8, the first at byte "
-                  f"{bad.offset} ({where}); read as U+FFFD (\ufffd); re-export the file as UTF-8")
+                  f"{bad.count} byte sequence(s) that are not UTF-8, the first ({bad.first_bytes}) "
+                  f"at byte {bad.offset} ({where}); each read as U+FFFD (\ufffd); re-export the "
+                  "file as UTF-8")
 
 
 def _reject_short_rows(frame: pl.LazyFrame, layout: CsvLayout) -> pl.LazyFrame:
@@ -253,9 +254,9 @@ def _prepare(source: SourceFile) -> Prepared:
         _check_layout(source.label, layout)
     elif source.kind == "ndjson" and (bad := inspect_text(source.local)) is not None:
         raise BillingFormatError(
-            f"{source.label}: {bad.count} byte sequence(s) that are not UTF-8, the first at byte "
-            f"{bad.offset} (line {bad.row}: {bad.example}); JSON must be UTF-8: re-export the "
-            "file as UTF-8", source_file=source.label, row=bad.row)
+            f"{source.label}: {bad.count} byte sequence(s) that are not UTF-8, the first "
+            f"({bad.first_bytes}) at byte {bad.offset} (line {bad.row}: {bad.example!r}); JSON "
+            "must be UTF-8: re-export the file as UTF-8", source_file=source.label, row=bad.row)
     prepared = _prepare_format(source)
     if layout is not None and layout.bad_bytes is not None:
         prepared.oddities.append(_bad_bytes_oddity(source.label, layout.bad_bytes, layout.header))

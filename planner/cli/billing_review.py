@@ -1,13 +1,15 @@
 """``planner billing review`` and ``planner billing rates``: the monthly cost review and the
 effective hourly rates of billing exports (AWS CUR, GCP billing export, FOCUS).
 
-Both read their inputs with :func:`costmodels.billing.readers.read_billing`, print the reader's
-reconciliation line and oddity count to stderr, and write the report to stdout or ``--output``.
+Both read their inputs with :func:`planner.cli.billing.read_exports` (the reader's
+reconciliation, rejected rows and oddities to stderr; the billing commands' exit codes and
+``--strict``), and write the report to stdout or ``--output``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from enum import Enum
 from pathlib import Path
@@ -17,7 +19,8 @@ import typer
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.common import emit, stderr_console, user_errors
+from planner.cli.billing import EXIT_CODES_HELP, STRICT, read_exports, read_notes
+from planner.cli.common import emit, user_errors
 
 
 class ReviewFormat(str, Enum):
@@ -51,39 +54,6 @@ AS_OF = typer.Option(None, "--as-of", help="Today's date YYYY-MM-DD for the data
                      "(default: no lag shown; no figure depends on it).")
 
 
-def _read(inputs: list[str]) -> Any:
-    """Read ``inputs`` and print the reconciliation line and oddity count to stderr."""
-    from costmodels.billing.readers import read_billing
-
-    read = read_billing(inputs)
-    console = stderr_console()
-    for line in read_notes(read):
-        console.print(line, markup=False, soft_wrap=True)
-    return read
-
-
-def reconciliation_line(rec: Any) -> str:
-    """Return the reader's reconciliation as one line: rows and money in = out + rejected."""
-    try:
-        return (f"rows {rec.rows_in:,} in = {rec.rows_out:,} out + {rec.rows_rejected:,} "
-                f"rejected; cost {rec.money_in:,.2f} in = {rec.money_out:,.2f} out + "
-                f"{rec.money_rejected:,.2f} rejected "
-                f"({'balanced' if rec.balanced else 'NOT BALANCED'})")
-    except AttributeError:  # a reader without the totals: its own text
-        return str(rec)
-
-
-def read_notes(read: Any) -> list[str]:
-    """Return the reader's reconciliation line and oddity count, for stderr and the report."""
-    oddities = list(getattr(read, "oddities", None) or [])
-    cells = sum(int(getattr(o, "count", 1) or 0) for o in oddities)
-    lines = [f"reconciliation: {reconciliation_line(read.reconciliation)}",
-             f"oddities: {len(oddities)}" + (f" ({cells:,} cells or columns read anyway; "
-                                             "planner billing convert lists them)"
-                                             if oddities else "")]
-    return lines
-
-
 def _as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -101,6 +71,7 @@ def review(
     fmt: ReviewFormat = REVIEW_FORMAT,
     output: Path | None = options.OUTPUT,
     as_of: str | None = AS_OF,
+    strict: bool = STRICT,
     debug: bool = options.DEBUG,
 ) -> None:
     """Monthly cost review: totals month over month, top movers, GPU $/GPU-hour, commitment
@@ -113,7 +84,7 @@ def review(
             month_bounds(month)
         group_expr(group_by)
         today = _as_of(as_of)
-        read = _read(inputs)
+        read = read_exports(inputs, strict=strict)
         result = monthly_review(read.frame, month=month, group_by=group_by, today=today)
         emit(render(result, fmt.value, read_notes(read)), output)
 
@@ -123,6 +94,7 @@ def rates(
     month: str | None = MONTH,
     fmt: RatesFormat = RATES_FORMAT,
     output: Path | None = options.OUTPUT,
+    strict: bool = STRICT,
     debug: bool = options.DEBUG,
 ) -> None:
     """Effective $/hour by provider, region, instance type and purchase option, from the
@@ -133,7 +105,7 @@ def rates(
     with user_errors(debug):
         if month is not None:
             month_bounds(month)
-        read = _read(inputs)
+        read = read_exports(inputs, strict=strict)
         frame = effective_rates(read.frame, month=month)
         if fmt == RatesFormat.csv:
             text = frame.write_csv()
@@ -183,6 +155,8 @@ def render_rates_table(frame: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``review`` and ``rates`` to the ``billing`` sub-app."""
-    app.command("review")(review)
-    app.command("rates")(rates)
+    """Add ``review`` and ``rates`` to the ``billing`` sub-app (their help ends with the exit
+    codes)."""
+    for name, command in (("review", review), ("rates", rates)):
+        app.command(name, help=f"{inspect.cleandoc(command.__doc__ or '')}\n\n{EXIT_CODES_HELP}")(
+            command)
