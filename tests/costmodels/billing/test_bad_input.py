@@ -8,7 +8,10 @@ reconciliation NOT BALANCED (nothing written), 2 usage error, 4 ``--strict`` and
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -222,3 +225,48 @@ def test_review_json_notes_say_incomplete(tmp_path: Path) -> None:
     assert doc["notes"][0] == ("reconciliation: rows 6 in = 5 out + 1 rejected; cost 6.25 + ? "
                                "in = 6.25 out + ? rejected (INCOMPLETE: 1 rejected amount(s) "
                                "unknown)")
+
+
+def test_a_short_row_is_named_by_the_same_row_number_as_polars(tmp_path: Path) -> None:
+    rows = _good_rows(4)
+    rows[0] = rows[0].replace(",EC2,", ',"EC2\nin two lines",')  # one row over two lines
+    short = ",".join(_row(9, "2.00").split(",")[:12])
+    path = _write(tmp_path, "middle.csv", [HEADER, rows[0], rows[1], "", rows[2], short, rows[3]])
+    read = read_billing([str(path)])
+    (bad,) = read.reconciliation.rejected
+    assert (bad.row, bad.value) == (5, f"12 of {WIDTH} fields")
+    assert read.frame.collect()["x_SourceRow"].to_list() == [1, 2, 4, 6]
+    assert any(o.kind == "blank_rows" for o in read.oddities)
+
+
+def test_the_csv_layout_scan_agrees_with_the_csv_module(tmp_path: Path, monkeypatch) -> None:
+    """Random quoting (commas, quotes, line breaks in fields), CRLF, blank lines and rows of
+    the wrong width, scanned in chunks as small as one byte."""
+    import costmodels.billing._sources as sources
+
+    rng = random.Random(11)
+    alphabet = ["a", "b", ",", '"', "\n", " ", "é", "1"]
+    for _ in range(200):
+        width = rng.randint(1, 6)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator=rng.choice(["\n", "\r\n"]))
+        writer.writerow([f"h{i}" for i in range(width)])
+        widths: list[int | None] = []
+        for _ in range(rng.randint(0, 12)):
+            if rng.random() < 0.05:
+                buffer.write("\n")
+                widths.append(None)
+                continue
+            n = rng.choice([width] * 4 + [max(1, width - 1), max(1, width - 2)])
+            fields = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+                      for _ in range(n)]
+            writer.writerow(fields if fields != [""] else ["x"])
+            widths.append(n)
+        path = tmp_path / "random.csv"
+        path.write_bytes(buffer.getvalue().encode())
+        monkeypatch.setattr(sources, "_CHUNK", rng.choice([1, 2, 3, 7, 64, 1 << 20]))
+        layout = sources.inspect_csv(path)
+        assert layout.header == tuple(f"h{i}" for i in range(width))
+        assert layout.short_rows == tuple((i + 1, n) for i, n in enumerate(widths)
+                                          if n is not None and n < width)
+        assert layout.cut_row is None and layout.long_row is None and layout.bad_bytes is None
