@@ -178,6 +178,19 @@ def test_writer_replaces_a_subcategory_outside_its_category(tmp_path: Path) -> N
             "Other (Other)", "Messaging", "Virtual Machines"]
 
 
+def test_a_subcategory_outside_its_category_is_reported_and_replaced(focus10_file: Path,
+                                                                     tmp_path: Path) -> None:
+    rows = pl.read_csv(focus10_file, infer_schema=False).with_columns(
+        pl.Series("ServiceSubcategory", ["virtual machines", None, "Messaging", *[None] * 6]))
+    path = tmp_path / "focus-1.1.csv"
+    rows.write_csv(path)
+    result = read_billing([str(path)])
+    assert result.formats[str(path)] == "focus-1.1"
+    odd = [o for o in result.oddities if o.kind == "invalid_subcategory"]
+    assert [(o.count, o.example) for o in odd] == [(1, "Messaging")]
+    assert result.frame.collect()["ServiceSubcategory"].to_list() == EXPECTED_SUBCATEGORIES
+
+
 # ---------------------------------------------------------------------- FOCUS 1.3 columns
 
 @pytest.mark.parametrize("flag", [(), ("1.3",)])
