@@ -158,8 +158,12 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) 
                 f"{bad.source_file}: row {bad.row}, column {bad.column}: {bad.reason} "
                 f"(value {bad.value!r}); fix the row or read without --strict to reject it",
                 source_file=bad.source_file, column=bad.column, row=bad.row)
-        frames.append(prepared.frame.filter(pl.col(REJECT_REASON).is_null())
-                      .select(list(NORMALISED_SCHEMA)))
+        accepted = prepared.frame.filter(pl.col(REJECT_REASON).is_null())
+        frames.append(accepted.select(list(NORMALISED_SCHEMA)))
+        derived = getattr(prepared, "derived", None)
+        if derived is not None:  # rows a source row implies (AWS unused commitment), no billed cost
+            frames.append(derived.join(accepted.select("x_SourceRow"), on="x_SourceRow",
+                                       how="semi"))
     frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
     return BillingRead(frame, Reconciliation(tuple(periods), tuple(rejected), rejected_counts),
                        oddities, [f.label for f in files], latest, formats, workdir)
