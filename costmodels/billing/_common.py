@@ -472,7 +472,8 @@ class Reconciliation:
             lines.append(
                 f"{p.source_file} [{month}] rows {p.rows_in} in = {p.rows_out} out + "
                 f"{p.rows_rejected} rejected; {p.money_basis}: "
-                f"{money_text(p.money_in, p.amounts_unknown)} in = {p.money_out:.2f} out + "
+                f"{money_text(p.money_in, p.amounts_unknown, rows=p.rows_in)} in = "
+                f"{p.money_out:.2f} out + "
                 f"{money_text(p.money_rejected, p.amounts_unknown, rows=p.rows_rejected)} "
                 f"rejected ({period_verdict_text(p)})")
         for (source, reason), n in sorted(self.rejected_counts.items()):

@@ -60,12 +60,12 @@ def reconciliation_line(rec: Any) -> str:
 
     try:
         unknown = rec.amounts_unknown
+        money_in = money_text(rec.money_in, unknown, rows=rec.rows_in, spec=",.2f")
+        rejected = money_text(rec.money_rejected, unknown, rows=rec.rows_rejected, spec=",.2f")
+        why = f": {unknown:,} rejected amount(s) unknown" if unknown else ""
         return (f"rows {rec.rows_in:,} in = {rec.rows_out:,} out + {rec.rows_rejected:,} "
-                f"rejected; cost {money_text(rec.money_in, unknown, spec=',.2f')} in = "
-                f"{rec.money_out:,.2f} out + "
-                f"{money_text(rec.money_rejected, unknown, rows=rec.rows_rejected, spec=',.2f')}"
-                f" rejected ({rec.verdict}"
-                + (f": {unknown:,} rejected amount(s) unknown" if unknown else "") + ")")
+                f"rejected; cost {money_in} in = {rec.money_out:,.2f} out + {rejected} "
+                f"rejected ({rec.verdict}{why})")
     except AttributeError:  # a reader without the totals: its own text
         return str(rec)
 
