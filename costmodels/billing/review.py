@@ -18,9 +18,11 @@ Rules (also in :data:`ASSUMPTIONS`):
 * **Cost basis**: ``EffectiveCost`` (amortised: commitment purchases spread over the usage they
   cover) for movers, GPU rates, anomalies and the forecast; ``BilledCost`` and ``ListCost`` are
   shown beside it in the totals.  The month is ``BillingPeriodStart``'s month.
-* **Days**: a charge is placed on the UTC day of ``ChargePeriodStart``; a charge whose period
-  spans more than a day (monthly fees, taxes, credits) is spread over the days it covers in
-  proportion to the hours of each day it covers.
+* **Days**: a charge is placed on the UTC day of ``ChargePeriodStart`` within its billing month
+  (moved to the month's first or last day when it starts outside it, e.g. GCP usage from the
+  day before the invoice month), so the days add up to the month exactly; a charge whose period
+  spans more than a day (monthly fees, taxes, credits) is spread over the hours it covers within
+  the month.
 * **Anomalies**: for each complete day of the month, the baseline is the median of the
   :data:`ANOMALY_WINDOW_DAYS` days before it (days with no rows count as $0 once the data has
   started; at least :data:`ANOMALY_MIN_HISTORY_DAYS` days needed); the scale is
@@ -95,8 +97,10 @@ OTHER_GROUPS = "(other groups)"
 ASSUMPTIONS: dict[str, str] = {
     "cost_basis": "EffectiveCost (amortised: commitment purchases spread over the usage they "
                   "cover); BilledCost (cash basis) and ListCost shown in the totals",
-    "month": "BillingPeriodStart's month; days are UTC days of ChargePeriodStart, charges "
-             "spanning several days spread over them by hours covered",
+    "month": "BillingPeriodStart's month; a charge is placed on the UTC day of "
+             "ChargePeriodStart within its billing month (moved to the month's first or last "
+             "day when it starts outside it), so the days add up to the month; a multi-day "
+             "charge is spread over the hours it covers within the month",
     "anomaly_rule": ANOMALY_RULE,
     "forecast_method": FORECAST_METHOD,
     "coverage": "covered (CommitmentDiscountStatus Used) / eligible compute usage (Usage rows "
@@ -272,7 +276,7 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
     current = _totals(month, cur)
     previous = _totals(prev, old) if has_prev else None
     freshness = _freshness(meta, cur, month_end, today)
-    daily_group = daily_costs(cube, group_by=True)
+    daily_group = daily_costs(cube, group_by=True, month_start=month_start)
     daily_total = (daily_group.group_by("day").agg(pl.col("effective").sum()).sort("day"))
     seen = freshness.month_latest_charge_period_end
     cutoff = month_end if freshness.month_complete else floor_day(seen)

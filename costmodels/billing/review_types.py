@@ -64,7 +64,7 @@ class GpuRate:
     instance_type: str | None
     purchase_option: str | None
     gpu_model: str | None
-    usage_hours: float
+    usage_hours: float | None
     gpu_hours: float | None
     used_usd: float
     unused_commitment_usd: float
