@@ -81,7 +81,7 @@ def load_billing_rates(pricing, *, field_path: str = "pricing") -> BillingRates 
         raise ScenarioError(f"{field_path}.paths: {exc}") from None
     rec = read.reconciliation
     line = (f"rows {rec.rows_in:,} in = {rec.rows_out:,} out + {rec.rows_rejected:,} rejected"
-            f"{'' if rec.balanced else ' (NOT balanced)'}")
+            f" ({rec.verdict})")
     period = table["billing_period"][0] if table.height else (pricing.month or "n/a")
     return BillingRates(table=table, label=f"billing exports {', '.join(read.sources[:3])}"
                         f"{' and more' if len(read.sources) > 3 else ''}, {period}",

@@ -25,10 +25,7 @@ from typing import Any
 
 import typer
 
-from planner.cli.common import stderr_console
-
-EXIT_DATA_WARNINGS = 4
-"""``--strict`` and the read counted a data warning (a rejected row or an oddity)."""
+from planner.cli.common import EXIT_DATA_WARNINGS, stderr_console
 
 EXIT_CODES_HELP = ("Exit codes: 0 done (warnings printed and counted); 1 input error or "
                    "reconciliation NOT BALANCED, nothing written; 2 usage error; 4 --strict and "

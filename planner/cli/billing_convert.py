@@ -47,8 +47,20 @@ def convert(
         write_focus(result.frame, output, version=focus_version.value)
         rec = result.reconciliation
         standard = f"FOCUS {focus_version.value}, {to.value}"
-        typer.echo(f"wrote {rec.rows_out} rows ({standard}) to {output}; "
+        written = _rows_in(output)
+        derived = written - rec.rows_out
+        implied = (f" ({rec.rows_out} source rows + {derived} rows they imply: unused "
+                   "commitment)" if derived else "")
+        typer.echo(f"wrote {written} rows{implied} ({standard}) to {output}; "
                    f"{rec.rows_rejected} rejected; reconciliation {rec.verdict}")
+
+
+def _rows_in(path: Path) -> int:
+    """Return the rows of the file just written (Parquet or CSV)."""
+    import polars as pl
+
+    scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path)
+    return int(scan.select(pl.len()).collect().item())
 
 
 def register(app: typer.Typer) -> None:

@@ -130,21 +130,27 @@ def render_rates_table(frame: Any) -> str:
     console = Console(file=buffer, width=200, color_system=None, highlight=False, emoji=False,
                       soft_wrap=False, markup=False)
     period = frame["billing_period"][0]
-    table = Table(title=f"Effective rates, billing period {period} (USD per hour)",
+    currencies = sorted({c for c in frame["currency"].to_list() if c})
+    shown = ", ".join(currencies) or "currency n/a"
+    table = Table(title=f"Effective rates, billing period {period} ({shown} per hour)",
                   title_justify="left")
+
+    def money(value: float | None) -> str:
+        text = fmt_unit(value)
+        return text if currencies in ([], ["USD"]) or text == NA else text.lstrip("$")
     headers = [("provider", "left"), ("region", "left"), ("instance", "left"),
                ("purchase", "left"), ("hours", "right"), ("effective", "right"),
                ("eff $/h", "right"), ("list $/h", "right"), ("GPUs", "right"),
-               ("eff $/GPU-h", "right")]
+               ("eff $/GPU-h", "right"), ("note", "left")]
     for h, j in headers:
         table.add_column(h, justify=j, no_wrap=True)
     for r in frame.iter_rows(named=True):
         table.add_row(r["provider"] or NA, r["region"] or NA, r["instance_type"] or NA,
                       r["purchase_option"] or NA, fmt_number(r["usage_hours"], 1),
-                      fmt_number(r["effective_cost"], 2), fmt_unit(r["effective_usd_per_hour"]),
-                      fmt_unit(r["list_usd_per_hour"]),
+                      fmt_number(r["effective_cost"], 2), money(r["effective_usd_per_hour"]),
+                      money(r["list_usd_per_hour"]),
                       str(r["gpus"]) if r["gpus"] is not None else NA,
-                      fmt_unit(r["usd_per_gpu_hour"]))
+                      money(r["usd_per_gpu_hour"]), r.get("note") or "")
     console.print(table)
     sources = sorted(set(frame["source"].to_list()))
     console.print("Source: " + "; ".join(sources))

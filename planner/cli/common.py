@@ -18,6 +18,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BREACH = 3
 """A CI guardrail (``--fail-if``, ``--budget-usd-per-month``) is breached."""
+EXIT_DATA_WARNINGS = 4
+"""A billing command under ``--strict`` counted a data warning (a rejected row or an
+oddity); every warning is printed and nothing is written."""
 
 
 def stderr_console() -> Console:
