@@ -323,9 +323,13 @@ def join_gpus(frame: pl.LazyFrame, provider: str | None, instance_col: str) -> p
                      pl.col("gpu_model").alias("_cat_gpu_model"),
                      pl.col("gpus").alias("_cat_gpus")))
     key = pl.col(instance_col).str.strip_prefix("ml.")
-    return (frame.with_columns(key.alias("_cat_key"))
-            .join(table.lazy(), on="_cat_key", how="left", maintain_order="left")
-            .drop("_cat_key"))
+    # a lookup, not a join: each output column stays prunable and rows keep their order
+    keys = table["_cat_key"].to_list()
+    return frame.with_columns(
+        key.replace_strict(keys, table["_cat_gpu_model"].to_list(), default=None,
+                           return_dtype=table.schema["_cat_gpu_model"]).alias("_cat_gpu_model"),
+        key.replace_strict(keys, table["_cat_gpus"].to_list(), default=None,
+                           return_dtype=table.schema["_cat_gpus"]).alias("_cat_gpus"))
 
 
 SERVICE_SUBCATEGORY_DEFAULT = "Other ({})"
