@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 
 @dataclass(frozen=True)
@@ -75,5 +75,14 @@ def estimate(values: np.ndarray, *, confidence: float = 0.95) -> Estimate:
     if n == 1:
         return Estimate(mean, None, None, 1)
     sd = float(x.std(ddof=1))
-    half = float(scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    half = _t_quantile(0.5 + confidence / 2.0, n - 1) * sd / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, n)
+
+
+@functools.lru_cache(maxsize=256)
+def _t_quantile(p: float, dof: int) -> float:
+    """Student-t quantile (SciPy imported here, on first use: reports that format estimates
+    without computing one, such as the billing review, do not pay for it)."""
+    from scipy import stats as scipy_stats
+
+    return float(scipy_stats.t.ppf(p, dof))
