@@ -1,5 +1,6 @@
 """Service name -> FOCUS ServiceCategory lookups (generated from the FOCUS converter's mapping
-files), plus the CUR reader's own AWS unit and service-subcategory tables (hand-written).
+files), plus the readers' own hand-written tables: AWS units and subcategories, GCP category
+additions.
 
 Source: ``finopsfoundation/focus_converters`` @ c799bf96dea67c8dc8569eebbcd720e7562088fa,
 ``conversion_configs/{aws,gcp}/mapping_files/*_category_mapping.csv``.
@@ -375,6 +376,12 @@ GCP_CATEGORIES: dict[str, str] = {
     "Stackdriver": "Management and Governance",
 }
 
+GCP_CATEGORY_ADDITIONS: dict[str, str] = {
+    "Cloud Monitoring": "Management and Governance",
+}
+"""Hand-written additions to :data:`GCP_CATEGORIES` (services the converter's mapping file
+lacks by their current name; Cloud Logging, the same suite, is Management and Governance)."""
+
 AWS_UNITS: dict[str, str] = {
     "Hrs": "Hours", "Hours": "Hours", "hours": "Hours", "GB-Mo": "GB-Months",
     "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "Requests": "Requests",
@@ -391,13 +398,16 @@ AWS_SUBCATEGORIES: dict[str, str] = {
     "AmazonECS": "Containers", "AWSLambda": "Serverless Compute",
     "AmazonEBS": "Block Storage", "AmazonEFS": "File Storage",
     "AmazonRDS": "Relational Databases", "AmazonDynamoDB": "NoSQL Databases",
-    "AmazonCloudWatch": "Observability", "AmazonSQS": "Messaging",
+    "AmazonCloudWatch": "Observability", "AWSQueueService": "Messaging",
     "AmazonSNS": "Messaging", "awskms": "Secret Management",
     "AWSSecretsManager": "Secret Management", "AmazonCloudFront": "Content Delivery",
     "AmazonVPC": "Network Infrastructure", "AWSGlue": "Data Processing",
     "AmazonAthena": "Data Processing", "AWSCloudTrail": "Observability",
 }
-"""AWS product codes whose FOCUS ServiceSubcategory is known; others get ``Other (<category>)``."""
+"""AWS product codes whose FOCUS ServiceSubcategory is known; others get ``Other (<category>)``.
+
+Each subcategory's parent (:data:`costmodels.billing._subcategories.PARENT_CATEGORY`) is the
+code's category in :data:`AWS_CATEGORIES` (SQS's product code is ``AWSQueueService``)."""
 
 AWS_CUR_COLUMNS: tuple[str, ...] = (
     "bill_billing_entity", "bill_billing_period_end_date", "bill_billing_period_start_date",

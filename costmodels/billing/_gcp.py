@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from costmodels.billing._categories import GCP_CATEGORIES
+from costmodels.billing._categories import GCP_CATEGORIES, GCP_CATEGORY_ADDITIONS
 from costmodels.billing._common import (
     MONEY_EXACT,
     MONEY_IN,
@@ -101,7 +101,12 @@ SUBCATEGORIES = {"Compute Engine": "Virtual Machines", "Cloud Storage": "Object 
                  "Cloud Bigtable": "NoSQL Databases", "Cloud Spanner": "Relational Databases",
                  "Cloud Pub/Sub": "Messaging", "Cloud Filestore": "File Storage",
                  "Cloud Memorystore for Redis": "Caching", "Cloud Dataflow": "Data Processing"}
-"""Service descriptions whose FOCUS ServiceSubcategory is known; others ``Other (<category>)``."""
+"""Service descriptions whose FOCUS ServiceSubcategory is known; others ``Other (<category>)``.
+
+Each subcategory's parent is the service's category in :data:`CATEGORIES`."""
+
+CATEGORIES = {**GCP_CATEGORIES, **GCP_CATEGORY_ADDITIONS}
+"""Service description -> FOCUS ServiceCategory (others ``Other``)."""
 
 UNITS = {"seconds": "Seconds", "second": "Seconds", "hour": "Hours", "hours": "Hours",
          "byte-seconds": "Byte-Seconds", "bytes": "Bytes", "gibibyte month": "GiB-Months",
@@ -464,7 +469,7 @@ def _tags(row: _Row) -> pl.Expr:
 def _source_columns(label: str, row: _Row) -> dict[str, pl.Expr]:
     """Account, period, charge period, provider, region, resource, service, SKU and tags."""
     cols, service, project_id = row.cols, row.service, row.project_id
-    service_category = service.replace_strict(GCP_CATEGORIES, default="Other",
+    service_category = service.replace_strict(CATEGORIES, default="Other",
                                               return_dtype=pl.String).fill_null("Other")
     subcategory = service.replace_strict(SUBCATEGORIES, default=None, return_dtype=pl.String)
     return {
