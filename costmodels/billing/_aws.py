@@ -20,6 +20,11 @@ The mapping follows the FinOps Foundation converter's rules and the CUR amortisa
 * A column rejects a row only where it applies to the row's line item type: text in
   ``savingsPlan/SavingsPlanEffectiveCost`` of a data-transfer ``Usage`` row is an oddity, not a
   rejection; a bad value where the column applies is rejected naming that column.
+* ServiceName is the product code's (``AWS_SERVICE_NAMES``: ``AmazonEC2`` is "Amazon Elastic
+  Compute Cloud" whatever AMI its product name shows), else the product name (Marketplace);
+  ServiceCategory the name's, else the code's, one per name (the first, alphabetically, that is
+  not Other).  AWS invoices Marketplace charges; their seller (``lineItem/LegalEntity``) is
+  PublisherName and ServiceProviderName, hosted by AWS.
 """
 
 from __future__ import annotations
@@ -50,22 +55,13 @@ from costmodels.billing._common import (
     short_account_checks,
     time_zone_checks,
 )
+from costmodels.billing._subcategories import fits_category
 from costmodels.billing.schema import NORMALISED_SCHEMA
 
-USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
-DISCOUNT_TYPES = ("Discount", "BundledDiscount", "EdpDiscount", "PrivateRateDiscount",
-                  "RiVolumeDiscount", "SppDiscount", "DistributorDiscount")
-PURCHASE_TYPES = ("SavingsPlanUpfrontFee", "SavingsPlanRecurringFee", "RIFee", "Fee")
-KNOWN_TYPES = (*USAGE_TYPES, *DISCOUNT_TYPES, *PURCHASE_TYPES, "Tax", "Credit", "Refund",
-               "FlatRateSubscription")
-
-COMMITMENT_FEE_TYPES = ("RIFee", "SavingsPlanRecurringFee")
-"""Fee line items that carry the unused part of a commitment (a derived ``Unused`` row)."""
-
-AMORTISATION_COLUMNS = tables.AWS_AMORTISATION_COLUMNS
-_NET = tables.AWS_NET_COLUMNS
-
-_INSTANCE_USAGE = r"(BoxUsage|SpotUsage|HeavyUsage|DedicatedUsage|HostUsage|ReservedHostUsage|Train|Notebk|Host|Processing|Hosting)[^:]*:(.+)$"
+USAGE_TYPES, DISCOUNT_TYPES = tables.AWS_USAGE_TYPES, tables.AWS_DISCOUNT_TYPES
+PURCHASE_TYPES, KNOWN_TYPES = tables.AWS_PURCHASE_TYPES, tables.AWS_KNOWN_TYPES
+COMMITMENT_FEE_TYPES = tables.AWS_COMMITMENT_FEE_TYPES
+AMORTISATION_COLUMNS, _NET = tables.AWS_AMORTISATION_COLUMNS, tables.AWS_NET_COLUMNS
 
 
 def snake(name: str) -> str:
@@ -399,33 +395,33 @@ def _tags(cols: Cols, shape: str) -> pl.Expr:
 
 
 def _source_columns(label: str, cols: Cols, shape: str) -> dict[str, pl.Expr]:
-    """Accounts, invoice, provider and publisher, region, resource, service, SKU and tags."""
-    product_code = cols.text("line_item_product_code")
-    service_name = pl.coalesce(cols.text("product_product_name"),
-                               _map_get(cols, "product", "product_name"), product_code)
-    service_category = product_code.replace_strict(tables.AWS_CATEGORIES, default="Other",
-                                                   return_dtype=pl.String).fill_null("Other")
-    subcategory = product_code.replace_strict(tables.AWS_SUBCATEGORIES, default=None,
-                                              return_dtype=pl.String)
+    """Accounts, invoice, providers and publisher, region, service, SKU and tags (AWS invoices
+    Marketplace charges too; their seller is PublisherName and ServiceProviderName)."""
+    service_category = pl.col("_category")
+    subcategory = cols.text("line_item_product_code").replace_strict(
+        tables.AWS_SUBCATEGORIES, default=None, return_dtype=pl.String)
+    entity = cols.text("bill_billing_entity")
+    marketplace = (entity == "AWS Marketplace").fill_null(False)
+    not_tax = _category(cols.text("line_item_line_item_type")) != "Tax"
     return {
         "AvailabilityZone": cols.text("line_item_availability_zone"),
         "BillingAccountId": cols.account_id("bill_payer_account_id"),
         "BillingAccountName": cols.text("bill_payer_account_name"),
         "BillingCurrency": cols.text("line_item_currency_code").fill_null("USD"),
         "InvoiceId": cols.text("bill_invoice_id"),
-        # AWS is both provider and invoice issuer unless a third party (Marketplace) bills it;
-        # the entity that invoices (e.g. "Amazon Web Services Canada, Inc.") is PublisherName.
-        "InvoiceIssuerName": pl.when(cols.text("bill_billing_entity").is_in(["AWS", "AISPL"])
-                                     .fill_null(True)).then(pl.lit("AWS"))
-        .otherwise(cols.text("bill_invoicing_entity").fill_null(cols.text("bill_billing_entity"))),
+        "HostProviderName": pl.when(marketplace & not_tax).then(pl.lit("AWS")),
+        "InvoiceIssuerName": pl.when(entity.is_in(tables.AWS_BILLING_ENTITIES).fill_null(True))
+        .then(pl.lit("AWS")).otherwise(pl.coalesce(cols.text("bill_invoicing_entity"), entity)),
         "ProviderName": pl.lit("AWS"),
         "PublisherName": cols.text("line_item_legal_entity").fill_null("Amazon Web Services"),
         "RegionId": pl.coalesce(cols.text("product_region_code"), cols.text("product_region")),
         "RegionName": cols.text("product_location"),
         "ResourceId": cols.text("line_item_resource_id"),
         "ServiceCategory": service_category,
-        "ServiceName": service_name.fill_null("Unknown"),
-        "ServiceSubcategory": pl.coalesce(subcategory, "Other (" + service_category + ")"),
+        "ServiceName": pl.col("_service"),
+        "ServiceProviderName": pl.when(marketplace).then(cols.text("line_item_legal_entity")),
+        "ServiceSubcategory": pl.when(fits_category(subcategory, service_category))
+        .then(subcategory).otherwise("Other (" + service_category + ")"),
         "SkuId": cols.text("product_sku"),
         "SkuPriceId": pl.coalesce(cols.text("pricing_rate_code"), cols.text("pricing_rate_id")),
         "SubAccountId": cols.account_id("line_item_usage_account_id"),
@@ -477,18 +473,27 @@ def _amortisation_rules(cols: Cols) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
 
 
 def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
-    """Add the time interval's halves and the instance type, and join the catalog's GPUs."""
+    """Add the time interval's halves, the instance type, the ServiceName and ServiceCategory
+    (``_service``, ``_category``: see the module docstring) and join the catalog's GPUs."""
     usage_type = cols.text("line_item_usage_type")
     instance = pl.coalesce(cols.text("product_instance_type"),
                            _map_get(cols, "product", "instance_type"),
-                           pl.when(usage_type.str.contains(_INSTANCE_USAGE))
-                           .then(usage_type.str.extract(_INSTANCE_USAGE, 2)))
+                           pl.when(usage_type.str.contains(tables.AWS_INSTANCE_USAGE))
+                           .then(usage_type.str.extract(tables.AWS_INSTANCE_USAGE, 2)))
     interval = cols.text("identity_time_interval")
+    code = cols.text("line_item_product_code")
+    name = pl.coalesce(code.replace_strict(tables.AWS_SERVICE_NAMES, default=None),
+                       cols.text("product_product_name"),
+                       _map_get(cols, "product", "product_name"), code).fill_null("Unknown")
+    category = pl.coalesce(name.replace_strict(tables.AWS_NAME_CATEGORIES, default=None),
+                           code.replace_strict(tables.AWS_CATEGORIES, default=None))
     frame = frame.with_columns(
         interval.str.split("/").list.get(0, null_on_oob=True).pipe(parse_utc).alias("_iv_start"),
         interval.str.split("/").list.get(1, null_on_oob=True).pipe(parse_utc).alias("_iv_end"),
-        instance.alias("_instance"),
+        instance.alias("_instance"), name.alias("_service"), category.alias("_category"),
     )
+    known = pl.col("_category").filter(pl.col("_category") != "Other")
+    frame = frame.with_columns(known.min().over("_service").fill_null("Other").alias("_category"))
     return join_gpus(frame, "aws", "_instance")
 
 
@@ -595,19 +600,9 @@ def _require(cols: Cols, label: str) -> None:
                  "bill_billing_period_start_date", "bill_payer_account_id"):
         if not cols.has(name):
             shown = cols.label(name) if name in cols.original else name
-            raise missing_column(label, _legacy(name),
-                                 f"CUR column {shown} (legacy name {_legacy(name)})", fix)
+            legacy = tables.AWS_LEGACY_NAMES.get(name, name)
+            raise missing_column(label, legacy, f"CUR column {shown} (legacy name {legacy})", fix)
     if not (cols.has("line_item_usage_start_date") or cols.has("identity_time_interval")):
         raise missing_column(label, "lineItem/UsageStartDate",
                              "CUR column lineItem/UsageStartDate (line_item_usage_start_date)",
                              fix)
-
-
-_LEGACY = {"line_item_unblended_cost": "lineItem/UnblendedCost",
-           "line_item_line_item_type": "lineItem/LineItemType",
-           "bill_billing_period_start_date": "bill/BillingPeriodStartDate",
-           "bill_payer_account_id": "bill/PayerAccountId"}
-
-
-def _legacy(name: str) -> str:
-    return _LEGACY.get(name, name)

@@ -1,6 +1,6 @@
 """Service name -> FOCUS ServiceCategory lookups (generated from the FOCUS converter's mapping
-files), plus the readers' own hand-written tables: AWS units and subcategories, GCP category
-additions.
+files), plus the readers' own hand-written tables: AWS units, service names and
+subcategories, GCP category additions.
 
 Source: ``finopsfoundation/focus_converters`` @ c799bf96dea67c8dc8569eebbcd720e7562088fa,
 ``conversion_configs/{aws,gcp}/mapping_files/*_category_mapping.csv``.
@@ -382,6 +382,31 @@ GCP_CATEGORY_ADDITIONS: dict[str, str] = {
 """Hand-written additions to :data:`GCP_CATEGORIES` (services the converter's mapping file
 lacks by their current name; Cloud Logging, the same suite, is Management and Governance)."""
 
+AWS_USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
+AWS_DISCOUNT_TYPES = ("Discount", "BundledDiscount", "EdpDiscount", "PrivateRateDiscount",
+                      "RiVolumeDiscount", "SppDiscount", "DistributorDiscount")
+AWS_PURCHASE_TYPES = ("SavingsPlanUpfrontFee", "SavingsPlanRecurringFee", "RIFee", "Fee")
+AWS_KNOWN_TYPES = (*AWS_USAGE_TYPES, *AWS_DISCOUNT_TYPES, *AWS_PURCHASE_TYPES, "Tax", "Credit",
+                   "Refund", "FlatRateSubscription")
+"""CUR line item types (``lineItem/LineItemType``) by the FOCUS ChargeCategory they map to."""
+
+AWS_COMMITMENT_FEE_TYPES = ("RIFee", "SavingsPlanRecurringFee")
+"""Fee line items that carry the unused part of a commitment (a derived ``Unused`` row)."""
+
+AWS_INSTANCE_USAGE = (r"(BoxUsage|SpotUsage|HeavyUsage|DedicatedUsage|HostUsage|ReservedHostUsage"
+                      r"|Train|Notebk|Host|Processing|Hosting)[^:]*:(.+)$")
+"""A usage type that names an instance type (group 2), e.g. ``USE1-BoxUsage:p5.48xlarge``."""
+
+AWS_BILLING_ENTITIES = ("AWS", "AISPL", "AWS Marketplace")
+"""``bill/BillingEntity`` values whose invoices AWS issues (InvoiceIssuerName "AWS")."""
+
+AWS_LEGACY_NAMES: dict[str, str] = {
+    "line_item_unblended_cost": "lineItem/UnblendedCost",
+    "line_item_line_item_type": "lineItem/LineItemType",
+    "bill_billing_period_start_date": "bill/BillingPeriodStartDate",
+    "bill_payer_account_id": "bill/PayerAccountId"}
+"""The required CUR columns' legacy CSV names, for error messages."""
+
 AWS_UNITS: dict[str, str] = {
     "Hrs": "Hours", "Hours": "Hours", "hours": "Hours", "GB-Mo": "GB-Months",
     "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "Requests": "Requests",
@@ -408,6 +433,37 @@ AWS_SUBCATEGORIES: dict[str, str] = {
 
 Each subcategory's parent (:data:`costmodels.billing._subcategories.PARENT_CATEGORY`) is the
 code's category in :data:`AWS_CATEGORIES` (SQS's product code is ``AWSQueueService``)."""
+
+AWS_SERVICE_NAMES: dict[str, str] = {
+    "AmazonEC2": "Amazon Elastic Compute Cloud", "AmazonS3": "Amazon Simple Storage Service",
+    "AmazonRDS": "Amazon Relational Database Service", "AmazonVPC": "Amazon Virtual Private Cloud",
+    "AmazonRoute53": "Amazon Route 53", "AmazonEFS": "Amazon Elastic File System",
+    "AmazonSNS": "Amazon Simple Notification Service",
+    "AWSQueueService": "Amazon Simple Queue Service", "AmazonCloudWatch": "AmazonCloudWatch",
+    "AWSCloudTrail": "AWS CloudTrail", "AWSDataTransfer": "AWS Data Transfer",
+    "AWSGlue": "AWS Glue", "AWSSecretsManager": "AWS Secrets Manager",
+    "awskms": "AWS Key Management Service", "AWSLambda": "AWS Lambda",
+    "AmazonDynamoDB": "Amazon DynamoDB", "AmazonSageMaker": "Amazon SageMaker",
+    "AmazonECS": "Amazon Elastic Container Service",
+    "AmazonEKS": "Amazon Elastic Container Service for Kubernetes",
+    "AmazonCloudFront": "Amazon CloudFront", "AmazonAthena": "Amazon Athena",
+}
+"""AWS product codes -> ServiceName, as the CUR's ``product/ProductName`` spells the service.
+
+A row of one of these codes is named from this table, not from its own product name: a CUR
+generator may put an AMI's software (``Red Hat Enterprise Linux 8``) in ``product/ProductName``
+of an ``AmazonEC2`` row, which would give that software's marketplace rows (category Other) and
+the instance rows (Compute) one ServiceName with two categories."""
+
+AWS_NAME_CATEGORIES: dict[str, str] = {
+    **{name.rstrip("*"): category for name, category in AWS_CATEGORIES.items()
+       if name.endswith("*")},
+    **{name: AWS_CATEGORIES.get(code, "Other") for code, name in AWS_SERVICE_NAMES.items()},
+}
+"""ServiceName -> ServiceCategory: the converter's services listed by name (``Red Hat OpenShift
+Service on AWS*``) and :data:`AWS_SERVICE_NAMES`' names.  A row whose name is here takes this
+category whatever its product code, so a Marketplace product named like an AWS service is
+filed with it."""
 
 AWS_CUR_COLUMNS: tuple[str, ...] = (
     "bill_billing_entity", "bill_billing_period_end_date", "bill_billing_period_start_date",
