@@ -25,6 +25,9 @@ The mapping follows the FinOps Foundation converter's rules and the CUR amortisa
   ServiceCategory the name's, else the code's, one per name (the first, alphabetically, that is
   not Other).  AWS invoices Marketplace charges; their seller (``lineItem/LegalEntity``) is
   PublisherName and ServiceProviderName, hosted by AWS.
+* Split cost allocation (``splitLineItem/ParentResourceId`` set: a task's or pod's share of an
+  EC2 instance) keeps the instance as ResourceId; the task or pod (``lineItem/ResourceId``) is
+  AllocatedResourceId and -Name, AllocatedMethodDetails the split usage ratio and quantity.
 """
 
 from __future__ import annotations
@@ -416,7 +419,6 @@ def _source_columns(label: str, cols: Cols, shape: str) -> dict[str, pl.Expr]:
         "PublisherName": cols.text("line_item_legal_entity").fill_null("Amazon Web Services"),
         "RegionId": pl.coalesce(cols.text("product_region_code"), cols.text("product_region")),
         "RegionName": cols.text("product_location"),
-        "ResourceId": cols.text("line_item_resource_id"),
         "ServiceCategory": service_category,
         "ServiceName": pl.col("_service"),
         "ServiceProviderName": pl.when(marketplace).then(cols.text("line_item_legal_entity")),
@@ -430,6 +432,27 @@ def _source_columns(label: str, cols: Cols, shape: str) -> dict[str, pl.Expr]:
         "x_Provider": pl.lit("aws"),
         "x_SourceFile": pl.lit(label),
         "x_SourceRow": pl.col(ROW),
+    }
+
+
+def _allocation_columns(cols: Cols) -> dict[str, pl.Expr]:
+    """ResourceId and the allocation columns (see the module docstring)."""
+    parent = cols.text("split_line_item_parent_resource_id")
+    split = parent.is_not_null()
+    allocated = pl.when(split).then(cols.text("line_item_resource_id"))
+    ratio = cols.money("split_line_item_split_usage_ratio")
+    usage = cols.money("split_line_item_split_usage")
+    unit = cols.text("pricing_unit").replace(tables.AWS_UNITS)
+    element = pl.struct(ratio.alias("AllocatedRatio"), unit.alias("UsageUnit"),
+                        usage.alias("UsageQuantity")).struct.json_encode()
+    return {
+        "AllocatedMethodDetails": pl.when(split & ratio.is_not_null() & unit.is_not_null()
+                                          & usage.is_not_null())
+        .then('{"Elements":[' + element + "]}"),
+        "AllocatedMethodId": pl.when(split).then(pl.lit(tables.AWS_SPLIT_METHOD)),
+        "AllocatedResourceId": allocated,
+        "AllocatedResourceName": allocated,
+        "ResourceId": pl.coalesce(parent, cols.text("line_item_resource_id")),
     }
 
 
@@ -553,7 +576,7 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
     frame = _instance_frame(frame, cols)
     exprs = {**_source_columns(label, cols, shape), **_charge_columns(cols),
              **_cost_columns(cols), **_commitment_columns(cols), **_gpu_columns(cols),
-             MONEY_IN: money_in}
+             **_allocation_columns(cols), MONEY_IN: money_in}
     for expr in reject_rules(_rejection_rules(cols, money_col)):
         exprs[expr.meta.output_name()] = expr
     basis = "net unblended cost" if has_net else "unblended cost"

@@ -465,6 +465,10 @@ Service on AWS*``) and :data:`AWS_SERVICE_NAMES`' names.  A row whose name is he
 category whatever its product code, so a Marketplace product named like an AWS service is
 filed with it."""
 
+AWS_SPLIT_METHOD = "AWS split cost allocation data"
+"""FOCUS 1.3 AllocatedMethodId of a CUR row from split cost allocation data (an ECS task's or
+EKS pod's share of its EC2 instance, ``splitLineItem/*``): AWS documents one such method."""
+
 AWS_CUR_COLUMNS: tuple[str, ...] = (
     "bill_billing_entity", "bill_billing_period_end_date", "bill_billing_period_start_date",
     "bill_invoice_id", "bill_invoicing_entity", "bill_payer_account_id",
@@ -487,7 +491,8 @@ AWS_CUR_COLUMNS: tuple[str, ...] = (
     "reservation_unused_quantity", "reservation_unused_recurring_fee", "resource_tags",
     "savings_plan_net_savings_plan_effective_cost", "savings_plan_savings_plan_a_r_n",
     "savings_plan_savings_plan_effective_cost", "savings_plan_total_commitment_to_date",
-    "savings_plan_used_commitment",
+    "savings_plan_used_commitment", "split_line_item_parent_resource_id",
+    "split_line_item_split_usage", "split_line_item_split_usage_ratio",
 )
 """The CUR 2.0 names the CUR reader uses; a file's column matches one whatever its case and
 punctuation (``savingsPlan/SavingsPlanArn`` is ``savings_plan_savings_plan_a_r_n``)."""
