@@ -10,6 +10,13 @@ specification's own fallback is applied:
   row's ServiceCategory and derived from ServiceCategory and ServiceName otherwise
   (:mod:`costmodels.billing._subcategories`), whatever the source.
 
+The names and descriptions of :data:`ASCII_COLUMNS` are written in ASCII, as the FinOps
+Foundation validator checks FOCUS's StringHandling (``ServiceName-C-002-M`` ...): the marks
+®, ™, ©, ℠ are dropped ("Red Hat® OpenShift®" -> "Red Hat OpenShift"), accents are taken off
+(NFKD, "Zürich" -> "Zurich"), dashes, quotes, spaces and ellipses become their ASCII forms; a
+character with no ASCII form (e.g. CJK) is kept rather than lost.  Identifiers, units and codes
+are written as the source gives them.
+
 FOCUS 1.3 adds eight columns and keeps 1.2's, ProviderName and PublisherName included
 (deprecated; the specification asks data generators to keep them during the transition).
 Where the source did not give them (every source but a FOCUS 1.3 file):
@@ -42,6 +49,17 @@ FORMATS = ("parquet", "csv")
 DEFAULT_VERSION = "1.3"
 """The FOCUS version written unless another is asked for."""
 
+ASCII_COLUMNS: tuple[str, ...] = (
+    "BillingAccountName", "ChargeDescription", "CommitmentDiscountName", "InvoiceIssuerName",
+    "ProviderName", "PublisherName", "RegionName", "ResourceName", "ServiceName", "SkuMeter",
+    "SubAccountName", "AllocatedResourceName", "HostProviderName", "ServiceProviderName")
+"""Name and description columns written in ASCII (see the module docstring)."""
+
+_DROPPED_MARKS = "[\u00ae\u2122\u00a9\u2120]"
+_ASCII_FORMS = {"[\u2010-\u2015\u2212]": "-", "[\u2018\u2019\u201a\u2032]": "'",
+                "[\u201c\u201d\u201e\u2033]": '"', "\u2026": "...",
+                "[\u00a0\u2000-\u200a\u202f]": " "}
+
 
 def _service_provider() -> pl.Expr:
     return pl.coalesce(pl.col("ServiceProviderName"), pl.col("ProviderName"))
@@ -50,6 +68,15 @@ def _service_provider() -> pl.Expr:
 def _host_provider() -> pl.Expr:
     not_tax = (pl.col("ChargeCategory") != "Tax").fill_null(True)
     return pl.coalesce(pl.col("HostProviderName"), pl.when(not_tax).then(_service_provider()))
+
+
+def ascii_text(text: pl.Expr) -> pl.Expr:
+    """``text`` in ASCII where it has an ASCII form (see the module docstring)."""
+    fixed = text.str.replace_all(_DROPPED_MARKS, "")
+    for pattern, replacement in _ASCII_FORMS.items():
+        fixed = fixed.str.replace_all(pattern, replacement, literal=False)
+    fixed = fixed.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+    return pl.when(text.str.contains(r"[^\x00-\x7F]")).then(fixed).otherwise(text)
 
 
 def _contract_applied() -> pl.Expr:
@@ -95,6 +122,7 @@ def focus_frame(frame: pl.LazyFrame, version: str = DEFAULT_VERSION) -> pl.LazyF
         pl.col("EffectiveCost").fill_null(billed),
         list_cost.alias("ListCost"),
         contracted.alias("ContractedCost"),
+        *[ascii_text(pl.col(name)).alias(name) for name in ASCII_COLUMNS],
     ))
     if version == "1.3":
         out = out.with_columns(
