@@ -29,7 +29,8 @@ Where the source did not give them (every source but a FOCUS 1.3 file):
   element whose ``ContractId`` and ``ContractCommitmentId`` are the commitment's id,
   ``ContractCommitmentAppliedCost`` the row's EffectiveCost and
   ``ContractCommitmentAppliedQuantity`` / ``Unit`` its CommitmentDiscountQuantity / Unit (both
-  null unless both are known).  Commitment purchases and rows without a commitment get null;
+  null unless both are known); the cost and quantity are rounded to :data:`JSON_DECIMALS`
+  places (0.6184, not the float sum's 0.6184000000000001).  Commitment purchases and rows without a commitment get null;
 * the allocation columns (``AllocatedMethodId``, ``AllocatedMethodDetails``,
   ``AllocatedResourceId``, ``AllocatedResourceName``, ``AllocatedTags``) are the source's: a
   reader fills them from the source's split cost allocation, else they stay null.
@@ -48,6 +49,9 @@ from costmodels.billing.schema import EXTRA_COLUMNS, NORMALISED_SCHEMA, focus_co
 FORMATS = ("parquet", "csv")
 DEFAULT_VERSION = "1.3"
 """The FOCUS version written unless another is asked for."""
+
+JSON_DECIMALS = 10
+"""Decimal places of the amounts written inside JSON columns (ContractApplied)."""
 
 ASCII_COLUMNS: tuple[str, ...] = (
     "BillingAccountName", "ChargeDescription", "CommitmentDiscountName", "InvoiceIssuerName",
@@ -87,8 +91,9 @@ def _contract_applied() -> pl.Expr:
     element = pl.struct(
         commitment.alias("ContractId"),
         commitment.alias("ContractCommitmentId"),
-        pl.col("EffectiveCost").alias("ContractCommitmentAppliedCost"),
-        pl.when(both).then(quantity).alias("ContractCommitmentAppliedQuantity"),
+        pl.col("EffectiveCost").round(JSON_DECIMALS).alias("ContractCommitmentAppliedCost"),
+        pl.when(both).then(quantity.round(JSON_DECIMALS))
+        .alias("ContractCommitmentAppliedQuantity"),
         pl.when(both).then(unit).alias("ContractCommitmentAppliedUnit"),
     ).struct.json_encode()
     covered = commitment.is_not_null() & (pl.col("ChargeCategory") == "Usage").fill_null(False)
