@@ -38,10 +38,15 @@ from dataclasses import dataclass
 import polars as pl
 
 from costmodels.billing import _categories as tables
+from costmodels.billing._aws_amortisation import (
+    amortisation_rules,
+    billed_cost,
+    commitment_checks,
+    effective_cost,
+    unused_rows,
+)
 from costmodels.billing._common import (
     MONEY_IN,
-    NULL_TOKENS,
-    REJECT_REASON,
     ROW,
     Cols,
     OddityCheck,
@@ -59,7 +64,6 @@ from costmodels.billing._common import (
     time_zone_checks,
 )
 from costmodels.billing._subcategories import fits_category
-from costmodels.billing.schema import NORMALISED_SCHEMA
 
 USAGE_TYPES, DISCOUNT_TYPES = tables.AWS_USAGE_TYPES, tables.AWS_DISCOUNT_TYPES
 PURCHASE_TYPES, KNOWN_TYPES = tables.AWS_PURCHASE_TYPES, tables.AWS_KNOWN_TYPES
@@ -188,45 +192,7 @@ def _row_checks(cols: Cols) -> list[OddityCheck]:
                               lit_type.is_not_null() & ~lit_type.is_in(list(KNOWN_TYPES)),
                               lit_type, "line item type not in the AWS documentation; "
                               "read as an Adjustment at its unblended cost"))
-    return checks + _commitment_checks(cols, lit_type)
-
-
-def _uses_net(cols: Cols) -> bool:
-    return cols.has("line_item_net_unblended_cost")
-
-
-def _read_columns(cols: Cols) -> list[str]:
-    """The amortisation columns this file's amounts are read from (net ones with net costs)."""
-    net_names = set(_NET.values())
-    return [name for name in AMORTISATION_COLUMNS
-            if cols.has(name) and (name not in net_names or _uses_net(cols))]
-
-
-def _commitment_checks(cols: Cols, lit_type: pl.Expr) -> list[OddityCheck]:
-    """Text in an amortisation column where it does not apply, and fees with unknown unused."""
-    checks = []
-    for name in _read_columns(cols):
-        applies = AMORTISATION_COLUMNS[name][0]
-        cell = cols.text(name).str.strip_chars().str.to_lowercase()
-        stray = ((lit_type != applies).fill_null(True) & cols.bad_number(name)
-                 & ~cell.is_in(list(NULL_TOKENS)))
-        checks.append(OddityCheck("inapplicable_text", cols.label(name), stray, cols.text(name),
-                                  f"text in a column that applies only to {applies} rows; "
-                                  "ignored"))
-    unknown = (lit_type.is_in(list(COMMITMENT_FEE_TYPES)) & _unused_commitment(cols).is_null())
-    checks.append(OddityCheck(
-        "unknown_unused_commitment", cols.label("line_item_line_item_type"),
-        unknown.fill_null(False), lit_type,
-        "commitment fee without its unused amount (RIFee: reservation/UnusedAmortizedUpfront"
-        "FeeForBillingPeriod, reservation/UnusedRecurringFee; SavingsPlanRecurringFee: "
-        "savingsPlan/TotalCommitmentToDate); its unused commitment is unknown, not counted"))
-    return checks
-
-
-def _billed(cols: Cols) -> pl.Expr:
-    """Net unblended cost where the report has it, else unblended cost."""
-    return pl.coalesce(cols.money("line_item_net_unblended_cost"),
-                       cols.money("line_item_unblended_cost"))
+    return checks + commitment_checks(cols, lit_type)
 
 
 def _category(lit_type: pl.Expr) -> pl.Expr:
@@ -257,53 +223,11 @@ def _spot(cols: Cols) -> pl.Expr:
         cols.text("line_item_usage_type").str.contains("SpotUsage").fill_null(False)
 
 
-def _amount(cols: Cols, name: str) -> pl.Expr:
-    """An amortisation amount: the net variant where the report has net costs, else gross."""
-    net = _NET.get(name)
-    if net is not None and _uses_net(cols) and cols.has(net):
-        return pl.coalesce(cols.money(net), cols.money(name))
-    return cols.money(name)
-
-
-def _ri_used(cols: Cols) -> pl.Expr:
-    """A ``DiscountedUsage`` row's amortised cost; null (unknown) when the report has none."""
-    parts = (_amount(cols, "reservation_amortized_upfront_cost_for_usage")
-             + cols.money("reservation_recurring_fee_for_usage"))
-    return pl.coalesce(_amount(cols, "reservation_effective_cost"), parts)
-
-
-def _unused_commitment(cols: Cols) -> pl.Expr:
-    """The unused part of a commitment fee row (``RIFee``, ``SavingsPlanRecurringFee``)."""
-    lit_type = cols.text("line_item_line_item_type")
-    upfront = _amount(cols, "reservation_unused_amortized_upfront_fee_for_billing_period")
-    recurring = _amount(cols, "reservation_unused_recurring_fee")
-    ri_unused = pl.when(upfront.is_not_null() | recurring.is_not_null()) \
-        .then(upfront.fill_null(0.0) + recurring.fill_null(0.0))
-    sp_unused = (cols.money("savings_plan_total_commitment_to_date")
-                 - cols.money("savings_plan_used_commitment").fill_null(0.0))
-    return (pl.when(lit_type == "RIFee").then(ri_unused)
-            .when(lit_type == "SavingsPlanRecurringFee").then(sp_unused))
-
-
-def _effective_cost(cols: Cols) -> pl.Expr:
-    """Amortised cost by the CUR rules; commitment fees are 0 (their unused part is a row)."""
-    lit_type = cols.text("line_item_line_item_type")
-    return (
-        pl.when(lit_type == "SavingsPlanCoveredUsage")
-        .then(_amount(cols, "savings_plan_savings_plan_effective_cost"))
-        .when(lit_type == "DiscountedUsage").then(_ri_used(cols))
-        .when(lit_type.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee",
-                              *COMMITMENT_FEE_TYPES])).then(0.0)
-        .when((lit_type == "Fee") & cols.text("reservation_reservation_a_r_n").is_not_null())
-        .then(0.0)
-        .otherwise(_billed(cols)))
-
-
 def _cost_columns(cols: Cols) -> dict[str, pl.Expr]:
     """Billed, effective, list and contracted costs, unit prices, quantities and units."""
     lit_type = cols.text("line_item_line_item_type")
     category = _category(lit_type)
-    billed = _billed(cols)
+    billed = billed_cost(cols)
     amount = cols.money("line_item_usage_amount")
     unit_focus = cols.text("pricing_unit").replace(tables.AWS_UNITS)
     list_rate = cols.money("pricing_public_on_demand_rate")
@@ -319,7 +243,7 @@ def _cost_columns(cols: Cols) -> dict[str, pl.Expr]:
                            .otherwise(billed)),
         "ContractedUnitPrice": pl.when(lit_type == "DiscountedUsage").then(list_rate)
         .when(category == "Usage").then(cols.money("line_item_unblended_rate")),
-        "EffectiveCost": _effective_cost(cols),
+        "EffectiveCost": effective_cost(cols),
         "ListCost": list_cost,
         "ListUnitPrice": list_rate,
         "PricingQuantity": pl.when(category != "Tax").then(amount),
@@ -464,7 +388,7 @@ def _rejection_rules(cols: Cols, money_col: str) -> list[tuple[pl.Expr, str, str
          cols.label("line_item_unblended_cost"), cols.text("line_item_unblended_cost")),
         (cols.bad_number("line_item_net_unblended_cost"), "net cost is not a number",
          cols.label("line_item_net_unblended_cost"), cols.text("line_item_net_unblended_cost")),
-        (_billed(cols).is_null(), "cost is missing", cols.label(money_col),
+        (billed_cost(cols).is_null(), "cost is missing", cols.label(money_col),
          pl.lit(None, pl.String)),
         (charge_start.is_null(), "usage start date is missing or not a date/time",
          cols.label("line_item_usage_start_date"), cols.text("line_item_usage_start_date")),
@@ -479,20 +403,8 @@ def _rejection_rules(cols: Cols, money_col: str) -> list[tuple[pl.Expr, str, str
          & cols.bad_number("line_item_usage_amount"),
          "usage amount is not a number", cols.label("line_item_usage_amount"),
          cols.text("line_item_usage_amount")),
-        *_amortisation_rules(cols),
+        *amortisation_rules(cols),
     ]
-
-
-def _amortisation_rules(cols: Cols) -> list[tuple[pl.Expr, str, str, pl.Expr]]:
-    """A bad number in an amortisation column rejects the rows it applies to, naming it."""
-    lit_type = cols.text("line_item_line_item_type")
-    rules = []
-    for name in _read_columns(cols):
-        applies, what = AMORTISATION_COLUMNS[name]
-        rules.append(((lit_type == applies).fill_null(False) & cols.bad_number(name),
-                      f"{what} of a {applies} row is not a number", cols.label(name),
-                      cols.text(name)))
-    return rules
 
 
 def _instance_frame(frame: pl.LazyFrame, cols: Cols) -> pl.LazyFrame:
@@ -581,40 +493,7 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
         exprs[expr.meta.output_name()] = expr
     basis = "net unblended cost" if has_net else "unblended cost"
     return AwsPrepared(label, shape, f"{cols.label(money_col)} ({basis})", raw,
-                       finish(frame, exprs), checks, derived=_unused_rows(frame, cols, exprs))
-
-
-def _unused_rows(frame: pl.LazyFrame, cols: Cols, exprs: dict[str, pl.Expr]) -> pl.LazyFrame:
-    """The unused part of each accepted commitment fee line as a FOCUS ``Unused`` usage row.
-
-    It copies the fee line's columns but: ChargeCategory Usage, ChargeFrequency Usage-Based,
-    PricingCategory Committed, BilledCost, ListCost and ContractedCost 0, EffectiveCost the
-    unused amount, CommitmentDiscountStatus Unused, ResourceId the commitment's id, no consumed
-    quantity or usage hours; the quantity is the unused reserved hours (``RIFee``) or the
-    unused commitment in the billing currency (Savings Plan).
-    """
-    lit_type = cols.text("line_item_line_item_type")
-    unused = _unused_commitment(cols)
-    is_ri = lit_type == "RIFee"
-    quantity = pl.when(is_ri).then(cols.money("reservation_unused_quantity")).otherwise(unused)
-    unit = pl.when(is_ri).then(exprs["PricingUnit"]).otherwise(exprs["BillingCurrency"])
-    what = pl.when(is_ri).then(pl.lit("Unused reservation")) \
-        .otherwise(pl.lit("Unused Savings Plan commitment"))
-    no_number, no_text = pl.lit(None, pl.Float64), pl.lit(None, pl.String)
-    row = {**exprs,
-           "BilledCost": pl.lit(0.0), "EffectiveCost": unused, "ListCost": pl.lit(0.0),
-           "ContractedCost": pl.lit(0.0), "ListUnitPrice": no_number,
-           "ContractedUnitPrice": no_number, "ChargeCategory": pl.lit("Usage"),
-           "ChargeFrequency": pl.lit("Usage-Based"), "PricingCategory": pl.lit("Committed"),
-           "ChargeDescription": pl.concat_str([what, exprs["ChargeDescription"]], separator=": ",
-                                              ignore_nulls=True),
-           "CommitmentDiscountStatus": pl.lit("Unused"), "CommitmentDiscountQuantity": quantity,
-           "CommitmentDiscountUnit": unit, "ConsumedQuantity": no_number,
-           "ConsumedUnit": no_text, "PricingQuantity": quantity, "PricingUnit": unit,
-           "ResourceId": exprs["CommitmentDiscountId"], "x_UsageHours": no_number}
-    fees = frame.filter(lit_type.is_in(list(COMMITMENT_FEE_TYPES)) & (unused != 0).fill_null(False))
-    return (finish(fees, row).filter(pl.col(REJECT_REASON).is_null())
-            .select(list(NORMALISED_SCHEMA)))
+                       finish(frame, exprs), checks, derived=unused_rows(frame, cols, exprs))
 
 
 def _require(cols: Cols, label: str) -> None:
