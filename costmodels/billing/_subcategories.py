@@ -247,8 +247,13 @@ def with_service_subcategory(frame: pl.LazyFrame) -> pl.LazyFrame:
     """
     keys = list(SUBCATEGORY_KEYS)
     category, name, given = (pl.col(key) for key in keys)
-    lookup = frame.select(keys).unique().with_columns(
-        service_subcategory(category, name, given).alias("_subcategory"))
-    return (frame.join(lookup, on=keys, how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.col("_subcategory").alias("ServiceSubcategory"))
-            .drop("_subcategory"))
+    # the distinct keys are collected first (a small table), then mapped onto the rows by a
+    # replace: a self-join of the lazy frame would make polars hold the whole frame in memory
+    lookup = (frame.select(keys).unique()
+              .with_columns(service_subcategory(category, name, given).alias("_subcategory"))
+              .collect(engine="streaming"))
+    key = pl.concat_str([pl.col(k).fill_null("\x00") for k in keys], separator="\x1f")
+    old = lookup.select(key).to_series().to_list()
+    return frame.with_columns(key.replace_strict(old, lookup["_subcategory"].to_list(),
+                                                 default=None, return_dtype=pl.String)
+                              .alias("ServiceSubcategory"))

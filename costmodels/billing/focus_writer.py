@@ -38,6 +38,8 @@ Where the source did not give them (every source but a FOCUS 1.3 file):
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -139,7 +141,7 @@ def focus_frame(frame: pl.LazyFrame, version: str = DEFAULT_VERSION) -> pl.LazyF
 
 
 def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | None = None,
-                version: str = DEFAULT_VERSION) -> Path:
+                version: str = DEFAULT_VERSION, parts: Sequence[pl.LazyFrame] = ()) -> Path:
     """Write ``frame`` (the normalised schema) as FOCUS 1.3 or 1.2 Parquet or CSV.
 
     Parameters
@@ -152,6 +154,11 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
     file_format : {"parquet", "csv"}, optional
     version : {"1.3", "1.2"}
         The FOCUS version to write (default 1.3).
+    parts : sequence of polars.LazyFrame, optional
+        ``frame`` file by file (:attr:`costmodels.billing.readers.BillingRead.parts`): each is
+        streamed to a temporary Parquet part in turn, and the parts to ``path``, so memory
+        holds one input file's pipeline at a time (polars runs a concatenation of many
+        pipelines side by side).
 
     Returns
     -------
@@ -163,10 +170,21 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
     if fmt not in FORMATS:
         raise BillingError(f"cannot write FOCUS as {fmt!r} ({path}); use a .parquet or .csv "
                            "output file")
-    out = focus_frame(frame, version)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if len(parts) > 1:
+        with tempfile.TemporaryDirectory(prefix=".focus-parts-", dir=path.parent) as tmp:
+            files = []
+            for i, part in enumerate(parts):
+                files.append(Path(tmp) / f"part-{i:05d}.parquet")
+                focus_frame(part, version).sink_parquet(files[-1])
+            _sink(pl.scan_parquet(files), path, fmt)
+        return path
+    _sink(focus_frame(frame, version), path, fmt)
+    return path
+
+
+def _sink(out: pl.LazyFrame, path: Path, fmt: str) -> None:
     if fmt == "parquet":
         out.sink_parquet(path)
     else:
         out.sink_csv(path, datetime_format="%Y-%m-%dT%H:%M:%SZ", quote_style="non_numeric")
-    return path

@@ -100,6 +100,9 @@ class BillingRead:
     latest_charge_period_end: datetime | None
     formats: dict[str, str] = field(default_factory=dict)
     _workdir: object = field(default=None, repr=False, compare=False)
+    parts: tuple[pl.LazyFrame, ...] = ()
+    """``frame`` file by file (each file's accepted rows and the rows they imply), for writers
+    that stream one file at a time (:func:`costmodels.billing.focus_writer.write_focus`)."""
 
 
 def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) -> BillingRead:
@@ -159,14 +162,15 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) 
                 f"(value {bad.value!r}); fix the row or read without --strict to reject it",
                 source_file=bad.source_file, column=bad.column, row=bad.row)
         accepted = prepared.frame.filter(pl.col(REJECT_REASON).is_null())
-        frames.append(accepted.select(list(NORMALISED_SCHEMA)))
+        part = accepted.select(list(NORMALISED_SCHEMA))
         derived = getattr(prepared, "derived", None)
-        if derived is not None:  # rows a source row implies (AWS unused commitment), no billed cost
-            frames.append(derived.join(accepted.select("x_SourceRow"), on="x_SourceRow",
-                                       how="semi"))
+        if derived is not None:  # rows accepted source rows imply (AWS unused commitment)
+            part = pl.concat([part, derived], how="vertical")
+        frames.append(part)
     frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
     return BillingRead(frame, Reconciliation(tuple(periods), tuple(rejected), rejected_counts),
-                       oddities, [f.label for f in files], latest, formats, workdir)
+                       oddities, [f.label for f in files], latest, formats, workdir,
+                       parts=tuple(frames))
 
 
 def _scan(source: SourceFile) -> pl.LazyFrame:

@@ -44,7 +44,7 @@ def convert(
 
     with user_errors(debug):
         result = read_exports(inputs, strict=strict, quiet=quiet)
-        write_focus(result.frame, output, version=focus_version.value)
+        write_focus(result.frame, output, version=focus_version.value, parts=result.parts)
         rec = result.reconciliation
         standard = f"FOCUS {focus_version.value}, {to.value}"
         written = _rows_in(output)

@@ -59,3 +59,19 @@ def test_convert_cli_reports_a_malformed_file_without_traceback(tmp_path: Path) 
     assert result.exit_code == 1
     assert "cut.csv.gz is a truncated or corrupt gzip" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_writing_file_by_file_gives_the_same_file(tmp_path: Path, suffix: str) -> None:
+    """``convert`` streams one input file at a time (``parts``) to bound memory: the output is
+    the same rows, in the same order, as writing the concatenated frame."""
+    data = Path(__file__).parent / "data"
+    sources = [data / "aws_commitments_cur.csv.gz", *sorted((data / "gcp").glob("*.csv.gz"))]
+    read = read_billing([str(s) for s in sources])
+    assert len(read.parts) == len(sources)
+    whole = write_focus(read.frame, tmp_path / f"whole{suffix}")
+    parts = write_focus(read.frame, tmp_path / f"parts{suffix}", parts=read.parts)
+    def load(path: Path) -> pl.DataFrame:
+        return pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+    assert load(whole).equals(load(parts))
+    assert not list(tmp_path.glob(".focus-parts-*"))  # the temporary parts are gone
