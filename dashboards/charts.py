@@ -14,7 +14,14 @@ from dash import html
 from planner.reports import llm as llm_report
 from planner.reports import llm_charts
 from planner.reports.html import distribution_figures, pareto_figure, timeline_figure
-from planner.reports.sections import NA, Table, comparison_table, fmt_money, pareto_metric
+from planner.reports.sections import (
+    NA,
+    Table,
+    comparison_table,
+    fmt_money,
+    pareto_metric,
+    warning_lines,
+)
 from planner.results import RunResult
 
 THEME = "plotly_white"
@@ -195,8 +202,7 @@ def result_components(result: RunResult, run_id: str) -> list[Any]:
                                className="muted"))
     children += [html.H3("Cost by purchase option (over the horizon)"),
                  table_component(purchase_table(result), "scn-purchase-table")]
-    warnings = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
-                for w in d.warnings]
+    warnings = warning_lines(result)
     if warnings:
         children += [html.H3("Warnings"), html.Ul([html.Li(w) for w in warnings])]
     return children

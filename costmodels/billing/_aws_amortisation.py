@@ -14,11 +14,11 @@ import polars as pl
 
 from costmodels.billing import _categories as tables
 from costmodels.billing._common import (
-    NULL_TOKENS,
     REJECT_REASON,
     Cols,
     OddityCheck,
     finish,
+    is_null_literal,
 )
 from costmodels.billing.schema import NORMALISED_SCHEMA
 
@@ -42,9 +42,8 @@ def commitment_checks(cols: Cols, lit_type: pl.Expr) -> list[OddityCheck]:
     checks = []
     for name in read_columns(cols):
         applies = AMORTISATION_COLUMNS[name][0]
-        cell = cols.text(name).str.strip_chars().str.to_lowercase()
         stray = ((lit_type != applies).fill_null(True) & cols.bad_number(name)
-                 & ~cell.is_in(list(NULL_TOKENS)))
+                 & ~is_null_literal(cols.text(name)))
         checks.append(OddityCheck("inapplicable_text", cols.label(name), stray, cols.text(name),
                                   f"text in a column that applies only to {applies} rows; "
                                   "ignored"))

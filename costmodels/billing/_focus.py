@@ -21,7 +21,6 @@ import polars as pl
 
 from costmodels.billing._common import (
     MONEY_IN,
-    NULL_TOKENS,
     ROW,
     Cols,
     Oddity,
@@ -29,6 +28,7 @@ from costmodels.billing._common import (
     Prepared,
     clean_nulls,
     finish,
+    is_null_literal,
     join_gpus,
     missing_column,
     null_literal_checks,
@@ -185,7 +185,7 @@ def _row_checks(cols: Cols) -> tuple[list[OddityCheck], dict[str, pl.Expr], list
     checks = null_literal_checks(cols.schema, cols.original)
     if cols.has("ServiceSubcategory"):
         given = cols.text("ServiceSubcategory")
-        null_text = given.str.strip_chars().str.to_lowercase().is_in(list(NULL_TOKENS))
+        null_text = is_null_literal(given)
         checks.append(OddityCheck(
             "invalid_subcategory", cols.label("ServiceSubcategory"),
             unfit_subcategory(cols.text("ServiceCategory"), given) & ~null_text, given,

@@ -30,6 +30,7 @@ from planner.reports.sections import (
     short_source,
     slo_percentile_ms,
     slo_text,
+    warning_lines,
 )
 from planner.results import (
     SLO_INCONCLUSIVE,
@@ -452,8 +453,7 @@ def render_adr(
         lines += [f"### {escape(d.name + mark)}", "", escape(_option_summary(d)), "",
                   *_bullets(d, chosen, budget_usd_per_month), ""]
 
-    warnings = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
-                for w in d.warnings] or ["none: no design has a warning"]
+    warnings = warning_lines(result) or ["none: no design has a warning"]
     lines += ["## Warnings", "", *(f"* {escape(item)}" for item in warnings), ""]
     lines += ["## Assumptions", ""]
     lines += [f"* {escape(item)}" for item in _assumptions(result)]

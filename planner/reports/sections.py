@@ -24,9 +24,25 @@ from planner.reports.formatting import (
 )
 from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, cost_tie
 
-__all__ = ["NA", "RECOMMENDED_MARK", "Block", "Bullets", "Paragraph", "Section", "Table",
-           "build_report", "fmt_money", "fmt_ms", "fmt_number", "fmt_pct", "fmt_plain",
-           "estimates_unit", "fmt_unit", "human_ms", "short_source"]
+__all__ = [
+    "NA",
+    "RECOMMENDED_MARK",
+    "Block",
+    "Bullets",
+    "Paragraph",
+    "Section",
+    "Table",
+    "build_report",
+    "estimates_unit",
+    "fmt_money",
+    "fmt_ms",
+    "fmt_number",
+    "fmt_pct",
+    "fmt_plain",
+    "fmt_unit",
+    "human_ms",
+    "short_source",
+]
 """The formatting helpers are re-exported: reports import them from here."""
 
 RECOMMENDED_MARK = "★"
@@ -446,10 +462,14 @@ def assumptions_section(result: RunResult) -> Section:
     return Section("Assumptions", (Bullets(tuple(items)),))
 
 
+def warning_lines(result: RunResult) -> list[str]:
+    """Return every design's warnings as ``design: message (code)``, for every format."""
+    return [f"{d.name}: {w} ({w.code})" for d in result.designs for w in d.warnings]
+
+
 def warnings_section(result: RunResult) -> Section | None:
     """Return every design's warnings, if any."""
-    items = [f"{d.name}: {w} ({getattr(w, 'code', 'note')})" for d in result.designs
-             for w in d.warnings]
+    items = warning_lines(result)
     if not items:
         return None
     return Section("Warnings", (Bullets(tuple(items)),))

@@ -148,7 +148,7 @@ def render_comparison(result: RunResult) -> str:
     console.print(render_assumptions(result))
     warnings = [(d.name, w) for d in result.designs for w in d.warnings]
     for name, w in warnings:
-        console.print(f"warning [{name}] {getattr(w, 'code', 'note')}: {w}")
+        console.print(f"warning [{name}] {w.code}: {w}")
     return buffer.getvalue()
 
 
