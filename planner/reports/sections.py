@@ -234,6 +234,11 @@ def flag_marks(d: DesignResult) -> list[str]:
     return [FLAG_MARKS[c] for c in codes if c in FLAG_MARKS]
 
 
+def work_unit(d: DesignResult) -> str:
+    """What a design's $ per 1,000 counts: ``records`` (streaming, batch) or ``requests``."""
+    return "records" if d.pattern in ("streaming", "batch") else "requests"
+
+
 def money_ci(c: CostResult) -> str:
     """Return the monthly cost with its 95 % interval: ``$1,234.56 ± $12.30``."""
     half = c.usd_per_month_half_width
@@ -274,8 +279,10 @@ def comparison_table(result: RunResult) -> Table:
     row("node-hours", [node_hours_text(d) for d in designs])
     row("cost, horizon", [fmt_money(d.cost.total_usd) for d in designs])
     row("cost per month", [money_ci(d.cost) for d in designs])
-    row("$/1k requests (allocated)", [fmt_unit(d.cost.usd_per_1k_requests) for d in designs])
-    row("$/1k requests (busy)", [fmt_unit(d.cost.usd_per_1k_requests_busy) for d in designs])
+    units = {work_unit(d) for d in designs if d.pattern != "training"}
+    unit = units.pop() if len(units) == 1 else "requests or records"
+    row(f"$/1k {unit} (allocated)", [fmt_unit(d.cost.usd_per_1k_requests) for d in designs])
+    row(f"$/1k {unit} (busy)", [fmt_unit(d.cost.usd_per_1k_requests_busy) for d in designs])
     if has_tokens(result):
         row("$/1M tokens (allocated)", [fmt_unit(d.cost.usd_per_1m_tokens) for d in designs])
         row("$/1M tokens (busy)", [fmt_unit(d.cost.usd_per_1m_tokens_busy) for d in designs])
@@ -323,7 +330,7 @@ def recommendation_section(result: RunResult) -> Section:
     if best is not None:
         text = (f"{RECOMMENDED_MARK} {best.name}: the cheapest design with a known, complete price "
                 f"that meets every SLO: {money_ci(best.cost)} per month, "
-                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k requests"
+                f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k {work_unit(best)}"
                 + "".join(f", {t}" for t in (llm_report.token_cost_text(best),) if t)
                 + f"; SLO: {llm_report.verdicts_text(best)}.")
     else:

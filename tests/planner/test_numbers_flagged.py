@@ -322,3 +322,12 @@ def test_a_sweep_front_drops_a_point_cheaper_only_inside_the_noise():
     for r in rows:
         r["usd_per_month_half_width"] = None
     assert [r["point_id"] for r in pareto_front(rows)] == ["p0", "p1", "p2"]
+
+
+def test_a_batch_report_counts_records_not_requests():
+    from planner.reports.sections import recommendation_section
+
+    result = run_scenario(_scenario([_batch("nightly")], _records(), horizon_s=3 * 86400))
+    md = render_markdown(result)
+    assert "$/1k records (allocated)" in md and "1k requests" not in md
+    assert "per 1k records" in " ".join(str(b) for b in recommendation_section(result).blocks)
