@@ -38,6 +38,10 @@ SERVICES = (("AmazonEC2", 0.55), ("AmazonS3", 0.15), ("AmazonSageMaker", 0.1),
 INSTANCES = (("g5.xlarge", 1.006), ("g5.12xlarge", 5.672), ("p4d.24xlarge", 21.9576),
              ("p5.48xlarge", 55.04), ("m5.large", 0.096), ("c5.2xlarge", 0.34))
 TERMS = ("OnDemand", "OnDemand", "OnDemand", "Spot")
+RATE_CARD = (0.0004, 0.005, 0.023, 0.0125, 0.09, 0.01)
+"""$/unit of the non-EC2 usage types (tiers ``Tier0``..``Tier5``): a CUR line item's rate is
+its SKU's price, so rates repeat (the first version drew a random rate per row, which no bill
+has)."""
 
 
 def generate(folder: Path, n_rows: int, seed: int = 7) -> float:
@@ -62,8 +66,9 @@ def generate(folder: Path, n_rows: int, seed: int = 7) -> float:
         term = np.array(TERMS)[rng.integers(0, len(TERMS), n)]
         rate = np.array([r for _, r in INSTANCES])[instance]
         usage = np.where(is_ec2, 1.0, np.round(rng.exponential(20.0, n), 6))
+        tier = rng.integers(0, len(RATE_CARD), n)
         unit_rate = np.where(is_ec2, np.where(term == "Spot", rate * 0.35, rate),
-                             np.round(rng.uniform(0.001, 0.1, n), 6))
+                             np.array(RATE_CARD)[tier])
         cost = np.round(usage * unit_rate, 8)
         usage_start = (np.datetime64(start.replace(tzinfo=None), "us")
                        + hour * np.timedelta64(3600, "s")).astype("datetime64[us]")
@@ -86,7 +91,7 @@ def generate(folder: Path, n_rows: int, seed: int = 7) -> float:
             "line_item_usage_type": np.where(
                 is_ec2, np.char.add(np.where(term == "Spot", "USE1-SpotUsage:", "USE1-BoxUsage:"),
                                     np.where(itype == None, "", itype).astype(str)),
-                "USE1-Requests-Tier1"),
+                np.char.add("USE1-Requests-Tier", tier.astype(str))),
             "line_item_usage_amount": usage,
             "line_item_currency_code": "USD",
             "line_item_unblended_rate": unit_rate,

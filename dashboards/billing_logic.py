@@ -57,7 +57,7 @@ def data_files(folder: Path | None) -> list[Path]:
 
 @functools.lru_cache(maxsize=8)
 def _read(paths: tuple[str, ...], stamp: tuple[float, ...]):
-    return billing_api()["read_billing"]([Path(p) for p in paths])
+    return billing_api()["read_billing"]([Path(p) for p in paths], compact=True)
 
 
 def read(paths: Sequence[Path]):

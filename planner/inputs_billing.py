@@ -75,7 +75,7 @@ def load_billing_rates(pricing, *, field_path: str = "pricing") -> BillingRates 
     from costmodels.billing.readers import read_billing
 
     try:
-        read = read_billing(list(pricing.paths))
+        read = read_billing(list(pricing.paths), compact=True)
         table = effective_rates(read.frame, month=pricing.month)
     except PlannerError as exc:
         raise ScenarioError(f"{field_path}.paths: {exc}") from None

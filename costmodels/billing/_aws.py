@@ -63,6 +63,7 @@ from costmodels.billing._common import (
     short_account_checks,
     time_zone_checks,
 )
+from costmodels.billing._compact import DayPeriod, compact_rows, plan_compaction
 from costmodels.billing._subcategories import fits_category
 
 USAGE_TYPES, DISCOUNT_TYPES = tables.AWS_USAGE_TYPES, tables.AWS_DISCOUNT_TYPES
@@ -120,12 +121,13 @@ def _map_get(cols: Cols, column: str, key: str) -> pl.Expr:
         return pl.lit(None, pl.String)
     dtype = cols.schema[column]
     if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
-        return (pl.col(column).list.filter(pl.element().struct.field("key") == key)
+        return (cols.col(column).list.filter(pl.element().struct.field("key") == key)
                 .list.first().struct.field("value").cast(pl.String))
     if isinstance(dtype, pl.Struct):
         names = [f.name for f in dtype.fields]
-        return pl.col(column).struct.field(key).cast(pl.String) if key in names else pl.lit(None, pl.String)
-    return pl.col(column).cast(pl.String).str.json_path_match(f'$["{key}"]')
+        return (cols.col(column).struct.field(key).cast(pl.String) if key in names
+                else pl.lit(None, pl.String))
+    return cols.col(column).cast(pl.String).str.json_path_match(f'$["{key}"]')
 
 
 def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
@@ -140,7 +142,7 @@ def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
                      .when(key.str.starts_with("aws_"))
                      .then("aws:" + key.str.strip_prefix("aws_")).otherwise(key))
         pair = pl.struct(clean_key.alias("k"), value.alias("v"))
-        fragments = pl.col(column).list.eval(
+        fragments = cols.col(column).list.eval(
             pl.when(value.is_not_null()).then(
                 pl.concat_str([pl.lit('"'), pair.struct.field("k").str.replace_all('"', r'\"'),
                                pl.lit('":"'), pair.struct.field("v").str.replace_all(r'\\', r'\\\\')
@@ -148,7 +150,7 @@ def _map_tags(cols: Cols, column: str) -> pl.Expr | None:
             )).list.drop_nulls()
         joined = fragments.list.join(",")
         return pl.when(joined.str.len_chars() > 0).then("{" + joined + "}")
-    text = pl.col(column).cast(pl.String)
+    text = cols.col(column).cast(pl.String)
     return pl.when(text.is_in(["{}", ""]).not_()).then(
         text.str.replace_all(r'"user_', '"').str.replace_all(r'"aws_', '"aws:'))
 
@@ -179,9 +181,9 @@ def _canonical(raw: pl.LazyFrame, schema: dict[str, pl.DataType],
 
 
 def _row_checks(cols: Cols) -> list[OddityCheck]:
-    """Row-level oddities: literal nulls, time zones, short account ids, unknown line item types."""
-    checks: list[OddityCheck] = null_literal_checks(cols.schema, cols.original)
-    checks += time_zone_checks(cols, ["line_item_usage_start_date", "line_item_usage_end_date",
+    """Row-level oddities: time zones, short account ids, unknown line item types, stray
+    amortisation values; then literal nulls in every column read so far."""
+    checks: list[OddityCheck] = time_zone_checks(cols, ["line_item_usage_start_date", "line_item_usage_end_date",
                                       "bill_billing_period_start_date",
                                       "bill_billing_period_end_date"])
     acct_checks, _ = short_account_checks(cols, ["bill_payer_account_id",
@@ -192,7 +194,8 @@ def _row_checks(cols: Cols) -> list[OddityCheck]:
                               lit_type.is_not_null() & ~lit_type.is_in(list(KNOWN_TYPES)),
                               lit_type, "line item type not in the AWS documentation; "
                               "read as an Adjustment at its unblended cost"))
-    return checks + commitment_checks(cols, lit_type)
+    checks += commitment_checks(cols, lit_type)
+    return checks + null_literal_checks(cols.schema, cols.original, sorted(cols.used))
 
 
 def _category(lit_type: pl.Expr) -> pl.Expr:
@@ -473,13 +476,53 @@ class AwsPrepared(Prepared):
     derived: pl.LazyFrame | None = None
 
 
+ADDITIVE_COLUMNS = frozenset({
+    "line_item_unblended_cost", "line_item_net_unblended_cost", "line_item_usage_amount",
+    "pricing_public_on_demand_cost", "savings_plan_total_commitment_to_date",
+    "savings_plan_used_commitment", "reservation_unused_quantity", *AMORTISATION_COLUMNS})
+"""Amounts a compact read sums (:mod:`costmodels.billing._compact`): every normalised figure is
+linear in them; rates and prices are not among them."""
+
+IDENTITY_COLUMNS = frozenset({"line_item_resource_id", "split_line_item_parent_resource_id",
+                              "identity_time_interval"})
+"""Per-row columns a compact read drops: the resource ids (ResourceId and Allocated* are then
+null) and the hour's interval, read only where a usage date is missing (a row the compact read
+then rejects, so the file is read again row by row)."""
+
+OWN_ROW_TYPES = (*COMMITMENT_FEE_TYPES, "Fee", "Refund")
+"""Line item types a compact read keeps as rows of their own: a fee's unused part is a row only
+where it is not 0, and a refund's class depends on its own start."""
+
+
 def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
-                shape: str) -> AwsPrepared:
-    """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``)."""
+                shape: str, *, compact: bool = False) -> AwsPrepared:
+    """Build the normalised frame of one CUR file (``raw`` has string cells and ``x_SourceRow``).
+
+    ``compact``: sum the rows first where the file allows it (:mod:`_compact`).
+    """
     raw, cols = _canonical(raw, schema, shape)
-    frame = clean_nulls(raw, cols.schema)
     _require(cols, label)
-    checks = _row_checks(cols)
+    prepared = _build(label, shape, raw, cols)
+    plan = plan_compaction(cols, ADDITIVE_COLUMNS, IDENTITY_COLUMNS) if compact else None
+    if plan is None:
+        return prepared
+    own = cols.text("line_item_line_item_type").is_in(list(OWN_ROW_TYPES))
+    start, end = "line_item_usage_start_date", "line_item_usage_end_date"
+    types = [cols.schema.get(start), cols.schema.get(end)]
+    period = (DayPeriod(start, end, types[0].time_zone)
+              if all(isinstance(t, pl.Datetime) for t in types)
+              and types[0].time_zone == types[1].time_zone else None)
+    small = compact_rows(raw, plan, own_row=own, period=period)
+    if small is None:
+        return prepared
+    out = _build(label, shape, small, Cols(dict(small.collect_schema()), cols.original))
+    out.rows = raw
+    out.row_checks = null_literal_checks(cols.schema, cols.original, plan.identity)
+    return out
+
+
+def _build(label: str, shape: str, raw: pl.LazyFrame, cols: Cols) -> AwsPrepared:
+    frame = clean_nulls(raw, cols.schema)
     has_net = cols.has("line_item_net_unblended_cost")
     money_col = "line_item_net_unblended_cost" if has_net else "line_item_unblended_cost"
     money_in = (pl.coalesce(cols.exact("line_item_net_unblended_cost"),
@@ -491,9 +534,11 @@ def prepare_aws(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType],
              **_allocation_columns(cols), MONEY_IN: money_in}
     for expr in reject_rules(_rejection_rules(cols, money_col)):
         exprs[expr.meta.output_name()] = expr
+    derived = unused_rows(frame, cols, exprs)
+    checks = _row_checks(cols)
     basis = "net unblended cost" if has_net else "unblended cost"
     return AwsPrepared(label, shape, f"{cols.label(money_col)} ({basis})", raw,
-                       finish(frame, exprs), checks, derived=unused_rows(frame, cols, exprs))
+                       finish(frame, exprs), checks, derived=derived)
 
 
 def _require(cols: Cols, label: str) -> None:

@@ -30,6 +30,8 @@ REJECT_COLUMN = "_reject_column"
 REJECT_VALUE = "_reject_value"
 ROW = "__row"
 """Internal 1-based row index; becomes ``x_SourceRow``."""
+SOURCE_ROWS = "_source_rows"
+"""A compact read's count of the source rows each aggregated row sums; becomes ``x_SourceRows``."""
 INTERNAL_COLUMNS = (MONEY_IN, REJECT_REASON, REJECT_COLUMN, REJECT_VALUE)
 
 MONEY_EXACT = pl.Decimal(38, 12)
@@ -81,7 +83,10 @@ class Prepared:
     """One file, ready to reconcile: the normalised frame plus internal columns and checks.
 
     ``frame`` holds :data:`NORMALISED_SCHEMA` followed by :data:`INTERNAL_COLUMNS`;
-    ``raw`` is the file as scanned (with ``x_SourceRow``), used for the oddity checks.
+    ``raw`` is the file as scanned (with ``x_SourceRow``), used for the oddity checks.  A
+    compact read (:mod:`costmodels.billing._compact`) sets ``rows``: ``raw`` is then the
+    grouped rows (with :data:`SOURCE_ROWS`), ``rows`` the file's rows and ``row_checks`` the
+    checks of the columns the groups dropped, evaluated on ``rows``.
     """
 
     source_file: str
@@ -92,6 +97,13 @@ class Prepared:
     checks: list[OddityCheck] = field(default_factory=list)
     oddities: list[Oddity] = field(default_factory=list)
     unfiltered: pl.LazyFrame | None = None
+    rows: pl.LazyFrame | None = None
+    row_checks: list[OddityCheck] = field(default_factory=list)
+
+    @property
+    def compact(self) -> bool:
+        """Whether ``raw`` and ``frame`` are grouped rows (a compact read)."""
+        return self.rows is not None
 
 
 def is_stringy(dtype: pl.DataType) -> bool:
@@ -113,6 +125,15 @@ class Cols:
     def __init__(self, schema: dict[str, pl.DataType], original: dict[str, str]) -> None:
         self.schema = schema
         self.original = original
+        self.used: set[str] = set()
+        """The columns the expressions built so far read (a compact read groups by them)."""
+        self.exact_used: set[str] = set()
+        """The columns read as exact decimals (a compact read sums them exactly)."""
+
+    def col(self, name: str) -> pl.Expr:
+        """The column as the file holds it, recorded as read."""
+        self.used.add(name)
+        return pl.col(name)
 
     def has(self, name: str) -> bool:
         """Whether the file has the column ``name``."""
@@ -127,32 +148,33 @@ class Cols:
         if name not in self.schema:
             return pl.lit(None, pl.String)
         if is_stringy(self.schema[name]):
-            return pl.col(name).cast(pl.String)
-        return pl.col(name).cast(pl.String, strict=False)
+            return self.col(name).cast(pl.String)
+        return self.col(name).cast(pl.String, strict=False)
 
     def money(self, name: str) -> pl.Expr:
         """The column as Float64 (null when absent, empty or unparseable)."""
         if name not in self.schema:
             return pl.lit(None, pl.Float64)
         if is_stringy(self.schema[name]):
-            value = pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
+            value = self.col(name).str.strip_chars().cast(pl.Float64, strict=False)
         else:
-            value = pl.col(name).cast(pl.Float64, strict=False)
+            value = self.col(name).cast(pl.Float64, strict=False)
         return pl.when(value.is_finite()).then(value)
 
     def exact(self, name: str) -> pl.Expr:
         """The column as an exact decimal (for reconciliation; null when unparseable)."""
         if name not in self.schema:
             return pl.lit(None, MONEY_EXACT)
+        self.exact_used.add(name)
         if is_stringy(self.schema[name]):
-            return pl.col(name).str.strip_chars().cast(MONEY_EXACT, strict=False)
-        return pl.col(name).cast(MONEY_EXACT, strict=False)
+            return self.col(name).str.strip_chars().cast(MONEY_EXACT, strict=False)
+        return self.col(name).cast(MONEY_EXACT, strict=False)
 
     def bad_number(self, name: str) -> pl.Expr:
         """True where a value is present but is not a number."""
         if name not in self.schema or not is_stringy(self.schema[name]):
             return pl.lit(False)
-        return pl.col(name).is_not_null() & self.money(name).is_null()
+        return self.col(name).is_not_null() & self.money(name).is_null()
 
     def time(self, name: str) -> pl.Expr:
         """The column as ``Datetime("us", "UTC")``; strings without a zone are read as UTC."""
@@ -161,10 +183,10 @@ class Cols:
         dtype = self.schema[name]
         if isinstance(dtype, pl.Datetime):
             if dtype.time_zone is None:
-                return pl.col(name).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-            return pl.col(name).dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+                return self.col(name).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+            return self.col(name).dt.cast_time_unit("us").dt.convert_time_zone("UTC")
         if dtype == pl.Date:
-            return pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+            return self.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         return parse_utc(self.text(name))
 
     def bad_time(self, name: str) -> pl.Expr:
@@ -235,6 +257,9 @@ def reject_rules(rules: Sequence[tuple[pl.Expr, str, str, pl.Expr]]) -> list[pl.
 def finish(frame: pl.LazyFrame, exprs: dict[str, pl.Expr]) -> pl.LazyFrame:
     """Select the normalised columns (missing ones null) and internal columns, typed and ordered."""
     out = []
+    if "x_SourceRows" not in exprs:
+        compact = SOURCE_ROWS in frame.collect_schema()
+        exprs = {**exprs, "x_SourceRows": pl.col(SOURCE_ROWS) if compact else pl.lit(1)}
     for name, dtype in NORMALISED_SCHEMA.items():
         expr = exprs.get(name, pl.lit(None))
         out.append(expr.cast(dtype).alias(name))

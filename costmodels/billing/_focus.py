@@ -155,7 +155,7 @@ def _read_columns(label: str, raw: pl.LazyFrame, schema: dict[str, pl.DataType])
         oddities.append(Oddity("extra_columns", label, None, len(extra), ", ".join(extra[:10]),
                                "columns that are neither FOCUS nor x_-prefixed; ignored"))
     keep = [c for c in columns if c not in extra and c not in dupes
-            and names[c] not in ("x_SourceRow", "x_SourceFile")]
+            and names[c] not in ("x_SourceRow", "x_SourceRows", "x_SourceFile")]
     raw = raw.select([ROW, *[pl.col(c).alias(names[c]) for c in keep]])
     cschema = dict(raw.collect_schema())
     original = {renamed.get(c, c): c for c in columns}

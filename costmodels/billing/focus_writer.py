@@ -46,7 +46,7 @@ import polars as pl
 
 from costmodels.billing._subcategories import with_service_subcategory
 from costmodels.billing.errors import BillingError
-from costmodels.billing.schema import EXTRA_COLUMNS, NORMALISED_SCHEMA, focus_columns
+from costmodels.billing.schema import NORMALISED_SCHEMA, WRITTEN_EXTRA_COLUMNS, focus_columns
 
 FORMATS = ("parquet", "csv")
 DEFAULT_VERSION = "1.3"
@@ -137,7 +137,7 @@ def focus_frame(frame: pl.LazyFrame, version: str = DEFAULT_VERSION) -> pl.LazyF
             _host_provider().alias("HostProviderName"),
             _contract_applied().alias("ContractApplied"),
         )
-    return out.select([*columns, *EXTRA_COLUMNS])
+    return out.select([*columns, *WRITTEN_EXTRA_COLUMNS])
 
 
 def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | None = None,

@@ -108,7 +108,7 @@ def effective_rates(frame: pl.LazyFrame, *, month: str | None = None) -> pl.Data
             pl.col("ListCost").sum().alias("list_cost"),
             pl.when(gpus.min() == gpus.max()).then(gpus.min()).alias("gpus"),
             gpus.null_count().alias("_gpu_nulls"),
-            pl.len().alias("n_rows"),
+            pl.col("x_SourceRows").sum().alias("n_rows"),
             pl.col("x_SourceFile").unique().sort().alias("_files"),
         )
         .collect(engine="streaming")

@@ -35,6 +35,7 @@ from costmodels.billing._common import (
     REJECT_VALUE,
     ROW,
     SHORT_ROW_REASON,
+    SOURCE_ROWS,
     Oddity,
     PeriodReconciliation,
     Prepared,
@@ -105,7 +106,8 @@ class BillingRead:
     that stream one file at a time (:func:`costmodels.billing.focus_writer.write_focus`)."""
 
 
-def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) -> BillingRead:
+def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False,
+                 compact: bool = False) -> BillingRead:
     """Read billing exports and normalise them to the FOCUS 1.2 frame, reconciled.
 
     Parameters
@@ -117,6 +119,12 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) 
         Used for ``s3://`` inputs (default: ``boto3.client("s3")``).
     strict : bool
         Raise :class:`BillingFormatError` on the first rejected row instead of rejecting it.
+    compact : bool
+        Sum the rows that normalising cannot tell apart before normalising them
+        (:mod:`costmodels.billing._compact`: AWS CUR Parquet files): every sum, row count and
+        the reconciliation are the row-by-row read's, per-resource columns (``ResourceId``,
+        ``Allocated*``) are null and ``x_SourceRows`` counts the rows each row stands for.  For
+        the review, the rates and pricing, not for writing FOCUS files.
 
     Returns
     -------
@@ -144,9 +152,16 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False) 
     formats: dict[str, str] = {}
     latest: datetime | None = None
     for source in files:
-        prepared = _prepare(source)
-        formats[source.label] = prepared.format_name
+        prepared = _prepare(source, compact)
+        if prepared.compact:  # small: normalise once for the reconciliation and every reader
+            prepared.frame = prepared.frame.collect().lazy()
+            if getattr(prepared, "derived", None) is not None:
+                prepared.derived = prepared.derived.collect().lazy()
         result = _reconcile(prepared)
+        if prepared.compact and _needs_rows(result[0]):  # list each rejected row by its number
+            prepared = _prepare(source, False)
+            result = _reconcile(prepared)
+        formats[source.label] = prepared.format_name
         periods.extend(result[0])
         rejected.extend(result[1])
         for reason, n in result[2].items():
@@ -255,7 +270,12 @@ def _reject_short_rows(frame: pl.LazyFrame, layout: CsvLayout) -> pl.LazyFrame:
             .drop("_short_column", "_short_value"))
 
 
-def _prepare(source: SourceFile) -> Prepared:
+def _needs_rows(periods: list[PeriodReconciliation]) -> bool:
+    """Whether a compact read found what only a row-by-row read can list row by row."""
+    return any(p.rows_rejected or p.rows_mismatched or p.amounts_unknown for p in periods)
+
+
+def _prepare(source: SourceFile, compact: bool = False) -> Prepared:
     layout = None
     if source.kind == "csv":
         layout = inspect_csv(source.local)
@@ -265,7 +285,7 @@ def _prepare(source: SourceFile) -> Prepared:
             f"{source.label}: {bad.count} byte sequence(s) that are not UTF-8, the first "
             f"({bad.first_bytes}) at byte {bad.offset} (line {bad.row}: {bad.example!r}); JSON "
             "must be UTF-8: re-export the file as UTF-8", source_file=source.label, row=bad.row)
-    prepared = _prepare_format(source)
+    prepared = _prepare_format(source, compact and source.kind == "parquet")
     if layout is not None and layout.bad_bytes is not None:
         prepared.oddities.append(_bad_bytes_oddity(source.label, layout.bad_bytes, layout.header))
     if layout is not None and layout.short_rows:
@@ -273,7 +293,7 @@ def _prepare(source: SourceFile) -> Prepared:
     return prepared
 
 
-def _prepare_format(source: SourceFile) -> Prepared:
+def _prepare_format(source: SourceFile, compact: bool) -> Prepared:
     raw = _scan(source)
     schema = dict(raw.collect_schema())
     columns = [c for c in schema if c != ROW]
@@ -286,7 +306,7 @@ def _prepare_format(source: SourceFile) -> Prepared:
     prepared = None
     shape = detect_aws(columns)
     if shape is not None:
-        prepared = prepare_aws(source.label, raw, schema, shape)
+        prepared = prepare_aws(source.label, raw, schema, shape, compact=compact)
     elif (version := detect_focus(columns)) is not None:
         prepared = prepare_focus(source.label, raw, schema, version)
     elif (gcp_shape := detect_gcp(columns)) is not None:
@@ -343,36 +363,37 @@ def _reconcile(p: Prepared):
     mismatch = accepted & ((pl.col("BilledCost") - source_float).abs()
                            > FLOAT_TOLERANCE_ABS + FLOAT_TOLERANCE_REL * source_float.abs()
                            ).fill_null(True)
+    n_rows = pl.col("x_SourceRows")
     stats_q = (p.frame.with_columns(_amount_unknown(p).alias("_unknown"))
                .group_by("BillingPeriodStart").agg(
-        pl.len().alias("rows_in"),
+        n_rows.sum().alias("rows_in"),
         money_in.sum().alias("money_in"),
-        accepted.sum().alias("rows_out"),
+        n_rows.filter(accepted).sum().alias("rows_out"),
         money_in.filter(accepted).sum().alias("money_out"),
-        (~accepted).sum().alias("rows_rejected"),
+        n_rows.filter(~accepted).sum().alias("rows_rejected"),
         money_in.filter(~accepted).sum().alias("money_rejected"),
-        unknown.sum().alias("amounts_unknown"),
+        n_rows.filter(unknown).sum().alias("amounts_unknown"),
         *[pl.col(c).filter(unknown).head(UNKNOWN_EXAMPLES).alias(f"_u{c}")
           for c in ("x_SourceRow", REJECT_REASON, REJECT_VALUE)],
-        mismatch.sum().alias("rows_mismatched"),
+        n_rows.filter(mismatch).sum().alias("rows_mismatched"),
         pl.col("x_SourceRow").filter(mismatch).first().alias("first_mismatch_row"),
         pl.col("ChargePeriodEnd").filter(accepted).max().alias("latest"),
     ).sort("BillingPeriodStart", nulls_last=True))
     rejected_q = (p.frame.filter(~accepted)
                   .select("x_SourceRow", REJECT_REASON, REJECT_COLUMN, REJECT_VALUE)
                   .head(MAX_REJECTED_LISTED))
-    counts_q = p.frame.filter(~accepted).group_by(REJECT_REASON).len()
-    rows_q = p.raw.select(pl.len().alias("n"))
+    counts_q = (p.frame.filter(~accepted).group_by(REJECT_REASON)
+                .agg(n_rows.sum().alias("len")))
+    weight = pl.col(SOURCE_ROWS) if p.compact else None
+    rows_q = p.raw.select((pl.len() if weight is None else weight.sum()).alias("n"))
     all_q = (p.unfiltered if p.unfiltered is not None else p.raw).select(pl.len().alias("n"))
-    odd_exprs = []
-    for i, check in enumerate(p.checks):
-        odd_exprs.append(check.condition.fill_null(False).sum().alias(f"n{i}"))
-        odd_exprs.append(check.value.cast(pl.String).filter(check.condition.fill_null(False))
-                         .first().alias(f"e{i}"))
-    odd_q = p.raw.select(odd_exprs) if odd_exprs else pl.LazyFrame({"_": [0]})
+    if weight is not None:
+        all_q = rows_q
+    odd_q = _oddity_query(p.raw, p.checks, weight)
+    row_odd_q = _oddity_query(p.rows, p.row_checks, None) if p.rows is not None else odd_q
     try:
-        stats, rejected, counts, rows, odd, all_rows = pl.collect_all(
-            [stats_q, rejected_q, counts_q, rows_q, odd_q, all_q])
+        stats, rejected, counts, rows, odd, all_rows, row_odd = pl.collect_all(
+            [stats_q, rejected_q, counts_q, rows_q, odd_q, all_q, row_odd_q])
     except pl.exceptions.PolarsError as exc:
         raise BillingFormatError(
             f"{p.source_file} is malformed ({str(exc).splitlines()[0]}); check that the file is "
@@ -393,18 +414,37 @@ def _reconcile(p: Prepared):
     rejected_rows = [RejectedRow(p.source_file, r["x_SourceRow"], r[REJECT_COLUMN], r[REJECT_VALUE],
                                  r[REJECT_REASON]) for r in rejected.iter_rows(named=True)]
     reason_counts = {r[REJECT_REASON]: r["len"] for r in counts.iter_rows(named=True)}
-    oddities = []
-    for i, check in enumerate(p.checks):
-        n = odd[f"n{i}"][0]
-        if n:
-            oddities.append(Oddity(check.kind, p.source_file, check.column, int(n),
-                                   odd[f"e{i}"][0], check.message))
+    oddities = _oddities(p.source_file, p.checks, odd)
+    if p.rows is not None:
+        oddities += _oddities(p.source_file, p.row_checks, row_odd)
     blank = all_rows["n"][0] - rows["n"][0]
     if blank:
         oddities.append(Oddity("blank_rows", p.source_file, None, int(blank), None,
                                "blank lines (every field empty) skipped; they are not rows"))
     latest = stats["latest"].max()
     return periods, rejected_rows, reason_counts, oddities, latest
+
+
+def _oddity_query(frame: pl.LazyFrame, checks: list, weight: pl.Expr | None) -> pl.LazyFrame:
+    """Each check's count (rows, or ``weight``: the rows a compact read's group stands for)
+    and first offending value, as one row ``n0, e0, n1, e1, ...``."""
+    exprs = []
+    for i, check in enumerate(checks):
+        hit = check.condition.fill_null(False)
+        exprs.append((hit.sum() if weight is None else weight.filter(hit).sum()).alias(f"n{i}"))
+        exprs.append(check.value.cast(pl.String).filter(hit).first().alias(f"e{i}"))
+    return frame.select(exprs) if exprs else pl.LazyFrame({"_": [0]})
+
+
+def _oddities(label: str, checks: list, counts: pl.DataFrame) -> list[Oddity]:
+    """The checks that found something, as oddities."""
+    out = []
+    for i, check in enumerate(checks):
+        n = counts[f"n{i}"][0]
+        if n:
+            out.append(Oddity(check.kind, label, check.column, int(n), counts[f"e{i}"][0],
+                              check.message))
+    return out
 
 
 def _exact(value: object) -> Decimal:

@@ -221,7 +221,7 @@ def _cube(frame: pl.LazyFrame, start: dt.datetime, end: dt.datetime,
             pl.when(hours > 0).then(hours).sum().alias("hours"),
             gpu_hours.sum().alias("gpu_hours"),
             cpe.max().alias("max_end"),
-            pl.len().alias("n"),
+            pl.col("x_SourceRows").sum().alias("n"),
         )
     )
 

@@ -19,7 +19,10 @@ Every reader in :mod:`costmodels.billing` returns a ``polars.LazyFrame`` with ex
   they are null (:mod:`costmodels.billing.focus_writer`).  ``ContractApplied``,
   ``AllocatedMethodDetails`` and ``AllocatedTags`` are JSON objects as strings.
 * Extras: ``x_Provider`` (``aws`` | ``gcp`` | ``focus`` source), ``x_SourceFile`` and
-  ``x_SourceRow`` (1-based data row, for error messages and reconciliation), ``x_InstanceType``
+  ``x_SourceRow`` (1-based data row, for error messages and reconciliation;
+  null on a compact read's grouped rows), ``x_SourceRows`` (the source rows the row stands
+  for: 1, or the count of rows a compact read summed into it; readers only, never written to a
+  FOCUS file), ``x_InstanceType``
   (e.g. ``p5.48xlarge``, ``a2-highgpu-1g``), ``x_GpuModel`` (e.g. ``NVIDIA H100``),
   ``x_GpuCount`` (GPUs per instance), ``x_PurchaseOption`` (one of
   :data:`PURCHASE_OPTIONS`), ``x_UsageHours`` (instance-hours of a compute usage row, else
@@ -131,6 +134,7 @@ EXTRA_COLUMNS: dict[str, pl.DataType] = {
     "x_Provider": pl.String(),
     "x_SourceFile": pl.String(),
     "x_SourceRow": pl.Int64(),
+    "x_SourceRows": pl.Int64(),
     "x_InstanceType": pl.String(),
     "x_GpuModel": pl.String(),
     "x_GpuCount": pl.Int64(),
@@ -139,6 +143,9 @@ EXTRA_COLUMNS: dict[str, pl.DataType] = {
     "x_CreditTypes": pl.String(),
 }
 """Provider extras after the FOCUS columns (FOCUS requires the ``x_`` prefix)."""
+
+WRITTEN_EXTRA_COLUMNS: tuple[str, ...] = tuple(c for c in EXTRA_COLUMNS if c != "x_SourceRows")
+"""The extras a FOCUS file is written with (``x_SourceRows`` describes a read, not a charge)."""
 
 NORMALISED_SCHEMA: dict[str, pl.DataType] = {**FOCUS_COLUMNS, **FOCUS_13_COLUMNS, **EXTRA_COLUMNS}
 """Column order and types of every normalised frame."""

@@ -100,14 +100,17 @@ def warnings_text(read: Any) -> str | None:
     return "; ".join(parts) or None
 
 
-def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False) -> Any:
+def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False,
+                 compact: bool = False) -> Any:
     """Read billing exports for a command, print what the read found, enforce the exit codes.
 
     Prints the reconciliation per file and period, the rejected rows by reason and every oddity
     (unless ``quiet``), then the totals line and the data warnings.  Raises a
     :class:`~costmodels.billing.errors.BillingError` (exit 1 under ``user_errors``) when the
     reconciliation is NOT BALANCED, and exits with :data:`EXIT_DATA_WARNINGS` when ``strict``
-    and any warning was counted; either way before the command writes anything.
+    and any warning was counted; either way before the command writes anything.  ``compact``
+    (the review and the rates, which need sums, not line items): see
+    :func:`costmodels.billing.readers.read_billing`.
     """
     from rich.markup import escape
 
@@ -115,7 +118,7 @@ def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False) -> Any
     from costmodels.billing.errors import BillingError
     from costmodels.billing.readers import read_billing
 
-    read = read_billing(inputs)
+    read = read_billing(inputs, compact=compact)
     console = stderr_console()
     rec = read.reconciliation
     lines = [] if quiet else [*rec.summary_lines(), *map(oddity_line, read.oddities)]

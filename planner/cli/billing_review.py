@@ -84,7 +84,7 @@ def review(
             month_bounds(month)
         group_expr(group_by)
         today = _as_of(as_of)
-        read = read_exports(inputs, strict=strict)
+        read = read_exports(inputs, strict=strict, compact=True)
         result = monthly_review(read.frame, month=month, group_by=group_by, today=today)
         emit(render(result, fmt.value, read_notes(read)), output)
 
@@ -105,7 +105,7 @@ def rates(
     with user_errors(debug):
         if month is not None:
             month_bounds(month)
-        read = read_exports(inputs, strict=strict)
+        read = read_exports(inputs, strict=strict, compact=True)
         frame = effective_rates(read.frame, month=month)
         if fmt == RatesFormat.csv:
             text = frame.write_csv()

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from costmodels.billing.focus_writer import write_focus
 from costmodels.billing.readers import read_billing
 from costmodels.billing.review import monthly_review
-from costmodels.billing.schema import EXTRA_COLUMNS, FOCUS_COLUMNS
+from costmodels.billing.schema import WRITTEN_EXTRA_COLUMNS, FOCUS_COLUMNS
 from planner.cli.main import app
 from tests.costmodels.billing.test_review_data import frame_from_rows, generate_focus
 
@@ -200,7 +200,7 @@ def test_convert_writes_the_focus13_columns(focus10_file: Path, tmp_path: Path,
     output = _convert(focus10_file, out, *flag)
     assert "(FOCUS 1.3, focus)" in output
     written = pl.read_parquet(out)
-    assert written.columns == [*sorted({*FOCUS_COLUMNS, *FOCUS13_NEW}), *EXTRA_COLUMNS]
+    assert written.columns == [*sorted({*FOCUS_COLUMNS, *FOCUS13_NEW}), *WRITTEN_EXTRA_COLUMNS]
     assert written["ServiceProviderName"].to_list() == written["ProviderName"].to_list()
     is_tax = written["ChargeCategory"] == "Tax"
     assert written.filter(is_tax)["HostProviderName"].to_list() == [None]
@@ -229,7 +229,7 @@ def test_convert_still_writes_focus12(focus10_file: Path, tmp_path: Path) -> Non
     output = _convert(focus10_file, out, "1.2")
     assert "(FOCUS 1.2, focus)" in output
     header = pl.read_csv(out, n_rows=0).columns
-    assert header == [*FOCUS_COLUMNS, *EXTRA_COLUMNS]
+    assert header == [*FOCUS_COLUMNS, *WRITTEN_EXTRA_COLUMNS]
     assert not set(FOCUS13_NEW) & set(header)
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from costmodels.billing.focus_writer import write_focus
 from costmodels.billing.readers import read_billing
-from costmodels.billing.schema import EXTRA_COLUMNS, focus_columns
+from costmodels.billing.schema import WRITTEN_EXTRA_COLUMNS, focus_columns
 from planner.cli.main import app
 
 CUR_SAMPLE = ("billing-samples/focus-converters/test-fixtures/"
@@ -26,7 +26,7 @@ def test_written_focus_round_trips(shared_data: Path, tmp_path: Path, suffix: st
     out = write_focus(source.frame, tmp_path / f"out.{suffix}", version=version)
     header = (pl.read_parquet_schema(out) if suffix == "parquet"
               else pl.read_csv(out, n_rows=0).schema)
-    assert list(header) == [*focus_columns(version), *EXTRA_COLUMNS]
+    assert list(header) == [*focus_columns(version), *WRITTEN_EXTRA_COLUMNS]
     back = read_billing([str(out)])
     assert back.formats[str(out)] == f"focus-{version}"
     assert back.reconciliation.balanced

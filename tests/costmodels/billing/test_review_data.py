@@ -209,8 +209,8 @@ def _monthly_rows(starts: list[dt.datetime], ends: list[dt.datetime], source_fil
 
 def conform(df: pl.DataFrame) -> pl.DataFrame:
     """Add missing schema columns as nulls and order and cast to the normalised schema."""
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in NORMALISED_SCHEMA.items()
-               if c not in df.columns]
+    missing = [pl.lit(1 if c == "x_SourceRows" else None, dtype=t).alias(c)
+               for c, t in NORMALISED_SCHEMA.items() if c not in df.columns]
     return df.with_columns(missing).select(
         pl.col(c).cast(t) for c, t in NORMALISED_SCHEMA.items())
 
@@ -234,6 +234,7 @@ def frame_from_rows(rows: list[dict[str, Any]]) -> pl.LazyFrame:
         for col in ("BilledCost", "ListCost", "ContractedCost"):
             r.setdefault(col, r["EffectiveCost"])
         r.setdefault("ServiceName", "Amazon Elastic Compute Cloud")
+        r.setdefault("x_SourceRows", 1)
         unknown = set(r) - set(NORMALISED_SCHEMA)
         assert not unknown, unknown
         filled.append(r)
