@@ -7,6 +7,8 @@ Each command runs as the user runs it, in its own process, under ``/usr/bin/time
 peak resident memory of the whole process: reading, normalising, reconciling, the oddity scan,
 the review or the FOCUS file). ``POLARS_MAX_THREADS`` and DuckDB's ``threads`` are ``--threads``.
 Targets (issue 16): review <= 2x DuckDB's time and <= 1.5 GB peak; convert <= 2 GB peak.
+A second DuckDB reference does the review's own first step (:data:`DUCKDB_GROUPING_CHILD`), so
+the like-for-like ratio is printed too.
 Prints one JSON line per measurement and a summary line; the review's totals are checked
 against DuckDB's (to the cent).
 
@@ -147,6 +149,32 @@ print(json.dumps({"query_s": time.perf_counter() - t0, "months": by_month, "grou
 """
 
 
+DUCKDB_GROUPING_CHILD = """
+import duckdb, json, sys, time
+folder, threads = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect()
+con.execute(f"SET threads = {threads}")
+cols = [r[0] for r in con.execute(
+    f"DESCRIBE SELECT * FROM read_parquet('{folder}/*.parquet')").fetchall()]
+amounts = ["line_item_unblended_cost", "line_item_usage_amount", "pricing_public_on_demand_cost"]
+dropped = ["identity_line_item_id", "line_item_resource_id", "line_item_usage_start_date",
+           "line_item_usage_end_date", *amounts]
+keys = ", ".join(c for c in cols if c not in dropped)
+t0 = time.perf_counter()
+groups = con.execute(f'''
+    SELECT count(*) FROM (
+      SELECT filename, {keys}, date_trunc('day', line_item_usage_start_date) AS day,
+             min(line_item_usage_start_date), max(line_item_usage_end_date),
+             sum(line_item_unblended_cost::DECIMAL(38, 12)), sum(line_item_usage_amount),
+             sum(pricing_public_on_demand_cost), count(*)
+      FROM read_parquet('{folder}/*.parquet', filename = true) GROUP BY ALL)''').fetchone()[0]
+print(json.dumps({"query_s": time.perf_counter() - t0, "groups": groups}))
+"""
+"""The like-for-like reference: DuckDB doing the compact read's grouping (every column the
+normaliser reads, by file and UTC day, the cost summed exactly), which the review does before
+it normalises, reconciles and scans for oddities."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -164,10 +192,13 @@ def main() -> None:
         print(json.dumps({"generated_rows": args.rows, "parquet_mib": round(size, 1),
                           "generate_s": round(gen_s, 1)}), flush=True)
         cold = timed([str(PLANNER), "--help"], env)["wall_s"]
-        runs: dict[str, list[dict]] = {"duckdb": [], "review": [], "convert": []}
+        runs: dict[str, list[dict]] = {"duckdb": [], "duckdb_grouping": [], "review": [],
+                                       "convert": []}
         for _ in range(args.repeats):
             runs["duckdb"].append(timed([sys.executable, "-c", DUCKDB_CHILD, str(folder),
                                          str(args.threads)], env))
+            runs["duckdb_grouping"].append(timed([sys.executable, "-c", DUCKDB_GROUPING_CHILD,
+                                                  str(folder), str(args.threads)], env))
             runs["review"].append(timed([str(PLANNER), "billing", "review", str(folder),
                                          "--month", "2026-10", "--format", "json"], env))
             out = Path(tmp) / "focus.parquet"
@@ -195,6 +226,7 @@ def main() -> None:
             "summary": "planner billing review/convert (whole CLI process) vs DuckDB totals",
             "rows": args.rows, "planner_help_cold_s": round(cold, 2),
             "review_over_duckdb": round(med["review"] / med["duckdb"], 1),
+            "review_over_duckdb_same_grouping": round(med["review"] / med["duckdb_grouping"], 1),
             "convert_over_duckdb": round(med["convert"] / med["duckdb"], 1),
             "review_peak_mib": round(peak["review"]), "convert_peak_mib": round(peak["convert"]),
             "october_billed_usd_review": round(shown, 2), "october_usd_duckdb": round(truth, 2),

@@ -393,7 +393,8 @@ def _reconcile(p: Prepared):
     row_odd_q = _oddity_query(p.rows, p.row_checks, None) if p.rows is not None else odd_q
     try:
         stats, rejected, counts, rows, odd, all_rows, row_odd = pl.collect_all(
-            [stats_q, rejected_q, counts_q, rows_q, odd_q, all_q, row_odd_q])
+            [stats_q, rejected_q, counts_q, rows_q, odd_q, all_q, row_odd_q],
+            engine="streaming")
     except pl.exceptions.PolarsError as exc:
         raise BillingFormatError(
             f"{p.source_file} is malformed ({str(exc).splitlines()[0]}); check that the file is "
