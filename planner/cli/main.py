@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "Simulate every design of SCENARIO and report each in detail."),
     "compare": ("planner.cli.simulate",
                 "Simulate every design of SCENARIO and compare them side by side."),
+    "diff": ("planner.cli.diff", "Compare two runs (result JSONs or scenarios): what changed "
+                                 "per design, as old -> new (+-%)."),
+    "output": ("planner.cli.output", "Render a saved results JSON as a table, Markdown, HTML or "
+                                     "an ADR, without simulating again."),
     "adr": ("planner.cli.adr", "Simulate SCENARIO and write an Architecture Decision Record "
                                "(MADR) choosing a design."),
     "dashboard": ("planner.cli.dashboard",
@@ -31,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                        "convert, review, rates."),
     "llm": ("planner.cli.llm", "The LLM step-latency model: time one step, fit it to a "
                                "measured profile, replay a recorded engine run."),
+    "schema": ("planner.cli.schema", "Print the JSON Schema of scenarios or of a command's "
+                                     "JSON output (for editors and validators)."),
     "prices": ("planner.cli.prices", "Browse the dated GPU price catalog (the newest refreshed "
                                      "cache, else the built-in snapshot) and refresh it from "
                                      "the AWS Pricing API."),
