@@ -39,7 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                      "JSON output (for editors and validators)."),
     "prices": ("planner.cli.prices", "Browse the dated GPU price catalog (the newest refreshed "
                                      "cache, else the built-in snapshot) and refresh it from "
-                                     "the AWS Pricing API."),
+                                     "the AWS Pricing API or the GCP Cloud Billing Catalog "
+                                     "API."),
 }
 """Every command, in help order: the module that registers it and its one-line help."""
 

@@ -29,14 +29,18 @@ REPLICATIONS = typer.Option(None, "--replications", "-r", min=2,
 SEED = typer.Option(None, "--seed", min=0, help="Override the scenario's seed.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
 DEBUG = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+WIDE = typer.Option(False, "--wide", help="Print each table in one piece, as wide as its values "
+                    "need (default: fit the terminal, wrapping columns into stacked tables; "
+                    "no value is ever cut).")
 
 FAIL_IF = typer.Option(
     None, "--fail-if", metavar="EXPR",
     help="CI guardrail naming a breach, [DESIGN:]METRIC OP NUMBER with OP one of < <= > >= == "
          "!=, e.g. 'p99_ms > 150' or 'fraud-rt:usd_per_month > 20000'; repeatable. Metrics are "
-         "the keys of DesignResult.flat_metrics() (p99_ms, slo_attainment, usd_per_month, "
-         "usd_per_1k_requests, ...). A metric that is n/a for a checked design is a breach. "
-         "The report is written first; any breach exits 3.")
+         "a design's figures as the results JSON names them (p50_ms, p99_ms, slo_attainment, "
+         "utilization, usd_per_month, usd_per_1k_requests, ttft_p99_ms, ...; a misspelt one "
+         "lists them all). A metric that is n/a for a checked design is a breach. The report "
+         "is written first; any breach exits 3.")
 BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
                       help="Breach (exit 3) when a checked design costs more than this per month "
                            "or its cost is unknown.")

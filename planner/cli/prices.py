@@ -67,11 +67,13 @@ def list_prices(
     sort: SortKey | None = SORT,
     snapshot: bool = SNAPSHOT,
     cache_dir: Path | None = CACHE_DIR,
+    wide: bool = options.WIDE,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
     """List GPU instance list prices (USD per hour), filtered.
 
-    Uses the newest local price cache (``planner prices refresh``) merged with the built-in
+    Uses the newest local price cache (from 'planner prices refresh') merged with the built-in
     snapshot, or the built-in snapshot alone when there is no cache or with --snapshot.
     """
     with user_errors(debug):
@@ -89,7 +91,7 @@ def list_prices(
         elif fmt == PricesFormat.csv:
             text = render_csv(frame)
         else:
-            text = render_table(frame, catalog)
+            text = render_table(frame, catalog, wide=wide)
         emit(text, output)
 
 

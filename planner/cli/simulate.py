@@ -56,7 +56,8 @@ def _simulate(path: Path, replications: int | None, seed: int | None, quiet: boo
     return _run(_load(path, replications, seed), quiet)
 
 
-def _render(result: RunResult, fmt: options.OutputFormat, *, details: bool) -> str:
+def _render(result: RunResult, fmt: options.OutputFormat, *, details: bool,
+            wide: bool = False) -> str:
     if fmt == options.OutputFormat.json:
         return result.to_json()
     if fmt == options.OutputFormat.markdown:
@@ -67,9 +68,9 @@ def _render(result: RunResult, fmt: options.OutputFormat, *, details: bool) -> s
         from planner.reports.html import render_html  # plotly only when asked for
 
         return render_html(result)
-    text = render_comparison(result)
+    text = render_comparison(result, wide=wide)
     if details:
-        text += "\n" + render_details(result)
+        text += "\n" + render_details(result, wide=wide)
     return text
 
 
@@ -81,13 +82,17 @@ def parse_fail_if(fail_if: list[str] | None) -> list[Guardrail]:
 
 def check_against_scenario(scenario: Scenario, guardrails: list[Guardrail],
                            designs: list[str]) -> None:
-    """Check guardrail metrics and designs against the scenario, before simulating (exit 2)."""
-    option = "--design" if designs and not guardrails else "--fail-if"
-    with usage_errors(option):
-        check_guardrails(guardrails, design_names=[d.name for d in scenario.designs],
-                         selected=designs,
-                         metric_names=known_metrics(d.pattern for d in scenario.designs),
-                         design_patterns={d.name: d.pattern for d in scenario.designs})
+    """Check guardrail metrics and designs against the scenario, before simulating (exit 2);
+    each problem is reported against the option that holds it."""
+    names = [d.name for d in scenario.designs]
+    patterns = {d.name: d.pattern for d in scenario.designs}
+    metrics = known_metrics(d.pattern for d in scenario.designs)
+    with usage_errors("--design"):
+        check_guardrails([], design_names=names, selected=designs, metric_names=metrics,
+                         design_patterns=patterns)
+    with usage_errors("--fail-if"):
+        check_guardrails(guardrails, design_names=names, selected=designs, metric_names=metrics,
+                         design_patterns=patterns)
 
 
 def _command(details: bool, doc: str):
@@ -103,6 +108,7 @@ def _command(details: bool, doc: str):
         replications: int | None = options.REPLICATIONS,
         seed: int | None = options.SEED,
         quiet: bool = options.QUIET,
+        wide: bool = options.WIDE,
         debug: bool = options.DEBUG,
     ) -> None:
         guardrails = parse_fail_if(fail_if)
@@ -112,7 +118,7 @@ def _command(details: bool, doc: str):
         check_against_scenario(loaded, guardrails, designs)
         with user_errors(debug):
             result = _run(loaded, quiet)
-            emit(_render(result, fmt, details=details), output)
+            emit(_render(result, fmt, details=details, wide=wide), output)
         with usage_errors("--fail-if"):
             breaches = evaluate_guardrails(result, guardrails, designs=designs,
                                            budget_usd_per_month=budget_usd_per_month)

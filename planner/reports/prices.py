@@ -10,14 +10,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 
 import polars as pl
-from rich.console import Console
 from rich.table import Table
 
 from costmodels.catalog import PriceCatalog
 from domain.errors import CatalogError
+from planner.reports.fit import plain_console, print_fitted
 from planner.reports.table import NA
 
 SORT_KEYS: dict[str, str] = {
@@ -123,12 +122,6 @@ def _no_rows_message(catalog: PriceCatalog, **values: str | None) -> str:
             + "; ".join(hints) + "; change or drop a filter")
 
 
-def _console(buffer: io.StringIO) -> Console:
-    width = max(shutil.get_terminal_size((180, 40)).columns, 180)
-    return Console(file=buffer, width=width, color_system=None, highlight=False,
-                   emoji=False, soft_wrap=False, markup=False)
-
-
 def _price(value: float | None) -> str:
     if value is None:
         return NA
@@ -160,10 +153,15 @@ def footer(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
             f"{'; '.join(sources) or NA}; {BASIS}.")
 
 
-def render_table(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
-    """Return a rich table of a :func:`select_prices` frame and its footer, as plain text."""
+def render_table(frame: pl.DataFrame, catalog: PriceCatalog, *, width: int | None = None,
+                 wide: bool = False) -> str:
+    """Return a rich table of a :func:`select_prices` frame and its footer, as plain text.
+
+    It fits ``width`` (default the terminal's) as stacked tables that repeat the provider,
+    region and instance columns, or is one table with ``wide``; no value is cut.
+    """
     buffer = io.StringIO()
-    console = _console(buffer)
+    console = plain_console(buffer, width)
     table = Table(title=f"GPU instance prices ({frame.height} row{'s' * (frame.height != 1)})",
                   title_justify="left")
     for header, justify in [
@@ -193,8 +191,8 @@ def render_table(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
             _price(row["savings_plan_3yr_usd_per_hour"]),
             _price(row["usd_per_gpu_hour"]),
         )
-    console.print(table)
-    console.print(footer(frame, catalog), soft_wrap=True)
+    print_fitted(console, table, wide=wide, keys=3)
+    console.print(footer(frame, catalog))
     return buffer.getvalue()
 
 

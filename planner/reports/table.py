@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import shutil
 
-from rich.cells import cell_len
-from rich.console import Console
 from rich.table import Table
 
 from planner.reports import llm as llm_report
+from planner.reports.fit import plain_console, print_fitted
 from planner.reports.sections import (
     NA,
     estimates_unit,
@@ -22,12 +20,6 @@ from planner.reports.sections import (
 )
 from planner.results import DesignResult, RunResult
 from planner.stats import Estimate
-
-
-def _console(buffer: io.StringIO, width: int | None = None) -> Console:
-    width = width or max(shutil.get_terminal_size((180, 40)).columns, 180)
-    return Console(file=buffer, width=width, color_system=None, highlight=False,
-                   emoji=False, soft_wrap=False, markup=False)
 
 
 def _ms(e: Estimate, ci: bool = False, unit: str | None = None) -> str:
@@ -55,26 +47,14 @@ def _llm_cells(d: DesignResult) -> tuple[str, str, str]:
             llm_report.goodput_text(d))
 
 
-def _needed_width(table: Table) -> int:
-    """Return the narrowest width that shows every cell of ``table``: no-wrap columns at their
-    widest line, the others at their longest word (or their ``min_width``), plus padding and
-    borders (rich crops a table wider than the console)."""
-    total = len(table.columns) + 1
-    for column in table.columns:
-        cells = [str(column.header), *(str(c) for c in column.cells)]
-        if column.no_wrap:
-            width = max(cell_len(line) for c in cells for line in c.split("\n"))
-        else:
-            width = max([column.min_width or 0,
-                         *(cell_len(word) for c in cells for word in c.split())])
-        total += width + 2
-    return total
+def render_comparison(result: RunResult, *, width: int | None = None, wide: bool = False) -> str:
+    """Return the side-by-side table of every design, the recommendation and the assumptions.
 
-
-def render_comparison(result: RunResult) -> str:
-    """Return the side-by-side table of every design, the recommendation and the assumptions."""
+    The table fits ``width`` (default the terminal's) as stacked tables that repeat the design
+    column, or is one table as wide as it needs with ``wide`` (:func:`print_fitted`).
+    """
     buffer = io.StringIO()
-    console = _console(buffer)
+    console = plain_console(buffer, width)
     sc = result.scenario
     table = Table(
         title=f"{sc['name']}: {sc['horizon_s']:g} s horizon ({sc['warmup_s']:g} s warm-up), "
@@ -128,8 +108,7 @@ def render_comparison(result: RunResult) -> str:
             _cost_cell(d),
             *_unit_cells(d),
         )
-    console.width = max(console.width, _needed_width(table))  # never crop a column
-    console.print(table)
+    print_fitted(console, table, wide=wide)
     if best is not None:
         unit = (f"{fmt_unit(best.cost.usd_per_run)} per run" if best.pattern == "training" else
                 f"{fmt_unit(best.cost.usd_per_1k_requests)} per 1k "
@@ -266,10 +245,10 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def render_details(result: RunResult) -> str:
+def render_details(result: RunResult, *, width: int | None = None, wide: bool = False) -> str:
     """Return a per-design breakdown: latency and wait distributions, batching, requests."""
     buffer = io.StringIO()
-    console = _console(buffer)
+    console = plain_console(buffer, width)
     for d in result.designs:
         table = Table(title=f"{d.name}: {d.arrivals}; service {d.service_time}",
                       title_justify="left")
@@ -287,7 +266,7 @@ def render_details(result: RunResult) -> str:
             table.add_row("wait", _ms(d.wait_ms["mean"], ci=True, unit=wait),
                           _ms(d.wait_ms["p50"], ci=True, unit=wait), "", "",
                           _ms(d.wait_ms["p99"], ci=True, unit=wait))
-        console.print(table)
+        print_fitted(console, table, wide=wide)
         if d.slos:
             console.print(f"  SLO: {llm_report.verdicts_text(d)}", soft_wrap=True)
         for item in llm_report.engine_items(d):

@@ -35,7 +35,8 @@ def test_gpu_and_provider_filters_give_the_p5_rows_with_their_price():
     assert "gcp" not in out.split("Catalog:")[0] and "a3-highgpu" not in out
     assert "Catalog: built-in snapshot, as of 2026-01-21" in out
     assert "@7412fd2 " in out and "7412fd256c5e" not in out
-    assert "public list prices in USD per hour, Linux, shared tenancy, no discounts" in out
+    prose = " ".join(out.split())  # the footer wraps at the terminal's width
+    assert "public list prices in USD per hour, Linux, shared tenancy, no discounts" in prose
 
 
 def test_filters_are_case_insensitive_substrings_except_region():
@@ -68,10 +69,13 @@ def test_unknown_prices_are_null_in_json_and_na_in_the_table():
                 "reserved_3yr_usd_per_hour", "savings_plan_1yr_usd_per_hour",
                 "savings_plan_3yr_usd_per_hour", "usd_per_gpu_hour", "spot_discount_pct"):
         assert row[key] is None
-    table = _run("--instance", "p5e.48xlarge").stdout
+    table = _run("--instance", "p5e.48xlarge", "--wide").stdout
     line = next(li for li in table.splitlines() if "p5e.48xlarge" in li)
     assert line.count("n/a") == 7
     assert "$0" not in line
+    stacked = _run("--instance", "p5e.48xlarge").stdout  # fitted: the row over several tables
+    rows = [li for li in stacked.splitlines() if "p5e.48xlarge" in li]
+    assert sum(li.count("n/a") for li in rows) == 7 and "$0" not in stacked
 
 
 def test_csv_parses_back_with_polars(tmp_path):
