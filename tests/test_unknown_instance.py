@@ -187,7 +187,7 @@ sweep:
 ])
 def test_an_unknown_instance_in_a_sweep_axis_is_an_input_error(tmp_path, value, what):
     path = _write(tmp_path, "aws:g5.xlarge", SWEEP.replace("VALUE", value))
-    out = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output",
+    out = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir",
                               str(tmp_path / "out"), "--quiet"])
     assert out.exit_code == _input_error_exit_code(tmp_path), out.output
     message = " ".join(out.output.split())
@@ -201,7 +201,7 @@ def test_an_unknown_instance_in_a_sweep_axis_is_an_input_error(tmp_path, value, 
 def test_a_sweep_axis_value_with_an_effective_rate_runs(tmp_path):
     path = _write(tmp_path, "aws:g5.xlarge",
                   SWEEP.replace("VALUE", "aws:g5.xxlarge") + RATE)
-    out = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output",
+    out = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir",
                               str(tmp_path / "out"), "--quiet", "--no-sensitivity", "-f",
                               "json"])
     assert out.exit_code == 0, out.output

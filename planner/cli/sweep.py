@@ -76,23 +76,25 @@ def sweep(
                                        help="Worker processes (default: the CPU count; 0 runs "
                                             "in this process; with a local Ray instance, its "
                                             "CPUs)."),
-    output: Path | None = typer.Option(None, "--output", "-o", file_okay=False,
-                                       help="Folder of the incremental results (default "
-                                            ".planner-sweeps/<scenario>-<fingerprint>)."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", file_okay=False,
+                                           help="Folder of the incremental results (default "
+                                                ".planner-sweeps/<scenario>-<fingerprint>)."),
     resume: bool = typer.Option(True, "--resume/--no-resume",
                                 help="Skip the points already in the output folder, or start "
                                      "over."),
     fmt: SweepFormat = typer.Option(SweepFormat.table, "--format", "-f", case_sensitive=False,
                                     help="Report format; parquet writes points.parquet into "
                                          "the output folder."),
-    report: Path | None = typer.Option(None, "--report", dir_okay=False,
-                                       help="Write the report to this file instead of "
-                                            "stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", "--report", dir_okay=False,
+                                       help="Write the report to this file instead of stdout "
+                                            "(parquet: the points table; default "
+                                            "points.parquet in the --output-dir folder). "
+                                            "--report is the old name."),
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity",
                                      help="Re-run the cheapest feasible point with the "
                                           "arrival rate x0.8/x1.2 and spot interruptions "
                                           "x0.5/x2."),
-    show_progress: bool = typer.Option(True, "--progress/--quiet",
+    show_progress: bool = typer.Option(True, "--progress/--quiet", " /-q",
                                        help="Progress bar and notes on stderr, or none."),
     debug: bool = options.DEBUG,
 ) -> None:
@@ -113,7 +115,7 @@ def sweep(
         runner = make_executor(executor.value, workers=workers, address=address)
         try:
             with _progress(show_progress) as callback:
-                result = run_sweep(loaded, executor=runner, output=output, resume=resume,
+                result = run_sweep(loaded, executor=runner, output=output_dir, resume=resume,
                                    progress=callback, sensitivity=sensitivity)
         finally:
             runner.close()
@@ -124,12 +126,12 @@ def sweep(
                 f"{c['skipped']} skipped, {c['error']} failed) in {result.wall_s:.1f} s; "
                 f"results in {result.output}", markup=False, soft_wrap=True)
         if fmt == SweepFormat.parquet:
-            target = Path(result.output) / "points.parquet"
+            target = output or Path(result.output) / "points.parquet"
             try:
                 sweep_report.render_sweep_parquet(result, target)
             except OSError as exc:
                 raise PlannerError(f"cannot write {target}: {exc}; choose a writable "
-                                   "--output folder") from None
+                                   "--output file or --output-dir folder") from None
             if show_progress:
                 stderr_console().print(f"wrote {target}", markup=False, soft_wrap=True)
             return
@@ -137,7 +139,7 @@ def sweep(
                   SweepFormat.markdown: sweep_report.render_sweep_markdown,
                   SweepFormat.html: sweep_report.render_sweep_html,
                   SweepFormat.table: sweep_report.render_sweep_table}[fmt]
-        emit(render(result), report)
+        emit(render(result), output)
 
 
 def register(app: typer.Typer) -> None:

@@ -448,13 +448,13 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
 def test_cli_table_and_json(tmp_path):
     path = _write(tmp_path, tiny())
     out = tmp_path / "out"
-    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output", str(out),
+    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir", str(out),
                               "--quiet"])
     assert res.exit_code == 0, res.output
     assert "Cheapest point meeting the constraints" in res.stdout
     assert "Pareto front: cost against p99" in res.stdout
     assert "Sensitivity of the cheapest point" in res.stdout
-    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output", str(out),
+    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir", str(out),
                               "--format", "json", "--quiet", "--no-sensitivity"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -466,14 +466,16 @@ def test_cli_table_and_json(tmp_path):
 def test_cli_markdown_html_and_parquet(tmp_path):
     path = _write(tmp_path, tiny())
     out = tmp_path / "out"
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "markdown",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0",
+                              "--output-dir", str(out), "-f", "markdown",
                               "--quiet", "--no-sensitivity"])
     assert res.exit_code == 0 and res.stdout.startswith("# Sweep of base")
     html = tmp_path / "r.html"
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "html",
-                              "--report", str(html), "--quiet", "--no-sensitivity"])
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "--output-dir", str(out), "-f", "html",
+                              "-o", str(html), "--quiet", "--no-sensitivity"])
     assert res.exit_code == 0 and 'id="sweep-pareto"' in html.read_text()
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "parquet",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0",
+                              "--output-dir", str(out), "-f", "parquet",
                               "--quiet", "--no-sensitivity"])
     assert res.exit_code == 0, res.output
     import polars as pl
@@ -485,7 +487,7 @@ def test_cli_markdown_html_and_parquet(tmp_path):
 
 def test_cli_errors_and_usage(tmp_path):
     bad = _write(tmp_path, tiny(design="nope"))
-    res = runner.invoke(app, ["sweep", str(bad), "-w", "0", "-o", str(tmp_path / "o")])
+    res = runner.invoke(app, ["sweep", str(bad), "-w", "0", "--output-dir", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "sweep.design: 'nope' is not a design" in res.stderr
     plain = copy.deepcopy(BASE)

@@ -47,7 +47,7 @@ def swept(tmp_path_factory) -> tuple[Path, Path, dict]:
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump(DATA, sort_keys=False))
     out = folder / "out"
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "json",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "--output-dir", str(out), "-f", "json",
                               "--quiet"])
     assert res.exit_code == 0, res.output
     return path, out, json.loads(res.stdout)
@@ -86,7 +86,8 @@ def _verdict(point: dict) -> str:
 
 def test_markdown_report_shows_ttft_tpot_and_verdicts(swept) -> None:
     path, out, doc = swept
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "markdown",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0",
+                              "--output-dir", str(out), "-f", "markdown",
                               "--quiet"])
     assert res.exit_code == 0, res.output
     md = res.stdout
@@ -119,12 +120,13 @@ def test_markdown_report_shows_ttft_tpot_and_verdicts(swept) -> None:
 
 def test_table_and_parquet_reports(swept) -> None:
     path, out, doc = swept
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "--quiet",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "--output-dir", str(out), "--quiet",
                               "--no-sensitivity"])
     assert res.exit_code == 0, res.output
     assert "Pareto front: cost against TTFT p99" in res.stdout
     assert "TPOT p99" in res.stdout and "MISSED (TTFT" in res.stdout
-    res = runner.invoke(app, ["sweep", str(path), "-w", "0", "-o", str(out), "-f", "parquet",
+    res = runner.invoke(app, ["sweep", str(path), "-w", "0",
+                              "--output-dir", str(out), "-f", "parquet",
                               "--quiet", "--no-sensitivity"])
     assert res.exit_code == 0, res.output
     import polars as pl
