@@ -18,7 +18,7 @@ bytes that are not UTF-8 are read as U+FFFD and reported as an oddity with their
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -107,7 +107,8 @@ class BillingRead:
 
 
 def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False,
-                 compact: bool = False) -> BillingRead:
+                 compact: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> BillingRead:
     """Read billing exports and normalise them to the FOCUS 1.2 frame, reconciled.
 
     Parameters
@@ -125,6 +126,8 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False,
         the reconciliation are the row-by-row read's, per-resource columns (``ResourceId``,
         ``Allocated*``) are null and ``x_SourceRows`` counts the rows each row stands for.  For
         the review, the rates and pricing, not for writing FOCUS files.
+    progress : callable, optional
+        Called with ``(files read, files)`` before the first file and after each.
 
     Returns
     -------
@@ -151,7 +154,12 @@ def read_billing(paths: Sequence[str], *, s3_client=None, strict: bool = False,
     frames: list[pl.LazyFrame] = []
     formats: dict[str, str] = {}
     latest: datetime | None = None
-    for source, (prepared, result) in zip(files, _read_each(files, compact), strict=True):
+    if progress is not None:
+        progress(0, len(files))
+    for i, (source, (prepared, result)) in enumerate(
+            zip(files, _read_each(files, compact), strict=True)):
+        if progress is not None:
+            progress(i + 1, len(files))
         formats[source.label] = prepared.format_name
         periods.extend(result[0])
         rejected.extend(result[1])

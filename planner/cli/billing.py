@@ -21,6 +21,8 @@ Code 3 stays the guardrails' (:data:`planner.cli.common.EXIT_BREACH`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -100,6 +102,34 @@ def warnings_text(read: Any) -> str | None:
     return "; ".join(parts) or None
 
 
+@contextlib.contextmanager
+def file_progress(enabled: bool) -> Iterator[Any]:
+    """Yield a ``callback(done, total)`` drawing the files read, with the time left, on a
+    terminal's stderr (gone when the read ends); None otherwise."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = stderr_console()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("reading billing files"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("read", total=None)
+
+        def callback(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield callback
+
+
 def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False,
                  compact: bool = False) -> Any:
     """Read billing exports for a command, print what the read found, enforce the exit codes.
@@ -118,7 +148,8 @@ def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False,
     from costmodels.billing.errors import BillingError
     from costmodels.billing.readers import read_billing
 
-    read = read_billing(inputs, compact=compact)
+    with file_progress(not quiet) as progress:
+        read = read_billing(inputs, compact=compact, progress=progress)
     console = stderr_console()
     rec = read.reconciliation
     lines = [] if quiet else [*rec.summary_lines(), *map(oddity_line, read.oddities)]

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from domain.errors import PlannerError
 
@@ -44,23 +52,58 @@ def user_errors(debug: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool) -> Iterator[object]:
-    """Yield a ``callback(design, done, total)`` drawing a progress bar on stderr, or None."""
+def progress_bar(enabled: bool, total: int | None = None,
+                 compiling: str | None = None) -> Iterator[object]:
+    """Yield a ``callback(design, done, total)`` drawing a progress bar on stderr, or None.
+
+    ``total`` (replications of every design) adds an overall line with the time remaining;
+    ``compiling`` names the kernels being compiled: until the first replication ends that line
+    spins and says so (the first run on a machine compiles for a while and would otherwise
+    look stuck).
+    """
     console = stderr_console()
     if not enabled or not console.is_terminal:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("replications"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("replications"), TimeElapsedColumn(),
+               TextColumn("left"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks: dict[str, int] = {}
+        overall = None
+        if total:
+            label = f"compiling {compiling} kernels (first run only)" if compiling else "all"
+            overall = progress.add_task(label, total=total)
+        done_by: dict[str, int] = {}
 
         def callback(design: str, done: int, total: int) -> None:
             if design not in tasks:
                 tasks[design] = progress.add_task(design, total=total)
             progress.update(tasks[design], completed=done)
+            done_by[design] = done
+            if overall is not None:
+                progress.update(overall, completed=sum(done_by.values()), description="all")
 
         yield callback
+
+
+def compile_notice(patterns: list[str], quiet: bool) -> str | None:
+    """Print, before a run, which simulation kernels it must compile first (none once this
+    machine has compiled them: they are cached on disk) and about how long that takes; return
+    their names for :func:`progress_bar`, or None when every kernel is cached."""
+    from simulators.core.jit import cold_kernels
+
+    cold = cold_kernels(patterns)
+    if not cold:
+        return None
+    names = ", ".join(cold)
+    if not quiet:
+        seconds = sum(c.compile_s for c in cold.values())
+        stderr_console().print(
+            f"compiling the {names} simulation kernels (first run on this machine only, about "
+            f"{seconds:.0f} s on 2 cores; cached in {next(iter(cold.values())).cache_dir})",
+            markup=False, soft_wrap=True)
+    return names
 
 
 @contextlib.contextmanager

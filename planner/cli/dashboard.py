@@ -18,7 +18,7 @@ DATA = typer.Option(None, "--data", file_okay=False,
 
 
 def dashboard(port: int = PORT, host: str = HOST, data: Path | None = DATA,
-              debug: bool = options.DEBUG) -> None:
+              quiet: bool = options.QUIET, debug: bool = options.DEBUG) -> None:
     """Serve the dashboard on http://HOST:PORT (Ctrl-C stops it)."""
     with user_errors(debug):
         if data is not None and not data.is_dir():
@@ -27,7 +27,12 @@ def dashboard(port: int = PORT, host: str = HOST, data: Path | None = DATA,
         from dashboards.app import create_app
 
         app = create_app(data_dir=data)
-    stderr_console().print(f"dashboard on http://{host}:{port}/", markup=False)
+    if quiet:  # no per-request log lines either
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    else:
+        stderr_console().print(f"dashboard on http://{host}:{port}/", markup=False)
     app.run(host=host, port=port, debug=debug)
 
 

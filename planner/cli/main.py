@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("planner.cli.simulate",
@@ -62,6 +62,22 @@ def _load(name: str) -> click.Command:
     return command
 
 
+def _flags_without_type(display_type_rich: Any) -> Any:
+    """Typer's rich help prints ``<bool>`` beside every flag; a flag takes no value, so show
+    none (options that take a value keep their type)."""
+
+    def shown(self: Any, ctx: click.Context) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return display_type_rich(self, ctx)
+
+    return shown
+
+
+if hasattr(TyperOption, "display_type_rich"):
+    TyperOption.display_type_rich = _flags_without_type(TyperOption.display_type_rich)
+
+
 class LazyGroup(TyperGroup):
     """The root group: lists :data:`COMMANDS` from their help lines, imports one when it runs."""
 
@@ -100,14 +116,25 @@ app = typer.Typer(
     name="planner",
     help="FinOps capacity planner and architecture simulator for ML platforms.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     cls=LazyGroup,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from planner.version import planner_version
+
+        typer.echo(f"planner {planner_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_print_version,
+                                 is_eager=True, help="Print the version and exit."),
+) -> None:
     """Simulate GPU serving designs and price them from dated catalogs."""
 
 

@@ -122,9 +122,11 @@ def refresh_prices(
     endpoint_url_savingsplans: str | None = ENDPOINT_SP,
     endpoint: str | None = ENDPOINT_GCP,
     cache_dir: Path | None = CACHE_DIR,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
-    """Fetch current list prices from a provider's API into the local price cache."""
+    """Fetch current list prices from a provider's API (the AWS Pricing API or the GCP Cloud
+    Billing Catalog API) into the local price cache."""
     with user_errors(debug):
         name = provider.value
         region = region or DEFAULT_REFRESH_REGIONS[name]
@@ -157,6 +159,8 @@ def refresh_prices(
         path = write_cache(catalog, name, cache_dir=cache_dir)
         rows = catalog.frame.height
         priced = catalog.frame["on_demand_usd_per_hour"].drop_nulls().len()
-        stderr_console().print(f"wrote {rows} rows to {path}", markup=False, soft_wrap=True)
+        if not quiet:
+            stderr_console().print(f"wrote {rows} rows to {path}", markup=False,
+                                   soft_wrap=True)
         emit(f"refreshed {name} prices in {region}: {rows} instance types, {priced} with an "
              f"on-demand price, as of {catalog.as_of} ({catalog.label}); cache {path}", None)

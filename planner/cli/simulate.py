@@ -13,6 +13,7 @@ import typer
 
 from planner.cli import options
 from planner.cli.common import (
+    compile_notice,
     emit,
     progress_bar,
     report_breaches,
@@ -44,7 +45,9 @@ def _load(path: Path, replications: int | None, seed: int | None) -> Scenario:
 
 
 def _run(scenario: Scenario, quiet: bool) -> RunResult:
-    with progress_bar(not quiet) as callback:
+    compiling = compile_notice([d.pattern for d in scenario.designs], quiet)
+    total = len(scenario.designs) * scenario.replications
+    with progress_bar(not quiet, total=total, compiling=compiling) as callback:
         result = run_scenario(scenario, progress=callback)
     if not quiet:
         stderr_console().print(f"simulated {len(result.designs)} design(s) x "

@@ -24,7 +24,7 @@ from rich.progress import (
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.common import emit, stderr_console, user_errors
+from planner.cli.common import compile_notice, emit, stderr_console, user_errors
 from planner.schema import load_scenario
 
 
@@ -112,6 +112,7 @@ def sweep(
             raise PlannerError(f"{scenario}: has no sweep: section; add sweep: {{design: NAME, "
                                "parameters: {fleet.nodes: [1, 2, 4]}} (see "
                                "scenarios/sweep-example.yaml)")
+        compile_notice([d.pattern for d in loaded.designs], not show_progress)
         runner = make_executor(executor.value, workers=workers, address=address)
         try:
             with _progress(show_progress) as callback:

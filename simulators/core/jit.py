@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,36 @@ def jit(*args: Any, **kwargs: Any) -> Any:
     if args and callable(args[0]) and len(args) == 1:
         return numba.njit(**options)(args[0])
     return numba.njit(*args, **options)
+
+
+COMPILE_S: dict[str, float] = {"realtime": 70.0, "streaming": 60.0, "batch": 12.0,
+                               "training": 10.0, "llm": 120.0}
+"""About how long a first run compiles each pattern's kernels (s, 2 cores; measured as the
+first run's wall time less a cached run's on the bundled scenarios, ``make bench-cold``)."""
+
+
+@dataclass(frozen=True)
+class ColdKernels:
+    """A pattern whose kernels are not yet compiled on this machine."""
+
+    pattern: str
+    compile_s: float
+    cache_dir: str
+
+
+def cold_kernels(patterns: Iterable[str]) -> dict[str, ColdKernels]:
+    """The patterns among ``patterns`` with no compiled kernel in the on-disk cache.
+
+    Numba compiles a kernel the first time it runs and writes it to the cache (``*.nbc`` files
+    in a folder per package: ``realtime_<hash>``...); a later process loads it in milliseconds.
+    """
+    root = Path(numba.config.CACHE_DIR)
+    warm = set()
+    if root.is_dir():
+        warm = {p.name.split("_")[0] for p in root.iterdir()
+                if p.is_dir() and next(p.glob("*.nbc"), None) is not None}
+    out = {}
+    for pattern in dict.fromkeys(patterns):
+        if pattern in COMPILE_S and pattern not in warm:
+            out[pattern] = ColdKernels(pattern, COMPILE_S[pattern], str(root))
+    return out
