@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench bench-month bench-billing install clean
+.PHONY: demo test bench bench-month bench-billing bench-cold install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,6 +44,9 @@ clean:
 
 bench-month: $(STAMP)
 	$(BIN)/python benchmarks/bench_month.py
+
+bench-cold: $(STAMP)
+	$(BIN)/python benchmarks/bench_cold_start.py
 
 bench-billing: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
