@@ -6,14 +6,19 @@ the ``llm`` block of the design.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from planner.result_parts import DistributionResult
+from planner.result_read import Node, read_estimate, read_estimates
 from planner.stats import Estimate
 
 LLM_LATENCY_KEYS = ("mean", "p50", "p90", "p99")
 LLM_DISTRIBUTIONS = ("ttft", "tpot", "e2e")
+LLM_RATES = ("input_tokens_per_s", "output_tokens_per_s", "goodput_rps", "mean_kv_utilization",
+             "peak_kv_utilization", "mean_running", "mean_waiting", "mean_decode_batch")
+"""The estimates of :class:`LlmResult` written as a mean and a ``_ci95`` interval."""
+LLM_COUNTS = ("preemptions", "rerouted_requests", "rejected_requests", "recomputed_tokens")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,12 @@ class LlmEngineResult:
     kv_cache_tokens: int
     kv_cache_source: str
     step_time_source: str
+
+    @classmethod
+    def from_dict(cls, node: Node) -> LlmEngineResult:
+        """Read back the design's ``llm.engine`` block."""
+        read = {"str": Node.text, "int": Node.integer, "float": Node.num}
+        return cls(**{f.name: read[str(f.type)](node[f.name]) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -91,9 +102,7 @@ class LlmResult:
             est = self.latency(which)
             out[f"{which}_ms"] = {k: est[k].mean for k in LLM_LATENCY_KEYS}
             out[f"{which}_ms_ci95"] = {k: [est[k].low, est[k].high] for k in LLM_LATENCY_KEYS}
-        for name in ("input_tokens_per_s", "output_tokens_per_s", "goodput_rps",
-                     "mean_kv_utilization", "peak_kv_utilization", "mean_running",
-                     "mean_waiting", "mean_decode_batch"):
+        for name in LLM_RATES:
             est = getattr(self, name)
             out[name] = est.mean
             out[f"{name}_ci95"] = [est.low, est.high]
@@ -104,3 +113,16 @@ class LlmResult:
                    engine=dict(self.engine.__dict__),
                    distributions_ms={k: v.to_dict() for k, v in self.distributions_ms.items()})
         return out
+
+    @classmethod
+    def from_dict(cls, node: Node, n: int) -> LlmResult:
+        """Read back :meth:`to_dict`; ``n``: the replications its estimates rest on."""
+        lat = {f"{which}_ms": read_estimates(node[f"{which}_ms"], node[f"{which}_ms_ci95"],
+                                             LLM_LATENCY_KEYS, n)
+               for which in LLM_DISTRIBUTIONS}
+        rates = {name: read_estimate(node[name], node[f"{name}_ci95"], n) for name in LLM_RATES}
+        return cls(**lat, **rates, **{k: node[k].num() for k in LLM_COUNTS},
+                   kv_cache_tokens=node["kv_cache_tokens"].integer(),
+                   engine=LlmEngineResult.from_dict(node["engine"]),
+                   distributions_ms={k: DistributionResult.from_dict(v) for k, v
+                                     in node["distributions_ms"].entries().items()})

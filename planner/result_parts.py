@@ -7,8 +7,10 @@ stable JSON form inside :meth:`planner.results.DesignResult.to_dict`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from planner.result_read import Node
 
 WARNING_CODES = {
     "price_unknown": "a purchase option the design uses has no price",
@@ -54,6 +56,11 @@ class DesignWarning(str):
         """Return ``{"code", "message"}``."""
         return {"code": self.code, "message": str(self)}
 
+    @classmethod
+    def from_dict(cls, node: Node) -> DesignWarning:
+        """Read back :meth:`to_dict`."""
+        return cls(node["code"].one_of(WARNING_CODES), node["message"].text())
+
 
 @dataclass(frozen=True)
 class SpotInterruptions:
@@ -68,6 +75,12 @@ class SpotInterruptions:
         """Return the JSON-ready form."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, node: Node) -> SpotInterruptions:
+        """Read back :meth:`to_dict`."""
+        return cls(kind=node["kind"].text(), per_node_hour=node["per_node_hour"].opt_num(),
+                   band=node["band"].opt_text(), detail=node["detail"].text())
+
 
 @dataclass(frozen=True)
 class Launches:
@@ -80,6 +93,12 @@ class Launches:
     def to_dict(self) -> dict[str, float]:
         """Return the JSON-ready form."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, node: Node) -> Launches:
+        """Read back :meth:`to_dict`."""
+        return cls(base=node["base"].num(), spot=node["spot"].num(),
+                   on_demand_fallback=node["on_demand_fallback"].num())
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,44 @@ class FleetResult:
         })
         return out
 
+    @classmethod
+    def from_dict(cls, node: Node) -> FleetResult:
+        """Read back :meth:`to_dict` (``workers`` is derived; ``serving`` is set when the
+        window's split is)."""
+        auto = node["autoscaling"]
+        if auto.value is not None:
+            for key in ("min_nodes", "max_nodes", "target"):
+                auto[key].num()
+            auto["metric"].text()
+        spot = node["spot_interruptions"]
+        serving = None
+        if any(node[k].value is not None for k in SERVING_KEYS):
+            serving = ServingSplit(*(node[k].num() for k in SERVING_KEYS[:-1]),
+                                   launches=Launches.from_dict(node["launches"]))
+        return cls(
+            instance=node["instance"].text(), region=node["region"].opt_text(),
+            purchase=node["purchase"].text(), nodes=node["nodes"].integer(),
+            workers_per_node=node["workers_per_node"].integer(),
+            gpus_per_node=node["gpus_per_node"].opt_integer(),
+            gpu_model=node["gpu_model"].opt_text(), autoscaling=auto.opt_obj(),
+            spot_interruptions=None if spot.value is None else SpotInterruptions.from_dict(spot),
+            node_hours=node["node_hours"].num_map(),
+            node_hours_split={k: v.num_map()
+                              for k, v in node["node_hours_split"].entries().items()},
+            node_hours_by_state=node["node_hours_by_state"].num_map(),
+            mean_nodes=node["mean_nodes"].num(), max_nodes=node["max_nodes"].num(),
+            **{k: node[k].num() for k in FLEET_COUNTS},
+            summary=node["summary"].opt_text(), serving=serving)
+
+
+SERVING_KEYS = ("busy_node_hours_window", "idle_node_hours_window", "gpu_busy_hours_window",
+                "preemption_events", "launches")
+"""The JSON keys of a fleet's :class:`ServingSplit` (all null without one)."""
+FLEET_COUNTS = ("provisioning_hours", "preemptions", "requeued_requests", "dropped_requests",
+                "stranded_requests", "launches_without_slot", "scale_out_actions",
+                "scale_in_actions")
+"""The fleet's numeric fields that are always numbers."""
+
 
 @dataclass(frozen=True)
 class RequestBatching:
@@ -227,6 +284,28 @@ def batching_dict(batching: Batching | None) -> dict[str, Any] | None:
     return None if batching is None else asdict(batching)
 
 
+BATCHING_KINDS: dict[tuple[str, ...], type] = {
+    ("max_batch", "max_wait_ms"): RequestBatching,
+    ("window_s", "max_batch"): WindowBatching,
+    ("period_s", "max_batch"): ScheduleBatching,
+    ("max_num_seqs", "max_num_batched_tokens"): ContinuousBatching,
+}
+"""Each kind of batching by its JSON keys (in :func:`batching_dict`'s order)."""
+
+
+def batching_from_dict(node: Node) -> Batching | None:
+    """Read back :func:`batching_dict`: the keys tell the kind."""
+    if node.value is None:
+        return None
+    keys = tuple(node.obj())
+    kind = BATCHING_KINDS.get(keys)
+    if kind is None:
+        node.fail(f"has the keys {', '.join(keys) or 'none'}, not those of any batching ("
+                  + "; ".join(", ".join(k) for k in BATCHING_KINDS) + ")")
+    return kind(*(node[k].integer() if k.startswith("max_n") or k == "max_batch"
+                  else node[k].num() for k in keys))
+
+
 @dataclass(frozen=True)
 class RequestCounts:
     """Units of work (requests, records or runs) per replication, means."""
@@ -240,6 +319,11 @@ class RequestCounts:
         """Return the JSON-ready form."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, node: Node) -> RequestCounts:
+        """Read back :meth:`to_dict`."""
+        return cls(*(node[f.name].num() for f in fields(cls)))
+
 
 @dataclass(frozen=True)
 class DistributionResult:
@@ -251,6 +335,12 @@ class DistributionResult:
     def to_dict(self) -> dict[str, list]:
         """Return the JSON-ready form."""
         return {"quantiles": list(self.quantiles), "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, node: Node) -> DistributionResult:
+        """Read back :meth:`to_dict`."""
+        return cls(quantiles=node["quantiles"].nums(nullable=False),
+                   values=node["values"].nums())
 
 
 @dataclass(frozen=True)
@@ -272,3 +362,12 @@ class TimelineResult:
         """Return the JSON-ready form."""
         return {"bin_s": self.bin_s, "start_s": list(self.start_s),
                 **{k: list(v) for k, v in self.series.items()}}
+
+    @classmethod
+    def from_dict(cls, node: Node) -> TimelineResult | None:
+        """Read back :meth:`to_dict` (an empty object: no timeline)."""
+        if not node.obj():
+            return None
+        series = {k: v.nums() for k, v in node.entries().items() if k not in ("bin_s", "start_s")}
+        return cls(bin_s=node["bin_s"].num(), start_s=node["start_s"].nums(nullable=False),
+                   series=series)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from planner.result_llm import LlmResult
@@ -20,15 +22,28 @@ from planner.result_parts import (
     RequestCounts,
     TimelineResult,
     batching_dict,
+    batching_from_dict,
+)
+from planner.result_read import (
+    FIX,
+    Node,
+    ResultsFileError,
+    check_results_kind,
+    read_estimate,
+    read_estimates,
 )
 from planner.stats import Estimate
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the JSON results; 2: typed batching per pattern (streaming ``window_s``, batch
 ``period_s``, training none), every fleet key present for every pattern; 3: ``warnings`` are
 ``{code, message}`` objects, SLO bounds carry ``verdict`` (met / MISSED / inconclusive) and
 ``replications_to_settle``, costs carry ``usd_per_month_ci95``, the recommendation names its
-``cost_ties``."""
+``cost_ties``; 4: wall-clock timings only under ``timings`` (``timings.wall_s``, was the
+top-level ``wall_s``), so that the rest is the same byte for byte for the same inputs and seed;
+SLO bounds carry ``achieved_ms_n`` (the values the achieved estimate rests on) and ``wait_ms``
+its p90 and p95 where the design has a request queue, so that a saved file reads back
+(:meth:`RunResult.from_json`) to the same reports."""
 LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99")
 WAIT_KEYS = ("mean", "p50", "p99")
 
@@ -117,6 +132,39 @@ class CostResult:
             "commitment": self.commitment,
         }
 
+    @classmethod
+    def from_dict(cls, node: Node) -> CostResult:
+        """Read back :meth:`to_dict`."""
+        ci = node["usd_per_month_ci95"]
+        commitment = node["commitment"]
+        if commitment.value is not None:
+            for key in ("utilization_of_commitment", "committed_nodes", "unused_commitment_usd"):
+                field_ = commitment.get(key)
+                if field_ is not None:
+                    field_.opt_num()
+        return cls(
+            **{k: node[k].opt_num() for k in COST_NUMBERS},
+            incomplete=node["incomplete"].flag(), purchase=node["purchase"].text(),
+            price_source=node["price_source"].opt_text(),
+            price_as_of=node["price_as_of"].opt_text(), catalog=node["catalog"].text(),
+            note=node["note"].opt_text(),
+            by_purchase=node["usd_by_purchase"].num_map(nullable=True),
+            sources=tuple((s["purchase"].text(), s["source"].opt_text(), s["as_of"].opt_text())
+                          for s in node["price_sources"].items()),
+            discounts=tuple(d.text() for d in node["discounts"].items()),
+            layers=tuple((layer["layer"].text(), layer["total_usd"].opt_num())
+                         for layer in node["layers"].items()),
+            commitment=commitment.opt_obj(),
+            usd_per_month_ci95=None if ci.value is None else ci.pair())  # type: ignore[arg-type]
+
+
+COST_NUMBERS = ("total_usd", "usd_per_month", "usd_per_hour", "usd_per_1k_requests", "busy_usd",
+                "usd_per_1k_requests_busy", "usd_per_1m_tokens", "usd_per_1m_tokens_busy",
+                "usd_per_1m_input_tokens", "usd_per_1m_input_tokens_busy",
+                "usd_per_1m_output_tokens", "usd_per_1m_output_tokens_busy", "usd_per_run",
+                "usd_per_run_busy")
+"""The numeric fields of a cost's JSON (each null when unknown)."""
+
 
 SLO_MET, SLO_MISSED, SLO_INCONCLUSIVE = "met", "MISSED", "inconclusive"
 """An SLO bound's verdict: met or MISSED when the 95 % interval of the achieved value lies on
@@ -172,9 +220,20 @@ class SloResult:
         return {"metric": self.metric, "percentile": self.percentile,
                 "latency_ms": self.latency_ms, "achieved_ms": self.achieved_ms.mean,
                 "achieved_ms_ci95": [self.achieved_ms.low, self.achieved_ms.high],
+                "achieved_ms_n": self.achieved_ms.n,
                 "attainment": self.attainment.mean, "met": self.met,
                 "verdict": self.verdict,
                 "replications_to_settle": self.replications_to_settle()}
+
+    @classmethod
+    def from_dict(cls, node: Node, attainment: Node, n: int) -> SloResult:
+        """Read back :meth:`to_dict` (``met``, ``verdict`` and ``replications_to_settle`` are
+        derived); ``attainment`` holds its mean, ``n`` the run's replications."""
+        return cls(percentile=node["percentile"].num(), latency_ms=node["latency_ms"].num(),
+                   achieved_ms=read_estimate(node["achieved_ms"], node["achieved_ms_ci95"],
+                                             node["achieved_ms_n"].integer()),
+                   attainment=read_estimate(attainment, None, n),
+                   metric=node["metric"].text())
 
 
 @dataclass(frozen=True)
@@ -272,6 +331,11 @@ class DesignResult:
         """Return whether the design meets every bound of its SLO (None without an SLO)."""
         return None if self.slo is None else all(s.met for s in self.slos)
 
+    def _wait_keys(self) -> tuple[str, ...]:
+        """The wait percentiles the design has: :data:`WAIT_KEYS`, and p90 and p95 where it
+        has a request queue."""
+        return tuple(k for k in LATENCY_KEYS if k in self.wait_ms or k in WAIT_KEYS)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form of this design's results."""
         cost = self.cost
@@ -287,8 +351,9 @@ class DesignResult:
             "latency_ms": {k: self.latency_ms[k].mean for k in LATENCY_KEYS},
             "latency_ms_ci95": {k: [self.latency_ms[k].low, self.latency_ms[k].high]
                                 for k in LATENCY_KEYS},
-            "wait_ms": {k: self.wait_ms[k].mean for k in WAIT_KEYS},
-            "wait_ms_ci95": {k: [self.wait_ms[k].low, self.wait_ms[k].high] for k in WAIT_KEYS},
+            "wait_ms": {k: self.wait_ms[k].mean for k in self._wait_keys()},
+            "wait_ms_ci95": {k: [self.wait_ms[k].low, self.wait_ms[k].high]
+                             for k in self._wait_keys()},
             "throughput_rps": self.throughput_rps.mean,
             "arrival_rate_rps": self.arrival_rate_rps.mean,
             "utilization": self.utilization.mean,
@@ -313,6 +378,46 @@ class DesignResult:
             **({} if self.llm is None else {"llm": self.llm.to_dict()}),
             **({} if not self.unjudged_slo else {"unjudged_slo": list(self.unjudged_slo)}),
         }
+
+    @classmethod
+    def from_dict(cls, node: Node, n: int) -> DesignResult:
+        """Read back :meth:`to_dict`; ``n``: the run's replications (what the estimates the
+        JSON keeps without a count rest on)."""
+        slo_node, slos = node["slo"], node.get("slos")
+        slo = None if slo_node.value is None else SloResult.from_dict(
+            slo_node, node["slo_attainment"], n)
+        more: tuple[SloResult, ...] = ()
+        if slos is not None:
+            more = tuple(SloResult.from_dict(s, s["attainment"], n) for s in slos.items()[1:])
+        distribution, llm = node["distribution_ms"], node.get("llm")
+        unjudged = node.get("unjudged_slo")
+        return cls(
+            name=node["name"].text(), workload=node["workload"].text(),
+            pattern=node["pattern"].text(), metric=node["metric"].text(),
+            fleet=FleetResult.from_dict(node["fleet"]),
+            batching=batching_from_dict(node["batching"]),
+            service_time=node["service_time"].text(), arrivals=node["arrivals"].text(),
+            latency_ms=read_estimates(node["latency_ms"], node["latency_ms_ci95"],
+                                      LATENCY_KEYS, n),
+            wait_ms=read_estimates(node["wait_ms"], node["wait_ms_ci95"], tuple(
+                k for k in LATENCY_KEYS if k in WAIT_KEYS or k in node["wait_ms"].obj()), n),
+            throughput_rps=read_estimate(node["throughput_rps"], None, n),
+            arrival_rate_rps=read_estimate(node["arrival_rate_rps"], None, n),
+            utilization=read_estimate(node["utilization"], node["utilization_ci95"], n),
+            mean_batch_size=read_estimate(node["mean_batch_size"], None, n),
+            mean_queue_length=read_estimate(node["mean_queue_length"], None, n),
+            littles_law_relative_error=node["littles_law_relative_error"].opt_num(),
+            slo=slo, more_slos=more, requests=RequestCounts.from_dict(node["requests"]),
+            node_hours=node["node_hours"].num(), gpu_hours=node["gpu_hours"].opt_num(),
+            busy_gpu_hours=read_estimate(node["busy_gpu_hours"], None, n),
+            cost=CostResult.from_dict(node["cost"]),
+            pattern_metrics=node["pattern_metrics"].obj(),
+            distribution_ms=None if distribution.value is None
+            else DistributionResult.from_dict(distribution),
+            timeline=TimelineResult.from_dict(node["timeline"]),
+            warnings=tuple(DesignWarning.from_dict(w) for w in node["warnings"].items()),
+            llm=None if llm is None else LlmResult.from_dict(llm, n),
+            unjudged_slo=() if unjudged is None else tuple(u.text() for u in unjudged.items()))
 
 
 def cost_tie(a: CostResult, b: CostResult) -> bool:
@@ -382,12 +487,74 @@ class RunResult:
                 is None else list(best.cost.usd_per_month_ci95),
                 "cost_ties": [d.name for d in self.ties_with_best()],
             },
-            "wall_s": self.wall_s,
+            "timings": self.timings,
         }
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """The run's wall-clock timings (the JSON's ``timings``): they differ from run to run,
+        everything else is the same for the same inputs and seed."""
+        return {"wall_s": self.wall_s}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return :meth:`to_dict` as JSON (NaN and inf become null)."""
         return json.dumps(json_ready(self.to_dict()), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "results JSON") -> RunResult:
+        """Read back :meth:`to_dict` (the recommendation is derived again).
+
+        Raises :class:`planner.result_read.ResultsFileError` (a ``PlannerError``) naming
+        ``source`` (the file), the field's JSON path and the fix when ``data`` is not a results
+        JSON of this :data:`SCHEMA_VERSION` or a field is missing or mistyped.
+        """
+        node = Node(data, "", source)
+        check_results_kind(node, SCHEMA_VERSION)
+        scenario = node["scenario"]
+        for key, read in SCENARIO_FIELDS.items():
+            read(scenario[key])
+        n = scenario["replications"].integer()
+        assumptions = node["assumptions"]
+        for key in ASSUMPTION_TEXTS:
+            assumptions[key].text()
+        assumptions["hours_per_month"].num()
+        assumptions["price_catalog_as_of"].opt_text()
+        designs = tuple(DesignResult.from_dict(d, n) for d in node["designs"].items())
+        timings = node["timings"]
+        return cls(scenario=scenario.obj(), designs=designs, assumptions=assumptions.obj(),
+                   planner_version=node["planner_version"].text(),
+                   wall_s=timings["wall_s"].num())
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str = "results JSON") -> RunResult:
+        """Read back :meth:`to_json`; ``source`` names the file in errors (see
+        :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ResultsFileError(f"{source}: not JSON ({exc}); {FIX}") from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RunResult:
+        """Read a results JSON file (see :meth:`from_dict`); an unreadable file is a
+        :class:`planner.result_read.ResultsFileError` too."""
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise ResultsFileError(f"{path}: cannot read it ({exc.strerror}); pass the path of "
+                                   "a results JSON") from None
+        return cls.from_json(raw, source=str(path))
+
+
+SCENARIO_FIELDS = {"name": Node.text, "description": Node.opt_text, "path": Node.opt_text,
+                   "horizon_s": Node.num, "warmup_s": Node.num, "replications": Node.integer,
+                   "seed": Node.integer}
+"""The fields of the JSON's ``scenario`` and how each reads."""
+ASSUMPTION_TEXTS = ("price_catalog", "discounts", "cost_basis", "unit_cost_basis",
+                    "monthly_projection", "utilization_basis", "fleet", "statistics",
+                    "percentiles")
+"""The assumptions every report prints, as text."""
 
 
 def json_ready(value: Any) -> Any:

@@ -35,7 +35,7 @@ def run_golden(name: str) -> dict:
                                                                REPLICATIONS)})
     text = run_scenario(scenario, catalog=load_snapshot()).to_json()
     result = json.loads(text.replace(json.dumps(str(ROOT))[1:-1], "<repo>"))
-    result.pop("wall_s", None)
+    result.pop("timings", None)
     result.pop("planner_version", None)
     result["scenario"].pop("path", None)
     return result
