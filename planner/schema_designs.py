@@ -5,8 +5,11 @@ batch jobs and training jobs (the semantics are the contracts of :mod:`simulator
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Annotated, Literal
+import warnings
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,11 +22,13 @@ from planner.schema_base import _Frozen
 from planner.schema_errors import problem
 from planner.schema_fleet import (
     AdvisorInterruptions,
+    Autoscaling,
     NodeFleet,
     ProvisioningDelay,
     RateInterruptions,
     Spot,
     TraceInterruptions,
+    autoscaling_metric_problem,
     provisioning_problems,
     spot_notice_s,
     spot_problems,
@@ -57,6 +62,17 @@ class JobFleet(NodeFleet):
     purchase: AnyPurchase = "on_demand"
     provisioning: tuple[ProvisioningDelay, ...] = ()
     spot: JobSpot | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_autoscaling(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "autoscaling" in data:
+            raise problem(("autoscaling", f"does not apply to a batch or training job: each job "
+                           f"runs on a fixed gang of nodes, started for the job and stopped "
+                           f"after it (got autoscaling: {data['autoscaling']}); remove it and "
+                           "size the gang with nodes (an autoscaled standing fleet is pattern: "
+                           "realtime or streaming)"))
+        return data
 
     @model_validator(mode="after")
     def _check_spot(self) -> JobFleet:
@@ -125,24 +141,65 @@ class Schedule(_Frozen):
                      for t in self.at)
 
 
-class StreamingAutoscaling(_Frozen):
-    """Target tracking on utilisation every ``interval_s`` (the shared rule of
-    ``docs/fleet-dynamics.md``, measured over the last interval, no scale-in cooldown); new nodes
-    serve after ``provisioning_delay_s`` (paid meanwhile), unless ``fleet.provisioning`` gives
-    the delay."""
+StreamingAutoscaling = Autoscaling
+"""The one autoscaling schema (:class:`planner.schema_fleet.Autoscaling`); a streaming fleet
+tracks ``utilization``. Kept as a name for imports; the old streaming form it named
+(``target_utilization``) is read by :class:`StreamingFleet`."""
 
-    target_utilization: float = Field(gt=0, le=1)
-    min_nodes: int = Field(ge=1)
-    max_nodes: int = Field(ge=1)
-    interval_s: float = Field(default=60.0, gt=0)
-    provisioning_delay_s: float = Field(default=120.0, ge=0)
+OLD_FORM_DELAY_S = 120.0
+"""The old streaming form's default ``provisioning_delay_s`` (s)."""
 
-    @model_validator(mode="after")
-    def _bounds(self) -> StreamingAutoscaling:
-        if self.max_nodes < self.min_nodes:
-            raise problem(("max_nodes", f"must be >= min_nodes (got {self.max_nodes} < "
-                                        f"{self.min_nodes}); raise max_nodes"))
-        return self
+
+def read_old_streaming_form(data: Any) -> Any:
+    """Return a streaming fleet's raw fields with an old-form ``autoscaling`` block
+    (``target_utilization``, ``provisioning_delay_s``) rewritten in the one schema, warning
+    (``FutureWarning``) with the fields to write instead; other data unchanged.
+
+    The old form tracked utilization over the last interval with no scale-in cooldown, and
+    its nodes were ready ``provisioning_delay_s`` (default 120 s) after launch unless the fleet
+    gave ``provisioning``: it reads as ``metric: utilization, target``, ``window_s`` =
+    ``interval_s``, ``scale_in_cooldown_s: 0`` (unless given) and ``provisioning: [{name: boot,
+    median_s: <delay>}]``, so the simulation is the same as before.
+    """
+    auto = data.get("autoscaling") if isinstance(data, Mapping) else None
+    if not isinstance(auto, Mapping) or "target_utilization" not in auto:
+        return data
+    value = auto["target_utilization"]
+    clash = [name for name in ("metric", "target") if name in auto]
+    if clash:
+        raise problem(("autoscaling.target_utilization", f"is the old streaming form of "
+                       f"metric: utilization, target: {value} (got it beside "
+                       f"{' and '.join(clash)}); remove target_utilization"))
+    new = {"metric": "utilization", "target": value,
+           **{k: v for k, v in auto.items()
+              if k not in ("target_utilization", "provisioning_delay_s")}}
+    new.setdefault("interval_s", 60.0)
+    new.setdefault("window_s", new["interval_s"])
+    new.setdefault("scale_in_cooldown_s", 0.0)
+    out = {**data, "autoscaling": new}
+    delay = auto.get("provisioning_delay_s", OLD_FORM_DELAY_S)
+    if data.get("provisioning"):
+        if "provisioning_delay_s" in auto:
+            raise problem(("autoscaling.provisioning_delay_s", f"gives the delay a second "
+                           f"time (got {delay} beside provisioning); remove it or remove "
+                           "provisioning"))
+        moved = ""
+    else:
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or \
+                not 0 <= delay < math.inf:
+            raise problem(("autoscaling.provisioning_delay_s", f"must be a number of "
+                           f"seconds >= 0 (got {delay!r}); write e.g. provisioning: "
+                           "[{name: boot, median_s: 120}] beside autoscaling"))
+        out["provisioning"] = [{"name": "boot", "median_s": delay}]
+        moved = f", and provisioning: [{{name: boot, median_s: {delay:g}}}] on the fleet"
+    shown = ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}"
+                      for k, v in new.items())
+    warnings.warn(
+        f"streaming fleet {data.get('instance', '')}: autoscaling: {{target_utilization: "
+        f"{value}, ...}} is the old streaming form and will be removed; it is read as "
+        f"autoscaling: {{{shown}}}{moved} (the same simulation); write that instead",
+        FutureWarning, stacklevel=2)
+    return out
 
 
 class StreamingFleet(NodeFleet):
@@ -152,15 +209,29 @@ class StreamingFleet(NodeFleet):
     the others spot, interrupted as ``spot`` says (``kind: rate`` or an AWS Spot Advisor band;
     ``notice_s``, ``replacement_delay_s``); a node that dies while processing its share of a
     window loses it, and the share is processed again.  ``provisioning`` (constant delays,
-    summed) is the time from a node's launch to ready; without it, an autoscaled fleet's
-    ``autoscaling.provisioning_delay_s`` is.
+    summed) is the time from a node's launch to ready (none: ready at launch).
+    ``autoscaling`` is the one schema of every pattern (:class:`Autoscaling`) with metric
+    ``utilization`` and ``min_nodes`` >= 1; the old form (``target_utilization``) is read as
+    :func:`read_old_streaming_form` says.
     """
+
+    autoscaling_pattern: ClassVar[str] = "streaming"
+    """Whose metrics ``autoscaling`` may track (:data:`AUTOSCALING_METRICS`)."""
 
     purchase: StreamingPurchase = "on_demand"
     on_demand_base: int = Field(default=0, ge=0)
-    autoscaling: StreamingAutoscaling | None = None
+    autoscaling: Autoscaling | None = None
     provisioning: tuple[ProvisioningDelay, ...] = ()
     spot: Spot | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_autoscaling(cls, data: Any) -> Any:
+        data = read_old_streaming_form(data)
+        found = autoscaling_metric_problem(data, cls.autoscaling_pattern)
+        if found is not None:
+            raise problem(found)
+        return data
 
     @model_validator(mode="after")
     def _check_fleet(self) -> StreamingFleet:
@@ -170,6 +241,9 @@ class StreamingFleet(NodeFleet):
             problems.append(("nodes", f"must be within autoscaling.min_nodes..max_nodes (got "
                                       f"{self.nodes}, not in {a.min_nodes}..{a.max_nodes}); "
                                       "start the fleet inside that range"))
+        if a is not None and a.min_nodes < 1:
+            problems.append(("autoscaling.min_nodes", "must be >= 1 for a streaming fleet: a "
+                             "window needs a node to be processed (got 0); use min_nodes: 1"))
         problems += spot_problems(self, "kind: rate")
         if self.spot is not None and isinstance(self.spot.interruptions, TraceInterruptions):
             problems.append(("spot.interruptions.kind", "streaming fleets replay no spot "
@@ -180,22 +254,14 @@ class StreamingFleet(NodeFleet):
                                  f"delays (got p95_s {delay.p95_s:g}); remove p95_s and give "
                                  "the median as the delay"))
         problems += provisioning_problems(self.provisioning)
-        if self.provisioning and a is not None and \
-                "provisioning_delay_s" in a.model_fields_set:
-            problems.append(("autoscaling.provisioning_delay_s", f"gives the delay a second time "
-                             f"(got {a.provisioning_delay_s:g} beside provisioning); remove it "
-                             "or remove provisioning"))
         if problems:
             raise problem(*problems)
         return self
 
     @property
     def provisioning_delay_s(self) -> float:
-        """Time (s) from a node's launch to ready: the sum of ``provisioning``, else
-        ``autoscaling.provisioning_delay_s``, else 0."""
-        if self.provisioning:
-            return float(sum(delay.median_s for delay in self.provisioning))
-        return self.autoscaling.provisioning_delay_s if self.autoscaling is not None else 0.0
+        """Time (s) from a node's launch to ready: the sum of ``provisioning`` (0 without)."""
+        return float(sum(delay.median_s for delay in self.provisioning))
 
     @property
     def spot_notice_s(self) -> float | None:

@@ -5,7 +5,8 @@ Semantics: ``docs/fleet-dynamics.md``.  Re-exported by :mod:`planner.schema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -44,31 +45,98 @@ class ScheduledMinimum(_Frozen):
         return self
 
 
-class Autoscaling(_Frozen):
-    """Target tracking: every ``interval_s`` the node count needed to hold ``metric`` at
-    ``target`` over the trailing ``window_s`` (s), clipped to ``[min_nodes, max_nodes]``.
+AutoscalingMetric = Literal["utilization", "queue_per_worker", "in_flight_per_replica",
+                            "waiting_per_replica", "kv_utilization"]
+"""Every metric an autoscaler may track; which ones a design can use is its pattern's
+(:data:`AUTOSCALING_METRICS`)."""
 
-    ``utilization``: busy fraction of the workers (0 < target <= 1); ``queue_per_worker``:
-    requests in the system per worker (Knative's concurrency target). Scale-in waits
-    ``scale_in_cooldown_s`` (s) after the last scale action; ``schedule`` raises the floor by
-    clock hour.
+AUTOSCALING_METRICS: dict[str, tuple[str, ...]] = {
+    "realtime": ("utilization", "queue_per_worker"),
+    "streaming": ("utilization",),
+    "llm": ("in_flight_per_replica", "waiting_per_replica", "kv_utilization"),
+}
+"""The metrics each autoscaled pattern's simulator tracks (the first is the usual choice).
+Batch and training jobs run on a fixed gang and have no autoscaler."""
+
+_EQUIVALENT_METRIC = {("llm", "queue_per_worker"): "in_flight_per_replica",
+                      ("llm", "utilization"): "kv_utilization",
+                      ("realtime", "in_flight_per_replica"): "queue_per_worker",
+                      ("realtime", "kv_utilization"): "utilization",
+                      ("streaming", "kv_utilization"): "utilization"}
+"""The closest metric of a pattern to one of another pattern's, offered as the fix."""
+
+_FRACTIONS = {"utilization": "a utilization", "kv_utilization": "a KV utilisation"}
+
+
+class Autoscaling(_Frozen):
+    """Target tracking, the same for every autoscaled pattern (real-time, streaming, LLM):
+    every ``interval_s`` the node count needed to hold ``metric`` at ``target`` over the
+    trailing ``window_s`` (s), clipped to ``[min_nodes, max_nodes]`` (raised by ``schedule``).
+    Scale-in waits ``scale_in_cooldown_s`` (s) after the last scale action. New nodes serve
+    after the fleet's ``provisioning`` (the one place for the launch-to-ready delay).
+
+    Metrics by pattern (:data:`AUTOSCALING_METRICS`): real-time ``utilization`` (busy share of
+    the workers, 0 < target <= 1) or ``queue_per_worker`` (requests in the system per worker,
+    Knative's concurrency target); streaming ``utilization``; LLM ``in_flight_per_replica``
+    (waiting + running requests per replica), ``waiting_per_replica`` (queued, not yet admitted)
+    or ``kv_utilization`` (share of KV-cache blocks in use, 0 < target <= 1).
+
+    The old streaming form ``{target_utilization: 0.6, min_nodes, max_nodes, interval_s,
+    provisioning_delay_s}`` is still read in a streaming fleet, as ``metric: utilization,
+    target: 0.6``, ``window_s`` = ``interval_s``, ``scale_in_cooldown_s: 0`` and the fleet's
+    ``provisioning: [{name: boot, median_s: 120}]`` (its default delay), with a
+    ``FutureWarning``: the same simulation as before.
     """
 
-    metric: Literal["utilization", "queue_per_worker"]
-    target: float = Field(gt=0)
-    min_nodes: int = Field(default=1, ge=0)
-    max_nodes: int = Field(ge=1)
-    interval_s: float = Field(default=60.0, gt=0)
-    window_s: float = Field(default=300.0, gt=0)
-    scale_in_cooldown_s: float = Field(default=300.0, ge=0)
-    schedule: tuple[ScheduledMinimum, ...] = ()
+    metric: AutoscalingMetric = Field(description=(
+        "What the autoscaler holds at target; by pattern: realtime utilization or "
+        "queue_per_worker, streaming utilization, llm in_flight_per_replica, "
+        "waiting_per_replica or kv_utilization"))
+    target: float = Field(gt=0, description=(
+        "The metric's target: a share 0 < target <= 1 for utilization and kv_utilization, "
+        "requests per worker (replica) otherwise. The old streaming target_utilization: 0.6 "
+        "is metric: utilization, target: 0.6"))
+    min_nodes: int = Field(default=1, ge=0, description=(
+        "Fewest nodes the autoscaler keeps (streaming: at least 1)"))
+    max_nodes: int = Field(ge=1, description="Most nodes the autoscaler launches")
+    interval_s: float = Field(default=60.0, gt=0, description="Seconds between evaluations")
+    window_s: float = Field(default=300.0, gt=0, description=(
+        "Trailing window the metric is averaged over (s), a multiple of interval_s; the old "
+        "streaming form measured the last interval (window_s = interval_s)"))
+    scale_in_cooldown_s: float = Field(default=300.0, ge=0, description=(
+        "Scale-in waits this long after the last scale action (s); the old streaming form "
+        "had none (0)"))
+    schedule: tuple[ScheduledMinimum, ...] = Field(default=(), description=(
+        "Floors of min_nodes by clock hour (the clock of diurnal arrivals' start_hour)"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_other_forms(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        problems: list[tuple[str, str]] = []
+        if "target_utilization" in data:
+            value = data["target_utilization"]
+            problems.append(("target_utilization", f"is the old streaming form (got "
+                             f"target_utilization: {value}); write metric: utilization, "
+                             f"target: {value}"))
+        if "provisioning_delay_s" in data:
+            value = data["provisioning_delay_s"]
+            problems.append(("provisioning_delay_s", f"is the old streaming form's boot delay "
+                             f"(got provisioning_delay_s: {value}); give the delay once, as the "
+                             f"fleet's provisioning: [{{name: boot, median_s: {value}}}]"))
+        if problems:
+            raise problem(*problems)
+        return data
 
     @model_validator(mode="after")
     def _check_limits(self) -> Autoscaling:
         problems: list[tuple[str, str]] = []
-        if self.metric == "utilization" and self.target > 1:
-            problems.append(("target", f"is a utilization, at most 1 (got {self.target:g}); "
-                                       "use a fraction such as 0.6, or metric: queue_per_worker"))
+        if self.metric in _FRACTIONS and self.target > 1:
+            other = ("or metric: queue_per_worker" if self.metric == "utilization" else
+                     "or metric: in_flight_per_replica")
+            problems.append(("target", f"is {_FRACTIONS[self.metric]}, at most 1 (got "
+                                       f"{self.target:g}); use a fraction such as 0.6, {other}"))
         if self.min_nodes > self.max_nodes:
             problems.append(("max_nodes", f"must be >= min_nodes (got {self.max_nodes} < "
                                           f"{self.min_nodes}); raise max_nodes or lower "
@@ -87,6 +155,22 @@ class Autoscaling(_Frozen):
         if problems:
             raise problem(*problems)
         return self
+
+
+def autoscaling_metric_problem(data: Any, pattern: str) -> tuple[str, str] | None:
+    """Return the problem of a fleet's raw ``autoscaling.metric`` that ``pattern`` cannot
+    simulate (unknown, or another pattern's), naming the metrics it can; None when fine."""
+    auto = data.get("autoscaling") if isinstance(data, Mapping) else None
+    metric = auto.get("metric") if isinstance(auto, Mapping) else getattr(auto, "metric", None)
+    supported = AUTOSCALING_METRICS[pattern]
+    if not isinstance(metric, str) or metric in supported:
+        return None
+    choices = " or ".join(repr(m) for m in supported)
+    owners = [p for p, metrics in AUTOSCALING_METRICS.items() if metric in metrics]
+    what = f"a metric of {' and '.join(owners)} designs" if owners else "an unknown metric"
+    fix = _EQUIVALENT_METRIC.get((pattern, metric), supported[0])
+    return ("autoscaling.metric", f"is not a metric a {pattern} design can simulate (got "
+            f"{metric!r}, {what}); a {pattern} design tracks {choices}: write metric: {fix}")
 
 
 class ProvisioningDelay(_Frozen):
@@ -209,12 +293,23 @@ class Fleet(NodeFleet):
     and ``spot`` says how they are interrupted. No autoscaling and no spot: a fixed fleet.
     """
 
+    autoscaling_pattern: ClassVar[str] = "realtime"
+    """Whose metrics ``autoscaling`` may track (:data:`AUTOSCALING_METRICS`)."""
+
     purchase: FleetPurchase = "on_demand"
     on_demand_base: int = Field(default=0, ge=0)
     max_nodes: int | None = Field(default=None, ge=1)
     autoscaling: Autoscaling | None = None
     provisioning: tuple[ProvisioningDelay, ...] = ()
     spot: Spot | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_metric(cls, data: Any) -> Any:
+        found = autoscaling_metric_problem(data, cls.autoscaling_pattern)
+        if found is not None:
+            raise problem(found)
+        return data
 
     @model_validator(mode="after")
     def _check_dynamics(self) -> Fleet:

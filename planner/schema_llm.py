@@ -6,7 +6,7 @@ Re-exported by :mod:`planner.schema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -141,27 +141,17 @@ class ModelConfig(_Frozen):
         return _resolve_path(value, info)
 
 
-class LlmAutoscaling(Autoscaling):
-    """Target tracking for LLM replicas: ``in_flight_per_replica`` (waiting + running requests
-    per replica), ``waiting_per_replica`` (queued, not yet admitted) or ``kv_utilization``
-    (share of KV-cache blocks in use, 0 < target <= 1)."""
-
-    metric: Literal["in_flight_per_replica", "waiting_per_replica",  # type: ignore[assignment]
-                    "kv_utilization"]
-
-    @model_validator(mode="after")
-    def _check_kv_target(self) -> LlmAutoscaling:
-        if self.metric == "kv_utilization" and self.target > 1:
-            raise problem(("target", f"is a KV utilisation, at most 1 (got {self.target:g}); "
-                                     "use a fraction such as 0.7"))
-        return self
+LlmAutoscaling = Autoscaling
+"""The one autoscaling schema (:class:`planner.schema_fleet.Autoscaling`); an LLM fleet tracks
+``in_flight_per_replica``, ``waiting_per_replica`` or ``kv_utilization``
+(:data:`planner.schema_fleet.AUTOSCALING_METRICS`). Kept as a name for imports."""
 
 
 class LlmFleet(Fleet):
     """The nodes of an LLM design; every GPU serves (``workers_per_node`` does not apply: a
     node runs GPUs / ``engine.tensor_parallel`` replicas)."""
 
-    autoscaling: LlmAutoscaling | None = None  # type: ignore[assignment]
+    autoscaling_pattern: ClassVar[str] = "llm"
 
     @model_validator(mode="after")
     def _no_workers(self) -> LlmFleet:

@@ -35,7 +35,7 @@ from planner.result_parts import (
     SpotInterruptions,
     TimelineResult,
 )
-from simulators.core.fleet import DelayComponent
+from simulators.core.fleet import AutoscalingPolicy, DelayComponent
 from simulators.core.spec import RunSpec
 from simulators.core.usage import Distribution, Timeline, Usage
 
@@ -163,6 +163,23 @@ def trace_warnings(inputs: ScenarioInputs, workload: str) -> list[DesignWarning]
     """Return the notes of the workload's arrival trace, if it replays one."""
     trace = inputs.traces.get(workload)
     return [] if trace is None else [DesignWarning("trace", n) for n in trace.notes]
+
+
+def autoscaling_policy(autoscaling: schema.Autoscaling | None) -> AutoscalingPolicy | None:
+    """Return the simulators' policy of a fleet's ``autoscaling`` (the one schema of every
+    autoscaled pattern), or None without autoscaling."""
+    a = autoscaling
+    return None if a is None else AutoscalingPolicy(
+        metric=a.metric, target=a.target, min_nodes=a.min_nodes, max_nodes=a.max_nodes,
+        interval_s=a.interval_s, window_s=a.window_s, scale_in_cooldown_s=a.scale_in_cooldown_s,
+        schedule=tuple((s.start_hour, s.end_hour, s.min_nodes) for s in a.schedule))
+
+
+def clock_start_hour(workload: Any) -> float:
+    """Return the clock hour at t = 0 that an autoscaler's schedule reads: the diurnal
+    arrivals' ``start_hour``, else 0."""
+    arrivals = getattr(workload, "arrivals", None)
+    return arrivals.start_hour if isinstance(arrivals, schema.DiurnalArrivals) else 0.0
 
 
 def provisioning_of(fleet: Any) -> tuple[DelayComponent, ...]:

@@ -15,6 +15,8 @@ from planner.inputs import ScenarioInputs
 from planner.patterns.base import (
     DesignContext,
     PatternRun,
+    autoscaling_policy,
+    clock_start_hour,
     provisioning_of,
     purchases_with_fallback,
     slo_target,
@@ -31,9 +33,8 @@ from planner.result_parts import (
     ServingSplit,
     SpotInterruptions,
 )
-from simulators.core.fleet import STATE_NAMES, AutoscalingPolicy, FleetSpec, SpotModel
+from simulators.core.fleet import STATE_NAMES, FleetSpec, SpotModel
 from simulators.core.usage import Usage
-from simulators.realtime.api import RealtimeSimResult
 from simulators.realtime.spec import RealtimeSpec, simulate
 from simulators.realtime.usage import class_purchases, realtime_usage
 
@@ -144,13 +145,8 @@ def fleet_spec(design: schema.RealtimeDesign | schema.LlmDesign,
     a = f.autoscaling
     is_spot = f.purchase == Purchase.SPOT
     max_nodes = f.n_node_slots + (max(2, math.ceil(f.n_node_slots / 4)) if is_spot else 0)
-    policy = None if a is None else AutoscalingPolicy(
-        metric=a.metric, target=a.target, min_nodes=a.min_nodes, max_nodes=a.max_nodes,
-        interval_s=a.interval_s, window_s=a.window_s, scale_in_cooldown_s=a.scale_in_cooldown_s,
-        schedule=tuple((s.start_hour, s.end_hour, s.min_nodes) for s in a.schedule))
-    start_hour = 0.0
-    if isinstance(workload.arrivals, schema.DiurnalArrivals):
-        start_hour = workload.arrivals.start_hour
+    policy = autoscaling_policy(a)
+    start_hour = clock_start_hour(workload)
     queue = getattr(design, "queue", None)
     deadline_ms = queue.deadline_ms if queue is not None else None
     return FleetSpec(

@@ -11,6 +11,8 @@ from planner.build import build_arrivals, build_service, describe_arrivals
 from planner.patterns.base import (
     DesignContext,
     PatternRun,
+    autoscaling_policy,
+    clock_start_hour,
     price_warnings,
     purchases_with_fallback,
     slo_target,
@@ -22,7 +24,6 @@ from planner.pricing import PricedQuote
 from planner.result_parts import DesignWarning, FleetResult, SpotInterruptions, WindowBatching
 from simulators.core.fleet import SpotModel
 from simulators.core.usage import Usage
-from simulators.streaming.api import streaming_autoscaling
 from simulators.streaming.spec import StreamingSpec, simulate
 from simulators.streaming.usage import streaming_usage
 
@@ -48,7 +49,6 @@ class StreamingPattern:
         design, workload, inputs, scenario = (context.design, context.workload, context.inputs,
                                               context.scenario)
         f = design.fleet
-        a = f.autoscaling
         quote = quotes[f.purchase].quote
         spot = spot_interruptions(design, inputs, context.hours_per_month)
         service = build_service(design, inputs, gpu_model=quote.gpu_model,
@@ -59,9 +59,8 @@ class StreamingPattern:
             workers_per_node=f.workers_per_node, window_s=design.window_s,
             max_batch=design.batching.max_batch, run=context.run_spec(),
             overhead_s=design.overhead_s,
-            autoscaling=None if a is None else streaming_autoscaling(
-                a.target_utilization, a.min_nodes, a.max_nodes, a.interval_s),
-            provisioning_delay_s=f.provisioning_delay_s,
+            autoscaling=autoscaling_policy(f.autoscaling),
+            provisioning_delay_s=f.provisioning_delay_s, start_hour=clock_start_hour(workload),
             spot=None if spot is None else SpotModel(
                 interruptions_per_hour=spot.per_node_hour, notice_s=f.spot_notice_s,
                 replacement_delay_s=f.spot.replacement_delay_s),
@@ -107,16 +106,14 @@ def _fleet_result(design: schema.StreamingDesign, quote, usage: Usage,
     summary = (f"{f.nodes}x {f.instance} ({f.workers_per_node} worker/node)\n{f.purchase}"
                + ("" if spot is None else f" (on-demand base {f.on_demand_base})") + ", "
                + ("fixed" if a is None else f"autoscaled {a.min_nodes}-{a.max_nodes} "
-                  f"(utilization {a.target_utilization:g})")
+                  f"({a.metric} {a.target:g})")
                + f"\nwindow {design.window_s:g} s, batch ≤{design.batching.max_batch}")
     node_hours = {str(p.purchase): float(p.node_s_horizon.mean()) / 3600.0
                   for p in usage.purchases}
     return FleetResult(
         instance=f.instance, region=quote.region, purchase=f.purchase, nodes=f.nodes,
         workers_per_node=f.workers_per_node, gpus_per_node=quote.gpus, gpu_model=quote.gpu_model,
-        autoscaling=None if a is None else {"min_nodes": a.min_nodes, "max_nodes": a.max_nodes,
-                                            "metric": "utilization",
-                                            "target": a.target_utilization},
+        autoscaling=None if a is None else a.model_dump(),
         spot_interruptions=spot,
         node_hours=node_hours if spot is not None else {f.purchase: usage.node_hours},
         mean_nodes=float(usage.node_s_horizon.mean()) / horizon_s,

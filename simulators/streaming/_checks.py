@@ -77,8 +77,13 @@ def check_inputs(service: ServiceTime, n_nodes: Any, workers_per_node: Any, wind
 
 
 def check_fleet(n_nodes: int, autoscaling: Any, provisioning_delay_s: Any, spot: Any,
-                on_demand_base: Any) -> None:
-    """Check the fleet's dynamics: autoscaling, provisioning delay, spot and on-demand base."""
+                on_demand_base: Any, start_hour: Any = 0.0) -> None:
+    """Check the fleet's dynamics: autoscaling (and the clock hour its schedule reads),
+    provisioning delay, spot and on-demand base."""
+    if not (_finite(start_hour) and 0 <= start_hour < 24):
+        raise SimulationError(
+            f"start_hour must be a clock hour in [0, 24) (got {start_hour!r}); use e.g. 0 for "
+            "midnight")
     if autoscaling is not None:
         _check_autoscaling(autoscaling, n_nodes)
     d = provisioning_delay_s
@@ -127,10 +132,13 @@ def _check_autoscaling(a: Any, n_nodes: int) -> None:
         raise SimulationError(
             f"autoscaling.scale_in_cooldown_s must be a finite number >= 0 (got "
             f"{a.scale_in_cooldown_s!r}); use 0 for none")
-    if a.schedule:
-        raise SimulationError(
-            f"autoscaling.schedule is not modelled for a streaming fleet (got "
-            f"{a.schedule!r}); remove it and raise min_nodes instead")
+    for i, entry in enumerate(a.schedule):
+        ok = len(entry) == 3 and _finite(entry[0]) and _finite(entry[1])
+        if not (ok and 0 <= entry[0] < 24 and 0 <= entry[1] <= 24 and _is_int(entry[2])
+                and 0 <= entry[2] <= a.max_nodes):
+            raise SimulationError(
+                f"autoscaling.schedule[{i}] must be (start_hour in [0, 24), end_hour in [0, 24], "
+                f"min_nodes in [0, max_nodes]) (got {entry!r}); e.g. (8.0, 20.0, 2)")
 
 
 def _check_spot(s: Any) -> None:

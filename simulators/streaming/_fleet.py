@@ -91,6 +91,11 @@ F_LAST_SCALE_S = 5
 F_NEXT_EVENT_S = 6  # no fleet event before this time (a lower bound; -inf: look again)
 N_FLOATS = 7
 
+# the autoscaler's per-interval table busy_iv[j, IV_*] (I = interval_s)
+IV_BUSY = 0  # busy worker-seconds inside [j I, (j + 1) I) (measured)
+IV_FLOOR = 1  # the clock schedule's floor at the evaluation at j I (given)
+N_IV = 2
+
 # event kinds, in their order at equal times
 EV_NONE = -1
 EV_DEATH = 0
@@ -103,8 +108,9 @@ StreamFleet = namedtuple("StreamFleet", ("p", "si", "sf", "nt", "nk", "rng", "bu
 """The streaming fleet: ``p`` float64[N_PARAMS] (``P_*``, read-only), ``si`` int64[N_INTS]
 (``I_*``), ``sf`` float64[N_FLOATS] (``F_*``), the node table ``nt`` float64[cap, N_NT] and
 ``nk`` int64[cap, N_NK] (rows ``0 .. si[I_ROWS] - 1`` in use), ``rng`` the spot stream,
-``busy_iv`` float64[n_intervals, 1] (busy worker-seconds per autoscaler interval, the
-autoscaler's measurement) and ``timeline`` float64[n_bins, N_TIMELINE] (node series)."""
+``busy_iv`` float64[n_intervals, N_IV] (per autoscaler interval: the busy worker-seconds, the
+autoscaler's measurement, and the schedule's floor, ``IV_*``) and ``timeline`` float64[n_bins,
+N_TIMELINE] (node series)."""
 
 
 @jit
@@ -291,10 +297,10 @@ def _evaluate(t, fl):
     si[I_NEXT_EVAL] = j + 1
     busy = 0.0
     for i in range(max(0, j - int(p[P_WINDOW_N])), j):
-        busy += fl.busy_iv[i, 0]
+        busy += fl.busy_iv[i, IV_BUSY]
     window_len = t - max(0.0, t - p[P_WINDOW_S])
-    desired = fa.target_nodes(busy / window_len, p[P_W], p[P_TARGET], int(p[P_MIN_NODES]), 0,
-                              int(p[P_BASE]), int(p[P_MAX_NODES]))
+    desired = fa.target_nodes(busy / window_len, p[P_W], p[P_TARGET], int(p[P_MIN_NODES]),
+                              int(fl.busy_iv[j, IV_FLOOR]), int(p[P_BASE]), int(p[P_MAX_NODES]))
     current = _current(fl)
     if desired > current:
         si[I_SCALE_OUT] += 1

@@ -181,7 +181,7 @@ def _account_pass(s, m, n_batches, max_batch, n_workers, worker_s, p, nt, nk, n_
                 end_w = min(end_w, death)
             _book_busy(s, end_w, spot, p, acc, timeline)
             if autoscale:
-                spread(busy_iv, 0, s, end_w, 1.0, p[fs.P_INTERVAL_S], horizon_s)
+                spread(busy_iv, fs.IV_BUSY, s, end_w, 1.0, p[fs.P_INTERVAL_S], horizon_s)
             if dies:
                 acc[A_LOST_WS] += end_w - s
                 lost += _worker_records(w, n_batches, n_workers, max_batch, last_size)
@@ -266,8 +266,8 @@ def _process(start, n, fl, static, svc, max_batch, overhead_s, srng, worker_s, a
 
 @jit
 def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates, trace, svc,
-                  max_batch, n_nodes, fp, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
-                  lat_hist, stats, timeline):
+                  max_batch, n_nodes, fp, floors, window_s, overhead_s, horizon_s, warmup_s, slo_s,
+                  bin_s, lat_hist, stats, timeline):
     """Simulate one replication; write its histogram, stats and timeline."""
     rng = np.empty(4, dtype=np.uint64)
     seed_stream(seed, replication, rng)
@@ -277,8 +277,9 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
     seed_stream(seed, replication + SPOT_STREAM, spot_rng)
     autoscale = fp[fs.P_AUTOSCALE] != 0.0
     static = not autoscale and not fp[fs.P_RATE] > 0.0
-    n_iv = math.ceil(horizon_s / fp[fs.P_INTERVAL_S]) + 1 if autoscale else 1
-    fl = fs.new_fleet(fp, n_nodes, spot_rng, np.zeros((n_iv, 1)), timeline)
+    per_iv = np.zeros((floors.shape[0], fs.N_IV))
+    per_iv[:, fs.IV_FLOOR] = floors
+    fl = fs.new_fleet(fp, n_nodes, spot_rng, per_iv, timeline)
     fleet_arrays = (fl.p, fl.si, fl.sf, fl.nk)  # a static fleet's, for good
     worker_s = np.zeros(max(n_nodes, int(fp[fs.P_MAX_NODES])) * int(fp[fs.P_W]))
     acc = np.zeros(N_ACC)
@@ -501,7 +502,7 @@ def _simulate_one(seed, replication, arrival_kind, arrival_params, hourly_rates,
 @jit(parallel=True)
 def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hourly_rates, trace,
                      service_kind, service_mean_s, service_mu, service_sigma, max_batch,
-                     n_nodes, fp, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
+                     n_nodes, fp, floors, window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s,
                      lat_hist, stats, timeline):
     """Run replications ``first_replication + r`` for every row ``r`` of the output arrays.
 
@@ -522,6 +523,9 @@ def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hour
     fp : float64[N_PARAMS]
         The fleet's parameters (``simulators.streaming._fleet.P_*``): workers per node,
         autoscaling, provisioning delay, spot, and the horizon, warm-up and bin width again.
+    floors : float64[n_intervals]
+        The autoscaler's clock-schedule floor at each evaluation ``j * interval_s`` (index
+        ``j``); its length is the per-interval table's (one row without autoscaling).
     window_s, overhead_s, horizon_s, warmup_s, slo_s, bin_s : float
         Window length, per-window overhead, arrival horizon, warm-up, SLO latency threshold and
         timeline bin width (s).
@@ -535,5 +539,5 @@ def streaming_kernel(seed, first_replication, arrival_kind, arrival_params, hour
     for r in prange(lat_hist.shape[0]):
         svc = (service_kind, service_mean_s, service_mu, service_sigma)
         _simulate_one(seed, first_replication + r, arrival_kind, arrival_params, hourly_rates,
-                      trace, svc, max_batch, n_nodes, fp, window_s, overhead_s, horizon_s,
-                      warmup_s, slo_s, bin_s, lat_hist[r], stats[r], timeline[r])
+                      trace, svc, max_batch, n_nodes, fp, floors, window_s, overhead_s,
+                      horizon_s, warmup_s, slo_s, bin_s, lat_hist[r], stats[r], timeline[r])

@@ -55,13 +55,15 @@ Semantics (the contract; ``simulators/streaming/_kernel.py`` implements it and
   waits for the earliest ready time of a node then provisioning, or for the next launch if one
   comes first, and starts again there.
 * Autoscaling (optional, :class:`~simulators.core.fleet.AutoscalingPolicy`, metric
-  ``utilization``, no clock schedule; :func:`streaming_autoscaling` builds one): at ``t_j = j *
+  ``utilization``; :func:`streaming_autoscaling` builds the usual one): at ``t_j = j *
   interval_s`` (``j >= 1``, ``t_j <= horizon_s``) the load is the busy worker-seconds inside
   ``[max(0, t_j - window_s), t_j]`` divided by that span, and ``desired`` is the shared
   target-tracking rule (:func:`simulators.core.autoscale_rule.target_nodes`, the real-time
   fleet's): ``ceil(load / (workers_per_node * target) - 1e-9)`` clipped to
-  ``[max(min_nodes, on_demand_base), max_nodes]``.  ``current`` = held nodes without a notice +
-  pending replacement launches - nodes marked for removal.  Scale-out first unmarks marked
+  ``[max(min_nodes, scheduled_min, on_demand_base), max_nodes]``, where ``scheduled_min`` is
+  the clock schedule's floor at ``t_j`` (``AutoscalingPolicy.scheduled_min`` of the clock hour
+  ``(start_hour + t_j / 3600) % 24``; 0 without a schedule).  ``current`` = held nodes
+  without a notice + pending replacement launches - nodes marked for removal.  Scale-out first unmarks marked
   nodes, then launches the rest at ``t_j`` (spot in a spot fleet).  Scale-in, if
   ``scale_in_cooldown_s`` has passed since the last scale action (none before the first),
   cancels pending replacement launches (latest requested first) and marks the rest; marked
@@ -197,6 +199,7 @@ class StreamingSimResult(ReplicatedStats):
     n_nodes: int
     workers_per_node: int
     autoscaling: AutoscalingPolicy | None
+    start_hour: float
     window_s: float
     max_batch: int
     overhead_s: float
@@ -385,6 +388,7 @@ def simulate_streaming(
     provisioning_delay_s: float = 0.0,
     spot: SpotModel | None = None,
     on_demand_base: int = 0,
+    start_hour: float = 0.0,
     timeline_bin_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> StreamingSimResult:
@@ -409,13 +413,16 @@ def simulate_streaming(
     overhead_s : float
         Fixed scheduling/commit time added to every non-empty window's processing (s), >= 0.
     autoscaling : AutoscalingPolicy, optional
-        Target tracking on utilization (:func:`streaming_autoscaling`); None: the fleet changes
-        only by spot interruptions and their replacements.
+        Target tracking on utilization (:func:`streaming_autoscaling`, or any policy with metric
+        ``utilization``, a window that is a multiple of the interval, a cooldown and a clock
+        schedule); None: the fleet changes only by spot interruptions and their replacements.
     slo_latency_s : float, optional
         Latency threshold (s) for SLO attainment; ``timeline_bin_s``: the timeline's bins (s).
     provisioning_delay_s, spot, on_demand_base
         Launch-to-ready time (s, >= 0, paid); Poisson interruptions (:class:`SpotModel`) of the
         nodes beyond the first ``on_demand_base`` (on-demand, never removed), then spot.
+    start_hour : float
+        Clock hour at t = 0, in [0, 24) (the autoscaler's schedule reads the clock).
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk of replications.
 
@@ -428,17 +435,18 @@ def simulate_streaming(
     check_arrivals(arrivals)
     check_inputs(service, n_nodes, workers_per_node, window_s, max_batch, horizon_s, warmup_s,
                  n_replications, seed, overhead_s, slo_latency_s, timeline_bin_s)
-    check_fleet(n_nodes, autoscaling, provisioning_delay_s, spot, on_demand_base)
+    check_fleet(n_nodes, autoscaling, provisioning_delay_s, spot, on_demand_base, start_hour)
     arrival, outputs, slo, model = _kernel_arrays(
         arrivals, service, max_batch, horizon_s, n_replications, slo_latency_s, timeline_bin_s)
     fp = fleet_params(workers_per_node, autoscaling, provisioning_delay_s, spot, on_demand_base,
                       horizon_s, warmup_s, timeline_bin_s)
+    floors = scheduled_floors(autoscaling, horizon_s, start_hour)
     lat_hist, stats, timeline = outputs
     chunk = max(1, numba.get_num_threads()) if progress is not None else n_replications
     for start in range(0, n_replications, chunk):
         stop = min(start + chunk, n_replications)
         streaming_kernel(int(seed), start, *arrival, _SERVICE_KINDS[service.distribution],
-                         *model, int(max_batch), int(n_nodes), fp, float(window_s),
+                         *model, int(max_batch), int(n_nodes), fp, floors, float(window_s),
                          float(overhead_s), float(horizon_s), float(warmup_s), slo,
                          float(timeline_bin_s), lat_hist[start:stop], stats[start:stop],
                          timeline[start:stop])
@@ -446,6 +454,7 @@ def simulate_streaming(
             progress(stop, n_replications)
     return StreamingSimResult(
         n_nodes=int(n_nodes), workers_per_node=int(workers_per_node), autoscaling=autoscaling,
+        start_hour=float(start_hour),
         window_s=float(window_s), max_batch=int(max_batch), overhead_s=float(overhead_s),
         horizon_s=float(horizon_s), warmup_s=float(warmup_s),
         slo_latency_s=None if slo_latency_s is None else float(slo_latency_s),
@@ -484,6 +493,21 @@ def fleet_params(workers_per_node: int, autoscaling: AutoscalingPolicy | None,
         fp[fs.P_NOTICE_S] = spot.notice_s
         fp[fs.P_REPLACE_S] = spot.replacement_delay_s
     return fp
+
+
+def scheduled_floors(autoscaling: AutoscalingPolicy | None, horizon_s: float,
+                     start_hour: float) -> np.ndarray:
+    """Return float64[n_intervals]: the clock schedule's floor at each evaluation ``j *
+    interval_s`` (index ``j``, ``0 .. ceil(horizon_s / interval_s)``), the kernel's per-interval
+    table length; one zero without autoscaling.  The reference computes the same expression."""
+    a = autoscaling
+    if a is None:
+        return np.zeros(1)
+    n_iv = math.ceil(horizon_s / a.interval_s) + 1
+    if not a.schedule:
+        return np.zeros(n_iv)
+    return np.array([a.scheduled_min((start_hour + j * a.interval_s / 3600.0) % 24.0)
+                     for j in range(n_iv)], dtype=np.float64)
 
 
 def _kernel_arrays(arrivals: Arrivals, service: ServiceTime, max_batch: int, horizon_s: float,

@@ -174,6 +174,7 @@ class ReferenceFleet:
     provisioning_delay_s: float = 0.0
     spot: SpotModel | None = None
     on_demand_base: int = 0
+    start_hour: float = 0.0  # clock hour at t = 0, read by the autoscaler's schedule
 
 
 class _StreamingModel:
@@ -209,7 +210,8 @@ class _StreamingModel:
             n_nodes=n_workers // workers_per_node, workers_per_node=workers_per_node,
             autoscaling=fleet.autoscaling, provisioning_delay_s=fleet.provisioning_delay_s,
             spot=fleet.spot, on_demand_base=fleet.on_demand_base, horizon_s=horizon_s,
-            busy_between=self.busy_between, interruption_gap_s=interruption_gap_s)
+            busy_between=self.busy_between, interruption_gap_s=interruption_gap_s,
+            start_hour=fleet.start_hour)
 
     def busy_between(self, lo: float, hi: float) -> float:
         """Busy worker-seconds inside ``[lo, hi]`` (lost batches up to their node's death)."""
@@ -368,7 +370,7 @@ def simulate_streaming_reference(
     workers_per_node : int
         Workers per node (nodes at t = 0: ``n_workers / workers_per_node``).
     fleet : ReferenceFleet, optional
-        Autoscaling, provisioning delay, spot and on-demand base (contract in
+        Autoscaling, provisioning delay, spot, on-demand base and clock hour (contract in
         ``simulators/streaming/api.py``); None: a fixed on-demand fleet.
     interruption_gap_s : callable() -> float, optional
         Time (s) from a spot node's ready to its notice; called once per spot node at its

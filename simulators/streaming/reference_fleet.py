@@ -18,7 +18,8 @@ number): notices in launch order, replacement launches in request order.
   replacement (a process that launches it ``replacement_delay_s`` later unless scale-in
   cancelled it), then it dies ``notice_s`` later.
 * The autoscaler evaluates at ``j * interval_s <= horizon_s`` with the shared rule,
-  :func:`simulators.core.autoscale_rule.target_nodes`.
+  :func:`simulators.core.autoscale_rule.target_nodes`, its floor raised by the clock schedule
+  (``AutoscalingPolicy.scheduled_min`` of the clock hour ``(start_hour + t / 3600) % 24``).
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ class StreamingFleetModel:
                  *, n_nodes: int, workers_per_node: int, autoscaling: AutoscalingPolicy | None,
                  provisioning_delay_s: float, spot: SpotModel | None, on_demand_base: int,
                  horizon_s: float, busy_between: Callable[[float, float], float],
-                 interruption_gap_s: Callable[[], float]) -> None:
+                 interruption_gap_s: Callable[[], float], start_hour: float = 0.0) -> None:
         self.env, self.at = env, at
         self.workers_per_node = workers_per_node
         self.policy, self.spot = autoscaling, spot
         self.delay_s, self.base, self.horizon_s = provisioning_delay_s, on_demand_base, horizon_s
         self.busy_between, self.gap_s = busy_between, interruption_gap_s
+        self.start_hour = start_hour
         self.nodes: list[RefNode] = []
         self.pending: list[_Request] = []
         self.marks = 0
@@ -142,8 +144,9 @@ class StreamingFleetModel:
             yield self.at(j * a.interval_s, PRIORITY_EVAL)
             t = self.env.now
             lo = max(0.0, t - a.window_s)
+            scheduled = a.scheduled_min((self.start_hour + t / 3600.0) % 24.0)
             desired = target_nodes(self.busy_between(lo, t) / (t - lo), self.workers_per_node,
-                                   a.target, a.min_nodes, 0, self.base, a.max_nodes)
+                                   a.target, a.min_nodes, scheduled, self.base, a.max_nodes)
             live = [nd for nd in self.nodes if nd.held(t) and not nd.noticed]
             current = len(live) + len(self.pending) - self.marks
             if desired > current:

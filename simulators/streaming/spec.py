@@ -31,6 +31,7 @@ class StreamingSpec:
     provisioning_delay_s: float = 0.0
     spot: SpotModel | None = None
     on_demand_base: int = 0
+    start_hour: float = 0.0
 
 
 def simulate(spec: StreamingSpec, *, progress: ProgressCallback | None = None
@@ -42,5 +43,6 @@ def simulate(spec: StreamingSpec, *, progress: ProgressCallback | None = None
         spec.max_batch, r.horizon_s, r.warmup_s, r.n_replications, r.seed,
         overhead_s=spec.overhead_s, autoscaling=spec.autoscaling,
         slo_latency_s=spec.slo_latency_s, provisioning_delay_s=spec.provisioning_delay_s,
-        spot=spec.spot, on_demand_base=spec.on_demand_base, timeline_bin_s=spec.timeline_bin_s,
+        spot=spec.spot, on_demand_base=spec.on_demand_base, start_hour=spec.start_hour,
+        timeline_bin_s=spec.timeline_bin_s,
         progress=progress)

@@ -104,7 +104,7 @@ _GOOD = {"arrivals": PoissonArrivals(10.0), "service": constant_service(10.0, 8)
     ("horizon_s", 0.0), ("warmup_s", 60.0), ("warmup_s", -1.0), ("overhead_s", -0.1),
     ("slo_latency_s", 0.0), ("autoscaling", {"target_utilization": 0.6}),
     ("provisioning_delay_s", -1.0), ("provisioning_delay_s", math.inf), ("on_demand_base", 2),
-    ("on_demand_base", -1), ("spot", {"interruptions_per_hour": 0.1}),
+    ("on_demand_base", -1), ("spot", {"interruptions_per_hour": 0.1}), ("start_hour", 24.0),
 ])
 def test_bad_input_names_the_parameter_value_and_fix(name, value):
     """A bad parameter raises ValueError naming the parameter, the bad value and a fix."""
@@ -127,8 +127,8 @@ def test_bad_input_names_the_parameter_value_and_fix(name, value):
     ("interval_s", streaming_autoscaling(0.5, 1, 4, 0.0), "0.0"),
     ("metric", AutoscalingPolicy("queue_per_worker", 2.0, 1, 4), "queue_per_worker"),
     ("window_s", AutoscalingPolicy("utilization", 0.5, 1, 4, 60.0, 90.0), "90.0"),
-    ("schedule", AutoscalingPolicy("utilization", 0.5, 1, 4, schedule=((8.0, 18.0, 2),)),
-     "(8.0, 18.0, 2)"),
+    ("schedule", AutoscalingPolicy("utilization", 0.5, 1, 4, schedule=((8.0, 18.0, 9),)),
+     "(8.0, 18.0, 9)"),
     ("scale_in_cooldown_s", AutoscalingPolicy("utilization", 0.5, 1, 4,
                                               scale_in_cooldown_s=-1.0), "-1.0"),
 ])

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.core.fleet import AutoscalingPolicy
 from simulators.core.histogram import histogram_of
 from simulators.core.reference_arrivals import poisson_arrivals
 from simulators.core.service import ServiceTime, linear_service, table_service
@@ -190,3 +192,68 @@ def test_identical_with_autoscaling(seed, n_per_phase, window_s, wpn, max_batch,
         fleet=ReferenceFleet(autoscaling=auto, provisioning_delay_s=delay_s))
     assert_matches_reference(kernel, ref)
     assert ref.nodes_at_start.min() >= 1 and ref.nodes_at_start.max() <= max_nodes
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n_per_phase=st.integers(10, 150),
+    window_s=st.sampled_from([0.5, 1.0, 2.0]),
+    wpn=st.integers(1, 2),
+    max_batch=st.integers(1, 8),
+    target=st.sampled_from([0.3, 0.8]),
+    max_nodes=st.integers(2, 6),
+    interval_s=st.sampled_from([1.0, 2.0, 5.0]),
+    window_n=st.sampled_from([1, 3]),
+    cooldown_s=st.sampled_from([0.0, 4.0]),
+    delay_s=st.sampled_from([0.0, 1.0, 3.0]),
+    start_hour=st.sampled_from([7.99, 7.995, 23.995]),
+    floor=st.integers(1, 6),
+)
+def test_identical_with_a_clock_schedule(seed, n_per_phase, window_s, wpn, max_batch, target,
+                                         max_nodes, interval_s, window_n, cooldown_s, delay_s,
+                                         start_hour, floor):
+    """A clock schedule raises the floor inside the minute simulated (8:00 after 7:59:24 or
+    7:59:42; a range wrapping midnight after 23:59:42), with a trailing window and a
+    cooldown: both models agree exactly."""
+    rng = np.random.default_rng(seed)
+    burst = np.sort(rng.uniform(10.0, 30.0, 2 * n_per_phase))
+    quiet = np.sort(rng.uniform(0.0, 60.0, n_per_phase // 2))
+    times = np.sort(np.round(np.concatenate([burst, quiet]) * 4) / 4)
+    times = times[times < 60.0]
+    horizon, warmup = 60.0, 5.0
+    service = linear_service(20.0, 30.0, max_batch)
+    floor = min(floor, max_nodes)
+    auto = AutoscalingPolicy("utilization", target, 1, max_nodes, interval_s,
+                             window_n * interval_s, cooldown_s,
+                             ((8.0, 9.0, floor), (23.999, 0.5, floor)))
+    kernel = simulate_streaming(
+        TraceArrivals(times), service, n_nodes=1, workers_per_node=wpn, window_s=window_s,
+        max_batch=max_batch, horizon_s=horizon, warmup_s=warmup, n_replications=1, seed=seed,
+        autoscaling=auto, provisioning_delay_s=delay_s, start_hour=start_hour)
+    ref = simulate_streaming_reference(
+        times, lambda k: float(service.mean_s[k]), n_workers=wpn, workers_per_node=wpn,
+        window_s=window_s, max_batch=max_batch, horizon_s=horizon, warmup_s=warmup,
+        fleet=ReferenceFleet(autoscaling=auto, provisioning_delay_s=delay_s,
+                             start_hour=start_hour))
+    assert_matches_reference(kernel, ref)
+    assert ref.max_nodes >= floor  # the schedule's floor was launched
+
+
+def test_schedule_raises_the_floor_at_its_clock_hour():
+    """One record a second, far below the target: without a schedule the fleet stays at one
+    node; a floor of 3 from 08:00 launches two nodes at the first evaluation at or after 08:00
+    (the run starts at 07:45, evaluations every 60 s: at t = 900 s), and none before."""
+    times = np.arange(0.0, 1200.0, 1.0)
+    service = linear_service(10.0, 0.0, 1)
+    run = {"workers_per_node": 1, "window_s": 1.0, "max_batch": 1, "horizon_s": 1200.0,
+           "warmup_s": 0.0, "n_replications": 1, "seed": 3, "start_hour": 7.75}
+    plain = AutoscalingPolicy("utilization", 0.6, 1, 4, 60.0, 60.0, 0.0)
+    floored = AutoscalingPolicy("utilization", 0.6, 1, 4, 60.0, 60.0, 0.0, ((8.0, 20.0, 3),))
+    base = simulate_streaming(TraceArrivals(times), service, n_nodes=1, autoscaling=plain, **run)
+    sim = simulate_streaming(TraceArrivals(times), service, n_nodes=1, autoscaling=floored,
+                             **run)
+    assert base.scaling_counts()["max_nodes"][0] == 1
+    counts = {k: v[0] for k, v in sim.scaling_counts().items()}
+    assert counts["max_nodes"] == 3 and counts["launched"] == 2 and counts["scale_out"] == 1
+    assert sim.node_seconds()[0] == pytest.approx(900.0 + 3 * 300.0)  # no provisioning delay
