@@ -155,7 +155,7 @@ class Node:
         """Return a ``[low, high]`` interval (either may be null)."""
         items = self.items()
         if len(items) != 2:
-            self.fail(f"should be a [low, high] pair, not a list of {len(items)}")
+            self.fail(f"should be a list of two numbers (low, high), not of {len(items)}")
         return items[0].opt_num(), items[1].opt_num()
 
     def one_of(self, allowed: tuple[str, ...] | dict[str, Any]) -> str:

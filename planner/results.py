@@ -542,8 +542,10 @@ class RunResult:
         try:
             raw = Path(path).read_bytes()
         except OSError as exc:
-            raise ResultsFileError(f"{path}: cannot read it ({exc.strerror}); pass the path of "
-                                   "a results JSON") from None
+            problem = "file not found" if isinstance(exc, FileNotFoundError) \
+                else f"cannot read it ({exc.strerror})"
+            raise ResultsFileError(f"{path}: {problem}; pass a results JSON, as "
+                                   "`planner run SCENARIO --format json -o FILE` writes") from None
         return cls.from_json(raw, source=str(path))
 
 

@@ -217,7 +217,8 @@ def test_a_missing_field_is_named_by_its_path(doc, path, problem):
     (("designs", 0, "batching"), {"max_batch": 8},
      "field `designs[0].batching` has the keys max_batch, not those of any batching"),
     (("designs", 0, "latency_ms_ci95", "p50"), [1.0],
-     "field `designs[0].latency_ms_ci95.p50` should be a [low, high] pair, not a list of 1"),
+     ("field `designs[0].latency_ms_ci95.p50` should be a list of two numbers (low, high), "
+      "not of 1")),
     (("designs",), {"fast-rt": {}}, "field `designs` should be a list, not an object"),
     (("timings", "wall_s"), None, "field `timings.wall_s` should be a number, not null"),
 ])
@@ -232,7 +233,7 @@ def test_a_mistyped_field_is_named_by_its_path(doc, path, value, problem):
 
 def test_load_names_a_missing_file(tmp_path):
     missing = tmp_path / "nope.json"
-    with pytest.raises(PlannerError, match=r"nope\.json: cannot read it"):
+    with pytest.raises(PlannerError, match=r"nope\.json: file not found; pass a results JSON"):
         RunResult.load(missing)
     saved = tmp_path / "run.json"
     saved.write_text(run_result().to_json())
