@@ -30,6 +30,7 @@ import numpy as np
 
 from domain.errors import ScenarioError, SimulationError
 from planner.inputs_llm import load_model
+from planner.json_schemas import LATENCY_FIT_VERSION, LLM_REPLAY_VERSION
 from planner.patterns.summary import summarise_distribution
 from simulators.core.arrivals import TraceArrivals
 from simulators.core.fleet import FleetSpec
@@ -262,10 +263,16 @@ class EngineFit:
 
     def as_dict(self) -> dict:
         """Return the fit file's JSON (``latency: {kind: auto, fit: FILE}`` reads it)."""
-        return {"schema_version": 1, "fit": self.fit.as_dict(),
-                "host_overhead_ms": self.host_overhead_ms,
+        return {"schema_version": LATENCY_FIT_VERSION, "kind": "latency-fit",
+                "fit": self.fit.as_dict(), "host_overhead_ms": self.host_overhead_ms,
                 "error_pct_before": self.before.error_pct,
                 "error_pct_after": self.after.error_pct}
+
+
+def replay_document(result: ReplayResult) -> dict:
+    """Return the JSON of ``planner llm replay``: ``schema_version``, ``kind: llm-replay`` and
+    the comparison (:meth:`ReplayResult.as_dict`)."""
+    return {"schema_version": LLM_REPLAY_VERSION, "kind": "llm-replay", **result.as_dict()}
 
 
 def fit_engine_run(run: EngineRun, model: ModelSpec, gpu_key: str, fit: LatencyFit, *,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -110,8 +109,9 @@ def rates(
         if fmt == RatesFormat.csv:
             text = frame.write_csv()
         elif fmt == RatesFormat.json:
-            text = json.dumps({"billing_period": frame["billing_period"][0],
-                               "rows": frame.to_dicts()}, indent=2, allow_nan=False)
+            from planner.reports.billing_review import render_rates_json
+
+            text = render_rates_json(frame)
         else:
             text = render_rates_table(frame)
         emit(text, output)

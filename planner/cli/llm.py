@@ -81,6 +81,7 @@ def latency(
 ) -> None:
     """Print the time (ms) of one engine step of MODEL on GPU, with its breakdown."""
     from planner.inputs_llm import load_fit, load_model
+    from planner.json_schemas import LLM_LATENCY_VERSION
     from simulators.core.gpus import GPU_SPECS, resolve_gpu
     from simulators.core.latency_model import Hardware, Shape, step_time
     from simulators.core.llm_models import dtype_bytes
@@ -100,7 +101,8 @@ def latency(
                       weight_bytes=dtype_bytes(dtype.value), kv_bytes=dtype_bytes(kv.value),
                       fp8_compute=fp8)
         per_gpu = spec.weight_bytes(dtype.value) / tensor_parallel / 1e9
-        out = {"model": spec.name, "gpu": hw.name, "gpu_key": key, "phase": phase.value,
+        out = {"schema_version": LLM_LATENCY_VERSION, "kind": "llm-latency",
+               "model": spec.name, "gpu": hw.name, "gpu_key": key, "phase": phase.value,
                "batch": batch, "tokens": tokens if phase is Phase.prefill else 1,
                "context": context, "tensor_parallel": tensor_parallel, "dtype": dtype.value,
                "kv_dtype": kv.value, **t.as_dict(),
@@ -150,6 +152,7 @@ def fit_profile(
 
     from planner.inputs_llm import load_model
     from planner.inputs_tokens import read_token_profile
+    from planner.json_schemas import LATENCY_FIT_VERSION
     from simulators.core.gpus import GPU_SPECS, resolve_gpu
     from simulators.core.latency_fit import fit_latency
 
@@ -171,7 +174,8 @@ def fit_profile(
                                                        field_path=f"profile {profile.name}"))
                     for m in models]
         report = fit_latency(measured, GPU_SPECS[key], source=profile.name)
-        data = report.as_dict()
+        data = {"schema_version": LATENCY_FIT_VERSION, "kind": "latency-fit",
+                **report.as_dict()}
         if out is not None:
             emit(json.dumps(data, indent=2), out)
         if fmt is TableFormat.json:
@@ -219,6 +223,7 @@ def replay(
         fit_engine_run,
         markdown_table,
         read_engine_run,
+        replay_document,
         replay_engine_run,
         run_gpu,
         run_model,
@@ -241,11 +246,11 @@ def replay(
             calibrated = fit_engine_run(run, spec, key, terms, host_overhead_ms=host)
             emit(json.dumps(calibrated.as_dict(), indent=2), fit_out)
             result = calibrated.after
-            data = {**result.as_dict(), "before_fit": calibrated.before.as_dict(),
+            data = {**replay_document(result), "before_fit": calibrated.before.as_dict(),
                     "wrote": str(fit_out)}
         else:
             result = replay_engine_run(run, spec, key, terms, host_overhead_ms=host)
-            data = result.as_dict()
+            data = replay_document(result)
         if fmt is TableFormat.json:
             emit(json.dumps(data, indent=2), None)
             return

@@ -30,6 +30,14 @@ from planner.reports.sections import (
     fmt_unit,
 )
 
+SCHEMA_VERSION = 1
+"""Version of the review's JSON (``planner billing review --format json``, ``kind:
+billing-review``); its JSON Schema is ``planner schema billing-review``."""
+RATES_SCHEMA_VERSION = 1
+"""Version of the rates' JSON (``planner billing rates --format json``, ``kind:
+billing-rates``, :func:`render_rates_json`); its JSON Schema is ``planner schema
+billing-rates``."""
+
 PURCHASE_LABEL = {"on_demand": "on-demand", "spot": "spot", "reserved": "reserved",
                   "savings_plan": "savings plan", "committed_use": "committed use",
                   "other": "other"}
@@ -239,10 +247,20 @@ def build_sections(review: Review, notes: Sequence[str] = ()) -> list[Section]:
 # ----------------------------------------------------------------------------- formats
 
 def render_json(review: Review, notes: Sequence[str] = ()) -> str:
-    """Return the review as indented JSON (``Review.to_dict`` plus ``notes``)."""
-    doc = review.to_dict()
-    doc["notes"] = list(notes)
+    """Return the review as indented JSON: ``schema_version``, ``kind`` (``billing-review``),
+    ``Review.to_dict`` and ``notes``."""
+    doc = {"schema_version": SCHEMA_VERSION, "kind": "billing-review", **review.to_dict(),
+           "notes": list(notes)}
     return json.dumps(doc, indent=2, allow_nan=False)
+
+
+def render_rates_json(frame: Any) -> str:
+    """Return an :func:`costmodels.billing.rates.effective_rates` frame as indented JSON:
+    ``schema_version``, ``kind`` (``billing-rates``), ``billing_period`` and one object per
+    row (unknown values null)."""
+    return json.dumps({"schema_version": RATES_SCHEMA_VERSION, "kind": "billing-rates",
+                       "billing_period": frame["billing_period"][0], "rows": frame.to_dicts()},
+                      indent=2, allow_nan=False)
 
 
 def render_markdown(review: Review, notes: Sequence[str] = ()) -> str:

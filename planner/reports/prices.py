@@ -26,6 +26,9 @@ SORT_KEYS: dict[str, str] = {
 }
 """``--sort`` choices and the column each sorts by (cheapest first, unknown prices last)."""
 
+SCHEMA_VERSION = 1
+"""Version of the listing's JSON (``planner prices list --format json``, ``kind: prices``); its
+JSON Schema is ``planner schema prices``."""
 BASIS = "prices are public list prices in USD per hour, Linux, shared tenancy, no discounts"
 _MAX_HINTS = 12
 
@@ -197,12 +200,15 @@ def render_table(frame: pl.DataFrame, catalog: PriceCatalog, *, width: int | Non
 
 
 def render_json(frame: pl.DataFrame, catalog: PriceCatalog) -> str:
-    """Return ``{"catalog", "as_of", "as_of_dates", "basis", "rows"}``; unknown prices are null.
+    """Return ``{"schema_version", "kind": "prices", "catalog", "as_of", "as_of_dates",
+    "basis", "rows"}``; unknown prices are null.
 
     ``as_of`` is the newest date among the listed rows, ``as_of_dates`` every such date.
     """
     dates = sorted(set(frame["as_of"].to_list()))
     document = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "prices",
         "catalog": catalog.label,
         "as_of": dates[-1] if dates else catalog.as_of,
         "as_of_dates": dates,

@@ -29,8 +29,12 @@ from planner.sweep.points import SweepPlan, SweepPoint, check_point, plan_sweep
 from planner.sweep.runner import PointTask, SweepJob, _fingerprint, build_job
 from planner.sweep.store import SweepStore
 
-__all__ = ["ARRIVAL_FACTORS", "SPOT_FACTORS", "SweepResult", "default_output", "run_sweep"]
+__all__ = ["ARRIVAL_FACTORS", "SCHEMA_VERSION", "SPOT_FACTORS", "SweepResult", "default_output",
+           "run_sweep"]
 
+SCHEMA_VERSION = 1
+"""Version of the sweep's JSON (``planner sweep --format json``, ``kind: sweep``); its JSON
+Schema is ``planner schema sweep``."""
 ARRIVAL_FACTORS = (0.8, 1.2)
 SPOT_FACTORS = (0.5, 2.0)
 SweepProgress = Callable[[int, int], None]
@@ -81,6 +85,8 @@ class SweepResult:
         """Return the JSON-ready form of the sweep."""
         best = self.cheapest()
         return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "sweep",
             "scenario": self.scenario,
             "base_design": self.base_design,
             "mode": self.mode,
