@@ -69,7 +69,7 @@ def jit(*args: Any, **kwargs: Any) -> Any:
 COMPILE_S: dict[str, float] = {"realtime": 70.0, "streaming": 60.0, "batch": 12.0,
                                "training": 10.0, "llm": 120.0}
 """About how long a first run compiles each pattern's kernels (s, 2 cores; measured as the
-first run's wall time less a cached run's on the bundled scenarios, ``make bench-cold``)."""
+first run's wall time less a cached run's on the bundled scenarios: ``make bench-cold``)."""
 
 
 @dataclass(frozen=True)

@@ -365,7 +365,9 @@ def _arrival_arrays(arrivals: Arrivals, horizon_s: float
         if arrivals.hourly_weights is not None:
             return ak.ARRIVAL_PIECEWISE, params, hourly, trace
         return ak.ARRIVAL_SMOOTH, params, hourly, trace
-    trace = np.ascontiguousarray(arrivals.times_s, dtype=np.float64)
+    # a writable copy: a read-only array is another Numba type, so the kernels would compile
+    # a second time for it (a first run's compile is minutes)
+    trace = np.array(arrivals.times_s, dtype=np.float64, order="C")
     params[ak.P_REPEAT] = 1.0 if arrivals.repeat else 0.0
     params[ak.P_PERIOD_S] = arrivals.period_s()
     return ak.ARRIVAL_TRACE, params, hourly, trace
