@@ -19,7 +19,7 @@ import typer
 from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.billing import EXIT_CODES_HELP, STRICT, read_exports, read_notes
-from planner.cli.common import emit, user_errors
+from planner.cli.common import emit, usage_errors, user_errors
 
 
 class ReviewFormat(str, Enum):
@@ -63,6 +63,18 @@ def _as_of(value: str | None) -> dt.date | None:
                            "--as-of 2026-10-19") from None
 
 
+def _check_options(month: str | None, as_of: str | None) -> None:
+    """A malformed --month or --as-of is a usage error (exit 2), before any file is read."""
+    from costmodels.billing.review import month_bounds
+
+    if month is not None:
+        with usage_errors("--month"):
+            month_bounds(month)
+    if as_of is not None:
+        with usage_errors("--as-of"):
+            _as_of(as_of)
+
+
 def review(
     inputs: list[str] = INPUTS,
     month: str | None = MONTH,
@@ -71,21 +83,23 @@ def review(
     output: Path | None = options.OUTPUT,
     as_of: str | None = AS_OF,
     strict: bool = STRICT,
+    wide: bool = options.WIDE,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
     """Monthly cost review: totals month over month, top movers, GPU $/GPU-hour, commitment
     coverage and utilisation, anomalous days, a month-end forecast and data freshness."""
-    from costmodels.billing.review import group_expr, month_bounds, monthly_review
+    from costmodels.billing.review import group_expr, monthly_review
     from planner.reports.billing_review import render
 
-    with user_errors(debug):
-        if month is not None:
-            month_bounds(month)
+    _check_options(month, as_of)
+    with usage_errors("--group-by"):
         group_expr(group_by)
+    with user_errors(debug):
         today = _as_of(as_of)
-        read = read_exports(inputs, strict=strict, compact=True)
+        read = read_exports(inputs, strict=strict, compact=True, quiet=quiet)
         result = monthly_review(read.frame, month=month, group_by=group_by, today=today)
-        emit(render(result, fmt.value, read_notes(read)), output)
+        emit(render(result, fmt.value, read_notes(read), wide=wide), output)
 
 
 def rates(
@@ -94,17 +108,17 @@ def rates(
     fmt: RatesFormat = RATES_FORMAT,
     output: Path | None = options.OUTPUT,
     strict: bool = STRICT,
+    wide: bool = options.WIDE,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
     """Effective $/hour by provider, region, instance type and purchase option, from the
-    compute usage rows of the bills (what ``pricing: {source: billing}`` uses)."""
+    compute usage rows of the bills (what a scenario's pricing: {source: billing} uses)."""
     from costmodels.billing.rates import effective_rates
-    from costmodels.billing.review import month_bounds
 
+    _check_options(month, None)
     with user_errors(debug):
-        if month is not None:
-            month_bounds(month)
-        read = read_exports(inputs, strict=strict, compact=True)
+        read = read_exports(inputs, strict=strict, compact=True, quiet=quiet)
         frame = effective_rates(read.frame, month=month)
         if fmt == RatesFormat.csv:
             text = frame.write_csv()
@@ -113,22 +127,22 @@ def rates(
 
             text = render_rates_json(frame)
         else:
-            text = render_rates_table(frame)
+            text = render_rates_table(frame, wide=wide)
         emit(text, output)
 
 
-def render_rates_table(frame: Any) -> str:
-    """Return the rates frame as a plain-text table; unknown values read ``n/a``."""
+def render_rates_table(frame: Any, *, width: int | None = None, wide: bool = False) -> str:
+    """Return the rates frame as a plain-text table fitting ``width`` (default the terminal's;
+    one table with ``wide``); unknown values read ``n/a``."""
     import io
 
-    from rich.console import Console
     from rich.table import Table
 
+    from planner.reports.fit import plain_console, print_fitted
     from planner.reports.sections import NA, fmt_number, fmt_unit
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=200, color_system=None, highlight=False, emoji=False,
-                      soft_wrap=False, markup=False)
+    console = plain_console(buffer, width)
     period = frame["billing_period"][0]
     currencies = sorted({c for c in frame["currency"].to_list() if c})
     shown = ", ".join(currencies) or "currency n/a"
@@ -151,7 +165,7 @@ def render_rates_table(frame: Any) -> str:
                       money(r["list_usd_per_hour"]),
                       str(r["gpus"]) if r["gpus"] is not None else NA,
                       money(r["usd_per_gpu_hour"]), r.get("note") or "")
-    console.print(table)
+    print_fitted(console, table, wide=wide, keys=3)
     sources = sorted(set(frame["source"].to_list()))
     console.print("Source: " + "; ".join(sources))
     console.print("Rates: Σ EffectiveCost / Σ x_UsageHours of Usage rows with an instance type "

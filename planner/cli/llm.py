@@ -77,6 +77,7 @@ def latency(
                                           help="KV-cache data type (default: --dtype)."),
     fit: Path | None = FIT,
     fmt: TableFormat = FORMAT,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
     """Print the time (ms) of one engine step of MODEL on GPU, with its breakdown."""
@@ -141,10 +142,12 @@ def fit_profile(
                                    dir_okay=False),
     gpu: str | None = typer.Option(None, "--gpu", "-g", help="The GPU it was measured on "
                                    "(default: the CSV's gpu column)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the fit (JSON) here; "
-                                    "scenarios use it as latency: {kind: auto, fit: FILE}.",
-                                    dir_okay=False),
+    out: Path | None = typer.Option(None, "--output", "-o", "--out",
+                                    help="Write the fit (JSON) to this file; scenarios use it "
+                                         "as latency: {kind: auto, fit: FILE} (--out is the "
+                                         "old name).", dir_okay=False),
     fmt: TableFormat = FORMAT,
+    quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
     """Fit the latency model's efficiencies and per-layer overhead to a measured profile."""
@@ -192,7 +195,7 @@ def fit_profile(
         lines += [f"  {e.model:<16} median {e.median_abs_pct:5.1f} %   max {e.max_abs_pct:5.1f} %"
                   f"   ({e.rows} steps)" for e in report.errors]
         lines += [f"note: {n}" for n in report.notes]
-        if out is not None:
+        if out is not None and not quiet:
             lines.append(f"wrote {out}")
         emit("\n".join(lines), None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from costmodels.billing.review import Review, days_in_month
+from planner.reports.fit import plain_console, print_fitted
 from planner.reports.sections import (
     NA,
     Block,
@@ -271,13 +271,7 @@ def render_markdown(review: Review, notes: Sequence[str] = ()) -> str:
         build_sections(review, notes)) + "\n"
 
 
-def _console(buffer: io.StringIO) -> Console:
-    width = max(shutil.get_terminal_size((160, 40)).columns, 160)
-    return Console(file=buffer, width=width, color_system=None, highlight=False,
-                   emoji=False, soft_wrap=False, markup=False)
-
-
-def _print_block(console: Console, block: Block) -> None:
+def _print_block(console: Console, block: Block, wide: bool = False) -> None:
     if isinstance(block, Table):
         table = RichTable(title_justify="left")
         for header, align in zip(block.headers, block.align):
@@ -285,7 +279,7 @@ def _print_block(console: Console, block: Block) -> None:
                              no_wrap=align == "right")
         for row in block.rows:
             table.add_row(*row)
-        console.print(table)
+        print_fitted(console, table, wide=wide)
     elif isinstance(block, Bullets):
         for item in block.items:
             console.print(f"  - {item}")
@@ -293,16 +287,19 @@ def _print_block(console: Console, block: Block) -> None:
         console.print(block.text)
 
 
-def render_table(review: Review, notes: Sequence[str] = ()) -> str:
-    """Return the review as plain-text terminal tables (rich, no colour)."""
+def render_table(review: Review, notes: Sequence[str] = (), *, width: int | None = None,
+                 wide: bool = False) -> str:
+    """Return the review as plain-text terminal tables (rich, no colour) that fit ``width``
+    (default the terminal's; :func:`planner.reports.fit.print_fitted`), or one table each with
+    ``wide``."""
     buffer = io.StringIO()
-    console = _console(buffer)
+    console = plain_console(buffer, width)
     console.print(title(review))
     for section in build_sections(review, notes):
         console.print("")
         console.print(section.title)
         for block in section.blocks:
-            _print_block(console, block)
+            _print_block(console, block, wide)
     return buffer.getvalue()
 
 
@@ -437,8 +434,9 @@ def render_html(review: Review, notes: Sequence[str] = ()) -> str:
     return html_page(title(review), body)
 
 
-def render(review: Review, fmt: str, notes: Sequence[str] = ()) -> str:
+def render(review: Review, fmt: str, notes: Sequence[str] = (), *, wide: bool = False) -> str:
     """Return the review in ``fmt``: ``table``, ``json``, ``markdown`` or ``html``."""
-    renderers = {"table": render_table, "json": render_json, "markdown": render_markdown,
-                 "html": render_html}
+    if fmt == "table":
+        return render_table(review, notes, wide=wide)
+    renderers = {"json": render_json, "markdown": render_markdown, "html": render_html}
     return renderers[fmt](review, notes)

@@ -95,16 +95,16 @@ def test_rates_formats(focus_files):
     assert "Effective rates, billing period 2026-10" in table and "n/a" in table  # CPU GPUs
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--month", "2026-13"], "is not YYYY-MM"),
-    (["--month", "2025-01"], "has no billing rows"),
-    (["--group-by", "team"], "is not service, account or tag:<key>"),
-    (["--as-of", "yesterday"], "is not a date"),
+@pytest.mark.parametrize("args, message, code", [
+    (["--month", "2026-13"], "is not YYYY-MM", 2),  # a malformed option: a usage error
+    (["--month", "2025-01"], "has no billing rows", 1),  # well formed, not in the data
+    (["--group-by", "team"], "is not service, account or tag:<key>", 2),
+    (["--as-of", "yesterday"], "is not a date", 2),
 ])
-def test_user_errors_exit_1_with_the_message(focus_files, args, message):
+def test_option_mistakes_exit_2_and_data_mistakes_1(focus_files, args, message, code):
     _, paths = focus_files
     result = _invoke("review", *paths, *args)
-    assert result.exit_code == 1 and message in result.stderr
+    assert result.exit_code == code and message in " ".join(result.output.replace("│", " ").split())
     assert "Traceback" not in result.output
 
 
