@@ -8,7 +8,6 @@ summarise. Nothing here knows any one pattern.
 from __future__ import annotations
 
 import time
-from importlib import metadata
 
 from costmodels.catalog import PriceCatalog
 from costmodels.price_cache import default_catalog
@@ -19,14 +18,7 @@ from planner.patterns.base import DesignContext, ProgressCallback
 from planner.patterns.summary import price_run, summarise
 from planner.pricing import describe_discounts, quotes_for
 from planner.results import DesignResult, RunResult
-
-
-def planner_version() -> str:
-    """Return the installed package version (``0+unknown`` when run from a bare checkout)."""
-    try:
-        return metadata.version("gpu-planner")
-    except metadata.PackageNotFoundError:  # pragma: no cover - only outside an install
-        return "0+unknown"
+from planner.version import planner_version
 
 
 def run_design(scenario: schema.Scenario, design, inputs: ScenarioInputs,
