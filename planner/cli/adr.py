@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -29,19 +28,6 @@ BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
 FORCE = typer.Option(False, "--force", help="Overwrite an existing ADR file.")
 
 
-def _check_date(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-07-30",
-                                 param_hint="--date") from None
-    if len(value) != 10:
-        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD", param_hint="--date")
-    return value
-
-
 def adr(
     scenario: Path = options.SCENARIO,
     output: Path = ADR_OUTPUT,
@@ -60,7 +46,7 @@ def adr(
     The chosen design is the cheapest one with a known, complete price that meets every SLO
     (and the budget, when given); when none does, the record says so and decides nothing.
     """
-    date = _check_date(date)
+    date = options.check_date(date)
     if not status.strip():
         raise typer.BadParameter("must not be empty; e.g. proposed", param_hint="--status")
     with user_errors(debug):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import Enum
 from pathlib import Path
 
@@ -49,3 +50,17 @@ DESIGN = typer.Option(None, "--design", metavar="NAME",
                            "every design).")
 
 ScenarioPath = Path
+
+
+def check_date(value: str | None) -> str | None:
+    """Return ``value`` when it is a YYYY-MM-DD date (``--date``); otherwise a usage error."""
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-07-30",
+                                 param_hint="--date") from None
+    if len(value) != 10:
+        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD", param_hint="--date")
+    return value

@@ -12,7 +12,6 @@ This module imports neither the simulators nor ``planner.cli.simulate``/``planne
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -76,20 +75,6 @@ def input_errors(debug: bool) -> Iterator[None]:
         stderr_console().print(Text.assemble(("error:", "bold red"), " ", str(exc)),
                                soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None
-
-
-def _check_date(value: str | None) -> str | None:
-    """Return ``value`` when it is a YYYY-MM-DD date; otherwise a usage error (exit 2)."""
-    if value is None:
-        return None
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-07-30",
-                                 param_hint="--date") from None
-    if len(value) != 10:
-        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD", param_hint="--date")
-    return value
 
 
 def _check_options(fmt: RenderFormat, details: bool | None, adr: dict[str, object],
@@ -157,7 +142,7 @@ def output(
     same scenario and seed. A file that is not such a results JSON, or one written by a newer
     planner, is an error (exit 1) naming the field to fix.
     """
-    date = _check_date(date)
+    date = options.check_date(date)
     _check_options(fmt, details, {"--title": title, "--status": status, "--date": date,
                                   "--budget-usd-per-month": budget_usd_per_month},
                    results, output)
