@@ -20,14 +20,8 @@ import typer
 from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import emit, report_breaches, usage_errors, user_errors
-from planner.reports.diff import (
-    RunDiff,
-    Side,
-    diff_runs,
-    render_json,
-    render_markdown,
-    render_table,
-)
+from planner.reports.diff import RunDiff, Side, diff_runs
+from planner.reports.diff_render import render_json, render_markdown, render_table
 
 if TYPE_CHECKING:
     from planner.reports.guardrails import Guardrail
@@ -129,12 +123,12 @@ def _check_guardrails_early(head: _Input, guardrails: list[Guardrail], designs: 
                          design_patterns=patterns)
 
 
-def _render(diff: RunDiff, fmt: DiffFormat) -> str:
+def _render(diff: RunDiff, fmt: DiffFormat, wide: bool = False) -> str:
     if fmt == DiffFormat.json:
         return render_json(diff)
     if fmt == DiffFormat.markdown:
         return render_markdown(diff)
-    return render_table(diff)
+    return render_table(diff, wide=wide)
 
 
 def diff(
@@ -148,6 +142,7 @@ def diff(
     replications: int | None = options.REPLICATIONS,
     seed: int | None = options.SEED,
     quiet: bool = options.QUIET,
+    wide: bool = options.WIDE,
     debug: bool = options.DEBUG,
 ) -> None:
     """Compare two runs (result JSONs or scenarios): what changed per design, as old -> new (+-%).
@@ -170,7 +165,7 @@ def diff(
     _check_guardrails_early(inputs[1], guardrails, designs)
     with user_errors(debug):
         old, new = (i.side(quiet) for i in inputs)
-        emit(_render(diff_runs(old, new), fmt), output)
+        emit(_render(diff_runs(old, new), fmt, wide), output)
     with usage_errors("--fail-if"):
         breaches = evaluate_guardrails(new.result, guardrails, designs=designs,
                                        budget_usd_per_month=budget_usd_per_month)

@@ -282,9 +282,9 @@ def _print_block(console: Console, block: Block, wide: bool = False) -> None:
         print_fitted(console, table, wide=wide)
     elif isinstance(block, Bullets):
         for item in block.items:
-            console.print(f"  - {item}")
+            console.print(f"  - {item}", soft_wrap=True)  # prose: the terminal wraps it
     else:
-        console.print(block.text)
+        console.print(block.text, soft_wrap=True)
 
 
 def render_table(review: Review, notes: Sequence[str] = (), *, width: int | None = None,

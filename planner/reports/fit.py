@@ -32,11 +32,12 @@ def plain_console(buffer: io.StringIO, width: int | None = None) -> Console:
                    highlight=False, emoji=False, soft_wrap=False, markup=False)
 
 
-def column_width(column: Column) -> int:
+def column_width(column: Column, unwrapped: bool = False) -> int:
     """The narrowest width that shows every cell of ``column`` whole, padding included: a
-    no-wrap column at its widest line, the others at their longest word (or ``min_width``)."""
+    no-wrap column (or any, ``unwrapped``) at its widest line, the others at their longest word
+    (or ``min_width``)."""
     cells = [str(column.header), *(str(c) for c in column.cells)]
-    if column.no_wrap:
+    if column.no_wrap or unwrapped:
         width = max(cell_len(line) for c in cells for line in c.split("\n"))
     else:
         width = max([column.min_width or 0,
@@ -44,9 +45,17 @@ def column_width(column: Column) -> int:
     return width + 2
 
 
-def needed_width(columns: list[Column]) -> int:
+def needed_width(columns: list[Column], unwrapped: bool = False) -> int:
     """The narrowest width of a table of ``columns`` (borders included)."""
-    return sum(column_width(c) for c in columns) + len(columns) + 1
+    return sum(column_width(c, unwrapped) for c in columns) + len(columns) + 1
+
+
+def _keep_words_whole(table: Table, unwrapped: bool = False) -> None:
+    """Give each wrapping column at least its longest word (rich would fold a word, e.g. an
+    instance name, when it shares out a tight width), or, ``unwrapped``, its widest line."""
+    for column in table.columns:
+        if not column.no_wrap:
+            column.min_width = column_width(column, unwrapped) - 2
 
 
 def column_groups(table: Table, width: int, keys: int = 1) -> list[list[int]]:
@@ -93,9 +102,16 @@ def print_fitted(console: Console, table: Table, *, width: int | None = None,
         Leading columns repeated in every stacked table (they name the rows).
     """
     width = width or console.width
+    if wide:  # one table, no cell wrapped
+        _keep_words_whole(table, unwrapped=True)
+        console.width = max(width, needed_width(list(table.columns), unwrapped=True))
+        console.print(table)
+        console.width = width
+        return
     full = needed_width(list(table.columns))
-    if wide or full <= width or len(table.columns) <= keys + 1:
-        console.width = max(width, full) if wide or full > width else width
+    if full <= width or len(table.columns) <= keys + 1:
+        _keep_words_whole(table)
+        console.width = max(width, full)
         console.print(table)
         console.width = width
         return
@@ -105,6 +121,7 @@ def print_fitted(console: Console, table: Table, *, width: int | None = None,
         if n:
             console.print()
         sub = _subtable(table, indexes, title)
+        _keep_words_whole(sub)
         console.width = max(width, needed_width(list(sub.columns)))
         console.print(sub)
     console.width = width

@@ -195,7 +195,7 @@ def render_table(frame: pl.DataFrame, catalog: PriceCatalog, *, width: int | Non
             _price(row["usd_per_gpu_hour"]),
         )
     print_fitted(console, table, wide=wide, keys=3)
-    console.print(footer(frame, catalog))
+    console.print(footer(frame, catalog), soft_wrap=True)
     return buffer.getvalue()
 
 

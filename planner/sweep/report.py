@@ -249,15 +249,19 @@ def render_sweep_markdown(result: SweepResult) -> str:
     return f"# {escape(title)}\n\n" + render_sections(build_sweep_report(result)) + "\n"
 
 
-def render_sweep_table(result: SweepResult) -> str:
-    """Return the sweep report for a terminal (rich tables)."""
-    from rich.console import Console
+def render_sweep_table(result: SweepResult, *, width: int | None = None,
+                       wide: bool = False) -> str:
+    """Return the sweep report for a terminal: rich tables that fit ``width`` (default the
+    terminal's) as stacked tables repeating the first column, or one each with ``wide``; no
+    value is cut."""
     from rich.table import Table as RichTable
 
+    from planner.reports.fit import plain_console, print_fitted
+
     buffer = io.StringIO()
-    console = Console(file=buffer, width=140, force_terminal=False, highlight=False)
+    console = plain_console(buffer, width)
     for section in build_sweep_report(result):
-        console.print(section.title, style="bold", markup=False)
+        console.print(section.title)
         for block in section.blocks:
             if isinstance(block, Table):
                 table = RichTable(show_lines=False)
@@ -265,12 +269,12 @@ def render_sweep_table(result: SweepResult) -> str:
                     table.add_column(header, justify="right" if align == "right" else "left")
                 for row in block.rows:
                     table.add_row(*row)
-                console.print(table)
+                print_fitted(console, table, wide=wide)
             elif isinstance(block, Bullets):
                 for item in block.items:
-                    console.print(f"  - {item}", markup=False, soft_wrap=True)
+                    console.print(f"  - {item}", soft_wrap=True)
             else:
-                console.print(block.text, markup=False, soft_wrap=True)
+                console.print(block.text, soft_wrap=True)
         console.print()
     return buffer.getvalue()
 

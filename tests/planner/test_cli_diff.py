@@ -506,7 +506,7 @@ def test_markdown_shows_every_figure_of_both_results_jsons(pairs, name: str) -> 
 @pytest.mark.parametrize("name", PAIRS)
 def test_table_shows_every_figure_of_both_results_jsons(pairs, name: str) -> None:
     pair = pairs[name]
-    text = _diff(pair.base_json, pair.head_json).stdout
+    text = _diff(pair.base_json, pair.head_json, "--wide").stdout  # one line per detail
     assert text.splitlines()[0] == _summary(pair)
     old, new, names = _names(pair)
     statuses = {n: _status(old.get(n), new.get(n)) for n in names}

@@ -35,7 +35,7 @@ def test_gpu_and_provider_filters_give_the_p5_rows_with_their_price():
     assert "gcp" not in out.split("Catalog:")[0] and "a3-highgpu" not in out
     assert "Catalog: built-in snapshot, as of 2026-01-21" in out
     assert "@7412fd2 " in out and "7412fd256c5e" not in out
-    prose = " ".join(out.split())  # the footer wraps at the terminal's width
+    prose = " ".join(out.split())
     assert "public list prices in USD per hour, Linux, shared tenancy, no discounts" in prose
 
 

@@ -142,7 +142,7 @@ def test_markdown_comparison_shows_ttft_tpot_bounds_and_token_costs(scenario, de
 
 
 def test_terminal_tables_show_ttft_tpot_and_verdicts(scenario, designs) -> None:
-    text = invoke("run", str(scenario), "-q")
+    text = invoke("run", str(scenario), "-q", "--wide")  # one table: columns by header
     vllm = designs["vllm"]
     header = next(line for line in text.splitlines() if "┃ design" in line)
     assert "TTFT p99" in header and "TPOT p99" in header and "goodput/s" in header

@@ -309,7 +309,8 @@ def test_a_per_core_sku_has_unknown_instance_hours(expected: Expected, raw_rows,
     n_core = sum(r["sku.description"] == "Instance Core running in Americas" for r in raw_rows)
     assert frame.height == n_core and frame["x_UsageHours"].null_count() == n_core
 
-    result = runner.invoke(app, ["billing", "review", *map(str, FILES), "--month", "2026-10"])
+    result = runner.invoke(app, ["billing", "review", *map(str, FILES), "--month", "2026-10",
+                                 "--wide"])
     assert result.exit_code == 0
     (row,) = [line for line in result.stdout.splitlines() if "a2-highgpu-1g" in line]
     cells = [c.strip() for c in row.split("│") if c.strip()]
