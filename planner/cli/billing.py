@@ -21,13 +21,11 @@ Code 3 stays the guardrails' (:data:`planner.cli.common.EXIT_BREACH`).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import typer
 
-from planner.cli.common import EXIT_DATA_WARNINGS, stderr_console
+from planner.cli.common import EXIT_DATA_WARNINGS, count_progress, stderr_console
 
 EXIT_CODES_HELP = ("Exit codes: 0 done (warnings printed and counted); 1 input error or "
                    "reconciliation NOT BALANCED, nothing written; 2 usage error; 4 --strict and "
@@ -102,34 +100,6 @@ def warnings_text(read: Any) -> str | None:
     return "; ".join(parts) or None
 
 
-@contextlib.contextmanager
-def file_progress(enabled: bool) -> Iterator[Any]:
-    """Yield a ``callback(done, total)`` drawing the files read, with the time left, on a
-    terminal's stderr (gone when the read ends); None otherwise."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = stderr_console()
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    columns = (TextColumn("reading billing files"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("read", total=None)
-
-        def callback(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield callback
-
-
 def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False,
                  compact: bool = False) -> Any:
     """Read billing exports for a command, print what the read found, enforce the exit codes.
@@ -148,7 +118,7 @@ def read_exports(inputs: list[str], *, strict: bool, quiet: bool = False,
     from costmodels.billing.errors import BillingError
     from costmodels.billing.readers import read_billing
 
-    with file_progress(not quiet) as progress:
+    with count_progress(not quiet, "reading billing files") as progress:
         read = read_billing(inputs, compact=compact, progress=progress)
     console = stderr_console()
     rec = read.reconciliation

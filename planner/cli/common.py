@@ -87,6 +87,25 @@ def progress_bar(enabled: bool, total: int | None = None,
         yield callback
 
 
+@contextlib.contextmanager
+def count_progress(enabled: bool, label: str, unit: str = "") -> Iterator[object]:
+    """Yield a ``callback(done, total)`` drawing ``label``, a bar, done/total ``unit``, the time
+    spent and the time left on a terminal's stderr (gone when it ends); None otherwise."""
+    console = stderr_console()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def callback(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield callback
+
+
 def compile_notice(patterns: list[str], quiet: bool) -> str | None:
     """Print, before a run, which simulation kernels it must compile first (none once this
     machine has compiled them: they are cached on disk) and about how long that takes; return

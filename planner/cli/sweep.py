@@ -7,24 +7,20 @@ where an interrupted run stopped (``--no-resume`` starts over).  The report goes
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.common import compile_notice, emit, stderr_console, user_errors
+from planner.cli.common import (
+    compile_notice,
+    count_progress,
+    emit,
+    stderr_console,
+    user_errors,
+)
 from planner.schema import load_scenario
 
 
@@ -43,23 +39,6 @@ class ExecutorKind(str, Enum):
 
     local = "local"
     ray = "ray"
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[object]:
-    console = stderr_console()
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("sweep", total=None)
-
-        def callback(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield callback
 
 
 def sweep(
@@ -115,7 +94,7 @@ def sweep(
         compile_notice([d.pattern for d in loaded.designs], not show_progress)
         runner = make_executor(executor.value, workers=workers, address=address)
         try:
-            with _progress(show_progress) as callback:
+            with count_progress(show_progress, "sweep", "points") as callback:
                 result = run_sweep(loaded, executor=runner, output=output_dir, resume=resume,
                                    progress=callback, sensitivity=sensitivity)
         finally:
