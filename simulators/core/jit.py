@@ -83,19 +83,32 @@ class ColdKernels:
     cache_dir: str
 
 
+def _cache_folder(pattern: str) -> Path:
+    """Numba's cache folder of ``simulators/<pattern>``: ``<pattern>_<sha1 of its absolute
+    path>`` (so another checkout's compiled kernels do not count)."""
+    kernel = _SIMULATORS / pattern / "_kernel.py"
+    try:
+        from numba.core.caching import _CacheLocator
+
+        sub = _CacheLocator.get_suitable_cache_subpath(str(kernel))
+    except (ImportError, AttributeError):  # pragma: no cover - numba's layout, as of 0.60
+        folder = str(kernel.resolve().parent)
+        sub = f"{pattern}_{hashlib.sha1(folder.encode()).hexdigest()}"
+    return Path(numba.config.CACHE_DIR) / sub
+
+
 def cold_kernels(patterns: Iterable[str]) -> dict[str, ColdKernels]:
-    """The patterns among ``patterns`` with no compiled kernel in the on-disk cache.
+    """The patterns among ``patterns`` whose entry kernel (``<pattern>_kernel``) has no
+    compiled code in this checkout's on-disk cache.
 
     Numba compiles a kernel the first time it runs and writes it to the cache (``*.nbc`` files
-    in a folder per package: ``realtime_<hash>``...); a later process loads it in milliseconds.
+    in a folder per package and checkout); a later process loads it in milliseconds.
     """
-    root = Path(numba.config.CACHE_DIR)
-    warm = set()
-    if root.is_dir():
-        warm = {p.name.split("_")[0] for p in root.iterdir()
-                if p.is_dir() and next(p.glob("*.nbc"), None) is not None}
     out = {}
     for pattern in dict.fromkeys(patterns):
-        if pattern in COMPILE_S and pattern not in warm:
-            out[pattern] = ColdKernels(pattern, COMPILE_S[pattern], str(root))
+        if pattern not in COMPILE_S:
+            continue
+        folder = _cache_folder(pattern)
+        if next(folder.glob(f"_kernel.{pattern}_kernel-*.nbc"), None) is None:
+            out[pattern] = ColdKernels(pattern, COMPILE_S[pattern], str(numba.config.CACHE_DIR))
     return out

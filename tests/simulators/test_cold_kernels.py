@@ -5,16 +5,24 @@ from __future__ import annotations
 import numba
 
 from planner.cli.common import compile_notice
-from simulators.core.jit import COMPILE_S, cold_kernels
+from simulators.core.jit import COMPILE_S, _cache_folder, cold_kernels
 
 
 def test_an_empty_cache_is_cold_and_a_compiled_package_is_warm(tmp_path, monkeypatch):
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
     assert list(cold_kernels(["realtime", "llm", "realtime"])) == ["realtime", "llm"]
-    (tmp_path / "realtime_0123abcd").mkdir()
-    (tmp_path / "realtime_0123abcd" / "_kernel.realtime_kernel-1.py311.nbi").write_bytes(b"")
+    other = tmp_path / "realtime_0123abcd"  # another checkout's kernels
+    other.mkdir()
+    (other / "_kernel.realtime_kernel-1.py311.1.nbc").write_bytes(b"")
+    assert "realtime" in cold_kernels(["realtime"])
+    ours = _cache_folder("realtime")
+    assert ours.parent == tmp_path and ours.name.startswith("realtime_")
+    ours.mkdir()
+    (ours / "_kernel.realtime_kernel-1.py311.nbi").write_bytes(b"")
     assert "realtime" in cold_kernels(["realtime"])  # an index without compiled code
-    (tmp_path / "realtime_0123abcd" / "_kernel.realtime_kernel-1.py311.1.nbc").write_bytes(b"")
+    (ours / "_fleet.helper-3.py311.1.nbc").write_bytes(b"")
+    assert "realtime" in cold_kernels(["realtime"])  # a helper, not the entry kernel
+    (ours / "_kernel.realtime_kernel-1.py311.1.nbc").write_bytes(b"")
     assert list(cold_kernels(["realtime", "llm"])) == ["llm"]
     assert cold_kernels(["unknown-pattern"]) == {}
 
