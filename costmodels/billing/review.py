@@ -71,6 +71,7 @@ from costmodels.billing.review_days import (
     find_anomalies,
     floor_day,
     forecast_month,
+    month_to_date,
 )
 from costmodels.billing.review_gpu import GPU_RATE_RULE, gpu_spend
 from costmodels.billing.review_types import (
@@ -85,8 +86,8 @@ from costmodels.billing.review_types import (
 )
 from domain.errors import PlannerError
 
-__all__ = ["ASSUMPTIONS", "OTHER_GROUPS", "Review", "days_in_month", "group_expr", "month_bounds",
-           "monthly_review", "previous_month"]
+__all__ = ["ASSUMPTIONS", "OTHER_GROUPS", "Review", "data_freshness", "days_in_month",
+           "group_expr", "month_bounds", "monthly_review", "previous_month"]
 
 TOP_MOVERS = 10
 """Movers listed one by one; the rest are summed into one ``(other groups)`` row."""
@@ -109,6 +110,8 @@ ASSUMPTIONS: dict[str, str] = {
                    "savings = ContractedCost of the Used rows - EffectiveCost of the Used and "
                    "Unused rows (net of the unused commitment)",
     "gpu_rate": GPU_RATE_RULE,
+    "month_to_date": "effective cost of the month's complete days (as the daily series) vs "
+                     "days 1 to N of the month before (at most its length)",
 }
 
 
@@ -285,6 +288,7 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
         month=month, previous_month=prev, group_by=group_by,
         currency=currencies[0] if currencies else None,
         current=current, previous=previous, change=_change(current, previous),
+        month_to_date=month_to_date(daily_total, month_start, cutoff, has_prev),
         movers=_movers(cur, old) if has_prev else None,
         gpu=gpu_spend(cur), commitments=_commitments(cur),
         anomalies=find_anomalies(daily_total, daily_group, month_start, cutoff),
@@ -296,6 +300,30 @@ def monthly_review(frame: pl.LazyFrame, *, month: str | None = None, group_by: s
         daily_by_group=_chart_groups(daily_group.filter(in_month), cur),
         months_available=months_available, assumptions=dict(ASSUMPTIONS),
     )
+
+
+def data_freshness(frame: pl.LazyFrame, *,
+                   today: dt.date | dt.datetime | None = None) -> tuple[str, Freshness]:
+    """Return the latest month in ``frame`` and how fresh its data is, from one metadata scan.
+
+    The latest charge period end is that of the single-day charges (a monthly fee or tax spans
+    its whole billing period from the first day on), as in :func:`monthly_review`; the month is
+    complete when that end reaches the month's end.
+
+    Raises
+    ------
+    PlannerError
+        When the frame has no rows.
+    """
+    meta = _meta(frame)
+    month, _ = _chosen_month(meta, None)
+    _, month_end = month_bounds(month)
+    latest = _as_utc(meta["latest_end"][0])
+    today_d = today.date() if isinstance(today, dt.datetime) else today
+    lag = (None if today is None or latest is None
+           else (_as_utc(today) - latest).total_seconds() / 86_400.0)
+    return month, Freshness(latest, latest, latest is not None and latest >= month_end,
+                            today_d, lag)
 
 
 def _chosen_month(meta: pl.DataFrame, month: str | None) -> tuple[str, tuple[str, ...]]:

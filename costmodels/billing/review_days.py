@@ -14,11 +14,11 @@ import math
 import numpy as np
 import polars as pl
 
-from costmodels.billing.review_types import Anomaly, Driver, Forecast
+from costmodels.billing.review_types import Anomaly, Driver, Forecast, MonthToDate
 
 __all__ = ["ANOMALY_MIN_HISTORY_DAYS", "ANOMALY_RULE", "ANOMALY_THRESHOLD", "ANOMALY_WINDOW_DAYS",
            "FORECAST_LEVEL", "FORECAST_METHOD", "FORECAST_WINDOW_DAYS", "MAD_TO_SIGMA",
-           "daily_costs", "find_anomalies", "floor_day", "forecast_month"]
+           "daily_costs", "find_anomalies", "floor_day", "forecast_month", "month_to_date"]
 
 ANOMALY_WINDOW_DAYS = 14
 """Trailing days in each day's robust baseline."""
@@ -206,3 +206,27 @@ def forecast_month(cube: pl.DataFrame, known: float, month_start: dt.datetime,
         low, high = point - half, point + half
     return Forecast(known, point, low, high, FORECAST_LEVEL, len(x), r, k, mean,
                     FORECAST_METHOD)
+
+
+def month_to_date(total: pl.DataFrame, month_start: dt.datetime, cutoff: dt.datetime,
+                  has_previous: bool) -> MonthToDate | None:
+    """Return the effective cost of the month's complete days before ``cutoff`` against the
+    same days of the month before (None without a complete day).
+
+    ``total`` is :func:`daily_costs` without groups (both months' days); ``has_previous`` says
+    whether the data has the month before at all (else its cost is unknown, not $0).
+    """
+    n_days = (cutoff.date() - month_start.date()).days
+    if n_days <= 0:
+        return None
+    prev_start = _month_before(month_start).date()
+    prev_days = min(n_days, (month_start.date() - prev_start).days)
+    current = float(_series(total, month_start.date(), cutoff.date()).sum())
+    previous = (float(_series(total, prev_start, prev_start + dt.timedelta(days=prev_days))
+                      .sum()) if has_previous else None)
+    change = None if previous is None else current - previous
+    return MonthToDate(
+        n_days=n_days, through=cutoff.date() - dt.timedelta(days=1), current_usd=current,
+        previous_through=prev_start + dt.timedelta(days=prev_days - 1), previous_usd=previous,
+        change_usd=change,
+        change_pct=None if previous is None or previous == 0 else change / abs(previous))

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Anomaly", "Change", "CommitmentLine", "Commitments", "DailyPoint", "Driver",
-           "Forecast", "Freshness", "GpuRate", "GpuSpend", "Mover", "Review", "Totals"]
+           "Forecast", "Freshness", "GpuRate", "GpuSpend", "MonthToDate", "Mover", "Review",
+           "Totals"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,24 @@ class Change:
     effective_pct: float | None
     billed_usd: float
     billed_pct: float | None
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    """Effective cost of the month's first ``n_days`` complete days against the same days of
+    the month before (its days 1 to ``n_days``, at most its length).
+
+    Multi-day charges count for the hours they cover within those days, as in the daily
+    series; ``previous_usd`` and the change are ``None`` when the data has no month before.
+    """
+
+    n_days: int
+    through: dt.date
+    current_usd: float
+    previous_through: dt.date
+    previous_usd: float | None
+    change_usd: float | None
+    change_pct: float | None
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,7 @@ class Review:
     current: Totals
     previous: Totals | None
     change: Change | None
+    month_to_date: MonthToDate | None
     movers: tuple[Mover, ...] | None
     gpu: GpuSpend | None
     commitments: Commitments | None

@@ -47,13 +47,22 @@ def _name(value: str | None) -> str:
     return NA if value is None else value
 
 
-def _signed_money(value: float | None) -> str:
+def money(value: float | None) -> str:
+    """Return ``$1,234.56``, ``-$1,234.56`` for a negative amount, or ``n/a``."""
     if value is None:
         return NA
-    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_money(abs(value))
+    return ("-" if value < 0 else "") + fmt_money(abs(value))
 
 
-def _signed_pct(value: float | None) -> str:
+def signed_money(value: float | None) -> str:
+    """Return a change of money with its sign: ``+$6,235.90``, ``-$19,606.92``, or ``n/a``."""
+    if value is None:
+        return NA
+    return ("+" if value > 0 else "") + money(value)
+
+
+def signed_pct(value: float | None) -> str:
+    """Return a change as a signed percentage (``+12.3%``, ``-31.5%``) or ``n/a``."""
     if value is None:
         return NA
     return ("+" if value > 0 else "") + fmt_pct(value)
@@ -72,20 +81,35 @@ def _group_label(review: Review) -> str:
 def headline(review: Review) -> str:
     """Return one sentence: the month's effective cost and its change."""
     cur = review.current
-    text = (f"{review.month}: effective {fmt_money(cur.effective_usd)}, billed "
-            f"{fmt_money(cur.billed_usd)} ({review.currency or 'currency n/a'})")
+    text = (f"{review.month}: effective {money(cur.effective_usd)}, billed "
+            f"{money(cur.billed_usd)} ({review.currency or 'currency n/a'})")
     if review.change is not None:
-        text += (f"; {_signed_money(review.change.effective_usd)} "
-                 f"({_signed_pct(review.change.effective_pct)}) effective vs "
+        text += (f"; {signed_money(review.change.effective_usd)} "
+                 f"({signed_pct(review.change.effective_pct)}) effective vs "
                  f"{review.previous_month}")
     else:
         text += f"; {review.previous_month}: no data, change n/a"
     if review.forecast is not None:
         f = review.forecast
-        band = (f" ({fmt_pct(f.level, 0)} interval {fmt_money(f.low_usd)} to "
-                f"{fmt_money(f.high_usd)})" if f.low_usd is not None else "")
-        text += f"; month in progress, forecast {fmt_money(f.point_usd)}{band}"
+        band = (f" ({fmt_pct(f.level, 0)} interval {money(f.low_usd)} to "
+                f"{money(f.high_usd)})" if f.low_usd is not None else "")
+        text += f"; month in progress, forecast {money(f.point_usd)}{band}"
     return text + "."
+
+
+def month_to_date_line(review: Review) -> str:
+    """Return the month to date against the same days of the month before."""
+    m = review.month_to_date
+    if m is None:
+        return f"Month to date: n/a (no complete day in {review.month} yet)."
+    first = f"{review.month}-01"
+    text = (f"Month to date ({first} to {m.through.isoformat()}, {m.n_days} days): "
+            f"{money(m.current_usd)} effective vs ")
+    if m.previous_usd is None:
+        return text + f"n/a for the same days of {review.previous_month} (no data)."
+    return (text + f"{money(m.previous_usd)} for {review.previous_month}-01 to "
+            f"{m.previous_through.isoformat()}: {signed_money(m.change_usd)} "
+            f"({signed_pct(m.change_pct)}).")
 
 
 def freshness_line(review: Review) -> str:
@@ -104,22 +128,23 @@ def totals_section(review: Review) -> Section:
     """Billed, effective and list cost of the month and the month before."""
     cur, prev, ch = review.current, review.previous, review.change
     rows = [
-        ("effective (amortised)", fmt_money(cur.effective_usd),
-         fmt_money(prev.effective_usd if prev else None),
-         _signed_money(ch.effective_usd if ch else None),
-         _signed_pct(ch.effective_pct if ch else None)),
-        ("billed (invoice)", fmt_money(cur.billed_usd), fmt_money(prev.billed_usd if prev else None),
-         _signed_money(ch.billed_usd if ch else None),
-         _signed_pct(ch.billed_pct if ch else None)),
-        ("list", fmt_money(cur.list_usd), fmt_money(prev.list_usd if prev else None),
-         _signed_money(cur.list_usd - prev.list_usd) if prev else NA, NA if prev is None else
-         _signed_pct((cur.list_usd - prev.list_usd) / abs(prev.list_usd)
+        ("effective (amortised)", money(cur.effective_usd),
+         money(prev.effective_usd if prev else None),
+         signed_money(ch.effective_usd if ch else None),
+         signed_pct(ch.effective_pct if ch else None)),
+        ("billed (invoice)", money(cur.billed_usd), money(prev.billed_usd if prev else None),
+         signed_money(ch.billed_usd if ch else None),
+         signed_pct(ch.billed_pct if ch else None)),
+        ("list", money(cur.list_usd), money(prev.list_usd if prev else None),
+         signed_money(cur.list_usd - prev.list_usd) if prev else NA, NA if prev is None else
+         signed_pct((cur.list_usd - prev.list_usd) / abs(prev.list_usd)
                      if prev.list_usd else None)),
         ("rows", f"{cur.n_rows:,}", f"{prev.n_rows:,}" if prev else NA, "", ""),
     ]
     table = Table(("cost", review.month, review.previous_month, "change", "change %"),
                   tuple(rows), ("left", "right", "right", "right", "right"))
-    return Section("Totals", (Paragraph(headline(review)), table))
+    return Section("Totals", (Paragraph(headline(review)), table,
+                              Paragraph(month_to_date_line(review))))
 
 
 def movers_section(review: Review) -> Section:
@@ -129,8 +154,8 @@ def movers_section(review: Review) -> Section:
             f"n/a: the data has no rows for {review.previous_month}."),))
     rows = tuple((
         _name(m.group) + (f" ({m.n_groups} groups)" if m.n_groups > 1 else ""),
-        fmt_money(m.current_usd), fmt_money(m.previous_usd), _signed_money(m.change_usd),
-        _signed_pct(m.change_pct), fmt_pct(m.share_of_change),
+        money(m.current_usd), money(m.previous_usd), signed_money(m.change_usd),
+        signed_pct(m.change_pct), fmt_pct(m.share_of_change),
     ) for m in review.movers)
     return Section(f"Top movers by {_group_label(review)} (effective cost)", (Table(
         (_group_label(review), review.month, review.previous_month, "change", "change %",
@@ -149,16 +174,16 @@ def gpu_section(review: Review) -> Section:
         return Section("GPU spend", (Paragraph("No GPU rows (x_GpuCount > 0 or x_GpuModel) in "
                                                f"{review.month}."),))
     items = [
-        (f"GPU spend (effective): {fmt_money(g.effective_usd)} = used "
-         f"{fmt_money(g.used_usd)} + unused commitment {fmt_money(g.unused_commitment_usd)} "
-         f"(list of the used rows {fmt_money(g.list_usd)})"),
+        (f"GPU spend (effective): {money(g.effective_usd)} = used "
+         f"{money(g.used_usd)} + unused commitment {money(g.unused_commitment_usd)} "
+         f"(list of the used rows {money(g.list_usd)})"),
         (f"GPU-hours: {fmt_number(g.gpu_hours, 1)}; effective "
          f"{fmt_unit(g.effective_usd_per_gpu_hour)}/GPU-hour with unused commitment (used only "
          f"{fmt_unit(g.used_usd_per_gpu_hour)}) vs list {fmt_unit(g.list_usd_per_gpu_hour)}"
          "/GPU-hour"),
     ]
     if g.unrated_usd:
-        items.append(f"{fmt_money(g.unrated_usd)} of GPU spend is in rows with unknown "
+        items.append(f"{money(g.unrated_usd)} of GPU spend is in rows with unknown "
                      "GPU-hours (no GPU count or no used hours): in the spend, not in a "
                      "$/GPU-hour")
     items.append(f"share of GPU spend on spot: {fmt_pct(g.spot_share)}; on commitments: "
@@ -169,7 +194,7 @@ def gpu_section(review: Review) -> Section:
     rows = tuple((
         _name(r.instance_type), PURCHASE_LABEL.get(r.purchase_option or "", NA),
         _name(r.gpu_model), fmt_number(r.usage_hours, 1), fmt_number(r.gpu_hours, 1),
-        fmt_money(r.used_usd), fmt_money(r.unused_commitment_usd), fmt_money(r.effective_usd),
+        money(r.used_usd), money(r.unused_commitment_usd), money(r.effective_usd),
         fmt_unit(r.used_usd_per_gpu_hour), fmt_unit(r.effective_usd_per_gpu_hour),
         fmt_unit(r.list_usd_per_gpu_hour),
         fmt_pct(_discount(r.effective_usd_per_gpu_hour, r.list_usd_per_gpu_hour)),
@@ -188,8 +213,8 @@ def commitments_section(review: Review) -> Section:
                                                  f"{review.month}."),))
     rows = tuple((
         "all" if line.commitment_type is None and line is c.total else _name(line.commitment_type),
-        fmt_pct(line.coverage_hours), fmt_pct(line.coverage_cost), fmt_money(line.used_usd),
-        fmt_money(line.unused_usd), fmt_pct(line.utilisation), fmt_money(line.savings_usd),
+        fmt_pct(line.coverage_hours), fmt_pct(line.coverage_cost), money(line.used_usd),
+        money(line.unused_usd), fmt_pct(line.utilisation), money(line.savings_usd),
     ) for line in (*c.by_type, c.total))
     return Section("Commitments", (Table(
         ("commitment type", "coverage (hours)", "coverage (cost)", "used", "unused",
@@ -202,9 +227,9 @@ def anomalies_section(review: Review) -> Section:
         return Section("Anomalies", (Paragraph(
             f"No anomalous day in {review.month} ({review.assumptions['anomaly_rule']})."),))
     rows = tuple((
-        a.day.isoformat(), fmt_money(a.cost_usd), fmt_money(a.baseline_usd),
-        _signed_money(a.delta_usd), f"{a.robust_z:+.1f}",
-        "; ".join(f"{_name(d.group)} {_signed_money(d.delta_usd)}" for d in a.drivers) or NA,
+        a.day.isoformat(), money(a.cost_usd), money(a.baseline_usd),
+        signed_money(a.delta_usd), f"{a.robust_z:+.1f}",
+        "; ".join(f"{_name(d.group)} {signed_money(d.delta_usd)}" for d in a.drivers) or NA,
     ) for a in review.anomalies)
     return Section("Anomalies", (Table(
         ("day", "effective", "baseline (median)", "departure", "robust z", "drivers"), rows,
@@ -219,10 +244,10 @@ def forecast_section(review: Review) -> Section:
                 else "n/a: no complete day in the month yet.")
         return Section("Month-end forecast", (Paragraph(text),))
     return Section("Month-end forecast", (Bullets((
-        (f"forecast: {fmt_money(f.point_usd)}; {fmt_pct(f.level, 0)} interval "
-        f"{fmt_money(f.low_usd)} to {fmt_money(f.high_usd)}"),
-        (f"known so far: {fmt_money(f.known_usd)} over {f.days_observed} complete days; "
-        f"{f.days_remaining:.1f} days left at {fmt_money(f.mean_daily_usd)}/day (mean of the "
+        (f"forecast: {money(f.point_usd)}; {fmt_pct(f.level, 0)} interval "
+        f"{money(f.low_usd)} to {money(f.high_usd)}"),
+        (f"known so far: {money(f.known_usd)} over {f.days_observed} complete days; "
+        f"{f.days_remaining:.1f} days left at {money(f.mean_daily_usd)}/day (mean of the "
         f"last {f.window_days} days)"),
     )),))
 
@@ -398,8 +423,8 @@ def _fig_gpu(review: Review) -> Any | None:
         fig.add_trace(go.Bar(
             x=[_name(r.instance_type) for r in sel], y=[r.effective_usd_per_gpu_hour for r in sel],
             name=PURCHASE_LABEL.get(opt, opt),
-            customdata=[[fmt_unit(r.used_usd_per_gpu_hour), fmt_money(r.effective_usd),
-                         fmt_money(r.unused_commitment_usd), fmt_number(r.gpu_hours, 1)]
+            customdata=[[fmt_unit(r.used_usd_per_gpu_hour), money(r.effective_usd),
+                         money(r.unused_commitment_usd), fmt_number(r.gpu_hours, 1)]
                         for r in sel],
             hovertemplate=("%{x}: %{y:$.4f}/GPU-h = %{customdata[1]} / %{customdata[3]} "
                            "GPU-h (used only %{customdata[0]}/GPU-h; unused commitment "

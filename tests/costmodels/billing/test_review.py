@@ -352,3 +352,34 @@ def test_review_values_are_finite(generated):
         elif isinstance(v, float):
             assert math.isfinite(v)
     walk(doc)
+
+
+# ----------------------------------------------------------------------------- month to date
+
+def test_month_to_date_compares_the_same_days_of_the_month_before():
+    """Hand-computed: September at $100/day, October at $150/day with data through 10 October
+    (and a monthly fee spanning October, which counts for the ten days only): 10 days of
+    October against 1-10 September."""
+    sept = {dt.date(2026, 9, 1) + dt.timedelta(days=i): 100.0 for i in range(30)}
+    octo = {dt.date(2026, 10, 1) + dt.timedelta(days=i): 150.0 for i in range(10)}
+    rows = _daily_rows({**sept, **octo}, services=("compute",), weights=(1.0,))
+    rows.append({"ServiceName": "Tax", "ChargeCategory": "Tax", "EffectiveCost": 310.0,
+                 "ChargePeriodEnd": dt.datetime(2026, 11, 1, tzinfo=UTC)})
+    mtd = monthly_review(frame_from_rows(rows)).month_to_date
+    assert (mtd.n_days, mtd.through, mtd.previous_through) == (
+        10, dt.date(2026, 10, 10), dt.date(2026, 9, 10))
+    assert mtd.current_usd == pytest.approx(10 * 150.0 + 10 * 10.0)  # the fee's 10 days
+    assert mtd.previous_usd == pytest.approx(1000.0)
+    assert mtd.change_usd == pytest.approx(600.0) and mtd.change_pct == pytest.approx(0.6)
+
+
+def test_month_to_date_of_a_complete_month_caps_the_month_before_and_knows_no_previous():
+    days = {dt.date(2026, 9, 1) + dt.timedelta(days=i): 100.0 for i in range(61)}
+    review = monthly_review(frame_from_rows(_daily_rows(days, ("compute",), (1.0,))))
+    mtd = review.month_to_date
+    assert (mtd.n_days, mtd.previous_through) == (31, dt.date(2026, 10, 31) - dt.timedelta(31))
+    assert mtd.current_usd == pytest.approx(review.current.effective_usd)
+    assert mtd.previous_usd == pytest.approx(review.previous.effective_usd)
+    first = monthly_review(frame_from_rows(_daily_rows(days, ("compute",), (1.0,))),
+                           month="2026-09").month_to_date
+    assert first.previous_usd is None and first.change_usd is None  # no August: unknown, not $0
