@@ -99,6 +99,8 @@ def sweep(
                                    progress=callback, sensitivity=sensitivity)
         finally:
             runner.close()
+        for note in result.notes:
+            stderr_console().print(f"note: {note}", markup=False, soft_wrap=True)
         if show_progress:
             c = result.counts()
             stderr_console().print(

@@ -60,6 +60,8 @@ class SweepResult:
     catalog: str
     catalog_as_of: str | None
     sensitivity: tuple[SensitivityCase, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+    """What reading the output folder back skipped (a torn or damaged line), for stderr."""
 
     def pareto(self, axis: str = "latency") -> list[Row]:
         """Return the Pareto front of cost against ``latency`` or ``attainment``."""
@@ -219,6 +221,7 @@ def run_sweep(
             n_ran, n_resumed = _run_points(plan, job, store, executor, progress)
             rows = tuple(store.rows[p.point_id] if p.status == "planned" else _skipped_row(p)
                          for p in plan.points)
+            notes = tuple(store.notes)
         result = SweepResult(
             scenario={"name": scenario.name, "path": scenario.source_path,
                       "horizon_s": scenario.horizon_s, "replications": scenario.replications,
@@ -227,7 +230,7 @@ def run_sweep(
             constraints=plan.sweep.constraints, slo=_slo(scenario, plan),
             rows=rows, n_ran=n_ran, n_resumed=n_resumed, executor=executor.name,
             workers=executor.workers, wall_s=0.0, output=str(folder), fingerprint=job.key,
-            catalog=catalog.label, catalog_as_of=catalog.as_of)
+            catalog=catalog.label, catalog_as_of=catalog.as_of, notes=notes)
         cases: tuple[SensitivityCase, ...] = ()
         best = result.cheapest()
         if sensitivity and best is not None:
