@@ -7,6 +7,10 @@ where an interrupted run stopped (``--no-resume`` starts over).  The report goes
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -39,6 +43,32 @@ class ExecutorKind(str, Enum):
 
     local = "local"
     ray = "ray"
+
+
+class _Stopped(SystemExit):
+    """Raised in the main thread by SIGTERM or SIGHUP, so that the sweep cleans up and exits."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into an exception while the sweep runs, so that its workers are
+    stopped, its folder lock released and its temporary files removed (finished points are
+    kept); Ctrl-C already raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(128 + signum)
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+              if s is not None]
+    previous = {s: signal.signal(s, stop) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def sweep(
@@ -94,9 +124,14 @@ def sweep(
         compile_notice([d.pattern for d in loaded.designs], not show_progress)
         runner = make_executor(executor.value, workers=workers, address=address)
         try:
-            with count_progress(show_progress, "sweep", "points") as callback:
+            with _stop_on_signals(), count_progress(show_progress, "sweep", "points") as callback:
                 result = run_sweep(loaded, executor=runner, output=output_dir, resume=resume,
                                    progress=callback, sensitivity=sensitivity)
+        except (_Stopped, KeyboardInterrupt):
+            stderr_console().print("sweep stopped; the finished points are kept in the output "
+                                   "folder: run the same command again to resume",
+                                   markup=False, soft_wrap=True)
+            raise
         finally:
             runner.close()
         for note in result.notes:

@@ -8,6 +8,8 @@ they finish.
     to each worker once, through the pool initializer.  Each worker runs its kernels on
     ``cores // workers`` threads (at least 1), so the pool does not oversubscribe the CPUs.
     ``workers=0`` runs the points in this process, one after another (debugging, tests).
+    No helper process outlives the driver (:mod:`planner.sweep.lifeline`); a sweep stopped
+    early (an exception, Ctrl-C) terminates its workers instead of waiting for their points.
 ``ray``
     One Ray task per point (``num_cpus=1``, kernels on one thread).  ``ray.init(address=...)``
     joins an existing cluster (``ray://host:port`` is Ray Client); without an address a local
@@ -24,9 +26,10 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, Self
 
 from domain.errors import PlannerError
 from planner.sweep.runner import PointTask, SweepJob, run_point
@@ -47,7 +50,7 @@ class Executor:
     def close(self) -> None:
         """Release the workers (idempotent)."""
 
-    def __enter__(self) -> Executor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,9 +63,13 @@ _WORKER_JOBS: dict[str, SweepJob] = {}
 """Per local worker process: the jobs sent by the pool initializer, by fingerprint."""
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, lifeline: Any) -> None:
     import numba
 
+    from planner.sweep.lifeline import die_with_parent, watch_lifeline
+
+    die_with_parent()  # the fork server (Linux): it dies with the driver
+    watch_lifeline(lifeline)
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
@@ -79,7 +86,12 @@ def _local_point(job_key: str, job_file: str, task: PointTask) -> dict[str, Any]
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["planner.run", "planner.sweep.runner"])
+        preload = ["planner.run", "planner.sweep.runner"]
+        if threading.current_thread() is threading.main_thread():
+            # the parent-death signal fires when the *thread* that started the fork server
+            # ends: tie it to the driver only when that thread lives as long as the driver
+            preload.append("planner.sweep.forkserver_tie")
+        ctx.set_forkserver_preload(preload)
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -97,12 +109,15 @@ class LocalExecutor(Executor):
                                "this process or N worker processes")
         self._threads = max(1, cores // max(1, self.workers))
         self._pool: ProcessPoolExecutor | None = None
+        self._lifeline: Any = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+            context = _context()
+            reader, self._lifeline = context.Pipe(duplex=False)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=_init_worker,
-                                             initargs=(self._threads,))
+                                             initargs=(self._threads, reader))
         return self._pool
 
     def map(self, job: SweepJob, tasks: Iterable[PointTask]) -> Iterator[dict[str, Any]]:
@@ -126,15 +141,35 @@ class LocalExecutor(Executor):
                 for future in done:
                     yield future.result()
         finally:
-            for future in pending:
-                future.cancel()
-            wait(pending)  # a running point may still be reading the job file
+            if pending:  # stopped early: its running points are not waited for
+                self._terminate()
             os.unlink(job_file)
+
+    def _terminate(self) -> None:
+        """Stop the pool now: cancel queued points and end the workers, busy or not."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # Python 3.14 has pool.terminate_workers(); before it, the processes are only reachable
+        # through this private mapping (stable since 3.2).
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        self._close_lifeline()
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._close_lifeline()
 
 
 # -------------------------------------------------------------------------------------- ray

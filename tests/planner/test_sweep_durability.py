@@ -8,11 +8,15 @@ discarded every later row.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
+import yaml
 
 from domain.errors import PlannerError
 from planner.sweep.store import POINTS_FILE, SweepStore
@@ -82,3 +86,80 @@ def test_a_torn_line_in_the_middle_skips_only_that_line(tmp_path):
     assert [json.loads(x)["point_id"] for x in points.read_text().splitlines()] == ["a", "d", "b"]
     with SweepStore.open(tmp_path, MANIFEST, resume=True) as store:
         assert store.notes == [] and sorted(store.rows) == ["a", "b", "d"]
+
+
+# ------------------------------------------------------------------- killed sweeps leave nothing
+
+SLOW_SWEEP = {
+    "name": "kill-me", "horizon_s": 900, "warmup_s": 10, "replications": 2, "seed": 3,
+    "workloads": [{"name": "w", "kind": "inference",
+                   "arrivals": {"kind": "poisson", "rate_rps": 400}}],
+    "designs": [{"name": "base", "workload": "w", "pattern": "realtime",
+                 "fleet": {"instance": "aws:g6.xlarge", "nodes": 4},
+                 "batching": {"max_batch": 4, "max_wait_ms": 2},
+                 "service_time": {"kind": "exponential", "mean_ms": 8}}],
+    "sweep": {"design": "base", "parameters": {"fleet.nodes": list(range(4, 44))},
+              "constraints": {"slo": False}},
+}
+
+
+def _session(sid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process in session ``sid`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] == "Z" or int(fields[3]) != sid:  # zombies have ended
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                found.append((int(entry), f.read().replace(b"\0", b" ").decode()[:120]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_sweep_leaves_no_process_behind(tmp_path):
+    """SIGTERM, Ctrl-C (SIGINT) and SIGKILL of the driver: within seconds, neither its workers
+    nor the fork server nor the resource tracker survive.  The three sweeps run side by side."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(SLOW_SWEEP))
+    sweeps = {}
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+        out = tmp_path / sig.name
+        sweeps[sig] = subprocess.Popen(
+            [sys.executable, "-c", "from planner.cli.main import main; main()", "sweep",
+             str(path), "--workers", "2", "--output-dir", str(out), "--quiet",
+             "--no-sensitivity"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        waiting = dict(sweeps)
+        while waiting and time.monotonic() < deadline:
+            for sig, proc in list(waiting.items()):
+                # driver + resource tracker + fork server + 2 workers: the pool is up
+                if len(_session(proc.pid)) >= 5:
+                    proc.send_signal(sig)
+                    del waiting[sig]
+                assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.1)
+        assert not waiting, f"pools never started: {list(waiting)}"
+        deadline = time.monotonic() + 10
+        left = {sig: _session(p.pid) for sig, p in sweeps.items()}
+        while any(left.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for p in sweeps.values():
+                p.poll()  # reap the driver
+            left = {sig: _session(p.pid) for sig, p in sweeps.items()}
+        assert not any(left.values()), f"survived: {left}"
+    finally:
+        for proc in sweeps.values():
+            for pid, _ in _session(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    stopped = sweeps[signal.SIGTERM].stderr.read().decode()
+    assert "sweep stopped" in stopped and sweeps[signal.SIGTERM].returncode == 128 + 15
