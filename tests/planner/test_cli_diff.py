@@ -9,12 +9,10 @@ table, JSON and Markdown are checked against, with the % changes recomputed here
 from __future__ import annotations
 
 import json
-import math
 import re
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,20 @@ import yaml
 from typer.testing import CliRunner
 
 from planner.cli.main import app
+from tests.planner.diff_expected import (
+    Pair,
+    design_names,
+    design_status,
+    expected_figures,
+    expected_pct,
+    expected_rows,
+    expected_summary,
+    md_details,
+    md_unescape,
+    plain_words,
+    table_details,
+    verdict_of,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -102,17 +114,6 @@ def _design(data: dict, name: str) -> dict:
     return next(d for d in data["designs"] if d["name"] == name)
 
 
-@dataclass
-class Pair:
-    """Two runs: the scenario YAMLs and the results JSONs planner compare wrote for them."""
-
-    base_yaml: Path
-    head_yaml: Path
-    base_json: Path
-    head_json: Path
-    base: dict
-    head: dict
-
 
 def _invoke(*args: object):
     return runner.invoke(app, [str(a) for a in args])
@@ -177,293 +178,6 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
     return made
 
 
-# ----------------------------------------------------------------------------- the truth
-
-UNITS = (("ms", 1.0, 10_000), ("s", 1_000.0, 120_000), ("min", 60_000.0, 7_200_000),
-         ("h", 3_600_000.0, math.inf))
-
-
-def _ms(value: float, others: tuple[float | None, ...]) -> str:
-    """A duration as the reports show it: old and new in the unit of the larger (ms below
-    10 s, s below 2 min, min below 2 h, else h), unless one would read below 1 in it: then
-    each in its own."""
-    def unit_of(v: float) -> tuple[str, float]:
-        return next((u, s) for u, s, below in UNITS if abs(v) < below)
-
-    unit, scale = unit_of(max(abs(v) for v in others if v is not None))
-    if any(v is not None and v != 0 and abs(v) < scale for v in others):
-        unit, scale = unit_of(value)
-    return f"{value / scale:,.2f} {unit}"
-
-
-def _unit_cost(value: float) -> str:
-    if value != 0 and abs(value) < 0.001:
-        return f"${value:.{2 - math.floor(math.log10(abs(value)))}f}"
-    return f"${value:.4f}" if abs(value) < 10 else f"${value:,.2f}"
-
-
-def _pct(old: float, new: float) -> str:
-    """The % change: one decimal, or two significant digits below 0.05 %."""
-    pct = 100 * (new - old) / abs(old)
-    if 0 < abs(pct) < 0.05:  # the zeros after the point, then two digits
-        zeros = next(i for i, c in enumerate(f"{abs(pct):.15f}".split(".")[1]) if c != "0")
-        return f"{pct:+.{min(6, zeros + 2)}f}%"
-    return f"{pct:+.1f}%"
-
-
-@dataclass
-class Figure:
-    """One row the diff must show for a design: its label and each side's value."""
-
-    key: str
-    label: str
-    unit: str
-    old: float | None
-    new: float | None
-    old_half: float | None = None
-    new_half: float | None = None
-    old_incomplete: bool = False
-    new_incomplete: bool = False
-
-    def shown(self, value: float | None, half: float | None, incomplete: bool) -> str:
-        if value is None:
-            return "n/a"
-        if self.unit == "ms":
-            return _ms(value, (self.old, self.new))
-        if self.unit == "fraction":
-            return f"{value * 100:.1f}%"
-        text = f"${value:,.2f}" if self.key == "usd_per_month" else _unit_cost(value)
-        if half:
-            text += f" ± ${half:,.2f}"
-        return ("≥" + text) if incomplete else text
-
-    def expected(self, status: str) -> str:
-        old = self.shown(self.old, self.old_half, self.old_incomplete)
-        new = self.shown(self.new, self.new_half, self.new_incomplete)
-        if status == "added":
-            return f"{new} (added)"
-        if status == "removed":
-            return f"{old} (removed)"
-        if self.old is None and self.new is None:
-            return "n/a"
-        if self.old is None or self.new is None:
-            return f"{old} -> {new}"
-        if self.old == self.new:
-            return f"{new} (unchanged)"
-        pct = "from 0" if self.old == 0 else _pct(self.old, self.new)
-        noise = ""
-        if self.key == "usd_per_month" and abs(self.new - self.old) <= math.hypot(
-                self.old_half or 0.0, self.new_half or 0.0) and not (
-                self.old_incomplete or self.new_incomplete):
-            noise = ", within noise"
-        return f"{old} -> {new} ({pct}{noise})"
-
-
-METRIC_LABELS = {"latency": "latency", "freshness": "freshness",
-                 "completion_time": "completion time"}
-BOUND_NAMES = {"ttft": "TTFT", "tpot": "TPOT", "e2e": "E2E latency"}
-
-
-def _half(d: dict) -> float | None:
-    ci = d["cost"]["usd_per_month_ci95"]
-    return None if ci is None else 0.5 * (ci[1] - ci[0])
-
-
-def _figures(old: dict | None, new: dict | None) -> list[Figure]:
-    """Every figure the diff shows for a design, read from the results JSONs."""
-    sides = [d for d in (old, new) if d is not None]
-    label = METRIC_LABELS[sides[-1]["metric"]]
-
-    def fig(key: str, name: str, unit: str, get: Callable[[dict], float | None]) -> Figure:
-        return Figure(key, name, unit, None if old is None else get(old),
-                      None if new is None else get(new))
-
-    figures = [fig(f"{k}_ms", f"{label} {k}", "ms", lambda d, k=k: d["latency_ms"][k])
-               for k in ("p50", "p90", "p99")]
-    if any("llm" in d for d in sides):
-        for which, name in (("ttft", "TTFT"), ("tpot", "TPOT")):
-            figures += [fig(f"{which}_{k}_ms", f"{name} {k}", "ms",
-                            lambda d, w=which, k=k: d["llm"][f"{w}_ms"][k] if "llm" in d
-                            else None) for k in ("p50", "p90", "p99")]
-    figures.append(fig("utilization", "utilisation", "fraction", lambda d: d["utilization"]))
-    cost = fig("usd_per_month", "cost per month", "usd", lambda d: d["cost"]["usd_per_month"])
-    cost.old_half = None if old is None else _half(old)
-    cost.new_half = None if new is None else _half(new)
-    figures.append(cost)
-    patterns = {d["pattern"] for d in sides}
-    per = sorted({"records" if d["pattern"] in ("batch", "streaming") else "requests"
-                  for d in sides if d["pattern"] != "training"})
-    units = []
-    if patterns - {"training"}:
-        units.append(("usd_per_1k_requests", f"$/1k {' or '.join(per)}"))
-    for key, name in (("usd_per_1m_tokens", "$/1M tokens"),
-                      ("usd_per_1m_input_tokens", "$/1M input tokens"),
-                      ("usd_per_1m_output_tokens", "$/1M output tokens")):
-        if "llm" in patterns or any(d["cost"][key] is not None for d in sides):
-            units.append((key, name))
-    if "training" in patterns or any(d["cost"]["usd_per_run"] is not None for d in sides):
-        units.append(("usd_per_run", "$/run"))
-    figures += [fig(key, name, "usd", lambda d, key=key: d["cost"][key]) for key, name in units]
-    for f in figures:
-        if f.unit == "usd":
-            f.old_incomplete = old is not None and old["cost"]["incomplete"]
-            f.new_incomplete = new is not None and new["cost"]["incomplete"]
-    return figures
-
-
-def _verdict(d: dict) -> str | None:
-    bounds = d.get("slos") or ([d["slo"]] if d["slo"] else [])
-    verdicts = [b["verdict"] for b in bounds]
-    if not verdicts:
-        return None
-    return "MISSED" if "MISSED" in verdicts else (
-        "inconclusive" if "inconclusive" in verdicts else "met")
-
-
-def _verdict_text(d: dict) -> str:
-    bounds = d.get("slos") or ([d["slo"]] if d["slo"] else [])
-    if not bounds:
-        return "no SLO"
-    name = [BOUND_NAMES.get(b["metric"], METRIC_LABELS[d["metric"]]) for b in bounds]
-    missed = [n for n, b in zip(name, bounds) if b["verdict"] == "MISSED"]
-    open_ = [n for n, b in zip(name, bounds) if b["verdict"] == "inconclusive"]
-    if missed:
-        return "MISSED" if len(bounds) == 1 else f"MISSED ({', '.join(missed)})"
-    if open_:
-        return "inconclusive" if len(bounds) == 1 else f"inconclusive ({', '.join(open_)})"
-    if d.get("unjudged_slo"):
-        return f"met ({', '.join(u.upper() for u in d['unjudged_slo'])} n/a)"
-    return "met"
-
-
-def _slo_expected(old: dict | None, new: dict | None) -> str:
-    if old is None:
-        return f"{_verdict_text(new)} (added)"
-    if new is None:
-        return f"{_verdict_text(old)} (removed)"
-    a, b = _verdict_text(old), _verdict_text(new)
-    return f"{b} (unchanged)" if a == b else f"{a} -> {b}"
-
-
-def _fleet(d: dict) -> str:
-    f = d["fleet"]
-    auto = f["autoscaling"]
-    scaling = f"autoscaled {auto['min_nodes']}-{auto['max_nodes']}" if auto else "fixed"
-    return f"{f['nodes']}x {f['instance']}, {f['purchase']}, {scaling}"
-
-
-def _names(pair: Pair) -> tuple[dict, dict, list[str]]:
-    old = {d["name"]: d for d in pair.base["designs"]}
-    new = {d["name"]: d for d in pair.head["designs"]}
-    return old, new, list(new) + [n for n in old if n not in new]
-
-
-def _status(old: dict | None, new: dict | None) -> str:
-    if old is None:
-        return "added"
-    if new is None:
-        return "removed"
-    same = all(f.old == f.new for f in _figures(old, new))
-    return "unchanged" if same and _verdict_text(old) == _verdict_text(new) and _fleet(
-        old) == _fleet(new) else "changed"
-
-
-def _expected_rows(old: dict | None, new: dict | None) -> dict[str, str]:
-    """Every ``label -> text`` row the diff shows for one design."""
-    status = _status(old, new)
-    rows = {}
-    if status in ("changed", "unchanged"):
-        a, b = _fleet(old), _fleet(new)
-        rows["fleet"] = a if a == b else f"{a} -> {b}"
-    else:
-        rows["fleet"] = _fleet(new or old)
-    rows["SLO"] = _slo_expected(old, new)
-    rows.update({f.label: f.expected(status) for f in _figures(old, new)})
-    return rows
-
-
-def _summary(pair: Pair) -> str:
-    """The one-line summary, recomputed from the two results JSONs."""
-    old, new, names = _names(pair)
-    statuses = {n: _status(old.get(n), new.get(n)) for n in names}
-    counts = ", ".join(f"{k} {s}" for s in ("changed", "unchanged", "added", "removed")
-                       if (k := sum(v == s for v in statuses.values())))
-    total_old = total_new = 0.0
-    left_out = []
-    counted = 0
-    for n in names:
-        sides = [d for d in (old.get(n), new.get(n)) if d is not None]
-        if any(d["cost"]["usd_per_month"] is None or d["cost"]["incomplete"] for d in sides):
-            left_out.append(n)
-            continue
-        counted += 1
-        total_old += old[n]["cost"]["usd_per_month"] if n in old else 0.0
-        total_new += new[n]["cost"]["usd_per_month"] if n in new else 0.0
-    left = (f" ({len(left_out)} design{'' if len(left_out) == 1 else 's'} without a complete "
-            f"price left out: {', '.join(left_out)})" if left_out else "")
-    if not counted:
-        cost = f"monthly cost n/a{left}"
-    elif total_old == total_new:
-        cost = f"monthly cost unchanged (${total_new:,.2f}){left}"
-    else:
-        delta = total_new - total_old
-        sign = "-" if delta < 0 else "+"
-        cost = (f"monthly cost ${total_old:,.2f} -> ${total_new:,.2f} ({sign}${abs(delta):,.2f}, "
-                f"{_pct(total_old, total_new)}){left}")
-    parts = [cost]
-    for verdict in ("MISSED", "met", "inconclusive"):
-        k = sum(1 for n in names if n in old and n in new and _verdict(new[n]) == verdict
-                and _verdict(old[n]) != verdict)
-        if k:
-            parts.append(f"{k} SLO{'' if k == 1 else 's'} now {verdict}")
-    n = len(names)
-    return f"{n} design{'' if n == 1 else 's'} ({counts}): " + "; ".join(parts)
-
-
-# ----------------------------------------------------------------------------- reading output
-
-def _unescape(cell: str) -> str:
-    return cell.replace("&lt;", "<").replace("\\|", "|").replace("\\\\", "\\")
-
-
-def _md_details(markdown: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """``name -> (status, {label: text})`` from the ``<details>`` blocks."""
-    out = {}
-    for summary, table in re.findall(
-            r"<details>\n<summary>(.*?)</summary>\n\n(.*?)\n\n</details>", markdown, re.DOTALL):
-        name, status = re.match(r"<b>(.*?)</b> \((\w+)\)", summary).groups()
-        rows = {}
-        for line in table.splitlines()[2:]:
-            label, text = re.split(r"(?<!\\) \| ", line[2:-2])
-            rows[_unescape(label)] = _unescape(text)
-        out[_unescape(name)] = (status, rows)
-    return out
-
-
-def _table_details(text: str, names: list[str], statuses: dict[str, str]
-                   ) -> dict[str, dict[str, str]]:
-    """``name -> {label: text}`` from the terminal table's details section."""
-    lines = text[text.index("details"):].splitlines()
-    starts = [next(i for i, line in enumerate(lines) if line.strip().startswith(
-        f"{n} ({statuses[n]})")) for n in names]
-    out = {}
-    for n, start, end in zip(names, starts, [*starts[1:], len(lines)]):
-        rows = {}
-        for line in lines[start:end]:
-            cells = re.split(r"\s{2,}", line.strip())
-            if line.strip().startswith(f"{n} ({statuses[n]})"):
-                cells = cells[1:]
-            if len(cells) == 2:
-                rows[cells[0]] = cells[1]
-        out[n] = rows
-    return out
-
-
-def _words(text: str) -> str:
-    """Text without the boxes Typer draws around usage errors, whitespace collapsed."""
-    return " ".join(text.replace("│", " ").split())
-
-
 def _diff(*args: object, ok: bool = True):
     res = _invoke("diff", *args, "--quiet")
     if ok:
@@ -481,22 +195,22 @@ def test_markdown_shows_every_figure_of_both_results_jsons(pairs, name: str) -> 
     pair = pairs[name]
     res = _diff(pair.base_json, pair.head_json, "--format", "markdown")
     md = res.stdout
-    assert md.splitlines()[0] == _summary(pair)
-    details = _md_details(md)
-    old, new, names = _names(pair)
+    assert md.splitlines()[0] == expected_summary(pair)
+    details = md_details(md)
+    old, new, names = design_names(pair)
     assert list(details) == names
     for n in names:
         status, rows = details[n]
-        assert status == _status(old.get(n), new.get(n)), n
-        expected = _expected_rows(old.get(n), new.get(n))
+        assert status == design_status(old.get(n), new.get(n)), n
+        expected = expected_rows(old.get(n), new.get(n))
         assert {k: rows[k] for k in expected} == expected, n
     # the compact table: one row per design, its status and headline cells
     table = [line for line in md.splitlines() if line.startswith("| ")][1:1 + len(names)]
     assert [row.split(" | ")[0][2:] for row in table] == names
     for row, n in zip(table, names):
-        cells = [_unescape(c) for c in re.split(r"(?<!\\) \| ", row[2:-2])]
-        expected = _expected_rows(old.get(n), new.get(n))
-        assert cells[1] == _status(old.get(n), new.get(n))
+        cells = [md_unescape(c) for c in re.split(r"(?<!\\) \| ", row[2:-2])]
+        expected = expected_rows(old.get(n), new.get(n))
+        assert cells[1] == design_status(old.get(n), new.get(n))
         assert cells[2] == expected["SLO"]
         assert cells[3].endswith(expected[next(k for k in expected if k.endswith(" p99"))])
         assert cells[4] == expected["utilisation"]
@@ -507,12 +221,12 @@ def test_markdown_shows_every_figure_of_both_results_jsons(pairs, name: str) -> 
 def test_table_shows_every_figure_of_both_results_jsons(pairs, name: str) -> None:
     pair = pairs[name]
     text = _diff(pair.base_json, pair.head_json, "--wide").stdout  # one line per detail
-    assert text.splitlines()[0] == _summary(pair)
-    old, new, names = _names(pair)
-    statuses = {n: _status(old.get(n), new.get(n)) for n in names}
-    details = _table_details(text, names, statuses)
+    assert text.splitlines()[0] == expected_summary(pair)
+    old, new, names = design_names(pair)
+    statuses = {n: design_status(old.get(n), new.get(n)) for n in names}
+    details = table_details(text, names, statuses)
     for n in names:
-        expected = _expected_rows(old.get(n), new.get(n))
+        expected = expected_rows(old.get(n), new.get(n))
         assert {k: details[n].get(k) for k in expected} == expected, n
 
 
@@ -520,14 +234,14 @@ def test_table_shows_every_figure_of_both_results_jsons(pairs, name: str) -> Non
 def test_json_carries_both_values_and_the_change_of_every_figure(pairs, name: str) -> None:
     pair = pairs[name]
     doc = json.loads(_diff(pair.base_json, pair.head_json, "-f", "json").stdout)
-    old, new, names = _names(pair)
+    old, new, names = design_names(pair)
     assert [d["name"] for d in doc["designs"]] == names
     for d in doc["designs"]:
         a, b = old.get(d["name"]), new.get(d["name"])
-        assert d["status"] == _status(a, b)
-        assert d["slo"]["old"] == (None if a is None else _verdict(a))
-        assert d["slo"]["new"] == (None if b is None else _verdict(b))
-        figures = _figures(a, b)
+        assert d["status"] == design_status(a, b)
+        assert d["slo"]["old"] == (None if a is None else verdict_of(a))
+        assert d["slo"]["new"] == (None if b is None else verdict_of(b))
+        figures = expected_figures(a, b)
         assert list(d["metrics"]) == [f.key for f in figures]
         for f in figures:
             m = d["metrics"][f.key]
@@ -544,7 +258,7 @@ def test_json_carries_both_values_and_the_change_of_every_figure(pairs, name: st
                       "unchanged" if f.old == f.new else
                       "increased" if f.new > f.old else "decreased")
             assert m["change"] == change, (d["name"], f.key)
-    assert doc["summary"]["text"] == _summary(pair)
+    assert doc["summary"]["text"] == expected_summary(pair)
 
 
 def test_json_layout(pairs) -> None:
@@ -636,7 +350,7 @@ def test_output_file_and_quiet(pairs, tmp_path: Path) -> None:
     out = tmp_path / "diff.md"
     res = _diff(pair.base_json, pair.head_json, "-f", "markdown", "-o", out)
     assert res.stdout == "" and res.stderr == ""
-    assert out.read_text().splitlines()[0] == _summary(pair)
+    assert out.read_text().splitlines()[0] == expected_summary(pair)
 
 
 # ----------------------------------------------------------------------------- guardrails
@@ -647,7 +361,7 @@ def test_guardrails_are_checked_on_head(pairs) -> None:
     assert _diff(pair.base_json, pair.head_json, *budget, ok=False).exit_code == 0
     res = _diff(pair.head_json, pair.base_json, *budget, "-f", "markdown", ok=False)
     assert res.exit_code == 3
-    assert res.stdout.splitlines()[0] == _summary(Pair(
+    assert res.stdout.splitlines()[0] == expected_summary(Pair(
         pair.head_yaml, pair.base_yaml, pair.head_json, pair.base_json, pair.head, pair.base))
     assert "breach: design two-p5-4xlarge: usd_per_month = 10,044.8 > 8,000" in res.stderr
     res = _diff(pair.base_json, pair.head_json, "--fail-if", "one-h100:p99_ms > 1", ok=False)
@@ -668,7 +382,7 @@ def test_bad_guardrails_are_usage_errors_before_simulating(pairs, args, needle) 
     for head in (pair.head_json, pair.head_yaml):  # a removed design is not in HEAD
         res = _diff(pair.base_yaml, head, *args, ok=False)
         assert res.exit_code == 2, res.output
-        assert needle in _words(res.stderr), res.stderr
+        assert needle in plain_words(res.stderr), res.stderr
         assert res.stdout == ""
 
 
@@ -706,9 +420,9 @@ def test_bad_inputs_exit_1_naming_the_file_and_the_fix(pairs, tmp_path: Path) ->
 def test_usage_errors_exit_2(pairs) -> None:
     pair = pairs["bert"]
     res = _diff(pair.base_json, pair.head_json, "-f", "html", ok=False)
-    assert res.exit_code == 2 and "'html' is not one of" in _words(res.stderr)
+    assert res.exit_code == 2 and "'html' is not one of" in plain_words(res.stderr)
     res = _diff(pair.base_json, pair.head_json, "--replications", "3", ok=False)
-    assert res.exit_code == 2 and "apply to scenario inputs" in _words(res.stderr)
+    assert res.exit_code == 2 and "apply to scenario inputs" in plain_words(res.stderr)
     assert _diff(pair.base_json, ok=False).exit_code == 2
 
 
@@ -721,7 +435,7 @@ def test_percent_changes_never_read_zero(old: float, new: float) -> None:
     from planner.reports.diff import pct_text
 
     shown = pct_text(100 * (new - old) / abs(old))
-    assert shown == _pct(old, new)
+    assert shown == expected_pct(old, new)
     assert shown.strip("+-%0.") != ""  # a change that is not 0 never reads 0.0 %
 
 
