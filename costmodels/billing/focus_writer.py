@@ -38,6 +38,8 @@ Where the source did not give them (every source but a FOCUS 1.3 file):
 
 from __future__ import annotations
 
+import os
+import secrets
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,6 +166,13 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
     -------
     pathlib.Path
         The written file.
+
+    Notes
+    -----
+    The dataset is written to a hidden temporary file beside ``path``
+    (``.<name>.<random>.part``) and renamed onto ``path`` only once complete, so a run that
+    fails or is killed leaves the previous file (or none), never a torn one; the temporary file
+    is removed on failure (a SIGKILL can leave it behind, hidden, never under ``path``'s name).
     """
     path = Path(path)
     fmt = file_format or path.suffix.lower().lstrip(".")
@@ -171,6 +180,19 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
         raise BillingError(f"cannot write FOCUS as {fmt!r} ({path}); use a .parquet or .csv "
                            "output file")
     path.parent.mkdir(parents=True, exist_ok=True)
+    # created by the writer itself, so it gets the usual permissions (umask), not mkstemp's 0600
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    try:
+        _write(frame, partial, fmt, version, parts)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write(frame: pl.LazyFrame, path: Path, fmt: str, version: str,
+           parts: Sequence[pl.LazyFrame]) -> None:
+    """Write the FOCUS dataset to ``path`` (in place: :func:`write_focus` renames it after)."""
     if len(parts) > 1:
         with tempfile.TemporaryDirectory(prefix=".focus-parts-", dir=path.parent) as tmp:
             if fmt == "parquet":
@@ -181,9 +203,8 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
                     files.append(Path(tmp) / f"part-{i:05d}.parquet")
                     focus_frame(part, version).sink_parquet(files[-1], compression="lz4")
                 _sink(pl.scan_parquet(files), path, fmt)
-        return path
+        return
     _sink(focus_frame(frame, version), path, fmt)
-    return path
 
 
 COPY_BATCH_ROWS = 131_072
