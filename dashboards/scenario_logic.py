@@ -30,6 +30,7 @@ from domain.purchase import FLEET_PURCHASES
 from planner.inputs import instance_problem
 from planner.results import RunResult
 from planner.schema import Scenario, parse_scenario
+from planner.yaml_load import CLI_LIMITS, UPLOAD_LIMITS, YamlLimits, load_yaml
 
 UPLOAD_PREFIX = "upload:"
 _STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -117,20 +118,12 @@ def load_base(settings: Settings, choice: str | None) -> tuple[dict[str, Any], s
                             f"{', '.join(bundled_scenarios(settings)) or 'none'}); pick one of "
                             "those or upload a YAML file")
     path = settings.scenarios_dir / f"{choice}.yaml"
-    data = _parse_yaml(path.read_text(encoding="utf-8"), path.name)
+    data = _parse_yaml(path.read_text(encoding="utf-8"), path.name, CLI_LIMITS)
     return _plain(data), path.name
 
 
-def _parse_yaml(text: str, label: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise ScenarioError(f"{label}: YAML syntax error at {where}: {exc.problem}; fix the "
-                            "YAML near that line") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: YAML error ({exc}); fix the YAML syntax") from None
+def _parse_yaml(text: str, label: str, limits: YamlLimits) -> dict[str, Any]:
+    data = load_yaml(text, label, limits)
     if not isinstance(data, dict):
         raise ScenarioError(f"{label}: the top level must be a mapping of fields (got "
                             f"{type(data).__name__}); write 'name: ...', 'horizon_s: ...' etc.")
@@ -165,13 +158,15 @@ def decode_upload(contents: str, limit_bytes: int) -> bytes:
 def store_upload(settings: Settings, contents: str, filename: str | None) -> str:
     """Check an uploaded scenario YAML and keep it in the server's store; return its choice.
 
-    The file is parsed in memory with ``yaml.safe_load`` and never written as a file; its
-    mapping is kept in the work folder's store under a content hash.
+    The file is parsed in memory (:func:`planner.yaml_load.load_yaml` with
+    :data:`~planner.yaml_load.UPLOAD_LIMITS`) and never written as a file; its mapping is kept
+    in the work folder's store under a content hash.
 
     Raises
     ------
     ScenarioError
-        Larger than 256 KB, not UTF-8, a YAML error, or not a mapping.
+        Larger than 256 KB, not UTF-8, a YAML error, a key written twice, nested too deep or
+        too large once its aliases are expanded, or not a mapping.
     """
     name = safe_filename(filename, "scenario.yaml")
     raw = decode_upload(contents, SCENARIO_UPLOAD_LIMIT_BYTES)
@@ -179,7 +174,7 @@ def store_upload(settings: Settings, contents: str, filename: str | None) -> str
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(f"{name}: not UTF-8 text; upload a YAML file") from None
-    data = _parse_yaml(text, name)
+    data = _parse_yaml(text, name, UPLOAD_LIMITS)
     digest = hashlib.sha256(raw).hexdigest()[:16]
     _store(settings).set(f"scenario:{digest}", {"data": _plain(data), "filename": name},
                          expire=_STORE_EXPIRE_S)

@@ -31,11 +31,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from domain.errors import ScenarioError
-from planner.schema_errors import format_errors, problem
+from planner.schema_errors import format_errors, problem, shorten
+from planner.yaml_load import CLI_LIMITS, load_yaml
 
 __all__ = [
     "PROVIDERS",
@@ -362,8 +362,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     Raises
     ------
     ScenarioError
-        File missing or unreadable, YAML syntax error (with line and column), top level not a
-        mapping, or any schema problem; the message starts with ``path``.
+        File missing or unreadable, YAML syntax error (with line and column), a key written
+        twice, a document nested too deep or too large once its aliases are expanded
+        (:func:`planner.yaml_load.load_yaml`), top level not a mapping, or any schema problem;
+        the message starts with ``path``.
     """
     label = os.fspath(path)
     file = Path(path)
@@ -375,19 +377,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{label}: cannot read the file ({exc}); pass a readable UTF-8 "
                             "YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise ScenarioError(f"{label}: YAML syntax error at {where}: {what}; fix the YAML near "
-                            "that line (check indentation, colons and quotes)") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: YAML error ({exc}); fix the YAML syntax") from None
+    data = load_yaml(text, label, CLI_LIMITS)
     if isinstance(data, Mapping) and "source_path" in data:
         raise ScenarioError(f"{label}: source_path: is set by the loader, not in the file (got "
-                            f"{data['source_path']!r}); remove it")
+                            f"{shorten(data['source_path'])}); remove it")
     return _validate(data, base_dir=file.absolute().parent, label=label,
                      source_path=str(file.absolute()))
 

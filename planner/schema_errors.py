@@ -13,6 +13,8 @@ locations through whatever root model it is given.
 from __future__ import annotations
 
 import difflib
+import re
+import reprlib
 import types
 from collections.abc import Mapping
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -21,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-__all__ = ["PROBLEM_TYPE", "format_errors", "problem"]
+__all__ = ["PROBLEM_TYPE", "format_errors", "problem", "shorten"]
 
 PROBLEM_TYPE = "scenario_problem"
 """Error type of the schema's own validators; ``ctx["problems"]`` holds their lines."""
@@ -127,9 +129,31 @@ def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[str, Any, Any, s
 # Rendering one error
 
 
-def _got(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+_REPR = reprlib.Repr()  # a few items per level: never walks a large value whole
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 8, 8, 6
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 78, 78, 40
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """Return the repr of ``value`` in at most ``limit`` characters (cut with ``...``).
+
+    A large value (a list an alias expanded to millions of items) is never walked whole:
+    :mod:`reprlib` stops after a few items per level, so quoting it in a message is cheap.
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+_GOT = re.compile(r"\(got (?P<value>.{81,}?)\)(?=; |$)", re.DOTALL)
+
+
+def _clip_values(text: str) -> str:
+    """Cut each ``(got <value>)`` of a validator's problem text to 80 characters.
+
+    The schema's validators quote the value with ``repr``; a value from an expanded YAML alias
+    would make the message as large as the value.
+    """
+    return _GOT.sub(lambda m: f"(got {m['value'][:77]}...)", text)
 
 
 def _join(path: str, field: str) -> str:
@@ -145,7 +169,7 @@ def _format_error(err: Mapping[str, Any], root: type[BaseModel]) -> list[str]:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     path, annotation, parent, discriminator = _walk(tuple(err["loc"]), root)
     if kind == PROBLEM_TYPE:
-        return [f"{_join(path, field)}: {text}" for field, text in ctx["problems"]]
+        return [f"{_join(path, field)}: {_clip_values(text)}" for field, text in ctx["problems"]]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         disc = str(ctx.get("discriminator", discriminator or "kind")).strip("'")
         tags = ", ".join(repr(t) for t in _tags(annotation, disc)) if annotation else ""
@@ -162,15 +186,15 @@ def _format_error(err: Mapping[str, Any], root: type[BaseModel]) -> list[str]:
         name = path.rsplit(".", 1)[-1]
         close = difflib.get_close_matches(name, allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        return [f"{path}: unknown field (got {name}: {_got(value)}); {hint}remove it; allowed "
-                f"fields: {', '.join(allowed)}"]
+        return [(f"{path}: unknown field (got {name}: {shorten(value)}); {hint}remove it; "
+                 f"allowed fields: {', '.join(allowed)}")]
     if kind in _EXPLAIN:
         what, fix = _EXPLAIN[kind]
         safe = {key: _fmt(val) for key, val in ctx.items()}
-        return [f"{path}: {what.format(**safe)} (got {_got(value)}); {fix.format(**safe)}"]
-    message = str(err.get("msg", kind)).removeprefix("Value error, ")
-    return [f"{path or '<top level>'}: {message} (got {_got(value)}); see the scenario schema in "
-            "planner/schema.py"]
+        return [f"{path}: {what.format(**safe)} (got {shorten(value)}); {fix.format(**safe)}"]
+    message = _clip_values(str(err.get("msg", kind)).removeprefix("Value error, "))
+    return [(f"{path or '<top level>'}: {message} (got {shorten(value)}); see the scenario "
+             "schema in planner/schema.py")]
 
 
 _NUMBER = ("must be a number", "write a number such as 1.5")
