@@ -17,6 +17,12 @@ from simulators.core.arrivals import diurnal_amplitude, diurnal_rate_rps
 
 __all__ = ["Arrivals", "DiurnalArrivals", "PoissonArrivals", "TraceArrivals"]
 
+_MAX_WEIGHT = 1e12
+"""Largest hourly weight: 24 of them still sum to a finite number, exactly enough."""
+
+_MIN_TIME_SCALE = 1e-6
+"""Smallest trace ``time_scale``: a second of the trace replays in a microsecond."""
+
 
 class PoissonArrivals(_Frozen):
     """Poisson arrivals: independent exponential gaps at a constant rate ``rate_rps`` (1/s)."""
@@ -38,7 +44,7 @@ class DiurnalArrivals(_Frozen):
 
     kind: Literal["diurnal"]
     mean_rate_rps: float = Field(gt=0)
-    peak_to_trough: float = Field(default=3.0, ge=1)
+    peak_to_trough: float = Field(default=3.0, ge=1, le=1e6)
     peak_hour: float = Field(default=14.0, ge=0, lt=24)
     start_hour: float = Field(default=0.0, ge=0, lt=24)
     shape: Literal["smooth", "piecewise"] = "smooth"
@@ -52,10 +58,11 @@ class DiurnalArrivals(_Frozen):
         if len(weights) != 24:
             raise problem(("", f"needs 24 values, one per hour 0..23 (got {len(weights)} "
                                "values); add or remove values"))
-        bad = [(i, w) for i, w in enumerate(weights) if w < 0]
+        bad = [(i, w) for i, w in enumerate(weights) if not 0 <= w <= _MAX_WEIGHT]
         if bad:
             i, w = bad[0]
-            raise problem((f"[{i}]", f"must be >= 0 (got {w}); use a non-negative weight"))
+            raise problem((f"[{i}]", f"must be a weight in [0, {_MAX_WEIGHT:g}] (got {w:g}); "
+                                     "use a non-negative weight (only their ratios matter)"))
         if sum(weights) <= 0:
             raise problem(("", "must have a positive sum (got all zeros); give at least one "
                                "hour a positive weight"))
@@ -107,13 +114,24 @@ class TraceArrivals(_Frozen):
     kind: Literal["trace"]
     path: str = Field(min_length=1)
     column: str = Field(default="TIMESTAMP", min_length=1)
-    time_scale: float = Field(default=1.0, gt=0)
+    time_scale: float = Field(default=1.0, gt=0, le=1e6)
     repeat: bool = False
 
     @field_validator("path")
     @classmethod
     def _resolve(cls, value: str, info: ValidationInfo) -> str:
         return _resolve_path(value, info)
+
+    @field_validator("time_scale")
+    @classmethod
+    def _not_instant(cls, value: float) -> float:
+        # A smaller scale squeezes the trace into less than the simulators' microsecond steps
+        # (and a repeated trace into an endless loop at one instant).
+        if 0 < value < _MIN_TIME_SCALE:
+            raise problem(("", f"must be >= {_MIN_TIME_SCALE:g} (got {value:g}): the trace's "
+                               "gaps would fall below the simulators' microsecond resolution; "
+                               "use a larger time_scale"))
+        return value
 
 
 Arrivals = Annotated[

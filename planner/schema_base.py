@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from planner.schema_errors import problem
+from planner.schema_limits import limit_problems, unit_limits_in_json_schema
 
 PROVIDERS = ("aws", "gcp")
 SPOT_NOTICE_S = {"aws": 120.0, "gcp": 30.0}  # provider's warning before a spot node dies (s)
@@ -32,9 +33,11 @@ def _resolve_path(value: str, info: ValidationInfo) -> str:
 
 
 class _Frozen(BaseModel):
-    """Base of every scenario model: immutable, no unknown fields, no NaN or infinity."""
+    """Base of every scenario model: immutable, no unknown fields, no NaN or infinity, and no
+    number beyond what the simulators can represent (:mod:`planner.schema_limits`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False,
+                              json_schema_extra=unit_limits_in_json_schema)
 
     @model_validator(mode="before")
     @classmethod
@@ -48,6 +51,13 @@ class _Frozen(BaseModel):
                     raise problem((name, f"must be a number (got {value}; YAML reads yes, no, "
                                          "on, off, true and false as booleans); write a number"))
         return data
+
+    @model_validator(mode="after")
+    def _check_unit_limits(self) -> Any:
+        problems = limit_problems(type(self).model_fields, dict(self))
+        if problems:
+            raise problem(*problems)
+        return self
 
 
 def _numeric(annotation: Any) -> bool:

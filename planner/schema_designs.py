@@ -51,7 +51,7 @@ class JobSpot(_Frozen):
 
     interruptions: JobInterruptions
     replacement_delay_s: float = Field(default=0.0, ge=0)
-    fallback_after_interruptions: int | None = Field(default=None, ge=1)
+    fallback_after_interruptions: int | None = Field(default=None, ge=1, le=1_000_000)
     fallback_near_deadline: bool = False
     fallback_margin_s: float = Field(default=0.0, ge=0)
 

@@ -25,6 +25,7 @@ from planner.schema_base import (
     _resolve_path,
 )
 from planner.schema_errors import problem
+from planner.schema_limits import MAX_NODES
 
 # Fleet dynamics: autoscaling, spot, provisioning delays (semantics: docs/fleet-dynamics.md)
 
@@ -92,7 +93,7 @@ class Autoscaling(_Frozen):
         "What the autoscaler holds at target; by pattern: realtime utilization or "
         "queue_per_worker, streaming utilization, llm in_flight_per_replica, "
         "waiting_per_replica or kv_utilization"))
-    target: float = Field(gt=0, description=(
+    target: float = Field(gt=0, le=1e6, description=(
         "The metric's target: a share 0 < target <= 1 for utilization and kv_utilization, "
         "requests per worker (replica) otherwise. The old streaming target_utilization: 0.6 "
         "is metric: utilization, target: 0.6"))
@@ -215,7 +216,7 @@ class TraceInterruptions(_Frozen):
 
     kind: Literal["trace"]
     path: str = Field(min_length=1)
-    capacity_scale: int = Field(default=1, ge=1)
+    capacity_scale: int = Field(default=1, ge=1, le=MAX_NODES)
 
     @field_validator("path")
     @classmethod

@@ -151,7 +151,7 @@ class Pricing(_Frozen):
     classes say.
     """
 
-    hours_per_month: float = Field(default=730.0, gt=0)
+    hours_per_month: float = Field(default=730.0, gt=0, le=744)  # 31 days
     negotiated_discounts: dict[Literal["aws", "gcp"], float] = Field(default_factory=dict)
     commitments: tuple[Commitment, ...] = ()
     effective_rates: tuple[EffectiveRate, ...] = ()

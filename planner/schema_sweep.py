@@ -52,6 +52,10 @@ __all__ = [
 MAX_POINTS = 1_000_000
 """Most points one sweep may plan (a guard against a typo in a step)."""
 
+MAX_SWEEP_VALUE = 1e15
+"""Largest magnitude of a range's bounds (every design field's own limit is smaller): ranges
+stay exact in float64, and their point counts finite."""
+
 SPOT_SHARE = "fleet.spot_share"
 """Pseudo-path: the fraction of a spot fleet's initial nodes that are spot (0..1)."""
 
@@ -67,9 +71,9 @@ class GridRange(_Frozen):
     """Evenly spaced values ``start, start + step, ...`` up to and including ``stop`` (when a
     whole number of steps reaches it).  Whole numbers when ``start`` and ``step`` are."""
 
-    start: float
-    stop: float
-    step: float = Field(gt=0)
+    start: float = Field(ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
+    stop: float = Field(ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
+    step: float = Field(ge=1e-12, le=2 * MAX_SWEEP_VALUE)
 
     def values(self) -> list[float | int]:
         """Return the grid's values, in increasing order."""
@@ -98,8 +102,8 @@ class RandomRange(_Frozen):
     ``mode: random``.  ``integer`` (default: ``low`` and ``high`` are whole numbers) rounds each
     draw to a whole number."""
 
-    low: float
-    high: float
+    low: float = Field(ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
+    high: float = Field(ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
     log: bool = False
     integer: bool | None = None
 
@@ -129,8 +133,8 @@ class SweepParameter(_Frozen):
 
     values: tuple[Any, ...] | None = None
     range: GridRange | None = None
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
+    high: float | None = Field(default=None, ge=-MAX_SWEEP_VALUE, le=MAX_SWEEP_VALUE)
     log: bool = False
     integer: bool | None = None
 

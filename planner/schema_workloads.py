@@ -139,10 +139,10 @@ class TrainingWorkload(_Frozen):
 
     name: Name
     kind: Literal["training"]
-    gpu_hours: float = Field(gt=0)
+    gpu_hours: float = Field(gt=0, le=1e9)  # 25 x the largest published training run
     deadline_h: float | None = Field(default=None, gt=0)
     deadline_percentile: float = Field(default=95.0, gt=0, lt=100)
-    runs_per_month: float = Field(default=1.0, gt=0)
+    runs_per_month: float = Field(default=1.0, gt=0, le=1e6)
 
     @property
     def slo(self) -> LatencySLO | None:

@@ -25,9 +25,11 @@ FORMAT = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.
                       case_sensitive=False)
 OUTPUT = typer.Option(None, "--output", "-o", help="Write the output to this file instead of "
                       "stdout.", dir_okay=False, writable=True)
-REPLICATIONS = typer.Option(None, "--replications", "-r", min=2, metavar="N",
-                            help="Override the scenario's number of replications.")
-SEED = typer.Option(None, "--seed", min=0, metavar="N", help="Override the scenario's seed.")
+REPLICATIONS = typer.Option(None, "--replications", "-r", min=2, max=10_000, metavar="N",
+                            help="Override the scenario's number of replications (2 to 10,000, "
+                                 "as in the scenario).")
+SEED = typer.Option(None, "--seed", min=0, max=2**63 - 1, metavar="N",
+                    help="Override the scenario's seed.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
 DEBUG = typer.Option(False, "--debug", help="Show the full traceback on errors.")
 WIDE = typer.Option(False, "--wide", help="Print each table in one piece, as wide as its values "

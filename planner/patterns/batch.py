@@ -177,10 +177,13 @@ def _check_horizon(context: DesignContext, origin: SteadyOrigin) -> None:
     if starts(horizon).size == 0:
         index = context.scenario.designs.index(context.design)
         first = float(starts(horizon + 2 * 86400.0 + 2 * (sched.period_s or 0.0))[0])
+        long_period = sched.period_s is not None and sched.period_s > horizon
+        field = (f"designs[{index}].schedule.period_s: {sched.period_s:,.0f} s is longer than "
+                 "horizon_s; " if long_period else "")
         raise ScenarioError(
-            f"horizon_s: {horizon:,.0f} s holds no job of designs[{index}] "
+            f"{field}horizon_s: {horizon:,.0f} s holds no job of designs[{index}] "
             f"({context.design.name}): the first job of the steady state runs {first:,.0f} s "
-            "after a cutoff; make horizon_s at least two periods "
+            "after a cutoff; shorten the period, or make horizon_s at least two periods "
             f"({2 * first:,.0f} s) so that every job takes a whole period of records")
 
 

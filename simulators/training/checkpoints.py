@@ -99,8 +99,11 @@ def predicted_waste_fraction(interval_s: float, checkpoint_cost_s: float, mtbf_s
     _non_negative("restart_s", restart_s)
     if first_order:
         return checkpoint_cost_s / interval_s + (0.5 * interval_s + restart_s) / mtbf_s
-    per_segment = mtbf_s * math.exp(restart_s / mtbf_s) * math.expm1(
-        (interval_s + checkpoint_cost_s) / mtbf_s)
+    try:
+        per_segment = mtbf_s * math.exp(restart_s / mtbf_s) * math.expm1(
+            (interval_s + checkpoint_cost_s) / mtbf_s)
+    except OverflowError:  # a segment is expected never to finish: all time is waste
+        return 1.0
     return 1.0 - interval_s / per_segment
 
 
