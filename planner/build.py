@@ -7,9 +7,12 @@ translation needs; files were read earlier by :mod:`planner.inputs`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from domain.errors import ScenarioError, SimulationError
 from planner import schema
 from planner.inputs import ScenarioInputs
+from planner.schema_serving import CALIBRATED_FROM
 from simulators.core import arrivals as sim_arrivals
 from simulators.core import service as sim_service
 
@@ -42,6 +45,60 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
     ``gpu_model`` and ``gpu_memory_gib`` (the fleet instance's, from the catalog) choose the GPU
     a token service time with ``gpu: auto`` is derived for.
     """
+    spec = design.service_time
+    service = _model_service(design, inputs, gpu_model, gpu_memory_gib, seed)
+    if spec.overhead_ms == 0 and spec.scale == 1:
+        return service
+    return correct_service(service, spec.overhead_ms, spec.scale,
+                           calibrated_from=spec.calibrated_from)
+
+
+def correct_service(service: sim_service.ServiceTime, overhead_ms: float, scale: float, *,
+                    calibrated_from: tuple[str, ...] = ()) -> sim_service.ServiceTime:
+    """Return ``service`` with every batch taking ``scale * t(n) + overhead_ms``.
+
+    The mean of a batch of ``n`` becomes ``scale * mean(n) + overhead``. An exponential time
+    keeps its shape (``overhead_ms`` must be 0: the schema refuses it); a lognormal one keeps
+    the mean and variance of ``scale * t(n)`` with the overhead added, i.e. ``sigma(n)`` solves
+    ``exp(sigma^2) - 1 = (scale mean(n))^2 (exp(sigma0(n)^2) - 1) / (new mean(n))^2``.
+
+    Parameters
+    ----------
+    service : ServiceTime
+        The model's service time (float64[max_batch + 1] arrays).
+    overhead_ms : float
+        Fixed time added to every batch (ms), >= 0.
+    scale : float
+        Factor on the model's batch time, > 0.
+    calibrated_from : tuple of str
+        The load tests the terms were fitted to; named in the description.
+    """
+    if overhead_ms < 0 or not scale > 0:
+        raise SimulationError(f"service-time corrections need overhead_ms >= 0 and scale > 0 "
+                              f"(got {overhead_ms!r}, {scale!r})")
+    if service.distribution == "exponential" and overhead_ms:
+        raise SimulationError("an exponential service time cannot carry a fixed overhead "
+                              f"(got {overhead_ms!r} ms)")
+    scaled = service.mean_s * scale
+    mean = scaled + overhead_ms / 1000.0
+    mean[0] = 0.0
+    mu, sigma = service.log_mu, service.log_sigma
+    if service.distribution == "lognormal":
+        variance = scaled**2 * np.expm1(service.log_sigma**2)
+        safe = np.where(mean > 0, mean, 1.0)
+        sigma = np.where(mean > 0, np.sqrt(np.log1p(variance / safe**2)), 0.0)
+        mu = np.where(mean > 0, np.log(safe) - 0.5 * sigma**2, 0.0)
+    terms = f"{scale:.4g} x the model + {overhead_ms:.4g} ms per batch"
+    if calibrated_from:
+        terms = f"{CALIBRATED_FROM} {', '.join(calibrated_from)}: {terms}"
+    return sim_service.ServiceTime(service.distribution, mean, mu, sigma,
+                                   f"{service.description}; {terms}")
+
+
+def _model_service(design: schema.RealtimeDesign, inputs: ScenarioInputs,
+                   gpu_model: str | None, gpu_memory_gib: float | None,
+                   seed: int) -> sim_service.ServiceTime:
+    """The design's service time as its model gives it, before correction terms."""
     spec = design.service_time
     max_batch = design.batching.max_batch
     if isinstance(spec, schema.TokenServiceTime):

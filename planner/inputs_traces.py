@@ -16,7 +16,7 @@ from domain.errors import ScenarioError
 from planner.inputs_common import read_csv, readonly, require_column
 from planner.schema import TraceArrivals
 
-__all__ = ["TraceArrivalsData", "load_trace"]
+__all__ = ["TraceArrivalsData", "load_trace", "parse_time_column"]
 
 # Date-time layouts tried, in order, on a trace column that does not hold plain numbers.
 # ``%.f`` accepts any number of fractional digits (the Azure trace has 7) or none.
@@ -152,11 +152,19 @@ def load_trace(
 
 def _parse_times(text: pl.Series, spec: TraceArrivals, *, field_path: str) -> np.ndarray:
     """Parse a trace column: float64 seconds, or int64 nanoseconds since the epoch."""
+    return parse_time_column(text, spec.path, spec.column, where=f"{field_path}.column")
+
+
+def parse_time_column(text: pl.Series, path: str, column: str, *, where: str) -> np.ndarray:
+    """Parse a column of times: float64 numbers (seconds, any origin), or int64 nanoseconds
+    since the epoch from date-times (``2023-11-16 18:17:03.98``, ``T``-separated, with a UTC
+    offset or ``Z``). The first row decides the kind; ``where`` starts the messages, which name
+    ``path``, ``column`` and the line (the header is line 1)."""
     empty = text.is_null() | (text == "")
     if empty.any():
         line = int(empty.arg_true()[0]) + 2
-        raise ScenarioError(f"{field_path}.column: line {line} of {spec.path}, column "
-                            f"{spec.column!r}, is empty (got ''); give every row an arrival time "
+        raise ScenarioError(f"{where}: line {line} of {path}, column "
+                            f"{column!r}, is empty (got ''); give every row an arrival time "
                             "or remove the row")
     numbers = text.cast(pl.Float64, strict=False)
     if numbers[0] is not None:
@@ -164,8 +172,8 @@ def _parse_times(text: pl.Series, spec: TraceArrivals, *, field_path: str) -> np
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
-            raise ScenarioError(f"{field_path}.column: line {i + 2} of {spec.path}, column "
-                                f"{spec.column!r}, is not a number of seconds like the first row "
+            raise ScenarioError(f"{where}: line {i + 2} of {path}, column "
+                                f"{column!r}, is not a number of seconds like the first row "
                                 f"(got {text[i]!r}); fix or remove that row")
         return values.astype(np.float64)
     zoned = text.str.replace(r"Z$", "+00:00")  # chrono's %z does not take a bare Z
@@ -176,12 +184,12 @@ def _parse_times(text: pl.Series, spec: TraceArrivals, *, field_path: str) -> np
         failed = parsed.is_null()
         if failed.any():
             i = int(failed.arg_true()[0])
-            raise ScenarioError(f"{field_path}.column: line {i + 2} of {spec.path}, column "
-                                f"{spec.column!r}, is not a time in the first row's format "
+            raise ScenarioError(f"{where}: line {i + 2} of {path}, column "
+                                f"{column!r}, is not a time in the first row's format "
                                 f"{layout} (got {text[i]!r}); fix or remove that row")
         # Epoch nanoseconds: UTC for zoned times, the wall clock for naive ones.
         return parsed.dt.epoch(time_unit="ns").to_numpy().astype(np.int64)
-    raise ScenarioError(f"{field_path}.column: line 2 of {spec.path}, column {spec.column!r}, "
+    raise ScenarioError(f"{where}: line 2 of {path}, column {column!r}, "
                         f"holds neither seconds nor a date-time like 2023-11-16 18:17:03.98 "
                         f"(got {text[0]!r}); point column at the arrival times")
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DRAFT", "LATENCY_FIT_VERSION", "LLM_LATENCY_VERSION", "LLM_REPLAY_VERSION",
+__all__ = ["CALIBRATION_VERSION", "DRAFT", "LATENCY_FIT_VERSION", "LLM_LATENCY_VERSION", "LLM_REPLAY_VERSION",
            "REGENERATE", "SCHEMAS", "SchemaDoc", "finish", "generate", "render", "shipped_text",
            "stale", "write"]
 
@@ -46,6 +46,8 @@ LLM_REPLAY_VERSION = 1
 LATENCY_FIT_VERSION = 1
 """Version of a latency fit file (``kind: latency-fit``): ``planner llm fit --out`` / ``--format
 json`` and ``planner llm replay --fit``; the same layout as the bundled fit."""
+CALIBRATION_VERSION = 1
+"""Version of ``planner calibrate --format json`` (``kind: calibration``)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ SCHEMAS: dict[str, SchemaDoc] = {doc.name: doc for doc in (
     SchemaDoc("latency-fit", "a latency fit file: planner llm fit (--out, --format json), "
               "planner llm replay --fit", "planner.json_schema_outputs:latency_fit_schema",
               "gpu-planner latency fit"),
+    SchemaDoc("calibration", "planner calibrate --format json",
+              "planner.json_schema_calibration:calibration_schema",
+              "gpu-planner service-time calibration"),
 )}
 """Every shipped schema, in listing order."""
 

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                "(MADR) choosing a design."),
     "dashboard": ("planner.cli.dashboard",
                   "Serve the dashboard on http://HOST:PORT (Ctrl-C stops it)."),
+    "calibrate": ("planner.cli.calibrate", "Fit a design's service-time corrections to load "
+                                           "tests and write a calibrated scenario."),
     "sweep": ("planner.cli.sweep", "Run the sweep of SCENARIO; report Pareto fronts, the "
                                    "cheapest feasible point and its sensitivity."),
     "profile": ("planner.cli.profile",

@@ -19,6 +19,7 @@ from planner.reports.formatting import ms_in, shared_unit
 from planner.reports.markdown import escape
 from planner.reports.sections import (
     NA,
+    calibration_lines,
     fleet_text,
     fmt_money,
     fmt_pct,
@@ -593,6 +594,7 @@ def _assumptions(result: RunResult) -> list[str]:
     items.append(f"replications: {fmt_plain(sc.get('replications'))}; seed: "
                  f"{fmt_plain(sc.get('seed'))}")
     items += _basis(result)
+    items += calibration_lines(result)
     if sc.get("path"):
         items.append(f"scenario file: {PurePath(str(sc['path'])).name}")
     items.append(f"planner version: {result.planner_version}")

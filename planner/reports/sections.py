@@ -23,6 +23,7 @@ from planner.reports.formatting import (
     short_source,
 )
 from planner.results import LATENCY_KEYS, CostResult, DesignResult, RunResult, cost_tie
+from planner.schema_serving import CALIBRATED_FROM
 
 __all__ = [
     "NA",
@@ -462,9 +463,18 @@ def incomplete_section(result: RunResult) -> Section | None:
     return Section("Cost incomplete", (Bullets(tuple(items)),))
 
 
+def calibration_lines(result: RunResult) -> list[str]:
+    """Return ``service time of D: ... calibrated from TEST: ...`` for every design whose
+    service-time terms were fitted to load tests (``planner calibrate``), for every format."""
+    return [f"service time of {d.name}: {d.service_time}" for d in result.designs
+            if CALIBRATED_FROM in d.service_time]
+
+
 def assumptions_section(result: RunResult) -> Section:
-    """Return every assumption of the run, then the planner version."""
+    """Return every assumption of the run (calibrated service times included), then the
+    planner version."""
     items = [f"{k.replace('_', ' ')}: {fmt_plain(v)}" for k, v in result.assumptions.items()]
+    items += calibration_lines(result)
     items.append(f"planner version: {result.planner_version}")
     return Section("Assumptions", (Bullets(tuple(items)),))
 

@@ -10,6 +10,7 @@ from planner.reports import llm as llm_report
 from planner.reports.fit import plain_console, print_fitted
 from planner.reports.sections import (
     NA,
+    calibration_lines,
     estimates_unit,
     flag_marks,
     fmt_money,
@@ -232,6 +233,7 @@ def render_assumptions(result: RunResult) -> str:
         f"  utilisation: {a['utilization_basis']}",
         f"  statistics: {a['statistics']}; percentiles {a['percentiles']}",
         *(f"  {v}" for k, v in a.items() if k.startswith("pattern_")),
+        *(f"  {line}" for line in calibration_lines(result)),
         f"  planner {result.planner_version}",
     ]
     return "\n".join(lines)

@@ -431,3 +431,19 @@ def test_every_schema_is_exercised_here():
     source = Path(__file__).read_text()
     missing = [name for name in SCHEMAS if f'"{name}"' not in source]
     assert not missing, f"no test validates a real {missing} document"
+
+
+def test_calibrate_json_validates(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "name: tiny\nhorizon_s: 10\nreplications: 2\nworkloads:\n  - {name: w, kind: inference, "
+        "arrivals: {kind: poisson, rate_rps: 100}}\ndesigns:\n  - {name: d, workload: w, "
+        "pattern: realtime, fleet: {instance: 'aws:p5.4xlarge', nodes: 1}, service_time: "
+        "{kind: constant, ms: 2}}\n")
+    rows = "".join(f"{i / 200:.4f},{2.5 + (i % 7) / 10:.2f}\n" for i in range(400))
+    (tmp_path / "t.csv").write_text("arrival_s,latency_ms\n" + rows)
+    doc = cli_json("calibrate", str(tmp_path / "s.yaml"), str(tmp_path / "t.csv"), "-d", "d",
+                   "-q", "--format", "json")
+    assert problems("calibration", doc) == []
+    rejects_wrong_head("calibration", doc)
+    rejects("calibration", doc, lambda d: d["tests"][0]["measured_ms"].pop("p99"))
+    rejects("calibration", doc, lambda d: d["fit"]["scale"].update(ci95=[1.0]))

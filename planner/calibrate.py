@@ -1,0 +1,355 @@
+"""Calibrate a serving design's service-time model from load tests (``planner calibrate``).
+
+A measured per-batch profile is taken in isolation; in a serving loop the same model runs
+slower. Two correction terms, each with a physical meaning, close the gap
+(:class:`planner.schema_serving._Corrected`): a batch of ``n`` takes ``scale * t(n) +
+overhead_ms``, where ``overhead_ms`` is the fixed per-batch cost the profile leaves out (batch
+formation, host-side bookkeeping, launches outside the timed region) and ``scale`` the loop's
+speed relative to the profile (clocks under sustained load, shape switching).
+
+Each load test is replayed through the design: its own arrival times when the file has them
+(else Poisson arrivals at its rate), on the design's fixed fleet (``fleet.nodes`` x
+``workers_per_node`` workers; no autoscaling or spot during a test), with its batching and
+queue deadline. The terms are fitted by least squares on log latency percentiles (default p50,
+p90, p99), each residual divided by the standard error of the measured percentile (batch means
+over stretches of the test), with the same seeds at every evaluation (common random numbers).
+With several tests, each is also left out in turn: fitted on the others, predicted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from domain.errors import ScenarioError
+from planner import schema
+from planner.build import build_service, correct_service
+from planner.calibrate_result import (
+    CalibrationResult,
+    Comparison,
+    Fit,
+    LoadTestReport,
+    Prediction,
+    TermEstimate,
+    Terms,
+)
+from planner.inputs import ScenarioInputs
+from planner.inputs_loadtest import LoadTest
+from simulators.core.arrivals import PoissonArrivals, TraceArrivals
+from simulators.core.fleet import FleetSpec
+from simulators.core.service import ServiceTime
+from simulators.core.spec import RunSpec
+from simulators.realtime.spec import RealtimeSpec, simulate
+
+__all__ = ["DEFAULT_QUANTILES", "Replay", "calibrate_design", "check_loadtest", "fit_terms",
+           "fleet_gpu"]
+
+DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
+_MAX_SCALE = 10.0
+"""Widest scale searched (either way): a serving loop 10x slower or faster than its profile is
+a different design, not a correction."""
+_DIFF_STEP = 0.05
+"""Finite-difference step of the optimiser, in units of the model's batch-1 time (overhead) and
+of log scale: wide enough to move percentiles by a few histogram buckets."""
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True, eq=False)
+class Replay:
+    """One load test replayed through one design, ready to simulate under any terms.
+
+    ``model`` is the design's service time before correction terms; :meth:`simulate` applies
+    ``terms`` and returns float64[R, k] latency percentiles (ms), one row per replication.
+    """
+
+    test: LoadTest
+    model: ServiceTime
+    fleet: FleetSpec
+    max_batch: int
+    max_wait_s: float
+    run: RunSpec
+    quantiles: np.ndarray
+
+    @property
+    def arrivals_text(self) -> str:
+        """How the test's arrivals are replayed, for reports."""
+        if self.test.replays_arrivals:
+            return f"replayed from the file ({self.test.n_requests:,} requests)"
+        return f"Poisson at the test's {self.test.rate_rps:,.4g} requests/s ({self.test.kind})"
+
+    def simulate(self, terms: Terms) -> np.ndarray:
+        """Return float64[R, k]: simulated latency percentiles (ms) under ``terms``."""
+        service = correct_service(self.model, terms.overhead_ms, terms.scale)
+        if self.test.replays_arrivals:
+            arrivals = TraceArrivals(times_s=np.array(self.test.arrival_s, dtype=np.float64))
+        else:
+            arrivals = PoissonArrivals(rate_rps=self.test.rate_rps)
+        sim = simulate(RealtimeSpec(arrivals=arrivals, service=service, fleet=self.fleet,
+                                    max_batch=self.max_batch, max_wait_s=self.max_wait_s,
+                                    run=self.run, timeline_bin_s=self.run.horizon_s))
+        return sim.latency_percentiles_s(self.quantiles) * 1000.0
+
+
+def design_terms(design: schema.RealtimeDesign) -> Terms:
+    """Return the correction terms a design's service time carries now."""
+    return Terms(design.service_time.overhead_ms, design.service_time.scale)
+
+
+def check_loadtest(test: LoadTest, design: schema.RealtimeDesign, model: ServiceTime,
+                   n_workers: int) -> None:
+    """Refuse a load test that cannot have been run against ``design``.
+
+    A request served in a batch larger than the design's ``max_batch``, or a test rate above
+    what the design's workers can serve even in full batches of the model's time
+    (``n_workers * max_batch / t(max_batch)``), means the test ran on another batching or fleet.
+    """
+    b = design.batching.max_batch
+    if test.batch_size is not None and int(test.batch_size.max()) > b:
+        raise ScenarioError(
+            f"{test.path}: requests were served in batches of up to {int(test.batch_size.max())} "
+            f"(column batch_size) but design {design.name!r} batches at most {b} "
+            f"(batching.max_batch); the test ran with other batching: calibrate a design with "
+            f"max_batch >= {int(test.batch_size.max())} or use a test of this one")
+    capacity_rps = n_workers * b / float(model.mean_s[b])
+    if test.rate_rps > capacity_rps:
+        raise ScenarioError(
+            f"{test.path}: the test sent {test.rate_rps:,.0f} requests/s but design "
+            f"{design.name!r} can serve at most {capacity_rps:,.0f} requests/s ({n_workers} "
+            f"worker(s) x full batches of {b} in {1000 * float(model.mean_s[b]):.3g} ms); the "
+            "test ran on a larger fleet or other batching: give the design the test's fleet "
+            "(fleet.nodes, workers_per_node, batching.max_batch) or pick the design it ran on")
+
+
+def replays_of(scenario: schema.Scenario, design: schema.RealtimeDesign,
+               inputs: ScenarioInputs, tests: Sequence[LoadTest], *,
+               quantiles: Sequence[float], warmup_s: float, replications: int, seed: int,
+               gpu_model: str | None = None, gpu_memory_gib: float | None = None,
+               ) -> list[Replay]:
+    """Return one :class:`Replay` per test, after checking each against the design."""
+    plain = design.model_copy(update={"service_time": design.service_time.model_copy(
+        update={"overhead_ms": 0.0, "scale": 1.0, "calibrated_from": ()})})
+    model = build_service(plain, inputs, gpu_model=gpu_model, gpu_memory_gib=gpu_memory_gib,
+                          seed=scenario.seed)
+    f = design.fleet
+    queue = getattr(design, "queue", None)
+    deadline_ms = None if queue is None else queue.deadline_ms
+    fleet = FleetSpec(workers_per_node=f.workers_per_node, initial_nodes=f.nodes,
+                      max_nodes=f.nodes, on_demand_base=f.nodes,
+                      deadline_s=None if deadline_ms is None else deadline_ms / 1000.0)
+    q = np.asarray(quantiles, dtype=np.float64)
+    replays = []
+    for test in tests:
+        check_loadtest(test, design, model, f.nodes * f.workers_per_node)
+        if warmup_s >= test.duration_s:
+            raise ScenarioError(f"{test.path}: the warm-up of {warmup_s:g} s covers the whole "
+                                f"test ({test.duration_s:.3g} s); lower --warmup-s")
+        horizon = test.duration_s + (1e-3 if test.replays_arrivals else 0.0)
+        replays.append(Replay(test, model, fleet, design.batching.max_batch,
+                              design.batching.max_wait_ms / 1000.0,
+                              RunSpec(horizon_s=horizon, warmup_s=warmup_s,
+                                      n_replications=replications, seed=seed), q))
+    return replays
+
+
+def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fit:
+    """Fit ``overhead_ms`` and ``scale`` so that the replays' percentiles match the tests'.
+
+    Least squares on ``(log simulated - log measured) / se`` over every test and percentile,
+    ``se`` the measured percentile's standard error (and the replications' spread, at the
+    start); the overhead is searched in units of the model's batch-1 time and the scale in log,
+    from ``start``. The 95 % intervals come from the Jacobian at the optimum, widened by the
+    reduced chi-square when it exceeds 1.
+    """
+    from scipy.optimize import least_squares
+
+    unit_ms = 1000.0 * float(replays[0].model.mean_s[1])
+    measured = [r.test.measured(r.quantiles, warmup_s) for r in replays]
+    log_measured = np.concatenate([np.log(m.value_ms) for m in measured])
+    first = [r.simulate(start) for r in replays]
+    sim_se = np.concatenate([_log_se_across(s) for s in first])
+    se = np.sqrt(np.concatenate([m.se_log for m in measured]) ** 2 + sim_se**2)
+    n_evaluations = 0
+    last: dict[bytes, np.ndarray] = {}
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        key = np.asarray(x, dtype=np.float64).tobytes()
+        if key not in last:
+            nonlocal n_evaluations
+            n_evaluations += 1
+            terms = Terms(float(x[0]) * unit_ms, float(math.exp(x[1])))
+            sim = np.concatenate([np.log(r.simulate(terms).mean(axis=0)) for r in replays])
+            last.clear()
+            last[key] = (sim - log_measured) / se
+        return last[key]
+
+    lower = np.array([0.0, -math.log(_MAX_SCALE)])
+    upper = np.array([50.0, math.log(_MAX_SCALE)])
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        """Forward differences with an absolute step (backward at the upper bound)."""
+        base = residuals(x).copy()
+        columns = []
+        for i in range(2):
+            step = _DIFF_STEP if x[i] + _DIFF_STEP <= upper[i] else -_DIFF_STEP
+            moved = np.array(x, dtype=np.float64)
+            moved[i] += step
+            columns.append((residuals(moved) - base) / step)
+        residuals(x)  # leave the cache at x
+        return np.column_stack(columns)
+
+    # start inside the bounds: trf's first trust region is as large as the start's norm
+    x0 = np.array([max(start.overhead_ms / unit_ms, 2 * _DIFF_STEP), math.log(start.scale)])
+    x0 = np.clip(x0, lower, upper - _DIFF_STEP)
+    best = least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper), method="trf",
+                         x_scale=1.0, max_nfev=100, ftol=1e-10, xtol=1e-10, gtol=1e-10)
+    chi2 = float(np.sum(best.fun**2))
+    dof = best.fun.size - 2
+    cov = _covariance(best.jac, chi2, dof)
+    overhead = _estimate(best.x[0], cov[0, 0], unit_ms, log=False)
+    scale = _estimate(best.x[1], cov[1, 1], 1.0, log=True)
+    corr = None
+    if np.isfinite(cov).all() and cov[0, 0] > 0 and cov[1, 1] > 0:
+        corr = float(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]))
+    return Fit(overhead, scale, tuple(r.test.name for r in replays), chi2, dof, corr,
+               n_evaluations)
+
+
+def _log_se_across(per_replication: np.ndarray) -> np.ndarray:
+    """Standard error of the log mean over replications (0 for a single replication)."""
+    if per_replication.shape[0] < 2:
+        return np.zeros(per_replication.shape[1])
+    logs = np.log(per_replication)
+    return logs.std(axis=0, ddof=1) / math.sqrt(per_replication.shape[0])
+
+
+def _covariance(jac: np.ndarray, chi2: float, dof: int) -> np.ndarray:
+    """Covariance of the search variables: (J'J)^-1, times chi2/dof when that exceeds 1."""
+    info = jac.T @ jac
+    if np.linalg.cond(info) > 1e12:
+        return np.full((2, 2), np.nan)
+    cov = np.linalg.inv(info)
+    if dof > 0 and chi2 / dof > 1.0:
+        cov = cov * (chi2 / dof)
+    return cov
+
+
+def _estimate(x: float, var: float, unit: float, *, log: bool) -> TermEstimate:
+    """A fitted term with its 95 % interval (overhead clipped at 0; scale through exp)."""
+    x, var = float(x), float(var)
+    if not (math.isfinite(var) and var >= 0):
+        value = math.exp(x) if log else x * unit
+        return TermEstimate(value, None, None)
+    half = _Z95 * math.sqrt(var)
+    if log:
+        return TermEstimate(math.exp(x), math.exp(x - half), math.exp(x + half))
+    return TermEstimate(x * unit, max(0.0, (x - half) * unit), (x + half) * unit)
+
+
+def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: ScenarioInputs,
+                     tests: Sequence[LoadTest], *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                     warmup_s: float = 0.0, replications: int | None = None,
+                     gpu_model: str | None = None, gpu_memory_gib: float | None = None,
+                     ) -> CalibrationResult:
+    """Fit the design's correction terms to ``tests`` and report each test before and after.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario; its ``seed`` seeds every replay, its ``replications`` are the
+        default number of replications.
+    design_name : str
+        A ``realtime`` design of the scenario.
+    inputs : ScenarioInputs
+        The scenario's files, loaded (:func:`planner.inputs.load_scenario_inputs`).
+    tests : sequence of LoadTest
+        One or more load tests of the design; with two or more, each is also left out in turn.
+    quantiles : sequence of float
+        Percentiles matched, in (0, 1).
+    warmup_s : float
+        Requests sent earlier in a test are neither measured nor counted in the simulation.
+    gpu_model, gpu_memory_gib : optional
+        The fleet's GPU (a token service time with ``gpu: auto`` needs it).
+
+    Raises
+    ------
+    ScenarioError
+        Unknown design, a pattern calibrate cannot fit, a test that does not match the design
+        (:func:`check_loadtest`), a warm-up longer than a test.
+    """
+    design = _realtime_design(scenario, design_name)
+    if not tests:
+        raise ScenarioError("calibrate needs at least one load test; pass its file")
+    names = [t.name for t in tests]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ScenarioError(f"two load tests share the name {dup!r}; give each file its own "
+                            "name (reports and calibrated_from name tests by file name)")
+    reps = scenario.replications if replications is None else replications
+    replays = replays_of(scenario, design, inputs, tests, quantiles=quantiles,
+                         warmup_s=warmup_s, replications=reps, seed=scenario.seed,
+                         gpu_model=gpu_model, gpu_memory_gib=gpu_memory_gib)
+    before_terms = design_terms(design)
+    fit = fit_terms(replays, before_terms, warmup_s=warmup_s)
+    reports = tuple(_report(r, before_terms, fit.terms, warmup_s) for r in replays)
+    before_by_name = {rep.name: rep.before for rep in reports}
+    loo = []
+    if len(replays) > 1:
+        for i, left in enumerate(replays):
+            others = [r for j, r in enumerate(replays) if j != i]
+            partial = fit_terms(others, before_terms, warmup_s=warmup_s)
+            loo.append(Prediction(left.test.name, partial, before_by_name[left.test.name],
+                                  _compare(left, partial.terms, warmup_s)))
+    return CalibrationResult(
+        scenario=scenario.name, design=design.name, pattern=design.pattern,
+        service_time=replays[0].model.description, quantiles=np.asarray(quantiles, float),
+        warmup_s=warmup_s, replications=reps, seed=scenario.seed, before_terms=before_terms,
+        fit=fit, tests=reports, leave_one_out=tuple(loo))
+
+
+def fleet_gpu(scenario: schema.Scenario, design_name: str) -> tuple[str | None, float | None]:
+    """Return the GPU model and memory (GiB) of a design's instance from the default price
+    catalog, or ``(None, None)`` when the catalog does not know them (only a token service time
+    with ``gpu: auto`` needs them, and says so)."""
+    from costmodels.catalog import quote_instance
+    from costmodels.price_cache import default_catalog
+    from domain.errors import CatalogError
+
+    design = next((d for d in scenario.designs if d.name == design_name), None)
+    if design is None:
+        return None, None
+    try:
+        quote = quote_instance(default_catalog(), design.fleet.instance,
+                               region=design.fleet.region)
+    except CatalogError:
+        return None, None
+    return quote.gpu_model, quote.gpu_memory_gib
+
+
+def _realtime_design(scenario: schema.Scenario, name: str) -> schema.RealtimeDesign:
+    found = next((d for d in scenario.designs if d.name == name), None)
+    if found is None:
+        known = ", ".join(d.name for d in scenario.designs)
+        raise ScenarioError(f"--design: no design named {name!r} in {scenario.name} (got "
+                            f"{name!r}; designs: {known}); pass one of them")
+    if not isinstance(found, schema.RealtimeDesign):
+        hint = ("an llm design's step times are calibrated to an engine run with 'planner llm "
+                "replay RUN --fit FIT.json' (latency: {kind: auto, fit: FIT.json})"
+                if found.pattern == "llm" else "only request-serving designs have load tests")
+        raise ScenarioError(f"--design {name!r}: calibrate fits realtime designs (got pattern "
+                            f"{found.pattern!r}); {hint}")
+    return found
+
+
+def _compare(replay: Replay, terms: Terms, warmup_s: float) -> Comparison:
+    measured = replay.test.measured(replay.quantiles, warmup_s)
+    return Comparison(replay.quantiles, measured.value_ms, replay.simulate(terms))
+
+
+def _report(replay: Replay, before: Terms, after: Terms, warmup_s: float) -> LoadTestReport:
+    t = replay.test
+    return LoadTestReport(t.name, t.path, t.kind, t.n_requests, t.rate_rps, t.duration_s,
+                          replay.arrivals_text, _compare(replay, before, warmup_s),
+                          _compare(replay, after, warmup_s))

@@ -1,0 +1,90 @@
+"""``planner calibrate``: fit a design's service-time corrections to load tests.
+
+Parses, calls :func:`planner.calibrate.calibrate_design`, renders (table or versioned JSON) and
+writes the calibrated scenario (``--output``). Formats of the load tests:
+:mod:`planner.inputs_loadtest`; the model and the fit: :mod:`planner.calibrate`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from planner.cli import options
+from planner.cli.common import emit, stderr_console, user_errors
+
+HELP = "Fit a design's service-time corrections to load tests and write a calibrated scenario."
+
+
+class CalibrateFormat(str, Enum):
+    """Formats ``planner calibrate`` renders in."""
+
+    table = "table"
+    json = "json"
+
+
+LOADTESTS = typer.Argument(
+    ..., metavar="LOADTEST...", dir_okay=False, show_default=False,
+    help="Load-test files: per-request CSV or JSON lines (arrival_s or arrival_ms or timestamp "
+         "or JMeter timeStamp; latency_ms or latency_s or JMeter elapsed; optional batch_size), "
+         "k6 --out json, or Locust stats_history.csv.")
+DESIGN = typer.Option(..., "--design", "-d", metavar="NAME",
+                      help="The realtime design the tests ran against.")
+OUTPUT = typer.Option(None, "--output", "-o", dir_okay=False, writable=True,
+                      metavar="CALIBRATED.yaml", help="Write the scenario with the fitted terms "
+                      "in the design's service_time here.")
+FORMAT = typer.Option(CalibrateFormat.table, "--format", "-f", case_sensitive=False,
+                      help="Output format.")
+WARMUP = typer.Option(0.0, "--warmup-s", min=0, metavar="S", help="Leave out requests sent in "
+                      "a test's first S seconds (measured and simulated alike).")
+
+
+def calibrate(
+    scenario: Path = options.SCENARIO,
+    loadtests: list[Path] = LOADTESTS,
+    design: str = DESIGN,
+    output: Path | None = OUTPUT,
+    fmt: CalibrateFormat = FORMAT,
+    warmup_s: float = WARMUP,
+    replications: int | None = options.REPLICATIONS,
+    wide: bool = options.WIDE,
+    quiet: bool = options.QUIET,
+    debug: bool = options.DEBUG,
+) -> None:
+    """Fit overhead_ms and scale so the simulated p50/p90/p99 match the load tests."""
+    from planner.calibrate import calibrate_design, fleet_gpu
+    from planner.calibrate_scenario import calibrated_scenario_text
+    from planner.inputs import load_scenario_inputs
+    from planner.inputs_loadtest import load_loadtest
+    from planner.json_schemas import CALIBRATION_VERSION
+    from planner.reports.calibration import render_calibration
+    from planner.schema import load_scenario
+
+    with user_errors(debug):
+        spec = load_scenario(scenario)
+        tests = [load_loadtest(str(path)) for path in loadtests]
+        inputs = load_scenario_inputs(spec)
+        if not quiet:
+            stderr_console().print(f"replaying {len(tests)} load test(s) through {design} "
+                                   "and fitting (a few dozen replays per fit) ...")
+        gpu_model, gpu_memory_gib = fleet_gpu(spec, design)
+        result = calibrate_design(spec, design, inputs, tests, warmup_s=warmup_s,
+                                  replications=replications, gpu_model=gpu_model,
+                                  gpu_memory_gib=gpu_memory_gib)
+        doc = {"schema_version": CALIBRATION_VERSION, "kind": "calibration",
+               **result.as_dict(), "wrote": None if output is None else str(output)}
+        if output is not None:
+            emit(calibrated_scenario_text(spec, result, [str(p) for p in loadtests],
+                                          str(output)), output)
+        if fmt is CalibrateFormat.json:
+            emit(json.dumps(doc, indent=2), None)
+        else:
+            emit(render_calibration(doc, wide=wide), None)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``planner calibrate`` to the root app."""
+    root.command("calibrate", help=HELP)(calibrate)
