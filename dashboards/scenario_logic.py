@@ -13,19 +13,20 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import yaml
 
 from costmodels.price_cache import default_catalog
+from dashboards.scenario_files import check_files, redact
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
-from domain.errors import ScenarioError
+from domain.errors import PlannerError, ScenarioError
 from domain.purchase import FLEET_PURCHASES
 from planner.inputs import instance_problem
 from planner.results import RunResult
@@ -409,48 +410,37 @@ def query_to_state(query: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]
 
 # ----------------------------------------------------------------------------- validate and run
 
-_FILE_KEYS = ("path", "config", "fit")
-"""Scenario fields that name files: data paths, an llm model's ``config`` (a config.json) and
-its latency ``fit`` file."""
-
-
-def _paths(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        out = [v for k, v in value.items() if k in _FILE_KEYS and isinstance(v, str)]
-        for v in value.values():
-            out.extend(_paths(v))
-        return out
-    if isinstance(value, (list, tuple)):
-        return [p for v in value for p in _paths(v)]
-    return []
-
-
 def build_scenario(settings: Settings, choice: str | None,
                    edits: Mapping[str, Any]) -> Scenario:
     """Return the validated scenario of ``choice`` with ``edits`` applied.
 
-    Relative ``path`` fields are resolved against the bundled scenarios folder; a path that
-    resolves outside it (absolute, ``..``, a link) is refused, so an uploaded scenario cannot
-    read other files of the server.
+    Relative file fields are resolved against the bundled scenarios folder; every file the
+    scenario names, in any field (:func:`dashboards.scenario_files.check_files`), must be a
+    local file under that folder: a remote URL or a path that resolves outside it (absolute,
+    ``..``, a link) is refused, so an uploaded scenario cannot read the server's other files.
+    Messages name the server's folders only relative to the scenarios folder.
 
     Raises
     ------
     ScenarioError
-        The validation message of :func:`planner.schema.parse_scenario`, or a refused path.
+        The validation message of :func:`planner.schema.parse_scenario`, or a refused file.
     """
     base, label = load_base(settings, choice)
     data = apply_edits(base, edits)
     data.pop("source_path", None)
-    scenario = parse_scenario(data, base_dir=settings.scenarios_dir, source=label)
-    root = os.path.realpath(settings.scenarios_dir)
-    for path in _paths(scenario.model_dump(mode="json", exclude={"source_path"})):
-        real = os.path.realpath(path)
-        if os.path.commonpath([root, real]) != root:
-            raise ScenarioError(f"{label}: path {path!r} is outside the scenarios folder; in "
-                                "the dashboard a scenario may only read files under "
-                                f"{settings.scenarios_dir.name}/ (e.g. data/...)")
+    try:
+        scenario = parse_scenario(data, base_dir=settings.scenarios_dir, source=label)
+    except ScenarioError as exc:
+        raise ScenarioError(redact(str(exc), _folders(settings))) from None
+    check_files(scenario, data, [settings.scenarios_dir], label, settings.scenarios_dir)
     _check_instances(scenario, label)
     return scenario
+
+
+def _folders(settings: Settings) -> list[Path | None]:
+    """The server's folders a message must not show (the scenarios folder first)."""
+    return [settings.scenarios_dir, settings.work_dir, settings.data_dir,
+            Path(__file__).resolve().parents[1], Path.home()]
 
 
 def _check_instances(scenario: Scenario, label: str) -> None:
@@ -504,7 +494,10 @@ def run_view(settings: Settings, choice: str | None, edits: Mapping[str, Any],
         if progress is not None:
             progress(sum(done.values()), total)
 
-    result = run_scenario(scenario, catalog=catalog(), progress=on_progress)
+    try:
+        result = run_scenario(scenario, catalog=catalog(), progress=on_progress)
+    except PlannerError as exc:  # a message about the scenario's files: no server paths
+        raise PlannerError(redact(str(exc), _folders(settings))) from None
     run_id = uuid.uuid4().hex
     _store(settings).set(f"run:{run_id}", result, expire=_STORE_EXPIRE_S)
     return RunView(run_id, result)

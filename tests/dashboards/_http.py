@@ -18,6 +18,7 @@ renderer then re-POSTs the same payload, input and state values nulled, with
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -165,3 +166,29 @@ class DashSession:
                 raise CallbackFailed(f"{dep['output']}: no result in {deadline_s:.0f} s")
             self.polls += 1
             time.sleep(background.get("interval", 500) / 1000)
+
+
+@contextlib.contextmanager
+def serve(flask_app: Any) -> Iterator[str]:
+    """Serve ``flask_app`` on 127.0.0.1 (a free port, threaded werkzeug); yield its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(10)
+
+
+def text_of(tree: Any) -> str:
+    """Return the text of a serialized component tree, pieces separated by ``|``."""
+    if isinstance(tree, list):
+        return "|".join(text_of(t) for t in tree)
+    if isinstance(tree, dict):
+        return text_of(tree.get("props", {}).get("children"))
+    return "" if tree is None else str(tree)

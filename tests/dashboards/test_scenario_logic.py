@@ -83,8 +83,8 @@ def test_bad_url_parameters_become_messages():
 
 
 def test_validation_error_is_a_message(settings):
-    query, msg = page.on_edits(settings, "tiny", {"scenario": "tiny",
-                                                  "values": {"small.nodes": 0}})
+    query, msg, *_ = page.on_edits(settings, "tiny", {"scenario": "tiny",
+                                                       "values": {"small.nodes": 0}})
     assert "small.nodes=0" in query.replace("%2E", ".")
     assert "error" in msg.className and "designs[0].fleet.nodes" in msg.children
 
