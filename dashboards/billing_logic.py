@@ -1,15 +1,22 @@
-"""Cost review and calibration logic: billing files in, plain dicts and figures out.
+"""Cost review and calibration logic: billing files in, typed results and plain dicts out.
 
 The billing layer (:mod:`costmodels.billing.readers`, ``.review``, ``.rates``) is imported lazily;
 when it is missing or broken every function here raises :class:`BillingUnavailable` with the
 reason, and the pages show "billing support is not available: <reason>".
+
+A page's billing *source* is the ``--data`` folder or one upload (a random folder name under the
+work folder's ``uploads/``, carried in the URL as ``?upload=``). Messages never show a server
+path: :func:`public_message` names files by their own name.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +26,16 @@ from domain.errors import PlannerError
 from domain.purchase import RESERVED, SAVINGS_PLANS, Purchase
 
 BILLING_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet", ".gz", ".zip", ".json")
-"""File names the data folder is scanned for (the readers decide what each one is)."""
+"""File names the data folder is scanned for and uploads may have (the readers decide what
+each one is)."""
 
 
 class BillingUnavailable(PlannerError):
     """The billing layer cannot be imported; the message is the reason."""
+
+
+class NoMatchingRows(PlannerError):
+    """The filters leave no billing rows: an empty selection, not a broken input."""
 
 
 def billing_api() -> dict[str, Any]:
@@ -55,53 +67,15 @@ def data_files(folder: Path | None) -> list[Path]:
                   if p.is_file() and p.name.lower().endswith(BILLING_SUFFIXES))
 
 
-@functools.lru_cache(maxsize=8)
-def _read(paths: tuple[str, ...], stamp: tuple[float, ...]):
-    return billing_api()["read_billing"]([Path(p) for p in paths], compact=True)
+# ----------------------------------------------------------------------------- sources
 
+@dataclass(frozen=True)
+class Source:
+    """Where a page's bills come from: ``label`` names it for people (never a server path)."""
 
-def read(paths: Sequence[Path]):
-    """Return the ``BillingRead`` of ``paths`` (cached while the files are unchanged)."""
-    if not paths:
-        raise PlannerError("no billing files; start with --data DIR or upload an export")
-    billing_api()
-    keys = tuple(str(p) for p in paths)
-    return _read(keys, tuple(p.stat().st_mtime for p in paths))
-
-
-def data_as_of(settings: Settings) -> str:
-    """Return the latest billing charge period end of the ``--data`` folder, for the header."""
-    if settings.data_dir is None:
-        return "n/a (no billing data; start with --data DIR)"
-    reason = unavailable_reason()
-    if reason is not None:
-        return f"n/a (billing support is not available: {reason})"
-    try:
-        latest = read(data_files(settings.data_dir)).latest_charge_period_end
-    except PlannerError as exc:
-        return f"n/a ({exc})"
-    return "n/a" if latest is None else str(latest)[:19].replace("T", " ")
-
-
-def save_upload(settings: Settings, contents: str, filename: str | None) -> Path:
-    """Save an uploaded billing export in a new private folder under the work folder.
-
-    The name keeps only ``[A-Za-z0-9._-]`` of its last component; the file lands in
-    ``uploads/<random>/`` and nowhere else.
-
-    Raises
-    ------
-    PlannerError
-        Larger than 50 MB, or not a data URL.
-    """
-    raw = decode_upload(contents, BILLING_UPLOAD_LIMIT_BYTES)
-    folder = settings.upload_dir / uuid.uuid4().hex
-    folder.mkdir(mode=0o700, parents=True)
-    target = (folder / safe_filename(filename, "billing.csv")).resolve()
-    if target.parent != folder.resolve():  # pragma: no cover - safe_filename prevents it
-        raise PlannerError(f"refused upload name {filename!r}")
-    target.write_bytes(raw)
-    return target
+    label: str
+    paths: tuple[Path, ...]
+    upload: str | None
 
 
 def upload_files(settings: Settings, token: str | None) -> list[Path]:
@@ -111,123 +85,203 @@ def upload_files(settings: Settings, token: str | None) -> list[Path]:
     return data_files(settings.upload_dir / token)
 
 
+def source(settings: Settings, token: str | None) -> Source:
+    """Return the upload ``token``'s files when it has any, else the ``--data`` folder's."""
+    uploaded = upload_files(settings, token)
+    if uploaded:
+        return Source(f"upload {', '.join(p.name for p in uploaded)}", tuple(uploaded), token)
+    paths = tuple(data_files(settings.data_dir))
+    if settings.data_dir is None:
+        return Source("no billing data (start with --data DIR or upload an export)", (), None)
+    return Source(f"--data folder {settings.data_dir.name} ({len(paths)} file"
+                  f"{'' if len(paths) == 1 else 's'})", paths, None)
+
+
+def public_message(text: str, settings: Settings) -> str:
+    """Return ``text`` with every server path of the work and data folders cut to its last
+    parts (an upload's file name; a path inside ``--data`` relative to it)."""
+    uploads = str(settings.upload_dir)
+    out = text
+    if uploads in out:
+        import re
+
+        out = re.sub(re.escape(uploads) + r"/[0-9a-f]{32}/", "", out)
+    for folder, name in ((settings.work_dir, "work folder"), (settings.data_dir, None)):
+        if folder is not None and str(folder) in out:
+            out = out.replace(str(folder) + "/", "").replace(str(folder), name or folder.name)
+    return out
+
+
+@dataclass(frozen=True)
+class LoadedBills:
+    """A read's rows held in memory (``frame``: a lazy frame over them) and its notes: the
+    reconciliation line and the oddity count, as ``planner billing review`` reports them."""
+
+    frame: Any
+    notes: tuple[str, ...]
+    n_rows: int
+
+
+@functools.lru_cache(maxsize=8)
+def _read(paths: tuple[str, ...], stamp: tuple[float, ...]) -> LoadedBills:
+    from planner.cli.billing import read_notes
+
+    read = billing_api()["read_billing"]([Path(p) for p in paths], compact=True)
+    rows = read.frame.collect()
+    return LoadedBills(rows.lazy(), tuple(read_notes(read)), rows.height)
+
+
+def read(paths: Sequence[Path]) -> LoadedBills:
+    """Return the bills of ``paths`` (cached while the files are unchanged)."""
+    if not paths:
+        raise PlannerError("no billing files; start with --data DIR or upload an export")
+    billing_api()
+    keys = tuple(str(p) for p in paths)
+    return _read(keys, tuple(p.stat().st_mtime for p in paths))
+
+
+def data_as_of(settings: Settings, token: str | None = None) -> str:
+    """Return the header's "data as of" text of a source: the end of its latest single-day
+    charge (not of the billing period), whether that month is still in progress, and the
+    source when it is an upload."""
+    src = source(settings, token)
+    if not src.paths:
+        return "n/a (no billing data; start with --data DIR)"
+    reason = unavailable_reason()
+    if reason is not None:
+        return f"n/a (billing support is not available: {reason})"
+    from costmodels.billing.review import data_freshness
+
+    try:
+        month, fresh = data_freshness(read(src.paths).frame)
+    except PlannerError as exc:
+        return f"n/a ({public_message(str(exc), settings)})"
+    latest = fresh.latest_charge_period_end
+    text = "n/a" if latest is None else latest.strftime("%Y-%m-%d %H:%M UTC")
+    text += f" ({month} {'complete' if fresh.month_complete else 'in progress'})"
+    return text + (f", {src.label}" if src.upload else "")
+
+
+def save_upload(settings: Settings, contents: str, filename: str | None) -> tuple[Path, int]:
+    """Save an uploaded billing export in a new private folder and read it once.
+
+    The name keeps only ``[A-Za-z0-9._-]`` of its last component; the file lands in
+    ``uploads/<random>/`` and nowhere else. Returns the file and its row count.
+
+    Raises
+    ------
+    PlannerError
+        Not a billing file name (e.g. ``.yaml``), larger than 50 MB, not a data URL, or not
+        readable as a billing export; the folder is removed and the message names the file,
+        never its server path.
+    """
+    name = safe_filename(filename, "billing.csv")
+    if not name.lower().endswith(BILLING_SUFFIXES):
+        raise PlannerError(f"{name} is not a billing export: upload an AWS CUR, GCP billing "
+                           f"export or FOCUS file ({', '.join(BILLING_SUFFIXES)})")
+    raw = decode_upload(contents, BILLING_UPLOAD_LIMIT_BYTES)
+    folder = settings.upload_dir / uuid.uuid4().hex
+    folder.mkdir(mode=0o700, parents=True)
+    target = (folder / name).resolve()
+    if target.parent != folder.resolve():  # pragma: no cover - safe_filename prevents it
+        raise PlannerError(f"refused upload name {filename!r}")
+    target.write_bytes(raw)
+    try:
+        loaded = read([target])
+    except PlannerError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise PlannerError(f"{name} could not be read as billing data: "
+                           f"{public_message(str(exc), settings)}") from None
+    return target, loaded.n_rows
+
+
 # ----------------------------------------------------------------------------- filters
 
+def parse_tag(text: str | None) -> tuple[str, str] | None:
+    """Return a ``key=value`` tag filter as ``(key, value)``; None for an empty filter.
+
+    Raises
+    ------
+    PlannerError
+        Without ``=`` or with an empty key.
+    """
+    if not text or not text.strip():
+        return None
+    key, eq, value = (part.strip() for part in text.partition("="))
+    if not eq or not key:
+        raise PlannerError(f"tag filter {text.strip()!r} is not key=value; write e.g. "
+                           f"{(key or 'team')}=search (the filter is not applied)")
+    return key, value
+
+
 def filter_frame(frame, *, accounts: Sequence[str] = (), services: Sequence[str] = (),
-                 tag: str | None = None):
-    """Return ``frame`` limited to sub-accounts, services and a ``key=value`` tag (lazy)."""
+                 tag: tuple[str, str] | None = None):
+    """Return ``frame`` limited to sub-accounts, services and a ``(key, value)`` tag (lazy)."""
     import polars as pl
 
     if accounts:
         frame = frame.filter(pl.col("SubAccountId").is_in(list(accounts)))
     if services:
         frame = frame.filter(pl.col("ServiceName").is_in(list(services)))
-    if tag and "=" in tag:
-        key, value = (part.strip() for part in tag.split("=", 1))
-        key = key.replace("\\", "\\\\").replace("'", "\\'")
-        frame = frame.filter(pl.col("Tags").str.json_path_match(f"$['{key}']") == value)
+    if tag is not None:
+        key = tag[0].replace("\\", "\\\\").replace("'", "\\'")
+        frame = frame.filter(pl.col("Tags").str.json_path_match(f"$['{key}']") == tag[1])
     return frame
 
 
-def filter_options(frame) -> dict[str, list[dict[str, str]]]:
-    """Return dropdown options of the sub-accounts and services present in ``frame``."""
+def filter_options(frame) -> dict[str, list[Any]]:
+    """Return the months, sub-accounts, services and tag keys present in ``frame``."""
+    import polars as pl
+
+    months = (frame.select(pl.col("BillingPeriodStart").dt.strftime("%Y-%m").alias("m"))
+              .unique().drop_nulls().sort("m").collect()["m"].to_list())
     accounts = (frame.select("SubAccountId", "SubAccountName").unique()
                 .drop_nulls("SubAccountId").sort("SubAccountId").collect())
     services = frame.select("ServiceName").unique().drop_nulls().sort("ServiceName").collect()
+    keys: set[str] = set()
+    for text in frame.select("Tags").unique().drop_nulls().collect()["Tags"].to_list():
+        try:
+            tags = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(tags, dict):
+            keys.update(str(k) for k in tags)
     return {
+        "months": months,
         "accounts": [{"label": f"{r['SubAccountName']} ({r['SubAccountId']})"
                       if r["SubAccountName"] else r["SubAccountId"], "value": r["SubAccountId"]}
                      for r in accounts.iter_rows(named=True)],
         "services": [{"label": s, "value": s} for s in services["ServiceName"].to_list()],
+        "tag_keys": sorted(keys),
     }
 
 
 # ----------------------------------------------------------------------------- review
 
-def review_dict(paths: Sequence[Path], *, month: str | None = None, group_by: str = "service",
-                accounts: Sequence[str] = (), services: Sequence[str] = (),
-                tag: str | None = None) -> dict[str, Any]:
-    """Return ``monthly_review(...).to_dict()`` of the filtered files, plus the read's notes."""
+def review_of(paths: Sequence[Path], *, month: str | None = None, group_by: str = "service",
+              accounts: Sequence[str] = (), services: Sequence[str] = (),
+              tag: tuple[str, str] | None = None):
+    """Return the :class:`~costmodels.billing.review_types.Review` of the filtered bills.
+
+    Raises
+    ------
+    NoMatchingRows
+        When filters are set and leave no rows (in the month, when one is given).
+    PlannerError
+        What :func:`~costmodels.billing.review.monthly_review` refuses.
+    """
+    import polars as pl
+
     api = billing_api()
-    billing = read(paths)
-    frame = filter_frame(billing.frame, accounts=accounts, services=services, tag=tag)
-    review = api["monthly_review"](frame, month=month, group_by=group_by).to_dict()
-    review["oddities"] = [str(o) for o in (getattr(billing, "oddities", None) or [])][:20]
-    return review
-
-
-def review_figure(review: Mapping[str, Any]):
-    """Return daily effective cost stacked by group, anomalies marked, the forecast noted."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    groups: dict[str, tuple[list[str], list[float]]] = {}
-    for point in review.get("daily_by_group") or []:
-        days, costs = groups.setdefault(str(point.get("group") or "(none)"), ([], []))
-        days.append(point["day"])
-        costs.append(point["effective_usd"])
-    for name, (days, costs) in groups.items():
-        fig.add_trace(go.Bar(x=days, y=costs, name=name))
-    anomalies = review.get("anomalies") or []
-    if anomalies:
-        fig.add_trace(go.Scatter(
-            x=[a["day"] for a in anomalies], y=[a["cost_usd"] for a in anomalies],
-            mode="markers", name="anomaly", marker={"symbol": "x", "size": 13, "color": "#b42318"},
-            hovertext=[f"{a['day']}: ${a['cost_usd']:,.2f} vs baseline ${a['baseline_usd']:,.2f}"
-                       for a in anomalies], hoverinfo="text"))
-    title = f"Daily effective cost by {review.get('group_by', 'group')}, {review.get('month')}"
-    forecast = review.get("forecast")
-    if forecast:
-        title += f" (month-end forecast ${forecast['point_usd']:,.0f})"
-    fig.update_layout(barmode="stack", title=title, yaxis_title="USD (effective)",
-                      template="plotly_white", height=440)
-    return fig
-
-
-def _money(value: Any) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
-
-
-def _rate(value: Any) -> str:
-    """A $/GPU-hour rate to 4 decimals, as the CLI review prints it."""
-    return "n/a" if value is None else f"${value:,.4f}"
-
-
-def _pct(value: Any) -> str:
-    return "n/a" if value is None else f"{value * 100:,.1f}%"
-
-
-def movers_rows(review: Mapping[str, Any]) -> list[list[str]]:
-    """Return the month-over-month movers as table rows (group, previous, current, change)."""
-    return [[str(m.get("group") or "(none)"), _money(m.get("previous_usd")),
-             _money(m.get("current_usd")), _money(m.get("change_usd")),
-             "n/a" if m.get("change_pct") is None else f"{m['change_pct']:+,.1f}%"]
-            for m in review.get("movers") or []]
-
-
-def gpu_rows(review: Mapping[str, Any]) -> list[list[str]]:
-    """Return effective $/GPU-hour by instance type and purchase option as table rows."""
-    gpu = review.get("gpu") or {}
-    return [[str(r.get("instance_type") or "n/a"), str(r.get("purchase_option") or "n/a"),
-             str(r.get("gpu_model") or "n/a"),
-             "n/a" if r.get("gpu_hours") is None else f"{r['gpu_hours']:,.1f}",
-             _money(r.get("used_usd")), _money(r.get("unused_commitment_usd")),
-             _money(r.get("effective_usd")), _rate(r.get("used_usd_per_gpu_hour")),
-             _rate(r.get("effective_usd_per_gpu_hour")),
-             _rate(r.get("list_usd_per_gpu_hour"))]
-            for r in gpu.get("rates") or []]
-
-
-def commitment_rows(review: Mapping[str, Any]) -> list[list[str]]:
-    """Return commitment coverage and utilisation (total, then by type) as table rows."""
-    c = review.get("commitments")
-    if not c:
-        return []
-    lines = [("total", c.get("total") or {})] + [
-        (str(x.get("commitment_type") or "n/a"), x) for x in c.get("by_type") or []]
-    return [[name, _pct(x.get("coverage_hours")), _pct(x.get("coverage_cost")),
-             _pct(x.get("utilisation")), _money(x.get("unused_usd")), _money(x.get("savings_usd"))]
-            for name, x in lines]
+    frame = filter_frame(read(paths).frame, accounts=accounts, services=services, tag=tag)
+    if accounts or services or tag is not None:
+        picked = frame
+        if month:
+            picked = frame.filter(pl.col("BillingPeriodStart").dt.strftime("%Y-%m") == month)
+        if picked.select(pl.len()).collect().item() == 0:
+            raise NoMatchingRows("no billing rows match the filters"
+                                 + (f" in {month}" if month else ""))
+    return api["monthly_review"](frame, month=month, group_by=group_by)
 
 
 # ----------------------------------------------------------------------------- calibration
@@ -248,12 +302,11 @@ def bill_rates(paths: Sequence[Path], month: str | None = None) -> dict[str, Any
 
     from costmodels.billing.rates import effective_rates
 
-    billing = read(paths)
-    months = (billing.frame.select(pl.col("BillingPeriodStart").dt.strftime("%Y-%m")
-                                   .alias("m")).unique().collect()["m"].drop_nulls().sort()
-              .to_list())
+    frame = read(paths).frame
+    months = (frame.select(pl.col("BillingPeriodStart").dt.strftime("%Y-%m")
+                           .alias("m")).unique().collect()["m"].drop_nulls().sort().to_list())
     try:
-        table = effective_rates(billing.frame, month=month)
+        table = effective_rates(frame, month=month)
     except PlannerError as exc:  # e.g. no compute usage rows at all: every rate is n/a
         return {"month": month or (months[-1] if months else None), "months": months,
                 "rates": [], "note": str(exc)}
@@ -265,15 +318,29 @@ def bill_rates(paths: Sequence[Path], month: str | None = None) -> dict[str, Any
     return {"month": chosen, "months": months, "rates": rates}
 
 
-def calibration_rows(result, rates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Compare each design's simulated monthly cost with the bills' rates for its instance type.
+def _month_scale(result, design) -> float | None:
+    """Return months per simulated horizon of ``design``: its cost's own scale when priced,
+    else the scenario's ``hours_per_month`` (730 by default) over its horizon, as the cost
+    model scales a priced design."""
+    cost = design.cost
+    if cost.usd_per_month is not None and cost.total_usd:
+        return cost.usd_per_month / cost.total_usd
+    scenario = result.scenario or {}
+    horizon_s = float(scenario.get("horizon_s") or 0)
+    hours = float((scenario.get("pricing") or {}).get("hours_per_month") or 730.0)
+    return None if horizon_s <= 0 else hours * 3600.0 / horizon_s
 
-    For every design and purchase option: the simulated node-hours per month (the horizon's
-    node-hours scaled like its cost), the catalog cost per month, the bills' effective cost per
-    instance-hour of the same instance type and purchase option (``effective_cost /
-    usage_hours`` over every compute usage row of that month, :func:`bill_rates`), what the
-    design would cost at that rate, and the difference. A rate the bills do not have is None
-    (n/a), never 0.
+
+def calibration_rows(result, rates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Compare each design's simulated month with what the bills say, per purchase option.
+
+    For every design and purchase option: the simulated node-hours per month, the catalog cost
+    per month (None without a catalog price), the bills' node-hours and effective cost of the
+    same instance type and purchase option that month, the bills' effective cost per
+    instance-hour (``effective_cost / usage_hours`` over every compute usage row of the month,
+    :func:`bill_rates`), the design re-priced at that rate, and the differences (bills minus
+    simulation, and as a fraction of the simulation). A rate the bills do not have is None
+    (n/a), never 0; a design without a catalog price is still re-priced at the bills' rate.
     """
     from planner.reports.sections import node_hours_by_purchase
 
@@ -284,27 +351,30 @@ def calibration_rows(result, rates: Sequence[Mapping[str, Any]]) -> list[dict[st
                                     [0.0, 0.0])
             acc[0] += float(r["effective_cost"])
             acc[1] += float(r["usage_hours"])
-    rate_of = {k: cost / hours for k, (cost, hours) in by_key.items() if hours > 0}
     rows = []
     for d in result.designs:
-        cost = d.cost
-        scale = (cost.usd_per_month / cost.total_usd
-                 if cost.usd_per_month is not None and cost.total_usd else None)
+        scale = _month_scale(result, d)
         instance = d.fleet.instance
         instance_type = instance.split(":", 1)[-1]
         for purchase, hours in node_hours_by_purchase(d).items():
-            sim_usd = cost.by_purchase.get(purchase)
+            sim_usd = d.cost.by_purchase.get(purchase)
             bill_purchase = _PURCHASE_TO_BILL.get(purchase, purchase)
-            rate = rate_of.get((instance_type, bill_purchase))
+            billed_usd, billed_hours = by_key.get((instance_type, bill_purchase), (None, None))
+            rate = None if not billed_hours else billed_usd / billed_hours
             month_hours = None if scale is None else hours * scale
             sim_month = None if scale is None or sim_usd is None else sim_usd * scale
-            bill_month = None if rate is None or month_hours is None else rate * month_hours
+            at_rate = None if rate is None or month_hours is None else rate * month_hours
+            diff = None if at_rate is None or sim_month is None else at_rate - sim_month
             rows.append({
                 "design": d.name, "instance": instance, "purchase": purchase,
                 "bill_purchase": bill_purchase, "node_hours_per_month": month_hours,
+                "billed_node_hours": billed_hours, "billed_usd": billed_usd,
                 "simulated_usd_per_month": sim_month,
-                "bill_usd_per_node_hour": rate, "bill_usd_per_month": bill_month,
-                "difference_usd_per_month": (None if bill_month is None or sim_month is None
-                                             else bill_month - sim_month),
+                "bill_usd_per_node_hour": rate, "bill_usd_per_month": at_rate,
+                "difference_usd_per_month": diff,
+                "difference_fraction": None if diff is None or not sim_month
+                else diff / sim_month,
+                "node_hours_fraction": None if not billed_hours or not month_hours
+                else billed_hours / month_hours - 1.0,
             })
     return rows

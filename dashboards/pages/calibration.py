@@ -1,4 +1,9 @@
-"""Calibration page: a run's simulated monthly cost against what the bills say, by purchase."""
+"""Calibration page: a run reconciled with the bills, per instance type and purchase option.
+
+For each design and purchase option: simulated node-hours and cost per month against the bills'
+node-hours and effective cost of the same instance type and purchase option, the design
+re-priced at the bills' rate, and the variances (bills minus simulation, in $ and %).
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,92 @@ from dashboards import billing_logic as logic
 from dashboards import scenario_logic
 from dashboards.settings import Settings
 from domain.errors import PlannerError
+from planner.reports.billing_review import PURCHASE_LABEL, money, signed_money, signed_pct
+from planner.reports.sections import NA, fmt_number
 
 dash.register_page(__name__, path="/calibration", name="Calibration",
                    title="Calibration - GPU planner", order=2)
 
-HEADERS = ["design", "instance", "purchase (sim / bills)", "node-hours per month",
-           "simulated $/month", "bills $/node-hour", "at bill rates $/month", "difference"]
+HEADERS = ["design", "instance", "purchase (simulated / bills)", "node-hours per month (sim)",
+           "node-hours (bills)", "node-hours variance", "simulated $/month (catalog)",
+           "bills $ (effective)", "bills $/node-hour", "at the bills' rate $/month",
+           "difference at the bills' rate"]
 
 
 def message(text: str, kind: str = "error") -> html.Div:
     """Return a message box (``error``, ``info`` or ``ok``)."""
-    return html.Div(text, className=f"msg {kind}")
+    return html.Div(text, className=f"msg {kind}", role="alert" if kind == "error" else None)
 
 
-def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
+def purchase_label(value: str | None) -> str:
+    """Return a purchase option as people write it: ``savings plan 1yr``, ``on-demand``."""
+    if value is None:
+        return NA
+    for term in ("_1yr", "_3yr"):
+        if value.endswith(term):
+            return f"{purchase_label(value[:-len(term)])} {term[1:]}"
+    return PURCHASE_LABEL.get(value, value.replace("_", " "))
+
+
+def difference_text(diff: float | None, fraction: float | None) -> str:
+    """Return ``+$31,594.40/month (+12.3%), bills higher`` or ``n/a``."""
+    if diff is None:
+        return NA
+    direction = ("bills higher" if diff > 0 else "bills lower" if diff < 0 else "equal")
+    return f"{signed_money(diff)}/month ({signed_pct(fraction)}), {direction}"
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Return the reconciliation rows as table cells."""
+    return [[r["design"], r["instance"],
+             f"{purchase_label(r['purchase'])} / {purchase_label(r['bill_purchase'])}",
+             fmt_number(r["node_hours_per_month"], 1), fmt_number(r["billed_node_hours"], 1),
+             signed_pct(r["node_hours_fraction"]), money(r["simulated_usd_per_month"]),
+             money(r["billed_usd"]),
+             NA if r["bill_usd_per_node_hour"] is None else f"${r['bill_usd_per_node_hour']:,.4f}",
+             money(r["bill_usd_per_month"]),
+             difference_text(r["difference_usd_per_month"], r["difference_fraction"])]
+            for r in rows]
+
+
+def reconciliation_figure(rows: list[dict[str, Any]], month: str | None):
+    """Return simulated vs billed node-hours and cost per design, instance and purchase option
+    (two panels, bills' variance from the simulation as % labels)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    keys = [f"{r['design']}<br>{r['instance'].split(':', 1)[-1]} "
+            f"{purchase_label(r['purchase'])}" for r in rows]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "node-hours per month", "cost per month (USD)"))
+    pairs = ((1, "node_hours_per_month", "billed_node_hours", "node_hours_fraction",
+              "simulated node-hours", "billed node-hours"),
+             (2, "simulated_usd_per_month", "billed_usd", None, "simulated cost (catalog)",
+              "billed cost (effective)"))
+    for col, sim_key, bill_key, frac_key, sim_name, bill_name in pairs:
+        sim = [r[sim_key] for r in rows]
+        billed = [r[bill_key] for r in rows]
+        fractions = [r[frac_key] if frac_key else
+                     (None if not r[sim_key] or r[bill_key] is None
+                      else r[bill_key] / r[sim_key] - 1.0) for r in rows]
+        fig.add_trace(go.Bar(x=keys, y=sim, name=sim_name, marker_color="#0b5cad",
+                             legendgroup="sim"), row=1, col=col)
+        fig.add_trace(go.Bar(x=keys, y=billed, name=bill_name, marker_color="#8250df",
+                             text=[f"{signed_pct(f)} vs sim" if f is not None else NA
+                                   for f in fractions], textposition="outside",
+                             legendgroup="bill"), row=1, col=col)
+    fig.update_layout(barmode="group", template="plotly_white", height=440,
+                      title=f"Simulated vs billed, {month or NA} (bills' variance in %)",
+                      legend={"orientation": "h", "y": -0.25})
+    fig.update_yaxes(title_text="node-hours", row=1, col=1)
+    fig.update_yaxes(title_text="USD per month", row=1, col=2)
+    return fig
 
 
 def calibration_components(settings: Settings, run_id: str | None,
                            month: str | None = None) -> list[Any]:
-    """Return the comparison of run ``run_id`` with the ``--data`` bills of ``month`` (default:
-    the latest month with compute usage), or a message."""
+    """Return the reconciliation of run ``run_id`` with the ``--data`` bills of ``month``
+    (default: the latest month with compute usage), or a message."""
     try:
         result = scenario_logic.stored_result(settings, run_id)
     except PlannerError:
@@ -43,34 +113,47 @@ def calibration_components(settings: Settings, run_id: str | None,
             raise PlannerError("no billing files: start the dashboard with --data DIR")
         bills = logic.bill_rates(paths, month or None)
     except PlannerError as exc:
-        return [message(str(exc))]
+        return [message(logic.public_message(str(exc), settings))]
     rows = logic.calibration_rows(result, bills["rates"])
-    body = [[r["design"], r["instance"], f"{r['purchase']} / {r['bill_purchase']}",
-             "n/a" if r["node_hours_per_month"] is None else f"{r['node_hours_per_month']:,.1f}",
-             _money(r["simulated_usd_per_month"]), _money(r["bill_usd_per_node_hour"]),
-             _money(r["bill_usd_per_month"]),
-             "n/a" if r["difference_usd_per_month"] is None
-             else f"{r['difference_usd_per_month']:+,.2f}"] for r in rows]
-    return [
-        message(f"{result.scenario.get('name')}: simulated at catalog prices vs the bills' "
-                f"effective rates of {bills['month']} for the same instance types", "info"),
-        dcc.Dropdown(id="cal-month", options=[{"label": m, "value": m} for m in bills["months"]],
-                     value=bills["month"], clearable=False, style={"maxWidth": "12rem"}),
-        html.Table([html.Thead(html.Tr([html.Th(h) for h in HEADERS])),
-                    html.Tbody([html.Tr([html.Td(c) for c in r]) for r in body])],
-                   className="data-table", id="cal-table"),
-        html.P("A bills rate of n/a means the bills have no usage of that instance type under "
-               "that purchase option (not $0)." + (f" {bills['note']}" if bills.get("note")
-                                                   else ""), className="muted"),
+    children: list[Any] = [
+        message(f"{result.scenario.get('name')}: simulated at catalog prices against the bills "
+                f"of {bills['month']} for the same instance types and purchase options "
+                "(bills' effective cost, amortised)", "info"),
+        html.Div([html.Label("bills month", htmlFor="cal-month"),
+                  dcc.Dropdown(id="cal-month",
+                               options=[{"label": m, "value": m} for m in bills["months"]],
+                               value=bills["month"], clearable=False)],
+                 className="field", style={"maxWidth": "14rem"}),
     ]
+    if any(r["billed_node_hours"] is not None for r in rows):
+        children.append(dcc.Graph(id="cal-fig", figure=reconciliation_figure(rows,
+                                                                               bills["month"])))
+    else:
+        children.append(message(f"the bills of {bills['month']} have none of this run's "
+                                "instance types and purchase options: nothing to reconcile",
+                                "info"))
+    children += [
+        html.Div(html.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in HEADERS])),
+                             html.Tbody([html.Tr([html.Td(c) for c in r])
+                                         for r in table_rows(rows)])],
+                            className="data-table", id="cal-table"), className="table-scroll"),
+        html.P("Bills $ and node-hours are the whole bill's for that instance type and purchase "
+               "option in the month (every fleet that ran it), the simulation one design's "
+               "month; the difference re-prices the simulated node-hours at the bills' "
+               "effective $/node-hour. n/a: the bills have no usage of that instance type "
+               "under that purchase option (not $0), or the catalog has no price."
+               + (f" {bills['note']}" if bills.get("note") else ""), className="muted"),
+    ]
+    return children
 
 
 def layout(run: str | None = None, month: str | None = None, **_query: Any) -> html.Div:
     """Return the page for stored run ``run`` (from the Scenarios page's link)."""
     reason = logic.unavailable_reason()
     head = [html.H2("Calibration"),
-            html.P("The current design's simulated monthly cost against what the bills say for "
-                   "the same instance types, by purchase option.", className="lead")]
+            html.P("The current design's simulated month against what the bills say for the "
+                   "same instance types, by purchase option: node-hours, cost, and the design "
+                   "re-priced at the bills' rates.", className="lead")]
     if reason is not None:
         return html.Div(head + [message(f"billing support is not available: {reason}")],
                         id="cal-page")
@@ -79,12 +162,27 @@ def layout(run: str | None = None, month: str | None = None, **_query: Any) -> h
                             dcc.Loading(html.Div(id="cal-body"), type="dot")], id="cal-page")
 
 
+KEEP_RUN_IN_NAV = """
+function(value) {
+    if (!value) { return window.dash_clientside.no_update; }
+    var query = String(value).indexOf('?') >= 0 ? String(value).split('?')[1]
+                                                : 'run=' + encodeURIComponent(value);
+    return query.indexOf('run=') === 0 ? '/calibration?' + query
+                                       : window.dash_clientside.no_update;
+}
+"""
+"""The header's Calibration link follows the run: a run's 'compare with the bills' link, or
+the run the Calibration page shows."""
+
+
 def register_callbacks(app: dash.Dash, settings: Settings) -> None:
-    """Register this page's callbacks on ``app``."""
+    """Register this page's callbacks on ``app`` (and the header link's ``?run=``)."""
     app.callback(Output("cal-body", "children"), Input("cal-run", "data"),
                  Input("cal-month-choice", "data"))(
         lambda run_id, month: calibration_components(settings, run_id, month))
     app.callback(Output("cal-month-choice", "data"), Input("cal-month", "value"),
                  prevent_initial_call=True)(lambda month: month)
-
-
+    for source in (Input("scn-calibrate", "href"), Input("cal-run", "data")):
+        app.clientside_callback(KEEP_RUN_IN_NAV,
+                                Output("nav-calibration", "href", allow_duplicate=True),
+                                source, prevent_initial_call="initial_duplicate")

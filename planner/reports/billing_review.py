@@ -229,7 +229,7 @@ def anomalies_section(review: Review) -> Section:
     rows = tuple((
         a.day.isoformat(), money(a.cost_usd), money(a.baseline_usd),
         signed_money(a.delta_usd), f"{a.robust_z:+.1f}",
-        "; ".join(f"{_name(d.group)} {signed_money(d.delta_usd)}" for d in a.drivers) or NA,
+        driver_text(a),
     ) for a in review.anomalies)
     return Section("Anomalies", (Table(
         ("day", "effective", "baseline (median)", "departure", "robust z", "drivers"), rows,
@@ -330,7 +330,27 @@ def render_table(review: Review, notes: Sequence[str] = (), *, width: int | None
 
 # ----------------------------------------------------------------------------- HTML charts
 
-def _fig_daily(review: Review) -> Any | None:
+def driver_text(anomaly: Any) -> str:
+    """Return an anomalous day's drivers: ``group +$x; group +$y`` (``n/a`` without any)."""
+    return "; ".join(f"{_name(d.group)} {signed_money(d.delta_usd)}"
+                     for d in anomaly.drivers) or NA
+
+
+def anomaly_text(anomaly: Any) -> str:
+    """Return one anomalous day and its drivers as one line of text."""
+    drivers = driver_text(anomaly)
+    return (f"{anomaly.day.isoformat()}: {money(anomaly.cost_usd)} vs baseline "
+            f"{money(anomaly.baseline_usd)} ({signed_money(anomaly.delta_usd)}, robust z "
+            f"{anomaly.robust_z:+.1f}); drivers: {drivers}")
+
+
+def daily_figure(review: Review, *, height: int = 460) -> Any | None:
+    """Return the daily effective cost stacked by group, with the total, the anomalous days
+    (marked, their drivers in the hover and a note) and, for a month in progress, the forecast:
+    the mean daily cost over the days left with its interval as a band (the month-end interval
+    spread evenly over those days). None without daily data."""
+    import datetime as dt
+
     import plotly.graph_objects as go
 
     if not review.daily:
@@ -342,28 +362,49 @@ def _fig_daily(review: Review) -> Any | None:
         xs.append(p.day.isoformat())
         ys.append(p.effective_usd)
     for name, (xs, ys) in groups.items():
-        fig.add_trace(go.Bar(x=xs, y=ys, name=name))
+        fig.add_trace(go.Bar(x=xs, y=ys, name=name,
+                             hovertemplate=f"{name}<br>%{{x}}: %{{y:$,.2f}}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[p.day.isoformat() for p in review.daily],
                              y=[p.effective_usd for p in review.daily], mode="lines",
-                             name="total", line={"color": "#1f2328", "width": 1}))
+                             name="total", line={"color": "#1f2328", "width": 1},
+                             hovertemplate="total %{x}: %{y:$,.2f}<extra></extra>"))
+    for a in review.anomalies:
+        top = a.drivers[0] if a.drivers else None
+        fig.add_annotation(x=a.day.isoformat(), y=a.cost_usd, yshift=8, showarrow=True,
+                           arrowhead=2, ax=0, ay=-34, font={"size": 11, "color": "#cf222e"},
+                           text=f"anomaly {signed_money(a.delta_usd)}" + (
+                               f"<br>{_name(top.group)}" if top is not None else ""))
     if review.anomalies:
         fig.add_trace(go.Scatter(
             x=[a.day.isoformat() for a in review.anomalies],
             y=[a.cost_usd for a in review.anomalies], mode="markers", name="anomaly",
             marker={"symbol": "x", "size": 12, "color": "#cf222e"},
-            text=[f"robust z {a.robust_z:+.1f}" for a in review.anomalies]))
+            hovertext=[anomaly_text(a) for a in review.anomalies], hoverinfo="text"))
     f = review.forecast
-    if f is not None and f.low_usd is not None and review.daily:
-        last = review.daily[-1].day.isoformat()
-        lo = f.mean_daily_usd - (f.point_usd - f.low_usd) / max(f.days_remaining, 1e-9)
-        hi = f.mean_daily_usd + (f.high_usd - f.point_usd) / max(f.days_remaining, 1e-9)
-        fig.add_hrect(y0=lo, y1=hi, fillcolor="#8250df", opacity=0.12, line_width=0,
-                      annotation_text="forecast band (mean daily)", annotation_position="top left")
-        fig.add_vline(x=last, line_dash="dash", line_color="#8250df")
+    if f is not None and review.daily and f.days_remaining > 0:
+        first = review.freshness.month_latest_charge_period_end
+        start = first.date() if first is not None else review.daily[-1].day
+        last = dt.date.fromisoformat(f"{review.month}-{days_in_month(review.month):02d}")
+        days = [(start + dt.timedelta(days=i)).isoformat()
+                for i in range((last - start).days + 1)]
+        r = max(f.days_remaining, 1e-9)
+        if f.low_usd is not None and f.high_usd is not None:
+            lo, hi = f.mean_daily_usd - (f.point_usd - f.low_usd) / r, \
+                f.mean_daily_usd + (f.high_usd - f.point_usd) / r
+            fig.add_trace(go.Scatter(x=days + days[::-1], y=[hi] * len(days) + [lo] * len(days),
+                                     fill="toself", mode="lines", line={"width": 0},
+                                     fillcolor="rgba(130,80,223,0.15)", hoverinfo="skip",
+                                     name=f"forecast {f.level:.0%} band (per day)"))
+        fig.add_trace(go.Scatter(
+            x=days, y=[f.mean_daily_usd] * len(days), mode="lines", name="forecast (per day)",
+            line={"color": "#8250df", "dash": "dash"},
+            hovertemplate=(f"forecast %{{x}}: %{{y:$,.2f}}/day; month end "
+                           f"{money(f.point_usd)}<extra></extra>")))
     fig.update_layout(barmode="stack", title=f"Effective cost per day by "
                       f"{_group_label(review)}, {review.month}", xaxis_title="day (UTC)",
-                      yaxis_title=f"effective cost ({review.currency or NA})",
-                      template="plotly_white", height=460)
+                      yaxis_title=f"effective cost ({review.currency or NA} per day)",
+                      template="plotly_white", height=height, legend={"orientation": "h",
+                                                                      "y": -0.2})
     return fig
 
 
@@ -445,7 +486,7 @@ def render_html(review: Review, notes: Sequence[str] = ()) -> str:
     """
     from planner.reports.html import _e, chart_div, html_page, render_section
 
-    figures = [("daily-cost", _fig_daily(review)), ("forecast", _fig_forecast(review)),
+    figures = [("daily-cost", daily_figure(review)), ("forecast", _fig_forecast(review)),
                ("movers", _fig_movers(review)), ("gpu-rates", _fig_gpu(review))]
     sections = build_sections(review, notes)
     body = [f"<h1>{_e(title(review))}</h1>", render_section(sections[0]), "<h2>Charts</h2>"]

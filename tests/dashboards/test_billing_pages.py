@@ -25,34 +25,67 @@ def cur_sample(shared_data) -> Path:
     return path
 
 
-def test_upload_is_saved_privately_with_a_safe_name(settings):
-    url = "data:text/csv;base64," + base64.b64encode(b"a,b\n1,2\n").decode()
-    path = logic.save_upload(settings, url, "../../../etc/cron.d/evil name.csv")
+def _data_url(raw: bytes) -> str:
+    return "data:text/csv;base64," + base64.b64encode(raw).decode()
+
+
+def test_upload_is_saved_privately_with_a_safe_name(settings, tmp_path):
+    from tests.dashboards.billing_month import write_november
+
+    raw = write_november(tmp_path, n_rows=200).read_bytes()
+    path, n_rows = logic.save_upload(settings, _data_url(raw), "../../../etc/cron.d/evil name.csv")
     assert path.parent.parent == settings.upload_dir.resolve()
-    assert path.name == "evil_name.csv" and path.read_bytes() == b"a,b\n1,2\n"
+    assert path.name == "evil_name.csv" and path.read_bytes() == raw and n_rows >= 200
     assert logic.upload_files(settings, path.parent.name) == [path]
     assert logic.upload_files(settings, "../../etc") == []
+    src = logic.source(settings, path.parent.name)
+    assert src.label == "upload evil_name.csv" and src.paths == (path,)
+
+
+def test_an_upload_that_is_not_billing_is_refused_by_name_without_a_server_path(settings):
+    """Issue 18 defect 3: a .yaml, or a CSV that is not a billing export, is an error naming
+    the file (never the server's folders), and nothing is kept."""
+    with pytest.raises(PlannerError, match=r"scenario.yaml is not a billing export"):
+        logic.save_upload(settings, _data_url(b"name: x\n"), "scenario.yaml")
+    with pytest.raises(PlannerError) as info:
+        logic.save_upload(settings, _data_url(b"a,b\n1,2\n"), "notes.csv")
+    text = str(info.value)
+    assert text.startswith("notes.csv could not be read as billing data")
+    assert str(settings.work_dir) not in text and "/uploads/" not in text
+    assert not settings.upload_dir.exists() or list(settings.upload_dir.iterdir()) == []
 
 
 def test_upload_size_limit(settings, monkeypatch):
     monkeypatch.setattr(logic, "BILLING_UPLOAD_LIMIT_BYTES", 10)
-    url = "data:text/csv;base64," + base64.b64encode(b"x" * 11).decode()
     with pytest.raises(PlannerError, match="larger than"):
-        logic.save_upload(settings, url, "big.csv")
-    assert list(settings.upload_dir.iterdir()) == []
+        logic.save_upload(settings, _data_url(b"x" * 11), "big.csv")
+    assert not settings.upload_dir.exists() or list(settings.upload_dir.iterdir()) == []
+
+
+def test_a_tag_filter_without_equals_is_refused_with_the_fix():
+    assert logic.parse_tag(" team = search ") == ("team", "search")
+    assert logic.parse_tag("") is None and logic.parse_tag(None) is None
+    with pytest.raises(PlannerError, match=r"'team' is not key=value; write e.g. team=search"):
+        logic.parse_tag("team")
 
 
 def test_review_of_a_real_cur_sample(cur_sample):
-    review = logic.review_dict([cur_sample])
-    assert review["month"] == "2023-11" and review["daily_by_group"]
-    fig = logic.review_figure(review)
-    assert fig.data and fig.layout.barmode == "stack"
-    total = sum(p["effective_usd"] for p in review["daily_by_group"])
-    assert total == pytest.approx(sum(trace.y[i] for trace in fig.data
-                                      for i in range(len(trace.y))))
-    service = logic.filter_options(logic.read([cur_sample]).frame)["services"][0]["value"]
-    only = logic.review_dict([cur_sample], services=[service])
-    assert only["current"]["effective_usd"] <= review["current"]["effective_usd"]
+    from planner.reports.billing_review import daily_figure
+
+    review = logic.review_of([cur_sample])
+    assert review.month == "2023-11" and review.daily_by_group
+    fig = daily_figure(review)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert fig.layout.barmode == "stack"
+    assert sum(p.effective_usd for p in review.daily_by_group) == pytest.approx(
+        sum(y for trace in bars for y in trace.y))
+    options = logic.filter_options(logic.read([cur_sample]).frame)
+    assert options["months"] == ["2023-11"]
+    service = options["services"][0]["value"]
+    only = logic.review_of([cur_sample], services=[service])
+    assert only.current.effective_usd <= review.current.effective_usd
+    with pytest.raises(logic.NoMatchingRows):
+        logic.review_of([cur_sample], tag=("team", "no-such-team"))
 
 
 def test_calibration_rows_use_the_bill_rate(settings):
@@ -71,6 +104,32 @@ def test_calibration_rows_use_the_bill_rate(settings):
     scale = cost.usd_per_month / cost.total_usd
     assert small["bill_usd_per_month"] == pytest.approx(0.7 * hours["small"] * scale)
     assert big["bill_usd_per_node_hour"] is None and big["difference_usd_per_month"] is None
+    # reconciliation: the bills' node-hours and cost of g5.xlarge on demand, and the variances
+    assert small["billed_node_hours"] == pytest.approx(10.0)
+    assert small["billed_usd"] == pytest.approx(7.0)
+    sim = small["simulated_usd_per_month"]
+    assert small["difference_fraction"] == pytest.approx(
+        (0.7 * hours["small"] * scale - sim) / sim)
+    assert small["node_hours_fraction"] == pytest.approx(10.0 / (hours["small"] * scale) - 1)
+
+
+def test_a_design_without_a_catalog_price_is_repriced_at_the_bills_rate(settings):
+    """Issue 18 defect 7: no catalog price is no reason for n/a when the bills have a rate; the
+    month scale then comes from the horizon and hours_per_month, as the cost model's own."""
+    import dataclasses
+
+    view = scenario_logic.run_view(settings, "tiny", {})
+    small = view.result.design("small")
+    cost = small.cost
+    priced_scale = cost.usd_per_month / cost.total_usd
+    unpriced = dataclasses.replace(small, cost=dataclasses.replace(
+        cost, usd_per_month=None, total_usd=None, by_purchase={}))
+    result = dataclasses.replace(view.result, designs=(unpriced,))
+    rates = [{"instance_type": "g5.xlarge", "purchase_option": "on_demand",
+              "usage_hours": 10.0, "effective_cost": 9.0}]
+    (row,) = logic.calibration_rows(result, rates)
+    assert row["simulated_usd_per_month"] is None and row["difference_usd_per_month"] is None
+    assert row["bill_usd_per_month"] == pytest.approx(0.9 * small.node_hours * priced_scale)
 
 
 def test_every_purchase_option_has_a_bill_category():
@@ -113,24 +172,3 @@ def test_bill_rates_are_effective_cost_over_hours(tmp_path):
 def test_bill_rates_without_compute_rows_are_all_na(cur_sample):
     bills = logic.bill_rates([cur_sample])
     assert bills["rates"] == [] and "no compute usage" in bills["note"]
-
-
-def test_gpu_rows_show_used_and_unused_and_add_up(tmp_path):
-    """Issue 15 item 5 on the Cost review page: every GPU row's effective cost / GPU-hours is
-    its effective $/GPU-hour, and used + unused commitment is the effective cost (the same rows
-    as the CLI review's JSON)."""
-    review = {"gpu": {"rates": [
-        {"instance_type": "g5.xlarge", "purchase_option": "reserved", "gpu_model": "A10G",
-         "gpu_hours": 436.3, "used_usd": 263.35, "unused_commitment_usd": 334.94,
-         "effective_usd": 598.29, "used_usd_per_gpu_hour": 263.35 / 436.3,
-         "effective_usd_per_gpu_hour": 598.29 / 436.3, "list_usd_per_gpu_hour": 1.006},
-        {"instance_type": "p5.48xlarge", "purchase_option": "reserved", "gpu_model": "H100",
-         "gpu_hours": None, "used_usd": 0.0, "unused_commitment_usd": 50.0,
-         "effective_usd": 50.0, "used_usd_per_gpu_hour": None,
-         "effective_usd_per_gpu_hour": None, "list_usd_per_gpu_hour": None}]}}
-    first, second = logic.gpu_rows(review)
-    money = [float(c.strip("$").replace(",", "")) for c in first[4:7]]
-    assert money[0] + money[1] == pytest.approx(money[2])
-    assert float(first[8].strip("$")) == pytest.approx(money[2] / float(first[3]), abs=5e-4)
-    assert first[8] == "$1.3713" and first[7] == "$0.6036"
-    assert second[3] == "n/a" and second[7] == second[8] == "n/a"  # no hours: no rate, not $0
