@@ -30,6 +30,8 @@ REPLICATIONS = typer.Option(None, "--replications", "-r", min=2, max=10_000, met
                                  "as in the scenario).")
 SEED = typer.Option(None, "--seed", min=0, max=2**63 - 1, metavar="N",
                     help="Override the scenario's seed.")
+FORCE = typer.Option(False, "--force", help="Run even when the estimate before the run passes "
+                     "30 minutes or half of this machine's memory (the estimate is printed).")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
 DEBUG = typer.Option(False, "--debug", help="Show the full traceback on errors.")
 WIDE = typer.Option(False, "--wide", help="Print each table in one piece, as wide as its values "

@@ -21,6 +21,7 @@ from planner.cli.common import (
     usage_errors,
     user_errors,
 )
+from planner.estimate import RunLimits, check_run_size
 from planner.reports.guardrails import (
     Guardrail,
     check_guardrails,
@@ -42,6 +43,16 @@ def _load(path: Path, replications: int | None, seed: int | None) -> Scenario:
     if seed is not None:
         update["seed"] = seed
     return scenario.model_copy(update=update) if update else scenario
+
+
+def check_size(scenario: Scenario, *, force: bool, quiet: bool, points: int = 1) -> None:
+    """Estimate the run before starting it: past the limits, refuse (exit 1, with the
+    estimate and the fix) unless ``force``, which runs it and notes the estimate on stderr."""
+    estimate = check_run_size(scenario, force=force, points=points)
+    over = estimate.over(RunLimits())
+    if over and not quiet:
+        stderr_console().print(f"running anyway (--force), past the limit on "
+                               f"{' and '.join(over)}: {estimate.describe()}", markup=False)
 
 
 def _run(scenario: Scenario, quiet: bool) -> RunResult:
@@ -111,6 +122,7 @@ def _command(details: bool, doc: str):
         replications: int | None = options.REPLICATIONS,
         seed: int | None = options.SEED,
         quiet: bool = options.QUIET,
+        force: bool = options.FORCE,
         wide: bool = options.WIDE,
         debug: bool = options.DEBUG,
     ) -> None:
@@ -120,6 +132,7 @@ def _command(details: bool, doc: str):
             loaded = _load(scenario, replications, seed)
         check_against_scenario(loaded, guardrails, designs)
         with user_errors(debug):
+            check_size(loaded, force=force, quiet=quiet)
             result = _run(loaded, quiet)
             emit(_render(result, fmt, details=details, wide=wide), output)
         with usage_errors("--fail-if"):
