@@ -172,7 +172,7 @@ def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fi
     sim_se = np.concatenate([_log_se_across(s) for s in first])
     se = np.sqrt(np.concatenate([m.se_log for m in measured]) ** 2 + sim_se**2)
     n_evaluations = 0
-    last: dict[bytes, np.ndarray] = {}
+    last: dict[bytes, np.ndarray] = {}  # the latest few evaluations
 
     def residuals(x: np.ndarray) -> np.ndarray:
         key = np.asarray(x, dtype=np.float64).tobytes()
@@ -181,7 +181,8 @@ def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fi
             n_evaluations += 1
             terms = Terms(float(x[0]) * unit_ms, float(math.exp(x[1])))
             sim = np.concatenate([np.log(r.simulate(terms).mean(axis=0)) for r in replays])
-            last.clear()
+            if len(last) > 8:
+                last.clear()
             last[key] = (sim - log_measured) / se
         return last[key]
 
@@ -189,22 +190,20 @@ def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fi
     upper = np.array([50.0, math.log(_MAX_SCALE)])
 
     def jacobian(x: np.ndarray) -> np.ndarray:
-        """Forward differences with an absolute step (backward at the upper bound)."""
-        base = residuals(x).copy()
+        """Central differences with an absolute step (one-sided at a bound)."""
         columns = []
         for i in range(2):
-            step = _DIFF_STEP if x[i] + _DIFF_STEP <= upper[i] else -_DIFF_STEP
-            moved = np.array(x, dtype=np.float64)
-            moved[i] += step
-            columns.append((residuals(moved) - base) / step)
-        residuals(x)  # leave the cache at x
+            ahead, behind = np.array(x, dtype=np.float64), np.array(x, dtype=np.float64)
+            ahead[i] = min(x[i] + _DIFF_STEP, upper[i])
+            behind[i] = max(x[i] - _DIFF_STEP, lower[i])
+            columns.append((residuals(ahead) - residuals(behind)) / (ahead[i] - behind[i]))
         return np.column_stack(columns)
 
     # start inside the bounds: trf's first trust region is as large as the start's norm
     x0 = np.array([max(start.overhead_ms / unit_ms, 2 * _DIFF_STEP), math.log(start.scale)])
     x0 = np.clip(x0, lower, upper - _DIFF_STEP)
     best = least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper), method="trf",
-                         x_scale=1.0, max_nfev=100, ftol=1e-10, xtol=1e-10, gtol=1e-10)
+                         x_scale="jac", max_nfev=100, ftol=1e-10, xtol=1e-10, gtol=1e-10)
     chi2 = float(np.sum(best.fun**2))
     dof = best.fun.size - 2
     cov = _covariance(best.jac, chi2, dof)
