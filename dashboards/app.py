@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import dash
+import flask
 from dash import dcc, html
 
+from dashboards.jobs import SESSION_COOKIE, JobLimits, save_limits
 from dashboards.settings import SETTINGS_KEY, Settings, make_settings, prices_as_of
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -57,8 +60,8 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
     job's process.
     """
 
-    PRELOAD = ("dashboards.scenario_logic", "dashboards.scenario_view", "planner.run",
-               "planner.reports.html")
+    PRELOAD = ("dashboards.scenario_logic", "dashboards.scenario_view", "dashboards.jobs",
+               "planner.run", "planner.reports.html")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -73,8 +76,6 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
         suffix gives every click its own slot. The key is made in the request process and
         handed to the job, so the suffix is consistent for the job's whole life.
         """
-        import uuid
-
         return f"{super().build_cache_key(fn, args, cache_args_to_ignore, triggered)}-" \
                f"{uuid.uuid4().hex}"
 
@@ -117,7 +118,8 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
 
 def create_app(data_dir: str | os.PathLike[str] | None = None,
                scenarios_dir: str | os.PathLike[str] | None = None,
-               work_dir: str | os.PathLike[str] | None = None) -> dash.Dash:
+               work_dir: str | os.PathLike[str] | None = None,
+               job_limits: JobLimits | None = None) -> dash.Dash:
     """Return a new Dash app.
 
     Parameters
@@ -130,6 +132,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
     work_dir : path-like, optional
         Private folder for the background-callback cache, stored runs and uploads (default: a
         new temporary folder).
+    job_limits : JobLimits, optional
+        The most jobs run at once and the largest run (:mod:`dashboards.jobs`; default
+        :class:`~dashboards.jobs.JobLimits`).
     """
     import diskcache
 
@@ -145,6 +150,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
         title="GPU planner",
     )
     app.server.config[SETTINGS_KEY] = settings
+    save_limits(settings, job_limits or JobLimits())
+    app.server.after_request(_give_session_cookie)
     app.server.config["MAX_CONTENT_LENGTH"] = 80 * 1024 * 1024  # a 50 MB upload, base64-encoded
     app.layout = _shell(settings)
     for page in list(dash.page_registry.values()):
@@ -153,6 +160,14 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
         if register is not None:
             register(app, settings)
     return app
+
+
+def _give_session_cookie(response: flask.Response) -> flask.Response:
+    """Give a browser without one a random session cookie (:data:`dashboards.jobs.SESSION_COOKIE`:
+    one running job per session)."""
+    if SESSION_COOKIE not in flask.request.cookies:
+        response.set_cookie(SESSION_COOKIE, uuid.uuid4().hex, httponly=True, samesite="Lax")
+    return response
 
 
 _default: dict[str, dash.Dash] = {}

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import yaml
 
 from costmodels.price_cache import default_catalog
+from dashboards.jobs import check_run_size, current_session, job_slot, load_limits
 from dashboards.scenario_files import check_files, redact
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
 from domain.errors import PlannerError, ScenarioError
@@ -418,7 +419,8 @@ def build_scenario(settings: Settings, choice: str | None,
     scenario names, in any field (:func:`dashboards.scenario_files.check_files`), must be a
     local file under that folder: a remote URL or a path that resolves outside it (absolute,
     ``..``, a link) is refused, so an uploaded scenario cannot read the server's other files.
-    Messages name the server's folders only relative to the scenarios folder.
+    Messages name the server's folders only relative to the scenarios folder. A run past the
+    server's limits (:func:`dashboards.jobs.check_run_size`) is refused too.
 
     Raises
     ------
@@ -434,6 +436,7 @@ def build_scenario(settings: Settings, choice: str | None,
         raise ScenarioError(redact(str(exc), _folders(settings))) from None
     check_files(scenario, data, [settings.scenarios_dir], label, settings.scenarios_dir)
     _check_instances(scenario, label)
+    check_run_size(scenario, label, load_limits(settings))
     return scenario
 
 
@@ -480,7 +483,9 @@ def run_view(settings: Settings, choice: str | None, edits: Mapping[str, Any],
              progress: Callable[[int, int], None] | None = None) -> RunView:
     """Validate, simulate and price the edited scenario; store the result for downloads.
 
-    ``progress(done, total)`` is called as replications finish, over all designs.
+    ``progress(done, total)`` is called as replications finish, over all designs. Run from a
+    Dash callback, the run holds a job slot (:func:`dashboards.jobs.job_slot`): it cancels its
+    session's previous run, and is refused when the server runs its most jobs at once.
     """
     from dashboards.settings import catalog
     from planner.run import run_scenario
@@ -495,7 +500,8 @@ def run_view(settings: Settings, choice: str | None, edits: Mapping[str, Any],
             progress(sum(done.values()), total)
 
     try:
-        result = run_scenario(scenario, catalog=catalog(), progress=on_progress)
+        with job_slot(settings, current_session()):
+            result = run_scenario(scenario, catalog=catalog(), progress=on_progress)
     except PlannerError as exc:  # a message about the scenario's files: no server paths
         raise PlannerError(redact(str(exc), _folders(settings))) from None
     run_id = uuid.uuid4().hex

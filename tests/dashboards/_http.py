@@ -24,6 +24,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 import requests
@@ -121,6 +122,12 @@ class DashSession:
         Returns the answer's ``response`` (``{id: {prop: value}}``), or None for a 204.
         A background callback is polled, as the renderer does, until it answers.
         """
+        return self.finish(self.start(dep, inputs, state, changed), deadline_s)
+
+    def start(self, dep: Mapping[str, Any], inputs: Mapping[str, Any],
+              state: Mapping[str, Any] | None = None,
+              changed: list[str] | None = None) -> PendingCall:
+        """Fire callback ``dep`` once (a background one starts its job); :meth:`finish` it."""
         def fill(items: list[dict[str, Any]], values: Mapping[str, Any]) -> list[dict[str, Any]]:
             return [{**item, "value": values.get(f"{item['id']}.{item['property']}")}
                     for item in items]
@@ -139,33 +146,58 @@ class DashSession:
         args: dict[str, str] = {}
         if self.config.get("end_id"):
             args["endId"] = self.config["end_id"]
-        background = dep.get("background")
-        body = payload
+        pending = PendingCall(dep, payload, args, payload)
+        self._post(pending)
+        return pending
+
+    def _post(self, pending: PendingCall) -> None:
+        dep = pending.dep
+        answer = self._record("POST _dash-update-component", self.http.post(
+            self._url("_dash-update-component"), params=pending.args, headers=HEADERS,
+            data=json.dumps(pending.body), timeout=self.timeout))
+        if answer.status_code == 204:
+            pending.done = True
+            return
+        if answer.status_code != 200:
+            raise CallbackFailed(f"{dep['output']}: HTTP {answer.status_code}: "
+                                 f"{answer.text[:500]}")
+        data = answer.json()
+        if not dep.get("background") or "response" in data:
+            pending.done, pending.response = True, data["response"]
+        elif "cacheKey" in data and "cacheKey" not in pending.args:
+            pending.args["cacheKey"] = data["cacheKey"]
+            pending.args["job"] = data["job"]
+            body = copy.deepcopy(pending.payload)  # polls carry no values, only the context
+            for item in body["inputs"] + body.get("state", []):
+                item["value"] = None
+            pending.body = body
+        elif "cacheKey" not in pending.args:
+            raise CallbackFailed(f"{dep['output']}: no job handles in {data}")
+
+    def finish(self, pending: PendingCall, deadline_s: float = 60.0) -> dict[str, Any] | None:
+        """Poll a started callback, as the renderer does, until it answers; return its outputs
+        (None for a 204: no update, as for a cancelled job)."""
         end = time.monotonic() + deadline_s
-        while True:
-            answer = self._record("POST _dash-update-component", self.http.post(
-                self._url("_dash-update-component"), params=args, headers=HEADERS,
-                data=json.dumps(body), timeout=self.timeout))
-            if answer.status_code == 204:
-                return None
-            if answer.status_code != 200:
-                raise CallbackFailed(f"{dep['output']}: HTTP {answer.status_code}: "
-                                     f"{answer.text[:500]}")
-            data = answer.json()
-            if not background or "response" in data:
-                return data["response"]
-            if "cacheKey" in data and "cacheKey" not in args:
-                args["cacheKey"] = data["cacheKey"]
-                args["job"] = data["job"]
-                body = copy.deepcopy(payload)  # polls carry no values, only the context
-                for item in body["inputs"] + body.get("state", []):
-                    item["value"] = None
-            elif "cacheKey" not in args:
-                raise CallbackFailed(f"{dep['output']}: no job handles in {data}")
+        interval = (pending.dep.get("background") or {}).get("interval", 500) / 1000
+        while not pending.done:
             if time.monotonic() > end:
-                raise CallbackFailed(f"{dep['output']}: no result in {deadline_s:.0f} s")
+                raise CallbackFailed(f"{pending.dep['output']}: no result in {deadline_s:.0f} s")
             self.polls += 1
-            time.sleep(background.get("interval", 500) / 1000)
+            time.sleep(interval)
+            self._post(pending)
+        return pending.response
+
+
+@dataclass
+class PendingCall:
+    """A callback fired by :meth:`DashSession.start`, not yet answered."""
+
+    dep: Mapping[str, Any]
+    payload: dict[str, Any]
+    args: dict[str, str]
+    body: dict[str, Any]
+    done: bool = False
+    response: dict[str, Any] | None = None
 
 
 @contextlib.contextmanager

@@ -48,8 +48,10 @@ def _text(tree: Any) -> str:
 @pytest.fixture
 def server(settings):
     from dashboards.app import create_app
+    from dashboards.jobs import JobLimits
 
-    app = create_app(scenarios_dir=settings.scenarios_dir, work_dir=settings.work_dir)
+    app = create_app(scenarios_dir=settings.scenarios_dir, work_dir=settings.work_dir,
+                     job_limits=JobLimits(max_jobs=N_SESSIONS))  # every session runs at once
     httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
