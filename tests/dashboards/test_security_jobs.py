@@ -74,8 +74,8 @@ def stop_jobs(settings) -> None:
 
 @pytest.mark.parametrize(("values", "expected"), [
     ({"replications": 10_000}, "replications: 10,000 is more than this dashboard runs (2,000)"),
-    ({"small.nodes": 100_000}, "designs[0].fleet.nodes: 100,000 nodes is more than this "
-                               "dashboard simulates (1,000)"),
+    ({"small.nodes": 100_000}, ("designs[0].fleet.nodes: 100,000 nodes is more than this "
+                                "dashboard simulates (1,000)")),
     ({"rate_rps": 100_000.0, "horizon_s": 3.15e8},
      "horizon_s x arrival rate x replications: the run would take about"),
 ])
@@ -101,6 +101,7 @@ def test_the_work_estimate_counts_requests_as_the_closed_form(settings):
         logic.build_scenario(settings, "tiny", {"rate_rps": 1e5, "horizon_s": 3.15e8,
                                                 "replications": 8})
     assert str(err.value).count(f"{1e5 * 3.15e8:,.3g} requests per replication x 8") == 2
+    assert "lower horizon_s, the arrival rate (rate_rps) or replications" in str(err.value)
 
 
 def test_a_second_run_of_a_session_cancels_its_first(settings, app_factory):
