@@ -19,6 +19,7 @@ from dash import dcc, html
 
 from dashboards.jobs import SESSION_COOKIE, JobLimits, save_limits
 from dashboards.settings import SETTINGS_KEY, Settings, make_settings, prices_as_of
+from dashboards.uploads import UPLOAD_TTL_S, UploadJanitor, remove_at_exit
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -119,7 +120,8 @@ class ForkserverDiskcacheManager(dash.DiskcacheManager):
 def create_app(data_dir: str | os.PathLike[str] | None = None,
                scenarios_dir: str | os.PathLike[str] | None = None,
                work_dir: str | os.PathLike[str] | None = None,
-               job_limits: JobLimits | None = None) -> dash.Dash:
+               job_limits: JobLimits | None = None,
+               upload_ttl_s: float = UPLOAD_TTL_S) -> dash.Dash:
     """Return a new Dash app.
 
     Parameters
@@ -131,10 +133,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
         Folder of the bundled scenarios (default: the repository's ``scenarios/``).
     work_dir : path-like, optional
         Private folder for the background-callback cache, stored runs and uploads (default: a
-        new temporary folder).
+        new temporary folder, deleted when the process exits).
     job_limits : JobLimits, optional
         The most jobs run at once and the largest run (:mod:`dashboards.jobs`; default
         :class:`~dashboards.jobs.JobLimits`).
+    upload_ttl_s : float
+        Uploads older than this are deleted: at start-up, then at most every 10 minutes
+        (:class:`dashboards.uploads.UploadJanitor`).
     """
     import diskcache
 
@@ -152,6 +157,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
     app.server.config[SETTINGS_KEY] = settings
     save_limits(settings, job_limits or JobLimits())
     app.server.after_request(_give_session_cookie)
+    app.server.before_request(UploadJanitor(settings, upload_ttl_s))
+    if work_dir is None:
+        remove_at_exit(app, settings.work_dir)
     app.server.config["MAX_CONTENT_LENGTH"] = 80 * 1024 * 1024  # a 50 MB upload, base64-encoded
     app.layout = _shell(settings)
     for page in list(dash.page_registry.values()):

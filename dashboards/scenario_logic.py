@@ -27,6 +27,7 @@ from costmodels.price_cache import default_catalog
 from dashboards.jobs import check_run_size, current_session, job_slot, load_limits
 from dashboards.scenario_files import check_files, redact
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
+from dashboards.uploads import UPLOAD_TTL_S
 from domain.errors import PlannerError, ScenarioError
 from domain.purchase import FLEET_PURCHASES
 from planner.inputs import instance_problem
@@ -74,7 +75,7 @@ ENGINE_DEFAULTS = {"max_num_seqs": 256, "max_num_batched_tokens": 2048}
 
 PURCHASE_OPTIONS = FLEET_PURCHASES  # a real-time fleet's options, as the schema accepts them
 _STORE_SIZE_LIMIT_BYTES = 256 * 1024 * 1024
-_STORE_EXPIRE_S = 24 * 3600
+_STORE_EXPIRE_S = UPLOAD_TTL_S  # uploaded scenarios and stored runs
 
 
 # ----------------------------------------------------------------------------- choosing
