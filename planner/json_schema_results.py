@@ -292,6 +292,9 @@ def _models() -> type[Doc]:
         """What only LLM designs report (written for LLM designs)."""
         unjudged_slo: list[Literal["ttft", "tpot"]] = None  # type: ignore[assignment]
         """Bounds this design cannot be judged on (written when there are some)."""
+        saturated: list[str] = None  # type: ignore[assignment]
+        """Figures in the latency histogram's overflow bucket (at or beyond 2^24 s), such as
+        latency_ms.p99: lower bounds, not estimates (written when there are some)."""
 
     class Scenario(Doc):
         """The scenario that was run."""

@@ -26,6 +26,8 @@ WARNING_CODES = {
     "trace": "a note on the arrival trace",
     "gpus_unknown": "GPUs per node unknown",
     "model": "a caveat of the service-time or latency model",
+    "histogram_saturated": "a percentile lies beyond the latency histogram's last bucket "
+                           "(2^24 s): it is a lower bound, not an estimate",
 }
 """Every code a design warning may carry, with what it means (the JSON's ``warnings[].code``)."""
 

@@ -276,6 +276,11 @@ class DesignResult:
     """Bounds of the workload's SLO this design cannot be judged on (a request-batching design
     has no first-token time: ``ttft``, ``tpot``); such a design is never recommended as
     meeting every SLO."""
+    saturated: tuple[str, ...] = ()
+    """Figures that lie in the latency histogram's overflow bucket (at or beyond 2^24 s) in
+    some replication, as ``latency_ms.p99``, ``wait_ms.p50`` or ``slo.achieved_ms``: each is
+    that bucket's lower edge, a lower bound (show it as "> 16,777,216,000 ms"), not an
+    estimate."""
 
     @property
     def fully_meets_slo(self) -> bool | None:
@@ -377,6 +382,7 @@ class DesignResult:
             **({} if not self.more_slos else {"slos": [s.to_dict() for s in self.slos]}),
             **({} if self.llm is None else {"llm": self.llm.to_dict()}),
             **({} if not self.unjudged_slo else {"unjudged_slo": list(self.unjudged_slo)}),
+            **({} if not self.saturated else {"saturated": list(self.saturated)}),
         }
 
     @classmethod
@@ -390,7 +396,7 @@ class DesignResult:
         if slos is not None:
             more = tuple(SloResult.from_dict(s, s["attainment"], n) for s in slos.items()[1:])
         distribution, llm = node["distribution_ms"], node.get("llm")
-        unjudged = node.get("unjudged_slo")
+        unjudged, saturated = node.get("unjudged_slo"), node.get("saturated")
         return cls(
             name=node["name"].text(), workload=node["workload"].text(),
             pattern=node["pattern"].text(), metric=node["metric"].text(),
@@ -417,7 +423,8 @@ class DesignResult:
             timeline=TimelineResult.from_dict(node["timeline"]),
             warnings=tuple(DesignWarning.from_dict(w) for w in node["warnings"].items()),
             llm=None if llm is None else LlmResult.from_dict(llm, n),
-            unjudged_slo=() if unjudged is None else tuple(u.text() for u in unjudged.items()))
+            unjudged_slo=() if unjudged is None else tuple(u.text() for u in unjudged.items()),
+            saturated=() if saturated is None else tuple(s.text() for s in saturated.items()))
 
 
 def cost_tie(a: CostResult, b: CostResult) -> bool:

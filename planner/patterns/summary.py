@@ -25,6 +25,7 @@ from planner.result_parts import (
 )
 from planner.results import SLO_INCONCLUSIVE, CostResult, DesignResult, SloResult
 from planner.stats import Estimate, estimate
+from simulators.core.histogram import MAX_EXP
 from simulators.core.usage import Distribution, Usage
 
 NA = Estimate(None, None, None, 0)
@@ -66,6 +67,31 @@ def summarise_distribution(dist: Distribution) -> tuple[dict[str, Estimate], Dis
         means = np.nanmean(dist.percentiles_s(grid), axis=0) * 1000.0
     return out, DistributionResult(DISTRIBUTION_QUANTILES,
                                    tuple(float(v) if np.isfinite(v) else None for v in means))
+
+
+def saturated_figures(name: str, dist: Distribution | None,
+                      slo: SloTarget | None = None) -> tuple[str, ...]:
+    """Return the figures of ``dist`` (``<name>.p50`` ... and ``slo.achieved_ms`` for the SLO's
+    percentile) that lie in the histogram's overflow bucket in some replication."""
+    if dist is None:
+        return ()
+    keys = [f"{name}.{key}" for key in QUANTILES]
+    quantiles = list(QUANTILES.values())
+    if slo is not None:
+        keys.append("slo.achieved_ms")
+        quantiles.append(slo.percentile / 100.0)
+    hit = dist.saturated(np.array(quantiles)).any(axis=0)
+    return tuple(key for key, flag in zip(keys, hit, strict=True) if flag)
+
+
+def saturation_warning(saturated: tuple[str, ...]) -> DesignWarning:
+    """Say which figures are lower bounds at the histogram's ceiling, for people."""
+    ceiling_ms = 2.0**MAX_EXP * 1000.0
+    return DesignWarning(
+        "histogram_saturated", f"{', '.join(saturated)} reached the latency histogram's last "
+        f"bucket (2^{MAX_EXP} s, 194 days) in some replication: each is reported as "
+        f"{ceiling_ms:,.0f} ms but the true value is larger (> {ceiling_ms:,.0f} ms); the "
+        "service times, waits or load are far beyond what the fleet can serve")
 
 
 def slo_result(dist: Distribution, target: SloTarget | None, metric: str = "latency"
@@ -244,6 +270,11 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
     slos = [s for s in [slo_result(usage.distribution, run.slo)] if s is not None]
     slos += [slo_result(d, target, name) for name, d, target in run.extra_slos]
     warnings = list(run.warnings) + _generic_warnings(run, slos)
+    saturated = saturated_figures("latency_ms", usage.distribution, run.slo)
+    saturated += tuple(f for f in saturated_figures("wait_ms", getattr(queue, "wait", None))
+                       if f.rsplit(".", 1)[-1] in wait)
+    if saturated:
+        warnings.append(saturation_warning(saturated))
     warnings += term_warnings(context, cost)
     partial = partial_day_warning(context, run)
     if partial is not None:
@@ -268,4 +299,4 @@ def summarise(context: DesignContext, run: PatternRun, cost: CostResult) -> Desi
         node_hours=node_hours, gpu_hours=None if gpus is None else node_hours * gpus,
         busy_gpu_hours=estimate(usage.busy_gpu_s_horizon / 3600.0), cost=cost,
         timeline=run.timeline, warnings=tuple(warnings), pattern_metrics=metrics,
-        distribution_ms=dist)
+        distribution_ms=dist, saturated=saturated)

@@ -126,6 +126,30 @@ def percentiles_from_counts(counts: np.ndarray, quantiles: np.ndarray) -> np.nda
     return out.reshape(counts.shape[:-1] + (q.size,))
 
 
+def saturated_from_counts(counts: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Return whether each quantile falls in the overflow bucket (values at or above
+    ``2**MAX_EXP`` s), where :func:`percentiles_from_counts` reports only the bucket's lower edge.
+
+    Parameters
+    ----------
+    counts : int64[..., N_BUCKETS]
+    quantiles : float64[k]
+        Probabilities in (0, 1].
+
+    Returns
+    -------
+    bool[..., k]
+        True where the nearest rank ``ceil(q * n)`` is among the overflow bucket's values, so
+        the quantile is a lower bound, not an estimate; False for an empty histogram.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    q = np.asarray(quantiles, dtype=np.float64)
+    total = counts.sum(axis=-1, keepdims=True)
+    ranks = np.maximum(np.ceil(q * total), 1)
+    below = total - counts[..., -1:]
+    return (total > 0) & (ranks > below)
+
+
 def histogram_of(values_s: np.ndarray) -> np.ndarray:
     """Return the int64[N_BUCKETS] histogram of ``values_s`` (seconds), bucketed as the kernels do.
 

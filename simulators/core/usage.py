@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from domain.purchase import Purchase
-from simulators.core.histogram import percentiles_from_counts
+from simulators.core.histogram import percentiles_from_counts, saturated_from_counts
 
 METRICS = ("latency", "freshness", "completion_time")
 """What a pattern's distribution measures: request latency (real time, streaming), record
@@ -52,6 +52,15 @@ class Distribution:
         if self.histograms is None:
             raise ValueError("per-run distributions have no per-replication quantiles")
         return percentiles_from_counts(self.histograms, np.asarray(quantiles))
+
+    def saturated(self, quantiles: np.ndarray) -> np.ndarray:
+        """Return bool[R, k]: whether each replication's quantile lies in the histogram's
+        overflow bucket (a lower bound, see :func:`saturated_from_counts`); per-run
+        distributions hold exact samples and are never saturated."""
+        q = np.asarray(quantiles)
+        if self.histograms is None:
+            return np.zeros((np.asarray(self.runs_s).shape[0], q.size), dtype=bool)
+        return saturated_from_counts(self.histograms, q)
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,27 @@ def test_percentiles_are_per_row_and_nan_when_empty() -> None:
     assert out.shape == (2, 2)
     assert abs(out[0, 0] - 0.002) <= RELATIVE_ERROR_BOUND * 0.002
     assert np.isnan(out[1]).all()
+
+
+def test_a_quantile_is_saturated_exactly_when_its_rank_is_in_the_overflow_bucket() -> None:
+    from simulators.core.histogram import saturated_from_counts
+
+    # 90 values of 1 s and 10 of 1e9 s (beyond 2^24 s): ranks 1..90 are exact, 91..100 are not.
+    counts = histogram_of(np.array([1.0] * 90 + [1e9] * 10))
+    assert counts[-1] == 10
+    flags = saturated_from_counts(counts, np.array([0.5, 0.9, 0.901, 0.91, 1.0]))
+    np.testing.assert_array_equal(flags, [False, False, True, True, True])
+    # Rows are independent; an empty histogram is never saturated.
+    both = np.stack([counts, np.zeros_like(counts)])
+    np.testing.assert_array_equal(saturated_from_counts(both, np.array([0.99])), [[True], [False]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.0, 2.0**30, allow_nan=False), min_size=1, max_size=200),
+       st.floats(0.01, 1.0))
+def test_saturation_agrees_with_the_exact_nearest_rank_value(values, q) -> None:
+    from simulators.core.histogram import saturated_from_counts
+
+    exact = np.sort(np.array(values))[max(int(np.ceil(q * len(values))), 1) - 1]
+    flag = saturated_from_counts(histogram_of(np.array(values)), np.array([q]))[0]
+    assert flag == (exact >= 2.0**MAX_EXP)
