@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodels.catalog import InstanceQuote
 from domain.errors import ScenarioError
 from planner import schema
 from planner.build import build_service, correct_service
@@ -45,12 +46,14 @@ from simulators.core.spec import RunSpec
 from simulators.realtime.spec import RealtimeSpec, simulate
 
 __all__ = ["DEFAULT_QUANTILES", "Replay", "calibrate_design", "check_loadtest", "fit_terms",
-           "fleet_gpu"]
+           "fleet_quote"]
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
 _MAX_SCALE = 10.0
 """Widest scale searched (either way): a serving loop 10x slower or faster than its profile is
 a different design, not a correction."""
+_MAX_OVERHEAD = 50.0
+"""Largest overhead searched, in units of the model's batch-1 time (host time: of 1 ms)."""
 _DIFF_STEP = 0.05
 """Finite-difference step of the optimiser, in units of the model's batch-1 time (overhead) and
 of log scale: wide enough to move percentiles by a few histogram buckets."""
@@ -72,6 +75,16 @@ class Replay:
     max_wait_s: float
     run: RunSpec
     quantiles: np.ndarray
+
+    @property
+    def unit_ms(self) -> float:
+        """The overhead's search unit: the model's time for a batch of one (ms)."""
+        return 1000.0 * float(self.model.mean_s[1])
+
+    @property
+    def description(self) -> str:
+        """The service time before correction terms, for reports."""
+        return self.model.description
 
     @property
     def arrivals_text(self) -> str:
@@ -165,7 +178,7 @@ def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fi
     """
     from scipy.optimize import least_squares
 
-    unit_ms = 1000.0 * float(replays[0].model.mean_s[1])
+    unit_ms = replays[0].unit_ms
     measured = [r.test.measured(r.quantiles, warmup_s) for r in replays]
     log_measured = np.concatenate([np.log(m.value_ms) for m in measured])
     first = [r.simulate(start) for r in replays]
@@ -187,7 +200,7 @@ def fit_terms(replays: Sequence[Replay], start: Terms, *, warmup_s: float) -> Fi
         return last[key]
 
     lower = np.array([0.0, -math.log(_MAX_SCALE)])
-    upper = np.array([50.0, math.log(_MAX_SCALE)])
+    upper = np.array([_MAX_OVERHEAD, math.log(_MAX_SCALE)])
 
     def jacobian(x: np.ndarray) -> np.ndarray:
         """Central differences with an absolute step (one-sided at a bound)."""
@@ -236,22 +249,25 @@ def _covariance(jac: np.ndarray, chi2: float, dof: int) -> np.ndarray:
 
 
 def _estimate(x: float, var: float, unit: float, *, log: bool) -> TermEstimate:
-    """A fitted term with its 95 % interval (overhead clipped at 0; scale through exp)."""
+    """A fitted term with its 95 % interval, clipped to the searched range (overhead
+    ``[0, 50 units]``, scale ``[1/10, 10]`` through exp): a wider interval says the tests do
+    not pin the term down."""
     x, var = float(x), float(var)
+    value = math.exp(x) if log else x * unit
     if not (math.isfinite(var) and var >= 0):
-        value = math.exp(x) if log else x * unit
         return TermEstimate(value, None, None)
     half = _Z95 * math.sqrt(var)
     if log:
-        return TermEstimate(math.exp(x), math.exp(x - half), math.exp(x + half))
-    return TermEstimate(x * unit, max(0.0, (x - half) * unit), (x + half) * unit)
+        bound = math.log(_MAX_SCALE)
+        return TermEstimate(value, math.exp(max(x - half, -bound)),
+                            math.exp(min(x + half, bound)))
+    return TermEstimate(value, max(0.0, x - half) * unit, min(x + half, _MAX_OVERHEAD) * unit)
 
 
 def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: ScenarioInputs,
                      tests: Sequence[LoadTest], *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
                      warmup_s: float = 0.0, replications: int | None = None,
-                     gpu_model: str | None = None, gpu_memory_gib: float | None = None,
-                     ) -> CalibrationResult:
+                     quote: InstanceQuote | None = None) -> CalibrationResult:
     """Fit the design's correction terms to ``tests`` and report each test before and after.
 
     Parameters
@@ -260,7 +276,9 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
         A validated scenario; its ``seed`` seeds every replay, its ``replications`` are the
         default number of replications.
     design_name : str
-        A ``realtime`` design of the scenario.
+        A ``realtime`` design of the scenario, or an ``llm`` one with ``latency: {kind: auto}``
+        (:mod:`planner.calibrate_llm`: ``overhead_ms`` is then the host time per step and
+        ``scale`` divides the GEMM and attention efficiencies).
     inputs : ScenarioInputs
         The scenario's files, loaded (:func:`planner.inputs.load_scenario_inputs`).
     tests : sequence of LoadTest
@@ -269,8 +287,9 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
         Percentiles matched, in (0, 1).
     warmup_s : float
         Requests sent earlier in a test are neither measured nor counted in the simulation.
-    gpu_model, gpu_memory_gib : optional
-        The fleet's GPU (a token service time with ``gpu: auto`` needs it).
+    quote : InstanceQuote, optional
+        The fleet instance's catalog quote (:func:`fleet_quote`): its GPUs. An llm design needs
+        it; a realtime design's token service time with ``gpu: auto`` too.
 
     Raises
     ------
@@ -278,7 +297,7 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
         Unknown design, a pattern calibrate cannot fit, a test that does not match the design
         (:func:`check_loadtest`), a warm-up longer than a test.
     """
-    design = _realtime_design(scenario, design_name)
+    design = _design(scenario, design_name)
     if not tests:
         raise ScenarioError("calibrate needs at least one load test; pass its file")
     names = [t.name for t in tests]
@@ -287,10 +306,22 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
         raise ScenarioError(f"two load tests share the name {dup!r}; give each file its own "
                             "name (reports and calibrated_from name tests by file name)")
     reps = scenario.replications if replications is None else replications
-    replays = replays_of(scenario, design, inputs, tests, quantiles=quantiles,
-                         warmup_s=warmup_s, replications=reps, seed=scenario.seed,
-                         gpu_model=gpu_model, gpu_memory_gib=gpu_memory_gib)
-    before_terms = design_terms(design)
+    if isinstance(design, schema.LlmDesign):
+        from planner.calibrate_llm import llm_replays
+
+        if quote is None:
+            raise ScenarioError(f"design {design.name!r}: the price catalog does not know "
+                                f"{design.fleet.instance}, so its GPUs are unknown; pick an "
+                                "instance the catalog lists")
+        replays = llm_replays(scenario, design, inputs, tests, quote, quantiles=quantiles,
+                              warmup_s=warmup_s, replications=reps, seed=scenario.seed)
+        before_terms = Terms(replays[0].steps.host_overhead_ms, 1.0)
+    else:
+        replays = replays_of(scenario, design, inputs, tests, quantiles=quantiles,
+                             warmup_s=warmup_s, replications=reps, seed=scenario.seed,
+                             gpu_model=None if quote is None else quote.gpu_model,
+                             gpu_memory_gib=None if quote is None else quote.gpu_memory_gib)
+        before_terms = design_terms(design)
     fit = fit_terms(replays, before_terms, warmup_s=warmup_s)
     reports = tuple(_report(r, before_terms, fit.terms, warmup_s) for r in replays)
     before_by_name = {rep.name: rep.before for rep in reports}
@@ -301,44 +332,46 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
             partial = fit_terms(others, before_terms, warmup_s=warmup_s)
             loo.append(Prediction(left.test.name, partial, before_by_name[left.test.name],
                                   _compare(left, partial.terms, warmup_s)))
+    latency_fit = None
+    if isinstance(design, schema.LlmDesign):
+        from planner.calibrate_llm import fit_document
+
+        latency_fit = fit_document(replays[0], fit.terms, fit.fitted_on)
     return CalibrationResult(
         scenario=scenario.name, design=design.name, pattern=design.pattern,
-        service_time=replays[0].model.description, quantiles=np.asarray(quantiles, float),
+        service_time=replays[0].description, quantiles=np.asarray(quantiles, float),
         warmup_s=warmup_s, replications=reps, seed=scenario.seed, before_terms=before_terms,
-        fit=fit, tests=reports, leave_one_out=tuple(loo))
+        fit=fit, tests=reports, leave_one_out=tuple(loo), latency_fit=latency_fit)
 
 
-def fleet_gpu(scenario: schema.Scenario, design_name: str) -> tuple[str | None, float | None]:
-    """Return the GPU model and memory (GiB) of a design's instance from the default price
-    catalog, or ``(None, None)`` when the catalog does not know them (only a token service time
-    with ``gpu: auto`` needs them, and says so)."""
+def fleet_quote(scenario: schema.Scenario, design_name: str) -> InstanceQuote | None:
+    """Return the catalog quote of a design's instance (its GPUs), from the default price
+    catalog, or None when the catalog does not know it (only designs that need the GPU say
+    so)."""
     from costmodels.catalog import quote_instance
     from costmodels.price_cache import default_catalog
     from domain.errors import CatalogError
 
     design = next((d for d in scenario.designs if d.name == design_name), None)
     if design is None:
-        return None, None
+        return None
     try:
-        quote = quote_instance(default_catalog(), design.fleet.instance,
-                               region=design.fleet.region)
+        return quote_instance(default_catalog(), design.fleet.instance,
+                              region=design.fleet.region)
     except CatalogError:
-        return None, None
-    return quote.gpu_model, quote.gpu_memory_gib
+        return None
 
 
-def _realtime_design(scenario: schema.Scenario, name: str) -> schema.RealtimeDesign:
+def _design(scenario: schema.Scenario, name: str):
     found = next((d for d in scenario.designs if d.name == name), None)
     if found is None:
         known = ", ".join(d.name for d in scenario.designs)
         raise ScenarioError(f"--design: no design named {name!r} in {scenario.name} (got "
                             f"{name!r}; designs: {known}); pass one of them")
-    if not isinstance(found, schema.RealtimeDesign):
-        hint = ("an llm design's step times are calibrated to an engine run with 'planner llm "
-                "replay RUN --fit FIT.json' (latency: {kind: auto, fit: FIT.json})"
-                if found.pattern == "llm" else "only request-serving designs have load tests")
-        raise ScenarioError(f"--design {name!r}: calibrate fits realtime designs (got pattern "
-                            f"{found.pattern!r}); {hint}")
+    if not isinstance(found, (schema.RealtimeDesign, schema.LlmDesign)):
+        raise ScenarioError(f"--design {name!r}: calibrate fits realtime and llm designs (got "
+                            f"pattern {found.pattern!r}); only request-serving designs have "
+                            "load tests")
     return found
 
 

@@ -177,6 +177,8 @@ class CalibrationResult:
     fit: Fit
     tests: tuple[LoadTestReport, ...]
     leave_one_out: tuple[Prediction, ...]
+    latency_fit: str | None = None
+    """An llm design's calibrated latency fit file (JSON text), which its scenario points to."""
 
     def as_dict(self) -> dict:
         """Return the result as JSON values (without ``schema_version`` and ``kind``)."""

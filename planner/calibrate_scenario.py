@@ -21,7 +21,8 @@ __all__ = ["calibrated_scenario_text"]
 
 
 def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResult,
-                             test_paths: Sequence[str], output_path: str) -> str:
+                             test_paths: Sequence[str], output_path: str,
+                             fit_path: str | os.PathLike[str] | None = None) -> str:
     """Return the YAML of ``scenario`` with ``result``'s fitted terms in its design.
 
     Parameters
@@ -34,6 +35,10 @@ def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResul
         The load tests' files, named in ``calibrated_from``.
     output_path : str
         Where the YAML will be written (paths are made relative to its folder).
+    fit_path : path, optional
+        An llm design's calibrated latency fit file (``result.latency_fit``, written there):
+        its ``latency.fit`` points to it and ``engine.host_overhead_ms`` takes the fitted host
+        time per step.
     """
     folder = os.path.dirname(os.path.abspath(output_path))
     data = _rebased(scenario.model_dump(mode="json", exclude_unset=True), folder)
@@ -41,6 +46,14 @@ def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResul
     fit = result.fit
     for design in data["designs"]:
         if design["name"] != result.design:
+            continue
+        if result.pattern == "llm":
+            if fit_path is None:
+                raise ValueError("an llm design's calibrated scenario needs its fit file")
+            design["latency"] = {**design.get("latency", {"kind": "auto"}),
+                                 "fit": _relative(os.path.abspath(fit_path), folder)}
+            design["engine"] = {**design.get("engine", {}),
+                                "host_overhead_ms": round(float(fit.overhead_ms.value), 4)}
             continue
         kept = {k: v for k, v in design["service_time"].items()
                 if k not in ("overhead_ms", "scale", "calibrated_from")}
@@ -55,9 +68,12 @@ def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResul
 def _header(scenario: schema.Scenario, result: CalibrationResult, fit: Fit) -> str:
     source = os.path.basename(scenario.source_path) if scenario.source_path else scenario.name
     percentiles = ", ".join(f"p{100 * q:g}" for q in result.quantiles)
+    where = ("engine.host_overhead_ms and latency.fit (GEMM and attention efficiencies / scale)"
+             if result.pattern == "llm" else "service_time (a batch of n takes scale x t(n) + "
+             "overhead_ms)")
     lines = [f"Calibrated by planner calibrate from {source}: design {result.design!r}",
-             f"service_time gets overhead_ms {_with_ci(fit.overhead_ms)}",
-             f"and scale {_with_ci(fit.scale)} (a batch of n takes scale x t(n) + overhead_ms),",
+             f"gets overhead_ms {_with_ci(fit.overhead_ms)} and scale {_with_ci(fit.scale)}",
+             f"in its {where},",
              f"fitted on {', '.join(fit.fitted_on)} to the latency percentiles {percentiles}",
              "(planner calibrate --format json shows each test before and after)."]
     return "".join(f"# {line}\n" for line in lines)

@@ -14,7 +14,9 @@ line, ``.jsonl``/``.ndjson``/``.json``), one request each:
 - the latency (send to last byte), the first present of ``latency_ms``, ``latency_s`` or
   JMeter's ``elapsed`` (ms);
 - optionally ``batch_size``: the size of the batch that served the request, when the server
-  logs it (calibrate checks it against the design's ``max_batch``).
+  logs it (calibrate checks it against the design's ``max_batch``);
+- optionally, for an LLM server, ``prompt_tokens`` (or ``input_tokens``) and
+  ``output_tokens``: the request's token counts, replayed with it.
 
 Its arrivals are replayed through the design as they happened.
 
@@ -111,6 +113,9 @@ class LoadTest:
         The batch each request was served in, when the file says.
     columns : str
         The columns the arrivals and latencies were read from (for messages and reports).
+    prompt_tokens, output_tokens : int64[n] or None
+        Each request's prompt and output tokens, when the file says (an llm design replays
+        them; else it draws the workload's).
     """
 
     path: str
@@ -122,6 +127,8 @@ class LoadTest:
     latency_ms: np.ndarray | None
     batch_size: np.ndarray | None
     columns: str
+    prompt_tokens: np.ndarray | None = None
+    output_tokens: np.ndarray | None = None
     _windows: pl.DataFrame | None = None
 
     @property
@@ -271,6 +278,14 @@ def _read_requests(path: str, frame: pl.DataFrame) -> LoadTest:
                                 f"is not a whole "
                                 f"number (got {sizes[i]:g}); write the batch's size")
         batch = sizes.astype(np.int64)
+    tokens = {}
+    for name, aliases in (("prompt_tokens", ("prompt_tokens", "input_tokens")),
+                          ("output_tokens", ("output_tokens",))):
+        column = next((c for c in aliases if c in frame.columns), None)
+        if column is not None:
+            counts = numbers(frame, column, path, field_path=f"{path}: column {column!r}",
+                             positive=True)
+            tokens[name] = np.round(counts).astype(np.int64)
     order = np.argsort(arrival_s, kind="stable")
     arrival_s = arrival_s[order]
     span = float(arrival_s[-1])
@@ -281,7 +296,8 @@ def _read_requests(path: str, frame: pl.DataFrame) -> LoadTest:
                     duration_s=span, n_requests=int(arrival_s.size), arrival_s=arrival_s,
                     latency_ms=latency_ms[order],
                     batch_size=None if batch is None else batch[order],
-                    columns=f"{arrival}, {latency}")
+                    columns=f"{arrival}, {latency}",
+                    **{name: values[order] for name, values in tokens.items()})
 
 
 def _read_k6(path: str) -> LoadTest:

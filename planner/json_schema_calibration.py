@@ -98,5 +98,7 @@ def calibration_schema() -> dict[str, Any]:
         warmup_s=(float, ...), replications=(int, ...), seed=(int, ...), method=(str, ...),
         terms_before=(Terms, ...), fit=(FitDoc, ...), tests=(list[Test], ...),
         leave_one_out=(list[Prediction], ...),
-        wrote=(str | None, Field(description="The calibrated scenario written (--output).")))
+        wrote=(str | None, Field(description="The calibrated scenario written (--output).")),
+        wrote_fit=(str | None, Field(description="An llm design's calibrated latency fit "
+                                                 "file, written beside the scenario.")))
     return output_schema(root)

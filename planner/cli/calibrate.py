@@ -55,7 +55,7 @@ def calibrate(
     debug: bool = options.DEBUG,
 ) -> None:
     """Fit overhead_ms and scale so the simulated p50/p90/p99 match the load tests."""
-    from planner.calibrate import calibrate_design, fleet_gpu
+    from planner.calibrate import calibrate_design, fleet_quote
     from planner.calibrate_scenario import calibrated_scenario_text
     from planner.inputs import load_scenario_inputs
     from planner.inputs_loadtest import load_loadtest
@@ -70,15 +70,19 @@ def calibrate(
         if not quiet:
             stderr_console().print(f"replaying {len(tests)} load test(s) through {design} "
                                    "and fitting (a few dozen replays per fit) ...")
-        gpu_model, gpu_memory_gib = fleet_gpu(spec, design)
         result = calibrate_design(spec, design, inputs, tests, warmup_s=warmup_s,
-                                  replications=replications, gpu_model=gpu_model,
-                                  gpu_memory_gib=gpu_memory_gib)
+                                  replications=replications, quote=fleet_quote(spec, design))
+        fit_path = None
+        if output is not None and result.latency_fit is not None:
+            fit_path = output.with_name(output.stem + ".latency-fit.json")
         doc = {"schema_version": CALIBRATION_VERSION, "kind": "calibration",
-               **result.as_dict(), "wrote": None if output is None else str(output)}
+               **result.as_dict(), "wrote": None if output is None else str(output),
+               "wrote_fit": None if fit_path is None else str(fit_path)}
+        if fit_path is not None:
+            emit(result.latency_fit, fit_path)
         if output is not None:
             emit(calibrated_scenario_text(spec, result, [str(p) for p in loadtests],
-                                          str(output)), output)
+                                          str(output), fit_path=fit_path), output)
         if fmt is CalibrateFormat.json:
             emit(json.dumps(doc, indent=2), None)
         else:

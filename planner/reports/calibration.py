@@ -64,8 +64,10 @@ def render_calibration(doc: dict, *, width: int | None = None, wide: bool = Fals
     fit, before = doc["fit"], doc["terms_before"]
     console.print(f"calibrate {doc['design']} ({doc['pattern']}) of {doc['scenario']}: "
                   f"service time {doc['service_time']}")
-    console.print(f"a batch of n takes scale x t(n) + overhead_ms; fitted on "
-                  f"{', '.join(fit['fitted_on'])}")
+    model = ("overhead_ms is the engine's host time per step; scale divides the latency "
+             "model's GEMM and attention efficiencies" if doc["pattern"] == "llm"
+             else "a batch of n takes scale x t(n) + overhead_ms")
+    console.print(f"{model}; fitted on {', '.join(fit['fitted_on'])}")
     terms = _table("Fitted terms", ["term", "before", "fitted"], [
         ("overhead_ms", f"{before['overhead_ms']:.4g} ms", _term(fit["overhead_ms"], " ms")),
         ("scale", f"{before['scale']:.4g}", _term(fit["scale"], ""))])
@@ -100,6 +102,9 @@ def render_calibration(doc: dict, *, width: int | None = None, wide: bool = Fals
                      ["left out", "pct", "measured", "before", "error", "predicted", "error"],
                      rows)
         print_fitted(console, loo, wide=wide, keys=2)
+    if doc.get("wrote_fit"):
+        console.print(f"wrote {doc['wrote_fit']} (the latency fit with the calibrated "
+                      "efficiencies)")
     if doc.get("wrote"):
         console.print(f"wrote {doc['wrote']} (design {doc['design']} carries the fitted terms)")
     return buffer.getvalue()
