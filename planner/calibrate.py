@@ -46,7 +46,7 @@ from simulators.core.spec import RunSpec
 from simulators.realtime.spec import RealtimeSpec, simulate
 
 __all__ = ["DEFAULT_QUANTILES", "Replay", "calibrate_design", "check_loadtest", "fit_terms",
-           "fleet_quote"]
+           "fleet_quote", "replay_arrivals"]
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
 _MAX_SCALE = 10.0
@@ -89,21 +89,29 @@ class Replay:
     @property
     def arrivals_text(self) -> str:
         """How the test's arrivals are replayed, for reports."""
-        if self.test.replays_arrivals:
-            return f"replayed from the file ({self.test.n_requests:,} requests)"
-        return f"Poisson at the test's {self.test.rate_rps:,.4g} requests/s ({self.test.kind})"
+        return arrivals_text(self.test)
 
     def simulate(self, terms: Terms) -> np.ndarray:
         """Return float64[R, k]: simulated latency percentiles (ms) under ``terms``."""
         service = correct_service(self.model, terms.overhead_ms, terms.scale)
-        if self.test.replays_arrivals:
-            arrivals = TraceArrivals(times_s=np.array(self.test.arrival_s, dtype=np.float64))
-        else:
-            arrivals = PoissonArrivals(rate_rps=self.test.rate_rps)
-        sim = simulate(RealtimeSpec(arrivals=arrivals, service=service, fleet=self.fleet,
+        sim = simulate(RealtimeSpec(arrivals=replay_arrivals(self.test), service=service, fleet=self.fleet,
                                     max_batch=self.max_batch, max_wait_s=self.max_wait_s,
                                     run=self.run, timeline_bin_s=self.run.horizon_s))
         return sim.latency_percentiles_s(self.quantiles) * 1000.0
+
+
+def replay_arrivals(test: LoadTest) -> TraceArrivals | PoissonArrivals:
+    """The arrivals a test is replayed with: its own times, else Poisson at its rate."""
+    if test.replays_arrivals:
+        return TraceArrivals(times_s=np.array(test.arrival_s, dtype=np.float64))
+    return PoissonArrivals(rate_rps=test.rate_rps)
+
+
+def arrivals_text(test: LoadTest) -> str:
+    """How a test's arrivals are replayed, for reports."""
+    if test.replays_arrivals:
+        return f"replayed from the file ({test.n_requests:,} requests)"
+    return f"Poisson at the test's {test.rate_rps:,.4g} requests/s ({test.kind})"
 
 
 def design_terms(design: schema.RealtimeDesign) -> Terms:

@@ -26,13 +26,13 @@ import numpy as np
 
 from domain.errors import ScenarioError, SimulationError
 from planner import schema
+from planner.calibrate import arrivals_text, replay_arrivals
 from planner.calibrate_result import Terms
 from planner.inputs import ScenarioInputs
 from planner.inputs_llm import load_fit_file
 from planner.inputs_loadtest import LoadTest
 from planner.json_schemas import LATENCY_FIT_VERSION
 from planner.patterns.llm_steps import StepModel, kv_cache, step_model, weight_and_kv_dtypes
-from simulators.core.arrivals import PoissonArrivals, TraceArrivals
 from simulators.core.fleet import FleetSpec
 from simulators.core.gpus import GPU_SPECS
 from simulators.core.latency_model import LatencyFit, derived_profile
@@ -75,9 +75,7 @@ class LlmReplay:
     @property
     def arrivals_text(self) -> str:
         """How the test's arrivals are replayed, for reports."""
-        if self.test.replays_arrivals:
-            return f"replayed from the file ({self.test.n_requests:,} requests)"
-        return f"Poisson at the test's {self.test.rate_rps:,.4g} requests/s ({self.test.kind})"
+        return arrivals_text(self.test)
 
     def simulate(self, terms: Terms) -> np.ndarray:
         """Return float64[R, k]: simulated end-to-end latency percentiles (ms) under ``terms``."""
@@ -89,11 +87,7 @@ class LlmReplay:
                                   gpu_key=self.steps.gpu, tp=e.tensor_parallel,
                                   weight_dtype=weights, kv_dtype=kv, max_seqs=e.max_num_seqs,
                                   host_overhead_ms=terms.overhead_ms)
-        if self.test.replays_arrivals:
-            arrivals = TraceArrivals(times_s=np.array(self.test.arrival_s, dtype=np.float64))
-        else:
-            arrivals = PoissonArrivals(rate_rps=self.test.rate_rps)
-        sim = simulate(LlmSpec(arrivals=arrivals, tokens=self.tokens, profile=profile,
+        sim = simulate(LlmSpec(arrivals=replay_arrivals(self.test), tokens=self.tokens, profile=profile,
                                engine=self.engine, fleet=self.fleet, run=self.run,
                                router=e.router))
         return sim.e2e.percentiles_s(self.quantiles) * 1000.0
