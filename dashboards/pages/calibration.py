@@ -84,18 +84,42 @@ def reconciliation_figure(rows: list[dict[str, Any]], month: str | None):
         fractions = [r[frac_key] if frac_key else
                      (None if not r[sim_key] or r[bill_key] is None
                       else r[bill_key] / r[sim_key] - 1.0) for r in rows]
-        fig.add_trace(go.Bar(x=keys, y=sim, name=sim_name, marker_color="#0b5cad",
-                             legendgroup="sim"), row=1, col=col)
-        fig.add_trace(go.Bar(x=keys, y=billed, name=bill_name, marker_color="#8250df",
+        fig.add_trace(go.Bar(x=keys, y=sim, name="simulated (catalog prices)",
+                             marker_color="#0b5cad", legendgroup="sim", showlegend=col == 1,
+                             hovertemplate=f"{sim_name}: %{{y:,.1f}}<extra></extra>"),
+                      row=1, col=col)
+        fig.add_trace(go.Bar(x=keys, y=billed, name="bills (effective cost)",
+                             marker_color="#8250df", legendgroup="bill", showlegend=col == 1,
                              text=[f"{signed_pct(f)} vs sim" if f is not None else NA
                                    for f in fractions], textposition="outside",
-                             legendgroup="bill"), row=1, col=col)
+                             hovertemplate=f"{bill_name}: %{{y:,.1f}}<extra></extra>"),
+                      row=1, col=col)
     fig.update_layout(barmode="group", template="plotly_white", height=440,
                       title=f"Simulated vs billed, {month or NA} (bills' variance in %)",
                       legend={"orientation": "h", "y": -0.25})
     fig.update_yaxes(title_text="node-hours", row=1, col=1)
     fig.update_yaxes(title_text="USD per month", row=1, col=2)
     return fig
+
+
+def complete_month(paths) -> tuple[str | None, str | None]:
+    """Return the month to reconcile by default and why: the latest month, or the one before
+    it when the latest is still in progress (a simulated month against part of a month's
+    bills would read as a shortfall)."""
+    from costmodels.billing.review import data_freshness, previous_month
+
+    frame = logic.read(paths).frame
+    latest, fresh = data_freshness(frame)
+    if fresh.month_complete:
+        return None, None
+    earlier = previous_month(latest)
+    if earlier not in logic.filter_options(frame)["months"]:
+        return None, (f"{latest} is in progress (data to "
+                      f"{fresh.latest_charge_period_end:%Y-%m-%d %H:%M} UTC): its bills cover "
+                      "part of the month")
+    return earlier, (f"{latest} is in progress (data to "
+                     f"{fresh.latest_charge_period_end:%Y-%m-%d %H:%M} UTC), so the last "
+                     f"complete month is shown; choose {latest} for the month so far")
 
 
 def calibration_components(settings: Settings, run_id: str | None,
@@ -111,6 +135,7 @@ def calibration_components(settings: Settings, run_id: str | None,
         paths = logic.data_files(settings.data_dir)
         if not paths:
             raise PlannerError("no billing files: start the dashboard with --data DIR")
+        month, why = (month, None) if month else complete_month(paths)
         bills = logic.bill_rates(paths, month or None)
     except PlannerError as exc:
         return [message(logic.public_message(str(exc), settings))]
@@ -118,7 +143,7 @@ def calibration_components(settings: Settings, run_id: str | None,
     children: list[Any] = [
         message(f"{result.scenario.get('name')}: simulated at catalog prices against the bills "
                 f"of {bills['month']} for the same instance types and purchase options "
-                "(bills' effective cost, amortised)", "info"),
+                "(bills' effective cost, amortised)" + (f"; {why}" if why else ""), "info"),
         html.Div([html.Label("bills month", htmlFor="cal-month"),
                   dcc.Dropdown(id="cal-month",
                                options=[{"label": m, "value": m} for m in bills["months"]],
@@ -162,17 +187,21 @@ def layout(run: str | None = None, month: str | None = None, **_query: Any) -> h
                             dcc.Loading(html.Div(id="cal-body"), type="dot")], id="cal-page")
 
 
-KEEP_RUN_IN_NAV = """
-function(value) {
-    if (!value) { return window.dash_clientside.no_update; }
-    var query = String(value).indexOf('?') >= 0 ? String(value).split('?')[1]
-                                                : 'run=' + encodeURIComponent(value);
-    return query.indexOf('run=') === 0 ? '/calibration?' + query
-                                       : window.dash_clientside.no_update;
+NAV_FROM_LINK = """
+function(href) {
+    var query = href ? String(href).split('?')[1] : null;
+    return query && query.indexOf('run=') === 0 ? '/calibration?' + query
+                                                : window.dash_clientside.no_update;
 }
 """
-"""The header's Calibration link follows the run: a run's 'compare with the bills' link, or
-the run the Calibration page shows."""
+"""The header's Calibration link takes a run's 'compare with the bills' link (Scenarios)."""
+NAV_FROM_RUN = """
+function(run) {
+    return run && /^[0-9a-f]{32}$/.test(run) ? '/calibration?run=' + run
+                                              : window.dash_clientside.no_update;
+}
+"""
+"""The header's Calibration link keeps the run the Calibration page shows."""
 
 
 def register_callbacks(app: dash.Dash, settings: Settings) -> None:
@@ -182,7 +211,7 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
         lambda run_id, month: calibration_components(settings, run_id, month))
     app.callback(Output("cal-month-choice", "data"), Input("cal-month", "value"),
                  prevent_initial_call=True)(lambda month: month)
-    for source in (Input("scn-calibrate", "href"), Input("cal-run", "data")):
-        app.clientside_callback(KEEP_RUN_IN_NAV,
-                                Output("nav-calibration", "href", allow_duplicate=True),
+    for script, source in ((NAV_FROM_LINK, Input("scn-calibrate", "href")),
+                           (NAV_FROM_RUN, Input("cal-run", "data"))):
+        app.clientside_callback(script, Output("nav-calibration", "href", allow_duplicate=True),
                                 source, prevent_initial_call="initial_duplicate")

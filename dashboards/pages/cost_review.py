@@ -147,7 +147,8 @@ def review_components(settings: Settings, token: str | None, month: str | None,
     except PlannerError as exc:
         return (message(logic.public_message(str(exc), settings)), [], *empty,
                 _query(src.upload, None, "service", [], [], None), source_text, as_of)
-    source_text = f"{src.label}: {loaded.n_rows:,} rows, {', '.join(options['months'])}"
+    source_text = (f"{src.label}: {loaded.n_rows:,} rows, {', '.join(options['months'])}"
+                   + "".join(f"; {n}" for n in loaded.notes[:1]))  # the reconciliation
     if month and month not in options["months"]:
         notes.append(message(f"{month} is not in {src.label} (it covers "
                              f"{', '.join(options['months'])}); showing the latest month",

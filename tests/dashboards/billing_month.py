@@ -1,9 +1,9 @@
-"""A generated month of billing for the Cost review and Calibration pages: FOCUS CSV files.
+"""A generated month of billing for the Cost review and Calibration pages: FOCUS files.
 
 :func:`write_month` writes about 30,000 rows: September 2026 complete and October 2026 in
 progress (data through 20 October), several services, accounts and team tags, GPU and CPU
 instances on on-demand, spot, reserved and savings plan prices with unused commitment, monthly
-fees and taxes (the generator of the review tests), plus a spike of H100 on-demand usage on
+fees and taxes (the generator of the review tests), a 10 % discount on on-demand usage, plus a spike of H100 on-demand usage on
 14 October charged to team ``ads`` (an anomaly with a driver). :func:`write_november` writes a
 small November file, another source for upload tests.
 """
@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.costmodels.billing.test_review_data import (
     ACCOUNTS,
@@ -28,6 +29,9 @@ THROUGH = dt.datetime(2026, 10, 20, tzinfo=UTC)
 SPIKE_DAY = dt.date(2026, 10, 14)
 SPIKE_ROWS = 60
 H100_ON_DEMAND_PER_HOUR = 98.32
+ON_DEMAND_DISCOUNT = 0.10
+"""An enterprise discount on every on-demand usage row (effective and billed below list), so
+the bills' on-demand rates differ from the catalog's."""
 
 
 def _spike_rows(day: dt.date, n_rows: int) -> pl.DataFrame:
@@ -45,12 +49,28 @@ def _spike_rows(day: dt.date, n_rows: int) -> pl.DataFrame:
 
 
 def write_month(folder: Path, n_rows: int = 30_000, *, seed: int = 5) -> Path:
-    """Write the generated September-October bills as one FOCUS CSV in ``folder``."""
+    """Write the generated September-October bills as one FOCUS Parquet file in ``folder``."""
     from costmodels.billing.focus_writer import write_focus
 
     frame = generate_focus(n_rows, ("2026-09", "2026-10"), seed=seed, until=THROUGH)
     frame = pl.concat([frame, _spike_rows(SPIKE_DAY, SPIKE_ROWS)], how="vertical_relaxed")
-    return write_focus(frame.lazy(), folder / "focus-2026-09-10.csv")
+    on_demand = (pl.col("x_PurchaseOption") == "on_demand") & (pl.col("x_UsageHours") > 0)
+    frame = frame.with_columns(
+        pl.when(on_demand).then(pl.col(c) * (1 - ON_DEMAND_DISCOUNT)).otherwise(pl.col(c))
+        .alias(c) for c in ("EffectiveCost", "BilledCost"))
+    return write_focus(frame.lazy(), folder / "focus-2026-09-10.parquet")
+
+
+@pytest.fixture(scope="session")
+def generated_bills(tmp_path_factory) -> Path:
+    """A folder holding :func:`write_month`'s bills (skips without billing support)."""
+    from dashboards.billing_logic import unavailable_reason
+
+    if unavailable_reason() is not None:
+        pytest.skip(f"billing support is not available: {unavailable_reason()}")
+    folder = tmp_path_factory.mktemp("generated-bills")
+    write_month(folder)
+    return folder
 
 
 def write_november(folder: Path, n_rows: int = 2_000) -> Path:
