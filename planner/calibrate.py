@@ -14,6 +14,9 @@ queue deadline. The terms are fitted by least squares on log latency percentiles
 p90, p99), each residual divided by the standard error of the measured percentile (batch means
 over stretches of the test), with the same seeds at every evaluation (common random numbers).
 With several tests, each is also left out in turn: fitted on the others, predicted.
+
+An ``llm`` design (``latency: {kind: auto}``) is calibrated the same way on its end-to-end
+latency, with the latency model's terms (:mod:`planner.calibrate_llm`).
 """
 
 from __future__ import annotations

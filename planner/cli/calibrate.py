@@ -29,10 +29,14 @@ class CalibrateFormat(str, Enum):
 LOADTESTS = typer.Argument(
     ..., metavar="LOADTEST...", dir_okay=False, show_default=False,
     help="Load-test files: per-request CSV or JSON lines (arrival_s or arrival_ms or timestamp "
-         "or JMeter timeStamp; latency_ms or latency_s or JMeter elapsed; optional batch_size), "
-         "k6 --out json, or Locust stats_history.csv.")
+         "or JMeter timeStamp; latency_ms or latency_s or JMeter elapsed; optional batch_size, "
+         "and for an llm design prompt_tokens and output_tokens), k6 --out json, or Locust "
+         "stats_history.csv (their percentiles, with Poisson arrivals at their rate).")
 DESIGN = typer.Option(..., "--design", "-d", metavar="NAME",
-                      help="The realtime design the tests ran against.")
+                      help="The design the tests ran against: realtime (fits a per-batch "
+                      "overhead and a scale on its service time) or llm with latency: {kind: "
+                      "auto} (host time per step, scale on the GEMM and attention "
+                      "efficiencies).")
 OUTPUT = typer.Option(None, "--output", "-o", dir_okay=False, writable=True,
                       metavar="CALIBRATED.yaml", help="Write the scenario with the fitted terms "
                       "in the design's service_time here.")

@@ -159,8 +159,9 @@ def test_a_file_without_latency_names_the_file_and_its_columns(tmp_path):
 def test_json_lines_k6_and_locust_give_rates_and_percentiles(tmp_path):
     latency = np.arange(1, 101, dtype=float)  # 1..100 ms, 10 requests/s
     jsonl = tmp_path / "requests.jsonl"
-    jsonl.write_text("".join(json.dumps({"arrival_ms": 100 * i, "latency_s": x / 1000}) + "\n"
-                             for i, x in enumerate(latency)))
+    jsonl.write_text("".join(json.dumps({"arrival_ms": 100 * i, "latency_s": x / 1000,
+                                         "prompt_tokens": 10 + i, "output_tokens": 2})
+                             + "\n" for i, x in enumerate(latency)))
     k6 = tmp_path / "k6.json"
     k6.write_text(json.dumps({"type": "Metric", "metric": "http_req_duration", "data": {}})
                   + "\n" + "".join(json.dumps(
@@ -168,6 +169,9 @@ def test_json_lines_k6_and_locust_give_rates_and_percentiles(tmp_path):
                        "data": {"time": f"2026-11-20T10:00:{i // 10:02d}.{i % 10}00000000+01:00",
                                 "value": x}}) + "\n" for i, x in enumerate(latency)))
     q = np.array([0.5, 0.9, 0.99])
+    tokens = load_loadtest(str(jsonl))
+    assert tokens.prompt_tokens.tolist() == list(range(10, 110))
+    assert set(tokens.output_tokens.tolist()) == {2}
     for path in (jsonl, k6):
         test = load_loadtest(str(path))
         assert test.rate_rps == pytest.approx(10.0)
