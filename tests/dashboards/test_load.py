@@ -27,22 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from dashboards import scenario_logic as logic
-from tests.dashboards._http import DashSession, find_component
+from tests.dashboards._http import DashSession, find_component, serve, text_of
 
 N_SESSIONS = 20
 DEADLINE_S = 150.0  # generous: CI runs this beside another test worker on 2 cores
-
-
-def _text(tree: Any) -> str:
-    """Return the text of a serialized component tree, cells separated by ``|``."""
-    if isinstance(tree, list):
-        return "|".join(_text(t) for t in tree)
-    if isinstance(tree, dict):
-        return _text(tree.get("props", {}).get("children"))
-    return "" if tree is None else str(tree)
 
 
 @pytest.fixture
@@ -52,14 +42,8 @@ def server(settings):
 
     app = create_app(scenarios_dir=settings.scenarios_dir, work_dir=settings.work_dir,
                      job_limits=JobLimits(max_jobs=N_SESSIONS))  # every session runs at once
-    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(10)
+    with serve(app.server) as base:
+        yield base
 
 
 def run_session(base: str, query: str, start: threading.Barrier) -> dict[str, Any]:
@@ -106,7 +90,7 @@ def test_twenty_concurrent_sessions_run_scenarios_over_http(settings, server):
         results = s["outputs"]["scn-results"]["children"]
         table = find_component(results, "scn-comparison")
         assert table is not None, f"session {i}: no comparison table"
-        assert f"{nodes}x aws:g5.xlarge" in _text(table)
+        assert f"{nodes}x aws:g5.xlarge" in text_of(table)
         run_id = s["outputs"]["scn-run-id"]["data"]
         assert s["outputs"]["scn-calibrate"]["href"] == f"/calibration?run={run_id}"
         # the session got its own run, not another session's
