@@ -119,13 +119,19 @@ def section(sec: Section) -> html.Section:
 
 
 def review_children(review: Any, notes: Sequence[str]) -> list[Any]:
-    """Return the review's components: headline, KPI strip, daily chart and every section of
-    ``planner billing review`` (totals, movers, GPU spend, commitments, anomalies, forecast,
+    """Return the review's components: headline, KPI strip, the charts of ``planner billing
+    review --format html`` (daily cost with anomalies and forecast, month to date with the
+    forecast interval, movers, $/GPU-hour) and every section of ``planner billing review`` (totals, movers, GPU spend, commitments, anomalies, forecast,
     data and assumptions, with the read's reconciliation line)."""
     fig = report.daily_figure(review)
     sections = report.build_sections(review, notes)
     chart = (dcc.Graph(id="cr-fig-daily", figure=fig, config={"displaylogo": False})
              if fig is not None else html.P(f"No daily data in {review.month} (n/a).",
                                             className="muted", id="cr-fig-daily"))
+    more = [dcc.Graph(id=f"cr-fig-{name}", figure=f, config={"displaylogo": False})
+            for name, f in (("forecast", report.forecast_figure(review)),
+                            ("movers", report.movers_figure(review)),
+                            ("gpu", report.gpu_rate_figure(review))) if f is not None]
     return [html.P(report.headline(review), className="msg info", id="cr-headline"),
-            kpi_strip(review), chart, *[section(s) for s in sections]]
+            kpi_strip(review), chart, html.Div(more, className="cr-charts"),
+            *[section(s) for s in sections]]

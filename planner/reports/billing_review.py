@@ -408,17 +408,24 @@ def daily_figure(review: Review, *, height: int = 460) -> Any | None:
     return fig
 
 
-def _fig_forecast(review: Review) -> Any | None:
+def forecast_figure(review: Review) -> Any | None:
+    """Return the month to date, cumulative by day, and the month-end forecast with its
+    interval (None for a complete month or without daily data)."""
     import plotly.graph_objects as go
 
     f = review.forecast
     if f is None or not review.daily:
         return None
+    through = review.month_to_date.through if review.month_to_date is not None else None
     xs, cum, total = [], [], 0.0
-    for p in review.daily:
+    for p in review.daily:  # the complete days (the rest of a spread monthly fee is in known)
+        if through is not None and p.day > through:
+            break
         total += p.effective_usd
         xs.append(p.day.isoformat())
         cum.append(total)
+    if not xs:
+        return None
     fig = go.Figure(go.Scatter(x=xs, y=cum, mode="lines+markers", name="cumulative (by day)"))
     end = f"{review.month}-{days_in_month(review.month):02d}"
     fig.add_trace(go.Scatter(x=[xs[-1], end], y=[f.known_usd, f.point_usd], mode="lines",
@@ -433,7 +440,9 @@ def _fig_forecast(review: Review) -> Any | None:
     return fig
 
 
-def _fig_movers(review: Review) -> Any | None:
+def movers_figure(review: Review) -> Any | None:
+    """Return the top movers' change as horizontal bars labelled with their share of the
+    change (None without a previous month)."""
     import plotly.graph_objects as go
 
     if not review.movers:
@@ -449,7 +458,9 @@ def _fig_movers(review: Review) -> Any | None:
     return fig
 
 
-def _fig_gpu(review: Review) -> Any | None:
+def gpu_rate_figure(review: Review) -> Any | None:
+    """Return effective $/GPU-hour by instance type and purchase option (None without a rated
+    GPU row)."""
     import plotly.graph_objects as go
 
     if review.gpu is None:
@@ -470,8 +481,8 @@ def _fig_gpu(review: Review) -> Any | None:
             hovertemplate=("%{x}: %{y:$.4f}/GPU-h = %{customdata[1]} / %{customdata[3]} "
                            "GPU-h (used only %{customdata[0]}/GPU-h; unused commitment "
                            "%{customdata[2]})<extra></extra>")))
-    fig.update_layout(barmode="group", title="Effective $ per GPU-hour (unused commitment "
-                      "included) by instance type and purchase option",
+    fig.update_layout(barmode="group", title="Effective $/GPU-hour (unused commitment included)",
+                      xaxis_title="instance type", legend_title_text="purchase option",
                       yaxis_title="$ per GPU-hour", template="plotly_white", height=420)
     return fig
 
@@ -486,8 +497,8 @@ def render_html(review: Review, notes: Sequence[str] = ()) -> str:
     """
     from planner.reports.html import _e, chart_div, html_page, render_section
 
-    figures = [("daily-cost", daily_figure(review)), ("forecast", _fig_forecast(review)),
-               ("movers", _fig_movers(review)), ("gpu-rates", _fig_gpu(review))]
+    figures = [("daily-cost", daily_figure(review)), ("forecast", forecast_figure(review)),
+               ("movers", movers_figure(review)), ("gpu-rates", gpu_rate_figure(review))]
     sections = build_sections(review, notes)
     body = [f"<h1>{_e(title(review))}</h1>", render_section(sections[0]), "<h2>Charts</h2>"]
     for div_id, fig in figures:
