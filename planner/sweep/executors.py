@@ -226,7 +226,7 @@ class RayExecutor(Executor):
     def map(self, job: SweepJob, tasks: Iterable[PointTask]) -> Iterator[dict[str, Any]]:
         """Yield the row of every task, as each finishes (cancelling the rest on early exit)."""
         ray = self._ray
-        ref = ray.put(job)
+        ref = ray.put(job.with_contents())  # Ray's workers may be on other machines
         pending = [self._remote.remote(job.key, [ref], task) for task in tasks]
         try:
             while pending:

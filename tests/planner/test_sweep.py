@@ -424,9 +424,10 @@ def test_relative_data_path_travels_with_the_job(tmp_path):
     plan = plan_sweep(scenario)
     job = build_job(plan, _catalog(), label="t")
     assert list(job.files) == [str(folder / "data" / "profile.csv")]
+    shipped = job.with_contents()  # what goes to workers on other machines
     (folder / "data" / "profile.csv").unlink()  # the workers use the shipped bytes
     with LocalExecutor(1) as pool:
-        rows = list(pool.map(job, [PointTask.of(p) for p in plan.points]))
+        rows = list(pool.map(shipped, [PointTask.of(p) for p in plan.points]))
     assert [r["status"] for r in rows] == ["ok"] * 3, [r["error"] for r in rows]
     # batches of 8 take 11 ms in the table: the max_batch 8 point is served more slowly per
     # batch but its mean batch grows, so its utilization is below the max_batch 1 point's

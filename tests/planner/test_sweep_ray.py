@@ -55,7 +55,7 @@ def test_relative_data_path_works_on_ray(ray_executor, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the driver runs elsewhere; the path is relative to s.yaml
     scenario = load_scenario("scen/s.yaml")
     plan = plan_sweep(scenario)
-    job = build_job(plan, _catalog(), label="scen/s.yaml")
+    job = build_job(plan, _catalog(), label="scen/s.yaml").with_contents()
     (folder / "traces" / "arrivals.csv").unlink()  # only the shipped bytes remain
     rows = list(ray_executor.map(job, [PointTask.of(p) for p in plan.points]))
     assert sorted(r["status"] for r in rows) == ["ok", "ok"], [r["error"] for r in rows]
