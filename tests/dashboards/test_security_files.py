@@ -185,17 +185,24 @@ def test_every_file_field_is_refused_outside_the_folder_over_http(settings, serv
         assert all(200 <= code < 300 for _, code in session.statuses)
 
 
-def test_run_refuses_the_issue_s_billing_paths_before_reading(settings, server):
+def test_run_refuses_files_outside_and_names_files_inside_without_server_paths(settings,
+                                                                              server):
     """The issue's exploit: pricing: {source: billing, paths: [/etc/passwd]} showed the file's
-    first line after Run. Run (over HTTP, the background job) must refuse it, read nothing."""
-    data = tiny(settings)
-    data["pricing"] = {"source": "billing", "paths": ["/etc/passwd"]}
+    first line after Run. Run (over HTTP, the background job) must refuse it and read nothing.
+    A bundled file that is not a billing export fails the run too; that message names it
+    relative to the scenarios folder, as written, never by its server path."""
     with DashSession(server) as session:
         session.open("/")
-        choice = upload(session, yaml.safe_dump(data), "bills.yaml")
-        message = run(session, choice)
-    assert "pricing.paths[0]: '/etc/passwd' is outside the scenarios folder" in message
-    assert_no_leak(message, settings)
+        for paths, expected in (
+                (["/etc/passwd"], ("pricing.paths[0]: '/etc/passwd' is outside the "
+                                   "scenarios folder")),
+                ([GOOD_TABLE], GOOD_TABLE)):
+            data = tiny(settings)
+            data["pricing"] = {"source": "billing", "paths": paths}
+            choice = upload(session, yaml.safe_dump(data), "bills.yaml")
+            message = run(session, choice)
+            assert expected in message
+            assert_no_leak(message, settings)
 
 
 def test_a_link_inside_the_folder_to_outside_is_refused(settings, tmp_path):
@@ -207,19 +214,6 @@ def test_a_link_inside_the_folder_to_outside_is_refused(settings, tmp_path):
     choice = logic.store_upload(settings, data_url(yaml.safe_dump(data)), "link.yaml")
     with pytest.raises(ScenarioError, match="'data/link.csv' is outside the scenarios folder"):
         logic.build_scenario(settings, choice, {})
-
-
-def test_run_messages_about_files_inside_the_folder_show_no_server_path(settings, server):
-    """A bundled file that is not a billing export fails the run; the message names it
-    relative to the scenarios folder, as written."""
-    data = tiny(settings)
-    data["pricing"] = {"source": "billing", "paths": [GOOD_TABLE]}
-    with DashSession(server) as session:
-        session.open("/")
-        choice = upload(session, yaml.safe_dump(data), "bills.yaml")
-        message = run(session, choice)
-    assert GOOD_TABLE in message
-    assert_no_leak(message, settings)
 
 
 def test_redact_keeps_names_and_drops_folders(tmp_path):

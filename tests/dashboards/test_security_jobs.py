@@ -72,22 +72,26 @@ def stop_jobs(settings) -> None:
             pass
 
 
-@pytest.mark.parametrize(("values", "expected"), [
+TOO_LARGE = [
     ({"replications": 10_000}, "replications: 10,000 is more than this dashboard runs (2,000)"),
     ({"small.nodes": 100_000}, ("designs[0].fleet.nodes: 100,000 nodes is more than this "
                                 "dashboard simulates (1,000)")),
     ({"rate_rps": 100_000.0, "horizon_s": 3.15e8},
      "horizon_s x arrival rate x replications: the run would take about"),
-])
-def test_runs_past_the_limits_are_refused_over_http(settings, app_factory, values, expected):
+]
+
+
+def test_runs_past_the_limits_are_refused_over_http(settings, app_factory):
     with serve(app_factory().server) as base, DashSession(base) as session:
         session.open("/?scenario=tiny")
-        message = validation(session, values)
-        assert "too large to run in the dashboard" in message and expected in message, message
-        began = time.monotonic()
-        answer = session.finish(start_run(session, values), deadline_s=60)
-        assert expected in run_message(answer)
-        assert time.monotonic() - began < 30  # refused before simulating
+        for values, expected in TOO_LARGE:
+            message = validation(session, values)
+            assert "too large to run in the dashboard" in message and expected in message, \
+                message
+            began = time.monotonic()
+            answer = session.finish(start_run(session, values), deadline_s=60)
+            assert expected in run_message(answer)
+            assert time.monotonic() - began < 30  # refused before simulating
     assert jobs.running_jobs(settings) == {}
 
 
@@ -104,34 +108,30 @@ def test_the_work_estimate_counts_requests_as_the_closed_form(settings):
     assert "lower horizon_s, the arrival rate (rate_rps) or replications" in str(err.value)
 
 
-def test_a_second_run_of_a_session_cancels_its_first(settings, app_factory):
-    with serve(app_factory(max_jobs=4).server) as base, DashSession(base) as session:
+def test_one_job_per_session_and_a_server_job_limit(settings, app_factory):
+    """A second Run of a session cancels its first job (the process ends; its poll answers no
+    update) and runs; with the server's limit at one job, another session's Run is refused
+    with a message while the first job runs on."""
+    with serve(app_factory(max_jobs=4).server) as base, \
+            DashSession(base) as session, DashSession(base) as other:
         session.open("/?scenario=tiny")
-        first = start_run(session, LONG)
-        (pid, owner), = wait_for_jobs(settings, 1).items()
-        assert owner == session.http.cookies.get(jobs.SESSION_COOKIE)
+        other.open("/?scenario=tiny")
+        assert session.http.cookies.get(jobs.SESSION_COOKIE) != \
+            other.http.cookies.get(jobs.SESSION_COOKIE)
         try:
-            second = start_run(session, {"small.nodes": 2})
-            answer = session.finish(second, deadline_s=120)
+            first = start_run(session, LONG)
+            (pid, owner), = wait_for_jobs(settings, 1).items()
+            assert owner == session.http.cookies.get(jobs.SESSION_COOKIE)
+            answer = session.finish(start_run(session, {"small.nodes": 2}), deadline_s=120)
             assert answer["scn-run-msg"]["children"] is None  # the second ran
             assert "2x aws:g5.xlarge" in text_of(answer["scn-results"]["children"])
             assert not psutil.pid_exists(pid) or \
                 psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
             assert session.finish(first, deadline_s=30) is None  # cancelled: no update
-        finally:
-            stop_jobs(settings)
 
-
-def test_a_run_past_the_server_job_limit_is_refused(settings, app_factory):
-    with serve(app_factory(max_jobs=1).server) as base, \
-            DashSession(base) as one, DashSession(base) as other:
-        one.open("/?scenario=tiny")
-        other.open("/?scenario=tiny")
-        assert one.http.cookies.get(jobs.SESSION_COOKIE) != \
-            other.http.cookies.get(jobs.SESSION_COOKIE)
-        start_run(one, LONG)
-        (pid, _), = wait_for_jobs(settings, 1).items()
-        try:
+            jobs.save_limits(settings, JobLimits(max_jobs=1))
+            start_run(session, LONG)
+            (pid, _), = wait_for_jobs(settings, 1).items()
             answer = other.finish(start_run(other, {}), deadline_s=60)
             assert run_message(answer) == ("the server is running 1 simulations, the most it "
                                            "runs at once (1); run again in a minute")

@@ -57,18 +57,18 @@ def upload_message(session: DashSession, raw: bytes, filename: str) -> tuple[str
     return text_of(answer["scn-upload-msg"]["children"]), answer.get("scn-choice")
 
 
-@pytest.mark.parametrize("levels", [9, 10])
-def test_billion_laughs_uploads_are_refused_at_once(server, levels):
-    raw = laughs(levels)
-    assert len(raw) < 410  # the 336- and 406-byte uploads
+def test_billion_laughs_uploads_are_refused_at_once(server):
     with DashSession(server) as session:
         session.open("/")
-        began = time.monotonic()
-        message, choice = upload_message(session, raw, "laughs.yaml")
-        assert time.monotonic() - began < 1.0
-        assert choice is None  # nothing stored, the choice unchanged
-        assert message.startswith("laughs.yaml: line ")
-        assert "more than 20,000 values once its aliases (*name) are expanded" in message
+        for levels in (9, 10):
+            raw = laughs(levels)
+            assert len(raw) < 410  # the 336- and 406-byte uploads
+            began = time.monotonic()
+            message, choice = upload_message(session, raw, "laughs.yaml")
+            assert time.monotonic() - began < 1.0
+            assert choice is None  # nothing stored, the choice unchanged
+            assert message.startswith("laughs.yaml: line ")
+            assert "more than 20,000 values once its aliases (*name) are expanded" in message
         assert all(code == 200 for _, code in session.statuses)
 
 
