@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,6 +208,16 @@ def test_cli_table_json_and_the_written_scenario_runs(files):
     assert run.exit_code == 0, run.output
     text = json.loads(run.stdout)["designs"][0]["service_time"]
     assert "calibrated from low.csv, high.csv" in text
+    # reports and ADRs list the calibrated service time among their assumptions
+    results = os.path.join(files["root"], "results.json")
+    with open(results, "w") as fh:
+        fh.write(run.stdout)
+    adr = os.path.join(files["root"], "adr.md")
+    assert runner.invoke(app, ["output", results, "-f", "adr", "-o", adr]).exit_code == 0
+    markdown = runner.invoke(app, ["output", results, "-f", "markdown"])
+    for page in (Path(adr).read_text(), markdown.stdout):
+        assumptions = page[page.index("Assumptions"):]
+        assert f"service time of gpu: {text}" in " ".join(assumptions.split())
     table = runner.invoke(app, [*args, "--wide"])
     assert table.exit_code == 0, table.output
     assert "overhead_ms" in table.stdout and "Leave one out" in table.stdout
