@@ -17,7 +17,9 @@
 
 A price that cannot be found is ``None`` (a null cell), never 0.  Missing credentials, access
 denied and throttling (after botocore's standard retries) raise
-:class:`domain.errors.CatalogError`.  The Pricing API is called in ``us-east-1`` (one of its
+:class:`domain.errors.CatalogError`, whose message never holds a credential: the remote end's
+text goes through :func:`costmodels.providers.redact.redact` with the session's own key id,
+secret key and token.  The Pricing API is called in ``us-east-1`` (one of its
 only endpoints), EC2 in ``region``.
 """
 
@@ -33,6 +35,7 @@ from typing import Any
 import polars as pl
 
 from costmodels.catalog import CATALOG_SCHEMA, PRICE_COLUMNS, PURCHASE_OPTIONS, PriceCatalog
+from costmodels.providers.redact import redact, redacted_errors
 from domain.errors import CatalogError
 from domain.purchase import RESERVED, Purchase
 
@@ -128,10 +131,11 @@ def fetch_aws_catalog(
     if not types:
         raise CatalogError("fetch_aws_catalog needs at least one instance type, e.g. 'p5.48xlarge'")
     as_of = (today or dt.datetime.now(dt.UTC).date()).isoformat()
-    pricing, ec2, savingsplans = _clients(region, session, endpoint_urls or {})
+    pricing, ec2, savingsplans, secrets = _clients(region, session, endpoint_urls or {})
 
-    rows = [_catalog_row(pricing, ec2, savingsplans, instance_type, region, as_of)
-            for instance_type in types]
+    with redacted_errors(secrets):
+        rows = [_catalog_row(pricing, ec2, savingsplans, instance_type, region, as_of)
+                for instance_type in types]
     frame = pl.DataFrame(rows, schema=CATALOG_SCHEMA)
     return PriceCatalog.from_frame(frame, label=LABEL)
 
@@ -184,8 +188,22 @@ def _catalog_row(pricing: Any, ec2: Any, savingsplans: Any, instance_type: str, 
 # clients and errors
 
 
+def _session_secrets(session: Any) -> tuple[str | None, ...]:
+    """The session's access key id, secret key and token (to redact), or () without any."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        credentials = session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    except BotoCoreError:  # a broken profile: the API call will say so
+        return ()
+    if frozen is None:
+        return ()
+    return frozen.access_key, frozen.secret_key, frozen.token
+
+
 def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]
-             ) -> tuple[Any, Any, Any]:
+             ) -> tuple[Any, Any, Any, tuple[str | None, ...]]:
     try:
         import boto3
         from botocore.config import Config
@@ -216,7 +234,7 @@ def _clients(region: str, session: Any, endpoint_urls: Mapping[str, str]
         endpoint_url=endpoint_urls.get("savingsplans"),
         config=config,
     )
-    return pricing, ec2, savingsplans
+    return pricing, ec2, savingsplans, _session_secrets(session)
 
 
 def _call(service: str, fn: Any) -> Any:
@@ -239,13 +257,14 @@ def _call(service: str, fn: Any) -> Any:
         ) from None
     except EndpointConnectionError as exc:
         raise CatalogError(
-            f"cannot reach the AWS {service} endpoint ({exc.kwargs.get('endpoint_url')}); "
+            f"cannot reach the AWS {service} endpoint "
+            f"({redact(str(exc.kwargs.get('endpoint_url')))}); "
             "check network access, or use the built-in snapshot catalog instead"
         ) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code = error.get("Code", "")
-        message = error.get("Message", "")
+        code = redact(str(error.get("Code", "")))
+        message = redact(str(error.get("Message", "")))
         operation = getattr(exc, "operation_name", "")
         if code in _ACCESS_CODES:
             raise CatalogError(
@@ -263,7 +282,8 @@ def _call(service: str, fn: Any) -> Any:
             "instance types"
         ) from None
     except BotoCoreError as exc:
-        raise CatalogError(f"AWS {service} call failed ({type(exc).__name__}: {exc})") from None
+        raise CatalogError(f"AWS {service} call failed ({type(exc).__name__}: "
+                           f"{redact(str(exc))})") from None
 
 
 # --------------------------------------------------------------------------------------------

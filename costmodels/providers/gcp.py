@@ -53,6 +53,7 @@ from costmodels.catalog import (
     PriceCatalog,
     load_snapshot,
 )
+from costmodels.providers.redact import redact, redacted_errors
 from domain.errors import CatalogError
 from domain.purchase import Purchase
 
@@ -129,7 +130,9 @@ def fetch_gcp_catalog(
         raise CatalogError("fetch_gcp_catalog needs at least one machine type, e.g. 'a3-highgpu-8g'")
     as_of = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     client = client if client is not None else _client(endpoint)
-    components = component_prices(_list_skus(client), region)
+    with redacted_errors():
+        skus = _list_skus(client)
+    components = component_prices(skus, region)
     shapes = _snapshot_shapes()
 
     rows = []
@@ -199,22 +202,26 @@ def _list_skus(client: Any) -> list[Any]:
         return list(client.list_skus(request=request))
     except (gexc.PermissionDenied, gexc.Unauthenticated, gexc.Forbidden) as exc:
         raise CatalogError(
-            f"GCP denied Cloud Billing Catalog list_skus ({type(exc).__name__}: {exc.message}); "
+            f"GCP denied Cloud Billing Catalog list_skus ({type(exc).__name__}: "
+            f"{redact(str(exc.message))}); "
             "enable the Cloud Billing API (cloudbilling.googleapis.com) for the project and use "
             "valid credentials, or use the built-in snapshot catalog instead"
         ) from None
     except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError) as exc:
         raise CatalogError(
-            f"the GCP Cloud Billing Catalog API is unavailable ({type(exc).__name__}: {exc}); "
+            f"the GCP Cloud Billing Catalog API is unavailable ({type(exc).__name__}: "
+            f"{redact(str(exc))}); "
             "check network access and retry later, or use the built-in snapshot catalog instead"
         ) from None
     except gexc.GoogleAPIError as exc:
         raise CatalogError(
-            f"GCP Cloud Billing Catalog list_skus failed ({type(exc).__name__}: {exc})"
+            f"GCP Cloud Billing Catalog list_skus failed ({type(exc).__name__}: "
+            f"{redact(str(exc))})"
         ) from None
     except GoogleAuthError as exc:
         raise CatalogError(
-            f"GCP credentials failed for the Cloud Billing Catalog API ({exc}); refresh them "
+            f"GCP credentials failed for the Cloud Billing Catalog API ({redact(str(exc))}); "
+            "refresh them "
             "with `gcloud auth application-default login`, or use the built-in snapshot catalog"
         ) from None
 

@@ -13,6 +13,7 @@ import typer
 
 from costmodels.catalog import PROVIDERS, load_snapshot
 from costmodels.price_cache import default_catalog, write_cache
+from costmodels.providers.redact import redacted_errors
 from domain.errors import CatalogError
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
@@ -145,17 +146,19 @@ def refresh_prices(
             if name == "gcp" and (frame["region"] == region).any():
                 frame = frame.filter(frame["region"] == region)  # e.g. a3-megagpu is us-east4 only
             types = sorted(set(frame["instance_type"]))
-        if name == "gcp":
-            from costmodels.providers.gcp import fetch_gcp_catalog  # google-cloud-billing only here
+        with redacted_errors():  # a remote error's text may echo the request's credentials
+            if name == "gcp":
+                from costmodels.providers.gcp import fetch_gcp_catalog  # google-cloud-billing
 
-            catalog = fetch_gcp_catalog(types, region=region, endpoint=endpoint)
-        else:
-            from costmodels.providers.aws import fetch_aws_catalog  # boto3 only when refreshing
+                catalog = fetch_gcp_catalog(types, region=region, endpoint=endpoint)
+            else:
+                from costmodels.providers.aws import fetch_aws_catalog  # boto3 only here
 
-            endpoints = {key: url for key, url in
-                         (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2),
-                          ("savingsplans", endpoint_url_savingsplans)) if url}
-            catalog = fetch_aws_catalog(types, region=region, endpoint_urls=endpoints or None)
+                endpoints = {key: url for key, url in
+                             (("pricing", endpoint_url_pricing), ("ec2", endpoint_url_ec2),
+                              ("savingsplans", endpoint_url_savingsplans)) if url}
+                catalog = fetch_aws_catalog(types, region=region,
+                                            endpoint_urls=endpoints or None)
         path = write_cache(catalog, name, cache_dir=cache_dir)
         rows = catalog.frame.height
         priced = catalog.frame["on_demand_usd_per_hour"].drop_nulls().len()
