@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -155,3 +156,17 @@ def emit(text: str, output: Path | None) -> None:
     except OSError as exc:
         raise PlannerError(f"cannot write --output {output}: {exc.strerror}; choose a writable "
                            "path") from None
+
+
+def check_size(scenario: Any, *, force: bool, quiet: bool, points: int = 1) -> None:
+    """Estimate a run before starting it (:mod:`planner.estimate`): past the limits, refuse
+    (a :class:`~planner.estimate.RunTooLargeError`: exit 1 with the estimate and the fix)
+    unless ``force``, which runs it and notes the estimate on stderr. ``points``: sweep points,
+    each simulating every design of ``scenario``."""
+    from planner.estimate import RunLimits, check_run_size
+
+    estimate = check_run_size(scenario, force=force, points=points)
+    over = estimate.over(RunLimits())
+    if over and not quiet:
+        stderr_console().print(f"running anyway (--force), past the limit on "
+                               f"{' and '.join(over)}: {estimate.describe()}", markup=False)

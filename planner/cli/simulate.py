@@ -13,6 +13,7 @@ import typer
 
 from planner.cli import options
 from planner.cli.common import (
+    check_size,
     compile_notice,
     emit,
     progress_bar,
@@ -21,7 +22,6 @@ from planner.cli.common import (
     usage_errors,
     user_errors,
 )
-from planner.estimate import RunLimits, check_run_size
 from planner.reports.guardrails import (
     Guardrail,
     check_guardrails,
@@ -43,16 +43,6 @@ def _load(path: Path, replications: int | None, seed: int | None) -> Scenario:
     if seed is not None:
         update["seed"] = seed
     return scenario.model_copy(update=update) if update else scenario
-
-
-def check_size(scenario: Scenario, *, force: bool, quiet: bool, points: int = 1) -> None:
-    """Estimate the run before starting it: past the limits, refuse (exit 1, with the
-    estimate and the fix) unless ``force``, which runs it and notes the estimate on stderr."""
-    estimate = check_run_size(scenario, force=force, points=points)
-    over = estimate.over(RunLimits())
-    if over and not quiet:
-        stderr_console().print(f"running anyway (--force), past the limit on "
-                               f"{' and '.join(over)}: {estimate.describe()}", markup=False)
 
 
 def _run(scenario: Scenario, quiet: bool) -> RunResult:
