@@ -223,10 +223,23 @@ def _hourly_bytes(scenario: schema.Scenario) -> float:
     return float(scenario.replications) * math.ceil(scenario.horizon_s / 3600.0) * 8.0 * 16
 
 
+def _fleet_bytes(scenario: schema.Scenario, design: Any, n_cores: int) -> float:
+    """The kernels' state per node slot and per worker (a batch buffer of ``max_batch`` items
+    each), for the replications that run at once."""
+    fleet = design.fleet
+    auto = getattr(fleet, "autoscaling", None)
+    slots = max(fleet.nodes, getattr(fleet, "max_nodes", None) or 0,
+                0 if auto is None else auto.max_nodes)
+    workers = float(slots) * fleet.workers_per_node
+    batch = design.batching.max_batch if hasattr(design, "batching") else 1
+    return min(scenario.replications, n_cores) * (workers * (48.0 + 8.0 * batch) + slots * 64.0)
+
+
 def _realtime(scenario: schema.Scenario, design: Any, workload: Any) -> DesignEstimate:
     requests, trace_bytes = _arrivals(scenario, workload)
     columns = LLM_TIMELINE if design.pattern == "llm" else REALTIME_TIMELINE
-    memory = _timeline_bytes(scenario, columns) + _hourly_bytes(scenario) + trace_bytes
+    memory = (_timeline_bytes(scenario, columns) + _hourly_bytes(scenario) + trace_bytes
+              + _fleet_bytes(scenario, design, os.cpu_count() or 1))
     if design.pattern == "llm":
         slots = design.fleet.n_node_slots * design.fleet.workers_per_node
         memory += float(scenario.replications) * slots * 16.0
@@ -240,7 +253,7 @@ def _streaming(scenario: schema.Scenario, design: Any, workload: Any) -> DesignE
     windows = scenario.horizon_s / design.window_s
     cpu = scenario.replications * (records * CPU_S_PER_RECORD + windows * 1e-6)
     memory = (_timeline_bytes(scenario, STREAMING_TIMELINE) + _hourly_bytes(scenario)
-              + trace_bytes)
+              + trace_bytes + _fleet_bytes(scenario, design, os.cpu_count() or 1))
     return DesignEstimate(design.name, design.pattern, records, "records",
                           scenario.replications, cpu, memory)
 

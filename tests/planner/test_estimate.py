@@ -124,3 +124,12 @@ def test_memory_and_time_estimates_are_within_a_factor_of_two_of_a_measured_run(
     finally:
         tracemalloc.stop()
     assert 0.5 < estimate.peak_bytes / peak < 2.0
+
+
+def test_a_fleet_of_100000_nodes_with_1024_workers_each_is_refused_for_its_memory():
+    # Each worker holds a batch buffer of max_batch floats: 1e8 workers x 4,096 x 8 B = 3 PB.
+    data = _realtime(600.0, 1.0)
+    data["designs"][0]["fleet"].update(nodes=100_000, workers_per_node=1024)
+    data["designs"][0]["batching"] = {"max_batch": 4096}
+    with pytest.raises(RunTooLargeError, match="memory"):
+        check_run_size(parse_scenario(data))
