@@ -84,7 +84,7 @@ _BY_SUFFIX: tuple[tuple[str, Limit], ...] = (
                                         "holds more GPU nodes")),
     ("workers_per_node", Limit(MAX_WORKERS_PER_NODE, "workers",
                                "a worker is a GPU or a slice of one")),
-    ("_base", Limit(MAX_NODES, "nodes", "the simulators keep state per node")),
+    ("on_demand_base", Limit(MAX_NODES, "nodes", "the simulators keep state per node")),
     ("_tokens", Limit(MAX_TOKENS, "tokens", "beyond any model's context or GPU's KV cache")),
     ("_usd", Limit(MAX_USD, "USD", "a larger amount is a typo")),
     ("usd_per_hour", Limit(MAX_USD, "USD/h", "a larger amount is a typo")),
