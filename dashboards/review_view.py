@@ -118,6 +118,14 @@ def section(sec: Section) -> html.Section:
                         id=f"cr-sec-{key}", className="review-section")
 
 
+def graph(graph_id: str, figure: Any) -> dcc.Graph:
+    """Return ``figure`` as a graph that follows its box's width (a phone included) at the
+    figure's own height."""
+    height = figure.layout.height or 450
+    return dcc.Graph(id=graph_id, figure=figure, responsive=True,
+                     style={"height": f"{height}px"}, config={"displaylogo": False})
+
+
 def review_children(review: Any, notes: Sequence[str]) -> list[Any]:
     """Return the review's components: headline, KPI strip, the charts of ``planner billing
     review --format html`` (daily cost with anomalies and forecast, month to date with the
@@ -125,11 +133,9 @@ def review_children(review: Any, notes: Sequence[str]) -> list[Any]:
     data and assumptions, with the read's reconciliation line)."""
     fig = report.daily_figure(review)
     sections = report.build_sections(review, notes)
-    chart = (dcc.Graph(id="cr-fig-daily", figure=fig, config={"displaylogo": False})
-             if fig is not None else html.P(f"No daily data in {review.month} (n/a).",
+    chart = (graph("cr-fig-daily", fig) if fig is not None else html.P(f"No daily data in {review.month} (n/a).",
                                             className="muted", id="cr-fig-daily"))
-    more = [dcc.Graph(id=f"cr-fig-{name}", figure=f, config={"displaylogo": False})
-            for name, f in (("forecast", report.forecast_figure(review)),
+    more = [graph(f"cr-fig-{name}", f) for name, f in (("forecast", report.forecast_figure(review)),
                             ("movers", report.movers_figure(review)),
                             ("gpu", report.gpu_rate_figure(review))) if f is not None]
     return [html.P(report.headline(review), className="msg info", id="cr-headline"),

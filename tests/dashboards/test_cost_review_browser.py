@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -356,4 +357,16 @@ def test_uploads_filters_and_empty_states(dash_duo, app, bills, settings, tmp_pa
     dash_duo.driver.refresh()  # a reload keeps the upload
     dash_duo.wait_for_contains_text("#cr-headline", "2026-11: effective", timeout=20)
     assert dash_duo.find_element("#cr-source-text").text.startswith("upload focus-2026-11.csv")
+    dash_duo.driver.set_window_size(390, 900)  # a phone: the page does not scroll sideways
+    overflow = ("return document.documentElement.scrollWidth - "
+                "document.documentElement.clientWidth")
+    try:  # the charts follow the window's new width (a resize event later)
+        WebDriverWait(dash_duo.driver, 10).until(lambda d: d.execute_script(overflow) <= 0)
+    except TimeoutException:
+        wide = dash_duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('body *')).filter(e => "
+            "e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
+            ".slice(0, 8).map(e => e.tagName + '#' + e.id + ' ' + "
+            "Math.round(e.getBoundingClientRect().right))")
+        pytest.fail(f"the page scrolls sideways at 390 px: {wide}")
     assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
