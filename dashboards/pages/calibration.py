@@ -14,6 +14,7 @@ from dash import Input, Output, dcc, html
 
 from dashboards import billing_logic as logic
 from dashboards import scenario_logic
+from dashboards.review_view import graph
 from dashboards.settings import Settings
 from domain.errors import PlannerError
 from planner.reports.billing_review import PURCHASE_LABEL, money, signed_money, signed_pct
@@ -151,8 +152,7 @@ def calibration_components(settings: Settings, run_id: str | None,
                  className="field", style={"maxWidth": "14rem"}),
     ]
     if any(r["billed_node_hours"] is not None for r in rows):
-        children.append(dcc.Graph(id="cal-fig", figure=reconciliation_figure(rows,
-                                                                               bills["month"])))
+        children.append(graph("cal-fig", reconciliation_figure(rows, bills["month"])))
     else:
         children.append(message(f"the bills of {bills['month']} have none of this run's "
                                 "instance types and purchase options: nothing to reconcile",

@@ -383,3 +383,21 @@ def test_month_to_date_of_a_complete_month_caps_the_month_before_and_knows_no_pr
     first = monthly_review(frame_from_rows(_daily_rows(days, ("compute",), (1.0,))),
                            month="2026-09").month_to_date
     assert first.previous_usd is None and first.change_usd is None  # no August: unknown, not $0
+
+
+def test_data_freshness_is_the_reviews_for_the_latest_month(generated):
+    """The header's one-scan freshness equals the review's: the last single-day charge (not a
+    monthly fee's period end), and whether the latest month is complete."""
+    from costmodels.billing.review import data_freshness
+
+    assert data_freshness(generated.lazy())[1].month_complete is True
+    until = dt.datetime(2026, 10, 20, tzinfo=UTC)
+    monthly = (pl.col("ChargePeriodEnd") - pl.col("ChargePeriodStart")) > pl.duration(days=1)
+    partial = generated.filter((pl.col("ChargePeriodEnd") <= until) | monthly).lazy()
+    month, fresh = data_freshness(partial, today=dt.date(2026, 10, 21))
+    review = monthly_review(partial)
+    assert month == review.month == "2026-10"
+    assert fresh.latest_charge_period_end == review.freshness.latest_charge_period_end == until
+    assert fresh.month_complete is False and fresh.lag_days == 1.0
+    with pytest.raises(PlannerError, match="no rows"):
+        data_freshness(partial.filter(pl.lit(False)))
