@@ -284,6 +284,23 @@ def review_of(paths: Sequence[Path], *, month: str | None = None, group_by: str 
     return api["monthly_review"](frame, month=month, group_by=group_by)
 
 
+REPORT_FORMATS = {"json": ("json", "application/json"), "markdown": ("md", "text/markdown"),
+                  "html": ("html", "text/html")}
+"""Download formats of the review: ``planner billing review --format`` -> (suffix, type)."""
+
+
+def review_report(paths: Sequence[Path], fmt: str, **filters: Any) -> tuple[str, str]:
+    """Return ``(file name, text)`` of the filtered review in ``fmt`` (``json``,
+    ``markdown`` or ``html``), rendered as ``planner billing review --format FMT`` renders it,
+    the read's notes included."""
+    from planner.reports.billing_review import render
+
+    review = review_of(paths, **filters)
+    suffix = REPORT_FORMATS[fmt][0]
+    return (f"billing-review-{review.month}.{suffix}",
+            render(review, fmt, list(read(paths).notes)))
+
+
 # ----------------------------------------------------------------------------- calibration
 
 _PURCHASE_TO_BILL = {Purchase.ON_DEMAND.value: "on_demand", Purchase.SPOT.value: "spot",

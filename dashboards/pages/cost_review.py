@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards import billing_logic as logic
 from dashboards.review_view import review_children
@@ -89,6 +89,12 @@ def layout(upload: str | None = None, month: str | None = None, group_by: str | 
                                                         n_clicks=0)], className="field"),
         ], className="grid panel"),
         html.Div(id="cr-filter-msg", **{"aria-live": "polite"}),
+        html.Div([html.Span("download this review:", className="muted")]
+                 + [html.Button(label, id=f"cr-dl-{fmt}", n_clicks=0)
+                    for fmt, label in (("json", "JSON"), ("markdown", "Markdown"),
+                                       ("html", "HTML report"))]
+                 + [dcc.Download(id="cr-download"), html.Span(id="cr-dl-msg")],
+                 className="row"),
         dcc.Loading(html.Div(id="cr-review"), type="dot"),
         dcc.Store(id="cr-token", data=upload if logic.upload_files(settings, upload) else None),
         dcc.Store(id="cr-query"),
@@ -184,6 +190,23 @@ def review_components(settings: Settings, token: str | None, month: str | None,
     return (review_children(review, loaded.notes), *outputs)
 
 
+def on_download(settings: Settings, fmt: str, token: str | None, month: str | None,
+                group_by: str | None, accounts: list[str] | None, services: list[str] | None,
+                tag: str | None):
+    """Return the review as ``planner billing review --format FMT`` writes it, as a download
+    (and no message), or no download and the reason."""
+    src = logic.source(settings, token)
+    try:
+        tag_filter = logic.parse_tag(tag)
+        name, text = logic.review_report(src.paths, fmt, month=month or None,
+                                         group_by=group_by or "service",
+                                         accounts=accounts or [], services=services or [],
+                                         tag=tag_filter)
+    except PlannerError as exc:
+        return no_update, message(logic.public_message(str(exc), settings))
+    return dcc.send_string(text, name, type=logic.REPORT_FORMATS[fmt][1]), None
+
+
 def _filters_text(accounts: list[str], services: list[str], tag: str | None) -> str:
     parts = ([f"accounts {', '.join(accounts)}"] if accounts else []) + \
         ([f"services {', '.join(services)}"] if services else []) + \
@@ -217,6 +240,14 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
         Input("cr-token", "data"), Input("cr-month", "value"), Input("cr-group", "value"),
         Input("cr-accounts", "value"), Input("cr-services", "value"), Input("cr-tag", "value"),
     )(lambda *args: review_components(settings, *args))
+    app.callback(
+        Output("cr-download", "data"), Output("cr-dl-msg", "children"),
+        *[Input(f"cr-dl-{fmt}", "n_clicks") for fmt in logic.REPORT_FORMATS],
+        State("cr-token", "data"), State("cr-month", "value"), State("cr-group", "value"),
+        State("cr-accounts", "value"), State("cr-services", "value"), State("cr-tag", "value"),
+        prevent_initial_call=True,
+    )(lambda *args: on_download(settings, str(ctx.triggered_id).removeprefix("cr-dl-"),
+                                *args[len(logic.REPORT_FORMATS):]))
     app.clientside_callback(
         """
         function(query) {

@@ -10,6 +10,7 @@ import pytest
 from dashboards import billing_logic as logic
 from dashboards import scenario_logic
 from domain.errors import PlannerError
+from tests.dashboards.billing_month import generated_bills  # noqa: F401 - a fixture
 
 CUR = Path("billing-samples/focus-converters/test-fixtures/"
            "aws-legacy-cur-sample-anonymous-aws-export-dataset.csv")
@@ -172,3 +173,36 @@ def test_bill_rates_are_effective_cost_over_hours(tmp_path):
 def test_bill_rates_without_compute_rows_are_all_na(cur_sample):
     bills = logic.bill_rates([cur_sample])
     assert bills["rates"] == [] and "no compute usage" in bills["note"]
+
+
+def test_the_downloaded_review_is_the_clis(generated_bills, tmp_path):  # noqa: F811
+    """The page's JSON and Markdown downloads are ``planner billing review``'s for the same
+    files and options: the Markdown to the letter, the JSON to 1e-9 (sums in another order)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli.main import app
+
+    paths = logic.data_files(generated_bills)
+    for fmt in ("json", "markdown"):
+        out = tmp_path / f"review.{fmt}"
+        ran = CliRunner().invoke(app, ["billing", "review", str(generated_bills), "--format",
+                                       fmt, "--group-by", "tag:team", "--month", "2026-09",
+                                       "-q", "-o", str(out)])
+        assert ran.exit_code == 0, ran.output
+        name, text = logic.review_report(paths, fmt, month="2026-09", group_by="tag:team")
+        assert name == f"billing-review-2026-09.{'md' if fmt == 'markdown' else 'json'}"
+        if fmt == "markdown":
+            assert text.strip() == out.read_text().strip()
+        else:
+            assert json.loads(text) == _approx(json.loads(out.read_text()))
+
+
+def _approx(doc):
+    """``doc`` with every float as ``pytest.approx`` (relative 1e-9)."""
+    if isinstance(doc, dict):
+        return {k: _approx(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_approx(v) for v in doc]
+    return pytest.approx(doc, rel=1e-9, abs=1e-9) if isinstance(doc, float) else doc

@@ -295,7 +295,8 @@ def test_uploads_filters_and_empty_states(dash_duo, app, bills, settings, tmp_pa
     """Issue 18 defects 2, 3, 4 and 8: a bad tag filter says so, an empty selection is a
     notice, filters live in the URL and clear; a .yaml and a non-billing CSV are refused by
     name (no server path) and the source stays; a billing upload becomes the source (the
-    source line and the header name it, the month options follow it, the URL keeps it)."""
+    source line and the header name it, the month options follow it, the URL keeps it, the
+    download is its review); no sideways scroll at 390 px."""
     dash_duo.start_server(app)
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/cost-review?month=2026-09&tag=team")
     dash_duo.wait_for_contains_text("#cr-headline", "2026-09: effective", timeout=60)
@@ -357,6 +358,11 @@ def test_uploads_filters_and_empty_states(dash_duo, app, bills, settings, tmp_pa
     dash_duo.driver.refresh()  # a reload keeps the upload
     dash_duo.wait_for_contains_text("#cr-headline", "2026-11: effective", timeout=20)
     assert dash_duo.find_element("#cr-source-text").text.startswith("upload focus-2026-11.csv")
+    dash_duo.find_element("#cr-dl-markdown").click()  # the upload's review, as the CLI's
+    saved = Path(dash_duo.download_path) / "billing-review-2026-11.md"
+    WebDriverWait(dash_duo.driver, 20).until(lambda _d: saved.is_file())
+    assert saved.read_text().startswith("# Monthly cost review 2026-11 (by service)")
+
     dash_duo.driver.set_window_size(390, 900)  # a phone: the page does not scroll sideways
     overflow = ("return document.documentElement.scrollWidth - "
                 "document.documentElement.clientWidth")
