@@ -7,6 +7,8 @@ translation needs; files were read earlier by :mod:`planner.inputs`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from domain.errors import ScenarioError, SimulationError
@@ -48,6 +50,11 @@ def build_service(design: schema.RealtimeDesign, inputs: ScenarioInputs, *,
     spec = design.service_time
     service = _model_service(design, inputs, gpu_model, gpu_memory_gib, seed)
     if spec.overhead_ms == 0 and spec.scale == 1:
+        if spec.calibrated_from:  # a table measured in the serving loop (planner calibrate)
+            return dataclasses.replace(service, description=(
+                f"{service.description}; {CALIBRATED_FROM} {', '.join(spec.calibrated_from)}: "
+                "in-loop batch times (the table's source column says which sizes were "
+                "measured)"))
         return service
     return correct_service(service, spec.overhead_ms, spec.scale,
                            calibrated_from=spec.calibrated_from)

@@ -48,8 +48,8 @@ from simulators.core.service import ServiceTime
 from simulators.core.spec import RunSpec
 from simulators.realtime.spec import RealtimeSpec, simulate
 
-__all__ = ["DEFAULT_QUANTILES", "Replay", "calibrate_design", "check_loadtest", "fit_terms",
-           "fleet_quote", "replay_arrivals"]
+__all__ = ["DEFAULT_QUANTILES", "Replay", "calibrate_design", "check_loadtest", "compare",
+           "fit_terms", "fleet_quote", "replay_arrivals"]
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
 _MAX_SCALE = 10.0
@@ -278,7 +278,8 @@ def _estimate(x: float, var: float, unit: float, *, log: bool) -> TermEstimate:
 def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: ScenarioInputs,
                      tests: Sequence[LoadTest], *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
                      warmup_s: float = 0.0, replications: int | None = None,
-                     quote: InstanceQuote | None = None) -> CalibrationResult:
+                     quote: InstanceQuote | None = None, method: str = "auto",
+                     ) -> CalibrationResult:
     """Fit the design's correction terms to ``tests`` and report each test before and after.
 
     Parameters
@@ -301,6 +302,11 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
     quote : InstanceQuote, optional
         The fleet instance's catalog quote (:func:`fleet_quote`): its GPUs. An llm design needs
         it; a realtime design's token service time with ``gpu: auto`` too.
+    method : {"auto", "terms", "table"}
+        ``terms``: fit ``overhead_ms`` and ``scale`` by replay. ``table``: a measured in-loop
+        table from the tests' recovered batches (:mod:`planner.calibrate_table`; one-worker
+        realtime designs, per-request tests). ``auto``: ``table`` where batches can be
+        recovered from every test, else ``terms``. Batch recovery is reported either way.
 
     Raises
     ------
@@ -333,6 +339,27 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
                              gpu_model=None if quote is None else quote.gpu_model,
                              gpu_memory_gib=None if quote is None else quote.gpu_memory_gib)
         before_terms = design_terms(design)
+    batches: tuple = ()
+    chosen = "terms"
+    if isinstance(design, schema.RealtimeDesign):
+        from planner.calibrate_table import choose_method, recover_all, table_calibration
+
+        f = design.fleet
+        batches, recovered = recover_all(replays, f.nodes * f.workers_per_node,
+                                         design.batching.max_wait_ms, warmup_s)
+        chosen = choose_method(method, batches)
+        if chosen == "table":
+            table, reports, loo = table_calibration(replays, recovered, before_terms, warmup_s,
+                                                    compare)
+            return CalibrationResult(
+                scenario=scenario.name, design=design.name, pattern=design.pattern,
+                service_time=replays[0].description, quantiles=np.asarray(quantiles, float),
+                warmup_s=warmup_s, replications=reps, seed=scenario.seed,
+                before_terms=before_terms, fit=None, tests=reports, leave_one_out=loo,
+                method_id="table", batches=batches, table=table)
+    elif method == "table":
+        raise ScenarioError(f"--method table: design {design.name!r} is an llm design; its "
+                            "batches change every step, so only --method terms (or auto) fits it")
     fit = fit_terms(replays, before_terms, warmup_s=warmup_s)
     reports = tuple(_report(r, before_terms, fit.terms, warmup_s) for r in replays)
     before_by_name = {rep.name: rep.before for rep in reports}
@@ -342,7 +369,7 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
             others = [r for j, r in enumerate(replays) if j != i]
             partial = fit_terms(others, before_terms, warmup_s=warmup_s)
             loo.append(Prediction(left.test.name, partial, before_by_name[left.test.name],
-                                  _compare(left, partial.terms, warmup_s)))
+                                  compare(left, partial.terms, warmup_s)))
     latency_fit = None
     if isinstance(design, schema.LlmDesign):
         from planner.calibrate_llm import fit_document
@@ -352,7 +379,8 @@ def calibrate_design(scenario: schema.Scenario, design_name: str, inputs: Scenar
         scenario=scenario.name, design=design.name, pattern=design.pattern,
         service_time=replays[0].description, quantiles=np.asarray(quantiles, float),
         warmup_s=warmup_s, replications=reps, seed=scenario.seed, before_terms=before_terms,
-        fit=fit, tests=reports, leave_one_out=tuple(loo), latency_fit=latency_fit)
+        fit=fit, tests=reports, leave_one_out=tuple(loo), latency_fit=latency_fit,
+        method_id=chosen, batches=batches)
 
 
 def fleet_quote(scenario: schema.Scenario, design_name: str) -> InstanceQuote | None:
@@ -386,7 +414,8 @@ def _design(scenario: schema.Scenario, name: str):
     return found
 
 
-def _compare(replay: Replay, terms: Terms, warmup_s: float) -> Comparison:
+def compare(replay: Replay, terms: Terms, warmup_s: float) -> Comparison:
+    """Return a test's measured percentiles against its replay under ``terms``."""
     measured = replay.test.measured(replay.quantiles, warmup_s)
     return Comparison(replay.quantiles, measured.value_ms, replay.simulate(terms))
 
@@ -394,5 +423,5 @@ def _compare(replay: Replay, terms: Terms, warmup_s: float) -> Comparison:
 def _report(replay: Replay, before: Terms, after: Terms, warmup_s: float) -> LoadTestReport:
     t = replay.test
     return LoadTestReport(t.name, t.path, t.kind, t.n_requests, t.rate_rps, t.duration_s,
-                          replay.arrivals_text, _compare(replay, before, warmup_s),
-                          _compare(replay, after, warmup_s))
+                          replay.arrivals_text, compare(replay, before, warmup_s),
+                          compare(replay, after, warmup_s))

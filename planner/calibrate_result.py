@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from planner.calibrate_batches import MeasuredTable, TestBatches
 
 __all__ = [
     "CalibrationResult",
@@ -148,16 +152,22 @@ class LoadTestReport:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Leave-one-out: terms fitted on every other test, and the left-out test predicted."""
+    """Leave-one-out: terms (or an in-loop table) fitted on every other test, and the left-out
+    test predicted. ``extrapolation`` names the batch sizes the prediction needed that the
+    other tests did not measure (table method), None when there were none."""
 
     left_out: str
-    fit: Fit
+    fit: Fit | None
     before: Comparison
     predicted: Comparison
+    table: MeasuredTable | None = None
+    extrapolation: str | None = None
 
     def as_dict(self) -> dict:
         """Return the prediction as JSON values."""
-        return {"left_out": self.left_out, "fit": self.fit.as_dict(),
+        return {"left_out": self.left_out, "fit": None if self.fit is None else self.fit.as_dict(),
+                "table": None if self.table is None else self.table.as_dict(),
+                "extrapolation": self.extrapolation,
                 "before": self.before.as_dict(), "predicted": self.predicted.as_dict()}
 
 
@@ -174,11 +184,17 @@ class CalibrationResult:
     replications: int
     seed: int
     before_terms: Terms
-    fit: Fit
+    fit: Fit | None
     tests: tuple[LoadTestReport, ...]
     leave_one_out: tuple[Prediction, ...]
     latency_fit: str | None = None
     """An llm design's calibrated latency fit file (JSON text), which its scenario points to."""
+    method_id: str = "terms"
+    """``terms`` (overhead and scale fitted by replay) or ``table`` (measured in-loop table)."""
+    batches: tuple[TestBatches, ...] = ()
+    """Batch recovery per test (realtime designs): per-size in-loop times, or why skipped."""
+    table: MeasuredTable | None = None
+    """The in-loop service-time table (``method_id == "table"``)."""
 
     def as_dict(self) -> dict:
         """Return the result as JSON values (without ``schema_version`` and ``kind``)."""
@@ -186,8 +202,12 @@ class CalibrationResult:
                 "service_time": self.service_time,
                 "percentiles": percentile_names(self.quantiles), "warmup_s": self.warmup_s,
                 "replications": self.replications, "seed": self.seed,
-                "method": METHOD, "terms_before": self.before_terms.as_dict(),
-                "fit": self.fit.as_dict(), "tests": [t.as_dict() for t in self.tests],
+                "method": METHODS[self.method_id], "method_id": self.method_id,
+                "terms_before": self.before_terms.as_dict(),
+                "fit": None if self.fit is None else self.fit.as_dict(),
+                "batches": [b.as_dict() for b in self.batches],
+                "table": None if self.table is None else self.table.as_dict(),
+                "tests": [t.as_dict() for t in self.tests],
                 "leave_one_out": [p.as_dict() for p in self.leave_one_out]}
 
 
@@ -196,6 +216,12 @@ METHOD = ("least squares (scipy.optimize.least_squares, trust region) on log lat
           "(batch means over 10 stretches of the test); every evaluation replays the tests with "
           "the same seeds (common random numbers); 95% intervals from the Jacobian, widened by "
           "the reduced chi-square when it exceeds 1")
+TABLE_METHOD = ("measured in-loop table: batches recovered from per-request completions (one "
+                "worker), the gap between back-to-back completions taken as the loop's batch "
+                "time; sizes with enough back-to-back batches as measured (mean, lognormal "
+                "dispersion from their p50-p90 spread), the others from the profile x terms "
+                "fitted to the measured sizes (weighted least squares)")
+METHODS = {"terms": METHOD, "table": TABLE_METHOD}
 
 
 def percentile_names(quantiles: np.ndarray) -> list[str]:

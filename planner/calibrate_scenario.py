@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from planner import schema
+from planner.calibrate_batches import MIN_BACK_TO_BACK
 from planner.calibrate_result import CalibrationResult, Fit
 
 __all__ = ["calibrated_scenario_text"]
@@ -22,7 +23,8 @@ __all__ = ["calibrated_scenario_text"]
 
 def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResult,
                              test_paths: Sequence[str], output_path: str,
-                             fit_path: str | os.PathLike[str] | None = None) -> str:
+                             fit_path: str | os.PathLike[str] | None = None,
+                             table_path: str | os.PathLike[str] | None = None) -> str:
     """Return the YAML of ``scenario`` with ``result``'s fitted terms in its design.
 
     Parameters
@@ -39,6 +41,9 @@ def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResul
         An llm design's calibrated latency fit file (``result.latency_fit``, written there):
         its ``latency.fit`` points to it and ``engine.host_overhead_ms`` takes the fitted host
         time per step.
+    table_path : path, optional
+        The in-loop table's CSV (``result.table``, written there; table method): the design's
+        ``service_time`` becomes ``{kind: table, path: it, jitter: lognormal}``.
     """
     folder = os.path.dirname(os.path.abspath(output_path))
     data = _rebased(scenario.model_dump(mode="json", exclude_unset=True), folder)
@@ -55,14 +60,40 @@ def calibrated_scenario_text(scenario: schema.Scenario, result: CalibrationResul
             design["engine"] = {**design.get("engine", {}),
                                 "host_overhead_ms": round(float(fit.overhead_ms.value), 4)}
             continue
+        sources = [_relative(os.path.abspath(p), folder) for p in test_paths]
+        if result.table is not None:
+            if table_path is None:
+                raise ValueError("a table calibration's scenario needs its table file")
+            design["service_time"] = {"kind": "table",
+                                      "path": _relative(os.path.abspath(table_path), folder),
+                                      "column": "mean_ms", "batch_column": "batch",
+                                      "jitter": "lognormal", "calibrated_from": sources}
+            continue
         kept = {k: v for k, v in design["service_time"].items()
                 if k not in ("overhead_ms", "scale", "calibrated_from")}
         design["service_time"] = {
             **kept, "overhead_ms": round(float(fit.overhead_ms.value), 4),
             "scale": round(float(fit.scale.value), 4),
-            "calibrated_from": [_relative(os.path.abspath(p), folder) for p in test_paths]}
+            "calibrated_from": sources}
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if result.table is not None:
+        return _table_header(scenario, result) + body
     return _header(scenario, result, fit) + body
+
+
+def _table_header(scenario: schema.Scenario, result: CalibrationResult) -> str:
+    source = os.path.basename(scenario.source_path) if scenario.source_path else scenario.name
+    table = result.table
+    lines = [f"Calibrated by planner calibrate from {source}: design {result.design!r} serves",
+             "with the in-loop batch times measured on " + ", ".join(table.fitted_on),
+             "(back-to-back batches recovered from per-request completions).",
+             (f"ASSUMPTION: batch sizes {table.unobserved_text} had fewer than "
+              f"{MIN_BACK_TO_BACK} back-to-back"),
+             f"batches in those tests; their times are the profile x {table.terms.scale:.4g} + "
+             f"{table.terms.overhead_ms:.4g} ms, not measured."
+             if table.unobserved_text else "Every batch size was measured in the loop.",
+             "(planner calibrate --format json shows each test before and after)."]
+    return "".join(f"# {line}\n" for line in lines)
 
 
 def _header(scenario: schema.Scenario, result: CalibrationResult, fit: Fit) -> str:

@@ -80,11 +80,61 @@ def calibration_schema() -> dict[str, Any]:
         before: Comparison
         after: Comparison
 
+    class SizeRow(Doc):
+        """One batch size's in-loop time (back-to-back batches) against the profile."""
+
+        batch_size: int
+        batches: int
+        back_to_back: int
+        median_ms: OptNum
+        mean_ms: OptNum
+        p90_ms: OptNum
+        median_ci95_ms: list[float] | None = Field(min_length=2, max_length=2)
+        """Distribution-free 95 % interval of the median (null under 6 batches)."""
+        profile_ms: float
+        flag: Literal["slower", "faster"] | None
+        """Set where the profile lies outside the median's interval by more than 5 %."""
+
+    class Batches(Doc):
+        """Batches recovered from one test (one worker), or why recovery was skipped."""
+
+        test: str
+        skipped: str | None
+        batches: int
+        back_to_back: int
+        tolerance_ms: float
+        rows: list[SizeRow]
+
+    class TableRow(Doc):
+        """One batch size of the in-loop service-time table."""
+
+        batch_size: int
+        mean_ms: float
+        p50_ms: float
+        p99_ms: float
+        back_to_back: int
+        measured: bool
+        """False: the profile x terms_elsewhere (too few back-to-back batches)."""
+
+    class InLoopTable(Doc):
+        """The measured in-loop service-time table (method_id table)."""
+
+        fitted_on: list[str]
+        min_back_to_back: int
+        terms_elsewhere: Terms
+        sigma_elsewhere: float
+        unobserved: str | None
+        """Batch sizes not measured (e.g. "25-32"), null when all were."""
+        rows: list[TableRow]
+
     class Prediction(Doc):
         """Leave one out: fitted on the other tests, this one predicted."""
 
         left_out: str
-        fit: FitDoc
+        fit: FitDoc | None
+        table: InLoopTable | None
+        extrapolation: str | None
+        """Batch sizes the left-out test formed that the other tests did not measure."""
         before: Comparison
         predicted: Comparison
 
@@ -96,9 +146,13 @@ def calibration_schema() -> dict[str, Any]:
         pattern=(str, ...), service_time=(str, Field(description="The model before terms.")),
         percentiles=(list[Literal[PERCENTILES]], ...),  # type: ignore[valid-type]
         warmup_s=(float, ...), replications=(int, ...), seed=(int, ...), method=(str, ...),
-        terms_before=(Terms, ...), fit=(FitDoc, ...), tests=(list[Test], ...),
+        method_id=(Literal["terms", "table"], ...),
+        terms_before=(Terms, ...), fit=(FitDoc | None, ...), batches=(list[Batches], ...),
+        table=(InLoopTable | None, ...), tests=(list[Test], ...),
         leave_one_out=(list[Prediction], ...),
         wrote=(str | None, Field(description="The calibrated scenario written (--output).")),
         wrote_fit=(str | None, Field(description="An llm design's calibrated latency fit "
-                                                 "file, written beside the scenario.")))
+                                                 "file, written beside the scenario.")),
+        wrote_table=(str | None, Field(description="The in-loop service-time table (method "
+                                                   "table), written beside the scenario.")))
     return output_schema(root)

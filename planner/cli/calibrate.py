@@ -42,6 +42,20 @@ OUTPUT = typer.Option(None, "--output", "-o", dir_okay=False, writable=True,
                       "in the design's service_time here.")
 FORMAT = typer.Option(CalibrateFormat.table, "--format", "-f", case_sensitive=False,
                       help="Output format.")
+class CalibrateMethod(str, Enum):
+    """How ``planner calibrate`` corrects the service time."""
+
+    auto = "auto"
+    terms = "terms"
+    table = "table"
+
+
+METHOD = typer.Option(CalibrateMethod.auto, "--method", "-m", case_sensitive=False,
+                      help="table: the in-loop batch times measured from the tests' recovered "
+                      "batches (one-worker realtime design, per-request tests), written as a "
+                      "service-time table beside --output; terms: fit overhead_ms and scale by "
+                      "replay; auto: table where batches can be recovered from every test, else "
+                      "terms.")
 WARMUP = typer.Option(0.0, "--warmup-s", min=0, metavar="S", help="Leave out requests sent in "
                       "a test's first S seconds (measured and simulated alike).")
 
@@ -53,12 +67,14 @@ def calibrate(
     output: Path | None = OUTPUT,
     fmt: CalibrateFormat = FORMAT,
     warmup_s: float = WARMUP,
+    method: CalibrateMethod = METHOD,
     replications: int | None = options.REPLICATIONS,
     wide: bool = options.WIDE,
     quiet: bool = options.QUIET,
     debug: bool = options.DEBUG,
 ) -> None:
-    """Fit overhead_ms and scale so the simulated p50/p90/p99 match the load tests."""
+    """Correct the design's service time (in-loop table or overhead_ms and scale) so the
+    simulated p50/p90/p99 match the load tests."""
     from planner.calibrate import calibrate_design, fleet_quote
     from planner.calibrate_scenario import calibrated_scenario_text
     from planner.inputs import load_scenario_inputs
@@ -75,18 +91,25 @@ def calibrate(
             stderr_console().print(f"replaying {len(tests)} load test(s) through {design} "
                                    "and fitting (a few dozen replays per fit) ...")
         result = calibrate_design(spec, design, inputs, tests, warmup_s=warmup_s,
-                                  replications=replications, quote=fleet_quote(spec, design))
-        fit_path = None
+                                  replications=replications, quote=fleet_quote(spec, design),
+                                  method=method.value)
+        fit_path = table_path = None
         if output is not None and result.latency_fit is not None:
             fit_path = output.with_name(output.stem + ".latency-fit.json")
+        if output is not None and result.table is not None:
+            table_path = output.with_name(output.stem + ".service-time.csv")
         doc = {"schema_version": CALIBRATION_VERSION, "kind": "calibration",
                **result.as_dict(), "wrote": None if output is None else str(output),
-               "wrote_fit": None if fit_path is None else str(fit_path)}
+               "wrote_fit": None if fit_path is None else str(fit_path),
+               "wrote_table": None if table_path is None else str(table_path)}
         if fit_path is not None:
             emit(result.latency_fit, fit_path)
+        if table_path is not None:
+            emit(result.table.csv_text(), table_path)
         if output is not None:
             emit(calibrated_scenario_text(spec, result, [str(p) for p in loadtests],
-                                          str(output), fit_path=fit_path), output)
+                                          str(output), fit_path=fit_path,
+                                          table_path=table_path), output)
         if fmt is CalibrateFormat.json:
             emit(json.dumps(doc, indent=2), None)
         else:

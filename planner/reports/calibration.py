@@ -61,22 +61,14 @@ def render_calibration(doc: dict, *, width: int | None = None, wide: bool = Fals
     """
     buffer = io.StringIO()
     console = plain_console(buffer, width)
-    fit, before = doc["fit"], doc["terms_before"]
     console.print(f"calibrate {doc['design']} ({doc['pattern']}) of {doc['scenario']}: "
                   f"service time {doc['service_time']}")
-    model = ("overhead_ms is the engine's host time per step; scale divides the latency "
-             "model's GEMM and attention efficiencies" if doc["pattern"] == "llm"
-             else "a batch of n takes scale x t(n) + overhead_ms")
-    console.print(f"{model}; fitted on {', '.join(fit['fitted_on'])}")
-    terms = _table("Fitted terms", ["term", "before", "fitted"], [
-        ("overhead_ms", f"{before['overhead_ms']:.4g} ms", _term(fit["overhead_ms"], " ms")),
-        ("scale", f"{before['scale']:.4g}", _term(fit["scale"], ""))])
-    print_fitted(console, terms, wide=wide)
-    corr = fit["correlation"]
-    console.print(f"chi-square {fit['chi2']:.3g} on {fit['dof']} degree(s) of freedom; "
-                  f"correlation of the terms {NA if corr is None else f'{corr:+.2f}'}"
-                  + (" (the tests barely tell them apart)" if corr is not None
-                     and abs(corr) > 0.95 else "") + f"; {fit['n_evaluations']} replays")
+    for batches in doc.get("batches", []):
+        _print_batches(console, batches, wide)
+    if doc.get("table") is not None:
+        _print_table(console, doc["table"])
+    else:
+        _print_terms(console, doc, wide)
     rows = []
     for test in doc["tests"]:
         rows += _comparison_rows(test["name"], test["measured_ms"],
@@ -92,7 +84,8 @@ def render_calibration(doc: dict, *, width: int | None = None, wide: bool = Fals
     if doc["leave_one_out"]:
         rows = []
         for pred in doc["leave_one_out"]:
-            label = (f"{pred['left_out']} (fit: {pred['fit']['overhead_ms']['value']:.3g} ms, "
+            label = (f"{pred['left_out']} (table of the others)" if pred["fit"] is None else
+                     f"{pred['left_out']} (fit: {pred['fit']['overhead_ms']['value']:.3g} ms, "
                      f"x{pred['fit']['scale']['value']:.3g})")
             measured = next(t["measured_ms"] for t in doc["tests"]
                             if t["name"] == pred["left_out"])
@@ -102,9 +95,69 @@ def render_calibration(doc: dict, *, width: int | None = None, wide: bool = Fals
                      ["left out", "pct", "measured", "before", "error", "predicted", "error"],
                      rows)
         print_fitted(console, loo, wide=wide, keys=2)
+        for pred in doc["leave_one_out"]:
+            if pred.get("extrapolation"):
+                console.print(f"ASSUMPTION predicting {pred['left_out']}: "
+                              f"{pred['extrapolation']}")
     if doc.get("wrote_fit"):
         console.print(f"wrote {doc['wrote_fit']} (the latency fit with the calibrated "
                       "efficiencies)")
+    if doc.get("wrote_table"):
+        console.print(f"wrote {doc['wrote_table']} (the in-loop service-time table; its source "
+                      "column says which sizes were measured)")
     if doc.get("wrote"):
-        console.print(f"wrote {doc['wrote']} (design {doc['design']} carries the fitted terms)")
+        what = "the in-loop table" if doc.get("table") is not None else "the fitted terms"
+        console.print(f"wrote {doc['wrote']} (design {doc['design']} carries {what})")
     return buffer.getvalue()
+
+
+def _print_terms(console, doc: dict, wide: bool) -> None:
+    fit, before = doc["fit"], doc["terms_before"]
+    model = ("overhead_ms is the engine's host time per step; scale divides the latency "
+             "model's GEMM and attention efficiencies" if doc["pattern"] == "llm"
+             else "a batch of n takes scale x t(n) + overhead_ms")
+    console.print(f"{model}; fitted on {', '.join(fit['fitted_on'])}")
+    terms = _table("Fitted terms", ["term", "before", "fitted"], [
+        ("overhead_ms", f"{before['overhead_ms']:.4g} ms", _term(fit["overhead_ms"], " ms")),
+        ("scale", f"{before['scale']:.4g}", _term(fit["scale"], ""))])
+    print_fitted(console, terms, wide=wide)
+    corr = fit["correlation"]
+    console.print(f"chi-square {fit['chi2']:.3g} on {fit['dof']} degree(s) of freedom; "
+                  f"correlation of the terms {NA if corr is None else f'{corr:+.2f}'}"
+                  + (" (the tests barely tell them apart)" if corr is not None
+                     and abs(corr) > 0.95 else "") + f"; {fit['n_evaluations']} replays")
+
+
+def _ms(value: float | None) -> str:
+    return NA if value is None else f"{value:.3f}"
+
+
+def _print_batches(console, batches: dict, wide: bool) -> None:
+    if batches["skipped"]:
+        console.print(f"batch recovery skipped for {batches['test']}: {batches['skipped']}")
+        return
+    rows = [(str(r["batch_size"]), f"{r['batches']:,}", f"{r['back_to_back']:,}",
+             _ms(r["median_ms"]), _ms(r["mean_ms"]), _ms(r["p90_ms"]),
+             NA if r["median_ci95_ms"] is None else
+             f"{r['median_ci95_ms'][0]:.3f}..{r['median_ci95_ms'][1]:.3f}",
+             f"{r['profile_ms']:.3f}", r["flag"] or "")
+            for r in batches["rows"]]
+    table = _table(f"In-loop batch times of {batches['test']}: {batches['batches']:,} batches "
+                   f"recovered (completions within {batches['tolerance_ms']:g} ms), "
+                   f"{batches['back_to_back']:,} back to back and timed (ms)",
+                   ["size", "batches", "timed", "median", "mean", "p90", "median 95% CI",
+                    "profile", "vs profile"], rows)
+    print_fitted(console, table, wide=wide, keys=1)
+
+
+def _print_table(console, table: dict) -> None:
+    measured = [r["batch_size"] for r in table["rows"] if r["measured"]]
+    terms = table["terms_elsewhere"]
+    console.print(f"in-loop table measured on {', '.join(table['fitted_on'])}: "
+                  f"{len(measured)} of {len(table['rows'])} batch sizes with at least "
+                  f"{table['min_back_to_back']} back-to-back batches")
+    if table["unobserved"]:
+        console.print(f"ASSUMPTION: batch sizes {table['unobserved']} not measured; their times "
+                      f"are the profile x {terms['scale']:.4g} + {terms['overhead_ms']:.4g} ms "
+                      f"(terms fitted to the measured sizes), dispersion sigma "
+                      f"{table['sigma_elsewhere']:.3g}")

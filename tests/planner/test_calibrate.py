@@ -85,7 +85,8 @@ def files(tmp_path_factory):
 def calibrated(files):
     scenario = load_scenario(files["scenario"])
     tests = [load_loadtest(files["low"]), load_loadtest(files["high"])]
-    return calibrate_design(scenario, "gpu", load_scenario_inputs(scenario), tests)
+    return calibrate_design(scenario, "gpu", load_scenario_inputs(scenario), tests,
+                            method="terms")
 
 
 def test_recovers_known_overhead_and_scale_within_the_intervals(calibrated):
@@ -192,7 +193,8 @@ def test_json_lines_k6_and_locust_give_rates_and_percentiles(tmp_path):
 
 def test_cli_table_json_and_the_written_scenario_runs(files):
     out = os.path.join(files["root"], "calibrated.yaml")
-    args = ["calibrate", files["scenario"], files["low"], files["high"], "-d", "gpu", "-q"]
+    args = ["calibrate", files["scenario"], files["low"], files["high"], "-d", "gpu", "-q",
+            "--method", "terms"]
     result = runner.invoke(app, [*args, "-f", "json", "-o", out])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)

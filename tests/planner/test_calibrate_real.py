@@ -2,12 +2,20 @@
 
 Skipped where ``../shared/data/gpu-loadtests/`` is absent (the files are not bundled). Truths:
 the measured percentiles, read here with the csv module; the finding of issue 20 that the bare
-isolated profile predicts the 30 %-load test closely and the 60 %-load p99 far too low.
+isolated profile predicts the 30 %-load test closely and the 60 %-load p99 far too low; the
+batch sizes each test formed, recovered here independently (completion = arrival + latency).
+
+Margins: over 4 replications (seed 11) the in-loop table fitted on both tests gave 30 % p50
+-1.0..-0.3 %, p90 +3.2..+3.4 %, p99 -9.9..-8.6 %; 60 % p50 -2.5..+3.5 %, p99 -73..-64 %
+(before: -89 %); left out, 30 % -> 60 % p99 -88 % (sizes 25-32 never observed at 30 %) and
+60 % -> 30 % p50 +21 % (sizes 1-5 never observed at 60 %). The bounds below leave a few points
+beyond those ranges for 2 replications.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,5 +55,44 @@ def test_the_bare_profile_fits_30_percent_and_misses_the_60_percent_tail():
     assert before_high[2] < -50                # 60 %: p99 far too low (measured 96 ms)
     # each test left out in turn is predicted from the other, with the terms it was fitted to
     assert [p.left_out for p in result.leave_one_out] == [t.name for t in tests]
-    assert all(p.fit.fitted_on == (other.name,) for p, other in
+    assert all(p.table.fitted_on == (other.name,) for p, other in
                zip(result.leave_one_out, reversed(tests), strict=True))
+    # auto: one worker, per-request tests -> the measured in-loop table
+    assert result.method_id == "table" and result.fit is None
+    after_low = low.after.error_pct().mean(axis=0)
+    after_high = high.after.error_pct().mean(axis=0)
+    assert np.abs(after_low[:2]).max() < 6 and -15 < after_low[2] < 0
+    assert abs(after_high[0]) < 8              # 60 % p50: -38 % before
+    # the 60 % tail improves (-89 % -> about -69 %) but stays far too low: the loop's slow
+    # stretches (full batches' times correlate from one to the next) are not independent draws
+    assert before_high[2] + 10 < after_high[2] < -40
+    # left out: each prediction needs batch sizes the other test never formed, and says so
+    for prediction, path in zip(result.leave_one_out, TESTS, strict=True):
+        formed = _batch_sizes(path)
+        other = _batch_sizes(TESTS[1 - TESTS.index(path)])
+        never = sorted(set(formed) - set(other))
+        assert never, path
+        timed = re.search(r"; ([0-9, -]+) never timed\)", prediction.extrapolation).group(1)
+        assert set(never) <= set(_sizes_of(timed)), (never, timed)
+    to_high = result.leave_one_out[1].predicted.error_pct().mean(axis=0)
+    to_low = result.leave_one_out[0].predicted.error_pct().mean(axis=0)
+    assert to_high[2] < -80                    # 30 % -> 60 %: the slowdown at 27+ is unseen
+    assert to_low[0] > 10                      # 60 % -> 30 %: small sizes from the slow loop
+
+
+def _sizes_of(ranges: str) -> list[int]:
+    """``"1, 25-32"`` -> [1, 25, ..., 32]."""
+    sizes = []
+    for part in ranges.split(", "):
+        low, _, high = part.partition("-")
+        sizes += range(int(low), int(high or low) + 1)
+    return sizes
+
+
+def _batch_sizes(path: Path) -> np.ndarray:
+    """The sizes of the batches a test formed: runs of completions within 0.05 ms."""
+    with path.open(newline="") as fh:
+        done = np.array([float(r["arrival_s"]) * 1000 + float(r["latency_ms"])
+                         for r in csv.DictReader(fh)])
+    starts = np.flatnonzero(np.r_[True, np.abs(np.diff(done)) > 0.05])
+    return np.unique(np.diff(np.r_[starts, done.size]))
