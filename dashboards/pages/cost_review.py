@@ -135,23 +135,24 @@ def review_components(settings: Settings, token: str | None, month: str | None,
                       group_by: str | None, accounts: list[str] | None,
                       services: list[str] | None, tag: str | None) -> tuple[Any, ...]:
     """Return the page's outputs for a source and filters: (review, filter message, month
-    options, month value, group options, account options, service options, URL query,
-    source text, header "data as of")."""
+    options, month value, month placeholder, group options, account options, service options,
+    URL query, source text, header "data as of")."""
     src = logic.source(settings, token)
     group_by = group_by or "service"
     accounts, services = list(accounts or []), list(services or [])
     notes: list[Any] = []
     as_of = f"data as of {logic.data_as_of(settings, src.upload)}"
     source_text = src.label
-    empty = ([], None, GROUPS, [], [])
+    if not src.paths:
+        return (message("No billing files yet: upload an export above, or start the dashboard "
+                        "with --data DIR.", "info"), [], [], None, "latest", GROUPS, [], [],
+                _query(None, None, "service", [], [], None), source_text, as_of)
     try:
-        if not src.paths:
-            raise PlannerError("no billing files: start the dashboard with --data DIR or "
-                               "upload an export above")
         loaded = logic.read(src.paths)
         options = logic.filter_options(loaded.frame)
     except PlannerError as exc:
-        return (message(logic.public_message(str(exc), settings)), [], *empty,
+        return (message(logic.public_message(str(exc), settings)), [], [], None, "latest",
+                GROUPS, [], [],
                 _query(src.upload, None, "service", [], [], None), source_text, as_of)
     source_text = (f"{src.label}: {loaded.n_rows:,} rows, {', '.join(options['months'])}"
                    + "".join(f"; {n}" for n in loaded.notes[:1]))  # the reconciliation
@@ -176,7 +177,8 @@ def review_components(settings: Settings, token: str | None, month: str | None,
         notes.append(message(str(exc)))
         tag_filter = None
     query = _query(src.upload, month, group_by, accounts, services, tag)
-    outputs = (notes, [{"label": m, "value": m} for m in options["months"]], month, groups,
+    outputs = (notes, [{"label": m, "value": m} for m in options["months"]], month,
+               f"latest ({options['months'][-1]})" if options["months"] else "latest", groups,
                options["accounts"], options["services"], query, source_text, as_of)
     try:
         review = logic.review_of(src.paths, month=month, group_by=group_by, accounts=accounts,
@@ -234,6 +236,7 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
     app.callback(
         Output("cr-review", "children"), Output("cr-filter-msg", "children"),
         Output("cr-month", "options"), Output("cr-month", "value"),
+        Output("cr-month", "placeholder"),
         Output("cr-group", "options"), Output("cr-accounts", "options"),
         Output("cr-services", "options"), Output("cr-query", "data"),
         Output("cr-source-text", "children"), Output("data-as-of", "children"),
