@@ -164,3 +164,27 @@ def test_shorten_never_walks_a_large_value() -> None:
     assert time.perf_counter() - began < 0.05
     assert len(text) <= 80 and text.startswith("[[0, 1, 2")
     assert shorten("x" * 10) == "'xxxxxxxxxx'" and len(shorten("x" * 1000)) <= 80
+
+
+def test_a_validator_quoting_a_large_value_is_cut_to_80_characters() -> None:
+    """The schema's validators quote values with repr; an expanded alias made that message as
+    large as the value (the issue's 390-byte CLI file). The rendered line keeps 80."""
+    from typing import Any
+
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    from planner.schema_errors import format_errors, problem
+
+    class Model(BaseModel):
+        x: Any
+
+        @field_validator("x")
+        @classmethod
+        def _refuse(cls, value: Any) -> Any:
+            raise problem(("", f"is not allowed (got {value!r}); remove it"))
+
+    value = list(range(20_000))
+    with pytest.raises(ValidationError) as err:
+        Model(x=value)
+    (line,) = format_errors(err.value, Model)
+    assert line == f"x: is not allowed (got {repr(value)[:77]}...); remove it"
