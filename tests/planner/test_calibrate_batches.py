@@ -138,8 +138,16 @@ def test_back_to_back_needs_every_request_queued_at_the_previous_completion():
     assert found.back_to_back.tolist() == [False, True, False]
     assert found.in_loop_ms[1] == pytest.approx(3.0)
     assert np.isnan(found.in_loop_ms[[0, 2]]).all()
-    # a design that waits 5 ms for a batch to fill: B's oldest (5 ms) had not waited it out
+    # a design that waits 6 ms for a batch to fill: B's oldest (5 ms) had not waited it out
     assert recover_batches(test, 4, max_wait_ms=6.0).back_to_back.tolist() == [False] * 3
+    # B's second request sent 0.02 ms after A completed: B formed after that completion, so
+    # the gap overstates its time and B is not timed
+    late = arrival.copy()
+    late[3] = 0.01002
+    test = LoadTest(path="late.csv", kind="requests", rate_rps=250.0, duration_s=0.014,
+                    n_requests=5, arrival_s=late, latency_ms=(done - late) * 1000,
+                    batch_size=None, columns="arrival_s, latency_ms")
+    assert recover_batches(test, 4).back_to_back.tolist() == [False, False, False]
 
 
 def test_table_method_recovers_the_known_table_and_flags_the_extrapolation(files):
