@@ -138,3 +138,16 @@ def test_one_job_per_session_and_a_server_job_limit(settings, app_factory):
             assert list(jobs.running_jobs(settings)) == [pid]  # the first runs on
         finally:
             stop_jobs(settings)
+
+
+def test_every_bundled_scenario_passes_the_dashboard_checks(tmp_path):
+    """The limits refuse what a script may post, not what the dashboard offers: every bundled
+    scenario passes the file and size checks as it is."""
+    from dashboards import scenario_logic as logic
+    from dashboards.settings import make_settings
+
+    bundled = make_settings(work_dir=tmp_path / "work")
+    names = logic.bundled_scenarios(bundled)
+    assert len(names) >= 8
+    for name in names:
+        assert logic.build_scenario(bundled, name, {}).name
