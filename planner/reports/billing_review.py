@@ -30,9 +30,10 @@ from planner.reports.sections import (
     fmt_unit,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the review's JSON (``planner billing review --format json``, ``kind:
-billing-review``); its JSON Schema is ``planner schema billing-review``."""
+billing-review``); its JSON Schema is ``planner schema billing-review``. 2: ``month_to_date``
+(the month's complete days against the same days of the month before)."""
 RATES_SCHEMA_VERSION = 1
 """Version of the rates' JSON (``planner billing rates --format json``, ``kind:
 billing-rates``, :func:`render_rates_json`); its JSON Schema is ``planner schema
