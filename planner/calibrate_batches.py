@@ -31,9 +31,22 @@ import numpy as np
 from planner.calibrate_result import Terms
 from planner.inputs_loadtest import LoadTest
 
-__all__ = ["BATCH_TOLERANCE_MS", "MIN_BACK_TO_BACK", "BatchSizeRow", "MeasuredTable",
-           "RecoveredBatches", "TestBatches", "extrapolation_note", "in_loop_rows", "measured_table", "recover_batches",
-           "recovery_skip_reason", "size_ranges"]
+__all__ = [
+    "BATCH_TOLERANCE_MS",
+    "MIN_BACK_TO_BACK",
+    "SERIAL_LIMIT",
+    "BatchSizeRow",
+    "MeasuredTable",
+    "RecoveredBatches",
+    "TestBatches",
+    "extrapolation_note",
+    "in_loop_rows",
+    "measured_table",
+    "recover_batches",
+    "recovery_skip_reason",
+    "serial_correlation",
+    "size_ranges",
+]
 
 BATCH_TOLERANCE_MS = 0.05
 """Requests whose completions (arrival + latency) agree within this many ms were served in one
@@ -43,6 +56,12 @@ MIN_BACK_TO_BACK = 30
 """Back-to-back batches a batch size needs before its measured in-loop time replaces the
 profile's: enough for the median's distribution-free 95 % interval to span the 40th to 60th
 percentiles of the batch times (with 30 samples, order statistics 10 to 20)."""
+SERIAL_LIMIT = 0.2
+"""Lag-1 correlation of successive in-loop times (log, over their size's median) above which
+calibrate warns that the loop has slow and fast stretches: the simulator draws each batch's
+time independently, so it cannot build the queues of a slow stretch (at 0.2, a 10 % slower
+batch is followed by one 2 % slower on average; independent draws give 0 +- 0.05 over the
+tests' thousands of batches)."""
 _MIN_FOR_P99 = 100
 """Back-to-back batches a size needs before its measured p99 sets its dispersion."""
 _Z90 = 1.2815515655446004
@@ -122,11 +141,19 @@ class TestBatches:
     n_batches: int = 0
     n_back_to_back: int = 0
     rows: tuple[BatchSizeRow, ...] = ()
+    serial_correlation: float | None = None
+    """Lag-1 correlation of successive in-loop times (:func:`serial_correlation`)."""
+
+    @property
+    def drifts(self) -> bool:
+        """Whether successive batch times correlate beyond :data:`SERIAL_LIMIT`."""
+        return self.serial_correlation is not None and self.serial_correlation > SERIAL_LIMIT
 
     def as_dict(self) -> dict:
         """Return the test's batches as JSON values (sizes with no batch left out)."""
         return {"test": self.test, "skipped": self.skipped, "batches": self.n_batches,
                 "back_to_back": self.n_back_to_back,
+                "serial_correlation": self.serial_correlation, "drifts": self.drifts,
                 "tolerance_ms": BATCH_TOLERANCE_MS,
                 "rows": [r.as_dict() for r in self.rows if r.n_batches]}
 
@@ -282,6 +309,27 @@ def in_loop_rows(batches: Sequence[RecoveredBatches], profile_ms: np.ndarray) ->
         rows.append(BatchSizeRow(n, int((size == n).sum()), int(times.size), median, mean, p90,
                                  ci, float(profile_ms[n]), flag))
     return rows
+
+
+def serial_correlation(batches: RecoveredBatches) -> float | None:
+    """Return the lag-1 correlation of successive back-to-back in-loop times, each as the log of
+    its ratio to its size's median (the size effect removed); None under 30 pairs.
+
+    Near 0 when each batch's time is an independent draw for its size (what the simulator
+    assumes); well above :data:`SERIAL_LIMIT` when the loop runs in slow and fast stretches.
+    """
+    timed = batches.back_to_back
+    ratio = np.full(batches.size.size, np.nan)
+    for n in np.unique(batches.size[timed]):
+        here = timed & (batches.size == n)
+        ratio[here] = np.log(batches.in_loop_ms[here] / np.median(batches.in_loop_ms[here]))
+    pairs = ~np.isnan(ratio[:-1]) & ~np.isnan(ratio[1:])
+    if pairs.sum() < MIN_BACK_TO_BACK:
+        return None
+    first, second = ratio[:-1][pairs], ratio[1:][pairs]
+    if first.std() == 0 or second.std() == 0:
+        return 0.0
+    return float(np.corrcoef(first, second)[0, 1])
 
 
 def _median_ci(sorted_times: np.ndarray) -> tuple[float, float] | None:

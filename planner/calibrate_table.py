@@ -29,6 +29,7 @@ from planner.calibrate_batches import (
     measured_table,
     recover_batches,
     recovery_skip_reason,
+    serial_correlation,
 )
 from planner.calibrate_result import Comparison, LoadTestReport, Prediction, Terms
 from simulators.core.service import ServiceTime, table_service
@@ -56,7 +57,8 @@ def recover_all(replays: Sequence, n_workers: int, max_wait_ms: float, warmup_s:
         recovered[test.name] = batches
         rows = in_loop_rows([batches], 1000.0 * replay.model.mean_s)
         summaries.append(TestBatches(test.name, None, batches.n_batches,
-                                     batches.n_back_to_back, tuple(rows)))
+                                     batches.n_back_to_back, tuple(rows),
+                                     serial_correlation(batches)))
     return tuple(summaries), recovered
 
 

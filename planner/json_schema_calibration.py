@@ -102,6 +102,12 @@ def calibration_schema() -> dict[str, Any]:
         skipped: str | None
         batches: int
         back_to_back: int
+        serial_correlation: OptNum
+        """Lag-1 correlation of successive in-loop times (log / size median); null under 30
+        pairs."""
+        drifts: bool
+        """serial_correlation above 0.2: the loop runs in slow and fast stretches, which
+        independent draws (the simulator) cannot reproduce."""
         tolerance_ms: float
         rows: list[SizeRow]
 

@@ -148,6 +148,16 @@ def _print_batches(console, batches: dict, wide: bool) -> None:
                    ["size", "batches", "timed", "median", "mean", "p90", "median 95% CI",
                     "profile", "vs profile"], rows)
     print_fitted(console, table, wide=wide, keys=1)
+    corr = batches["serial_correlation"]
+    if batches["drifts"]:
+        console.print(f"WARNING {batches['test']}: successive in-loop batch times correlate "
+                      f"(lag-1 r = {corr:.2f}, size effect removed): the loop runs in slow and "
+                      "fast stretches. The simulator draws each batch's time independently, so "
+                      "it cannot build the queues of a slow stretch: near capacity its tail "
+                      "comes out too short.")
+    elif corr is not None:
+        console.print(f"{batches['test']}: successive in-loop batch times barely correlate "
+                      f"(lag-1 r = {corr:.2f}): independent draws, as simulated, fit.")
 
 
 def _print_table(console, table: dict) -> None:

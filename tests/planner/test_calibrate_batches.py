@@ -17,19 +17,23 @@ import os
 import numpy as np
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from domain.errors import ScenarioError
 from planner.calibrate import calibrate_design
 from planner.calibrate_batches import (
     MIN_BACK_TO_BACK,
+    SERIAL_LIMIT,
     in_loop_rows,
     recover_batches,
+    serial_correlation,
     size_ranges,
 )
 from planner.cli.main import app
 from planner.inputs import load_scenario_inputs
 from planner.inputs_loadtest import LoadTest, load_loadtest
+from planner.json_schemas import generate
 from planner.schema import load_scenario
 
 runner = CliRunner()
@@ -45,9 +49,10 @@ def _loop_median_ms(n: int) -> float:
     return PROFILE_MS if n <= 8 else 3.5
 
 
-def _serve(arrival_s: np.ndarray, rng: np.random.Generator):
+def _serve(arrival_s: np.ndarray, rng: np.random.Generator, slow_every_s: float | None = None):
     """Latencies (ms) of a one-worker FIFO batcher with max wait 0, and its batches' truths
-    (size, started back to back, time in ms)."""
+    (size, started back to back, time in ms). With ``slow_every_s``, the loop runs 30 % slower
+    in every other stretch of that length (slow and fast stretches)."""
     latency = np.empty_like(arrival_s)
     sizes, back, times = [], [], []
     free_s, i, n = 0.0, 0, arrival_s.size
@@ -57,6 +62,8 @@ def _serve(arrival_s: np.ndarray, rng: np.random.Generator):
         while j < n and j - i < MAX_BATCH and arrival_s[j] <= start:
             j += 1
         took_ms = _loop_median_ms(j - i) * math.exp(SIGMA * rng.standard_normal())
+        if slow_every_s is not None and int(start / slow_every_s) % 2:
+            took_ms *= 1.3
         done = start + took_ms / 1000.0
         latency[i:j] = (done - arrival_s[i:j]) * 1000.0
         sizes.append(j - i)
@@ -66,10 +73,11 @@ def _serve(arrival_s: np.ndarray, rng: np.random.Generator):
     return latency, np.array(sizes), np.array(back), np.array(times)
 
 
-def _write(path, rate_rps: float, duration_s: float, seed: int):
+def _write(path, rate_rps: float, duration_s: float, seed: int,
+           slow_every_s: float | None = None):
     rng = np.random.default_rng(seed)
     arrival = np.cumsum(rng.exponential(1.0 / rate_rps, int(rate_rps * duration_s)))
-    latency, sizes, back, times = _serve(arrival, rng)
+    latency, sizes, back, times = _serve(arrival, rng, slow_every_s)
     path.write_text("arrival_s,latency_ms\n" + "".join(
         f"{a:.9f},{x:.6f}\n" for a, x in zip(arrival, latency, strict=True)))
     return str(path), (sizes, back, times)
@@ -123,6 +131,15 @@ def test_in_loop_times_match_the_known_batch_times_within_sampling_error(files):
         assert row.flag == ("slower" if row.batch_size > 8 else None), row
         checked += 1
     assert checked >= 8
+
+
+def test_slow_and_fast_stretches_are_told_from_independent_draws(files, tmp_path):
+    independent = recover_batches(load_loadtest(files["high"]), MAX_BATCH)
+    # independent draws: 0 within sampling error (a few hundredths over ~1,500 pairs)
+    assert abs(serial_correlation(independent)) < SERIAL_LIMIT / 2
+    path, _ = _write(tmp_path / "stretches.csv", 1500, 4, seed=3, slow_every_s=0.25)
+    drifting = recover_batches(load_loadtest(path), MAX_BATCH)
+    assert serial_correlation(drifting) > 2 * SERIAL_LIMIT
 
 
 def test_back_to_back_needs_every_request_queued_at_the_previous_completion():
@@ -188,6 +205,7 @@ def test_multi_worker_design_skips_batch_recovery_with_the_reason(files):
                                  "-q", "-f", "json", "-r", "2"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
+    Draft202012Validator(generate("calibration")).validate(doc)
     assert doc["method_id"] == "terms" and doc["table"] is None
     assert doc["batches"][0]["skipped"].startswith("the design has 2 workers")
 
@@ -198,6 +216,7 @@ def test_cli_writes_the_table_beside_the_scenario_and_it_runs(files):
                                  "-d", "gpu", "-q", "-o", out, "--wide"])
     assert result.exit_code == 0, result.output
     assert "ASSUMPTION predicting high.csv" in result.stdout
+    assert "barely correlate" in result.stdout and "WARNING" not in result.stdout
     assert "vs profile" in result.stdout and "slower" in result.stdout
     service = load_scenario(out).designs[0].service_time
     assert (service.kind, service.jitter) == ("table", "lognormal")
