@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -103,8 +104,6 @@ def public_message(text: str, settings: Settings) -> str:
     uploads = str(settings.upload_dir)
     out = text
     if uploads in out:
-        import re
-
         out = re.sub(re.escape(uploads) + r"/[0-9a-f]{32}/", "", out)
     for folder, name in ((settings.work_dir, "work folder"), (settings.data_dir, None)):
         if folder is not None and str(folder) in out:

@@ -7,6 +7,7 @@ a shared link shows the same review; every figure is ``planner billing review``'
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards import billing_logic as logic
 from dashboards.review_view import review_children
-from dashboards.settings import Settings, current_settings
+from dashboards.settings import Settings
 from domain.errors import PlannerError
 
 dash.register_page(__name__, path="/cost-review", name="Cost review",
@@ -54,7 +55,6 @@ def layout(upload: str | None = None, month: str | None = None, group_by: str | 
     if reason is not None:
         return html.Div(head + [message(f"billing support is not available: {reason}")],
                         id="cr-page")
-    settings = current_settings()
     return html.Div(head + [
         html.Div([
             html.Div([html.Span("source: ", className="muted"),
@@ -96,7 +96,8 @@ def layout(upload: str | None = None, month: str | None = None, group_by: str | 
                  + [dcc.Download(id="cr-download"), html.Span(id="cr-dl-msg")],
                  className="row"),
         dcc.Loading(html.Div(id="cr-review"), type="dot"),
-        dcc.Store(id="cr-token", data=upload if logic.upload_files(settings, upload) else None),
+        dcc.Store(id="cr-token", data=upload if isinstance(upload, str)
+                  and re.fullmatch(r"[0-9a-f]{32}", upload) else None),
         dcc.Store(id="cr-query"),
         html.Div(id="cr-url-dummy", hidden=True),
     ], id="cr-page")
@@ -141,11 +142,14 @@ def review_components(settings: Settings, token: str | None, month: str | None,
     group_by = group_by or "service"
     accounts, services = list(accounts or []), list(services or [])
     notes: list[Any] = []
+    if token and src.upload is None:
+        notes.append(message("the uploaded file is no longer on the server (uploads expire); "
+                             f"showing {src.label}; upload it again to review it", "info"))
     as_of = f"data as of {logic.data_as_of(settings, src.upload)}"
     source_text = src.label
     if not src.paths:
         return (message("No billing files yet: upload an export above, or start the dashboard "
-                        "with --data DIR.", "info"), [], [], None, "latest", GROUPS, [], [],
+                        "with --data DIR.", "info"), notes, [], None, "latest", GROUPS, [], [],
                 _query(None, None, "service", [], [], None), source_text, as_of)
     try:
         loaded = logic.read(src.paths)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -358,10 +359,16 @@ def test_uploads_filters_and_empty_states(dash_duo, app, bills, settings, tmp_pa
     dash_duo.driver.refresh()  # a reload keeps the upload
     dash_duo.wait_for_contains_text("#cr-headline", "2026-11: effective", timeout=20)
     assert dash_duo.find_element("#cr-source-text").text.startswith("upload focus-2026-11.csv")
+    token = re.search(r"upload=([0-9a-f]{32})", dash_duo.driver.current_url).group(1)
     dash_duo.find_element("#cr-dl-markdown").click()  # the upload's review, as the CLI's
     saved = Path(dash_duo.download_path) / "billing-review-2026-11.md"
     WebDriverWait(dash_duo.driver, 20).until(lambda _d: saved.is_file())
     assert saved.read_text().startswith("# Monthly cost review 2026-11 (by service)")
+
+    shutil.rmtree(settings.upload_dir / token)  # an expired upload: said, not silently gone
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_contains_text("#cr-filter-msg", "no longer on the server", timeout=20)
+    assert dash_duo.find_element("#cr-source-text").text.startswith("--data folder")
 
     dash_duo.driver.set_window_size(390, 900)  # a phone: the page does not scroll sideways
     overflow = ("return document.documentElement.scrollWidth - "
