@@ -125,9 +125,11 @@ def test_every_number_on_the_page_is_the_cli_json(dash_duo, app, bills, cli_json
 
     doc = cli_json
     dash_duo.start_server(app)
+    began = time.perf_counter()
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/cost-review")
     dash_duo.wait_for_element("#cr-kpis", timeout=60)
     dash_duo.wait_for_element("#cr-fig-daily .main-svg", timeout=20)
+    first_s = time.perf_counter() - began  # the server reads the files: reported, not bound
     # page ready <= 2 s for a 30k-row month once the server has read it (the read is cached)
     assert billing_logic.read(billing_logic.data_files(bills)).n_rows >= 30_000
     times = []
@@ -138,7 +140,7 @@ def test_every_number_on_the_page_is_the_cli_json(dash_duo, app, bills, cli_json
         dash_duo.wait_for_element("#cr-fig-daily .main-svg", timeout=10)
         times.append(time.perf_counter() - began)
     print(f"cost review ready in {min(times):.2f} s (30k rows, read once; loads "
-          f"{', '.join(f'{t:.2f}' for t in times)} s)")
+          f"{', '.join(f'{t:.2f}' for t in times)} s; the first visit {first_s:.2f} s)")
     assert min(times) <= 2.0
 
     # defect 2: the data's last charge (not the billing period's end), a month in progress
