@@ -173,8 +173,8 @@ class MeasuredTable:
         profile x ``terms``).
     n_back_to_back : int64[max_batch]
     terms : Terms
-        ``scale`` and ``overhead_ms`` fitted to the measured sizes' means (weighted least
-        squares), applied to the profile at the other sizes.
+        ``scale`` and ``overhead_ms`` fitted to the measured sizes' means (each size once),
+        applied to the profile at the other sizes.
     sigma : float
         Log-space dispersion given to the sizes not measured: the median of the measured ones'.
     fitted_on : tuple of str
@@ -377,7 +377,7 @@ def measured_table(batches: Sequence[RecoveredBatches], profile_ms: np.ndarray,
             q, z = (99, _Z99) if times.size >= _MIN_FOR_P99 else (90, _Z90)
             sigma[n - 1] = max(math.log(np.percentile(times, q) / p50[n - 1]), 0.0) / z
     measured = count >= MIN_BACK_TO_BACK
-    terms = _terms_from(profile_ms[1:][measured], mean[measured], count[measured])
+    terms = _terms_from(profile_ms[1:][measured], mean[measured])
     sigma_elsewhere = float(np.median(sigma[measured])) if measured.any() else float(
         np.median(profile_sigma[1:]))
     elsewhere = ~measured
@@ -389,24 +389,26 @@ def measured_table(batches: Sequence[RecoveredBatches], profile_ms: np.ndarray,
                          tuple(b.test for b in batches))
 
 
-def _terms_from(profile_ms: np.ndarray, mean_ms: np.ndarray, weight: np.ndarray) -> Terms:
-    """``scale`` and ``overhead_ms >= 0`` with ``mean ~ scale x profile + overhead``, least
-    squares weighted by the batches behind each mean; a plain ratio when the measured sizes'
-    profile times barely vary (under 5 %: they cannot separate the two terms) or when the fitted
-    scale lands on its bound (1/10 or 10: the loop does not follow the profile's shape, e.g. the
-    profile's noisy sizes are not slow in the loop)."""
+def _terms_from(profile_ms: np.ndarray, mean_ms: np.ndarray) -> Terms:
+    """``scale`` and ``overhead_ms >= 0`` with ``mean ~ scale x profile + overhead`` over the
+    measured sizes, each size counted once (least squares): a size that dominates the tests
+    (at high load, full batches) must not set the times of every other size.
+
+    A plain ratio (the median over sizes of measured / profile) when the measured sizes'
+    profile times barely vary (under 5 %: they cannot separate the two terms) or when the
+    fitted scale lands on its bound (1/10 or 10: the loop does not follow the profile's shape,
+    e.g. the profile's noisy sizes are not slow in the loop).
+    """
     if profile_ms.size == 0:
         return Terms(0.0, 1.0)
-    w = weight / weight.sum()
-    ratio = float(np.sum(w * mean_ms) / np.sum(w * profile_ms))
+    ratio = float(np.median(mean_ms / profile_ms))
     if profile_ms.size < 2 or np.ptp(profile_ms) < 0.05 * float(np.median(profile_ms)):
         return Terms(0.0, ratio)
     from scipy.optimize import lsq_linear
 
-    root = np.sqrt(w)
-    design = np.column_stack([profile_ms, np.ones_like(profile_ms)]) * root[:, None]
-    found = lsq_linear(design, mean_ms * root, bounds=([0.1, 0.0], [10.0, np.inf]))
-    if not 0.1 * 1.001 < found.x[0] < 10.0 / 1.001:  # on a bound: the loop does not follow the profile's shape at all
+    design = np.column_stack([profile_ms, np.ones_like(profile_ms)])
+    found = lsq_linear(design, mean_ms, bounds=([0.1, 0.0], [10.0, np.inf]))
+    if not 0.1 * 1.001 < found.x[0] < 10.0 / 1.001:  # on a bound: not the profile's shape
         return Terms(0.0, ratio)
     return Terms(float(found.x[1]), float(found.x[0]))
 

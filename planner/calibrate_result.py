@@ -220,7 +220,7 @@ TABLE_METHOD = ("measured in-loop table: batches recovered from per-request comp
                 "worker), the gap between back-to-back completions taken as the loop's batch "
                 "time; sizes with enough back-to-back batches as measured (mean, lognormal "
                 "dispersion from their p50-p90 spread), the others from the profile x terms "
-                "fitted to the measured sizes (weighted least squares)")
+                "fitted to the measured sizes (least squares, each size once)")
 METHODS = {"terms": METHOD, "table": TABLE_METHOD}
 
 
