@@ -59,6 +59,9 @@ class Executor:
 
 # ------------------------------------------------------------------------------------ local
 
+SIGNAL_CHECK_S = 0.2
+"""Longest a local map waits without returning to Python (where signal handlers run)."""
+
 _WORKER_JOBS: dict[str, SweepJob] = {}
 """Per local worker process: the jobs sent by the pool initializer, by fingerprint."""
 
@@ -110,6 +113,8 @@ class LocalExecutor(Executor):
         self._threads = max(1, cores // max(1, self.workers))
         self._pool: ProcessPoolExecutor | None = None
         self._lifeline: Any = None
+        self._unfinished = 0
+        """Maps started and not finished (a consumer that stopped early leaves one behind)."""
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -133,15 +138,20 @@ class LocalExecutor(Executor):
         fd, job_file = tempfile.mkstemp(prefix="planner-sweep-job-", suffix=".pkl")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-        pending = set()
+        finished = False
+        self._unfinished += 1
         try:
             pending = {pool.submit(_local_point, job.key, job_file, task) for task in tasks}
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # a timeout, so that this thread wakes to run signal handlers (Ctrl-C, SIGTERM)
+                # that the kernel delivered to another thread, instead of after the next point
+                done, pending = wait(pending, timeout=SIGNAL_CHECK_S, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+            finished = True
         finally:
-            if pending:  # stopped early: its running points are not waited for
+            self._unfinished -= 1
+            if not finished:  # stopped early (even while submitting): no point is waited for
                 self._terminate()
             os.unlink(job_file)
 
@@ -153,11 +163,16 @@ class LocalExecutor(Executor):
         # Python 3.14 has pool.terminate_workers(); before it, the processes are only reachable
         # through this private mapping (stable since 3.2).
         processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        # the pool's manager thread sees its workers gone and exits: joining it frees the
+        # pool's queues (else the resource tracker warns of leaked semaphores at exit)
+        pool.shutdown(wait=True, cancel_futures=True)
         self._close_lifeline()
 
     def _close_lifeline(self) -> None:
@@ -166,6 +181,10 @@ class LocalExecutor(Executor):
             self._lifeline = None
 
     def close(self) -> None:
+        """Release the workers: wait for them when every map finished, else (a consumer
+        stopped early, e.g. on an exception between two rows) terminate them."""
+        if self._unfinished:
+            self._terminate()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -98,7 +98,7 @@ SLOW_SWEEP = {
                  "fleet": {"instance": "aws:g6.xlarge", "nodes": 4},
                  "batching": {"max_batch": 4, "max_wait_ms": 2},
                  "service_time": {"kind": "exponential", "mean_ms": 8}}],
-    "sweep": {"design": "base", "parameters": {"fleet.nodes": list(range(4, 44))},
+    "sweep": {"design": "base", "parameters": {"fleet.nodes": list(range(4, 124))},
               "constraints": {"slo": False}},
 }
 
@@ -148,7 +148,7 @@ def test_a_killed_sweep_leaves_no_process_behind(tmp_path):
                 assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.1)
         assert not waiting, f"pools never started: {list(waiting)}"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 15
         left = {sig: _session(p.pid) for sig, p in sweeps.items()}
         while any(left.values()) and time.monotonic() < deadline:
             time.sleep(0.2)
