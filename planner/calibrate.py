@@ -15,6 +15,12 @@ p90, p99), each residual divided by the standard error of the measured percentil
 over stretches of the test), with the same seeds at every evaluation (common random numbers).
 With several tests, each is also left out in turn: fitted on the others, predicted.
 
+A one-worker realtime design calibrated on per-request tests is served instead from the
+batch times measured in its loop (``method="table"``, the default there:
+:mod:`planner.calibrate_table`, :mod:`planner.calibrate_batches`): two terms cannot follow a
+loop whose batch time steps with the batch size. The terms stay for k6 and Locust tests (no
+per-request completions) and multi-worker designs (batches interleave).
+
 An ``llm`` design (``latency: {kind: auto}``) is calibrated the same way on its end-to-end
 latency, with the latency model's terms (:mod:`planner.calibrate_llm`).
 """

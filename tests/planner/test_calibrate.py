@@ -36,19 +36,35 @@ PROFILE_MS = {n: 1.0 + 0.15 * n for n in range(1, MAX_BATCH + 1)}
 TRUE_OVERHEAD_MS, TRUE_SCALE = 0.4, 1.25
 
 
-def _serve(arrival_s: np.ndarray, overhead_ms: float, scale: float) -> np.ndarray:
-    """Latencies (ms) of a one-worker FIFO batch server with max wait 0 (independent model)."""
+def serve_one_worker(arrival_s: np.ndarray, max_batch: int, batch_ms):
+    """A one-worker FIFO batch server with max wait 0 (independent model): a batch is whatever
+    is queued when the worker frees, up to ``max_batch``, and takes ``batch_ms(n, start_s)``.
+
+    Returns latency_ms float64[n] and the batches' truths: sizes, whether each started at the
+    previous completion (back to back), and times (ms).
+    """
     latency = np.empty_like(arrival_s)
+    sizes, back, times = [], [], []
     free_s, i, n = 0.0, 0, arrival_s.size
     while i < n:
         start = max(free_s, arrival_s[i])
         j = i
-        while j < n and j - i < MAX_BATCH and arrival_s[j] <= start:
+        while j < n and j - i < max_batch and arrival_s[j] <= start:
             j += 1
-        done = start + (scale * PROFILE_MS[j - i] + overhead_ms) / 1000.0
+        took_ms = batch_ms(j - i, start)
+        done = start + took_ms / 1000.0
         latency[i:j] = (done - arrival_s[i:j]) * 1000.0
+        sizes.append(j - i)
+        back.append(i > 0 and start == free_s)
+        times.append(took_ms)
         free_s, i = done, j
-    return latency
+    return latency, np.array(sizes), np.array(back), np.array(times)
+
+
+def _serve(arrival_s: np.ndarray, overhead_ms: float, scale: float) -> np.ndarray:
+    """Latencies (ms) of the server whose batch of n takes scale x profile + overhead."""
+    return serve_one_worker(arrival_s, MAX_BATCH,
+                            lambda n, _: scale * PROFILE_MS[n] + overhead_ms)[0]
 
 
 def _loadtest(path, rate_rps: float, duration_s: float, seed: int, *, batch: bool = False):

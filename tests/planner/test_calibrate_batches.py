@@ -35,6 +35,7 @@ from planner.inputs import load_scenario_inputs
 from planner.inputs_loadtest import LoadTest, load_loadtest
 from planner.json_schemas import generate
 from planner.schema import load_scenario
+from tests.planner.test_calibrate import serve_one_worker
 
 runner = CliRunner()
 MAX_BATCH = 16
@@ -50,27 +51,16 @@ def _loop_median_ms(n: int) -> float:
 
 
 def _serve(arrival_s: np.ndarray, rng: np.random.Generator, slow_every_s: float | None = None):
-    """Latencies (ms) of a one-worker FIFO batcher with max wait 0, and its batches' truths
-    (size, started back to back, time in ms). With ``slow_every_s``, the loop runs 30 % slower
-    in every other stretch of that length (slow and fast stretches)."""
-    latency = np.empty_like(arrival_s)
-    sizes, back, times = [], [], []
-    free_s, i, n = 0.0, 0, arrival_s.size
-    while i < n:
-        start = max(free_s, arrival_s[i])
-        j = i
-        while j < n and j - i < MAX_BATCH and arrival_s[j] <= start:
-            j += 1
-        took_ms = _loop_median_ms(j - i) * math.exp(SIGMA * rng.standard_normal())
-        if slow_every_s is not None and int(start / slow_every_s) % 2:
-            took_ms *= 1.3
-        done = start + took_ms / 1000.0
-        latency[i:j] = (done - arrival_s[i:j]) * 1000.0
-        sizes.append(j - i)
-        back.append(i > 0 and start == free_s)
-        times.append(took_ms)
-        free_s, i = done, j
-    return latency, np.array(sizes), np.array(back), np.array(times)
+    """Latencies (ms) and batch truths of the one-worker batcher whose batch of n takes
+    :func:`_loop_median_ms` with lognormal jitter; with ``slow_every_s``, 30 % slower in every
+    other stretch of that length (slow and fast stretches)."""
+
+    def batch_ms(n: int, start_s: float) -> float:
+        took_ms = _loop_median_ms(n) * math.exp(SIGMA * rng.standard_normal())
+        slow = slow_every_s is not None and int(start_s / slow_every_s) % 2
+        return took_ms * (1.3 if slow else 1.0)
+
+    return serve_one_worker(arrival_s, MAX_BATCH, batch_ms)
 
 
 def _write(path, rate_rps: float, duration_s: float, seed: int,
