@@ -203,8 +203,12 @@ def run_sweep(
     ------
     ScenarioError
         A bad sweep spec or unreadable data file.
+    planner.sweep.datafiles.DataFileChanged
+        A data file edited, replaced or removed while the sweep ran (the finished points are
+        kept; rerunning makes a new sweep).
     PlannerError
-        An output folder that cannot be written or holds another sweep.
+        An output folder that cannot be written, holds another sweep, or is being written by
+        another process (the message names its pid).
     """
     started = time.perf_counter()
     label = scenario.source_path or "<scenario>"
