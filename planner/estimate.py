@@ -235,6 +235,17 @@ def _fleet_bytes(scenario: schema.Scenario, design: Any, n_cores: int) -> float:
     return min(scenario.replications, n_cores) * (workers * (48.0 + 8.0 * batch) + slots * 64.0)
 
 
+def _autoscaling_cpu_s(scenario: schema.Scenario, design: Any) -> float:
+    """CPU time of the autoscaler's evaluations over every replication: each reads every
+    worker of the fleet (about 5 ns each) beside a fixed microsecond."""
+    auto = getattr(design.fleet, "autoscaling", None)
+    if auto is None:
+        return 0.0
+    evaluations = scenario.horizon_s / auto.interval_s
+    workers = float(auto.max_nodes) * design.fleet.workers_per_node
+    return scenario.replications * evaluations * (1e-6 + 5e-9 * workers)
+
+
 def _realtime(scenario: schema.Scenario, design: Any, workload: Any) -> DesignEstimate:
     requests, trace_bytes = _arrivals(scenario, workload)
     columns = LLM_TIMELINE if design.pattern == "llm" else REALTIME_TIMELINE
@@ -243,7 +254,8 @@ def _realtime(scenario: schema.Scenario, design: Any, workload: Any) -> DesignEs
     if design.pattern == "llm":
         slots = design.fleet.n_node_slots * design.fleet.workers_per_node
         memory += float(scenario.replications) * slots * 16.0
-    cpu = requests * scenario.replications * CPU_S_PER_REQUEST[design.pattern]
+    cpu = (requests * scenario.replications * CPU_S_PER_REQUEST[design.pattern]
+           + _autoscaling_cpu_s(scenario, design))
     return DesignEstimate(design.name, design.pattern, requests, "requests",
                           scenario.replications, cpu, memory)
 
@@ -251,7 +263,8 @@ def _realtime(scenario: schema.Scenario, design: Any, workload: Any) -> DesignEs
 def _streaming(scenario: schema.Scenario, design: Any, workload: Any) -> DesignEstimate:
     records, trace_bytes = _arrivals(scenario, workload)
     windows = scenario.horizon_s / design.window_s
-    cpu = scenario.replications * (records * CPU_S_PER_RECORD + windows * 1e-6)
+    cpu = (scenario.replications * (records * CPU_S_PER_RECORD + windows * 1e-6)
+           + _autoscaling_cpu_s(scenario, design))
     memory = (_timeline_bytes(scenario, STREAMING_TIMELINE) + _hourly_bytes(scenario)
               + trace_bytes + _fleet_bytes(scenario, design, os.cpu_count() or 1))
     return DesignEstimate(design.name, design.pattern, records, "records",

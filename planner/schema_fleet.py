@@ -68,6 +68,10 @@ _EQUIVALENT_METRIC = {("llm", "queue_per_worker"): "in_flight_per_replica",
 
 _FRACTIONS = {"utilization": "a utilization", "kv_utilization": "a KV utilisation"}
 
+MAX_WINDOW_INTERVALS = 10_000
+"""Most evaluation intervals in an autoscaler's window: the simulators keep a slot for each
+(a 1e-9 s interval in a 300 s window allocated 3e11 of them, a SystemError)."""
+
 
 class Autoscaling(_Frozen):
     """Target tracking, the same for every autoscaled pattern (real-time, streaming, LLM):
@@ -143,7 +147,12 @@ class Autoscaling(_Frozen):
                                           f"{self.min_nodes}); raise max_nodes or lower "
                                           "min_nodes"))
         ratio = self.window_s / self.interval_s
-        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:  # the simulator's own test
+        if ratio > MAX_WINDOW_INTERVALS:  # the simulators keep one slot per interval
+            problems.append(("window_s", f"spans at most {MAX_WINDOW_INTERVALS:,} intervals "
+                                         f"(got {self.window_s:g} s / interval_s "
+                                         f"{self.interval_s:g} s = {ratio:,.0f}); raise "
+                                         "interval_s or shorten window_s"))
+        elif ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:  # the simulator's own test
             problems.append(("window_s", f"must be a multiple of interval_s (got "
                                          f"{self.window_s:g} with interval_s "
                                          f"{self.interval_s:g}); use e.g. window_s: "

@@ -203,3 +203,15 @@ def test_waste_of_a_segment_that_never_finishes_is_all_of_the_time():
     assert predicted_waste_fraction(7.7e6, 1e9, 3e4) == 1.0
     assert 0.999 < predicted_waste_fraction(3600.0, 3e5, 3e4) < 1.0  # large, still finite
     assert predicted_waste_fraction(3600.0, 60.0, 4 * 3600.0, restart_s=1.8e19) == 1.0
+
+
+def test_an_autoscaler_window_of_more_than_10000_intervals_is_refused(tmp_path):
+    # interval_s 1e-9 in fleet-mix's 300 s window made the realtime kernel allocate 3e11 window
+    # slots: SystemError from CPUDispatcher(realtime_kernel), found by evaluating every field
+    # at its limits.
+    path = _scenario("fleet-mix.yaml", tmp_path,
+                     _set(("designs", 0, "fleet", "autoscaling", "interval_s"), 1e-9))
+    res = runner.invoke(app, ["compare", str(path), "-q"])
+    assert res.exit_code == 1, res.output
+    assert "designs[0].fleet.autoscaling.window_s: spans at most 10,000 intervals" in res.output
+    assert "Traceback" not in res.output and not isinstance(res.exception, SystemError)
