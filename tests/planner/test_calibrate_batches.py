@@ -34,6 +34,7 @@ from planner.cli.main import app
 from planner.inputs import load_scenario_inputs
 from planner.inputs_loadtest import LoadTest, load_loadtest
 from planner.json_schemas import generate
+from planner.reports.calibration import render_calibration
 from planner.schema import load_scenario
 from tests.planner.test_calibrate import serve_one_worker
 
@@ -203,11 +204,15 @@ def test_multi_worker_design_skips_batch_recovery_with_the_reason(files):
 def test_cli_writes_the_table_beside_the_scenario_and_it_runs(files):
     out = os.path.join(files["root"], "calibrated.yaml")
     result = runner.invoke(app, ["calibrate", files["scenario"], files["low"], files["high"],
-                                 "-d", "gpu", "-q", "-o", out, "--wide"])
+                                 "-d", "gpu", "-q", "-o", out, "-f", "json"])
     assert result.exit_code == 0, result.output
-    assert "ASSUMPTION predicting high.csv" in result.stdout
-    assert "barely correlate" in result.stdout and "WARNING" not in result.stdout
-    assert "vs profile" in result.stdout and "slower" in result.stdout
+    doc = json.loads(result.stdout)
+    Draft202012Validator(generate("calibration")).validate(doc)
+    assert doc["method_id"] == "table" and doc["wrote_table"].endswith(".service-time.csv")
+    text = render_calibration(doc, wide=True)
+    assert "ASSUMPTION predicting high.csv" in text
+    assert "barely correlate" in text and "WARNING" not in text
+    assert "vs profile" in text and "slower" in text
     service = load_scenario(out).designs[0].service_time
     assert (service.kind, service.jitter) == ("table", "lognormal")
     assert service.calibrated_from == ("low.csv", "high.csv")
