@@ -205,12 +205,17 @@ function(run) {
 
 
 def register_callbacks(app: dash.Dash, settings: Settings) -> None:
-    """Register this page's callbacks on ``app`` (and the header link's ``?run=``)."""
+    """Register this page's callbacks on ``app``, the header's Calibration link (its
+    ``?run=``) and its "data as of" (the ``--data`` bills this page reconciles with, also after
+    the Cost review showed an upload's)."""
     app.callback(Output("cal-body", "children"), Input("cal-run", "data"),
                  Input("cal-month-choice", "data"))(
         lambda run_id, month: calibration_components(settings, run_id, month))
     app.callback(Output("cal-month-choice", "data"), Input("cal-month", "value"),
                  prevent_initial_call=True)(lambda month: month)
+    app.callback(Output("data-as-of", "children", allow_duplicate=True),
+                 Input("cal-run", "data"), prevent_initial_call="initial_duplicate")(
+        lambda _run: f"data as of {logic.data_as_of(settings)}")  # the --data bills it uses
     for script, source in ((NAV_FROM_LINK, Input("scn-calibrate", "href")),
                            (NAV_FROM_RUN, Input("cal-run", "data"))):
         app.clientside_callback(script, Output("nav-calibration", "href", allow_duplicate=True),

@@ -267,6 +267,8 @@ def check_calibration(dash_duo, settings, bills: Path, tmp_path: Path) -> None:
     dash_duo.driver.get(f"{dash_duo.server_url}/calibration?run={run_id}")
     dash_duo.wait_for_element("#cal-table", timeout=60)
     dash_duo.wait_for_element("#cal-fig .main-svg", timeout=20)
+    dash_duo.wait_for_text_to_equal(  # the --data bills it reconciles with
+        "#data-as-of", "data as of 2026-10-20 00:00 UTC (2026-10 in progress)", timeout=10)
     link = dash_duo.find_element("#nav-calibration")
     assert link.get_attribute("href").endswith(f"/calibration?run={run_id}")
     dash_duo.find_element("#nav-scenarios").click()
@@ -367,10 +369,16 @@ def test_uploads_filters_and_empty_states(dash_duo, app, bills, settings, tmp_pa
     WebDriverWait(dash_duo.driver, 20).until(lambda _d: saved.is_file())
     assert saved.read_text().startswith("# Monthly cost review 2026-11 (by service)")
 
+    dash_duo.find_element("#nav-calibration").click()  # Calibration uses --data: so does the
+    dash_duo.wait_for_text_to_equal(                     # header there
+        "#data-as-of", "data as of 2026-10-20 00:00 UTC (2026-10 in progress)", timeout=10)
+
     shutil.rmtree(settings.upload_dir / token)  # an expired upload: said, not silently gone
-    dash_duo.driver.refresh()
+    dash_duo.driver.get(f"{dash_duo.server_url}/cost-review?upload={token}")
     dash_duo.wait_for_contains_text("#cr-filter-msg", "no longer on the server", timeout=20)
     assert dash_duo.find_element("#cr-source-text").text.startswith("--data folder")
+    dash_duo.wait_for_text_to_equal(
+        "#data-as-of", "data as of 2026-10-20 00:00 UTC (2026-10 in progress)", timeout=10)
 
     dash_duo.driver.set_window_size(390, 900)  # a phone: the page does not scroll sideways
     overflow = ("return document.documentElement.scrollWidth - "
