@@ -23,6 +23,7 @@ import hashlib
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -162,20 +163,39 @@ def with_contents(files: Files) -> Files:
 def sweep_files_dir() -> Path:
     """Return (creating it, mode 0700) the per-user cache of data files for sweep workers:
     ``$PLANNER_SWEEP_FILES``, else ``$XDG_CACHE_HOME/gpu-planner/sweep-files`` (``XDG_CACHE_HOME``
-    defaults to ``~/.cache``).
+    defaults to ``~/.cache``), else, where the home folder cannot be written (a container),
+    ``<temporary folder>/gpu-planner-sweep-files-<uid>``.
 
     Raises
     ------
     PlannerError
-        The folder belongs to another user or others may write to it.
+        The folder is a link, belongs to another user, or cannot be created.
     """
     explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return _private_folder(Path(explicit).expanduser())
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(explicit).expanduser() if explicit else \
-        Path(base).expanduser() / "gpu-planner" / "sweep-files"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        return _private_folder(Path(base).expanduser() / "gpu-planner" / "sweep-files")
+    except PlannerError:
+        import getpass
+
+        uid = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+        return _private_folder(Path(tempfile.gettempdir()) / f"gpu-planner-sweep-files-{uid}")
+
+
+def _private_folder(folder: Path) -> Path:
+    """Create ``folder`` (mode 0700) or check that an existing one is this user's own."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except OSError as exc:
+        raise PlannerError(f"{folder}: cannot create the sweep file cache ({exc.strerror or exc});"
+                           f" set ${CACHE_ENV} to a writable folder of yours") from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise PlannerError(f"{folder}: the sweep file cache is a link or not a folder; remove it "
+                           f"or set ${CACHE_ENV} to a folder of yours")
     if hasattr(os, "getuid"):
-        info = folder.stat()
         if info.st_uid != os.getuid():
             raise PlannerError(f"{folder}: the sweep file cache belongs to user {info.st_uid}, "
                                f"not to you ({os.getuid()}); set ${CACHE_ENV} to a folder of "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def _scenario(tmp_path: Path, table: str = TABLE, *, trace_rows: int = 0):
 
 
 def test_a_tampered_same_size_cached_copy_is_not_used(tmp_path, cache):
-    scenario, plan, job = _scenario(tmp_path)
+    _, plan, job = _scenario(tmp_path)
     shipped = job.with_contents()
     task = PointTask.of(plan.points[0])
     honest = run_point(shipped, task)
@@ -76,22 +77,32 @@ def test_a_tampered_same_size_cached_copy_is_not_used(tmp_path, cache):
 def test_the_cache_is_per_user_and_private(tmp_path, monkeypatch):
     monkeypatch.delenv("PLANNER_SWEEP_FILES", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # no kernel runs in this test
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     cache = tmp_path / "xdg" / "gpu-planner" / "sweep-files"
     assert sweep_files_dir() == cache
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     cache.chmod(0o777)
     sweep_files_dir()
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
-    if os.geteuid() == 0:  # only root can hand the folder to someone else
-        os.chown(cache, 54321, -1)
-        with pytest.raises(PlannerError, match="belongs to user 54321"):
-            sweep_files_dir()
+    if not hasattr(os, "getuid") or os.geteuid() != 0:
+        return  # only root can hand a folder to someone else
+    os.chown(cache, 54321, -1)  # someone else's: the per-user temporary folder is used
+    fallback = tmp_path / "tmp" / f"gpu-planner-sweep-files-{os.getuid()}"
+    assert sweep_files_dir() == fallback
+    assert stat.S_IMODE(fallback.stat().st_mode) == 0o700
+    os.chown(fallback, 54321, -1)  # a folder planted in /tmp by another user is refused
+    with pytest.raises(PlannerError, match="belongs to user 54321"):
+        sweep_files_dir()
+    monkeypatch.setenv("PLANNER_SWEEP_FILES", str(cache))
+    with pytest.raises(PlannerError, match=r"belongs to user 54321.*PLANNER_SWEEP_FILES"):
+        sweep_files_dir()
 
 
 def test_a_local_sweep_copies_no_data_file(tmp_path, cache):
-    """The local executor reads the files in place: the job holds no bytes, and nothing is
-    left in the cache or the temporary folder."""
-    scenario, plan, job = _scenario(tmp_path, trace_rows=60_000)
+    """The local executor reads the files in place: the job its workers get holds no bytes, and
+    nothing is written to the cache."""
+    scenario, _, job = _scenario(tmp_path, trace_rows=60_000)
     trace = Path(scenario.source_path).parent / "data" / "arrivals.csv"
     assert trace.stat().st_size > 400_000
     assert len(pickle.dumps(job)) < 50_000  # what each worker receives
