@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from costmodels.providers.redact import REDACTED, redact
 from domain.errors import CatalogError
 from planner.cli.main import app
+from tests.costmodels.fakes.aws_pricing import isolate_aws_env
 
 pytest.importorskip("boto3")
 
@@ -78,16 +79,8 @@ def echo_server() -> Iterator[ThreadingHTTPServer]:
 
 @pytest.fixture()
 def aws_env(monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    isolate_aws_env(monkeypatch, tmp_path, key_id=ACCESS_KEY_ID, secret=SECRET_KEY,
+                    token=SESSION_TOKEN)
     monkeypatch.setenv("PLANNER_PRICE_CACHE", str(tmp_path / "prices"))
 
 

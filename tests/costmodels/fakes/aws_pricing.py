@@ -413,3 +413,24 @@ def moto_server():
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                   "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_PRICING",
+                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                   "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
+
+
+def isolate_aws_env(monkeypatch: Any, tmp_path: Any, *, key_id: str = "testing",
+                    secret: str = "testing", token: str | None = None) -> None:
+    """Give boto3 exactly these credentials: no profile, config file, metadata service or
+    endpoint override from the machine running the tests."""
+    for name in AWS_ENV_CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    if token is not None:
+        monkeypatch.setenv("AWS_SESSION_TOKEN", token)
