@@ -4,7 +4,8 @@ A provider's error message is the remote end's text, and a hostile (or merely ve
 can echo the request back: its ``Authorization`` header, the session token, the access key id.
 Every message built from a provider's answer goes through :func:`redact`; the price refresh
 (:func:`redacted_errors`) also passes every error through it, with the live credential values
-of the session, before anything reaches the terminal.
+of the session, before anything reaches the terminal, and redacts every log record that reaches
+a root handler while it runs (:func:`redacted_logging`).
 
 :func:`redact` removes
 
@@ -28,13 +29,14 @@ temporary key from a long-term one without saying which).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
 
 from domain.errors import CatalogError, PlannerError
 
-__all__ = ["REDACTED", "redact", "redacted_errors"]
+__all__ = ["REDACTED", "RedactingFilter", "redact", "redacted_errors", "redacted_logging"]
 
 REDACTED = "<redacted>"
 """What a credential becomes (no square brackets: the CLI prints errors as Rich markup)."""
@@ -47,8 +49,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM private keys (a service account key file's private_key field, say)
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
                 re.DOTALL), REDACTED),
-    # quoted values: "SessionToken": "...", 'Authorization': '...', token="..."
-    (re.compile(rf"""(?i)(["']?\b(?:{_FIELD})\b["']?\s*[:=]\s*)(["'])(?:\\.|(?!\2).)*\2"""),
+    # quoted values: "SessionToken": "...", 'Authorization': b'...', token="..."
+    (re.compile(rf"""(?i)(["']?\b(?:{_FIELD})\b["']?\s*[:=]\s*b?)(["'])(?:\\.|(?!\2).)*\2"""),
      rf"\g<1>\g<2>{REDACTED}\g<2>"),
     # bare values, to the end of the line or the next , ; & ) or }: Authorization: AWS4-...
     (re.compile(rf"""(?i)(\b(?:{_FIELD})\b\s*[:=]\s*)(?!["'\s])[^\r\n"'}},;&)]+"""),
@@ -123,3 +125,36 @@ def redacted_errors(secrets: Iterable[str | None] = ()) -> Iterator[None]:
         raise CatalogError(f"the price API call failed ({type(exc).__name__}: "
                            f"{redact(str(exc), known)}); check the endpoint and credentials, "
                            "or use the built-in snapshot catalog instead") from None
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record with its message redacted (:func:`redact`)."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+@contextlib.contextmanager
+def redacted_logging(secrets: Iterable[str | None] = ()) -> Iterator[None]:
+    """Redact every log record that reaches a root handler (or Python's last-resort handler)
+    while the block runs: botocore, urllib3 and google-auth log request headers at DEBUG when a
+    user turns their logging on."""
+    guard = RedactingFilter(secrets)
+    handlers = [*logging.getLogger().handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        handler.addFilter(guard)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(guard)

@@ -13,7 +13,7 @@ import typer
 
 from costmodels.catalog import PROVIDERS, load_snapshot
 from costmodels.price_cache import default_catalog, write_cache
-from costmodels.providers.redact import redacted_errors
+from costmodels.providers.redact import redacted_errors, redacted_logging
 from domain.errors import CatalogError
 from planner.cli import options
 from planner.cli.common import emit, stderr_console, user_errors
@@ -146,7 +146,9 @@ def refresh_prices(
             if name == "gcp" and (frame["region"] == region).any():
                 frame = frame.filter(frame["region"] == region)  # e.g. a3-megagpu is us-east4 only
             types = sorted(set(frame["instance_type"]))
-        with redacted_errors():  # a remote error's text may echo the request's credentials
+        # a remote error's text may echo the request's credentials, and the clients log them at
+        # DEBUG when a user turns logging on
+        with redacted_logging(), redacted_errors():
             if name == "gcp":
                 from costmodels.providers.gcp import fetch_gcp_catalog  # google-cloud-billing
 

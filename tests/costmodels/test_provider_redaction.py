@@ -8,11 +8,15 @@ boto3 and google-cloud-billing clients call it as the product does.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import os
 import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -107,6 +111,37 @@ def test_refresh_prints_no_aws_credential_echoed_by_the_endpoint(echo_server, aw
     assert re.search(r"Signature=[0-9a-f]{8}", output) is None  # the request's signature
     assert "Signature=<redacted>" in output and "Traceback" not in output
     assert _leaks(output) == []
+
+
+def test_refresh_logs_no_credential_when_the_clients_log_at_debug(echo_server, aws_env,
+                                                                 monkeypatch):
+    """A user who turns botocore's DEBUG logging on sees the request headers, redacted.  The
+    credentials come from a profile file here, so only the patterns can find them."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    credentials = Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    credentials.write_text(f"[default]\naws_access_key_id = {ACCESS_KEY_ID}\n"
+                           f"aws_secret_access_key = {SECRET_KEY}\n"
+                           f"aws_session_token = {SESSION_TOKEN}\n")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    try:
+        url = f"http://127.0.0.1:{echo_server.server_port}"
+        result = CliRunner().invoke(app, [
+            "prices", "refresh", "--provider", "aws", "--instances", "p5.48xlarge",
+            "--endpoint-url-pricing", url, "--endpoint-url-ec2", url,
+            "--endpoint-url-savingsplans", url])
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    logged = stream.getvalue()
+    assert result.exit_code == 1
+    assert "X-Amz-Security-Token" in logged  # botocore did log the request's headers
+    assert _leaks(logged) == [] and _leaks(result.stdout + result.stderr) == []
 
 
 @pytest.mark.parametrize("how", ["token", "api key"])
