@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.errors import ScenarioError
 from planner.calibrate_result import Terms
 from planner.inputs_loadtest import LoadTest
 
@@ -241,15 +242,19 @@ def recover_batches(test: LoadTest, max_batch: int, max_wait_ms: float = 0.0,
     test : LoadTest
         A per-request test (arrivals sorted, latencies in arrival order).
     max_batch : int
-        The design's largest batch: a longer run of equal completions is split into batches of
-        at most this many (which then complete back to back at one instant only if the server
-        batched more than the design says).
+        The design's largest batch: a longer run of equal completions means the server batched
+        more (or ran more workers) than the design says, and is refused.
     max_wait_ms : float
         The design's wait for a batch to fill: a batch that was not full started back to back
         only if its oldest request had waited that long at the previous completion.
     warmup_s : float
         Batches whose first request arrived earlier are left out (the first kept batch is
         never timed: its predecessor is unknown).
+
+    Raises
+    ------
+    ScenarioError
+        More than ``max_batch`` requests completed together.
     """
     assert test.arrival_s is not None and test.latency_ms is not None
     arrival = test.arrival_s
@@ -259,9 +264,16 @@ def recover_batches(test: LoadTest, max_batch: int, max_wait_ms: float = 0.0,
     new[0] = True
     new[1:] = np.abs(np.diff(completion)) > tol_s
     starts = np.flatnonzero(new)
-    starts = _split_long(starts, arrival.size, max_batch)
     ends = np.append(starts[1:], arrival.size)
     size = ends - starts
+    if int(size.max()) > max_batch:
+        i = int(np.argmax(size > max_batch))
+        raise ScenarioError(
+            f"{test.path}: {int(size[i])} requests (sent from {arrival[starts[i]]:.6f} s) "
+            f"completed within {BATCH_TOLERANCE_MS:g} ms of each other, one batch on one worker, "
+            f"but the design batches at most {max_batch} (batching.max_batch); the test ran with "
+            f"other batching or more workers: give the design max_batch >= {int(size[i])} or "
+            "its fleet, or use --method terms")
     done = np.maximum.reduceat(completion, starts)
     first, last = arrival[starts], arrival[ends - 1]
     previous = np.concatenate(([np.nan], done[:-1]))
@@ -274,15 +286,6 @@ def recover_batches(test: LoadTest, max_batch: int, max_wait_ms: float = 0.0,
     gap_ms = np.where(back, (done - previous) * 1000.0, np.nan)
     return RecoveredBatches(test.name, size[keep].astype(np.int64), done[keep], back[keep],
                             gap_ms[keep])
-
-
-def _split_long(starts: np.ndarray, n: int, max_batch: int) -> np.ndarray:
-    """Split runs longer than ``max_batch`` into consecutive batches of at most ``max_batch``."""
-    ends = np.append(starts[1:], n)
-    if (ends - starts <= max_batch).all():
-        return starts
-    pieces = [np.arange(s, e, max_batch) for s, e in zip(starts, ends, strict=True)]
-    return np.concatenate(pieces)
 
 
 def in_loop_rows(batches: Sequence[RecoveredBatches], profile_ms: np.ndarray) -> list[BatchSizeRow]:

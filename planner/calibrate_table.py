@@ -53,7 +53,11 @@ def recover_all(replays: Sequence, n_workers: int, max_wait_ms: float, warmup_s:
         if reason is not None:
             summaries.append(TestBatches(test.name, reason))
             continue
-        batches = recover_batches(test, replay.max_batch, max_wait_ms, warmup_s)
+        try:
+            batches = recover_batches(test, replay.max_batch, max_wait_ms, warmup_s)
+        except ScenarioError as exc:  # e.g. a clock too coarse to tell batches apart
+            summaries.append(TestBatches(test.name, str(exc)))
+            continue
         recovered[test.name] = batches
         rows = in_loop_rows([batches], 1000.0 * replay.model.mean_s)
         summaries.append(TestBatches(test.name, None, batches.n_batches,

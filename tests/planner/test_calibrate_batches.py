@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,6 +157,11 @@ def test_back_to_back_needs_every_request_queued_at_the_previous_completion():
                     n_requests=5, arrival_s=late, latency_ms=(done - late) * 1000,
                     batch_size=None, columns="arrival_s, latency_ms")
     assert recover_batches(test, 4).back_to_back.tolist() == [False, False, False]
+    # more requests completing together than the design batches: another server
+    with pytest.raises(ScenarioError, match=r"late.csv: 2 requests \(sent from 0.000000 s\) "
+                                            r"completed within 0.05 ms .* at most 1 "
+                                            r"\(batching.max_batch\)"):
+        recover_batches(test, 1)
 
 
 def test_table_method_recovers_the_known_table_and_flags_the_extrapolation(files):
@@ -199,6 +205,24 @@ def test_multi_worker_design_skips_batch_recovery_with_the_reason(files):
     Draft202012Validator(generate("calibration")).validate(doc)
     assert doc["method_id"] == "terms" and doc["table"] is None
     assert doc["batches"][0]["skipped"].startswith("the design has 2 workers")
+
+
+def test_a_test_whose_batches_cannot_be_told_apart_is_refused_by_the_table_method(files,
+                                                                                 tmp_path):
+    # the first 20 requests logged as completing at one instant: more than max_batch (16)
+    lines = Path(files["low"]).read_text().splitlines()
+    rows = [[float(v) for v in line.split(",")] for line in lines[1:]]
+    together_s = rows[19][0] + 0.002
+    for row in rows[:20]:
+        row[1] = (together_s - row[0]) * 1000.0
+    merged = tmp_path / "merged.csv"
+    merged.write_text(lines[0] + "\n" + "".join(f"{a:.9f},{x:.6f}\n" for a, x in rows))
+    scenario = load_scenario(files["scenario"])
+    with pytest.raises(ScenarioError, match=r"--method table: no batches can be recovered from "
+                                            r"merged.csv \(.*merged.csv: 20 requests .* "
+                                            r"completed within 0.05 ms"):
+        calibrate_design(scenario, "gpu", load_scenario_inputs(scenario),
+                         [load_loadtest(str(merged))], method="table")
 
 
 def test_cli_writes_the_table_beside_the_scenario_and_it_runs(files):
