@@ -173,6 +173,8 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
     (``.<name>.<random>.part``) and renamed onto ``path`` only once complete, so a run that
     fails or is killed leaves the previous file (or none), never a torn one; the temporary file
     is removed on failure (a SIGKILL can leave it behind, hidden, never under ``path``'s name).
+    A ``path`` that is a link is followed (the file it names is replaced, the link kept); a pipe
+    or a device (``/dev/stdout``) is written directly.
     """
     path = Path(path)
     fmt = file_format or path.suffix.lower().lstrip(".")
@@ -180,11 +182,15 @@ def write_focus(frame: pl.LazyFrame, path: str | Path, *, file_format: str | Non
         raise BillingError(f"cannot write FOCUS as {fmt!r} ({path}); use a .parquet or .csv "
                            "output file")
     path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.resolve() if path.is_symlink() else path  # a link keeps pointing at the file
+    if target.exists() and not target.is_file():  # a pipe or a device: nothing to rename onto
+        _write(frame, target, fmt, version, parts)
+        return path
     # created by the writer itself, so it gets the usual permissions (umask), not mkstemp's 0600
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
     try:
         _write(frame, partial, fmt, version, parts)
-        os.replace(partial, path)
+        os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -48,7 +48,8 @@ def test_a_run_killed_while_appending_parts_leaves_the_old_file(tmp_path: Path) 
         read = read_billing({[str(s) for s in SOURCES]!r})
         focus_writer.write_focus(read.frame, {str(out)!r}, parts=read.parts)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
+                          check=False)
     assert done.returncode == -9, done.stderr.decode()[-2000:]
     assert out.read_bytes() == OLD
     # what the killed run left is hidden beside it, never under the output's name
@@ -76,3 +77,16 @@ def test_a_failed_csv_write_leaves_the_old_file_and_no_temporary(tmp_path: Path,
     written = pl.read_csv(out, infer_schema=False)
     assert written.height == read.frame.collect().height
     assert sorted(p.name for p in tmp_path.iterdir()) == ["focus.csv"]
+
+
+def test_a_link_is_followed_and_kept(tmp_path: Path) -> None:
+    real = tmp_path / "store" / "focus.csv"
+    real.parent.mkdir()
+    real.write_bytes(OLD)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    read = read_billing([str(SOURCES[0])])
+    write_focus(read.frame, link)
+    assert link.is_symlink() and link.resolve() == real
+    assert pl.read_csv(real, infer_schema=False).height == read.frame.collect().height
+    assert sorted(p.name for p in real.parent.iterdir()) == ["focus.csv"]
