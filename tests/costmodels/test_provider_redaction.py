@@ -71,7 +71,8 @@ class _EchoHeaders(BaseHTTPRequestHandler):
 def echo_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHeaders)
     server.aws_code = "AccessDeniedException"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield server
