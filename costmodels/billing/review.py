@@ -126,6 +126,9 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     if m is None or not 1 <= int(m.group(2)) <= 12:
         raise PlannerError(f"month {month!r} is not YYYY-MM; write e.g. --month 2026-10")
     year, mon = int(m.group(1)), int(m.group(2))
+    if (year, mon) >= (9999, 12) or year < 1:
+        raise PlannerError(f"month {month!r} is outside the months a date can bound (0001-01 to "
+                           f"9999-11); check the billing period and charge dates of the export")
     start = dt.datetime(year, mon, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=dt.UTC)
     return start, end
@@ -134,6 +137,9 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
 def previous_month(month: str) -> str:
     """Return the month before ``month`` ("YYYY-MM")."""
     start, _ = month_bounds(month)
+    if start.year == 1 and start.month == 1:
+        raise PlannerError(f"month {month!r} has no month before it; check the billing period "
+                           f"and charge dates of the export")
     prev = start - dt.timedelta(days=1)
     return f"{prev.year:04d}-{prev.month:02d}"
 
