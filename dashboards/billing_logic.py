@@ -123,7 +123,7 @@ class LoadedBills:
 
 @functools.lru_cache(maxsize=8)
 def _read(paths: tuple[str, ...], stamp: tuple[float, ...]) -> LoadedBills:
-    from planner.cli.billing import read_notes
+    from planner.reports.billing_read import read_notes
 
     read = billing_api()["read_billing"]([Path(p) for p in paths], compact=True)
     rows = read.frame.collect()

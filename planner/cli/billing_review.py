@@ -18,8 +18,9 @@ import typer
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.billing import EXIT_CODES_HELP, STRICT, read_exports, read_notes
+from planner.cli.billing import EXIT_CODES_HELP, STRICT, read_exports
 from planner.cli.common import emit, usage_errors, user_errors
+from planner.reports.billing_read import read_notes
 
 
 class ReviewFormat(str, Enum):
