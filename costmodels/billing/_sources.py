@@ -78,6 +78,14 @@ def _is_manifest(path: Path) -> dict | None:
     return None
 
 
+def _redacted(exc: BaseException) -> str:
+    """An S3 client error's text without credentials: a hostile or debugging endpoint may echo
+    the signed request's headers (key id, session token, signature) in its error."""
+    from costmodels.providers.redact import redact
+
+    return redact(str(exc))
+
+
 class SourceResolver:
     """Turn user inputs into :class:`SourceFile` objects, downloading and decompressing as needed.
 
@@ -109,7 +117,7 @@ class SourceResolver:
         try:
             self._client().download_file(bucket, key, str(target))
         except Exception as exc:  # botocore raises many types; name the object either way
-            raise BillingError(f"cannot download s3://{bucket}/{key} ({exc}); check the "
+            raise BillingError(f"cannot download s3://{bucket}/{key} ({_redacted(exc)}); check the "
                                "bucket, key and credentials") from exc
         return target
 
@@ -123,8 +131,8 @@ class SourceResolver:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 keys.extend(obj["Key"] for obj in page.get("Contents", []))
         except Exception as exc:
-            raise BillingError(f"cannot list {uri} ({exc}); check the bucket name, the prefix "
-                               "and your AWS credentials") from exc
+            raise BillingError(f"cannot list {uri} ({_redacted(exc)}); check the bucket name, the "
+                               "prefix and your AWS credentials") from exc
         if prefix in keys:
             keys = [prefix]
         else:
