@@ -111,7 +111,7 @@ def sweep_schema() -> dict[str, Any]:
         "price_catalog": (str, ...), "price_catalog_as_of": (str | None, ...),
         "cheapest_feasible": (Row | None, ...), "pareto_latency": (list[str], ...),
         "pareto_attainment": (list[str], ...), "sensitivity": (list[Sensitivity], ...),
-        "points": (list[Point], ...)}
+        "points": (list[Point], ...), "notes": (list[str], ...)}
     root = create_model("SweepDocument", __base__=Doc, __doc__="A sweep's points, Pareto "
                         "fronts, cheapest feasible point and its sensitivity (planner sweep "
                         "--format json).", **fields)

@@ -32,9 +32,10 @@ from planner.sweep.store import SweepStore
 __all__ = ["ARRIVAL_FACTORS", "SCHEMA_VERSION", "SPOT_FACTORS", "SweepResult", "default_output",
            "run_sweep"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the sweep's JSON (``planner sweep --format json``, ``kind: sweep``); its JSON
-Schema is ``planner schema sweep``."""
+Schema is ``planner schema sweep``. 2: ``notes`` (what reading the output folder reported, e.g. a
+damaged line of ``points.jsonl`` skipped and run again)."""
 ARRIVAL_FACTORS = (0.8, 1.2)
 SPOT_FACTORS = (0.5, 2.0)
 SweepProgress = Callable[[int, int], None]
@@ -110,6 +111,7 @@ class SweepResult:
                              "meets_constraints": None if c.row is None
                              else self.is_feasible(c.row)} for c in self.sensitivity],
             "points": [{**r, "feasible": self.is_feasible(r)} for r in self.rows],
+            "notes": list(self.notes),
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -462,6 +462,17 @@ def test_cli_table_and_json(tmp_path):
     assert doc["counts"]["resumed"] == 6 and doc["counts"]["ran_now"] == 0
     assert doc["cheapest_feasible"]["point_id"] in doc["pareto_latency"] or \
         doc["cheapest_feasible"] is not None
+    assert doc["notes"] == []
+    # a damaged line in the middle: skipped, its point run again, and the JSON says so
+    points = out / "points.jsonl"
+    lines = points.read_text().splitlines()
+    points.write_text("\n".join([lines[0], lines[1][:20], *lines[2:]]) + "\n")
+    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir", str(out),
+                              "--format", "json", "--quiet", "--no-sensitivity"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["counts"]["resumed"] == 5 and doc["counts"]["ran_now"] == 1
+    assert len(doc["notes"]) == 1 and "line 2: skipped" in doc["notes"][0]
 
 
 def test_cli_markdown_html_and_parquet(tmp_path):
