@@ -72,6 +72,7 @@ class BatchPattern:
             context.progress(design.name, 0, 1)
         origin = steady_origin(build_arrivals(workload, inputs), design.schedule)
         _check_horizon(context, origin)
+        _check_checkpoints(context, float(service.mean_s[design.batching.max_batch]), interval)
         sim = simulate(BatchSpec(
             arrivals=origin.arrivals, service=service, nodes=f.nodes,
             workers_per_node=f.workers_per_node, max_batch=design.batching.max_batch,
@@ -163,6 +164,39 @@ def _checkpoint_interval(design: schema.BatchDesign, rate: float) -> float | Non
         return ck.interval_s
     mtbf_s = 3600.0 / (design.fleet.nodes * rate) if rate > 0 else None
     return young_daly_interval_s(max(ck.cost_s, 1e-9), mtbf_s) if mtbf_s else None
+
+
+MAX_CHECKPOINTS_PER_JOB = 10_000_000
+"""Most checkpoints a job may expect: the kernel steps through each (a 1e-9 s interval, or a
+service time of 1.7e10 ms per record with a 30 min interval, ran for hours)."""
+
+
+def _check_checkpoints(context: DesignContext, batch_s: float, interval: float | None) -> None:
+    """Refuse a checkpoint interval that splits a job's expected work (the records of its
+    longest period at the gang's throughput; traces are not sized here) into more than
+    :data:`MAX_CHECKPOINTS_PER_JOB` segments (input error)."""
+    arrivals, design = context.workload.arrivals, context.design
+    rate = getattr(arrivals, "rate_rps", None) or getattr(arrivals, "mean_rate_rps", None)
+    if interval is None or rate is None:
+        return
+    sched, f = design.schedule, design.fleet
+    if sched.period_s is not None:
+        period = sched.period_s
+    else:
+        starts = sorted(sched.at_s or ())
+        period = max(b - a for a, b in zip(starts, [*starts[1:], starts[0] + DAY_S], strict=True))
+    throughput = f.nodes * f.workers_per_node * design.batching.max_batch / batch_s
+    work_s = rate * period / throughput
+    if work_s / interval <= MAX_CHECKPOINTS_PER_JOB:
+        return
+    index = context.scenario.designs.index(design)
+    derived = design.checkpoint.interval_s == "young_daly"
+    field = "checkpoint.cost_s" if derived else "checkpoint.interval_s"
+    raise ScenarioError(
+        f"designs[{index}].{field}: a job of about {work_s:,.3g} s of work ({rate * period:,.3g} "
+        f"records at {throughput:,.3g} records/s) would write {work_s / interval:,.3g} "
+        f"checkpoints, one every {interval:g} s (more than {MAX_CHECKPOINTS_PER_JOB:,}); "
+        "lengthen the interval, or check the service time")
 
 
 def _check_horizon(context: DesignContext, origin: SteadyOrigin) -> None:

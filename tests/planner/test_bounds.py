@@ -215,3 +215,20 @@ def test_an_autoscaler_window_of_more_than_10000_intervals_is_refused(tmp_path):
     assert res.exit_code == 1, res.output
     assert "designs[0].fleet.autoscaling.window_s: spans at most 10,000 intervals" in res.output
     assert "Traceback" not in res.output and not isinstance(res.exception, SystemError)
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("checkpoint", {"interval_s": 1e-9, "cost_s": 30}, "designs[0].checkpoint.interval_s"),
+    ("service_time", {"kind": "linear", "base_ms": 5, "per_item_ms": 1.6e10},
+     "designs[0].checkpoint.interval_s"),
+])
+def test_a_batch_job_of_more_than_ten_million_checkpoints_is_refused(tmp_path, field, value,
+                                                                     named):
+    # Both ran for hours in the batch kernel, which steps through every checkpoint: 500M
+    # records a day at 2 x 1024 / 25.5 ms = 8.0e4 records/s is 6,200 s of work, 6.2e12
+    # checkpoints at 1e-9 s; at 1.6e10 ms per record (a batch of 1,024: 1.6e10 s) the work is
+    # 4e15 s, 2.2e12 checkpoints at 30 min.
+    path = _scenario("nightly-recsys.yaml", tmp_path, _set(("designs", 0, field), value))
+    res = runner.invoke(app, ["compare", str(path), "-q"])
+    assert res.exit_code == 1, res.output
+    assert f"{named}: a job of about" in res.output and "checkpoints" in res.output
