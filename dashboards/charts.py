@@ -7,12 +7,15 @@ with the SLO drawn as a line here.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 from dash import html
 
 from planner.reports import llm as llm_report
 from planner.reports import llm_charts
+from planner.reports.formatting import TIME_UNITS, time_unit
 from planner.reports.html import distribution_figures, pareto_figure, timeline_figure
 from planner.reports.sections import (
     NA,
@@ -28,6 +31,16 @@ THEME = "plotly_white"
 LLM_FIGURES = ("ttft", "tpot", "kv", "running")
 """Figures of LLM designs (TTFT, TPOT, KV utilisation, running/waiting), shown when a design
 of the run is an LLM design."""
+TIME_FIGURES = ("fleet", "queue", "kv", "running")
+"""Figures whose x axis is simulated time (drawn in s, min or h, whichever reads best)."""
+EMPTY_TITLES = {"distribution": "Latency distribution", "pareto": "Cost per month against latency",
+                "fleet": "Fleet size over time", "queue": "Queue length over time",
+                "purchase": "Cost over the horizon by purchase option", "ttft": "TTFT distribution",
+                "tpot": "TPOT distribution", "kv": "KV-cache utilisation over time",
+                "running": "Running and waiting requests over time"}
+"""Titles of the charts that have no data in a run (the figure then says why)."""
+LOG_SPAN_DECADES = 2.0
+"""An axis whose positive values span at least this many decades is drawn on a log scale."""
 
 
 def table_component(table: Table, table_id: str) -> html.Table:
@@ -71,6 +84,9 @@ def pareto_with_slo(result: RunResult) -> tuple[Any | None, list[str]]:
     if built is None:
         return None, [f"{d.name}: cost n/a" for d in result.designs]
     fig, left_out = built
+    for trace in fig.data:  # names next to close points overlap: the legend names them
+        if trace.mode == "markers+text":
+            trace.mode = "markers"
     wanted = {"latency": ("latency", "e2e")}.get(pareto_metric(result), (pareto_metric(result),))
     seen = set()
     for d in result.designs:
@@ -79,7 +95,8 @@ def pareto_with_slo(result: RunResult) -> tuple[Any | None, list[str]]:
                 seen.add(slo.latency_ms)
                 fig.add_vline(x=slo.latency_ms, line_dash="dash", line_color="#c0392b",
                               annotation_text=f"SLO {llm_report.bound_text(d, slo)}",
-                              annotation_position="top right")
+                              annotation_position="top right",
+                              annotation_yshift=-18 * (len(seen) - 1))  # one under another
     return fig, left_out
 
 
@@ -132,13 +149,91 @@ def fleet_figure(result: RunResult) -> Any | None:
     return timeline_figure(result)
 
 
-def empty_figure(message: str) -> dict[str, Any]:
-    """Return a blank figure that says ``message`` (for charts with no data)."""
+def empty_figure(message: str, title: str = "") -> dict[str, Any]:
+    """Return a blank figure titled ``title`` that says ``message`` (a chart with no data)."""
     return {"data": [], "layout": {
-        "template": THEME, "height": 220, "xaxis": {"visible": False},
+        "meta": {"title": title}, "template": THEME, "height": 220, "xaxis": {"visible": False},
         "yaxis": {"visible": False},
         "annotations": [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
                          "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#57606a"}}]}}
+
+
+def decades(values: Iterable[Any]) -> float:
+    """Return how many decades the positive finite ``values`` span (0 with fewer than two)."""
+    known = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)
+             and v > 0]
+    return math.log10(max(known) / min(known)) if len(known) > 1 else 0.0
+
+
+def _axis_values(fig: Any, axis: str) -> list[Any]:
+    return [v for trace in fig.data for v in (getattr(trace, axis, None) or ())]
+
+
+def _scale_time(fig: Any) -> None:
+    """Redraw a time axis given in simulated seconds in the unit that reads best (s, min or h)."""
+    seconds = [v for v in _axis_values(fig, "x") if isinstance(v, (int, float))]
+    if not seconds:
+        return
+    unit = time_unit(max(seconds) * 1000.0)
+    unit = "s" if unit == "ms" else unit
+    per_unit = TIME_UNITS[unit] / 1000.0
+    for trace in fig.data:
+        if trace.x is not None:
+            trace.x = [v / per_unit for v in trace.x]
+    fig.update_xaxes(title_text=f"simulated time ({unit})")
+
+
+def finish_figure(fig: Any, *, time_axis: bool = False, stacked: bool = False) -> Any:
+    """Return ``fig`` made readable on any screen: a legend always (below the plot, so it never
+    covers data or labels), time in s/min/h, a log axis where positive values span
+    :data:`LOG_SPAN_DECADES` decades or more (linear otherwise, and always for a stacked or
+    time axis), margins that make room for every tick label, and no title inside the plot (the
+    page shows it above the chart as text: it wraps on a phone and screen readers read it;
+    see :func:`chart_title`)."""
+    fig.layout.meta = {"title": chart_title(fig)}
+    if time_axis:
+        _scale_time(fig)
+    for axis in ("x", "y"):
+        if (axis == "x" and time_axis) or (axis == "y" and stacked):
+            continue
+        values = _axis_values(fig, axis)
+        if not values or not all(isinstance(v, (int, float)) for v in values):
+            continue  # a categorical axis (design names)
+        log = decades(values) >= LOG_SPAN_DECADES and min(values) > 0
+        getattr(fig, f"update_{axis}axes")(type="log" if log else "linear")
+    for trace in fig.data:  # a line of one or two points draws nothing: mark the points
+        if getattr(trace, "mode", None) == "lines" and trace.x is not None and len(trace.x) < 3:
+            trace.mode = "lines+markers"
+    fig.update_layout(
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.22, "yanchor": "top"},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=None,
+        uirevision="keep",
+    )
+    fig.update_xaxes(automargin=True, title_standoff=8)
+    fig.update_yaxes(automargin=True, title_standoff=8)
+    return fig
+
+
+def graph_height_px(fig: Any) -> int:
+    """Return the height to draw ``fig`` at: its layout's, plus a line per two legend entries
+    (the legend sits under the plot, so on a phone it wraps to one entry a line)."""
+    if isinstance(fig, dict):
+        return int(fig.get("layout", {}).get("height") or 400)
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    return int((fig.layout.height or 400) + 20 * ((entries + 1) // 2))
+
+
+def chart_title(fig: Any) -> str:
+    """Return a chart's title: the builder's, kept in ``layout.meta`` once the figure is
+    finished (a figure object or an empty figure's dict)."""
+    if isinstance(fig, dict):
+        return str(fig.get("layout", {}).get("meta", {}).get("title", ""))
+    meta = fig.layout.meta
+    if isinstance(meta, dict) and meta.get("title"):
+        return str(meta["title"])
+    return str(fig.layout.title.text or "")
 
 
 def figures(result: RunResult) -> dict[str, Any]:
@@ -161,7 +256,9 @@ def figures(result: RunResult) -> dict[str, Any]:
                     "running": llm_charts.queue_figure(result)})
         notes.update(ttft="no TTFT recorded", tpot="no TPOT recorded",
                      kv="no KV-cache timeline", running="no engine queue timeline")
-    result_figs = {k: (v if v is not None else empty_figure(notes[k])) for k, v in out.items()}
+    result_figs = {k: (finish_figure(v, time_axis=k in TIME_FIGURES, stacked=k == "purchase")
+                       if v is not None else empty_figure(notes[k], EMPTY_TITLES.get(k, "")))
+                   for k, v in out.items()}
     result_figs["left_out"] = left_out
     return result_figs
 
@@ -174,8 +271,9 @@ def slo_list(result: RunResult) -> html.Ul:
                     for d in result.designs], id="scn-slo")
 
 
-def result_components(result: RunResult, run_id: str) -> list[Any]:
-    """Return the page's results: a status line, the comparison, the charts, cost by purchase."""
+def result_components(result: RunResult, run_id: str, inputs: str | None = None) -> list[Any]:
+    """Return the page's results: a status line naming the inputs they came from (``inputs``),
+    the comparison, the charts, cost by purchase."""
     from dash import dcc
 
     from planner.reports.sections import recommended_name
@@ -185,11 +283,14 @@ def result_components(result: RunResult, run_id: str) -> list[Any]:
     best = recommended_name(result)
     status = (f"Simulated {len(result.designs)} design(s) x {reps} replications in "
               f"{result.wall_s:.1f} s. Recommended (cheapest meeting its SLO): "
-              f"{best or 'none'}.")
+              f"{best or 'none'}." + (f" Inputs: {inputs}." if inputs else ""))
     keys = ("distribution", "pareto", "fleet", "queue", "purchase",
             *(k for k in LLM_FIGURES if k in figs))
-    graphs = [dcc.Graph(id=f"scn-fig-{key}", figure=figs[key],
-                        config={"displaylogo": False, "responsive": True})
+    graphs = [html.Figure([html.Figcaption(chart_title(figs[key]), id=f"scn-fig-{key}-title"),
+                           dcc.Graph(id=f"scn-fig-{key}", figure=figs[key],
+                                     style={"height": f"{graph_height_px(figs[key])}px"},
+                                     config={"displaylogo": False, "responsive": True})],
+                          className="chart", **{"aria-labelledby": f"scn-fig-{key}-title"})
               for key in keys]
     children: list[Any] = [
         html.Div(status, className="msg ok", id="scn-run-status", **{"data-run": run_id}),

@@ -12,7 +12,8 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import charts
 from dashboards import scenario_logic as logic
-from dashboards.settings import Settings, instance_keys
+from dashboards import scenario_status as status
+from dashboards.settings import Settings
 from domain.errors import PlannerError
 
 _NUMBER_FIELDS = {
@@ -37,18 +38,20 @@ FIELDS = GLOBAL_INPUTS + DESIGN_INPUTS
 
 
 def message(text: str, kind: str = "error") -> html.Div:
-    """Return a message box (``error``, ``info`` or ``ok``)."""
-    return html.Div(text, className=f"msg {kind}")
+    """Return a message box (``error``, ``info`` or ``ok``); an error is announced at once by
+    screen readers (``role=alert``), the others politely (``role=status``)."""
+    return html.Div(text, className=f"msg {kind}", role="alert" if kind == "error" else "status")
 
 
 def field(field: str) -> html.Div:
+    """Return one labelled control of the page, with the place its problem is shown."""
     fid = f"scn-in-{field}"
     if field == "instance":
-        control = dcc.Dropdown(id=fid, options=instance_keys(), clearable=False)
-        label = "instance type (catalog)"
+        control = dcc.Dropdown(id=fid, options=[], clearable=False)
+        label = "instance type ($/h for the purchase option)"
     elif field == "purchase":
-        control = dcc.Dropdown(id=fid, options=list(logic.PURCHASE_OPTIONS), clearable=False)
-        label = "purchase option"
+        control = dcc.Dropdown(id=fid, options=[], clearable=False)
+        label = "purchase option ($/h for the instance)"
     elif field == "replications":
         control = dcc.Slider(id=fid, min=2, max=32, step=1, value=None,
                              marks={2: "2", 8: "8", 16: "16", 32: "32"},
@@ -57,7 +60,10 @@ def field(field: str) -> html.Div:
     else:
         label = _NUMBER_FIELDS[field]
         control = dcc.Input(id=fid, type="number", debounce=True)  # the schema checks bounds
-    return html.Div([html.Label(label, htmlFor=fid), control], className="field")
+    return html.Div([html.Label(label, htmlFor=fid, id=f"{fid}-label"), control,
+                     html.Div(id=f"scn-err-{field}", className="field-error",
+                              **{"aria-live": "polite"})],
+                    className="field", id=f"scn-field-{field}")
 
 
 def choice_options(settings: Settings, extra: str | None = None) -> list[dict[str, str]]:
@@ -120,6 +126,32 @@ def on_design_notes(base: dict[str, Any] | None, design: str | None):
                     id="scn-design-notes-text")
 
 
+def on_fleet_choices(base: dict[str, Any] | None, design: str | None,
+                     edits: dict[str, Any] | None):
+    """Return (instance options, purchase options, notes, instance, purchase) of the design
+    being edited: only pairs with a price, each with its $/h
+    (:func:`scenario_choices.fleet_choices`).
+
+    The values are sent with the options: a dropdown drops a value its options lack, so a value
+    that arrived before its options would be lost.
+    """
+    from dashboards.scenario_choices import fleet_choices
+    from dashboards.settings import catalog
+
+    if not base or not design:
+        return [], [], None, None, None
+    own = _edits_for(edits, base["choice"])
+    data = logic.apply_edits(base["data"], own)
+    values = logic.current_values(base["data"], own, design)
+    try:
+        choices = fleet_choices(catalog(), data, design)
+    except PlannerError as exc:  # no catalog: nothing can be priced
+        return [], [], message(f"prices: n/a ({exc})"), no_update, no_update
+    notes = message("; ".join(choices.notes), "info") if choices.notes else None
+    return (choices.instances, choices.purchases, notes, values["instance"],
+            values["purchase"])
+
+
 def on_inputs(base: dict[str, Any] | None, design: str | None, edits: dict[str, Any] | None,
               values: list[Any]):
     """Return the edits store after an input changed."""
@@ -130,17 +162,36 @@ def on_inputs(base: dict[str, Any] | None, design: str | None, edits: dict[str, 
     return {"scenario": base["choice"], "values": new}
 
 
-def on_edits(settings: Settings, choice: str | None, edits: dict[str, Any] | None):
-    """Return (URL query, validation message) of the current view."""
+def on_edits(settings: Settings, choice: str | None, edits: dict[str, Any] | None,
+             base: dict[str, Any] | None = None, design: str | None = None) -> list[Any]:
+    """Return the URL query and the validation message of the current view, then each
+    control's class (``field invalid`` when a problem is about it) and problem text, in
+    :data:`FIELDS` order, then the design picker's class.
+
+    A problem is shown at its control with the design it is about (``big: fleet.nodes must be
+    >= 1 ...``); when that is not the design being edited, the design picker is marked too.
+    """
     values = _edits_for(edits, choice)
     query = logic.state_to_query(choice, values)
+    fine = ["field"] * len(FIELDS) + [None] * len(FIELDS) + ["field"]
     try:
         scenario = logic.build_scenario(settings, choice, values)
     except PlannerError as exc:
-        return query, message(str(exc))
+        names = logic.design_names(base["data"]) if base else []
+        problems = status.field_problems(str(exc), names)
+        classes = {p.field: "field invalid" for p in problems}
+        texts: dict[str, list[str]] = {}
+        for p in problems:
+            texts.setdefault(p.field, []).append(p.text)
+        other = any(p.design not in (None, design) for p in problems)
+        return [query, message(status.name_designs(str(exc), names))] \
+            + [classes.get(f, "field") for f in FIELDS] \
+            + ["; ".join(texts[f]) if f in texts else None for f in FIELDS] \
+            + ["field invalid" if other else "field"]
     changed = ", ".join(f"{k}={v}" for k, v in sorted(values.items())) or "none"
-    return query, message(f"valid: {len(scenario.designs)} design(s) x {scenario.replications} "
-                          f"replications over {scenario.horizon_s:g} s; edits: {changed}", "ok")
+    return [query, message(f"valid: {len(scenario.designs)} design(s) x "
+                           f"{scenario.replications} replications over "
+                           f"{scenario.horizon_s:g} s; edits: {changed}", "ok"), *fine]
 
 
 def on_download(settings: Settings, which: str | None, choice: str | None,
@@ -161,16 +212,54 @@ def on_download(settings: Settings, which: str | None, choice: str | None,
 
 
 def on_run(settings: Settings, set_progress, choice: str | None, edits: dict[str, Any] | None):
-    """Run the view; return (results, run id, message, calibration link)."""
+    """Run the view; return (results, run id, message, calibration link, the run's inputs,
+    progress value, progress max, progress text).
+
+    The progress bar ends at n/n with the run's time: the last replication's progress report
+    can arrive after the job has ended, so the result carries the final count itself.
+    """
+    import time
+
     def progress(done: int, total: int) -> None:
         set_progress((str(done), str(total), f"{done}/{total} replications"))
 
+    inputs = {"scenario": choice, "values": _edits_for(edits, choice)}
+    began = time.perf_counter()
     try:
-        view = logic.run_view(settings, choice, _edits_for(edits, choice), progress)
+        view = logic.run_view(settings, choice, inputs["values"], progress)
     except PlannerError as exc:
-        return None, None, message(str(exc)), "/calibration"
-    return (charts.result_components(view.result, view.run_id), view.run_id, None,
-            f"/calibration?run={view.run_id}")
+        return (None, None, message(str(exc)), "/calibration", None, "0", "1",
+                "run failed: see the message below")
+    n_total = len(view.result.designs) * int(view.result.scenario.get("replications") or 0)
+    return (charts.result_components(view.result, view.run_id, status.inputs_text(inputs)),
+            view.run_id, None, f"/calibration?run={view.run_id}", inputs, str(n_total),
+            str(n_total), (f"{n_total}/{n_total} replications, done in "
+                          f"{time.perf_counter() - began:.1f} s"))
+
+
+def on_cancel(n_clicks: int | None, value: str | None, maximum: str | None):
+    """Return (run message, progress text) after Cancel: what was stopped, and that the results
+    on screen (if any) are from the previous run."""
+    if not n_clicks:
+        return no_update, no_update
+    done = f" after {value}/{maximum} replications" if value not in (None, "0") else ""
+    return (message(f"Run cancelled{done}: nothing was saved. Results below, if any, are from "
+                    "the previous run; press Run to start again.", "info"),
+            f"cancelled{done}")
+
+
+def on_stale(ran: dict[str, Any] | None, choice: str | None, edits: dict[str, Any] | None):
+    """Return (stale notice, results class): results of other inputs than the page's are
+    marked stale, naming what changed since their run."""
+    now = {"scenario": choice, "values": _edits_for(edits, choice)}
+    changes = status.input_changes(ran, now)
+    if not changes:
+        return None, "results"
+    return (html.Div([html.Strong("Stale results: "),
+                      "the inputs changed since this run (" + "; ".join(changes)
+                      + "). Press Run to update them."],
+                     className="msg warn", id="scn-stale-text", role="status"),
+            "results stale")
 
 
 
@@ -186,6 +275,10 @@ def register_run(app, settings: Settings) -> None:
     app.callback(
         Output("scn-results", "children"), Output("scn-run-id", "data"),
         Output("scn-run-msg", "children"), Output("scn-calibrate", "href"),
+        Output("scn-run-inputs", "data"),
+        Output("scn-progress", "value", allow_duplicate=True),
+        Output("scn-progress", "max", allow_duplicate=True),
+        Output("scn-progress-text", "children", allow_duplicate=True),
         Input("scn-run", "n_clicks"), State("scn-choice", "value"), State("scn-edits", "data"),
         background=True,
         prevent_initial_call=True,

@@ -89,10 +89,3 @@ def prices_as_of() -> str:
         return f"n/a ({exc})"
     return f"{cat.as_of} ({cat.label})"
 
-
-def instance_keys() -> list[str]:
-    """Return the catalog's instance keys (``aws:p5.48xlarge`` ...), sorted."""
-    try:
-        return list(catalog().instance_keys())
-    except Exception:  # noqa: BLE001 - an empty list only disables the picker
-        return []

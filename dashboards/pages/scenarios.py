@@ -15,12 +15,15 @@ from dashboards.scenario_view import (
     choice_options,
     field,
     message,
+    on_cancel,
     on_choice,
     on_design,
     on_design_notes,
     on_download,
     on_edits,
+    on_fleet_choices,
     on_inputs,
+    on_stale,
     on_upload,
     register_run,
 )
@@ -47,27 +50,32 @@ def layout(**query: Any) -> html.Div:
                       dcc.Dropdown(id="scn-choice", options=choice_options(settings, choice),
                                    value=choice, clearable=False)], className="field grow"),
             dcc.Upload(id="scn-upload", children=html.Div(
-                "Upload a scenario YAML (at most 256 KB): drop it here or click"),
+                "Upload a scenario YAML (at most 256 KB): drop it here or click",
+                role="button", tabIndex="0", **{"aria-label": "upload a scenario YAML file"}),
                 className="upload grow", multiple=False),
         ], className="row panel"),
-        html.Div(notes, id="scn-upload-msg"),
-        html.Div(id="scn-load-msg"),
+        html.Div(notes, id="scn-upload-msg", **{"aria-live": "polite"}),
+        html.Div(id="scn-load-msg", **{"aria-live": "polite"}),
         html.Div([
             html.H3("Scenario-wide"),
             html.Div([field(f) for f in GLOBAL_INPUTS], className="grid"),
             html.H3("Design"),
-            html.Div([html.Div([html.Label("design to edit", htmlFor="scn-design"),
+            html.Div([html.Div([html.Label("design to edit", htmlFor="scn-design",
+                                           id="scn-design-label"),
                                 dcc.Dropdown(id="scn-design", clearable=False)],
-                               className="field")] + [field(f) for f in DESIGN_INPUTS],
-                     className="grid"),
+                               className="field", id="scn-field-design")]
+                     + [field(f) for f in DESIGN_INPUTS], className="grid"),
+            html.Div(id="scn-fleet-notes", **{"aria-live": "polite"}),
         ], className="panel"),
-        html.Div(id="scn-design-notes"),
-        html.Div(id="scn-validation"),
+        html.Div(id="scn-design-notes", **{"aria-live": "polite"}),
+        html.Div(id="scn-validation", **{"aria-live": "polite"}),
         html.Div([
             html.Button("Run", id="scn-run", className="primary", n_clicks=0),
             html.Button("Cancel", id="scn-cancel", disabled=True, n_clicks=0),
-            html.Progress(id="scn-progress", value="0", max="1"),
-            html.Span(id="scn-progress-text", className="muted"),
+            html.Progress(id="scn-progress", value="0", max="1",
+                          **{"aria-label": "run progress (replications done)"}),
+            html.Span(id="scn-progress-text", className="muted", role="status",
+                      **{"aria-live": "polite"}),
             html.Span(style={"flex": "1"}),
             html.Button("Scenario YAML", id="scn-dl-yaml", n_clicks=0),
             html.Button("JSON results", id="scn-dl-json", n_clicks=0),
@@ -76,15 +84,19 @@ def layout(**query: Any) -> html.Div:
         ], className="row panel"),
         html.Div(id="scn-dl-msg"),
         html.Div([html.Span("share this view: ", className="muted"),
+                  html.Label("share this view (URL)", htmlFor="scn-share",
+                             className="visually-hidden"),
                   dcc.Input(id="scn-share", type="text", readOnly=True, className="share"),
                   dcc.Link("compare with the bills (Calibration)", id="scn-calibrate",
                            href="/calibration")], className="row"),
-        html.Div(id="scn-run-msg"),
-        dcc.Loading(html.Div(id="scn-results"), type="dot"),
+        html.Div(id="scn-run-msg", **{"aria-live": "assertive"}),
+        html.Div(id="scn-stale", **{"aria-live": "polite"}),
+        dcc.Loading(html.Div(id="scn-results", className="results"), type="dot"),
         dcc.Store(id="scn-base"),
         dcc.Store(id="scn-edits", data={"scenario": choice, "values": edits}),
         dcc.Store(id="scn-query"),
         dcc.Store(id="scn-run-id"),
+        dcc.Store(id="scn-run-inputs"),
         html.Div(id="scn-url-dummy", hidden=True),
     ])
 
@@ -124,8 +136,47 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
 
     app.callback(
         Output("scn-query", "data"), Output("scn-validation", "children"),
-        Input("scn-edits", "data"), Input("scn-base", "data"), State("scn-choice", "value"),
-    )(lambda edits, base, choice: on_edits(settings, base["choice"] if base else choice, edits))
+        [Output(f"scn-field-{f}", "className") for f in FIELDS],
+        [Output(f"scn-err-{f}", "children") for f in FIELDS],
+        Output("scn-field-design", "className"),
+        Input("scn-edits", "data"), Input("scn-base", "data"), Input("scn-design", "value"),
+        State("scn-choice", "value"),
+    )(lambda edits, base, design, choice: on_edits(
+        settings, base["choice"] if base else choice, edits, base, design))
+
+    app.callback(
+        Output("scn-in-instance", "options"), Output("scn-in-purchase", "options"),
+        Output("scn-fleet-notes", "children"),
+        Output("scn-in-instance", "value", allow_duplicate=True),
+        Output("scn-in-purchase", "value", allow_duplicate=True),
+        Input("scn-base", "data"), Input("scn-design", "value"), Input("scn-edits", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(on_fleet_choices)
+
+    app.callback(
+        Output("scn-stale", "children"), Output("scn-results", "className"),
+        Input("scn-run-inputs", "data"), Input("scn-choice", "value"), Input("scn-edits", "data"),
+    )(on_stale)
+
+    app.callback(
+        Output("scn-run-msg", "children", allow_duplicate=True),
+        Output("scn-progress-text", "children", allow_duplicate=True),
+        Input("scn-cancel", "n_clicks"), State("scn-progress", "value"),
+        State("scn-progress", "max"),
+        prevent_initial_call=True,
+    )(on_cancel)
+
+    app.clientside_callback(  # a new run starts from an empty bar, not the last run's full one
+        """
+        function(n) {
+            return ["0", "1", n ? "starting…" : window.dash_clientside.no_update];
+        }
+        """,
+        Output("scn-progress", "value", allow_duplicate=True),
+        Output("scn-progress", "max", allow_duplicate=True),
+        Output("scn-progress-text", "children", allow_duplicate=True),
+        Input("scn-run", "n_clicks"), prevent_initial_call=True,
+    )
 
     app.clientside_callback(
         """

@@ -24,46 +24,232 @@ def severe(dash_duo) -> list:
     return [entry for entry in (dash_duo.get_logs() or []) if entry.get("level") == "SEVERE"]
 
 
-def test_scenarios_page_edit_run_and_update(dash_duo, app):
+def rows_of(dash_duo, table_id: str) -> dict[str, list[str]]:
+    """The cells of a table on the page, by row label."""
+    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tr")
+    cells = [[c.text for c in r.find_elements(By.CSS_SELECTOR, "td, th")] for r in rows]
+    return {c[0]: c[1:] for c in cells if c}
+
+
+def set_number(dash_duo, field: str, value: str) -> None:
+    box = dash_duo.find_element(f"#scn-in-{field}")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value, Keys.ENTER)
+
+
+def dropdown_options(dash_duo, field: str) -> dict[str, tuple[str, bool]]:
+    """Open a dropdown and return value -> (label, disabled) of its options; close it."""
+    dash_duo.find_element(f"#scn-in-{field}").click()
+    dash_duo.wait_for_element(".dash-dropdown-option", timeout=10)
+    found = dash_duo.driver.execute_script("""
+        return Array.from(document.querySelectorAll('.dash-dropdown-option')).map(o => {
+            const box = o.querySelector('input');
+            return [box.value, o.textContent.trim(), box.disabled];
+        });""")
+    dash_duo.find_element(f"#scn-in-{field}").send_keys(Keys.ESCAPE)
+    dash_duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    return {value: (label, disabled) for value, label, disabled in found}
+
+
+OVERLAPS_JS = """
+const out = [];
+for (const graph of document.querySelectorAll('.js-plotly-plot')) {
+  const texts = Array.from(graph.querySelectorAll(
+      '.legendtext, .xtitle, .ytitle, .annotation-text, .xtick text, .ytick text'))
+    .map(t => [t.textContent, t.getBoundingClientRect()]).filter(([s, r]) => s && r.width > 0);
+  for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+    const [a, ra] = texts[i], [b, rb] = texts[j];
+    const dx = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const dy = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (dx > 1 && dy > 1) out.push([graph.id, a, b]);
+  }
+}
+return out;"""
+
+NAMES_JS = """
+function nameOf(el) {
+  const ids = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+  if (ids.length) return ids.map(id => (document.getElementById(id) || {}).textContent || '')
+                            .join(' ').trim();
+  if (el.getAttribute('aria-label')) return el.getAttribute('aria-label');
+  const lab = el.id && document.querySelector(`label[for="${el.id}"]`);
+  if (lab) return lab.textContent.trim();
+  if (el.closest('label')) return el.closest('label').textContent.trim();
+  return ['BUTTON', 'A'].includes(el.tagName) || el.getAttribute('role') === 'button'
+    ? el.textContent.trim() : '';
+}
+const bad = [];
+for (const el of document.querySelectorAll(
+    'input, select, textarea, button, [role=slider], [role=button]')) {
+  if (el.type === 'hidden' || el.getAttribute('aria-hidden') === 'true') continue;
+  const name = nameOf(el);
+  const label = el.closest('.field') && el.closest('.field').querySelector('label');
+  if (!name || (label && !name.includes(label.textContent.trim())))
+    bad.push([label ? label.textContent : '', name, el.outerHTML.slice(0, 120)]);
+}
+return bad;"""
+
+
+def phone_width(dash_duo, width: int = 390) -> None:
+    """Emulate a phone's viewport (Chrome's window cannot be narrower than ~500 px)."""
+    dash_duo.driver.set_window_size(width, 900)
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": True})
+
+
+def check_phone_page(dash_duo) -> None:
+    """No horizontal scroll at 390 px and every control named by its label."""
+    width = dash_duo.driver.execute_script("return document.documentElement.clientWidth")
+    assert width == 390
+    WebDriverWait(dash_duo.driver, 10).until(lambda d: d.execute_script(  # charts resize
+        "return document.documentElement.scrollWidth") <= 390)
+    assert dash_duo.driver.execute_script(NAMES_JS) == []
+
+
+def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
+    """Issue 18 defects 5 and 6 and the Scenarios page's charts, in one page session: the
+    pickers offer priced pairs with their $/h, an invalid field is flagged with its design's
+    name, a run ends at n/n and names its inputs, its numbers equal `planner compare --format
+    json` of the same edited scenario, an edit marks the results stale, a new run starts from
+    an empty bar, Cancel says what it did, and every page fits a phone with named controls."""
+    import json
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    from dashboards import scenario_logic
+    from dashboards.settings import catalog
+
+    edits = {"rate_rps": 150.0, "small.nodes": 3}
+    name, text = scenario_logic.scenario_yaml(settings, "tiny", edits)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    cli = subprocess.Popen([sys.executable, "-m", "planner.cli.main", "compare",
+                            str(tmp_path / name), "--format", "json", "-q"],
+                           stdout=subprocess.PIPE, text=True)  # runs beside the browser
+
+    def price(instance: str, purchase: str) -> float:
+        provider, kind = instance.split(":")
+        frame = catalog().frame.filter((pl.col("provider") == provider)
+                                       & (pl.col("instance_type") == kind))
+        return frame[f"{purchase}_usd_per_hour"][0]
+
     dash_duo.start_server(app)
     dash_duo.wait_for_page(url=dash_duo.server_url + "/?scenario=tiny&rate_rps=150.0")
     dash_duo.wait_for_contains_text("#scn-validation", "valid: 2 design(s)", timeout=20)
     assert "rate_rps=150" in dash_duo.find_element("#scn-validation").text
     assert dash_duo.find_element("#prices-as-of").text.startswith("prices as of 20")
     assert dash_duo.find_element("#data-as-of").text.startswith("data as of")
-    # the URL's edit reached the input
     assert dash_duo.find_element("#scn-in-rate_rps").get_attribute("value") == "150"
 
-    nodes = dash_duo.find_element("#scn-in-nodes")
-    nodes.send_keys(Keys.CONTROL, "a")
-    nodes.send_keys("3", Keys.ENTER)
+    # defect 5: priced pairs only, each with its $/h (the catalog's own rows)
+    on_demand = f"${price('aws:g5.xlarge', 'on_demand'):,.3f}/h"
+    dash_duo.wait_for_contains_text("#scn-in-instance", f"aws:g5.xlarge · {on_demand}",
+                                    timeout=10)
+    purchases = dropdown_options(dash_duo, "purchase")
+    assert purchases["on_demand"] == (f"on demand · {on_demand}", False)
+    assert purchases["spot"][1] and "no price" in purchases["spot"][0]  # g5.xlarge: no spot
+    assert purchases["reserved_1yr"] == (
+        f"reserved 1yr · ${price('aws:g5.xlarge', 'reserved_1yr'):,.3f}/h", False)
+    assert purchases["reserved_3yr"][1]
+    instances = dropdown_options(dash_duo, "instance")
+    assert "aws:p5e.48xlarge" not in instances  # listed, but with no on-demand price
+    assert instances["aws:p5.48xlarge"] == (
+        f"aws:p5.48xlarge · ${price('aws:p5.48xlarge', 'on_demand'):,.3f}/h", False)
+
+    # an invalid value is flagged at its control with the design's name
+    set_number(dash_duo, "nodes", "0")
+    dash_duo.wait_for_contains_text("#scn-err-nodes", "small: fleet.nodes must be >= 1",
+                                    timeout=10)
+    assert "invalid" in dash_duo.find_element("#scn-field-nodes").get_attribute("class")
+    assert dash_duo.find_element("#scn-in-nodes").get_attribute("aria-invalid") == "true"
+    assert "designs[0] (small).fleet.nodes" in dash_duo.find_element("#scn-validation").text
+    set_number(dash_duo, "nodes", "3")
     dash_duo.wait_for_contains_text("#scn-validation", "small.nodes=3", timeout=10)
+    assert "invalid" not in dash_duo.find_element("#scn-field-nodes").get_attribute("class")
     WebDriverWait(dash_duo.driver, 10).until(lambda d: "small.nodes=3" in d.current_url)
     assert "small.nodes=3" in dash_duo.find_element("#scn-share").get_attribute("value")
 
+    # defect 6: a run ends at n/n and names the inputs it came from
     dash_duo.find_element("#scn-run").click()
     dash_duo.wait_for_element("#scn-comparison", timeout=60)
-    dash_duo.wait_for_contains_text("#scn-comparison", "3x aws:g5.xlarge", timeout=10)
+    dash_duo.wait_for_contains_text("#scn-progress-text", "4/4 replications, done in",
+                                    timeout=10)
+    progress = dash_duo.find_element("#scn-progress")
+    assert progress.get_attribute("value") == progress.get_attribute("max") == "4"
+    assert "Inputs: scenario tiny; edits: rate_rps=150, small.nodes=3." in \
+        dash_duo.find_element("#scn-run-status").text
+    assert dash_duo.find_element("#scn-stale").text == ""
+
+    # the page's numbers are the CLI's for the same edited scenario
+    doc = json.loads(cli.communicate(timeout=120)[0])
+    shown = rows_of(dash_duo, "scn-comparison")
+    for column, d in enumerate(doc["designs"]):
+        assert shown["cost, horizon"][column] == f"${d['cost']['total_usd']:,.2f}"
+        assert shown["cost per month"][column].startswith(f"${d['cost']['usd_per_month']:,.2f}")
+        assert shown["utilisation"][column] == f"{d['utilization'] * 100:.1f}%"
+        assert shown["arrival rate (/s)"][column] == f"{d['arrival_rate_rps']:,.1f}"
+        assert shown["p99 latency"][column].startswith(f"{d['latency_ms']['p99']:,.2f} ms")
+        per_node = d["cost"]["usd_per_hour"] / d["fleet"]["nodes"]
+        assert per_node == pytest.approx(price(d["fleet"]["instance"], "on_demand"))
+
+    # charts: a caption, a legend, units on the axes, no overlapping labels, time in s/min/h
     for fig in ("distribution", "pareto", "fleet", "queue", "purchase"):
         dash_duo.wait_for_element(f"#scn-fig-{fig} .main-svg", timeout=20)
-    traces = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#scn-fig-distribution .scatter")
-    assert len(traces) >= 2
-    assert "$" in dash_duo.find_element("#scn-purchase-table").text
-    assert dash_duo.find_element("#scn-run").is_enabled()
-    assert dash_duo.find_element("#scn-calibrate").get_attribute("href").split("?")[1] \
-        .startswith("run=")
+        assert dash_duo.find_element(f"#scn-fig-{fig}-title").text
+        assert dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#scn-fig-{fig} .legend")
+    pareto = dash_duo.driver.execute_script(
+        "return document.querySelector('#scn-fig-pareto .js-plotly-plot')"
+        ".data.filter(t => t.mode === 'markers').map(t => [t.x[0], t.y[0]])")
+    assert sorted(y for _, y in pareto) == sorted(d["cost"]["usd_per_month"]
+                                                  for d in doc["designs"])
+    assert dash_duo.find_element("#scn-fig-distribution .xtitle").text == "latency (ms)"
+    assert dash_duo.find_element("#scn-fig-pareto .ytitle").text == "USD per month"
+    assert dash_duo.find_element("#scn-fig-fleet .xtitle").text == "simulated time (s)"
+    assert dash_duo.driver.execute_script(OVERLAPS_JS) == []
 
-    # a validation error is a message, and the app keeps working
-    nodes = dash_duo.find_element("#scn-in-nodes")
-    nodes.send_keys(Keys.CONTROL, "a")
-    nodes.send_keys("0", Keys.ENTER)
-    dash_duo.wait_for_contains_text("#scn-validation", "must be", timeout=10)
-    assert "fleet.nodes" in dash_duo.find_element("#scn-validation").text
-    nodes.send_keys(Keys.CONTROL, "a")
-    nodes.send_keys("3", Keys.ENTER)
-    dash_duo.wait_for_contains_text("#scn-validation", "valid:", timeout=10)
+    # an edit marks the results stale, naming the change
+    set_number(dash_duo, "nodes", "4")
+    dash_duo.wait_for_contains_text("#scn-stale", "small nodes 3 → 4", timeout=10)
+    assert "stale" in dash_duo.find_element("#scn-results").get_attribute("class")
+
+    # a new run starts from an empty bar, and clears the stale mark
+    dash_duo.driver.execute_script("""
+        const bar = document.getElementById('scn-progress');
+        window.__bar = [];
+        new MutationObserver(() => window.__bar.push(bar.value + '/' + bar.max))
+          .observe(bar, {attributes: true});""")
+    dash_duo.find_element("#scn-run").click()
+    dash_duo.wait_for_contains_text("#scn-run-status", "small.nodes=4", timeout=60)
+    dash_duo.wait_for_contains_text("#scn-progress-text", "4/4 replications", timeout=10)
+    seen = dash_duo.driver.execute_script("return window.__bar")  # every write to the bar
+    changes = [v for v in seen if v != "4/4"]  # React re-writes the old value: no change
+    assert changes and changes[0].startswith("0/"), seen
+    assert dash_duo.find_element("#scn-stale").text == ""
+    assert "stale" not in dash_duo.find_element("#scn-results").get_attribute("class")
+
+    # Cancel says what it stopped, and the previous results stay (not stale)
+    set_number(dash_duo, "horizon_s", "200000")
+    dash_duo.wait_for_contains_text("#scn-validation", "horizon_s=200000", timeout=10)
+    dash_duo.find_element("#scn-run").click()
+    WebDriverWait(dash_duo.driver, 20).until(
+        lambda d: d.find_element(By.ID, "scn-cancel").is_enabled())
+    dash_duo.find_element("#scn-cancel").click()
+    dash_duo.wait_for_contains_text("#scn-run-msg", "Run cancelled", timeout=10)
+    assert "cancelled" in dash_duo.find_element("#scn-progress-text").text
+    WebDriverWait(dash_duo.driver, 10).until(
+        lambda d: d.find_element(By.ID, "scn-run").is_enabled())
+    assert dash_duo.find_element("#scn-comparison")
     assert severe(dash_duo) == []
-    screenshot(dash_duo, "scenarios")
+
+    # a phone: no horizontal scroll on any page (results included), every control named
+    phone_width(dash_duo)
+    check_phone_page(dash_duo)
+    for page in ("cost-review", "calibration"):
+        dash_duo.find_element(f"#nav-{page.replace('-', '_')}").click()
+        dash_duo.wait_for_element(f"#{'cr' if page == 'cost-review' else 'cal'}-page",
+                                  timeout=20)
+        check_phone_page(dash_duo)
 
 
 def test_shared_url_restores_the_view(dash_duo, app):
