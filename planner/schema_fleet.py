@@ -68,6 +68,10 @@ _EQUIVALENT_METRIC = {("llm", "queue_per_worker"): "in_flight_per_replica",
 
 _FRACTIONS = {"utilization": "a utilization", "kv_utilization": "a KV utilisation"}
 
+MAX_P95_TO_MEDIAN = 100.0
+"""Widest lognormal provisioning delay, p95 over median (a median of 1e-9 s with a p95 of
+900 s drew delays that sized a training run's hourly profile at 1.8e14 hours: MemoryError)."""
+
 MAX_WINDOW_INTERVALS = 10_000
 """Most evaluation intervals in an autoscaler's window: the simulators keep a slot for each
 (a 1e-9 s interval in a 300 s window allocated 3e11 of them, a SystemError)."""
@@ -200,6 +204,11 @@ class ProvisioningDelay(_Frozen):
         if self.p95_s is not None and self.median_s == 0:
             raise problem(("median_s", "must be > 0 when p95_s is given, for a lognormal (got "
                                        "0); raise median_s or remove p95_s"))
+        if self.p95_s is not None and self.p95_s > MAX_P95_TO_MEDIAN * self.median_s:
+            raise problem(("p95_s", f"must be at most {MAX_P95_TO_MEDIAN:g} x median_s (got "
+                                    f"{self.p95_s:g} for a median of {self.median_s:g} s): a "
+                                    "wider lognormal draws delays of years in its tail; raise "
+                                    "median_s or lower p95_s"))
         return self
 
 

@@ -140,7 +140,7 @@ class TrainingWorkload(_Frozen):
     name: Name
     kind: Literal["training"]
     gpu_hours: float = Field(gt=0, le=1e9)  # 25 x the largest published training run
-    deadline_h: float | None = Field(default=None, gt=0)
+    deadline_h: float | None = Field(default=None, gt=0, le=4660)  # 2^24 s, as latency_ms
     deadline_percentile: float = Field(default=95.0, gt=0, lt=100)
     runs_per_month: float = Field(default=1.0, gt=0, le=1e6)
 

@@ -232,3 +232,17 @@ def test_a_batch_job_of_more_than_ten_million_checkpoints_is_refused(tmp_path, f
     res = runner.invoke(app, ["compare", str(path), "-q"])
     assert res.exit_code == 1, res.output
     assert f"{named}: a job of about" in res.output and "checkpoints" in res.output
+
+
+@pytest.mark.parametrize(("path", "value", "line"), [
+    # A median of 1e-9 s and a p95 of 900 s: MemoryError sizing an hourly profile of 1.8e14 h.
+    (("designs", 0, "fleet", "provisioning", 0, "median_s"), 1e-9,
+     "designs[0].fleet.provisioning[0].p95_s: must be at most 100 x median_s"),
+    # The deadline became a LatencySLO past its own limit: a ValidationError from a property.
+    (("workloads", 0, "deadline_h"), 1e6, "workloads[0].deadline_h: must be <= 4660"),
+])
+def test_training_limits_found_at_the_edges(tmp_path, path, value, line):
+    res = runner.invoke(app, ["compare", str(_scenario("training-spot.yaml", tmp_path,
+                                                       _set(path, value))), "-q"])
+    assert res.exit_code == 1, res.output
+    assert line in res.output and "Traceback" not in res.output
