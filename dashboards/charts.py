@@ -180,7 +180,7 @@ def _scale_time(fig: Any) -> None:
     for trace in fig.data:
         if trace.x is not None:
             trace.x = [v / per_unit for v in trace.x]
-    fig.update_xaxes(title_text=f"simulated time ({unit})")
+    fig.update_xaxes(title_text=f"simulated time ({unit})", type="linear")
 
 
 def finish_figure(fig: Any, *, time_axis: bool = False, stacked: bool = False) -> Any:
@@ -194,7 +194,10 @@ def finish_figure(fig: Any, *, time_axis: bool = False, stacked: bool = False) -
     if time_axis:
         _scale_time(fig)
     for axis in ("x", "y"):
-        if (axis == "x" and time_axis) or (axis == "y" and stacked):
+        if axis == "x" and time_axis:
+            continue
+        if axis == "y" and stacked:  # bars stacked on a log axis misstate their shares
+            fig.update_yaxes(type="linear")
             continue
         values = _axis_values(fig, axis)
         if not values or not all(isinstance(v, (int, float)) for v in values):

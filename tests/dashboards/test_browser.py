@@ -5,12 +5,15 @@ Each test writes a screenshot of its page to ``docs/screenshots/<page>.png``.
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dashboards.conftest import screenshot
+from tests.dashboards.conftest import SCREENSHOTS, screenshot
 
 
 @pytest.fixture
@@ -252,13 +255,40 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
         check_phone_page(dash_duo)
 
 
-def test_shared_url_restores_the_view(dash_duo, app):
+def full_screenshot(dash_duo, page: str) -> Path:
+    """Write a PNG of the whole page (full height, at the window's width) to
+    ``docs/screenshots/<page>.png``."""
+    driver = dash_duo.driver
+    width, height = driver.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{page}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def test_shared_url_restores_a_bundled_what_if(dash_duo, app):
+    """A shared URL of a bundled scenario with edits restores the inputs; its run fills the
+    page (full-height screenshots, desktop and phone, in docs/screenshots/)."""
     dash_duo.start_server(app)
-    url = dash_duo.server_url + "/?scenario=tiny&big.max_batch=4&replications=3"
+    url = dash_duo.server_url + "/?scenario=bert-serving&two-p5-4xlarge.nodes=3&replications=4"
     dash_duo.wait_for_page(url=url)
-    dash_duo.wait_for_contains_text("#scn-validation", "big.max_batch=4", timeout=20)
-    assert dash_duo.find_element("#scn-in-nodes").get_attribute("value") == "1"
+    dash_duo.wait_for_contains_text("#scn-validation", "two-p5-4xlarge.nodes=3", timeout=20)
+    assert dash_duo.find_element("#scn-in-nodes").get_attribute("value") == "1"  # one-h100
+    dash_duo.find_element("#scn-run").click()
+    dash_duo.wait_for_contains_text("#scn-progress-text", "12/12 replications", timeout=90)
+    assert "3x aws:p5.4xlarge" in dash_duo.find_element("#scn-comparison").text
+    for fig in ("distribution", "pareto", "fleet", "queue", "purchase"):
+        dash_duo.wait_for_element(f"#scn-fig-{fig} .main-svg", timeout=20)
     assert severe(dash_duo) == []
+    full_screenshot(dash_duo, "scenarios")
+    phone_width(dash_duo)
+    WebDriverWait(dash_duo.driver, 10).until(lambda d: d.execute_script(
+        "return document.documentElement.scrollWidth") <= 390)
+    full_screenshot(dash_duo, "scenarios-phone")
 
 
 @pytest.mark.parametrize("page", ["cost-review", "calibration"])
