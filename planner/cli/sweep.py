@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from domain.errors import PlannerError
 from planner.cli import options
 from planner.cli.common import (
+    check_size,
     compile_notice,
     count_progress,
     emit,
@@ -71,6 +73,16 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _check_sweep_size(loaded: Any, *, force: bool, quiet: bool) -> None:
+    """Estimate the sweep before it starts: every runnable point simulates the base design."""
+    from planner.sweep.points import plan_sweep
+
+    plan = plan_sweep(loaded)
+    base = next(d for d in loaded.designs if d.name == plan.base_design)
+    one_design = loaded.model_copy(update={"designs": (base,)})
+    check_size(one_design, force=force, quiet=quiet, points=max(len(plan.runnable), 1))
+
+
 def sweep(
     scenario: Path = options.SCENARIO,
     executor: ExecutorKind = typer.Option(ExecutorKind.local, "--executor", "-e",
@@ -105,6 +117,7 @@ def sweep(
                                           "x0.5/x2."),
     show_progress: bool = typer.Option(True, "--progress/--quiet", " /-q",
                                        help="Progress bar and notes on stderr, or none."),
+    force: bool = options.FORCE,
     debug: bool = options.DEBUG,
 ) -> None:
     """Run the sweep of SCENARIO; report Pareto fronts, the cheapest feasible point and its
@@ -121,6 +134,7 @@ def sweep(
             raise PlannerError(f"{scenario}: has no sweep: section; add sweep: {{design: NAME, "
                                "parameters: {fleet.nodes: [1, 2, 4]}} (see "
                                "scenarios/sweep-example.yaml)")
+        _check_sweep_size(loaded, force=force, quiet=not show_progress)
         compile_notice([d.pattern for d in loaded.designs], not show_progress)
         runner = make_executor(executor.value, workers=workers, address=address)
         try:

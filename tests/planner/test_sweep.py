@@ -511,3 +511,27 @@ def test_cli_errors_and_usage(tmp_path):
     assert res.exit_code == 2
     res = runner.invoke(app, ["sweep", str(good), "--executor", "dask"])
     assert res.exit_code == 2
+
+
+def test_cli_estimates_the_whole_sweep_before_it_starts(tmp_path):
+    """Issue 19: a sweep whose points together would run for hours is refused before any
+    point runs, with the estimate, the point count and the fix; --force runs it (here: a
+    one-point sweep of the same size per point is not refused)."""
+    data = tiny(parameters={"fleet.nodes": {"range": {"start": 1, "stop": 400, "step": 1}},
+                            "batching.max_batch": [1, 2, 4, 8, 16]})
+    data["horizon_s"] = 86_400
+    data["workloads"][0]["arrivals"]["rate_rps"] = 2_000
+    path = _write(tmp_path, data)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["sweep", str(path), "--workers", "0", "--output-dir", str(out),
+                              "--quiet"])
+    assert res.exit_code == 1, res.output
+    text = " ".join(res.output.split())
+    assert "passes the limit" in text and "sweep points" in text and "--force" in text
+    assert not (out / "points.jsonl").exists()  # nothing ran
+    one = tiny(parameters={"fleet.nodes": [400]})
+    one["horizon_s"] = 600
+    res = runner.invoke(app, ["sweep", str(_write(tmp_path, one)), "--workers", "0",
+                              "--output-dir", str(tmp_path / "one"), "--quiet",
+                              "--no-sensitivity"])
+    assert res.exit_code == 0, res.output
