@@ -8,7 +8,7 @@ import typer
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.common import stderr_console, user_errors
+from planner.cli.common import check_size, stderr_console, user_errors
 from planner.cli.simulate import _load, _run
 from planner.reports.adr import render_adr
 
@@ -25,7 +25,8 @@ DATE = typer.Option(None, "--date", metavar="YYYY-MM-DD",
 BUDGET = typer.Option(None, "--budget-usd-per-month", min=0, metavar="USD",
                       help="A budget listed as a decision driver: a design above it is not "
                            "chosen.")
-FORCE = typer.Option(False, "--force", help="Overwrite an existing ADR file.")
+FORCE = typer.Option(False, "--force", help="Overwrite an existing ADR file, and run even when "
+                     "the estimate before the run passes the time or memory limit.")
 
 
 def adr(
@@ -53,7 +54,9 @@ def adr(
         if output.exists() and not force:
             raise PlannerError(f"--output {output} exists; pass --force to overwrite it or "
                                "choose a new ADR number")
-        result = _run(_load(scenario, replications, seed), quiet)
+        loaded = _load(scenario, replications, seed)
+        check_size(loaded, force=force, quiet=quiet)
+        result = _run(loaded, quiet)
         text = render_adr(result, title=title, status=status.strip(), date=date,
                           budget_usd_per_month=budget_usd_per_month)
         try:

@@ -19,7 +19,7 @@ import typer
 
 from domain.errors import PlannerError
 from planner.cli import options
-from planner.cli.common import emit, report_breaches, usage_errors, user_errors
+from planner.cli.common import check_size, emit, report_breaches, usage_errors, user_errors
 from planner.reports.diff import RunDiff, Side, diff_runs
 from planner.reports.diff_render import render_json, render_markdown, render_table
 
@@ -142,6 +142,7 @@ def diff(
     replications: int | None = options.REPLICATIONS,
     seed: int | None = options.SEED,
     quiet: bool = options.QUIET,
+    force: bool = options.FORCE,
     wide: bool = options.WIDE,
     debug: bool = options.DEBUG,
 ) -> None:
@@ -164,6 +165,8 @@ def diff(
                                  "HEAD are both results JSONs", param_hint="--replications/--seed")
     _check_guardrails_early(inputs[1], guardrails, designs)
     with user_errors(debug):
+        for scenario in (i.scenario for i in inputs if i.scenario is not None):
+            check_size(scenario, force=force, quiet=quiet)
         old, new = (i.side(quiet) for i in inputs)
         emit(_render(diff_runs(old, new), fmt, wide), output)
     with usage_errors("--fail-if"):

@@ -133,3 +133,16 @@ def test_a_fleet_of_100000_nodes_with_1024_workers_each_is_refused_for_its_memor
     data["designs"][0]["batching"] = {"max_batch": 4096}
     with pytest.raises(RunTooLargeError, match="memory"):
         check_run_size(parse_scenario(data))
+
+
+@pytest.mark.parametrize("command", ["adr", "diff"])
+def test_adr_and_diff_estimate_before_simulating_too(tmp_path, command):
+    path = tmp_path / "ten-years.yaml"
+    path.write_text(yaml.safe_dump(_realtime(TEN_YEARS_S, 1e5, replications=8)))
+    args = (["adr", str(path), "-o", str(tmp_path / "adr.md"), "-q"] if command == "adr"
+            else ["diff", str(path), str(path), "-q"])
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert "3.16e+13 requests per replication x 8 replications" in res.output
+    assert "--force" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "adr.md").exists()
