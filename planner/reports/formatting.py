@@ -126,6 +126,15 @@ def fmt_ms(e: Estimate, ci: bool = False, unit: str | None = None) -> str:
     return text
 
 
+def fmt_percentile_ms(design: Any, family: str, key: str, ci: bool = False,
+                      unit: str | None = None) -> str:
+    """Return :func:`fmt_ms` of ``design.<family>[key]`` (``family``: ``latency_ms`` or
+    ``wait_ms``), read ``> value`` when the percentile lies in the latency histogram's last
+    bucket (``design.saturated``): the value is then a lower bound, not an estimate."""
+    text = fmt_ms(getattr(design, family)[key], ci=ci, unit=unit)
+    return f"> {text}" if f"{family}.{key}" in getattr(design, "saturated", ()) else text
+
+
 def fmt_ms_in(e: Estimate, unit: str, ci: bool = False) -> str:
     """Return :func:`fmt_ms` of ``e`` in ``unit`` (one unit for a whole row or column)."""
     return fmt_ms(e, ci=ci, unit=unit)

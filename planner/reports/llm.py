@@ -60,7 +60,8 @@ def verdict_text(d: DesignResult, slo: SloResult) -> str:
     21.25 s; ~40 replications would settle it)``."""
     a = slo.achieved_ms
     if slo.verdict != SLO_INCONCLUSIVE:
-        return f"{bound_text(d, slo)}: {slo.verdict} ({human_ms(a.mean)})"
+        beyond = "> " if slo is d.slo and "slo.achieved_ms" in d.saturated else ""
+        return f"{bound_text(d, slo)}: {slo.verdict} ({beyond}{human_ms(a.mean)})"
     settle = slo.replications_to_settle()
     more = ("" if settle is None
             else f"; ~{settle:,} replications would settle it (now {a.n})")

@@ -17,6 +17,7 @@ from planner.reports.formatting import (
     fmt_ms,
     fmt_number,
     fmt_pct,
+    fmt_percentile_ms,
     fmt_plain,
     fmt_unit,
     human_ms,
@@ -39,6 +40,7 @@ __all__ = [
     "fmt_ms",
     "fmt_number",
     "fmt_pct",
+    "fmt_percentile_ms",
     "fmt_plain",
     "fmt_unit",
     "human_ms",
@@ -266,7 +268,8 @@ def comparison_table(result: RunResult) -> Table:
     what = f"{label} " if label else ""
     units = [estimates_unit(d.latency_ms[k] for k in LATENCY_KEYS) for d in designs]
     for key in LATENCY_KEYS:  # one unit per design over its percentiles
-        row(f"{key} {what}".rstrip(), [fmt_ms(d.latency_ms[key], ci=key == "p99", unit=u)
+        row(f"{key} {what}".rstrip(), [fmt_percentile_ms(d, "latency_ms", key, ci=key == "p99",
+                                                         unit=u)
                                        for d, u in zip(designs, units)])
     for name, cells in llm_report.comparison_rows(result):
         row(name, cells)
@@ -362,12 +365,13 @@ def design_sections(result: RunResult) -> list[Section]:
         f = d.fleet
         label = "E2E latency" if d.llm is not None else d.metric_label
         unit = estimates_unit(d.latency_ms[k] for k in LATENCY_KEYS)
-        rows = [(label, *(fmt_ms(d.latency_ms[k], ci=True, unit=unit) for k in LATENCY_KEYS)),
+        rows = [(label, *(fmt_percentile_ms(d, "latency_ms", k, ci=True, unit=unit)
+                          for k in LATENCY_KEYS)),
                 *llm_report.latency_rows(d, LATENCY_KEYS)]
         if d.wait_ms["mean"].mean is not None:  # only patterns with a request queue wait
             wait = estimates_unit(d.wait_ms[k] for k in LATENCY_KEYS if k in d.wait_ms)
-            rows.append(("wait", *(fmt_ms(d.wait_ms[k], ci=True, unit=wait) if k in d.wait_ms
-                                   else "" for k in LATENCY_KEYS)))
+            rows.append(("wait", *(fmt_percentile_ms(d, "wait_ms", k, ci=True, unit=wait)
+                                   if k in d.wait_ms else "" for k in LATENCY_KEYS)))
         dist = Table(("metric", *LATENCY_KEYS), tuple(rows),
                      ("left", *("right" for _ in LATENCY_KEYS)))
         items = [

@@ -15,6 +15,7 @@ from planner.reports.sections import (
     flag_marks,
     fmt_money,
     fmt_ms,
+    fmt_percentile_ms,
     fmt_unit,
     money_ci,
     short_source,
@@ -25,6 +26,11 @@ from planner.stats import Estimate
 
 def _ms(e: Estimate, ci: bool = False, unit: str | None = None) -> str:
     return fmt_ms(e, ci=ci, unit=unit).replace(" ± ", "\n±")
+
+
+def _pct_ms(d: DesignResult, family: str, key: str, ci: bool = False,
+            unit: str | None = None) -> str:
+    return fmt_percentile_ms(d, family, key, ci=ci, unit=unit).replace(" ± ", "\n±")
 
 
 def _slo(d: DesignResult) -> str:
@@ -94,10 +100,10 @@ def render_comparison(result: RunResult, *, width: int | None = None, wide: bool
             d.name + star + ("" if d.metric == "latency" else f"\n({d.metric_label})")
             + "".join(f"\n{flag}" for flag in flag_marks(d)),
             fleet,
-            _ms(d.latency_ms["p50"], unit=estimates_unit((d.latency_ms["p50"],
-                                                         d.latency_ms["p99"]))),
-            _ms(d.latency_ms["p99"], ci=True, unit=estimates_unit((d.latency_ms["p50"],
-                                                                   d.latency_ms["p99"]))),
+            _pct_ms(d, "latency_ms", "p50", unit=estimates_unit((d.latency_ms["p50"],
+                                                                d.latency_ms["p99"]))),
+            _pct_ms(d, "latency_ms", "p99", ci=True,
+                    unit=estimates_unit((d.latency_ms["p50"], d.latency_ms["p99"]))),
             *((ttft, tpot) if llm else ()),
             _slo(d),
             _rate(d.arrival_rate_rps.mean), _rate(d.throughput_rps.mean),
@@ -260,14 +266,14 @@ def render_details(result: RunResult, *, width: int | None = None, wide: bool = 
         keys = ("mean", "p50", "p90", "p95", "p99")
         unit = estimates_unit(d.latency_ms[k] for k in keys)
         table.add_row("E2E latency" if d.llm is not None else d.metric_label,
-                      *[_ms(d.latency_ms[k], ci=True, unit=unit) for k in keys])
+                      *[_pct_ms(d, "latency_ms", k, ci=True, unit=unit) for k in keys])
         for row in llm_report.latency_rows(d, keys):
             table.add_row(*(cell.replace(" ± ", "\n±") for cell in row))
         if d.pattern == "realtime":
             wait = estimates_unit(d.wait_ms[k] for k in ("mean", "p50", "p99"))
-            table.add_row("wait", _ms(d.wait_ms["mean"], ci=True, unit=wait),
-                          _ms(d.wait_ms["p50"], ci=True, unit=wait), "", "",
-                          _ms(d.wait_ms["p99"], ci=True, unit=wait))
+            table.add_row("wait", _pct_ms(d, "wait_ms", "mean", ci=True, unit=wait),
+                          _pct_ms(d, "wait_ms", "p50", ci=True, unit=wait), "", "",
+                          _pct_ms(d, "wait_ms", "p99", ci=True, unit=wait))
         print_fitted(console, table, wide=wide)
         if d.slos:
             console.print(f"  SLO: {llm_report.verdicts_text(d)}", soft_wrap=True)

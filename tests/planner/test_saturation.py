@@ -56,3 +56,28 @@ def test_percentiles_below_the_ceiling_are_not_flagged(tmp_path):
     design = _run(tmp_path, 100.0)["designs"][0]
     assert "saturated" not in design
     assert all(w["code"] != "histogram_saturated" for w in design["warnings"])
+
+
+def test_reports_show_a_saturated_percentile_as_a_lower_bound(tmp_path):
+    """What the user reads: every format prints ``> value`` for the flagged percentiles and
+    the SLO's achieved value, and the plain value for the mean (which is not read from the
+    histogram)."""
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump(_scenario(1e9)))
+    shown = {}
+    for fmt in ("markdown", "html", "table"):
+        res = runner.invoke(app, ["compare", str(path), "-q", "-f", fmt, "--wide"],
+                            env={"COLUMNS": "250"})
+        assert res.exit_code == 0, res.output
+        shown[fmt] = res.stdout
+    md = {line.split(" | ")[0].lstrip("| "): line for line in shown["markdown"].splitlines()
+          if line.startswith("| ")}
+    assert "\\> 4,660.34 h" in md["p50 latency"] and "\\> 4,660.34 h" in md["p99 latency"]
+    assert ">" not in md["mean latency"].replace("\\>", "")  # the mean is exact
+    assert "MISSED (> 4,660.34 h)" in md["SLO"]
+    assert shown["table"].count("> 4,660.34 h") >= 3  # p50, p99 and the SLO's value
+    assert "&gt; 4,660.34 h" in shown["html"] or "> 4,660.34 h" in shown["html"]
+    fine = _scenario(100.0)
+    path.write_text(yaml.safe_dump(fine))
+    res = runner.invoke(app, ["compare", str(path), "-q", "-f", "markdown"])
+    assert "\\>" not in res.stdout and "(> " not in res.stdout
