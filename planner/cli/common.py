@@ -48,7 +48,10 @@ def user_errors(debug: bool) -> Iterator[None]:
     except PlannerError as exc:
         if debug:
             raise
-        stderr_console().print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        from rich.markup import escape
+
+        stderr_console().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True,
+                               soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None
 
 

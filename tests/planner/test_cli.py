@@ -157,3 +157,15 @@ def test_console_script_runs_the_bundled_demo() -> None:
     assert [d["name"] for d in doc["designs"]] == [
         "one-h100", "two-p5-4xlarge", "p5-48xlarge-8-workers"]
     assert all(d["slo"]["met"] for d in doc["designs"])
+
+
+def test_error_messages_keep_square_brackets(tmp_path: Path) -> None:
+    """A user's value in square brackets is printed as written, not eaten as console markup."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nhorizon_s: 10\nworkloads:\n  - {name: w, kind: inference, "
+                    "arrivals: {kind: poisson, rate_rps: 1}}\ndesigns:\n  - {name: d, "
+                    "workload: w, pattern: realtime, fleet: {instance: 'aws:[bold]g5', "
+                    "nodes: 1}, service_time: {kind: constant, ms: 1}}\n")
+    res = runner.invoke(app, ["run", str(path), "-q"])
+    assert res.exit_code == 1
+    assert "(got 'aws:[bold]g5')" in res.output
