@@ -6,7 +6,8 @@
  * (aria-labelledby: "label, then value" for a dropdown; "Increase value: <label>" for a number
  * box's +/- buttons), names file inputs, and marks the
  * controls of a field the page flags as invalid (class "field invalid") with aria-invalid and
- * aria-describedby pointing at the problem shown under it. It re-applies itself when Dash
+ * aria-describedby pointing at the problem shown under it, and marks the header link of the page
+ * shown with aria-current="page" (dcc.Link takes no aria props). It re-applies itself when Dash
  * re-renders (a MutationObserver, at most once per animation frame).
  */
 (function () {
@@ -66,15 +67,29 @@
     });
   }
 
+  function markCurrentPage() {
+    // dcc.Link takes no aria-current: mark the header link of the page shown
+    document.querySelectorAll("a.nav-link").forEach(function (link) {
+      var here = new URL(link.href, window.location.href).pathname === window.location.pathname;
+      if (here && link.getAttribute("aria-current") !== "page") {
+        link.setAttribute("aria-current", "page");
+      } else if (!here && link.hasAttribute("aria-current")) {
+        link.removeAttribute("aria-current");
+      }
+    });
+  }
+
   var pending = false;
   function schedule() {
     if (pending) return;
     pending = true;
-    window.requestAnimationFrame(function () { pending = false; label(); });
+    window.requestAnimationFrame(function () { pending = false; label(); markCurrentPage(); });
   }
 
   function start() {
     label();
+    markCurrentPage();
+    window.addEventListener("popstate", schedule);
     new MutationObserver(schedule).observe(document.body, {
       subtree: true, childList: true, attributes: true, attributeFilter: ["class"]
     });

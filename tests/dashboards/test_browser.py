@@ -245,14 +245,21 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     assert dash_duo.find_element("#scn-comparison")
     assert severe(dash_duo) == []
 
-    # a phone: no horizontal scroll on any page (results included), every control named
+    # a phone: no horizontal scroll on any page (results included), every control named, the
+    # header link of the page shown marked current
     phone_width(dash_duo)
     check_phone_page(dash_duo)
+    assert dash_duo.find_element("#nav-scenarios").get_attribute("aria-current") == "page"
     for page in ("cost-review", "calibration"):
-        dash_duo.find_element(f"#nav-{page.replace('-', '_')}").click()
+        nav = f"#nav-{page.replace('-', '_')}"
+        dash_duo.find_element(nav).click()
         dash_duo.wait_for_element(f"#{'cr' if page == 'cost-review' else 'cal'}-page",
                                   timeout=20)
         check_phone_page(dash_duo)
+        WebDriverWait(dash_duo.driver, 5).until(
+            lambda d, nav=nav: d.find_element(By.CSS_SELECTOR, nav)
+            .get_attribute("aria-current") == "page")
+        assert dash_duo.find_element("#nav-scenarios").get_attribute("aria-current") is None
 
 
 def full_screenshot(dash_duo, page: str) -> Path:
