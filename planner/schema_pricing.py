@@ -162,7 +162,9 @@ class Pricing(_Frozen):
     @field_validator("paths")
     @classmethod
     def _resolve_paths(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        return tuple(v if v.startswith("s3://") else _resolve_path(v, info) for v in value)
+        # a URI (s3://, and any other scheme the reader then refuses by name) is not a path
+        return tuple(v if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", v) else _resolve_path(v, info)
+                     for v in value)
 
     @field_validator("month")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -144,6 +145,13 @@ class SourceResolver:
     # -- local ----------------------------------------------------------------------------
     @staticmethod
     def _expand_local(path: str) -> list[tuple[str, Path]]:
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", path)
+        if scheme:
+            how = (" (gcloud storage cp -r gs://BUCKET/PREFIX exports/)"
+                   if scheme.group(1).lower() == "gs" else "")
+            raise BillingError(f"billing file {path}: {scheme.group(1)}:// is not read directly "
+                               f"(only s3:// is); copy the export to a local folder first{how} "
+                               "and pass that folder")
         if any(ch in path for ch in "*?["):
             found = sorted(glob.glob(path, recursive=True))
             files = [f for f in found if Path(f).is_file()]

@@ -71,3 +71,15 @@ def test_review_of_an_s3_prefix_prints_no_credential_echoed_by_s3(echo_s3) -> No
     assert "<redacted>" in output and "Traceback" not in output
     for secret in (ACCESS_KEY_ID, SECRET_KEY, SESSION_TOKEN, SESSION_TOKEN[:24]):
         assert secret not in output
+
+
+@pytest.mark.parametrize("uri,hint", [("gs://bucket/billing/x.csv", "gcloud storage cp"),
+                                      ("https://example.com/x.csv", "local folder")])
+def test_other_remote_uris_are_refused_with_the_fix_not_read_as_local_paths(uri, hint):
+    """Only s3:// is fetched; another scheme was looked up as a relative local path and
+    reported 'does not exist'."""
+    result = CliRunner().invoke(app, ["billing", "review", uri])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"billing file {uri}" in text and "is not read directly (only s3:// is)" in text
+    assert hint in text and "does not exist" not in text
