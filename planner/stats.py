@@ -81,8 +81,10 @@ def estimate(values: np.ndarray, *, confidence: float = 0.95) -> Estimate:
 
 @functools.lru_cache(maxsize=256)
 def _t_quantile(p: float, dof: int) -> float:
-    """Student-t quantile (SciPy imported here, on first use: reports that format estimates
-    without computing one, such as the billing review, do not pay for it)."""
-    from scipy import stats as scipy_stats
+    """Student-t quantile: ``scipy.special.stdtrit``, the function ``scipy.stats.t.ppf`` calls
+    (same value; importing ``scipy.stats`` costs ~0.8 s of every run's start, ``scipy.special``
+    ~0.26 s). Imported on first use: reports that format estimates without computing one do not
+    pay for it."""
+    from scipy.special import stdtrit
 
-    return float(scipy_stats.t.ppf(p, dof))
+    return float(stdtrit(dof, p))
