@@ -154,6 +154,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
         suppress_callback_exceptions=True,
         title="GPU planner",
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.server.config[SETTINGS_KEY] = settings
     save_limits(settings, job_limits or JobLimits())
     app.server.after_request(_give_session_cookie)
