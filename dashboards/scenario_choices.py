@@ -2,11 +2,11 @@
 
 A design's fleet is an (instance, purchase option) pair. The page offers an instance only when
 the catalog (or the scenario's ``pricing.effective_rates``) has a price for it with the design's
-purchase option, and a purchase option only when the design's pattern accepts it, the instance
-has a price for it, and, for spot, the design has spot settings (``fleet.spot``: how spot nodes
-are interrupted). Each choice shows its $/h and where that price comes from, so "cost n/a"
-after a run is never a surprise. Prices come from :func:`planner.pricing.quotes_for`, the
-function a run prices with.
+purchase option, and a purchase option only when the design's pattern accepts it and the instance
+has a price for it (spot too: choosing it writes default spot settings, which the page's spot
+controls then edit, :mod:`dashboards.scenario_spot`). Each choice shows its $/h and where
+that price comes from, so "cost n/a" after a run is never a surprise. Prices come from
+:func:`planner.pricing.quotes_for`, the function a run prices with.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def pattern_purchases() -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _pricing(data: Mapping[str, Any]):
+def scenario_pricing(data: Mapping[str, Any]):
     """Return the scenario's ``pricing:`` as the schema reads it (defaults when it is invalid:
     the validation message says what is wrong with it)."""
     from pydantic import ValidationError
@@ -91,14 +91,16 @@ def rates(catalog: PriceCatalog, data: Mapping[str, Any], instance: str, region:
     """Return the rate of ``instance`` for each of ``purchases``, as a run of the scenario
     mapping ``data`` would price it (scenario effective rates first, then the catalog)."""
     try:
-        quotes = quotes_for(catalog, _pricing(data), instance, region, purchases)
+        quotes = quotes_for(catalog, scenario_pricing(data), instance, region, purchases)
     except PlannerError:  # a malformed key or an ambiguous region: nothing can be priced
         return {p: Rate(instance, p, None, None, None) for p in purchases}
     return {p: Rate(instance, p, q.quote.usd_per_hour, q.quote.source, q.quote.as_of)
             for p, q in quotes.items()}
 
 
-def _fleet(data: Mapping[str, Any], design: str | None) -> Mapping[str, Any] | None:
+def design_fleet(data: Mapping[str, Any], design: str | None) -> Mapping[str, Any] | None:
+    """Return the ``fleet:`` mapping of ``design`` in the scenario mapping ``data`` (None:
+    no such design or no fleet mapping)."""
     for d in data.get("designs") or []:
         if isinstance(d, dict) and d.get("name") == design:
             fleet = d.get("fleet")
@@ -130,10 +132,10 @@ def fleet_choices(catalog: PriceCatalog, data: Mapping[str, Any],
     Instances: every catalog instance that has a price for the design's purchase option (in the
     fleet's region, or the instance's only region when it names none), labelled with that $/h;
     the current instance is always listed, marked when it has no price. Purchase options: the
-    pattern's, each with the current instance's $/h; one without a price, and spot without spot
-    settings, are listed disabled with the reason.
+    pattern's, each with the current instance's $/h; one without a price is listed disabled with
+    the reason.
     """
-    fleet = _fleet(data, design)
+    fleet = design_fleet(data, design)
     if fleet is None:
         return FleetChoices([], [], [])
     instance = str(fleet.get("instance") or "")
@@ -141,7 +143,6 @@ def fleet_choices(catalog: PriceCatalog, data: Mapping[str, Any],
     region = fleet.get("region") if isinstance(fleet.get("region"), str) else None
     allowed = pattern_purchases().get(_pattern(data, design), PURCHASE_OPTIONS)
     own = rates(catalog, data, instance, region, allowed) if instance else {}
-    has_spot = isinstance(fleet.get("spot"), dict)
 
     purchases = []
     for option in allowed:
@@ -149,8 +150,6 @@ def fleet_choices(catalog: PriceCatalog, data: Mapping[str, Any],
         why = None
         if rate is None or rate.usd_per_hour is None:
             why = f"no price for {instance or 'this instance'}"
-        elif option == "spot" and not has_spot:
-            why = "needs spot settings (fleet.spot: how spot nodes are interrupted)"
         label = option.replace("_", " ") + (f" · {rate.text}" if why is None else f" · {why}")
         purchases.append({"label": label, "value": option, "disabled": why is not None,
                           "title": rate.provenance if rate is not None else why})
@@ -176,8 +175,4 @@ def fleet_choices(catalog: PriceCatalog, data: Mapping[str, Any],
     if instance and (current is None or current.usd_per_hour is None):
         notes.append(f"{design}: {instance} has no {purchase.replace('_', ' ')} price, so its "
                      "cost would be n/a; pick a priced instance or purchase option")
-    spot = own.get("spot")
-    if not has_spot and spot is not None and spot.usd_per_hour is not None:
-        notes.append(f"{design}: spot is offered once the design has spot settings "
-                     "(fleet.spot: interruptions), e.g. in its YAML")
     return FleetChoices(instances, purchases, notes)

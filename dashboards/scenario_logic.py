@@ -24,12 +24,14 @@ from urllib.parse import urlencode
 import yaml
 
 from costmodels.price_cache import default_catalog
+from dashboards import scenario_spot as spot
 from dashboards.jobs import check_run_size, current_session, job_slot, load_limits
 from dashboards.scenario_files import check_files, redact
 from dashboards.settings import SCENARIO_UPLOAD_LIMIT_BYTES, Settings
 from dashboards.uploads import UPLOAD_TTL_S
 from domain.errors import PlannerError, ScenarioError
 from domain.purchase import FLEET_PURCHASES
+from domain.purchase import PURCHASE_OPTIONS as ANY_PURCHASE
 from planner.inputs import instance_problem
 from planner.results import RunResult
 from planner.schema import Scenario, parse_scenario
@@ -65,9 +67,18 @@ DESIGN_FIELDS: dict[str, type] = {
     "max_wait_ms": float,
     "max_num_seqs": int,
     "max_num_batched_tokens": int,
+    "spot_interruptions": str,
+    "spot_per_node_hour": float,
 }
 """Per-design parameters, keyed ``<design>.<field>`` in edits and in the URL: fleet and
-autoscaling, the dynamic batching of request-queue designs, the engine of LLM designs."""
+autoscaling, the dynamic batching of request-queue designs, the engine of LLM designs, and the
+spot settings (:mod:`dashboards.scenario_spot`)."""
+
+FIELD_CHOICES = {"purchase": ANY_PURCHASE, "spot_interruptions": spot.SPOT_KINDS}
+"""The values a text field may take (others in a URL are named and ignored)."""
+
+SPOT_ONLY = ("on_demand_base", *spot.SPOT_FIELDS)
+"""Design fields that apply with ``purchase: spot`` only (their controls are disabled else)."""
 
 ENGINE_FIELDS = ("max_num_seqs", "max_num_batched_tokens")
 """Design fields that live in an LLM design's ``engine:`` (defaults as the schema's)."""
@@ -202,11 +213,13 @@ def _workloads(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [w for w in data.get("workloads") or [] if isinstance(w, dict)]
 
 
-def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
+def base_values(base: Mapping[str, Any], design: str | None,
+                instance: str | None = None) -> dict[str, Any]:
     """Return the scenario's current value of every editable parameter (None = not applicable).
 
     Global keys are those of :data:`GLOBAL_FIELDS`; the design's are the bare field names of
-    :data:`DESIGN_FIELDS`.
+    :data:`DESIGN_FIELDS`. The spot settings are the design's ``fleet.spot``, else those a
+    switch to spot would write for ``instance`` (default: the fleet's own).
     """
     out: dict[str, Any] = dict.fromkeys([*GLOBAL_FIELDS, *DESIGN_FIELDS])
     for w in _workloads(base):
@@ -227,9 +240,10 @@ def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
         fleet = d.get("fleet") or {}
         auto = fleet.get("autoscaling") or {}
         batching = d.get("batching") if isinstance(d.get("batching"), dict) else None
+        job = d.get("pattern") in ("batch", "training")  # a gang: no on-demand base
         out.update(instance=fleet.get("instance"), nodes=fleet.get("nodes"),
                    purchase=fleet.get("purchase", "on_demand") if fleet else None,
-                   on_demand_base=fleet.get("on_demand_base", 0) if fleet else None,
+                   on_demand_base=fleet.get("on_demand_base", 0) if fleet and not job else None,
                    min_nodes=auto.get("min_nodes", 1) if auto else None,
                    max_nodes=auto.get("max_nodes") if auto else None,
                    max_batch=None if batching is None else batching.get("max_batch", 1),
@@ -237,13 +251,16 @@ def base_values(base: Mapping[str, Any], design: str | None) -> dict[str, Any]:
         if d.get("pattern") == "llm":
             engine = d.get("engine") if isinstance(d.get("engine"), dict) else {}
             out.update({k: engine.get(k, ENGINE_DEFAULTS[k]) for k in ENGINE_FIELDS})
+        if fleet:
+            out.update(spot.spot_values(fleet, instance))
     return out
 
 
-def not_applicable(base: Mapping[str, Any], design: str | None) -> list[str]:
+def not_applicable(base: Mapping[str, Any], design: str | None,
+                   edits: Mapping[str, Any] | None = None) -> list[str]:
     """Return, for people, the controls that do not apply to the scenario or the design (they
-    are disabled) and why."""
-    values = base_values(base, design)
+    are disabled) and why, with ``edits`` applied (a design edited to spot has spot settings)."""
+    values = current_values(base, edits or {}, design)
     d = _design(base, design) if design else None
     out = []
     missing = [label for key, label in (("slo_ms", "SLO latency"), ("ttft_ms", "SLO TTFT"),
@@ -263,13 +280,17 @@ def not_applicable(base: Mapping[str, Any], design: str | None) -> list[str]:
             out.append(f"max batch and max wait: {design} has no batching: section")
     if values["min_nodes"] is None:
         out.append(f"autoscaling min/max nodes: {design} has a fixed fleet (no autoscaling:)")
-    return out
+    return out + spot.spot_notes(str(design), values)
+
+
+def _edited_instance(edits: Mapping[str, Any], design: str | None) -> str | None:
+    return edits.get(f"{design}.instance") or None if design else None
 
 
 def current_values(base: Mapping[str, Any], edits: Mapping[str, Any],
                    design: str | None) -> dict[str, Any]:
     """Return :func:`base_values` with ``edits`` applied (what the inputs should show)."""
-    out = base_values(base, design)
+    out = base_values(base, design, _edited_instance(edits, design))
     for key in GLOBAL_FIELDS:
         if key in edits:
             out[key] = edits[key]
@@ -279,15 +300,34 @@ def current_values(base: Mapping[str, Any], edits: Mapping[str, Any],
     return out
 
 
+def disabled_fields(base: Mapping[str, Any], edits: Mapping[str, Any],
+                    design: str | None) -> set[str]:
+    """Return the fields whose control is disabled: not applicable to the scenario or the
+    design (no value), the spot settings and on-demand base off spot, and the rate unless the
+    interruptions are a given rate."""
+    values = current_values(base, edits, design)
+    out = {k for k, v in values.items() if v is None}
+    if values.get("purchase") != "spot":
+        out.update(SPOT_ONLY)
+    if values.get("spot_interruptions") != "rate":
+        out.add("spot_per_node_hour")
+    return out
+
+
 def update_edits(base: Mapping[str, Any], edits: Mapping[str, Any], design: str | None,
                  values: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``edits`` updated from the inputs' ``values`` (global and the design's fields).
+    """Return ``edits`` updated from the inputs' ``values`` (global and the design's fields;
+    a field not in ``values`` keeps its edit).
 
     A value equal to the scenario's own, empty, or not applicable to the design is dropped, so
-    the edits (and the URL) only hold real changes.
+    the edits (and the URL) only hold real changes. Off spot, the design's spot settings and
+    on-demand base are dropped (leaving spot removes them: :func:`apply_edits`); the rate is
+    dropped unless the interruptions are a given rate.
     """
     out = dict(edits)
-    own = base_values(base, design)
+    instance = values.get("instance") if "instance" in values else \
+        _edited_instance(edits, design)
+    own = base_values(base, design, instance if isinstance(instance, str) else None)
     for field, cast in (*GLOBAL_FIELDS.items(), *DESIGN_FIELDS.items()):
         if field not in values:
             continue
@@ -307,6 +347,12 @@ def update_edits(base: Mapping[str, Any], edits: Mapping[str, Any], design: str 
             out.pop(key, None)
         else:
             out[key] = value
+    if design:
+        now = current_values(base, out, design)
+        for field in SPOT_ONLY:
+            if now["purchase"] != "spot" or (field == "spot_per_node_hour"
+                                             and now["spot_interruptions"] != "rate"):
+                out.pop(f"{design}.{field}", None)
     return out
 
 
@@ -318,8 +364,12 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
     every workload whose SLO has it; ``<design>.<field>`` sets that design's fleet,
     autoscaling, batching or (LLM designs) engine field. Edits that do not apply (an unknown
     design, a trace workload's rate, max batch of an LLM design) are ignored.
+    A purchase edit off spot removes the design's spot settings and on-demand base; on spot, the
+    spot settings are written from the ``spot_*`` edits, the file's or the defaults
+    (:func:`dashboards.scenario_spot.apply_spot_edits`).
     """
     data = _plain(base)
+    spot_edits: dict[str, dict[str, Any]] = {}
     for key, value in edits.items():
         if key in ("horizon_s", "replications"):
             data[key] = value
@@ -338,6 +388,10 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
             if d is None or field not in DESIGN_FIELDS:
                 continue
             fleet = d.get("fleet")
+            if field in ("purchase", *spot.SPOT_FIELDS, "on_demand_base"):
+                spot_edits.setdefault(name, {})[field] = value
+            if field in spot.SPOT_FIELDS:
+                continue
             if field in ("min_nodes", "max_nodes"):
                 if isinstance(fleet, dict) and isinstance(fleet.get("autoscaling"), dict):
                     fleet["autoscaling"][field] = value
@@ -354,6 +408,10 @@ def apply_edits(base: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
                         d["engine"][field] = value
             elif isinstance(fleet, dict):
                 fleet[field] = value
+    for name, own_edits in spot_edits.items():
+        fleet = (_design(data, name) or {}).get("fleet")
+        if isinstance(fleet, dict):
+            spot.apply_spot_edits(fleet, own_edits, "purchase" in own_edits)
     if edits.get("horizon_s") is not None and isinstance(data.get("warmup_s"), (int, float)):
         data["warmup_s"] = min(data["warmup_s"], float(edits["horizon_s"]) / 10)
     return data
@@ -407,6 +465,12 @@ def query_to_state(query: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]
             edits[key] = cast(raw)
         except ValueError:
             problems.append(f"URL parameter {key}={raw!r} is not a {cast.__name__}; ignored")
+            continue
+        allowed = FIELD_CHOICES.get(field) if "." in key else None
+        if allowed is not None and edits[key] not in allowed:
+            problems.append(f"URL parameter {key}={raw!r} is not one of {', '.join(allowed)}; "
+                            "ignored")
+            del edits[key]
     return choice, edits, problems
 
 

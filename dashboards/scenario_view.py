@@ -30,10 +30,12 @@ _NUMBER_FIELDS = {
     "max_wait_ms": "max wait (ms)",
     "max_num_seqs": "max_num_seqs (llm engine)",
     "max_num_batched_tokens": "max_num_batched_tokens (llm engine)",
+    "spot_per_node_hour": "spot interruptions per node-hour (a given rate)",
 }
 GLOBAL_INPUTS = ("rate_rps", "slo_ms", "ttft_ms", "tpot_ms", "horizon_s", "replications")
 DESIGN_INPUTS = ("instance", "purchase", "nodes", "on_demand_base", "min_nodes", "max_nodes",
-                 "max_batch", "max_wait_ms", "max_num_seqs", "max_num_batched_tokens")
+                 "spot_interruptions", "spot_per_node_hour", "max_batch", "max_wait_ms",
+                 "max_num_seqs", "max_num_batched_tokens")
 FIELDS = GLOBAL_INPUTS + DESIGN_INPUTS
 
 
@@ -52,6 +54,9 @@ def field(field: str) -> html.Div:
     elif field == "purchase":
         control = dcc.Dropdown(id=fid, options=[], clearable=False)
         label = "purchase option ($/h for the instance)"
+    elif field == "spot_interruptions":
+        control = dcc.Dropdown(id=fid, options=[], clearable=False)
+        label = "spot interruptions (spot fleets)"
     elif field == "replications":
         control = dcc.Slider(id=fid, min=2, max=32, step=1, value=None,
                              marks={2: "2", 8: "8", 16: "16", 32: "32"},
@@ -110,15 +115,41 @@ def on_design(base: dict[str, Any] | None, design: str | None,
     """Return each input's value then each input's ``disabled`` flag, in :data:`FIELDS` order."""
     if not base:
         return [None] * len(FIELDS) + [True] * len(FIELDS)
-    values = logic.current_values(base["data"], _edits_for(edits, base["choice"]), design)
-    return [values[f] for f in FIELDS] + [values[f] is None for f in FIELDS]
+    own = _edits_for(edits, base["choice"])
+    values = logic.current_values(base["data"], own, design)
+    off = logic.disabled_fields(base["data"], own, design)
+    return [values[f] for f in FIELDS] + [f in off for f in FIELDS]
 
 
-def on_design_notes(base: dict[str, Any] | None, design: str | None):
+SPOT_CONTROLS = logic.SPOT_ONLY
+"""The controls that follow the design's purchase option (:func:`on_spot`)."""
+
+
+def on_spot(base: dict[str, Any] | None, design: str | None, edits: dict[str, Any] | None):
+    """Return (interruption options, interruptions, rate, then the ``disabled`` flag of each
+    of :data:`SPOT_CONTROLS`) after an edit: the spot controls apply with purchase spot only,
+    the rate with a given rate only (:func:`dashboards.scenario_spot.interruption_options`)."""
+    from dashboards.scenario_choices import design_fleet, scenario_pricing
+    from dashboards.scenario_spot import interruption_options
+
+    if not base or not design:
+        return [[], None, None] + [True] * len(SPOT_CONTROLS)
+    own = _edits_for(edits, base["choice"])
+    data = logic.apply_edits(base["data"], own)
+    values = logic.current_values(base["data"], own, design)
+    off = logic.disabled_fields(base["data"], own, design)
+    fleet = design_fleet(data, design) or {}
+    options = interruption_options(fleet, scenario_pricing(data).hours_per_month)
+    return [options, values["spot_interruptions"], values["spot_per_node_hour"]] \
+        + [f in off for f in SPOT_CONTROLS]
+
+
+def on_design_notes(base: dict[str, Any] | None, design: str | None,
+                    edits: dict[str, Any] | None = None):
     """Return the message naming the disabled controls and why (None when all apply)."""
     if not base:
         return None
-    notes = logic.not_applicable(base["data"], design)
+    notes = logic.not_applicable(base["data"], design, _edits_for(edits, base.get("choice")))
     if not notes:
         return None
     return html.Div([html.Span("Not applicable here (disabled): "),
@@ -153,12 +184,13 @@ def on_fleet_choices(base: dict[str, Any] | None, design: str | None,
 
 
 def on_inputs(base: dict[str, Any] | None, design: str | None, edits: dict[str, Any] | None,
-              values: list[Any]):
-    """Return the edits store after an input changed."""
+              values: list[Any], changed: set[str] | None = None):
+    """Return the edits store after inputs changed: ``changed`` names them (None: all), so a
+    control that still shows a value from before the last edit changes nothing."""
     if not base:
         return no_update
-    new = logic.update_edits(base["data"], _edits_for(edits, base["choice"]), design,
-                             dict(zip(FIELDS, values)))
+    given = {f: v for f, v in zip(FIELDS, values) if changed is None or f in changed}
+    new = logic.update_edits(base["data"], _edits_for(edits, base["choice"]), design, given)
     return {"scenario": base["choice"], "values": new}
 
 

@@ -12,6 +12,7 @@ from dashboards.scenario_view import (
     DESIGN_INPUTS,
     FIELDS,
     GLOBAL_INPUTS,
+    SPOT_CONTROLS,
     choice_options,
     field,
     message,
@@ -23,6 +24,7 @@ from dashboards.scenario_view import (
     on_edits,
     on_fleet_choices,
     on_inputs,
+    on_spot,
     on_stale,
     on_upload,
     register_run,
@@ -101,6 +103,11 @@ def layout(**query: Any) -> html.Div:
     ])
 
 
+def _changed() -> set[str]:
+    """The page inputs whose values triggered the running callback (``scn-in-<field>``)."""
+    return {key.split(".", 1)[0].removeprefix("scn-in-") for key in ctx.triggered_prop_ids}
+
+
 def register_callbacks(app: dash.Dash, settings: Settings) -> None:
     """Register this page's callbacks on ``app`` (each calls one function above)."""
     app.callback(
@@ -124,7 +131,7 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
 
     app.callback(
         Output("scn-design-notes", "children"),
-        Input("scn-base", "data"), Input("scn-design", "value"),
+        Input("scn-base", "data"), Input("scn-design", "value"), Input("scn-edits", "data"),
     )(on_design_notes)
 
     app.callback(
@@ -132,7 +139,16 @@ def register_callbacks(app: dash.Dash, settings: Settings) -> None:
         [Input(f"scn-in-{f}", "value") for f in FIELDS],
         State("scn-base", "data"), State("scn-design", "value"), State("scn-edits", "data"),
         prevent_initial_call=True,
-    )(lambda *args: on_inputs(args[-3], args[-2], args[-1], list(args[:-3])))
+    )(lambda *args: on_inputs(args[-3], args[-2], args[-1], list(args[:-3]), _changed()))
+
+    app.callback(
+        Output("scn-in-spot_interruptions", "options"),
+        Output("scn-in-spot_interruptions", "value", allow_duplicate=True),
+        Output("scn-in-spot_per_node_hour", "value", allow_duplicate=True),
+        [Output(f"scn-in-{f}", "disabled", allow_duplicate=True) for f in SPOT_CONTROLS],
+        Input("scn-base", "data"), Input("scn-design", "value"), Input("scn-edits", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(on_spot)
 
     app.callback(
         Output("scn-query", "data"), Output("scn-validation", "children"),

@@ -54,6 +54,20 @@ def dropdown_options(dash_duo, field: str) -> dict[str, tuple[str, bool]]:
     return {value: (label, disabled) for value, label, disabled in found}
 
 
+def choose(dash_duo, element_id: str, value: str) -> None:
+    """Open a dropdown and pick the option whose value is ``value``, as a user would."""
+    dash_duo.find_element(f"#{element_id}").click()
+    dash_duo.wait_for_element(".dash-dropdown-option", timeout=10)
+    option = dash_duo.driver.execute_script("""
+        return Array.from(document.querySelectorAll('.dash-dropdown-option'))
+            .find(o => o.querySelector('input').value === arguments[0]);""", value)
+    assert option is not None, f"{element_id} offers no {value!r}"
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", option)
+    option.click()
+    WebDriverWait(dash_duo.driver, 5).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"))
+
+
 OVERLAPS_JS = """
 const out = [];
 for (const graph of document.querySelectorAll('.js-plotly-plot')) {
@@ -111,20 +125,24 @@ def check_phone_page(dash_duo) -> None:
 
 def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     """Issue 18 defects 5 and 6 and the Scenarios page's charts, in one page session: the
-    pickers offer priced pairs with their $/h, an invalid field is flagged with its design's
-    name, a run ends at n/n and names its inputs, its numbers equal `planner compare --format
-    json` of the same edited scenario, an edit marks the results stale, a new run starts from
-    an empty bar, Cancel says what it did, and every page fits a phone with named controls."""
+    pickers offer priced pairs with their $/h, a design is switched to spot with a given
+    interruption rate, an invalid field is flagged with its design's name, a run ends at n/n
+    and names its inputs, its numbers equal `planner compare --format json` of the same edited
+    scenario, an edit marks the results stale, a new run starts from an empty bar, Cancel says
+    what it did, and every page fits a phone with named controls (in lang="en")."""
     import json
     import subprocess
     import sys
 
     import polars as pl
 
+    from costmodels.spot_advisor import lookup_band, rate_per_node_hour
     from dashboards import scenario_logic
     from dashboards.settings import catalog
 
-    edits = {"rate_rps": 150.0, "small.nodes": 3}
+    spot = {"big.instance": "aws:g5.8xlarge", "big.purchase": "spot",
+            "big.spot_interruptions": "rate", "big.spot_per_node_hour": 0.5}
+    edits = {"rate_rps": 150.0, "small.nodes": 3, **spot}
     name, text = scenario_logic.scenario_yaml(settings, "tiny", edits)
     (tmp_path / name).write_text(text, encoding="utf-8")
     cli = subprocess.Popen([sys.executable, "-m", "planner.cli.main", "compare",
@@ -141,6 +159,7 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     dash_duo.wait_for_page(url=dash_duo.server_url + "/?scenario=tiny&rate_rps=150.0")
     dash_duo.wait_for_contains_text("#scn-validation", "valid: 2 design(s)", timeout=20)
     assert "rate_rps=150" in dash_duo.find_element("#scn-validation").text
+    assert dash_duo.driver.execute_script("return document.documentElement.lang") == "en"
     assert dash_duo.find_element("#prices-as-of").text.startswith("prices as of 20")
     assert dash_duo.find_element("#data-as-of").text.startswith("data as of")
     assert dash_duo.find_element("#scn-in-rate_rps").get_attribute("value") == "150"
@@ -173,6 +192,30 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     WebDriverWait(dash_duo.driver, 10).until(lambda d: "small.nodes=3" in d.current_url)
     assert "small.nodes=3" in dash_duo.find_element("#scn-share").get_attribute("value")
 
+    # defect 5: big switched to spot from the page, with a given interruption rate
+    choose(dash_duo, "scn-design", "big")
+    dash_duo.wait_for_contains_text("#scn-in-instance", "aws:g5.2xlarge", timeout=10)
+    assert not dash_duo.find_element("#scn-in-spot_per_node_hour").is_enabled()  # on demand
+    choose(dash_duo, "scn-in-instance", "aws:g5.8xlarge")
+    dash_duo.wait_for_contains_text("#scn-validation", "big.instance=aws:g5.8xlarge", timeout=10)
+    assert dropdown_options(dash_duo, "purchase")["spot"] == (
+        f"spot · ${price('aws:g5.8xlarge', 'spot'):,.3f}/h", False)  # no spot settings needed
+    choose(dash_duo, "scn-in-purchase", "spot")
+    dash_duo.wait_for_contains_text("#scn-validation", "big.purchase=spot", timeout=10)
+    band = lookup_band("g5.8xlarge", "us-east-1").band  # the default: its Advisor band
+    dash_duo.wait_for_contains_text("#scn-in-spot_interruptions", f"Spot Advisor band {band}",
+                                    timeout=10)
+    assert dropdown_options(dash_duo, "spot_interruptions")["advisor"] == (
+        f"Spot Advisor band {band} · {rate_per_node_hour(band):.2g}/node-hour", False)
+    choose(dash_duo, "scn-in-spot_interruptions", "rate")
+    WebDriverWait(dash_duo.driver, 10).until(
+        lambda d: d.find_element(By.ID, "scn-in-spot_per_node_hour").is_enabled())
+    set_number(dash_duo, "spot_per_node_hour", "0.5")
+    dash_duo.wait_for_contains_text("#scn-validation", "big.spot_per_node_hour=0.5", timeout=10)
+    assert "big.spot_interruptions=rate" in dash_duo.find_element("#scn-validation").text
+    choose(dash_duo, "scn-design", "small")
+    dash_duo.wait_for_contains_text("#scn-in-instance", "aws:g5.xlarge", timeout=10)
+
     # defect 6: a run ends at n/n and names the inputs it came from
     dash_duo.find_element("#scn-run").click()
     dash_duo.wait_for_element("#scn-comparison", timeout=60)
@@ -180,8 +223,9 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
                                     timeout=10)
     progress = dash_duo.find_element("#scn-progress")
     assert progress.get_attribute("value") == progress.get_attribute("max") == "4"
-    assert "Inputs: scenario tiny; edits: rate_rps=150, small.nodes=3." in \
-        dash_duo.find_element("#scn-run-status").text
+    assert ("Inputs: scenario tiny; edits: big.instance=aws:g5.8xlarge, big.purchase=spot, "
+            "big.spot_interruptions=rate, big.spot_per_node_hour=0.5, rate_rps=150, "
+            "small.nodes=3.") in dash_duo.find_element("#scn-run-status").text
     assert dash_duo.find_element("#scn-stale").text == ""
 
     # the page's numbers are the CLI's for the same edited scenario
@@ -193,8 +237,23 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
         assert shown["utilisation"][column] == f"{d['utilization'] * 100:.1f}%"
         assert shown["arrival rate (/s)"][column] == f"{d['arrival_rate_rps']:,.1f}"
         assert shown["p99 latency"][column].startswith(f"{d['latency_ms']['p99']:,.2f} ms")
-        per_node = d["cost"]["usd_per_hour"] / d["fleet"]["nodes"]
-        assert per_node == pytest.approx(price(d["fleet"]["instance"], "on_demand"))
+        fleet = d["fleet"]
+        assert shown["fleet"][column] == \
+            f"{fleet['nodes']}x {fleet['instance']}, {fleet['purchase']}, fixed"
+        assert d["cost"]["total_usd"] == pytest.approx(sum(  # node-hours at the catalog's rates
+            hours * price(fleet["instance"], option)
+            for option, hours in fleet["node_hours"].items()), rel=1e-9)
+    big = doc["designs"][1]
+    assert big["fleet"]["purchase"] == "spot" and big["fleet"]["spot_interruptions"] == {
+        "kind": "rate", "per_node_hour": 0.5, "band": None,
+        "detail": "0.5 interruptions per node-hour (given)"}
+    by_purchase = rows_of(dash_duo, "scn-purchase-table")
+    options = [h.replace(" ", "_") for h in by_purchase["design"][:-1]]
+    for d in doc["designs"]:
+        cost = d["cost"]["usd_by_purchase"]
+        assert by_purchase[d["name"]] == [f"${cost[o]:,.2f}" if o in cost else "-"
+                                          for o in options] + [f"${d['cost']['total_usd']:,.2f}"]
+    assert "spot" in options
 
     # charts: a caption, a legend, units on the axes, no overlapping labels, time in s/min/h
     for fig in ("distribution", "pareto", "fleet", "queue", "purchase"):

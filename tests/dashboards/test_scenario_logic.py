@@ -190,3 +190,118 @@ def test_unknown_price_is_na(settings):
                                   "designs": (type(small)(**{**small.__dict__,
                                                              "cost": unknown}),)})
     assert purchase_table(result).rows[0][1:] == ("n/a", "n/a")
+
+
+# ----------------------------------------------------------------------------- spot settings
+
+SPOT_BIG = {"big.instance": "aws:g5.8xlarge", "big.purchase": "spot"}  # g5.8xlarge: spot priced
+
+
+def spot_price(instance: str) -> float:
+    from dashboards.settings import catalog
+
+    provider, kind = instance.split(":")
+    rows = catalog().frame.filter((catalog().frame["provider"] == provider)
+                                  & (catalog().frame["instance_type"] == kind))
+    return rows["spot_usd_per_hour"][0]
+
+
+@pytest.mark.parametrize(("edits", "written", "kind", "per_node_hour"), [
+    ({}, {"interruptions": {"kind": "advisor"}}, "advisor", None),  # the default on AWS
+    ({"big.spot_interruptions": "rate", "big.spot_per_node_hour": 0.5},
+     {"interruptions": {"kind": "rate", "per_node_hour": 0.5}}, "rate", 0.5),
+    ({"big.spot_interruptions": "rate"},  # no rate given: the assumed default, shown
+     {"interruptions": {"kind": "rate", "per_node_hour": 0.01}}, "rate", 0.01),
+])
+def test_switching_to_spot_writes_settings_that_validate_and_run(settings, edits, written,
+                                                                 kind, per_node_hour):
+    from costmodels.spot_advisor import lookup_band, rate_per_node_hour
+
+    base, _ = logic.load_base(settings, "tiny")
+    data = logic.apply_edits(base, {**SPOT_BIG, **edits})
+    assert data["designs"][1]["fleet"]["spot"] == written
+    assert "spot" not in data["designs"][0]["fleet"]
+    result = logic.run_view(settings, "tiny", {**SPOT_BIG, **edits}).result
+    big = result.design("big")
+    assert big.fleet.purchase == "spot" and big.fleet.spot_interruptions.kind == kind
+    expected = per_node_hour if kind == "rate" else \
+        rate_per_node_hour(lookup_band("g5.8xlarge", "us-east-1").band, 730.0)
+    assert big.fleet.spot_interruptions.per_node_hour == pytest.approx(expected)
+    hours = sum(big.fleet.node_hours.values())
+    assert big.cost.total_usd == pytest.approx(hours * spot_price("aws:g5.8xlarge"), rel=1e-9)
+
+
+def test_spot_on_gcp_defaults_to_a_rate_and_refuses_advisor(settings):
+    base, _ = logic.load_base(settings, "tiny")
+    gcp = {"big.instance": "gcp:g2-standard-16", "big.purchase": "spot"}
+    assert logic.current_values(base, gcp, "big")["spot_interruptions"] == "rate"
+    data = logic.apply_edits(base, gcp)
+    assert data["designs"][1]["fleet"]["spot"] == {
+        "interruptions": {"kind": "rate", "per_node_hour": 0.01}}
+    assert logic.build_scenario(settings, "tiny", gcp).design("big").fleet.purchase == "spot"
+    with pytest.raises(ScenarioError, match="advisor bands cover AWS only"):
+        logic.build_scenario(settings, "tiny", {**gcp, "big.spot_interruptions": "advisor"})
+
+
+@pytest.fixture
+def spot_scenario(settings):
+    """tiny with big on spot: an on-demand base node, a given rate and a notice."""
+    data = yaml.safe_load((settings.scenarios_dir / "tiny.yaml").read_text())
+    data["name"] = "spotty"
+    data["designs"][1]["fleet"] = {
+        "instance": "aws:g5.8xlarge", "nodes": 2, "purchase": "spot", "on_demand_base": 1,
+        "spot": {"interruptions": {"kind": "rate", "per_node_hour": 0.2}, "notice_s": 30}}
+    (settings.scenarios_dir / "spotty.yaml").write_text(yaml.safe_dump(data))
+    return logic.load_base(settings, "spotty")[0]
+
+
+def test_leaving_spot_removes_its_settings_and_coming_back_restores_the_files(settings,
+                                                                             spot_scenario):
+    base = spot_scenario
+    assert {k: logic.base_values(base, "big")[k] for k in ("spot_interruptions",
+                                                            "spot_per_node_hour")} == \
+        {"spot_interruptions": "rate", "spot_per_node_hour": 0.2}
+    fleet = logic.apply_edits(base, {"big.purchase": "on_demand"})["designs"][1]["fleet"]
+    assert fleet == {"instance": "aws:g5.8xlarge", "nodes": 2, "purchase": "on_demand"}
+    scenario = logic.build_scenario(settings, "spotty", {"big.purchase": "on_demand"})
+    assert scenario.design("big").fleet.spot is None
+    # from the page: a switch off spot drops the spot edits, and they are disabled
+    edits = {"big.spot_per_node_hour": 0.7}
+    edits = logic.update_edits(base, edits, "big", {"purchase": "on_demand"})
+    assert edits == {"big.purchase": "on_demand"}
+    assert {"on_demand_base", "spot_interruptions", "spot_per_node_hour"} <= \
+        logic.disabled_fields(base, edits, "big")
+    assert "on-demand base and spot interruptions: big is bought on_demand; choose spot to set " \
+        "them" in logic.not_applicable(base, "big", edits)
+    assert not any("spot" in n for n in logic.not_applicable(base, "big"))  # a given rate
+    # back to spot: the file's own settings, not a default (the controls' stale values are
+    # not among the changed inputs)
+    back = page.on_inputs({"choice": "spotty", "data": base}, "big",
+                          {"scenario": "spotty", "values": edits},
+                          [None] * len(page.FIELDS), changed=set())
+    assert back["values"] == edits
+    values = [None] * len(page.FIELDS)
+    values[page.FIELDS.index("purchase")] = "spot"
+    values[page.FIELDS.index("spot_interruptions")] = "advisor"  # a stale control
+    back = page.on_inputs({"choice": "spotty", "data": base}, "big",
+                          {"scenario": "spotty", "values": edits}, values, changed={"purchase"})
+    assert back["values"] == {}
+    assert logic.apply_edits(base, {})["designs"][1]["fleet"]["spot"]["notice_s"] == 30
+    # switching the kind keeps the other spot settings
+    spot = logic.apply_edits(base, {"big.spot_interruptions": "advisor"})["designs"][1][
+        "fleet"]["spot"]
+    assert spot == {"interruptions": {"kind": "advisor"}, "notice_s": 30}
+    assert "spot_per_node_hour" in logic.disabled_fields(
+        base, {"big.spot_interruptions": "advisor"}, "big")
+
+
+def test_spot_edits_round_trip_through_the_url():
+    edits = {"big.purchase": "spot", "big.spot_interruptions": "rate",
+             "big.spot_per_node_hour": 0.25, "big.instance": "aws:g5.8xlarge"}
+    query = logic.state_to_query("tiny", edits)
+    choice, back, problems = logic.query_to_state(dict(parse_qsl(urlparse(query).query)))
+    assert (choice, back, problems) == ("tiny", edits, [])
+    _, back, problems = logic.query_to_state({"big.spot_interruptions": "sometimes",
+                                              "big.purchase": "cheap"})
+    assert back == {} and len(problems) == 2
+    assert "'sometimes' is not one of advisor, rate, trace" in problems[0]

@@ -1,5 +1,5 @@
 """The Scenarios page's pickers and state lines without a browser: only priced instance/purchase
-pairs (checked against the catalog's own rows), spot only with spot settings, stale-run changes,
+pairs (checked against the catalog's own rows), spot whenever it is priced, stale-run changes,
 and validation problems mapped to their controls with the design's name."""
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ def test_only_priced_pairs_are_offered_each_with_its_rate():
         price = catalog_price("aws:g5.xlarge", option)
         if price is None:
             assert o["disabled"] and "no price" in o["label"]
-        elif option == "spot":
-            assert o["disabled"] and "spot settings" in o["label"]
         else:
             assert not o["disabled"] and f"${price:,.3f}/h" in o["label"]
     # every instance offered has an on-demand price, shown; every priced one is offered
@@ -45,13 +43,14 @@ def test_only_priced_pairs_are_offered_each_with_its_rate():
     assert set(instances) == priced
     for key, label in instances.items():
         assert label == f"{key} · ${catalog_price(key, 'on_demand'):,.3f}/h"
-    assert choices.notes == []  # g5.xlarge has no spot price: nothing to say about spot
+    assert choices.notes == []
+    # spot is offered whenever priced, without spot settings: choosing it writes them
     spot_priced = design({"instance": "aws:g5.8xlarge", "nodes": 1, "purchase": "on_demand"})
     choices = fleet_choices(catalog(), spot_priced, "d")
     spot = next(o for o in choices.purchases if o["value"] == "spot")
-    assert spot["disabled"] and "needs spot settings" in spot["label"]
-    assert len(choices.notes) == 1 and "spot is offered once the design has spot settings" \
-        in choices.notes[0]
+    assert not spot["disabled"]
+    assert spot["label"] == f"spot · ${catalog_price('aws:g5.8xlarge', 'spot'):,.3f}/h"
+    assert choices.notes == []
 
 
 def test_spot_with_spot_settings_lists_spot_priced_instances_only():
@@ -83,7 +82,7 @@ def test_a_scenario_effective_rate_prices_a_pair_the_catalog_lacks():
     reserved = next(o for o in choices.purchases if o["value"] == "reserved_1yr")
     assert not reserved["disabled"] and "$4.250/h" in reserved["label"]
     assert "CUR 2026-10" in reserved["title"] and "2026-10-31" in reserved["title"]
-    assert choices.notes == [n for n in choices.notes if "spot" in n]  # no n/a note
+    assert choices.notes == []  # no n/a note
 
 
 def test_purchase_options_follow_each_patterns_schema():
@@ -120,9 +119,12 @@ def test_stale_changes_name_each_edit():
 @pytest.mark.parametrize(("edits", "expected"), [
     ({"big.nodes": 0}, [("nodes", "big", "big: fleet.nodes must be >= 1 (got 0)")]),
     ({"rate_rps": -1.0}, [("rate_rps", None, "workloads[0].arrivals.rate_rps must be > 0")]),
-    ({"horizon_s": 0.0, "small.purchase": "spot"},
+    ({"horizon_s": 0.0, "small.on_demand_base": 1},
      [("horizon_s", None, "horizon_s must be > 0"),
-      ("purchase", "small", "small: fleet.spot is required with purchase: spot")]),
+      ("on_demand_base", "small", "small: fleet.on_demand_base only applies with purchase")]),
+    ({"small.instance": "gcp:g2-standard-16", "small.purchase": "spot",
+      "small.spot_interruptions": "advisor"},
+     [("spot_interruptions", "small", "small: fleet.spot.interruptions.kind advisor bands")]),
     ({"small.instance": "aws:nope.x"},
      [("instance", "small", "small: fleet.instance unknown instance type")]),
 ])
