@@ -64,8 +64,8 @@ def choose(dash_duo, element_id: str, value: str) -> None:
     assert option is not None, f"{element_id} offers no {value!r}"
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", option)
     option.click()
-    WebDriverWait(dash_duo.driver, 5).until(
-        lambda d: not d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"))
+    WebDriverWait(dash_duo.driver, 5, poll_frequency=0.05).until(lambda d: d.execute_script(
+        "return !document.querySelector('.dash-dropdown-option')"))  # closed (no implicit wait)
 
 
 OVERLAPS_JS = """
@@ -208,7 +208,7 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     assert dropdown_options(dash_duo, "spot_interruptions")["advisor"] == (
         f"Spot Advisor band {band} · {rate_per_node_hour(band):.2g}/node-hour", False)
     choose(dash_duo, "scn-in-spot_interruptions", "rate")
-    WebDriverWait(dash_duo.driver, 10).until(
+    WebDriverWait(dash_duo.driver, 10, poll_frequency=0.05).until(
         lambda d: d.find_element(By.ID, "scn-in-spot_per_node_hour").is_enabled())
     set_number(dash_duo, "spot_per_node_hour", "0.5")
     dash_duo.wait_for_contains_text("#scn-validation", "big.spot_per_node_hour=0.5", timeout=10)

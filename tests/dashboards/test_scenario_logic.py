@@ -305,3 +305,23 @@ def test_spot_edits_round_trip_through_the_url():
                                               "big.purchase": "cheap"})
     assert back == {} and len(problems) == 2
     assert "'sometimes' is not one of advisor, rate, trace" in problems[0]
+
+
+def test_a_files_trace_is_kept_and_leaving_it_drops_its_fallback():
+    from dashboards import scenario_spot
+
+    trace = {"kind": "trace", "path": "data/trace.json"}
+    fleet = {"instance": "aws:g5.8xlarge", "nodes": 2, "purchase": "spot",
+             "spot": {"interruptions": trace, "fallback_to_on_demand_after_s": 600}}
+    assert scenario_spot.spot_values(fleet)["spot_interruptions"] == "trace"
+    assert [o["value"] for o in scenario_spot.interruption_options(fleet)] == \
+        ["advisor", "rate", "trace"]
+    kept = json.loads(json.dumps(fleet))
+    scenario_spot.apply_spot_edits(kept, {"purchase": "spot"}, purchase_edited=True)
+    assert kept == fleet  # the file's settings, untouched
+    scenario_spot.apply_spot_edits(fleet, {"spot_interruptions": "rate"}, purchase_edited=False)
+    assert fleet["spot"] == {"interruptions": {"kind": "rate", "per_node_hour": 0.01}}
+    # an instance the Advisor snapshot lacks: advisor is offered disabled, with the reason
+    unlisted = scenario_spot.interruption_options({"instance": "aws:p5.4xlarge"})[0]
+    assert unlisted["disabled"] and "p5.4xlarge" in unlisted["title"]
+    assert scenario_spot.default_kind("aws:p5.4xlarge", None) == "rate"
