@@ -325,3 +325,24 @@ def test_a_files_trace_is_kept_and_leaving_it_drops_its_fallback():
     unlisted = scenario_spot.interruption_options({"instance": "aws:p5.4xlarge"})[0]
     assert unlisted["disabled"] and "p5.4xlarge" in unlisted["title"]
     assert scenario_spot.default_kind("aws:p5.4xlarge", None) == "rate"
+
+
+def test_every_bundled_design_switches_to_spot_and_back(tmp_path):
+    """Each pattern's fleet (realtime, llm, streaming, batch, training) takes the written spot
+    settings, and leaves spot cleanly; the repository's own scenarios."""
+    from dashboards.settings import make_settings
+    from tests.dashboards.conftest import REPO
+
+    settings = make_settings(scenarios_dir=REPO / "scenarios", work_dir=tmp_path / "work")
+    patterns = set()
+    for choice in logic.bundled_scenarios(settings):
+        base, _ = logic.load_base(settings, choice)
+        for d in base["designs"]:
+            if "reserved_hours" in d:  # reserved capacity only: no control removes it
+                continue
+            spot = d["fleet"].get("purchase") == "spot"
+            edits = {f"{d['name']}.purchase": "on_demand" if spot else "spot"}
+            fleet = logic.build_scenario(settings, choice, edits).design(d["name"]).fleet
+            assert (fleet.spot is None) == spot, (choice, d["name"])
+            patterns.add(d.get("pattern", "realtime"))
+    assert patterns >= {"realtime", "llm", "streaming", "batch", "training"}
