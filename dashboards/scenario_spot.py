@@ -12,6 +12,7 @@ spot block and ``on_demand_base``, which apply only with ``purchase: spot``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,6 +115,14 @@ def apply_spot_edits(fleet: dict[str, Any], edits: Mapping[str, Any],
     fleet["spot"] = spot
 
 
+def rate_text(per_node_hour: float) -> str:
+    """Return ``0.000035/node-hour``: two significant digits, never in e-notation."""
+    if per_node_hour <= 0:
+        return f"{per_node_hour:g}/node-hour"
+    decimals = max(0, 1 - math.floor(math.log10(per_node_hour)))
+    return f"{per_node_hour:.{decimals}f}/node-hour"
+
+
 def interruption_options(fleet: Mapping[str, Any], hours_per_month: float | None = None
                          ) -> list[dict[str, Any]]:
     """Return the interruption dropdown's options for ``fleet``: the Advisor's band with the
@@ -125,13 +134,13 @@ def interruption_options(fleet: Mapping[str, Any], hours_per_month: float | None
     hours = hours_per_month or _ADVISOR_HOURS_PER_MONTH
     if isinstance(band, str):
         advisor = {"label": f"Spot Advisor band {band} (given) · "
-                            f"{rate_per_node_hour(band, hours):.2g}/node-hour",
+                            f"{rate_text(rate_per_node_hour(band, hours))}",
                    "value": "advisor"}
     else:
         got = advice(instance, _region(fleet))
         if isinstance(got, SpotAdvice):
             advisor = {"label": f"Spot Advisor band {got.band} · "
-                                f"{rate_per_node_hour(got.band, hours):.2g}/node-hour",
+                                f"{rate_text(rate_per_node_hour(got.band, hours))}",
                        "value": "advisor",
                        "title": f"{got.instance_type} in {got.region}, snapshot {got.as_of}: "
                                 f"{got.source}"}

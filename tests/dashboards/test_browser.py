@@ -205,8 +205,11 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
     band = lookup_band("g5.8xlarge", "us-east-1").band  # the default: its Advisor band
     dash_duo.wait_for_contains_text("#scn-in-spot_interruptions", f"Spot Advisor band {band}",
                                     timeout=10)
-    assert dropdown_options(dash_duo, "spot_interruptions")["advisor"] == (
-        f"Spot Advisor band {band} · {rate_per_node_hour(band):.2g}/node-hour", False)
+    label, disabled = dropdown_options(dash_duo, "spot_interruptions")["advisor"]
+    assert label.startswith(f"Spot Advisor band {band} · ") and not disabled
+    number = label.rsplit(" · ", 1)[1].removesuffix("/node-hour")
+    assert "e" not in number  # 0.00039, not 3.9e-04
+    assert float(number) == pytest.approx(rate_per_node_hour(band), rel=0.05)
     choose(dash_duo, "scn-in-spot_interruptions", "rate")
     WebDriverWait(dash_duo.driver, 10, poll_frequency=0.05).until(
         lambda d: d.find_element(By.ID, "scn-in-spot_per_node_hour").is_enabled())
