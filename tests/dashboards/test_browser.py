@@ -372,9 +372,8 @@ def test_billing_pages_load(dash_duo, app, page):
     text = dash_duo.find_element(f"#{prefix}-page").text
     if reason is not None:
         assert "billing support is not available" in text
-    assert severe(dash_duo) == []
-    screenshot(dash_duo, page)
-    if reason is not None:
+    assert severe(dash_duo) == []  # no screenshot: test_cost_review_browser shows these pages
+    if reason is not None:                # with a generated month of billing
         pytest.skip(f"billing support is not available: {reason}")
 
 
