@@ -39,18 +39,19 @@ def check_file(path: str, *, field_path: str) -> Path:
 
 
 def read_csv(
-    path: str, *, field_path: str, columns: tuple[str, ...] | None = None
+    path: str, *, field_path: str, columns: tuple[str, ...] | None = None,
+    n_rows: int | None = None,
 ) -> pl.DataFrame:
     """Read a CSV as strings (types are checked by the caller), with a :data:`ROW` column.
 
     With ``columns``, only those are read when the header has them (all otherwise, so the
-    missing-column error can list what is there).
+    missing-column error can list what is there); with ``n_rows``, only the first rows.
     """
     file = check_file(path, field_path=field_path)
     try:
         header = pl.read_csv(file, n_rows=0, infer_schema=False).columns
         wanted = list(columns) if columns and set(columns) <= set(header) else None
-        frame = pl.read_csv(file, columns=wanted, infer_schema=False)
+        frame = pl.read_csv(file, columns=wanted, infer_schema=False, n_rows=n_rows)
     except pl.exceptions.NoDataError:
         raise ScenarioError(f"{field_path}: {path} is empty (got 0 bytes of data); write a "
                             "header line and one row per measurement") from None

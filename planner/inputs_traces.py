@@ -38,7 +38,8 @@ class TraceArrivalsData:
         Arrival times (s) from the first arrival, so ``times_s[0] == 0.0``; sorted (stable),
         gaps already multiplied by ``time_scale``.
     n_rows : int
-        Data rows read from the file (equal to ``n``).
+        Arrivals kept (equal to ``n``): every row of a looped trace, else the rows within the
+        horizon of the earliest arrival (a long trace is read a block at a time).
     notes : tuple of str
         Things the user should know: rows re-sorted, the scaled span and rate, a trace shorter
         than the horizon.
@@ -111,32 +112,36 @@ def load_trace(
         Missing or unreadable file, missing column, no data rows, an empty or unparseable value
         (with its line), or ``repeat: true`` on a trace whose arrivals all share one time.
     """
-    frame = read_csv(spec.path, field_path=f"{field_path}.path", columns=(spec.column,))
-    require_column(frame, spec.column, spec.path, f"{field_path}.column")
-    if frame.height == 0:
+    head = read_csv(spec.path, field_path=f"{field_path}.path", columns=(spec.column,),
+                    n_rows=1)
+    require_column(head, spec.column, spec.path, f"{field_path}.column")
+    if head.height == 0:
         raise ScenarioError(f"{field_path}.path: {spec.path} has no data rows (got only a "
                             "header); point to a trace with at least one arrival")
-    text = frame[spec.column].str.strip_chars()
-    raw = _parse_times(text, spec, field_path=field_path)
-
     notes: list[str] = []
-    n_unsorted = int(np.count_nonzero(np.diff(raw) < 0))
-    if n_unsorted:
-        notes.append(f"{field_path}: {n_unsorted} of {raw.size} rows of {spec.path} were "
-                     "earlier than the row before; sorted them by time (stable)")
+    if spec.repeat or horizon_s is None:  # a looped trace needs every row
+        frame = read_csv(spec.path, field_path=f"{field_path}.path", columns=(spec.column,))
+        raw = _parse_times(frame[spec.column].str.strip_chars(), spec, field_path=field_path)
+        whole = _Whole(raw.size, int(np.count_nonzero(np.diff(raw) < 0)),
+                       _seconds(raw.max() - raw.min(), raw.dtype.kind))
+    else:
+        raw, whole = _read_within(spec, horizon_s / spec.time_scale, field_path=field_path)
+    if whole.n_unsorted:
+        notes.append(f"{field_path}: {whole.n_unsorted} of {whole.n_rows} rows of {spec.path} "
+                     "were earlier than the row before; sorted them by time (stable)")
         raw = np.sort(raw, kind="stable")
     if raw.dtype.kind == "i":  # int64 nanoseconds from a date-time column
         times_s = (raw - raw[0]) / 1e9
     else:
         times_s = (raw - raw[0]).astype(np.float64)
     times_s = times_s * spec.time_scale
-    span_s = float(times_s[-1])
+    span_s = whole.span_s * spec.time_scale  # the whole trace's, also where only part is kept
     if spec.repeat and span_s <= 0:
         raise ScenarioError(f"{field_path}.repeat: {spec.path} has {raw.size} arrival(s) all at "
                             "one time (got a zero span), so it cannot be looped; set repeat: "
                             "false or use a longer trace")
     if spec.time_scale != 1.0 and span_s > 0:
-        rate_rps = (raw.size - 1) / span_s
+        rate_rps = (whole.n_rows - 1) / span_s
         notes.append(f"{field_path}: gaps scaled by {spec.time_scale:g}: "
                      f"{span_s / spec.time_scale:.0f} s of trace replayed in {span_s:.0f} s "
                      f"(mean rate {rate_rps * spec.time_scale:.3g} -> {rate_rps:.3g} "
@@ -150,19 +155,85 @@ def load_trace(
                              time_scale=spec.time_scale)
 
 
+TRACE_BLOCK_ROWS = 1_000_000
+"""Rows of a trace parsed at a time when only the horizon's part of it is kept."""
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """What a trace file holds as a whole, when only part of it is kept."""
+
+    n_rows: int
+    n_unsorted: int
+    """Rows earlier than the row before."""
+    span_s: float
+    """Latest minus earliest time, unscaled (s)."""
+
+
+def _seconds(raw_span: float, kind: str) -> float:
+    """A span of raw times (int64 ns from date-times, else seconds) in seconds."""
+    return float(raw_span) / 1e9 if kind == "i" else float(raw_span)
+
+
+def _read_within(spec: TraceArrivals, span: float, *, field_path: str
+                 ) -> tuple[np.ndarray, _Whole]:
+    """Return the raw times of the rows that arrive within ``span`` seconds (unscaled) of the
+    trace's earliest arrival, in file order, and what the whole file holds.
+
+    The file is parsed a block of :data:`TRACE_BLOCK_ROWS` at a time and only rows at most
+    ``span`` after the earliest time so far are kept. The earliest time only falls, so a row
+    left out stays out: the result equals filtering the whole parsed column, in file order,
+    while memory holds one block and the kept rows. Every row is still checked, and a bad one
+    is named with its line.
+    """
+    where = f"{field_path}.column"
+    kept: list[np.ndarray] = []
+    earliest, latest, previous, n_read, n_unsorted, kind = None, None, None, 0, 0, None
+    try:
+        blocks = (pl.scan_csv(spec.path, infer_schema=False).select(spec.column)
+                  .collect_batches(chunk_size=TRACE_BLOCK_ROWS))
+        for block in blocks:
+            raw = parse_time_column(block[spec.column].str.strip_chars(), spec.path,
+                                    spec.column, where=where, first_line=n_read + 2)
+            if kind is None:
+                kind = raw.dtype.kind
+            elif raw.dtype.kind != kind:
+                raise ScenarioError(f"{where}: line {n_read + 2} of {spec.path}, column "
+                                    f"{spec.column!r}, is not a time of the first row's kind "
+                                    f"(got {block[spec.column][0]!r}); fix or remove that row")
+            n_read += block.height
+            n_unsorted += int(np.count_nonzero(np.diff(raw) < 0))
+            if previous is not None and raw[0] < previous:
+                n_unsorted += 1
+            previous, high = raw[-1], raw.max()
+            latest = high if latest is None else max(latest, high)
+            low = raw.min()
+            if earliest is None or low < earliest:
+                earliest = low
+                cutoff = earliest + (span * 1e9 if kind == "i" else span)
+                kept = [k[k <= cutoff] for k in kept]
+            kept.append(raw[raw <= cutoff])
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScenarioError(f"{field_path}.path: cannot read {spec.path} as CSV ({first}); save "
+                            "it as comma-separated UTF-8 text with one header line") from None
+    return np.concatenate(kept), _Whole(n_read, n_unsorted, _seconds(latest - earliest, kind))
+
+
 def _parse_times(text: pl.Series, spec: TraceArrivals, *, field_path: str) -> np.ndarray:
     """Parse a trace column: float64 seconds, or int64 nanoseconds since the epoch."""
     return parse_time_column(text, spec.path, spec.column, where=f"{field_path}.column")
 
 
-def parse_time_column(text: pl.Series, path: str, column: str, *, where: str) -> np.ndarray:
+def parse_time_column(text: pl.Series, path: str, column: str, *, where: str,
+                      first_line: int = 2) -> np.ndarray:
     """Parse a column of times: float64 numbers (seconds, any origin), or int64 nanoseconds
     since the epoch from date-times (``2023-11-16 18:17:03.98``, ``T``-separated, with a UTC
     offset or ``Z``). The first row decides the kind; ``where`` starts the messages, which name
-    ``path``, ``column`` and the line (the header is line 1)."""
+    ``path``, ``column`` and the line (the header is line 1; ``text[0]`` is ``first_line``)."""
     empty = text.is_null() | (text == "")
     if empty.any():
-        line = int(empty.arg_true()[0]) + 2
+        line = int(empty.arg_true()[0]) + first_line
         raise ScenarioError(f"{where}: line {line} of {path}, column "
                             f"{column!r}, is empty (got ''); give every row an arrival time "
                             "or remove the row")
@@ -172,7 +243,7 @@ def parse_time_column(text: pl.Series, path: str, column: str, *, where: str) ->
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
-            raise ScenarioError(f"{where}: line {i + 2} of {path}, column "
+            raise ScenarioError(f"{where}: line {i + first_line} of {path}, column "
                                 f"{column!r}, is not a number of seconds like the first row "
                                 f"(got {text[i]!r}); fix or remove that row")
         return values.astype(np.float64)
@@ -184,12 +255,12 @@ def parse_time_column(text: pl.Series, path: str, column: str, *, where: str) ->
         failed = parsed.is_null()
         if failed.any():
             i = int(failed.arg_true()[0])
-            raise ScenarioError(f"{where}: line {i + 2} of {path}, column "
+            raise ScenarioError(f"{where}: line {i + first_line} of {path}, column "
                                 f"{column!r}, is not a time in the first row's format "
                                 f"{layout} (got {text[i]!r}); fix or remove that row")
         # Epoch nanoseconds: UTC for zoned times, the wall clock for naive ones.
         return parsed.dt.epoch(time_unit="ns").to_numpy().astype(np.int64)
-    raise ScenarioError(f"{where}: line 2 of {path}, column {column!r}, "
+    raise ScenarioError(f"{where}: line {first_line} of {path}, column {column!r}, "
                         f"holds neither seconds nor a date-time like 2023-11-16 18:17:03.98 "
                         f"(got {text[0]!r}); point column at the arrival times")
 
