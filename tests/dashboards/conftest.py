@@ -102,3 +102,22 @@ def screenshot(dash_duo, page: str) -> Path:
     path = SCREENSHOTS / f"{page}.png"
     dash_duo.driver.save_screenshot(str(path))
     return path
+
+
+def chart_text(dash_duo, selector: str, timeout: float = 10.0) -> str:
+    """Return the text of a chart's SVG element, read in the page by JavaScript.
+
+    Plotly redraws a responsive chart when its box settles, replacing its SVG nodes; an element
+    found first and read after such a redraw is stale. Reading in one script call cannot be.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        text = dash_duo.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            selector)
+        if text is not None or time.monotonic() > deadline:
+            assert text is not None, f"no element {selector!r} within {timeout:g} s"
+            return text
+        time.sleep(0.1)

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dashboards.conftest import SCREENSHOTS, screenshot
+from tests.dashboards.conftest import SCREENSHOTS, chart_text, screenshot
 
 
 @pytest.fixture
@@ -268,9 +268,9 @@ def test_scenarios_page_edit_run_and_update(dash_duo, app, settings, tmp_path):
         ".data.filter(t => t.mode === 'markers').map(t => [t.x[0], t.y[0]])")
     assert sorted(y for _, y in pareto) == sorted(d["cost"]["usd_per_month"]
                                                   for d in doc["designs"])
-    assert dash_duo.find_element("#scn-fig-distribution .xtitle").text == "latency (ms)"
-    assert dash_duo.find_element("#scn-fig-pareto .ytitle").text == "USD per month"
-    assert dash_duo.find_element("#scn-fig-fleet .xtitle").text == "simulated time (s)"
+    assert chart_text(dash_duo, "#scn-fig-distribution .xtitle") == "latency (ms)"
+    assert chart_text(dash_duo, "#scn-fig-pareto .ytitle") == "USD per month"
+    assert chart_text(dash_duo, "#scn-fig-fleet .xtitle") == "simulated time (s)"
     assert dash_duo.driver.execute_script(OVERLAPS_JS) == []
 
     # an edit marks the results stale, naming the change

@@ -14,7 +14,7 @@ from dashboards import charts
 from dashboards import scenario_logic as logic
 from dashboards import scenario_view as page
 from planner.reports.formatting import human_ms
-from tests.dashboards.conftest import REPO
+from tests.dashboards.conftest import REPO, chart_text
 from tests.dashboards.test_browser import full_screenshot
 
 LLM_SCENARIO = """\
@@ -161,6 +161,6 @@ def test_llm_scenario_in_the_browser(dash_duo, app, llm_settings):
     assert f"vllm: {verdicts(vllm)}" in slo
     comparison = dash_duo.find_element("#scn-comparison").text
     assert "p99 TTFT" in comparison and human_ms(vllm["llm"]["ttft_ms"]["p99"]) in comparison
-    assert dash_duo.find_element("#scn-fig-kv .xtitle").text == "simulated time (s)"
+    assert chart_text(dash_duo, "#scn-fig-kv .xtitle") == "simulated time (s)"
     assert dash_duo.find_element("#scn-fig-ttft-title").text.startswith("TTFT distribution")
     full_screenshot(dash_duo, "scenarios-llm")
