@@ -593,8 +593,7 @@ def _assumptions(result: RunResult) -> list[str]:
     items.append(f"simulation: {_simulated_text(result)}")
     items.append(f"replications: {fmt_plain(sc.get('replications'))}; seed: "
                  f"{fmt_plain(sc.get('seed'))}")
-    items += _basis(result)
-    items += calibration_lines(result)
+    items += [*_basis(result), *calibration_lines(result)]
     if sc.get("path"):
         items.append(f"scenario file: {PurePath(str(sc['path'])).name}")
     items.append(f"planner version: {result.planner_version}")
